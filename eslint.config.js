@@ -1,0 +1,22 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', { paths: [
+        { name: 'child_process', importNames: ['exec', 'execSync'], message: 'Spawn with an argv array, never a shell string.' },
+        { name: 'node:child_process', importNames: ['exec', 'execSync'], message: 'Spawn with an argv array, never a shell string.' },
+      ] }],
+    },
+  },
+  {
+    files: ['bin/*', '**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+);

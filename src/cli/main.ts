@@ -1,0 +1,296 @@
+/**
+ * The `hangar` command line. Every command except `daemon` and `image build` talks to
+ * the daemon's API; errors print `error: CODE: message` and exit non-zero.
+ */
+import { Command, Option } from 'commander';
+import { HangarError, isHangarError } from '../errors/errors.js';
+import { DEFAULT_SOCKET, resolveDaemonConfig } from '../daemon/config.js';
+import { VERSION } from '../version.js';
+import { ApiClient } from './client.js';
+import { runConsole } from './console.js';
+import { render, renderFields, renderTable, type OutputFormat } from './output.js';
+import type { VmView } from '../vm/service.js';
+import type { HangarEvent } from '../store/store.js';
+import type { ImageInfo } from '../images/catalog.js';
+
+interface GlobalOpts {
+  socket?: string;
+  output: OutputFormat;
+}
+
+function globals(cmd: Command): GlobalOpts & { client: ApiClient } {
+  const o = cmd.optsWithGlobals<GlobalOpts>();
+  const socket = o.socket ?? process.env.HANGAR_SOCKET ?? DEFAULT_SOCKET;
+  return { ...o, client: new ApiClient(socket) };
+}
+
+function print(text: string): void {
+  process.stdout.write(text);
+}
+
+const vmColumns = [
+  { header: 'NAME', value: (v: VmView) => v.name },
+  { header: 'STATE', value: (v: VmView) => v.state },
+  { header: 'CPUS', value: (v: VmView) => v.cpus },
+  { header: 'MEMORY', value: (v: VmView) => v.memoryText },
+  { header: 'PID', value: (v: VmView) => v.pid },
+  { header: 'IMAGE', value: (v: VmView) => v.image },
+];
+
+function showVm(format: OutputFormat, v: VmView): void {
+  print(
+    render(format, v, () =>
+      renderFields([
+        ['name', v.name], ['state', v.state], ['reason', v.stateReason], ['pid', v.pid], ['cpus', v.cpus], ['memory', v.memoryText],
+        ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['started', v.startedAt],
+        ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
+        ['created', v.createdAt], ['id', v.id],
+      ]),
+    ),
+  );
+}
+
+function intOption(name: string) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new HangarError('INVALID_SPEC', `${name} must be a whole number, not "${value}".`);
+    return Number(value);
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('hangar')
+    .description('Hangar: manage virtual machines (KVM/QEMU) on this host.')
+    .version(VERSION)
+    .option('--socket <path>', `daemon API socket (env HANGAR_SOCKET, default ${DEFAULT_SOCKET})`)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+    .showHelpAfterError()
+    .addHelpText('after', '\nExamples:\n  hangar daemon --accel tcg &\n  hangar vm create web1 --image tiny --cpus 1 --memory 256M --start\n  hangar console web1\n  hangar vm show web1 --output json');
+
+  program
+    .command('daemon')
+    .description('Run the Hangar daemon in the foreground (guests keep running when it stops)')
+    .option('--data-dir <dir>', 'state directory (env HANGAR_DATA_DIR, default /var/lib/hangar)')
+    .option('--run-dir <dir>', 'runtime sockets and pidfiles (env HANGAR_RUN_DIR, default /run/hangar, or <data-dir>/run)')
+    .option('--cache-dir <dir>', 'built images cache (env HANGAR_CACHE_DIR, default /var/cache/hangar)')
+    .addOption(new Option('--accel <accel>', 'default accelerator (env HANGAR_ACCEL, default auto)').choices(['kvm', 'tcg', 'auto']))
+    .option('--no-build-images', 'do not build missing built-in images at start')
+    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean }, cmd: Command) => {
+      const { runDaemon } = await import('../daemon/daemon.js');
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const config = resolveDaemonConfig({ ...opts, ...(g.socket !== undefined && { socket: g.socket }) });
+      const daemon = await runDaemon(config);
+      const shutdown = () => {
+        void daemon.stop().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+    });
+
+  const vm = program.command('vm').description('Create and control virtual machines');
+
+  vm.command('create')
+    .description('Define a VM from an image (and start it with --start)')
+    .argument('<name>', 'VM name: letters, digits, hyphens; starts with a letter; at most 63')
+    .option('--image <image>', 'image to boot (see `hangar image list`)', 'tiny')
+    .option('--cpus <n>', 'vCPUs', intOption('--cpus'))
+    .option('--memory <size>', 'memory, e.g. 256M or 2G (plain numbers are MiB)')
+    .addOption(new Option('--machine <type>', 'machine type').choices(['q35', 'pc', 'microvm']))
+    .addOption(new Option('--accel <accel>', "accelerator (default: the daemon's)").choices(['kvm', 'tcg', 'auto']))
+    .option('--cpu-model <model>', 'QEMU CPU model (default max)')
+    .option('--no-vnc', 'no graphical console')
+    .option('--start', 'start it right away')
+    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const body: Record<string, unknown> = { name, image: o.image };
+      if (o.cpus !== undefined) body.cpus = o.cpus;
+      if (o.memory !== undefined) body.memory = o.memory;
+      if (o.machine !== undefined) body.machine = o.machine;
+      if (o.accel !== undefined) body.accel = o.accel;
+      if (o.cpuModel !== undefined) body.cpuModel = o.cpuModel;
+      if (o.vnc === false) body.vnc = false;
+      if (o.start) body.start = true;
+      const v = await g.client.call<VmView>('POST', '/v1/vms', body);
+      if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
+      else showVm(g.output, v);
+    });
+
+  vm.command('list')
+    .alias('ls')
+    .description('List VMs and their states')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const vms = await g.client.call<VmView[]>('GET', '/v1/vms');
+      print(render(g.output, vms, () => renderTable(vms, vmColumns)));
+    });
+
+  vm.command('show')
+    .description('Show one VM')
+    .argument('<name>')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      showVm(g.output, await g.client.call<VmView>('GET', `/v1/vms/${encodeURIComponent(name)}`));
+    });
+
+  const simple = (verb: string, description: string) =>
+    vm.command(verb)
+      .description(description)
+      .argument('<name>')
+      .action(async (name: string, _o: unknown, cmd: Command) => {
+        const g = globals(cmd);
+        const v = await g.client.call<VmView>('POST', `/v1/vms/${encodeURIComponent(name)}/${verb}`);
+        if (g.output === 'table') print(`VM ${v.name} is ${v.state}${v.pid ? ` (pid ${v.pid})` : ''}.\n`);
+        else showVm(g.output, v);
+      });
+  simple('start', 'Start a VM; returns once it runs');
+  simple('pause', 'Pause a running VM (its vCPUs and clock stop)');
+  simple('resume', 'Resume a paused VM');
+
+  for (const verb of ['stop', 'restart'] as const) {
+    vm.command(verb)
+      .description(verb === 'stop'
+        ? 'Stop a VM: ACPI powerdown, then a forced stop after --timeout seconds (default 60)'
+        : 'Restart a VM: stop it (as `vm stop`) and start it again')
+      .argument('<name>')
+      .option('--force', 'stop at once instead of asking the guest')
+      .option('--timeout <seconds>', 'seconds to wait for the guest before forcing', intOption('--timeout'))
+      .action(async (name: string, o: { force?: boolean; timeout?: number }, cmd: Command) => {
+        const g = globals(cmd);
+        const body: Record<string, unknown> = {};
+        if (o.force) body.force = true;
+        if (o.timeout !== undefined) body.timeoutSeconds = o.timeout;
+        const v = await g.client.call<VmView>('POST', `/v1/vms/${encodeURIComponent(name)}/${verb}`, body);
+        if (g.output === 'table') print(`VM ${v.name} is ${v.state}${v.pid ? ` (pid ${v.pid})` : ''}.\n`);
+        else showVm(g.output, v);
+      });
+  }
+
+  vm.command('delete')
+    .alias('rm')
+    .description('Delete a VM (refused while it runs unless --force)')
+    .argument('<name>')
+    .option('--force', 'stop it first if it runs')
+    .action(async (name: string, o: { force?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      await g.client.call('DELETE', `/v1/vms/${encodeURIComponent(name)}${o.force ? '?force=true' : ''}`);
+      if (g.output === 'table') print(`VM ${name} deleted.\n`);
+      else print(render(g.output, { name, deleted: true }, () => ''));
+    });
+
+  vm.command('logs')
+    .description("Print the guest's serial console log (or QEMU's own log with --qemu)")
+    .argument('<name>')
+    .option('--qemu', "QEMU's own output instead of the guest console")
+    .option('-f, --follow', 'keep printing new output')
+    .option('--tail <bytes>', 'only the last N bytes', intOption('--tail'))
+    .action(async (name: string, o: { qemu?: boolean; follow?: boolean; tail?: number }, cmd: Command) => {
+      const g = globals(cmd);
+      const base = `/v1/vms/${encodeURIComponent(name)}/logs?source=${o.qemu ? 'qemu' : 'serial'}`;
+      let chunk = await g.client.call<{ data: string; nextOffset: number }>('GET', `${base}${o.tail !== undefined ? `&tail=${o.tail}` : ''}`);
+      print(chunk.data);
+      while (o.follow) {
+        await new Promise((r) => setTimeout(r, 250));
+        chunk = await g.client.call('GET', `${base}&offset=${chunk.nextOffset}`);
+        print(chunk.data);
+      }
+    });
+
+  program
+    .command('console')
+    .description('Attach to a VM\'s serial console. Detach with Ctrl-]. With piped input: sends it, prints the answers, exits when the guest is quiet')
+    .argument('<name>')
+    .option('--replay', 'first print recent console output')
+    .option('--idle <ms>', 'with piped input: exit after the guest is quiet this long (default 1500)', intOption('--idle'))
+    .action(async (name: string, o: { replay?: boolean; idle?: number }, cmd: Command) => {
+      const g = globals(cmd);
+      await runConsole(g.client.socketPath, name, { ...(o.replay && { replay: true }), ...(o.idle !== undefined && { idleMs: o.idle }) });
+    });
+
+  const image = program.command('image').description('Images VMs are created from');
+  image
+    .command('list')
+    .alias('ls')
+    .description('List images')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const images = await g.client.call<ImageInfo[]>('GET', '/v1/images');
+      print(render(g.output, images, () => renderTable(images, [
+        { header: 'NAME', value: (i) => i.name },
+        { header: 'STATUS', value: (i) => i.status },
+        { header: 'KERNEL', value: (i) => i.kernelVersion },
+        { header: 'DESCRIPTION', value: (i) => i.description },
+      ])));
+    });
+  image
+    .command('build')
+    .description('Build a built-in image into the cache (runs locally, as root)')
+    .argument('<name>', 'built-in image: tiny')
+    .option('--cache-dir <dir>', 'cache directory (env HANGAR_CACHE_DIR, default /var/cache/hangar)')
+    .option('--force', 'rebuild even if cached')
+    .action(async (name: string, o: { cacheDir?: string; force?: boolean }) => {
+      if (name !== 'tiny') throw new HangarError('IMAGE_NOT_FOUND', `There is no built-in image "${name}": the built-in images are: tiny.`);
+      const { buildTinyImage } = await import('../images/tiny/build.js');
+      const cacheDir = resolveDaemonConfig({ ...(o.cacheDir !== undefined && { cacheDir: o.cacheDir }) }).cacheDir;
+      const m = await buildTinyImage(cacheDir, { force: o.force ?? false, onProgress: (msg) => process.stderr.write(`  ${msg}\n`) });
+      print(`Image tiny is ready: kernel ${m.kernelVersion}, ${m.initrd}\n`);
+    });
+
+  program
+    .command('events')
+    .description('Print recent events; with --follow, keep streaming new ones')
+    .option('-f, --follow', 'stream events as they happen')
+    .option('--vm <name>', 'only events of this VM')
+    .option('--after <seq>', 'only events after this sequence number', intOption('--after'))
+    .option('--limit <n>', 'how many recent events (default 1000)', intOption('--limit'))
+    .action(async (o: { follow?: boolean; vm?: string; after?: number; limit?: number }, cmd: Command) => {
+      const g = globals(cmd);
+      const q = new URLSearchParams();
+      if (o.vm) q.set('vm', o.vm);
+      if (o.limit !== undefined) q.set('limit', String(o.limit));
+      const line = (e: HangarEvent) =>
+        g.output === 'table' ? `${e.time}  ${String(e.seq).padStart(5)}  ${e.type.padEnd(16)} ${e.vm ?? '-'}  ${JSON.stringify(e.data)}\n` : `${JSON.stringify(e)}\n`;
+      let after = o.after;
+      if (!o.follow || after === undefined) {
+        if (after !== undefined) q.set('after', String(after));
+        const events = await g.client.call<HangarEvent[]>('GET', `/v1/events?${q.toString()}`);
+        if (!o.follow && g.output !== 'table') return print(render(g.output, events, () => ''));
+        for (const e of events) print(line(e));
+        after = events.at(-1)?.seq ?? 0;
+      }
+      if (!o.follow) return;
+      q.set('follow', 'true');
+      q.set('after', String(after));
+      await g.client.stream(`/v1/events?${q.toString()}`, (e) => print(line(e as HangarEvent)));
+    });
+
+  const host = program.command('host').description('This host');
+  host
+    .command('show')
+    .description('Host capacity, accelerator and VM counts')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const h = await g.client.call<Record<string, unknown>>('GET', '/v1/host');
+      print(render(g.output, h, () => renderFields(Object.entries(h))));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const ce = e as { code?: string; exitCode?: number };
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {
+      process.exitCode = ce.exitCode ?? 2;
+      return;
+    }
+    if (isHangarError(e)) {
+      process.stderr.write(`error: ${e.code}: ${e.message}\n`);
+    } else {
+      process.stderr.write(`error: INTERNAL: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The one error catalogue. Every failure a client can see has a stable `code`,
+ * an HTTP status, and a message that says what to do next.
+ */
+
+export const ERROR_CATALOGUE = {
+  INVALID_SPEC: { status: 400, title: 'The request is not valid' },
+  INVALID_NAME: { status: 400, title: 'The name is not valid' },
+  NOT_FOUND: { status: 404, title: 'No such resource' },
+  VM_NOT_FOUND: { status: 404, title: 'No such VM' },
+  IMAGE_NOT_FOUND: { status: 404, title: 'No such image' },
+  IMAGE_NOT_READY: { status: 409, title: 'The image is not ready' },
+  VM_EXISTS: { status: 409, title: 'A VM with that name exists' },
+  VM_BUSY: { status: 409, title: 'Another operation is running on this VM' },
+  VM_STATE: { status: 409, title: 'The VM is not in a state that allows this' },
+  HOST_CAPACITY: { status: 409, title: 'The host does not have the capacity' },
+  QEMU_FAILED: { status: 500, title: 'QEMU failed' },
+  QMP_ERROR: { status: 502, title: 'QEMU refused a monitor command' },
+  TIMEOUT: { status: 504, title: 'The operation timed out' },
+  DAEMON_UNREACHABLE: { status: 503, title: 'The Hangar daemon cannot be reached' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class HangarError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HangarError';
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
+  }
+}
+
+export function isHangarError(e: unknown): e is HangarError {
+  return e instanceof HangarError;
+}

@@ -1,0 +1,421 @@
+import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { HangarError } from '../errors/errors.js';
+import type { HostCaps, VmPaths, VmSpec } from '../vm/spec.js';
+import { buildQemuArgv, keyvalEscape, QEMU_BINARY, resolveAccel, type BuildQemuArgvOptions } from './argv.js';
+
+const GOLDEN_DIR = fileURLToPath(new URL('./argv-golden/', import.meta.url));
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+interface GoldenCase {
+  spec: VmSpec;
+  caps: HostCaps;
+  paths: VmPaths;
+  opts?: BuildQemuArgvOptions;
+}
+
+function loadCase(name: string): GoldenCase {
+  return JSON.parse(readFileSync(join(GOLDEN_DIR, `${name}.json`), 'utf8')) as GoldenCase;
+}
+
+function build(c: GoldenCase): string[] {
+  return buildQemuArgv(c.spec, c.caps, c.paths, c.opts);
+}
+
+const caseNames = readdirSync(GOLDEN_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.slice(0, -'.json'.length))
+  .sort();
+
+/** Options that take no value; every other flag takes exactly the next argv element. */
+const BARE_FLAGS = new Set(['-no-user-config', '-nodefaults', '-S']);
+const VALUED_FLAGS = new Set([
+  '-name', '-display', '-msg', '-sandbox', '-pidfile', '-machine', '-accel', '-cpu', '-smp', '-m',
+  '-kernel', '-initrd', '-append', '-blockdev', '-device', '-netdev', '-object', '-chardev', '-serial', '-mon', '-vnc',
+]);
+const JSON_FLAGS = new Set(['-blockdev', '-device', '-netdev', '-object']);
+
+interface ParsedOption {
+  flag: string;
+  value?: string;
+}
+
+/** Reads argv the way QEMU does: a flag, then (unless bare) exactly one value element. */
+function parseOptions(argv: string[]): ParsedOption[] {
+  const out: ParsedOption[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (BARE_FLAGS.has(flag)) {
+      out.push({ flag });
+      continue;
+    }
+    if (!VALUED_FLAGS.has(flag)) throw new Error(`unexpected element at option position ${i}: ${JSON.stringify(flag)}`);
+    if (i + 1 >= argv.length) throw new Error(`${flag} has no value`);
+    out.push({ flag, value: argv[++i]! });
+  }
+  return out;
+}
+
+/** QEMU's keyval/QemuOpts splitting: a single ',' separates, ',,' is a literal comma. */
+function splitKeyval(text: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === ',') {
+      if (text[i + 1] === ',') {
+        current += ',';
+        i++;
+        continue;
+      }
+      parts.push(current);
+      current = '';
+      continue;
+    }
+    current += text[i];
+  }
+  parts.push(current);
+  return parts;
+}
+
+/** `head,k=v,...` → { head?, pairs } the way QEMU would read it. */
+function parseKeyval(text: string): { head?: string; pairs: Record<string, string> } {
+  const pairs: Record<string, string> = {};
+  let head: string | undefined;
+  splitKeyval(text).forEach((part, index) => {
+    const eq = part.indexOf('=');
+    if (eq < 0) {
+      if (index !== 0) throw new Error(`bare part ${JSON.stringify(part)} after the first in ${JSON.stringify(text)}`);
+      head = part;
+      return;
+    }
+    const key = part.slice(0, eq);
+    if (key in pairs) throw new Error(`duplicate key ${key} in ${JSON.stringify(text)}`);
+    pairs[key] = part.slice(eq + 1);
+  });
+  return head === undefined ? { pairs } : { head, pairs };
+}
+
+function valuesOf(options: ParsedOption[], flag: string): string[] {
+  return options.filter((o) => o.flag === flag).map((o) => o.value!);
+}
+
+function jsonValuesOf(options: ParsedOption[], flag: string): Array<Record<string, unknown>> {
+  return valuesOf(options, flag).map((v) => JSON.parse(v) as Record<string, unknown>);
+}
+
+function flagCounts(argv: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { flag } of parseOptions(argv)) counts[flag] = (counts[flag] ?? 0) + 1;
+  return counts;
+}
+
+describe('golden argv', () => {
+  it('has the required cases', () => {
+    for (const name of ['tiny-kernel-boot', 'disk-boot-two-disks', 'user-nic-forwards', 'auto-accel-kvm-usable', 'auto-accel-kvm-unusable', 'injection-attempt', 'microvm']) {
+      expect(caseNames).toContain(name);
+    }
+  });
+
+  it.each(caseNames)('%s', (name) => {
+    const argv = build(loadCase(name));
+    // One argument per line in the .argv file: a newline inside an argument would corrupt it.
+    for (const arg of argv) expect(arg).not.toContain('\n');
+    const goldenPath = join(GOLDEN_DIR, `${name}.argv`);
+    const rendered = argv.join('\n') + '\n';
+    if (UPDATE) {
+      writeFileSync(goldenPath, rendered);
+      return;
+    }
+    if (!existsSync(goldenPath)) throw new Error(`${goldenPath} is missing; run with UPDATE_GOLDEN=1 to create it, then review it`);
+    expect(rendered).toBe(readFileSync(goldenPath, 'utf8'));
+  });
+
+  it.each(caseNames)('%s: every option is well-formed', (name) => {
+    const c = loadCase(name);
+    const options = parseOptions(build(c));
+    for (const o of options) {
+      if (JSON_FLAGS.has(o.flag)) expect(() => JSON.parse(o.value!) as unknown, `${o.flag} ${o.value}`).not.toThrow();
+    }
+    expect(options.slice(0, 3)).toEqual([{ flag: '-no-user-config' }, { flag: '-nodefaults' }, { flag: '-name', value: `guest=${keyvalEscape(c.spec.name)}` }]);
+    expect(valuesOf(options, '-pidfile')).toEqual([c.paths.pidFile]);
+    expect(valuesOf(options, '-sandbox')).toEqual(['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny']);
+    expect(options.some((o) => o.flag === '-S')).toBe(true);
+  });
+});
+
+describe('buildQemuArgv', () => {
+  it('exports the binary name separately from the argv', () => {
+    expect(QEMU_BINARY).toBe('qemu-system-x86_64');
+    expect(build(loadCase('tiny-kernel-boot'))).not.toContain(QEMU_BINARY);
+  });
+
+  it('is pure: same output twice, inputs untouched', () => {
+    const c = loadCase('tiny-kernel-boot');
+    const before = JSON.stringify(c);
+    deepFreeze(c);
+    expect(build(c)).toEqual(build(c));
+    expect(JSON.stringify(c)).toBe(before);
+  });
+
+  it('wires QMP and the serial console to unix sockets', () => {
+    const c = loadCase('tiny-kernel-boot');
+    const options = parseOptions(build(c));
+    const chardevs = valuesOf(options, '-chardev').map(parseKeyval);
+    expect(chardevs).toEqual([
+      { head: 'socket', pairs: { id: 'serial0', path: c.paths.serialSocket, server: 'on', wait: 'off', logfile: c.paths.serialLog, logappend: 'on' } },
+      { head: 'socket', pairs: { id: 'qmp', path: c.paths.qmpSocket, server: 'on', wait: 'off' } },
+    ]);
+    expect(valuesOf(options, '-mon')).toEqual(['chardev=qmp,mode=control']);
+    expect(valuesOf(options, '-serial')).toEqual(['chardev:serial0']);
+    expect(valuesOf(options, '-vnc')).toEqual([`vnc=unix:${c.paths.vncSocket}`]);
+  });
+
+  it('passes the kernel command line as one argv element', () => {
+    const argv = build(loadCase('tiny-kernel-boot'));
+    expect(argv[argv.indexOf('-append') + 1]).toBe('console=ttyS0 panic=-1 quiet');
+  });
+
+  it('emits hostfwd as a list of {"str": rule} and omits it when there are no forwards', () => {
+    const netdevs = jsonValuesOf(parseOptions(build(loadCase('user-nic-forwards'))), '-netdev');
+    expect(netdevs).toEqual([
+      { type: 'user', id: 'net0', hostfwd: [{ str: 'tcp:127.0.0.1:2201-:22' }, { str: 'udp:0.0.0.0:5353-:53' }] },
+      { type: 'user', id: 'net1' },
+    ]);
+  });
+
+  it('honours read-only on both block nodes and sets bootindex only on bootable disks', () => {
+    const options = parseOptions(build(loadCase('disk-boot-two-disks')));
+    expect(jsonValuesOf(options, '-blockdev')).toEqual([
+      { driver: 'file', 'node-name': 'file-disk0', filename: '/var/lib/hangar/pools/default/web-1-root.qcow2', 'read-only': false },
+      { driver: 'qcow2', 'node-name': 'disk0', file: 'file-disk0', 'read-only': false },
+      { driver: 'file', 'node-name': 'file-data0', filename: '/var/lib/hangar/pools/default/web-1-data.raw', 'read-only': true },
+      { driver: 'raw', 'node-name': 'data0', file: 'file-data0', 'read-only': true },
+    ]);
+    expect(jsonValuesOf(options, '-device')).toEqual([
+      { driver: 'virtio-blk-pci', id: 'disk0', drive: 'disk0', bootindex: 1 },
+      { driver: 'virtio-blk-pci', id: 'data0', drive: 'data0' },
+    ]);
+    expect(valuesOf(options, '-kernel')).toEqual([]);
+  });
+
+  it('leaves bootindex off the disks on kernel boot, where -kernel owns bootindex 0', () => {
+    const c = loadCase('microvm');
+    expect(c.spec.disks[0]!.bootIndex).toBe(0);
+    const devices = jsonValuesOf(parseOptions(build(c)), '-device');
+    expect(devices[0]).toEqual({ driver: 'virtio-blk-device', id: 'disk0', drive: 'disk0' });
+  });
+
+  it('uses virtio-mmio devices and no VGA on microvm', () => {
+    const options = parseOptions(build(loadCase('microvm')));
+    const drivers = jsonValuesOf(options, '-device').map((d) => d.driver);
+    expect(drivers).toEqual(['virtio-blk-device', 'virtio-net-device', 'virtio-balloon-device', 'virtio-rng-device']);
+    expect(valuesOf(options, '-vnc')).toEqual([]);
+    expect(valuesOf(options, '-machine')).toEqual(['type=microvm']);
+  });
+});
+
+describe('accelerator resolution', () => {
+  const kvmHost: HostCaps = { defaultAccel: 'kvm', kvmUsable: true };
+  const tcgHost: HostCaps = { defaultAccel: 'tcg', kvmUsable: false };
+
+  it.each([
+    // spec.accel, opts.defaultAccel, caps → result
+    ['kvm', undefined, tcgHost, 'kvm'],
+    ['tcg', undefined, kvmHost, 'tcg'],
+    ['auto', undefined, kvmHost, 'kvm'],
+    ['auto', undefined, tcgHost, 'tcg'],
+    ['auto', 'tcg', kvmHost, 'kvm'],
+    [undefined, undefined, kvmHost, 'kvm'],
+    [undefined, undefined, tcgHost, 'tcg'],
+    [undefined, 'tcg', kvmHost, 'tcg'],
+    [undefined, 'kvm', tcgHost, 'kvm'],
+    [undefined, 'auto', tcgHost, 'tcg'],
+  ] as const)('spec %s, daemon default %s → %s', (accel, defaultAccel, caps, expected) => {
+    const spec = accel === undefined ? {} : { accel };
+    const opts = defaultAccel === undefined ? undefined : { defaultAccel };
+    expect(resolveAccel(spec, caps, opts)).toBe(expected);
+    const c = loadCase('default-accel-from-opts');
+    const argv = buildQemuArgv({ ...c.spec, ...spec }, caps, c.paths, opts);
+    expect(valuesOf(parseOptions(argv), '-accel')).toEqual([expected]);
+  });
+});
+
+describe('injection attempts', () => {
+  const c = loadCase('injection-attempt');
+  const argv = build(c);
+  const options = parseOptions(argv);
+
+  it('creates no extra options: the flags are exactly those of a plain VM of the same shape', () => {
+    const plain = structuredClone(c);
+    plain.spec.name = 'plain';
+    plain.spec.disks[0]!.path = '/p/disk.qcow2';
+    plain.spec.boot = { kind: 'kernel', kernel: '/p/vmlinuz', initrd: '/p/initrd', cmdline: 'console=ttyS0' };
+    plain.paths = { qmpSocket: '/p/q', serialSocket: '/p/s', serialLog: '/p/l', vncSocket: '/p/v', pidFile: '/p/pid', qemuLog: '/p/log' };
+    expect(argv).toHaveLength(build(plain).length);
+    expect(flagCounts(argv)).toEqual(flagCounts(build(plain)));
+    expect(valuesOf(options, '-device')).toHaveLength(3); // disk, nic, VGA for vnc
+  });
+
+  it('keeps the name inside the one guest= value', () => {
+    expect(parseKeyval(valuesOf(options, '-name')[0]!)).toEqual({ pairs: { guest: c.spec.name } });
+  });
+
+  it('keeps daemon paths inside their keyval values', () => {
+    const [serial, qmp] = valuesOf(options, '-chardev').map(parseKeyval);
+    expect(serial).toEqual({ head: 'socket', pairs: { id: 'serial0', path: c.paths.serialSocket, server: 'on', wait: 'off', logfile: c.paths.serialLog, logappend: 'on' } });
+    expect(qmp).toEqual({ head: 'socket', pairs: { id: 'qmp', path: c.paths.qmpSocket, server: 'on', wait: 'off' } });
+    expect(parseKeyval(valuesOf(options, '-vnc')[0]!)).toEqual({ pairs: { vnc: `unix:${c.paths.vncSocket}` } });
+    expect(valuesOf(options, '-pidfile')).toEqual([c.paths.pidFile]);
+  });
+
+  it('keeps the disk path inside one JSON string', () => {
+    const [file] = jsonValuesOf(options, '-blockdev');
+    expect(file).toEqual({ driver: 'file', 'node-name': 'file-disk0', filename: c.spec.disks[0]!.path, 'read-only': true });
+  });
+
+  it('passes kernel, initrd and cmdline as single argv elements', () => {
+    const boot = c.spec.boot as Extract<VmSpec['boot'], { kind: 'kernel' }>;
+    expect(valuesOf(options, '-kernel')).toEqual([boot.kernel]);
+    expect(valuesOf(options, '-initrd')).toEqual([boot.initrd]);
+    expect(valuesOf(options, '-append')).toEqual([boot.cmdline]);
+  });
+
+  it('holds for any printable name, path and cmdline (property)', () => {
+    const base = loadCase('injection-attempt');
+    const expectedFlags = flagCounts(build(base));
+    const printable = fc.string({ minLength: 1, unit: fc.constantFrom(...',=" -{}:\\\'aZ9/.'.split(''), 'é', 'device') });
+    fc.assert(
+      fc.property(printable, printable, printable, printable, (name, diskTail, cmdline, pathTail) => {
+        const t = structuredClone(base);
+        t.spec.name = name;
+        t.spec.disks[0]!.path = `/${diskTail}`;
+        t.spec.boot = { kind: 'kernel', kernel: `/${diskTail}`, initrd: `/${pathTail}`, cmdline };
+        const sock = `/${pathTail}`.slice(0, 50); // at most 100 bytes: under the unix socket limit
+        t.paths = { ...t.paths, qmpSocket: sock, serialSocket: sock, vncSocket: sock, serialLog: `/${pathTail}`, pidFile: `/${pathTail}` };
+        const got = build(t);
+        expect(flagCounts(got)).toEqual(expectedFlags);
+        const opts = parseOptions(got);
+        expect(parseKeyval(valuesOf(opts, '-name')[0]!).pairs).toEqual({ guest: name });
+        expect(jsonValuesOf(opts, '-blockdev')[0]!.filename).toBe(`/${diskTail}`);
+        expect(valuesOf(opts, '-append')).toEqual([cmdline]);
+        for (const chardev of valuesOf(opts, '-chardev').map(parseKeyval)) expect(chardev.pairs.path).toBe(sock);
+        expect(parseKeyval(valuesOf(opts, '-vnc')[0]!)).toEqual({ pairs: { vnc: `unix:${sock}` } });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('keyvalEscape', () => {
+  it.each([
+    ['', ''],
+    ['plain', 'plain'],
+    ['a,b', 'a,,b'],
+    [',,', ',,,,'],
+    ['/run/x,server=off', '/run/x,,server=off'],
+    ['k=v "q" -device {}', 'k=v "q" -device {}'],
+    ['é ünïcode', 'é ünïcode'],
+  ])('%j → %j', (input, expected) => {
+    expect(keyvalEscape(input)).toBe(expected);
+    expect(splitKeyval(keyvalEscape(input))).toEqual([input]);
+  });
+
+  it.each(['a\nb', 'a\rb', 'a\0b', 'tab\there', '\u001b[31m', 'del\u007f'])('rejects control characters: %j', (input) => {
+    expect(() => keyvalEscape(input)).toThrow(HangarError);
+    expect(() => keyvalEscape(input)).toThrow(/control character/);
+  });
+
+  it('round-trips any string without control characters (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }).filter((s) => !/\p{Cc}/u.test(s)), (s) => {
+        expect(splitKeyval(keyvalEscape(s))).toEqual([s]);
+      }),
+    );
+  });
+});
+
+describe('rejects what QEMU would refuse or misread', () => {
+  type Mutation = (c: GoldenCase) => void;
+  const cases: Array<[string, Mutation, RegExp, 'INVALID_SPEC' | 'INTERNAL']> = [
+    ['cpu model with a comma', (c) => { c.spec.cpuModel = 'max,+vmx'; }, /CPU model/, 'INVALID_SPEC'],
+    ['cpu model with a space', (c) => { c.spec.cpuModel = 'max -device x'; }, /CPU model/, 'INVALID_SPEC'],
+    ['empty cpu model', (c) => { c.spec.cpuModel = ''; }, /CPU model/, 'INVALID_SPEC'],
+    ['cpu model host without KVM', (c) => { c.spec.cpuModel = 'host'; }, /needs KVM/, 'INVALID_SPEC'],
+    ['zero cpus', (c) => { c.spec.cpus = 0; }, /cpus/, 'INVALID_SPEC'],
+    ['fractional cpus', (c) => { c.spec.cpus = 1.5; }, /cpus/, 'INVALID_SPEC'],
+    ['too many cpus for q35', (c) => { c.spec.cpus = 289; }, /1 to 288/, 'INVALID_SPEC'],
+    ['zero memory', (c) => { c.spec.memoryMiB = 0; }, /memoryMiB/, 'INVALID_SPEC'],
+    ['unknown machine', (c) => { (c.spec as { machine: string }).machine = 'virt'; }, /Machine type/, 'INVALID_SPEC'],
+    ['unknown accel', (c) => { (c.spec as { accel: string }).accel = 'hvf'; }, /Accelerator/, 'INVALID_SPEC'],
+    ['name with a newline', (c) => { c.spec.name = 'a\nb'; }, /control characters/, 'INVALID_SPEC'],
+    ['empty name', (c) => { c.spec.name = ''; }, /VM name/, 'INVALID_SPEC'],
+    ['relative kernel', (c) => { c.spec.boot = { kind: 'kernel', kernel: 'vmlinuz' }; }, /kernel path must be absolute/, 'INVALID_SPEC'],
+    ['cmdline with a newline', (c) => { c.spec.boot = { kind: 'kernel', kernel: '/k', cmdline: 'a\nb' }; }, /command line/, 'INVALID_SPEC'],
+    ['disk id with a comma', (c) => { c.spec.disks.push(disk({ id: 'd,x' })); }, /Disk id/, 'INVALID_SPEC'],
+    ['disk id starting with a digit', (c) => { c.spec.disks.push(disk({ id: '0disk' })); }, /Disk id/, 'INVALID_SPEC'],
+    ['disk id too long for a node name', (c) => { c.spec.disks.push(disk({ id: 'd'.repeat(27) })); }, /at most 26/, 'INVALID_SPEC'],
+    ['duplicate disk ids', (c) => { c.spec.disks.push(disk({ id: 'd0' }), disk({ id: 'd0', path: '/x' })); }, /used twice/, 'INVALID_SPEC'],
+    ['disk id equal to a nic id', (c) => { c.spec.disks.push(disk({ id: 'net0' })); }, /used twice/, 'INVALID_SPEC'],
+    ['reserved device id', (c) => { c.spec.disks.push(disk({ id: 'balloon0' })); }, /reserved/, 'INVALID_SPEC'],
+    ['node-name clash via file- prefix', (c) => { c.spec.disks.push(disk({ id: 'a' }), disk({ id: 'file-a' })); }, /clashes with block node/, 'INVALID_SPEC'],
+    ['relative disk path', (c) => { c.spec.disks.push(disk({ path: 'disk.qcow2' })); }, /must be absolute/, 'INVALID_SPEC'],
+    ['disk path with a newline', (c) => { c.spec.disks.push(disk({ path: '/a\nb' })); }, /control characters/, 'INVALID_SPEC'],
+    ['unknown disk format', (c) => { c.spec.disks.push(disk({ format: 'vmdk' as 'raw' })); }, /format/, 'INVALID_SPEC'],
+    ['negative boot index', (c) => { c.spec.disks.push(disk({ bootIndex: -1 })); }, /bootIndex/, 'INVALID_SPEC'],
+    ['duplicate boot index', (c) => { c.spec.disks.push(disk({ id: 'a', bootIndex: 1 }), disk({ id: 'b', bootIndex: 1 })); }, /Boot index 1/, 'INVALID_SPEC'],
+    ['bad MAC', (c) => { c.spec.nics[0]!.mac = '52:54:00:12:34'; }, /MAC/, 'INVALID_SPEC'],
+    ['MAC with an injected option', (c) => { c.spec.nics[0]!.mac = '52:54:00:12:34:56,x=y'; }, /MAC/, 'INVALID_SPEC'],
+    ['multicast MAC', (c) => { c.spec.nics[0]!.mac = '01:00:5e:00:00:01'; }, /multicast/, 'INVALID_SPEC'],
+    ['hostfwd address smuggling a rule', (c) => { c.spec.nics[0]!.forwards[0]!.hostAddress = '127.0.0.1:80-:22'; }, /IPv4/, 'INVALID_SPEC'],
+    ['hostfwd hostname', (c) => { c.spec.nics[0]!.forwards[0]!.hostAddress = 'localhost'; }, /IPv4/, 'INVALID_SPEC'],
+    ['hostfwd port 0', (c) => { c.spec.nics[0]!.forwards[0]!.hostPort = 0; }, /host port/, 'INVALID_SPEC'],
+    ['hostfwd port too big', (c) => { c.spec.nics[0]!.forwards[0]!.guestPort = 65536; }, /guest port/, 'INVALID_SPEC'],
+    ['hostfwd protocol', (c) => { (c.spec.nics[0]!.forwards[0] as { protocol: string }).protocol = 'sctp'; }, /protocol/, 'INVALID_SPEC'],
+    ['unknown nic kind', (c) => { (c.spec.nics[0] as { kind: string }).kind = 'bridge'; }, /not supported/, 'INVALID_SPEC'],
+    ['vnc on microvm', (c) => { c.spec.machine = 'microvm'; }, /microvm has no PCI bus/, 'INVALID_SPEC'],
+    ['too many devices for microvm', (c) => {
+      c.spec.machine = 'microvm';
+      c.spec.vnc = false;
+      for (let i = 0; i < 22; i++) c.spec.disks.push(disk({ id: `d${i}`, path: `/d${i}` }));
+    }, /24 virtio-mmio slots/, 'INVALID_SPEC'],
+    ['relative runtime path', (c) => { c.paths.pidFile = 'qemu.pid'; }, /pidFile must be absolute/, 'INTERNAL'],
+    ['runtime path with a newline', (c) => { c.paths.serialLog = '/run/a\nb'; }, /serialLog/, 'INTERNAL'],
+    ['socket path over 107 bytes', (c) => { c.paths.qmpSocket = '/' + 'q'.repeat(107); }, /longer than 107 bytes/, 'INTERNAL'],
+  ];
+
+  it.each(cases)('%s', (_label, mutate, message, code) => {
+    const c = loadCase('tiny-kernel-boot');
+    mutate(c);
+    let thrown: unknown;
+    try {
+      build(c);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(HangarError);
+    expect((thrown as HangarError).code).toBe(code);
+    expect((thrown as HangarError).message).toMatch(message);
+  });
+
+  it('accepts a socket path of exactly 107 bytes and 24 microvm devices', () => {
+    const c = loadCase('microvm');
+    c.paths.qmpSocket = '/' + 'q'.repeat(106);
+    for (let i = 0; i < 20; i++) c.spec.disks.push(disk({ id: `d${i}`, path: `/d${i}` }));
+    expect(() => build(c)).not.toThrow();
+  });
+});
+
+function disk(over: Partial<VmSpec['disks'][number]>): VmSpec['disks'][number] {
+  return { id: 'extra0', path: '/var/lib/hangar/pools/default/extra.qcow2', format: 'qcow2', readOnly: false, ...over };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

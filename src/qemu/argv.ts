@@ -1,0 +1,398 @@
+/**
+ * The QEMU command line for one VM: a pure function of (VmSpec, HostCaps, VmPaths).
+ *
+ * Built Incus-style: small section functions return plain option data, which is
+ * validated and rendered to argv once. Devices, block nodes, netdevs and objects use
+ * QEMU's JSON option syntax, so a user value can never add an option through a comma.
+ * The few options QEMU 7.2 only parses as keyval (-chardev, -machine, -name, -vnc,
+ * -sandbox, -mon, -msg) carry daemon-chosen paths and enum values only, escaped with
+ * `keyvalEscape` (the guest name is the one user value there, escaped the same way).
+ */
+
+import { HangarError } from '../errors/errors.js';
+import type { Accel, DiskSpec, HostCaps, MachineType, NicSpec, PortForward, VmPaths, VmSpec } from '../vm/spec.js';
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+
+export interface BuildQemuArgvOptions {
+  /** Accelerator for a VM whose spec leaves `accel` unset; defaults to `auto`. */
+  defaultAccel?: Accel;
+}
+
+type JsonValue = string | number | boolean | JsonValue[] | { [key: string]: JsonValue };
+type JsonObject = { [key: string]: JsonValue };
+
+/** One command-line option as data, before rendering. */
+type QemuOption =
+  | { flag: string; kind: 'bare' }
+  /** A single argv element QEMU takes verbatim (a path, a number, a kernel cmdline). */
+  | { flag: string; kind: 'raw'; value: string }
+  /** `head,key=value,...` in QEMU's keyval/QemuOpts syntax. Values are escaped; the head
+   * (an implied first value) must be a constant word, because QEMU reads a head containing
+   * '=' as a key. */
+  | { flag: string; kind: 'keyval'; head?: string; pairs: ReadonlyArray<readonly [string, string]> }
+  /** `{"key":value,...}`: QEMU's JSON option syntax. */
+  | { flag: string; kind: 'json'; value: JsonObject };
+
+/** Everything the sections need, resolved once. */
+interface BuildContext {
+  spec: VmSpec;
+  paths: VmPaths;
+  accel: 'kvm' | 'tcg';
+  /** microvm has no PCI bus: virtio devices sit on virtio-mmio transports. */
+  bus: 'pci' | 'mmio';
+}
+
+const MACHINES: readonly MachineType[] = ['q35', 'pc', 'microvm'];
+const ACCELS: readonly Accel[] = ['kvm', 'tcg', 'auto'];
+/** QEMU 7.2's per-machine vCPU limits (`Invalid SMP CPUs` beyond these). */
+const MAX_CPUS: Record<MachineType, number> = { q35: 288, pc: 255, microvm: 288 };
+/** microvm in QEMU 7.2 creates 24 virtio-mmio transports; each virtio device takes one. */
+const MICROVM_VIRTIO_TRANSPORTS = 24;
+/** sizeof(sockaddr_un.sun_path) minus the terminating NUL. */
+const MAX_UNIX_SOCKET_PATH_BYTES = 107;
+/** QEMU's id_wellformed(): a letter, then letters, digits, '-', '.', '_'. Node names are at
+ * most 31 characters and disks also get a `file-<id>` node, hence 26. */
+const DEVICE_ID = /^[A-Za-z][A-Za-z0-9_.-]{0,25}$/;
+const KEYVAL_WORD = /^[a-z][a-z0-9-]*$/;
+const CPU_MODEL = /^[A-Za-z0-9_.-]+$/;
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+/** Device ids the builder itself uses. */
+const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0'];
+
+/**
+ * Escape a value for QEMU's keyval / QemuOpts syntax: a comma is written as `,,`.
+ * Throws for characters that have no safe spelling there (control characters such as
+ * newline or NUL), rather than passing them on.
+ */
+export function keyvalEscape(value: string): string {
+  if (CONTROL_CHARS.test(value)) {
+    throw new HangarError('INTERNAL', `Cannot pass ${JSON.stringify(value)} to QEMU: it contains a control character (newline, NUL, ...)`);
+  }
+  return value.replaceAll(',', ',,');
+}
+
+/** The accelerator a VM actually gets: the spec's, else the daemon default, with `auto` left to the host. */
+export function resolveAccel(spec: Pick<VmSpec, 'accel'>, caps: HostCaps, opts?: BuildQemuArgvOptions): 'kvm' | 'tcg' {
+  const wanted = spec.accel ?? opts?.defaultAccel ?? 'auto';
+  return wanted === 'auto' ? caps.defaultAccel : wanted;
+}
+
+/** The QEMU arguments (without the binary name) that run `spec` paused (`-S`), waiting on QMP. */
+export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts?: BuildQemuArgvOptions): string[] {
+  validatePaths(paths);
+  validateSpec(spec, opts);
+  const ctx: BuildContext = {
+    spec,
+    paths,
+    accel: resolveAccel(spec, caps, opts),
+    bus: spec.machine === 'microvm' ? 'mmio' : 'pci',
+  };
+  validateAgainstHost(ctx);
+  const sections = [
+    baseSection,
+    machineSection,
+    cpuSection,
+    memorySection,
+    bootSection,
+    disksSection,
+    nicsSection,
+    balloonSection,
+    rngSection,
+    serialSection,
+    qmpSection,
+    vncSection,
+  ];
+  return sections.flatMap((section) => section(ctx)).flatMap(renderOption);
+}
+
+// ---------------------------------------------------------------------------
+// Sections: each returns the options for one concern, in argv order.
+
+function baseSection({ spec, paths }: BuildContext): QemuOption[] {
+  return [
+    bare('-no-user-config'),
+    bare('-nodefaults'),
+    keyval('-name', [['guest', spec.name]]),
+    bare('-S'),
+    raw('-display', 'none'),
+    keyval('-msg', [['timestamp', 'on']]),
+    keyval('-sandbox', [['obsolete', 'deny'], ['elevateprivileges', 'deny'], ['spawn', 'deny'], ['resourcecontrol', 'deny']], 'on'),
+    raw('-pidfile', paths.pidFile),
+  ];
+}
+
+function machineSection({ spec, accel }: BuildContext): QemuOption[] {
+  return [keyval('-machine', [['type', spec.machine]]), raw('-accel', accel)];
+}
+
+function cpuSection({ spec }: BuildContext): QemuOption[] {
+  return [raw('-cpu', spec.cpuModel), raw('-smp', String(spec.cpus))];
+}
+
+function memorySection({ spec }: BuildContext): QemuOption[] {
+  return [raw('-m', `${spec.memoryMiB}M`)];
+}
+
+function bootSection({ spec }: BuildContext): QemuOption[] {
+  const boot = spec.boot;
+  // Disk boot needs nothing here: the firmware follows each disk's bootindex.
+  if (boot.kind !== 'kernel') return [];
+  return [
+    raw('-kernel', boot.kernel),
+    ...(boot.initrd === undefined ? [] : [raw('-initrd', boot.initrd)]),
+    ...(boot.cmdline === undefined ? [] : [raw('-append', boot.cmdline)]),
+  ];
+}
+
+function disksSection(ctx: BuildContext): QemuOption[] {
+  return ctx.spec.disks.flatMap((disk) => diskOptions(disk, ctx));
+}
+
+function diskOptions(disk: DiskSpec, { spec, bus }: BuildContext): QemuOption[] {
+  const fileNode = `file-${disk.id}`;
+  const device: JsonObject = { driver: virtioDriver('blk', bus), id: disk.id, drive: disk.id };
+  // -kernel installs the linuxboot option ROM at bootindex 0 ("The bootindex 0 has already
+  // been used"), and the firmware never reaches the disks anyway: bootindex is for disk boot.
+  if (disk.bootIndex !== undefined && spec.boot.kind === 'disk') device.bootindex = disk.bootIndex;
+  return [
+    json('-blockdev', { driver: 'file', 'node-name': fileNode, filename: disk.path, 'read-only': disk.readOnly }),
+    json('-blockdev', { driver: disk.format, 'node-name': disk.id, file: fileNode, 'read-only': disk.readOnly }),
+    json('-device', device),
+  ];
+}
+
+function nicsSection(ctx: BuildContext): QemuOption[] {
+  return ctx.spec.nics.flatMap((nic) => nicOptions(nic, ctx));
+}
+
+function nicOptions(nic: NicSpec, { bus }: BuildContext): QemuOption[] {
+  const netdev: JsonObject = { type: 'user', id: nic.id };
+  // QAPI NetdevUserOptions.hostfwd is ['String'], i.e. a list of {"str": ...}.
+  if (nic.forwards.length > 0) netdev.hostfwd = nic.forwards.map((f) => ({ str: hostfwdRule(f) }));
+  return [
+    json('-netdev', netdev),
+    json('-device', { driver: virtioDriver('net', bus), id: nic.id, netdev: nic.id, mac: nic.mac.toLowerCase() }),
+  ];
+}
+
+/** slirp's `proto:hostaddr:hostport-guestaddr:guestport`; an empty guest address means the DHCP guest. */
+function hostfwdRule(f: PortForward): string {
+  return `${f.protocol}:${f.hostAddress}:${f.hostPort}-:${f.guestPort}`;
+}
+
+function balloonSection({ spec, bus }: BuildContext): QemuOption[] {
+  return spec.balloon ? [json('-device', { driver: virtioDriver('balloon', bus), id: 'balloon0' })] : [];
+}
+
+function rngSection({ spec, bus }: BuildContext): QemuOption[] {
+  if (!spec.rng) return [];
+  return [
+    json('-object', { 'qom-type': 'rng-random', id: 'rng0', filename: '/dev/urandom' }),
+    json('-device', { driver: virtioDriver('rng', bus), id: 'rng0-dev', rng: 'rng0' }),
+  ];
+}
+
+function serialSection({ paths }: BuildContext): QemuOption[] {
+  return [
+    keyval('-chardev', [
+      ['id', 'serial0'],
+      ['path', paths.serialSocket],
+      ['server', 'on'],
+      ['wait', 'off'],
+      ['logfile', paths.serialLog],
+      ['logappend', 'on'],
+    ], 'socket'),
+    raw('-serial', 'chardev:serial0'),
+  ];
+}
+
+function qmpSection({ paths }: BuildContext): QemuOption[] {
+  return [
+    keyval('-chardev', [['id', 'qmp'], ['path', paths.qmpSocket], ['server', 'on'], ['wait', 'off']], 'socket'),
+    keyval('-mon', [['chardev', 'qmp'], ['mode', 'control']]),
+  ];
+}
+
+function vncSection({ spec, paths }: BuildContext): QemuOption[] {
+  if (!spec.vnc) return [];
+  // Not `-vnc unix:<path>`: QEMU reads an implied first value that has '=' before any ','
+  // as `key=value` (`unix:/a=b` fails with "Invalid parameter 'unix:/a'"), so name the key.
+  return [keyval('-vnc', [['vnc', `unix:${paths.vncSocket}`]]), json('-device', { driver: 'VGA', id: 'video0' })];
+}
+
+function virtioDriver(kind: 'blk' | 'net' | 'balloon' | 'rng', bus: BuildContext['bus']): string {
+  return bus === 'pci' ? `virtio-${kind}-pci` : `virtio-${kind}-device`;
+}
+
+// ---------------------------------------------------------------------------
+// Rendering: the one place option data becomes argv strings.
+
+function bare(flag: string): QemuOption {
+  return { flag, kind: 'bare' };
+}
+
+function raw(flag: string, value: string): QemuOption {
+  return { flag, kind: 'raw', value };
+}
+
+function keyval(flag: string, pairs: ReadonlyArray<readonly [string, string]>, head?: string): QemuOption {
+  return head === undefined ? { flag, kind: 'keyval', pairs } : { flag, kind: 'keyval', head, pairs };
+}
+
+function json(flag: string, value: JsonObject): QemuOption {
+  return { flag, kind: 'json', value };
+}
+
+function renderOption(option: QemuOption): string[] {
+  switch (option.kind) {
+    case 'bare':
+      return [option.flag];
+    case 'raw':
+      if (option.value.includes('\0')) throw new HangarError('INTERNAL', `The value for ${option.flag} contains a NUL byte`);
+      return [option.flag, option.value];
+    case 'keyval': {
+      // Keys and heads are constants in this file; a bad one is a programming error, not user input.
+      const assertWord = (word: string): string => {
+        if (!KEYVAL_WORD.test(word)) throw new HangarError('INTERNAL', `Bad keyval word ${JSON.stringify(word)} for ${option.flag}`);
+        return word;
+      };
+      const parts = option.pairs.map(([key, value]) => `${assertWord(key)}=${keyvalEscape(value)}`);
+      if (option.head !== undefined) parts.unshift(assertWord(option.head));
+      return [option.flag, parts.join(',')];
+    }
+    case 'json':
+      return [option.flag, JSON.stringify(option.value)];
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Validation: reject what QEMU would refuse (or misread) with a message that says what to fix.
+
+function invalid(message: string): HangarError {
+  return new HangarError('INVALID_SPEC', message);
+}
+
+function validatePaths(paths: VmPaths): void {
+  const entries: Array<[keyof VmPaths, string]> = [
+    ['qmpSocket', paths.qmpSocket],
+    ['serialSocket', paths.serialSocket],
+    ['serialLog', paths.serialLog],
+    ['vncSocket', paths.vncSocket],
+    ['pidFile', paths.pidFile],
+  ];
+  for (const [key, path] of entries) {
+    // Runtime paths come from the daemon, so a bad one is Hangar's bug, not the user's.
+    if (!path.startsWith('/') || CONTROL_CHARS.test(path)) {
+      throw new HangarError('INTERNAL', `Runtime path ${key} must be absolute and free of control characters: ${JSON.stringify(path)}`);
+    }
+  }
+  for (const key of ['qmpSocket', 'serialSocket', 'vncSocket'] as const) {
+    if (Buffer.byteLength(paths[key], 'utf8') > MAX_UNIX_SOCKET_PATH_BYTES) {
+      throw new HangarError('INTERNAL', `Unix socket path ${key} is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes; use a shorter runtime directory: ${paths[key]}`);
+    }
+  }
+}
+
+function validateSpec(spec: VmSpec, opts: BuildQemuArgvOptions | undefined): void {
+  if (spec.name.length === 0 || CONTROL_CHARS.test(spec.name)) {
+    throw invalid(`VM name ${JSON.stringify(spec.name)} must be non-empty and free of control characters`);
+  }
+  if (!MACHINES.includes(spec.machine)) throw invalid(`Machine type ${JSON.stringify(spec.machine)} is not one of ${MACHINES.join(', ')}`);
+  for (const accel of [spec.accel, opts?.defaultAccel]) {
+    if (accel !== undefined && !ACCELS.includes(accel)) throw invalid(`Accelerator ${JSON.stringify(accel)} is not one of ${ACCELS.join(', ')}`);
+  }
+  if (!CPU_MODEL.test(spec.cpuModel)) {
+    throw invalid(`CPU model ${JSON.stringify(spec.cpuModel)} may only contain letters, digits, '_', '.' and '-' (e.g. max, host, qemu64)`);
+  }
+  if (!Number.isSafeInteger(spec.cpus) || spec.cpus < 1 || spec.cpus > MAX_CPUS[spec.machine]) {
+    throw invalid(`cpus must be a whole number from 1 to ${MAX_CPUS[spec.machine]} for machine ${spec.machine}, got ${spec.cpus}`);
+  }
+  if (!Number.isSafeInteger(spec.memoryMiB) || spec.memoryMiB < 1) {
+    throw invalid(`memoryMiB must be a positive whole number, got ${spec.memoryMiB}`);
+  }
+  validateBoot(spec);
+  validateDevices(spec);
+}
+
+function validateBoot(spec: VmSpec): void {
+  const boot = spec.boot;
+  if (boot.kind === 'disk') return;
+  if (boot.kind !== 'kernel') throw invalid(`Boot kind ${JSON.stringify((boot as { kind: unknown }).kind)} is not one of kernel, disk`);
+  validateHostPath('kernel', boot.kernel);
+  if (boot.initrd !== undefined) validateHostPath('initrd', boot.initrd);
+  // The cmdline is one argv element QEMU never parses; control characters would only confuse the guest.
+  if (boot.cmdline !== undefined && CONTROL_CHARS.test(boot.cmdline)) throw invalid('The kernel command line must not contain control characters (newline, tab, NUL, ...)');
+}
+
+function validateHostPath(what: string, path: string): void {
+  if (!path.startsWith('/') || CONTROL_CHARS.test(path)) {
+    throw invalid(`The ${what} path must be absolute and free of control characters, got ${JSON.stringify(path)}`);
+  }
+}
+
+function validateDevices(spec: VmSpec): void {
+  const deviceIds = new Set<string>(RESERVED_DEVICE_IDS);
+  const claim = (what: string, id: string): void => {
+    if (!DEVICE_ID.test(id)) {
+      throw invalid(`${what} id ${JSON.stringify(id)} must start with a letter, use only letters, digits, '-', '.', '_', and be at most 26 characters`);
+    }
+    if (deviceIds.has(id)) throw invalid(`${what} id ${JSON.stringify(id)} is used twice or is reserved (${RESERVED_DEVICE_IDS.join(', ')}); pick another id`);
+    deviceIds.add(id);
+  };
+
+  const nodeNames = new Set<string>();
+  const bootIndexes = new Set<number>();
+  for (const disk of spec.disks) {
+    claim('Disk', disk.id);
+    for (const node of [disk.id, `file-${disk.id}`]) {
+      if (nodeNames.has(node)) throw invalid(`Disk id ${JSON.stringify(disk.id)} clashes with block node ${node} of another disk; pick another id`);
+      nodeNames.add(node);
+    }
+    validateHostPath(`disk ${disk.id}`, disk.path);
+    if (disk.format !== 'qcow2' && disk.format !== 'raw') throw invalid(`Disk ${disk.id} format ${JSON.stringify(disk.format)} is not one of qcow2, raw`);
+    if (typeof disk.readOnly !== 'boolean') throw invalid(`Disk ${disk.id} readOnly must be true or false`);
+    if (disk.bootIndex !== undefined) {
+      if (!Number.isSafeInteger(disk.bootIndex) || disk.bootIndex < 0 || disk.bootIndex > 0x7fffffff) {
+        throw invalid(`Disk ${disk.id} bootIndex must be a whole number of 0 or more, got ${disk.bootIndex}`);
+      }
+      if (bootIndexes.has(disk.bootIndex)) throw invalid(`Boot index ${disk.bootIndex} is used by more than one disk; give each bootable disk its own`);
+      bootIndexes.add(disk.bootIndex);
+    }
+  }
+
+  for (const nic of spec.nics) {
+    claim('NIC', nic.id);
+    if (nic.kind !== 'user') throw invalid(`NIC ${nic.id} kind ${JSON.stringify(nic.kind)} is not supported (only user)`);
+    if (!MAC.test(nic.mac)) throw invalid(`NIC ${nic.id} MAC ${JSON.stringify(nic.mac)} must look like 52:54:00:12:34:56`);
+    if ((parseInt(nic.mac.slice(0, 2), 16) & 1) === 1) throw invalid(`NIC ${nic.id} MAC ${nic.mac} is a multicast address; use a unicast one such as 52:54:00:...`);
+    nic.forwards.forEach((f) => validateForward(nic.id, f));
+  }
+}
+
+function validateForward(nicId: string, f: PortForward): void {
+  const where = `NIC ${nicId} port forward`;
+  if (f.protocol !== 'tcp' && f.protocol !== 'udp') throw invalid(`${where} protocol ${JSON.stringify(f.protocol)} is not one of tcp, udp`);
+  // slirp parses the rule itself (':' and '-' separate its fields): only a plain IPv4 literal is safe here.
+  if (!IPV4.test(f.hostAddress)) throw invalid(`${where} host address ${JSON.stringify(f.hostAddress)} must be an IPv4 address such as 127.0.0.1`);
+  for (const [label, port] of [['host', f.hostPort], ['guest', f.guestPort]] as const) {
+    if (!Number.isSafeInteger(port) || port < 1 || port > 65535) throw invalid(`${where} ${label} port must be 1-65535, got ${port}`);
+  }
+}
+
+/** Checks that depend on the resolved accelerator or the machine's buses. */
+function validateAgainstHost({ spec, accel, bus }: BuildContext): void {
+  if (spec.cpuModel === 'host' && accel !== 'kvm') {
+    throw invalid(`CPU model host needs KVM, but this VM runs with ${accel}; use cpuModel max instead`);
+  }
+  if (bus === 'mmio') {
+    if (spec.vnc) throw invalid('microvm has no PCI bus, so it cannot have a VGA display; set vnc to false or use machine q35');
+    const transports = spec.disks.length + spec.nics.length + (spec.balloon ? 1 : 0) + (spec.rng ? 1 : 0);
+    if (transports > MICROVM_VIRTIO_TRANSPORTS) {
+      throw invalid(`microvm has ${MICROVM_VIRTIO_TRANSPORTS} virtio-mmio slots but this VM needs ${transports}; remove devices or use machine q35`);
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Single-host store on SQLite (better-sqlite3, WAL). Schema changes are numbered
+ * migrations applied in order inside one transaction each; `user_version` records the last.
+ */
+import Database from 'better-sqlite3';
+import { HangarError } from '../errors/errors.js';
+import type { EventQuery, HangarEvent, Store, VmRecord } from './store.js';
+
+type Migration = (db: Database.Database) => void;
+
+export const MIGRATIONS: readonly Migration[] = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE vms (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        record TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        time TEXT NOT NULL,
+        type TEXT NOT NULL,
+        vm TEXT,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX events_vm ON events (vm, seq);
+    `);
+  },
+];
+
+/** Events older than this many entries are pruned, so the table stays bounded. */
+const EVENT_RETENTION = 100_000;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts;
+  private appendsSincePrune = 0;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    this.stmts = {
+      list: this.db.prepare<[], { record: string }>('SELECT record FROM vms ORDER BY name'),
+      get: this.db.prepare<[string], { record: string }>('SELECT record FROM vms WHERE name = ?'),
+      insert: this.db.prepare('INSERT INTO vms (id, name, record, created_at, updated_at) VALUES (@id, @name, @record, @createdAt, @updatedAt)'),
+      update: this.db.prepare('UPDATE vms SET name = @name, record = @record, updated_at = @updatedAt WHERE id = @id'),
+      delete: this.db.prepare('DELETE FROM vms WHERE id = ?'),
+      appendEvent: this.db.prepare('INSERT INTO events (time, type, vm, data) VALUES (?, ?, ?, ?)'),
+      events: this.db.prepare<[number, string | null, string | null, number], EventRow>(
+        'SELECT seq, time, type, vm, data FROM events WHERE seq > ? AND (? IS NULL OR vm = ?) ORDER BY seq LIMIT ?',
+      ),
+      lastEvents: this.db.prepare<[string | null, string | null, number], EventRow>(
+        'SELECT * FROM (SELECT seq, time, type, vm, data FROM events WHERE (? IS NULL OR vm = ?) ORDER BY seq DESC LIMIT ?) ORDER BY seq',
+      ),
+      prune: this.db.prepare('DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?'),
+    };
+  }
+
+  async listVms(): Promise<VmRecord[]> {
+    return this.stmts.list.all().map((r) => JSON.parse(r.record) as VmRecord);
+  }
+
+  async getVm(name: string): Promise<VmRecord | undefined> {
+    const row = this.stmts.get.get(name);
+    return row ? (JSON.parse(row.record) as VmRecord) : undefined;
+  }
+
+  async createVm(record: VmRecord): Promise<void> {
+    try {
+      this.stmts.insert.run({ id: record.id, name: record.name, record: JSON.stringify(record), createdAt: record.createdAt, updatedAt: record.updatedAt });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new HangarError('VM_EXISTS', `A VM named "${record.name}" already exists: pick another name or delete it first.`);
+      }
+      throw e;
+    }
+  }
+
+  async updateVm(record: VmRecord): Promise<VmRecord> {
+    const next = { ...record, updatedAt: new Date().toISOString() };
+    const res = this.stmts.update.run({ id: next.id, name: next.name, record: JSON.stringify(next), updatedAt: next.updatedAt });
+    if (res.changes === 0) throw new HangarError('VM_NOT_FOUND', `VM "${record.name}" no longer exists.`);
+    return next;
+  }
+
+  async deleteVm(id: string): Promise<void> {
+    this.stmts.delete.run(id);
+  }
+
+  async appendEvent(event: Omit<HangarEvent, 'seq' | 'time'>): Promise<HangarEvent> {
+    const time = new Date().toISOString();
+    const res = this.stmts.appendEvent.run(time, event.type, event.vm ?? null, JSON.stringify(event.data));
+    if (++this.appendsSincePrune >= 1000) {
+      this.appendsSincePrune = 0;
+      this.stmts.prune.run(EVENT_RETENTION);
+    }
+    return { seq: Number(res.lastInsertRowid), time, ...event };
+  }
+
+  async listEvents(query: EventQuery = {}): Promise<HangarEvent[]> {
+    const limit = Math.min(Math.max(query.limit ?? 1000, 1), 10_000);
+    const vm = query.vm ?? null;
+    const rows = query.afterSeq === undefined ? this.stmts.lastEvents.all(vm, vm, limit) : this.stmts.events.all(query.afterSeq, vm, vm, limit);
+    return rows.map(rowToEvent);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+interface EventRow {
+  seq: number;
+  time: string;
+  type: string;
+  vm: string | null;
+  data: string;
+}
+
+function rowToEvent(r: EventRow): HangarEvent {
+  const e: HangarEvent = { seq: r.seq, time: r.time, type: r.type, data: JSON.parse(r.data) as Record<string, unknown> };
+  if (r.vm !== null) e.vm = r.vm;
+  return e;
+}
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new HangarError('INTERNAL', `The database schema (version ${current}) is newer than this Hangar (${MIGRATIONS.length}): upgrade Hangar.`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      MIGRATIONS[v]!(db);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The store interface: everything the services persist goes through here, so the
+ * single-host SQLite store can be replaced by a cluster store (etcd) later.
+ * Methods are async on purpose: a networked store will need it.
+ */
+import type { VmSpec } from '../vm/spec.js';
+import type { VmState } from '../vm/states.js';
+
+/** What the daemon needs to find and re-adopt a running QEMU process. */
+export interface VmRuntime {
+  pid: number;
+  /** Field 22 of /proc/PID/stat (clock ticks since boot): guards against pid reuse. */
+  pidStartTime: string;
+  qmpSocket: string;
+  serialSocket: string;
+  vncSocket?: string;
+  startedAt: string;
+  /** Accelerator actually used for this run. */
+  accel: string;
+}
+
+export interface VmRecord {
+  id: string;
+  name: string;
+  spec: VmSpec;
+  state: VmState;
+  /** Why the VM is in this state (crash reason, adoption failure…). */
+  stateReason?: string;
+  runtime?: VmRuntime;
+  /** Exit status of the last QEMU process, when known. */
+  lastExit?: { code: number | null; signal: string | null; at: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface HangarEvent {
+  seq: number;
+  time: string;
+  /** e.g. `vm.created`, `vm.state`, `vm.deleted`, `vm.crashed`, `daemon.started` */
+  type: string;
+  vm?: string;
+  data: Record<string, unknown>;
+}
+
+export interface EventQuery {
+  afterSeq?: number;
+  vm?: string;
+  limit?: number;
+}
+
+export interface Store {
+  listVms(): Promise<VmRecord[]>;
+  getVm(name: string): Promise<VmRecord | undefined>;
+  /** Fails with VM_EXISTS if the name is taken. */
+  createVm(record: VmRecord): Promise<void>;
+  /** Replaces the record with the same id; sets updatedAt. */
+  updateVm(record: VmRecord): Promise<VmRecord>;
+  deleteVm(id: string): Promise<void>;
+  appendEvent(event: Omit<HangarEvent, 'seq' | 'time'>): Promise<HangarEvent>;
+  listEvents(query?: EventQuery): Promise<HangarEvent[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,666 @@
+/**
+ * VmService: the lifecycle of virtual machines. It owns the live QEMU processes
+ * (one QMP connection each), enforces one mutating operation per VM, and writes
+ * every state change to the store and the event bus.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HangarError } from '../errors/errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { ImageCatalog } from '../images/catalog.js';
+import { QEMU_BINARY, buildQemuArgv } from '../qemu/argv.js';
+import { isSameLiveProcess, launchQemu, readCmdline, readLogTail, signalProcess, waitForProcessExit, type ExitInfo } from '../qemu/process.js';
+import { QmpClient, type QmpEvent } from '../qmp/index.js';
+import type { Store, VmRecord, VmRuntime } from '../store/store.js';
+import { KeyedMutex } from '../util/mutex.js';
+import type { Accel, HostCaps, MachineType, NicSpec, VmPaths, VmSpec } from './spec.js';
+import { assertOperationAllowed, isActive, type VmOperation, type VmState } from './states.js';
+import { formatMiB, parseMemoryMiB, validateCpus, validateVmName } from './validate.js';
+
+export interface CreateVmInput {
+  name: string;
+  image?: string;
+  cpus?: number;
+  memory?: string | number;
+  machine?: MachineType;
+  accel?: Accel;
+  cpuModel?: string;
+  vnc?: boolean;
+  start?: boolean;
+}
+
+export interface StopOptions {
+  force?: boolean;
+  /** Seconds to wait for the guest to power off after ACPI before forcing. */
+  timeoutSeconds?: number;
+}
+
+/** What clients see of a VM. */
+export interface VmView {
+  id: string;
+  name: string;
+  state: VmState;
+  stateReason?: string;
+  pid?: number;
+  cpus: number;
+  /** MiB */
+  memory: number;
+  memoryText: string;
+  machine: MachineType;
+  accel?: string;
+  image?: string;
+  vnc: boolean;
+  startedAt?: string;
+  lastExit?: VmRecord['lastExit'];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface HostInfo {
+  cpus: number;
+  memoryMiB: number;
+  /** Policy defaults; projects and configurable policies come with the resources issue. */
+  cpuOvercommit: number;
+  memoryOvercommit: number;
+}
+
+export interface VmServiceDeps {
+  store: Store;
+  events: EventBus;
+  images: ImageCatalog;
+  caps: HostCaps;
+  host: HostInfo;
+  defaultAccel: Accel;
+  runDir: string;
+  logDir: string;
+  qemuBinary?: string;
+  log?: (msg: string) => void;
+}
+
+/** A QEMU process the daemon is watching. */
+interface LiveVm {
+  id: string;
+  name: string;
+  pid: number;
+  pidStartTime: string;
+  paths: VmPaths;
+  qmp?: QmpClient;
+  /** For a process this daemon spawned: resolves with its exit status once reaped. */
+  exited?: Promise<ExitInfo>;
+  /** Set when the daemon asked QEMU to go away, so its exit is not a crash. */
+  exitRequested: boolean;
+  /** The reason QEMU reported in its SHUTDOWN event, if any. */
+  shutdownReason?: string;
+  /** Set on a failed start: the reason to record when the process is gone. */
+  failReason?: string;
+  /** Resolves once the exit has been recorded in the store. */
+  gone: Promise<void>;
+  markGone: () => void;
+  finished: boolean;
+  /** True once the daemon itself closes the QMP connection (daemon shutdown). */
+  detaching: boolean;
+}
+
+const QMP_CONNECT_TIMEOUT_MS = 10_000;
+const FORCE_QUIT_GRACE_MS = 3_000;
+
+export class VmService {
+  private readonly live = new Map<string, LiveVm>();
+  private readonly busy = new Map<string, string>();
+  private readonly recordLock = new KeyedMutex();
+  private readonly qemuBinary: string;
+  private readonly log: (msg: string) => void;
+
+  constructor(private readonly deps: VmServiceDeps) {
+    this.qemuBinary = deps.qemuBinary ?? QEMU_BINARY;
+    this.log = deps.log ?? (() => {});
+  }
+
+  // ---- queries -------------------------------------------------------------
+
+  async list(): Promise<VmView[]> {
+    return (await this.deps.store.listVms()).map(toView);
+  }
+
+  async get(name: string): Promise<VmView> {
+    return toView(await this.mustGet(name));
+  }
+
+  /** Paths of a VM's runtime files; exposed for logs and consoles. */
+  pathsOf(record: Pick<VmRecord, 'id' | 'name'>): VmPaths {
+    const dir = join(this.deps.runDir, 'vms', record.id);
+    const logs = join(this.deps.logDir, record.id);
+    return {
+      qmpSocket: join(dir, 'qmp.sock'),
+      serialSocket: join(dir, 'serial.sock'),
+      vncSocket: join(dir, 'vnc.sock'),
+      pidFile: join(dir, 'qemu.pid'),
+      serialLog: join(logs, 'serial.log'),
+      qemuLog: join(logs, 'qemu.log'),
+    };
+  }
+
+  async record(name: string): Promise<VmRecord> {
+    return this.mustGet(name);
+  }
+
+  // ---- create / delete -----------------------------------------------------
+
+  async create(input: CreateVmInput): Promise<VmView> {
+    const name = validateVmName(input.name);
+    const cpus = validateCpus(input.cpus ?? 1);
+    const memoryMiB = parseMemoryMiB(input.memory ?? 256);
+    const imageName = input.image ?? 'tiny';
+    const machine = input.machine ?? 'q35';
+    const vnc = input.vnc ?? machine !== 'microvm';
+    if (machine === 'microvm' && vnc) {
+      throw new HangarError('INVALID_SPEC', 'A microvm has no display: create it with vnc=false, or pick machine q35.', { details: { field: 'vnc' } });
+    }
+    if (input.cpuModel !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(input.cpuModel)) {
+      throw new HangarError('INVALID_SPEC', `CPU model "${input.cpuModel}" is not a QEMU CPU model name (e.g. max, host, qemu64).`, { details: { field: 'cpuModel' } });
+    }
+    this.checkFitsHost(name, cpus, memoryMiB);
+    if (await this.deps.store.getVm(name)) {
+      throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: pick another name or delete it first.`);
+    }
+    const boot = await this.deps.images.bootSpecFor(imageName);
+    const spec: VmSpec = {
+      name, machine, cpuModel: input.cpuModel ?? 'max', cpus, memoryMiB, boot, disks: [],
+      nics: [await this.newUserNic()], balloon: true, rng: true, vnc, image: imageName,
+    };
+    if (input.accel !== undefined) spec.accel = input.accel;
+    const now = new Date().toISOString();
+    const record: VmRecord = { id: randomBytes(6).toString('hex'), name, spec, state: 'stopped', createdAt: now, updatedAt: now };
+    await this.deps.store.createVm(record);
+    await this.deps.events.publish('vm.created', name, { cpus, memory: memoryMiB, image: imageName });
+    if (input.start) return this.start(name);
+    return toView(record);
+  }
+
+  async delete(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.exclusive(name, 'delete', async (rec) => {
+      assertOperationAllowed(name, rec.state, opts.force ? 'force-delete' : 'delete');
+      if (isActive(rec.state)) rec = await this.forceStopLocked(rec);
+      await this.deps.store.deleteVm(rec.id);
+      await rm(join(this.deps.runDir, 'vms', rec.id), { recursive: true, force: true });
+      await rm(join(this.deps.logDir, rec.id), { recursive: true, force: true });
+      await this.deps.events.publish('vm.deleted', name, {});
+    });
+  }
+
+  // ---- lifecycle -----------------------------------------------------------
+
+  async start(name: string): Promise<VmView> {
+    return this.exclusive(name, 'start', async (rec) => toView(await this.startLocked(rec)));
+  }
+
+  async stop(name: string, opts: StopOptions = {}): Promise<VmView> {
+    return this.exclusive(name, 'stop', async (rec) => toView(await this.stopLocked(rec, opts)));
+  }
+
+  async restart(name: string, opts: StopOptions = {}): Promise<VmView> {
+    return this.exclusive(name, 'restart', async (rec) => {
+      assertOperationAllowed(name, rec.state, 'restart');
+      const stopped = await this.stopLocked(rec, opts);
+      return toView(await this.startLocked(stopped));
+    });
+  }
+
+  async pause(name: string): Promise<VmView> {
+    return this.exclusive(name, 'pause', async (rec) => {
+      assertOperationAllowed(name, rec.state, 'pause');
+      await this.qmpOf(rec).execute('stop');
+      return toView(await this.setState(rec.name, 'paused'));
+    });
+  }
+
+  async resume(name: string): Promise<VmView> {
+    return this.exclusive(name, 'resume', async (rec) => {
+      assertOperationAllowed(name, rec.state, 'resume');
+      await this.qmpOf(rec).execute('cont');
+      return toView(await this.setState(rec.name, 'running'));
+    });
+  }
+
+  // ---- daemon start / stop -------------------------------------------------
+
+  /**
+   * Re-adopts every guest the store says is active. A guest that cannot be adopted
+   * is never killed: it is marked `unknown` with the reason.
+   */
+  async adoptAll(): Promise<void> {
+    for (const rec of await this.deps.store.listVms()) {
+      if (!isActive(rec.state)) continue;
+      try {
+        await this.adopt(rec);
+      } catch (e) {
+        this.log(`adopting ${rec.name} failed: ${errorText(e)}`);
+      }
+    }
+  }
+
+  /** Lets go of every guest without touching it (the daemon is shutting down). */
+  async detachAll(): Promise<void> {
+    for (const lv of this.live.values()) {
+      lv.detaching = true;
+      await lv.qmp?.close();
+    }
+    this.live.clear();
+  }
+
+  // ---- internals: operations -----------------------------------------------
+
+  private async startLocked(rec: VmRecord): Promise<VmRecord> {
+    assertOperationAllowed(rec.name, rec.state, 'start');
+    await this.checkCapacityToStart(rec);
+    const paths = this.pathsOf(rec);
+    const accel = resolveAccel(rec.spec.accel ?? this.deps.defaultAccel, this.deps.caps);
+    const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, { defaultAccel: this.deps.defaultAccel });
+    if (rec.spec.boot.kind === 'kernel') this.checkBootFiles(rec);
+
+    const runDir = join(this.deps.runDir, 'vms', rec.id);
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    await mkdir(join(this.deps.logDir, rec.id), { recursive: true, mode: 0o700 });
+    await Promise.all([paths.qmpSocket, paths.serialSocket, paths.vncSocket, paths.pidFile].map((p) => rm(p, { force: true })));
+
+    rec = await this.setState(rec.name, 'starting', { stateReason: undefined });
+    const launched = launchQemu(this.qemuBinary, argv, paths.qemuLog);
+    const runtime: VmRuntime = {
+      pid: launched.pid, pidStartTime: launched.pidStartTime, qmpSocket: paths.qmpSocket, serialSocket: paths.serialSocket,
+      startedAt: new Date().toISOString(), accel,
+    };
+    if (rec.spec.vnc) runtime.vncSocket = paths.vncSocket;
+    rec = await this.updateRecord(rec.name, (r) => ({ ...r, runtime }));
+    const lv = this.track(rec, paths, runtime);
+    lv.exited = launched.exited;
+    void launched.exited.then((exit) => this.onQemuGone(lv, exit));
+
+    try {
+      const qmp = await raceExit(
+        QmpClient.connect(paths.qmpSocket, { retryUntilMs: QMP_CONNECT_TIMEOUT_MS, retryIntervalMs: 2 }),
+        launched.exited,
+      );
+      this.attachQmp(lv, qmp);
+      await qmp.execute('cont');
+    } catch (e) {
+      const tail = await readLogTail(paths.qemuLog, 2048);
+      lv.failReason = `QEMU failed to start: ${errorText(e)}${tail ? `\n${tail.trim()}` : ''}`;
+      lv.exitRequested = true;
+      await this.terminate(lv);
+      await lv.gone;
+      throw new HangarError('QEMU_FAILED', `VM "${rec.name}" did not start: ${errorText(e)}. QEMU said: ${tail.trim().split('\n').slice(-3).join(' | ') || '(nothing)'}. See \`hangar vm logs ${rec.name} --qemu\`.`);
+    }
+    return this.setState(rec.name, 'running');
+  }
+
+  private async stopLocked(rec: VmRecord, opts: StopOptions): Promise<VmRecord> {
+    if (opts.force) {
+      assertOperationAllowed(rec.name, rec.state, 'force-stop');
+      return this.forceStopLocked(rec);
+    }
+    assertOperationAllowed(rec.name, rec.state, 'stop');
+    const lv = this.mustLive(rec);
+    const timeoutMs = (opts.timeoutSeconds ?? 60) * 1000;
+    const wasPaused = rec.state === 'paused';
+    rec = await this.setState(rec.name, 'stopping');
+    lv.exitRequested = true;
+    try {
+      const qmp = this.qmpOf(rec);
+      await qmp.execute('system_powerdown');
+      // A paused guest cannot see the ACPI button until its vCPUs run again.
+      if (wasPaused) await qmp.execute('cont');
+    } catch (e) {
+      this.log(`${rec.name}: ACPI powerdown failed (${errorText(e)}); forcing`);
+    }
+    const exited = await Promise.race([lv.gone.then(() => true), sleep(timeoutMs).then(() => false)]);
+    if (!exited) {
+      await this.deps.events.publish('vm.stop-timeout', rec.name, { timeoutSeconds: timeoutMs / 1000, action: 'forced stop' });
+      await this.terminate(lv);
+    }
+    await lv.gone;
+    return this.mustGet(rec.name);
+  }
+
+  private async forceStopLocked(rec: VmRecord): Promise<VmRecord> {
+    const lv = this.live.get(rec.id);
+    if (!lv) {
+      // Nothing is watching a process for it (e.g. adoption failed): act only on a verified pid.
+      if (rec.runtime && isSameLiveProcess(rec.runtime.pid, rec.runtime.pidStartTime)) {
+        signalProcess(rec.runtime.pid, rec.runtime.pidStartTime, 'SIGKILL');
+        await waitForProcessExit(rec.runtime.pid, rec.runtime.pidStartTime, 5000);
+      }
+      return this.finishStopped(rec.name, { code: null, signal: 'SIGKILL' }, 'stopped');
+    }
+    lv.exitRequested = true;
+    await this.terminate(lv);
+    await lv.gone;
+    return this.mustGet(rec.name);
+  }
+
+  /** Ends QEMU now: `quit` over QMP, then SIGKILL if it lingers. Returns once it is gone. */
+  private async terminate(lv: LiveVm): Promise<void> {
+    lv.exitRequested = true;
+    if (lv.qmp && !lv.qmp.closed) {
+      lv.qmp.execute('quit', undefined, { timeoutMs: FORCE_QUIT_GRACE_MS }).catch(() => undefined);
+    } else {
+      signalProcess(lv.pid, lv.pidStartTime, 'SIGKILL');
+    }
+    if (!(await waitForProcessExit(lv.pid, lv.pidStartTime, FORCE_QUIT_GRACE_MS, 2))) {
+      signalProcess(lv.pid, lv.pidStartTime, 'SIGKILL');
+      await waitForProcessExit(lv.pid, lv.pidStartTime, 5000, 2);
+    }
+    if (lv.exited) {
+      // Our own child: its exit event carries the status; it comes right after the process is reaped.
+      await Promise.race([lv.exited, sleep(1000)]);
+    }
+    // An adopted process is not our child: nothing else will tell us it has gone.
+    void this.onQemuGone(lv, undefined);
+    await lv.gone;
+  }
+
+  // ---- internals: QEMU processes -----------------------------------------
+
+  private track(rec: VmRecord, paths: VmPaths, runtime: VmRuntime): LiveVm {
+    let markGone!: () => void;
+    const gone = new Promise<void>((r) => (markGone = r));
+    const lv: LiveVm = {
+      id: rec.id, name: rec.name, pid: runtime.pid, pidStartTime: runtime.pidStartTime, paths,
+      exitRequested: false, gone, markGone, finished: false, detaching: false,
+    };
+    this.live.set(rec.id, lv);
+    return lv;
+  }
+
+  private attachQmp(lv: LiveVm, qmp: QmpClient): void {
+    lv.qmp = qmp;
+    qmp.onEvent((e) => this.onQmpEvent(lv, e));
+    qmp.onClose(() => {
+      // Our own child's exit event records the end, with its exit status.
+      if (lv.detaching || lv.finished || lv.exited) return;
+      // For our own child the exit handler records the end; for an adopted process this is the signal.
+      void waitForProcessExit(lv.pid, lv.pidStartTime, 15_000).then((exited) => {
+        if (exited) return this.onQemuGone(lv, undefined);
+        return this.markUnknown(lv, 'the QMP connection closed but QEMU is still running');
+      });
+    });
+  }
+
+  private onQmpEvent(lv: LiveVm, e: QmpEvent): void {
+    if (e.event === 'SHUTDOWN') {
+      lv.shutdownReason = typeof e.data?.reason === 'string' ? e.data.reason : 'unknown';
+      if (e.data?.guest === true) lv.exitRequested = true;
+      return;
+    }
+    // Reflect pauses and resumes that did not come from us (guest I/O errors, another QMP user).
+    if ((e.event === 'STOP' || e.event === 'RESUME') && !this.busy.has(lv.name)) {
+      const next: VmState = e.event === 'STOP' ? 'paused' : 'running';
+      void this.updateRecord(lv.name, (r) => (r.state === 'running' || r.state === 'paused' ? { ...r, state: next } : r))
+        .then((r) => (r.state === next ? this.deps.events.publish('vm.state', lv.name, { state: next, cause: 'qemu' }) : undefined))
+        .catch(() => undefined);
+    }
+  }
+
+  /** Records the end of a QEMU process exactly once. */
+  private async onQemuGone(lv: LiveVm, exit: ExitInfo | undefined): Promise<void> {
+    if (lv.finished || lv.detaching) return;
+    lv.finished = true;
+    this.live.delete(lv.id);
+    try {
+      await lv.qmp?.close();
+      const status = exit ?? { code: null, signal: null };
+      if (lv.failReason) {
+        await this.finishStopped(lv.name, status, 'stopped', lv.failReason);
+      } else if (lv.exitRequested || lv.shutdownReason !== undefined) {
+        await this.finishStopped(lv.name, status, 'stopped');
+      } else {
+        const tail = await readLogTail(lv.paths.qemuLog, 2048);
+        const how = exit === undefined ? 'exit status unknown (adopted process)' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+        await this.finishStopped(lv.name, status, 'crashed', `QEMU ended unexpectedly (${how})${tail.trim() ? `: ${tail.trim().split('\n').slice(-5).join(' | ')}` : ''}`);
+      }
+      await rm(lv.paths.qmpSocket, { force: true });
+      await rm(lv.paths.serialSocket, { force: true });
+      await rm(lv.paths.vncSocket, { force: true });
+    } catch (e) {
+      this.log(`${lv.name}: recording the end of QEMU failed: ${errorText(e)}`);
+    } finally {
+      lv.markGone();
+    }
+  }
+
+  private async finishStopped(name: string, exit: ExitInfo, state: 'stopped' | 'crashed', reason?: string): Promise<VmRecord> {
+    const lastExit = { code: exit.code, signal: exit.signal, at: new Date().toISOString() };
+    const rec = await this.updateRecord(name, (r) => {
+      const next: VmRecord = { ...r, state, lastExit };
+      delete next.runtime;
+      if (reason === undefined) delete next.stateReason;
+      else next.stateReason = reason;
+      return next;
+    });
+    const data: Record<string, unknown> = { state, exitCode: exit.code, signal: exit.signal };
+    if (reason !== undefined) data.reason = reason;
+    await this.deps.events.publish(state === 'crashed' ? 'vm.crashed' : 'vm.state', name, data);
+    return rec;
+  }
+
+  private async adopt(rec: VmRecord): Promise<void> {
+    const paths = this.pathsOf(rec);
+    let runtime = rec.runtime;
+    if (!runtime) {
+      // The daemon died between spawning QEMU and recording it: QEMU's own pidfile tells.
+      runtime = this.runtimeFromPidfile(rec, paths);
+      if (!runtime) {
+        await this.finishStopped(rec.name, { code: null, signal: null }, 'stopped', 'the daemon stopped before QEMU was started');
+        return;
+      }
+      rec = await this.updateRecord(rec.name, (r) => ({ ...r, runtime }));
+    }
+    if (!isSameLiveProcess(runtime.pid, runtime.pidStartTime)) {
+      const was = rec.state;
+      if (was === 'stopping') await this.finishStopped(rec.name, { code: null, signal: null }, 'stopped');
+      else await this.finishStopped(rec.name, { code: null, signal: null }, 'crashed', 'QEMU ended while the daemon was not running (exit status unknown)');
+      return;
+    }
+    const lv = this.track(rec, paths, runtime);
+    let qmp: QmpClient;
+    try {
+      qmp = await QmpClient.connect(runtime.qmpSocket, { retryUntilMs: 3000, retryIntervalMs: 20 });
+    } catch (e) {
+      this.live.delete(rec.id);
+      await this.markUnknown(lv, `could not connect to its QMP socket (${errorText(e)}); the guest was left running as pid ${runtime.pid}`);
+      return;
+    }
+    this.attachQmp(lv, qmp);
+    const status = await qmp.execute<{ status: string; running: boolean }>('query-status');
+    let state: VmState;
+    if (status.status === 'prelaunch' && rec.state === 'starting') {
+      // The daemon died in the middle of a start: finish it, as the user asked.
+      await qmp.execute('cont');
+      state = 'running';
+    } else if (status.status === 'shutdown') {
+      lv.exitRequested = true;
+      state = 'stopping';
+    } else {
+      state = status.running ? 'running' : 'paused';
+      if (rec.state === 'stopping') lv.exitRequested = true;
+    }
+    await this.updateRecord(rec.name, (r) => {
+      const next: VmRecord = { ...r, state };
+      delete next.stateReason;
+      return next;
+    });
+    await this.deps.events.publish('vm.adopted', rec.name, { pid: runtime.pid, state, qemuStatus: status.status });
+  }
+
+  private runtimeFromPidfile(rec: VmRecord, paths: VmPaths): VmRuntime | undefined {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(paths.pidFile, 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+    const cmd = readCmdline(pid);
+    if (!Number.isInteger(pid) || !cmd?.some((a) => a.includes(paths.qmpSocket))) return undefined;
+    const startTime = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const pidStartTime = startTime.slice(startTime.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+    return {
+      pid, pidStartTime, qmpSocket: paths.qmpSocket, serialSocket: paths.serialSocket,
+      startedAt: new Date().toISOString(), accel: resolveAccel(rec.spec.accel ?? this.deps.defaultAccel, this.deps.caps),
+    };
+  }
+
+  private async markUnknown(lv: LiveVm, reason: string): Promise<void> {
+    await this.updateRecord(lv.name, (r) => ({ ...r, state: 'unknown', stateReason: reason }));
+    await this.deps.events.publish('vm.adopt-failed', lv.name, { pid: lv.pid, reason });
+  }
+
+  // ---- internals: helpers --------------------------------------------------
+
+  /** Runs one mutating operation on a VM; a second one at the same time gets VM_BUSY. */
+  private async exclusive<T>(name: string, op: string, fn: (rec: VmRecord) => Promise<T>): Promise<T> {
+    const current = this.busy.get(name);
+    if (current !== undefined) {
+      throw new HangarError('VM_BUSY', `VM "${name}" is busy with "${current}": wait for it to finish, then try again.`, { details: { operation: current } });
+    }
+    this.busy.set(name, op);
+    try {
+      const rec = await this.mustGet(name);
+      return await fn(rec);
+    } finally {
+      this.busy.delete(name);
+    }
+  }
+
+  private async mustGet(name: string): Promise<VmRecord> {
+    const rec = await this.deps.store.getVm(name);
+    if (!rec) throw new HangarError('VM_NOT_FOUND', `There is no VM named "${name}": see \`hangar vm list\`.`);
+    return rec;
+  }
+
+  private mustLive(rec: VmRecord): LiveVm {
+    const lv = this.live.get(rec.id);
+    if (!lv) {
+      throw new HangarError('VM_STATE', `VM "${rec.name}" has no QEMU process the daemon controls (${rec.stateReason ?? rec.state}): use stop --force.`);
+    }
+    return lv;
+  }
+
+  private qmpOf(rec: VmRecord): QmpClient {
+    const qmp = this.mustLive(rec).qmp;
+    if (!qmp || qmp.closed) throw new HangarError('VM_STATE', `VM "${rec.name}" has no monitor connection right now: try again, or stop --force.`);
+    return qmp;
+  }
+
+  private updateRecord(name: string, fn: (r: VmRecord) => VmRecord): Promise<VmRecord> {
+    return this.recordLock.run(name, async () => this.deps.store.updateVm(fn(await this.mustGet(name))));
+  }
+
+  private async setState(name: string, state: VmState, extra: Partial<VmRecord> = {}): Promise<VmRecord> {
+    const rec = await this.updateRecord(name, (r) => {
+      const next = { ...r, ...extra, state };
+      if ('stateReason' in extra && extra.stateReason === undefined) delete next.stateReason;
+      return next;
+    });
+    const data: Record<string, unknown> = { state };
+    if (rec.runtime && isActive(state)) data.pid = rec.runtime.pid;
+    await this.deps.events.publish('vm.state', name, data);
+    return rec;
+  }
+
+  private checkFitsHost(name: string, cpus: number, memoryMiB: number): void {
+    const { host } = this.deps;
+    if (memoryMiB > host.memoryMiB * host.memoryOvercommit) {
+      throw new HangarError('HOST_CAPACITY', `VM "${name}" asks for ${formatMiB(memoryMiB)} of memory but this host has ${formatMiB(host.memoryMiB)}: ask for less.`, {
+        details: { requestedMiB: memoryMiB, hostMiB: host.memoryMiB },
+      });
+    }
+    if (cpus > host.cpus * host.cpuOvercommit) {
+      throw new HangarError('HOST_CAPACITY', `VM "${name}" asks for ${cpus} vCPUs but this host allows ${host.cpus * host.cpuOvercommit} (${host.cpus} CPUs × overcommit ${host.cpuOvercommit}).`, {
+        details: { requested: cpus, hostCpus: host.cpus, overcommit: host.cpuOvercommit },
+      });
+    }
+  }
+
+  private async checkCapacityToStart(rec: VmRecord): Promise<void> {
+    const { host } = this.deps;
+    const active = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state));
+    const memUsed = active.reduce((s, v) => s + v.spec.memoryMiB, 0);
+    const cpuUsed = active.reduce((s, v) => s + v.spec.cpus, 0);
+    const memLimit = host.memoryMiB * host.memoryOvercommit;
+    const cpuLimit = host.cpus * host.cpuOvercommit;
+    if (memUsed + rec.spec.memoryMiB > memLimit) {
+      throw new HangarError('HOST_CAPACITY', `Starting "${rec.name}" needs ${formatMiB(rec.spec.memoryMiB)} but only ${formatMiB(Math.max(0, memLimit - memUsed))} of ${formatMiB(memLimit)} is free: stop another VM or give this one less memory.`, {
+        details: { requestedMiB: rec.spec.memoryMiB, allocatedMiB: memUsed, limitMiB: memLimit },
+      });
+    }
+    if (cpuUsed + rec.spec.cpus > cpuLimit) {
+      throw new HangarError('HOST_CAPACITY', `Starting "${rec.name}" needs ${rec.spec.cpus} vCPUs but ${cpuUsed} of ${cpuLimit} are allocated: stop another VM or give this one fewer CPUs.`, {
+        details: { requested: rec.spec.cpus, allocated: cpuUsed, limit: cpuLimit },
+      });
+    }
+  }
+
+  private checkBootFiles(rec: VmRecord): void {
+    if (rec.spec.boot.kind !== 'kernel') return;
+    for (const f of [rec.spec.boot.kernel, rec.spec.boot.initrd]) {
+      if (f === undefined) continue;
+      try {
+        readFileSync(f, { flag: 'r' }).subarray(0, 0);
+      } catch {
+        throw new HangarError('IMAGE_NOT_FOUND', `VM "${rec.name}" boots from ${f}, which is missing: rebuild its image (\`hangar image build ${rec.spec.image ?? 'tiny'}\`).`);
+      }
+    }
+  }
+
+  private async newUserNic(): Promise<NicSpec> {
+    const used = new Set((await this.deps.store.listVms()).flatMap((v) => v.spec.nics.map((n) => n.mac)));
+    for (;;) {
+      const b = randomBytes(3);
+      const mac = `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+      if (!used.has(mac)) return { id: 'net0', kind: 'user', mac, forwards: [] };
+    }
+  }
+}
+
+function toView(r: VmRecord): VmView {
+  const v: VmView = {
+    id: r.id, name: r.name, state: r.state, cpus: r.spec.cpus, memory: r.spec.memoryMiB, memoryText: formatMiB(r.spec.memoryMiB),
+    machine: r.spec.machine, vnc: r.spec.vnc, createdAt: r.createdAt, updatedAt: r.updatedAt,
+  };
+  if (r.stateReason !== undefined) v.stateReason = r.stateReason;
+  if (r.runtime) {
+    v.pid = r.runtime.pid;
+    v.startedAt = r.runtime.startedAt;
+    v.accel = r.runtime.accel;
+  } else if (r.spec.accel) {
+    v.accel = r.spec.accel;
+  }
+  if (r.spec.image !== undefined) v.image = r.spec.image;
+  if (r.lastExit) v.lastExit = r.lastExit;
+  return v;
+}
+
+function resolveAccel(accel: Accel, caps: HostCaps): 'kvm' | 'tcg' {
+  return accel === 'auto' ? caps.defaultAccel : accel;
+}
+
+/** Rejects as soon as QEMU exits, so a failed start does not wait for the QMP timeout. */
+async function raceExit<T>(p: Promise<T>, exited: Promise<ExitInfo>): Promise<T> {
+  const early = exited.then((e): never => {
+    throw new Error(`QEMU exited during start (${e.signal ? `signal ${e.signal}` : `exit code ${e.code}`})`);
+  });
+  const result = await Promise.race([p, early]);
+  early.catch(() => undefined);
+  return result;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export type { VmOperation };

@@ -1,0 +1,76 @@
+/**
+ * VmSpec: the desired, guest-visible configuration of one virtual machine.
+ * Pure data; stored as JSON and turned into a QEMU argv by qemu/argv.ts.
+ */
+
+export type MachineType = 'q35' | 'pc' | 'microvm';
+export type Accel = 'kvm' | 'tcg' | 'auto';
+
+/** Direct kernel boot (the `tiny` image) or boot from the first bootable disk. */
+export type BootSpec =
+  | { kind: 'kernel'; kernel: string; initrd?: string; cmdline?: string }
+  | { kind: 'disk' };
+
+export interface DiskSpec {
+  /** Short device id, unique within the VM, e.g. `disk0`. */
+  id: string;
+  /** Absolute path of the image file on the host. */
+  path: string;
+  format: 'qcow2' | 'raw';
+  readOnly: boolean;
+  /** Lower boots first; omitted means not bootable. */
+  bootIndex?: number;
+}
+
+export interface PortForward {
+  protocol: 'tcp' | 'udp';
+  hostAddress: string;
+  hostPort: number;
+  guestPort: number;
+}
+
+export interface NicSpec {
+  id: string;
+  kind: 'user';
+  /** 52:54:00:xx:xx:xx */
+  mac: string;
+  forwards: PortForward[];
+}
+
+export interface VmSpec {
+  name: string;
+  machine: MachineType;
+  /** Per-VM accelerator; `undefined` means the daemon's default. */
+  accel?: Accel;
+  /** QEMU CPU model, e.g. `max`, `host`, `qemu64`. */
+  cpuModel: string;
+  cpus: number;
+  memoryMiB: number;
+  boot: BootSpec;
+  disks: DiskSpec[];
+  nics: NicSpec[];
+  balloon: boolean;
+  rng: boolean;
+  /** Graphical console: a VGA device and VNC on a unix socket. */
+  vnc: boolean;
+  /** Image the VM was created from (informational). */
+  image?: string;
+}
+
+/** What the host can do; filled in by qemu/host-caps.ts at daemon start. */
+export interface HostCaps {
+  /** The accelerator that `auto` resolves to on this host. */
+  defaultAccel: 'kvm' | 'tcg';
+  kvmUsable: boolean;
+}
+
+/** Per-VM runtime paths, chosen by the daemon (never user input). */
+export interface VmPaths {
+  qmpSocket: string;
+  serialSocket: string;
+  serialLog: string;
+  vncSocket: string;
+  pidFile: string;
+  /** QEMU's own stdout/stderr log. */
+  qemuLog: string;
+}

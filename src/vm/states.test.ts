@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { HangarError } from '../errors/errors.js';
+import { VM_STATES, assertOperationAllowed, canTransition, isActive } from './states.js';
+
+describe('VM state machine', () => {
+  it('follows the lifecycle of DESIGN.md', () => {
+    expect(canTransition('stopped', 'starting')).toBe(true);
+    expect(canTransition('starting', 'running')).toBe(true);
+    expect(canTransition('running', 'paused')).toBe(true);
+    expect(canTransition('paused', 'running')).toBe(true);
+    expect(canTransition('running', 'stopping')).toBe(true);
+    expect(canTransition('stopping', 'stopped')).toBe(true);
+    expect(canTransition('running', 'crashed')).toBe(true);
+  });
+  it('refuses shortcuts', () => {
+    expect(canTransition('stopped', 'running')).toBe(false);
+    expect(canTransition('stopped', 'paused')).toBe(false);
+    expect(canTransition('crashed', 'running')).toBe(false);
+  });
+  it('every state can stay as it is', () => {
+    for (const s of VM_STATES) expect(canTransition(s, s)).toBe(true);
+  });
+  it('knows which states have a QEMU process', () => {
+    expect(isActive('running')).toBe(true);
+    expect(isActive('stopped')).toBe(false);
+    expect(isActive('crashed')).toBe(false);
+  });
+  it('refuses operations with VM_STATE and a hint', () => {
+    expect(() => assertOperationAllowed('a', 'running', 'start')).toThrow(HangarError);
+    try {
+      assertOperationAllowed('a', 'running', 'delete');
+    } catch (e) {
+      expect((e as HangarError).code).toBe('VM_STATE');
+      expect((e as HangarError).message).toMatch(/--force/);
+    }
+    expect(() => assertOperationAllowed('a', 'running', 'force-delete')).not.toThrow();
+    expect(() => assertOperationAllowed('a', 'paused', 'resume')).not.toThrow();
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * The VM state machine (DESIGN.md): stopped → starting → running ⇄ paused → stopping → stopped,
+ * plus crashed, migrating, and unknown (a QEMU process the daemon found but could not adopt).
+ * Pure: the service asks here whether an operation or a transition is allowed.
+ */
+import { HangarError } from '../errors/errors.js';
+
+export const VM_STATES = ['stopped', 'starting', 'running', 'paused', 'stopping', 'crashed', 'migrating', 'unknown'] as const;
+export type VmState = (typeof VM_STATES)[number];
+
+export type VmOperation = 'start' | 'stop' | 'force-stop' | 'restart' | 'pause' | 'resume' | 'delete' | 'force-delete';
+
+const TRANSITIONS: Record<VmState, readonly VmState[]> = {
+  stopped: ['starting'],
+  crashed: ['starting', 'stopped'],
+  starting: ['running', 'paused', 'stopped', 'crashed'],
+  running: ['paused', 'stopping', 'stopped', 'crashed', 'migrating'],
+  paused: ['running', 'stopping', 'stopped', 'crashed', 'migrating'],
+  stopping: ['stopped', 'crashed', 'running', 'paused'],
+  migrating: ['running', 'paused', 'stopped', 'crashed'],
+  unknown: ['running', 'paused', 'stopped', 'crashed', 'stopping'],
+};
+
+/** States in which a QEMU process exists (or may exist). */
+export const ACTIVE_STATES: readonly VmState[] = ['starting', 'running', 'paused', 'stopping', 'migrating', 'unknown'];
+
+const ALLOWED_FROM: Record<VmOperation, readonly VmState[]> = {
+  start: ['stopped', 'crashed'],
+  stop: ['running', 'paused'],
+  'force-stop': ['running', 'paused', 'stopping', 'starting', 'unknown'],
+  restart: ['running', 'paused'],
+  pause: ['running'],
+  resume: ['paused'],
+  delete: ['stopped', 'crashed'],
+  'force-delete': [...VM_STATES],
+};
+
+export function canTransition(from: VmState, to: VmState): boolean {
+  return from === to || TRANSITIONS[from].includes(to);
+}
+
+export function isActive(state: VmState): boolean {
+  return ACTIVE_STATES.includes(state);
+}
+
+const HINTS: Partial<Record<VmOperation, string>> = {
+  start: 'it is already running; stop it first or use restart',
+  stop: 'it is not running',
+  pause: 'only a running VM can be paused',
+  resume: 'only a paused VM can be resumed',
+  delete: 'stop it first, or delete with --force to stop and delete it',
+  restart: 'only a running or paused VM can be restarted; use start',
+};
+
+/** Throws VM_STATE with a message that says what to do, unless `op` is allowed in `state`. */
+export function assertOperationAllowed(name: string, state: VmState, op: VmOperation): void {
+  if (ALLOWED_FROM[op].includes(state)) return;
+  const hint = HINTS[op] ?? `it is ${state}`;
+  throw new HangarError('VM_STATE', `Cannot ${op} VM "${name}" while it is ${state}: ${hint}.`, { details: { state, operation: op } });
+}

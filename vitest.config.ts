@@ -13,6 +13,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/integration/global-setup.ts'],
           // Real QEMU guests under TCG on 2 cores: one file at a time, generous timeouts.
           fileParallelism: false,
           testTimeout: 120_000,

@@ -254,9 +254,15 @@ function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps): void {
         }
         const hub = hubFor(rec.id, rec.runtime.serialSocket);
         wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+          // Keystrokes may arrive before the hub has connected to QEMU: hold them, never drop them.
+          const early: Buffer[] = [];
+          const holdEarly = (data: Buffer) => early.push(data);
+          ws.on('message', holdEarly);
           void hub
             .attach({ onData: (d) => ws.send(d, { binary: true }), onClose: (reason) => ws.close(1000, reason.slice(0, 120)) }, { replay: url.searchParams.get('replay') === '1' })
             .then((att) => {
+              ws.off('message', holdEarly);
+              for (const data of early) att.write(data);
               ws.on('message', (data: Buffer) => att.write(data));
               ws.on('close', () => {
                 att.detach();

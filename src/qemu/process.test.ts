@@ -22,7 +22,7 @@ describe('process helpers', () => {
     const log = join(dir, 'sleep.log');
     const p = launchQemu('/bin/sh', ['-c', 'echo hello-from-child; exec sleep 30'], log);
     expect(p.pidStartTime).not.toBe('');
-    expect(readCmdline(p.pid)?.[0]).toBe('/bin/sh');
+    expect(['/bin/sh', 'sleep']).toContain(readCmdline(p.pid)?.[0]);
     expect(isSameLiveProcess(p.pid, p.pidStartTime)).toBe(true);
     // A different session: the child is its own session leader.
     await new Promise((r) => setTimeout(r, 50));

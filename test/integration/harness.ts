@@ -1,0 +1,174 @@
+/**
+ * Test harness: a real Hangar daemon (the built `bin/hangar`) in a throw-away data dir,
+ * driven through its CLI and API. Cleanup force-deletes every VM, stops the daemon by pid,
+ * and kills (by verified pid) any QEMU that still belongs to this data dir.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../../src/cli/client.js';
+import type { VmView } from '../../src/vm/service.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const HANGAR_BIN = join(ROOT, 'bin', 'hangar');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export class TestDaemon {
+  readonly dir: string;
+  readonly socket: string;
+  readonly api: ApiClient;
+  private child: ChildProcess | undefined;
+  daemonLog = '';
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.socket = join(dir, 'h.sock');
+    this.api = new ApiClient(this.socket);
+  }
+
+  /** A daemon on a fresh data dir (short path: unix sockets are limited to 108 bytes). */
+  static async start(): Promise<TestDaemon> {
+    const d = new TestDaemon(mkdtempSync('/tmp/hgt-'));
+    await d.launch();
+    return d;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async launch(): Promise<void> {
+    const child = spawn(process.execPath, [HANGAR_BIN, 'daemon', '--socket', this.socket, '--data-dir', this.dir, '--accel', 'tcg', '--no-build-images'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.on('data', (c: Buffer) => (this.daemonLog += c.toString()));
+    this.child = child;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await this.api.call('GET', '/v1/host');
+        return;
+      } catch {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`daemon did not come up:\n${this.daemonLog}`);
+        await sleep(50);
+      }
+    }
+  }
+
+  /** Kills the daemon (SIGKILL by default: guests must survive it). */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+    this.child = undefined;
+  }
+
+  cli(args: string[], input?: string, timeoutMs = 60_000): Promise<CliResult> {
+    return runCli(['--socket', this.socket, ...args], input, timeoutMs);
+  }
+
+  async vm(name: string): Promise<VmView> {
+    return this.api.call<VmView>('GET', `/v1/vms/${name}`);
+  }
+
+  /** PIDs of every live QEMU process whose command line points into this data dir. */
+  qemuPids(): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+        const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
+        if (cmd.startsWith('qemu-system') && cmd.includes(this.dir) && state !== 'Z') pids.push(Number(entry));
+      } catch {
+        // the process went away while we looked
+      }
+    }
+    return pids;
+  }
+
+  async cleanup(): Promise<void> {
+    try {
+      if (!this.child) await this.launch();
+      const vms = await this.api.call<VmView[]>('GET', '/v1/vms');
+      await Promise.all(vms.map((v) => this.api.call('DELETE', `/v1/vms/${v.name}?force=true`).catch(() => undefined)));
+    } catch {
+      // fall through to the pid-based cleanup
+    }
+    await this.kill('SIGTERM');
+    for (const pid of this.qemuPids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function runCli(args: string[], input?: string, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [HANGAR_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hangar ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Polls `fn` until it returns a truthy value. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Waits for the guest's READY line in `hangar vm logs`, and for the shell prompt after it:
+ * input typed before the shell has opened the serial port is dropped by the guest's tty.
+ */
+export async function waitForGuestReady(d: TestDaemon, name: string, timeoutMs = 90_000): Promise<void> {
+  await waitFor(`${name} to print HANGAR-GUEST-READY and a prompt`, async () => {
+    const r = await d.api.call<{ data: string }>('GET', `/v1/vms/${name}/logs`);
+    const at = r.data.lastIndexOf('HANGAR-GUEST-READY');
+    return at >= 0 && r.data.indexOf('# ', at) > at;
+  }, timeoutMs, 100);
+}
+
+/** Types `command` on the guest's serial console through `hangar console` and returns what came back. */
+export async function guestRun(d: TestDaemon, name: string, command: string): Promise<string> {
+  const r = await d.cli(['console', name, '--idle', '1000'], `${command}\n`);
+  if (r.code !== 0) throw new Error(`hangar console failed: ${r.stderr}`);
+  return r.stdout;
+}

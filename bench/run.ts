@@ -11,12 +11,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { daemonMemoryCase } from './cases/daemon-memory.js';
 import { startStopCase } from './cases/start-stop.js';
-import { killLeftovers } from './lib/proc.js';
+import { foreignQemuPids, killLeftovers } from './lib/proc.js';
 import { goalLine, type BenchCase, type BenchContext, type Goal } from './lib/report.js';
 
 const CASES: readonly BenchCase[] = [startStopCase, daemonMemoryCase];
@@ -81,6 +81,8 @@ async function main(): Promise<number> {
   }
 
   const started = performance.now();
+  const load = () => `load ${loadavg()[0]!.toFixed(2)}, ${foreignQemuPids(`${tmp}/`).length} other QEMU processes`;
+  const loadBefore = load();
   const sections = [header(n)];
   const goals: Goal[] = [];
   try {
@@ -96,6 +98,7 @@ async function main(): Promise<number> {
   } finally {
     await cleanup();
   }
+  sections[0] += `\n\nHost activity not ours (it shares the CPUs): before the run ${loadBefore}; after it ${load()}.`;
   // All goals again at the end, so one glance tells.
   sections.push('## Goals', goals.length ? goals.map(goalLine).join('\n') : '(no goals in the cases run)', `_Total run time ${((performance.now() - started) / 1000).toFixed(0)} s._`);
   const report = sections.join('\n\n') + '\n';

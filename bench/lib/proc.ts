@@ -80,3 +80,14 @@ export async function killLeftovers(needle: string): Promise<number[]> {
   for (const pid of pids) await waitGone(pid, 5000);
   return pids;
 }
+
+/** QEMU processes on this host that are not ours (other users' tests): they compete for the same CPUs. */
+export function foreignQemuPids(ours: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmd = readCmdline(Number(entry));
+    if (cmd?.[0]?.includes('qemu-system') && !cmd.some((a) => a.includes(ours)) && isAlive(Number(entry))) out.push(Number(entry));
+  }
+  return out;
+}

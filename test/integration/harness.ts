@@ -49,7 +49,7 @@ export class TestDaemon {
     });
     child.stderr!.on('data', (c: Buffer) => (this.daemonLog += c.toString()));
     this.child = child;
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     for (;;) {
       try {
         await this.api.call('GET', '/v1/host');

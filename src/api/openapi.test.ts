@@ -1,0 +1,34 @@
+/**
+ * docs/openapi.json is the API contract; it must be exactly what the code serves.
+ * After a deliberate API change: UPDATE_GOLDEN=1 npx vitest run src/api/openapi.test.ts
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { buildApi, type ApiDeps } from './server.js';
+
+const DOC = join(import.meta.dirname, '..', '..', 'docs', 'openapi.json');
+
+export async function renderOpenApi(): Promise<string> {
+  // Route handlers are never called here: only the schemas are rendered.
+  const app = await buildApi({ version: '0.1.0', caps: { kvmUsable: false, defaultAccel: 'tcg' }, host: { cpus: 1, memoryMiB: 1 } } as unknown as ApiDeps);
+  await app.ready();
+  const doc = JSON.stringify(app.swagger(), null, 2) + '\n';
+  await app.close();
+  return doc;
+}
+
+it('docs/openapi.json matches the served document', async () => {
+  const doc = await renderOpenApi();
+  if (process.env.UPDATE_GOLDEN) writeFileSync(DOC, doc);
+  expect(doc).toBe(readFileSync(DOC, 'utf8'));
+});
+
+it('documents every route and the error catalogue', async () => {
+  const doc = JSON.parse(await renderOpenApi()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
+  expect(Object.keys(doc.paths).sort()).toEqual([
+    '/v1/events', '/v1/host', '/v1/images', '/v1/vms', '/v1/vms/{name}', '/v1/vms/{name}/logs',
+    '/v1/vms/{name}/pause', '/v1/vms/{name}/restart', '/v1/vms/{name}/resume', '/v1/vms/{name}/start', '/v1/vms/{name}/stop',
+  ]);
+  expect(JSON.stringify(doc.components.schemas)).toContain('VM_BUSY');
+});

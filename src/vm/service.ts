@@ -95,6 +95,8 @@ interface LiveVm {
   shutdownReason?: string;
   /** Set on a failed start: the reason to record when the process is gone. */
   failReason?: string;
+  /** True until `cont` has been answered: an exit now is a failed start, not a crash. */
+  starting: boolean;
   /** Resolves once the exit has been recorded in the store. */
   gone: Promise<void>;
   markGone: () => void;
@@ -274,6 +276,7 @@ export class VmService {
     if (rec.spec.vnc) runtime.vncSocket = paths.vncSocket;
     rec = await this.updateRecord(rec.name, (r) => ({ ...r, runtime }));
     const lv = this.track(rec, paths, runtime);
+    lv.starting = true;
     lv.exited = launched.exited;
     void launched.exited.then((exit) => this.onQemuGone(lv, exit));
 
@@ -284,9 +287,10 @@ export class VmService {
       );
       this.attachQmp(lv, qmp);
       await qmp.execute('cont');
+      lv.starting = false;
     } catch (e) {
       const tail = await readLogTail(paths.qemuLog, 2048);
-      lv.failReason = `QEMU failed to start: ${errorText(e)}${tail ? `\n${tail.trim()}` : ''}`;
+      lv.failReason ??= `QEMU failed to start: ${errorText(e)}${tail ? `\n${tail.trim()}` : ''}`;
       lv.exitRequested = true;
       await this.terminate(lv);
       await lv.gone;
@@ -367,7 +371,7 @@ export class VmService {
     const gone = new Promise<void>((r) => (markGone = r));
     const lv: LiveVm = {
       id: rec.id, name: rec.name, pid: runtime.pid, pidStartTime: runtime.pidStartTime, paths,
-      exitRequested: false, gone, markGone, finished: false, detaching: false,
+      exitRequested: false, gone, markGone, finished: false, detaching: false, starting: false,
     };
     this.live.set(rec.id, lv);
     return lv;
@@ -410,14 +414,17 @@ export class VmService {
     try {
       await lv.qmp?.close();
       const status = exit ?? { code: null, signal: null };
+      if (lv.starting && !lv.failReason) {
+        const tail = await readLogTail(lv.paths.qemuLog, 2048);
+        lv.failReason = `QEMU failed to start (${describeExit(exit)})${tail.trim() ? `: ${tail.trim()}` : ''}`;
+      }
       if (lv.failReason) {
         await this.finishStopped(lv.name, status, 'stopped', lv.failReason);
       } else if (lv.exitRequested || lv.shutdownReason !== undefined) {
         await this.finishStopped(lv.name, status, 'stopped');
       } else {
         const tail = await readLogTail(lv.paths.qemuLog, 2048);
-        const how = exit === undefined ? 'exit status unknown (adopted process)' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
-        await this.finishStopped(lv.name, status, 'crashed', `QEMU ended unexpectedly (${how})${tail.trim() ? `: ${tail.trim().split('\n').slice(-5).join(' | ')}` : ''}`);
+        await this.finishStopped(lv.name, status, 'crashed', `QEMU ended unexpectedly (${describeExit(exit)})${tail.trim() ? `: ${tail.trim().split('\n').slice(-5).join(' | ')}` : ''}`);
       }
       await rm(lv.paths.qmpSocket, { force: true });
       await rm(lv.paths.serialSocket, { force: true });
@@ -639,6 +646,11 @@ function toView(r: VmRecord): VmView {
   if (r.spec.image !== undefined) v.image = r.spec.image;
   if (r.lastExit) v.lastExit = r.lastExit;
   return v;
+}
+
+function describeExit(exit: ExitInfo | undefined): string {
+  if (exit === undefined) return 'exit status unknown (adopted process)';
+  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
 }
 
 function resolveAccel(accel: Accel, caps: HostCaps): 'kvm' | 'tcg' {

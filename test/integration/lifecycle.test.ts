@@ -139,6 +139,38 @@ describe('VM lifecycle on a real guest', () => {
     expect((await d.cli(['vm', 'delete', 'victim', '--force'])).code).toBe(0);
   });
 
+  it('a QEMU that fails to start gives QEMU_FAILED with its words, and the VM stays stopped', async () => {
+    expect((await d.cli(['vm', 'create', 'badcpu', '--memory', '128M', '--cpu-model', 'no-such-cpu'])).code).toBe(0);
+    const r = await d.cli(['vm', 'start', 'badcpu']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: QEMU_FAILED: .*no-such-cpu/);
+    const v = await d.vm('badcpu');
+    expect(v.state).toBe('stopped');
+    expect(v.pid).toBeUndefined();
+    expect(v.stateReason).toMatch(/no-such-cpu/);
+    expect(d.qemuPids()).toEqual([]);
+    expect((await d.cli(['vm', 'delete', 'badcpu'])).code).toBe(0);
+  });
+
+  it('events --follow streams state changes as they happen', async () => {
+    const { spawn } = await import('node:child_process');
+    const { HANGAR_BIN } = await import('./harness.js');
+    const follower = spawn(process.execPath, [HANGAR_BIN, '--socket', d.socket, 'events', '--follow', '--vm', 'watched', '--output', 'json']);
+    let out = '';
+    follower.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await sleep(500);
+      expect((await d.cli(['vm', 'create', 'watched', '--memory', '128M', '--start'])).code).toBe(0);
+      expect((await d.cli(['vm', 'stop', 'watched', '--force'])).code).toBe(0);
+      await waitFor('the stopped event', () => out.includes('"state":"stopped"'), 10_000, 50);
+      const types = out.trim().split('\n').map((l) => JSON.parse(l) as HangarEvent).map((e) => `${e.type}:${String(e.data.state ?? '')}`);
+      expect(types).toEqual(['vm.created:', 'vm.state:starting', 'vm.state:running', 'vm.state:stopped']);
+    } finally {
+      follower.kill();
+    }
+    await d.cli(['vm', 'delete', 'watched']);
+  });
+
   it('a guest that powers itself off ends stopped, not crashed', async () => {
     expect((await d.cli(['vm', 'create', 'selfoff', '--memory', '128M', '--start'])).code).toBe(0);
     await waitForGuestReady(d, 'selfoff');

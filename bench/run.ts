@@ -5,23 +5,26 @@
  *   npx tsx bench/run.ts                 all cases, N=10
  *   BENCH_N=20 npx tsx bench/run.ts      more iterations
  *   BENCH_CASES=start-stop npx tsx bench/run.ts
+ *   BENCH_HANGAR_ROOT=/other/checkout npx tsx bench/run.ts   benchmark another build's bin/ + dist/
  *
  * Needs the built daemon (`npm run build`) and the tiny image (built here if missing).
  * A case is a module exporting a BenchCase (bench/lib/report.ts); add it to CASES.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { daemonMemoryCase } from './cases/daemon-memory.js';
 import { startStopCase } from './cases/start-stop.js';
-import { foreignQemuPids, killLeftovers } from './lib/proc.js';
+import { cpuBusy, foreignQemuPids, killLeftovers } from './lib/proc.js';
 import { goalLine, type BenchCase, type BenchContext, type Goal } from './lib/report.js';
 
 const CASES: readonly BenchCase[] = [startStopCase, daemonMemoryCase];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The Hangar build under test (bin/hangar, dist/): this checkout unless BENCH_HANGAR_ROOT names another, e.g. to compare a fix. */
+const HANGAR_ROOT = resolve(process.env.BENCH_HANGAR_ROOT ?? ROOT);
 const TINY_MANIFEST = join(process.env.HANGAR_CACHE_DIR ?? '/var/cache/hangar', 'images', 'tiny', 'manifest.json');
 
 function progress(msg: string): void {
@@ -37,12 +40,12 @@ function tryRun(cmd: string, args: string[]): string | undefined {
 }
 
 function preflight(): void {
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'bin.js'))) {
+  if (!existsSync(join(HANGAR_ROOT, 'dist', 'cli', 'bin.js'))) {
     throw new Error('Hangar is not built: run `npm run build` first (the benchmark runs the built daemon, bin/hangar).');
   }
   if (!existsSync(TINY_MANIFEST)) {
     progress('the tiny image is missing: building it (node dist/images/tiny/build-main.js)');
-    execFileSync(process.execPath, [join(ROOT, 'dist', 'images', 'tiny', 'build-main.js')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [join(HANGAR_ROOT, 'dist', 'images', 'tiny', 'build-main.js')], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
 }
 
@@ -53,7 +56,7 @@ function header(n: number): string {
   return [
     '# Hangar benchmark',
     '',
-    `${new Date().toISOString()} · commit ${commit} · ${cpus().length} × ${model} · ${(totalmem() / 2 ** 30).toFixed(1)} GiB · node ${process.version} · QEMU ${qemu} · accel=tcg · N=${n} per system (+1 warm-up), systems interleaved`,
+    `${new Date().toISOString()} · commit ${commit}${HANGAR_ROOT === ROOT ? '' : ` · Hangar under test: ${HANGAR_ROOT}`} · ${cpus().length} × ${model} · ${(totalmem() / 2 ** 30).toFixed(1)} GiB · node ${process.version} · QEMU ${qemu} · accel=tcg · N=${n} per system (+1 warm-up), systems interleaved`,
   ].join('\n');
 }
 
@@ -81,12 +84,12 @@ async function main(): Promise<number> {
   }
 
   const started = performance.now();
-  const load = () => `load ${loadavg()[0]!.toFixed(2)}, ${foreignQemuPids(`${tmp}/`).length} other QEMU processes`;
-  const loadBefore = load();
+  const load = async () => `CPUs ${((await cpuBusy()) * 100).toFixed(0)}% busy, ${foreignQemuPids(`${tmp}/`).length} other QEMU processes`;
+  const loadBefore = await load();
   const sections = [header(n)];
   const goals: Goal[] = [];
   try {
-    const ctx: BenchContext = { root: ROOT, n, tmp, progress };
+    const ctx: BenchContext = { root: HANGAR_ROOT, n, tmp, progress };
     for (const c of cases) {
       progress(`case ${c.id}`);
       const t = performance.now();
@@ -98,7 +101,7 @@ async function main(): Promise<number> {
   } finally {
     await cleanup();
   }
-  sections[0] += `\n\nHost activity not ours (it shares the CPUs): before the run ${loadBefore}; after it ${load()}.`;
+  sections[0] += `\n\nHost activity not ours (it shares the CPUs): before the run ${loadBefore}; after it ${await load()}.`;
   // All goals again at the end, so one glance tells.
   sections.push('## Goals', goals.length ? goals.map(goalLine).join('\n') : '(no goals in the cases run)', `_Total run time ${((performance.now() - started) / 1000).toFixed(0)} s._`);
   const report = sections.join('\n\n') + '\n';

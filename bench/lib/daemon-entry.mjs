@@ -19,5 +19,5 @@ if (Number.isInteger(wanted) && wanted > 0) {
   syncBuiltinESMExports();
 }
 
-const entry = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'bin.js');
+const entry = process.env.HANGAR_BENCH_ENTRY ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'bin.js');
 await import(pathToFileURL(entry).href);

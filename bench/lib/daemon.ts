@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../src/cli/client.js';
 import type { VmView } from '../../src/vm/service.js';
 import { killLeftovers, readRssBytes, sleep } from './proc.js';
@@ -49,13 +50,16 @@ export class BenchDaemon {
     const socket = join(dir, 'h.sock');
     const args = ['daemon', '--socket', socket, '--data-dir', dir, '--accel', 'tcg', '--no-build-images'];
     const viaWrapper = opts.hostCpus !== undefined;
-    const script = viaWrapper ? join(opts.root, 'bench', 'lib', 'daemon-entry.mjs') : join(opts.root, 'bin', 'hangar');
+    const script = viaWrapper ? fileURLToPath(new URL('./daemon-entry.mjs', import.meta.url)) : join(opts.root, 'bin', 'hangar');
     const logFd = openSync(join(dir, 'daemon.log'), 'a');
     let child: ChildProcess;
     try {
       child = spawn(process.execPath, [script, ...args], {
         stdio: ['ignore', logFd, logFd],
-        env: { ...process.env, ...(viaWrapper && { HANGAR_BENCH_HOST_CPUS: String(opts.hostCpus) }) },
+        env: {
+          ...process.env,
+          ...(viaWrapper && { HANGAR_BENCH_HOST_CPUS: String(opts.hostCpus), HANGAR_BENCH_ENTRY: join(opts.root, 'dist', 'cli', 'bin.js') }),
+        },
       });
     } finally {
       closeSync(logFd);

@@ -91,3 +91,16 @@ export function foreignQemuPids(ours: string): number[] {
   }
   return out;
 }
+
+/** Share of all CPUs busy (0..1) over `ms`, from /proc/stat: how loaded the host is by others. */
+export async function cpuBusy(ms = 500): Promise<number> {
+  const read = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { idle, total: f.reduce((s, x) => s + x, 0) };
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : 0;
+}

@@ -18,7 +18,7 @@ export interface CaseResult {
 
 /** Everything a case gets from the orchestrator. */
 export interface BenchContext {
-  /** Repository root (where bin/hangar is). */
+  /** Root of the Hangar build under test (its bin/hangar and dist/). */
   root: string;
   /** Measured iterations per system (BENCH_N). */
   n: number;

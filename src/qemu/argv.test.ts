@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HangarError } from '../errors/errors.js';
 import type { HostCaps, VmPaths, VmSpec } from '../vm/spec.js';
-import { buildQemuArgv, keyvalEscape, QEMU_BINARY, resolveAccel, type BuildQemuArgvOptions } from './argv.js';
+import { buildQemuArgv, HOTPLUG_PORTS, keyvalEscape, QEMU_BINARY, resolveAccel, type BuildQemuArgvOptions } from './argv.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('./argv-golden/', import.meta.url));
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -256,7 +256,8 @@ describe('injection attempts', () => {
     plain.paths = { qmpSocket: '/p/q', serialSocket: '/p/s', serialLog: '/p/l', vncSocket: '/p/v', pidFile: '/p/pid', qemuLog: '/p/log' };
     expect(argv).toHaveLength(build(plain).length);
     expect(flagCounts(argv)).toEqual(flagCounts(build(plain)));
-    expect(valuesOf(options, '-device')).toHaveLength(3); // disk, nic, VGA for vnc
+    // disk, nic, VGA for vnc, plus the q35 hot-plug root ports
+    expect(valuesOf(options, '-device')).toHaveLength(3 + (plain.spec.machine === 'q35' ? HOTPLUG_PORTS : 0));
   });
 
   it('keeps the name inside the one guest= value', () => {

@@ -61,7 +61,7 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** Device ids the builder itself uses. */
-const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0'];
+const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3'];
 
 /**
  * Escape a value for QEMU's keyval / QemuOpts syntax: a comma is written as `,,`.
@@ -98,6 +98,7 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
     cpuSection,
     memorySection,
     bootSection,
+    hotplugSection,
     disksSection,
     nicsSection,
     balloonSection,
@@ -146,6 +147,20 @@ function bootSection({ spec }: BuildContext): QemuOption[] {
     ...(boot.initrd === undefined ? [] : [raw('-initrd', boot.initrd)]),
     ...(boot.cmdline === undefined ? [] : [raw('-append', boot.cmdline)]),
   ];
+}
+
+/** Free PCIe root ports a q35 guest gets for hot-plugged disks and NICs (pcie.0 has no hot-plug). */
+export const HOTPLUG_PORTS = 4;
+
+export function hotplugPortId(i: number): string {
+  return `hotplug${i}`;
+}
+
+function hotplugSection({ spec }: BuildContext): QemuOption[] {
+  if (spec.machine !== 'q35') return [];
+  return Array.from({ length: HOTPLUG_PORTS }, (_, i) =>
+    json('-device', { driver: 'pcie-root-port', id: hotplugPortId(i), bus: 'pcie.0', chassis: i + 1 }),
+  );
 }
 
 function disksSection(ctx: BuildContext): QemuOption[] {

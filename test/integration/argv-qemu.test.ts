@@ -11,7 +11,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildQemuArgv, QEMU_BINARY, type BuildQemuArgvOptions } from '../../src/qemu/argv.js';
+import { buildQemuArgv, HOTPLUG_PORTS, hotplugPortId, QEMU_BINARY, type BuildQemuArgvOptions } from '../../src/qemu/argv.js';
 import type { HostCaps, VmPaths, VmSpec } from '../../src/vm/spec.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('../../src/qemu/argv-golden/', import.meta.url));
@@ -78,6 +78,7 @@ describe.skipIf(!qemuAvailable)('QEMU 7.2 accepts every golden argv', () => {
         ...(c.spec.balloon ? ['balloon0'] : []),
         ...(c.spec.rng ? ['rng0-dev'] : []),
         ...(c.spec.vnc ? ['video0'] : []),
+        ...(c.spec.machine === 'q35' ? Array.from({ length: HOTPLUG_PORTS }, (_, i) => hotplugPortId(i)) : []),
       ];
       expect(peripherals.sort()).toEqual(expectedIds.sort());
 

@@ -70,6 +70,22 @@ describe('SqliteStore', () => {
     db.close();
   });
 
+  it('keeps collections of records by kind and key', async () => {
+    const vols = store.collection<{ name: string; size: number }>('volumes');
+    const imgs = store.collection<{ name: string }>('images');
+    expect(await vols.create('default/a', { name: 'a', size: 1 })).toBe(true);
+    expect(await vols.create('default/a', { name: 'a', size: 2 })).toBe(false);
+    expect(await imgs.create('default/a', { name: 'image' })).toBe(true);
+    expect(await vols.get('default/a')).toEqual({ name: 'a', size: 1 });
+    expect(await vols.update('default/a', { name: 'a', size: 3 })).toBe(true);
+    expect(await vols.update('default/missing', { name: 'x', size: 0 })).toBe(false);
+    await vols.create('default/b', { name: 'b', size: 0 });
+    expect((await vols.list()).map((v) => v.name)).toEqual(['a', 'b']);
+    await vols.delete('default/a');
+    expect(await vols.get('default/a')).toBeUndefined();
+    expect(await imgs.get('default/a')).toEqual({ name: 'image' });
+  });
+
   it('refuses a database newer than the code', async () => {
     await store.close();
     const db = new Database(join(dir, 'hangar.db'));

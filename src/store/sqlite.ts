@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { HangarError } from '../errors/errors.js';
-import type { EventQuery, HangarEvent, Store, VmRecord } from './store.js';
+import type { Collection, CollectionKind, EventQuery, HangarEvent, Store, VmRecord } from './store.js';
 
 type Migration = (db: Database.Database) => void;
 
@@ -26,6 +26,17 @@ export const MIGRATIONS: readonly Migration[] = [
         data TEXT NOT NULL
       );
       CREATE INDEX events_vm ON events (vm, seq);
+    `);
+  },
+  (db) => {
+    db.exec(`
+      CREATE TABLE objects (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        record TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+      );
     `);
   },
 ];
@@ -58,6 +69,27 @@ export class SqliteStore implements Store {
         'SELECT * FROM (SELECT seq, time, type, vm, data FROM events WHERE (? IS NULL OR vm = ?) ORDER BY seq DESC LIMIT ?) ORDER BY seq',
       ),
       prune: this.db.prepare('DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?'),
+      objGet: this.db.prepare<[string, string], { record: string }>('SELECT record FROM objects WHERE kind = ? AND key = ?'),
+      objList: this.db.prepare<[string], { record: string }>('SELECT record FROM objects WHERE kind = ? ORDER BY key'),
+      objCreate: this.db.prepare('INSERT OR IGNORE INTO objects (kind, key, record, updated_at) VALUES (?, ?, ?, ?)'),
+      objUpdate: this.db.prepare('UPDATE objects SET record = ?, updated_at = ? WHERE kind = ? AND key = ?'),
+      objDelete: this.db.prepare('DELETE FROM objects WHERE kind = ? AND key = ?'),
+    };
+  }
+
+  collection<T>(kind: CollectionKind): Collection<T> {
+    const s = this.stmts;
+    return {
+      get: async (key) => {
+        const row = s.objGet.get(kind, key);
+        return row ? (JSON.parse(row.record) as T) : undefined;
+      },
+      list: async () => s.objList.all(kind).map((r) => JSON.parse(r.record) as T),
+      create: async (key, record) => s.objCreate.run(kind, key, JSON.stringify(record), new Date().toISOString()).changes === 1,
+      update: async (key, record) => s.objUpdate.run(JSON.stringify(record), new Date().toISOString(), kind, key).changes === 1,
+      delete: async (key) => {
+        s.objDelete.run(kind, key);
+      },
     };
   }
 

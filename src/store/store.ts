@@ -48,7 +48,24 @@ export interface EventQuery {
   limit?: number;
 }
 
+/**
+ * Records of one kind (pools, volumes, images, operations, snapshots…), keyed by a
+ * string. Maps onto a table in SQLite and onto a key prefix in etcd.
+ */
+export interface Collection<T> {
+  get(key: string): Promise<T | undefined>;
+  list(): Promise<T[]>;
+  /** Returns false (and changes nothing) if the key exists. */
+  create(key: string, record: T): Promise<boolean>;
+  /** Returns false if the key does not exist. */
+  update(key: string, record: T): Promise<boolean>;
+  delete(key: string): Promise<void>;
+}
+
+export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots';
+
 export interface Store {
+  collection<T>(kind: CollectionKind): Collection<T>;
   listVms(): Promise<VmRecord[]>;
   getVm(name: string): Promise<VmRecord | undefined>;
   /** Fails with VM_EXISTS if the name is taken. */

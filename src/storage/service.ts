@@ -1,0 +1,257 @@
+/**
+ * StorageService: pools and volumes. It knows nothing of running guests: VmService
+ * marks volumes attached and does the live (QMP) half of attach, detach and resize.
+ */
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HangarError } from '../errors/errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { Collection, Store } from '../store/store.js';
+import { formatBytes, parseSizeBytes } from '../util/size.js';
+import { DirPool, validateVolumeName, type PoolCapacity, type StoragePool } from './pool.js';
+import { convertImage, createImage, imageInfo, resizeImage, type DiskFormat } from './qemu-img.js';
+
+export interface VolumeBacking {
+  kind: 'image';
+  name: string;
+  path: string;
+  format: DiskFormat;
+}
+
+export interface VolumeRecord {
+  pool: string;
+  name: string;
+  format: DiskFormat;
+  sizeBytes: number;
+  path: string;
+  /** A linked clone reads unwritten blocks from its backing image. */
+  backing?: VolumeBacking;
+  /** The VM the volume is attached to, if any. */
+  attachedTo?: string;
+  /** The VM that created it (its root or data disk): deleted with that VM. */
+  ownedBy?: string;
+  createdAt: string;
+}
+
+export interface PoolRecord {
+  name: string;
+  kind: 'dir';
+  path: string;
+  createdAt: string;
+}
+
+export interface PoolView extends PoolRecord, PoolCapacity {
+  volumes: number;
+}
+
+export interface CreateVolumeInput {
+  pool?: string;
+  name: string;
+  format?: DiskFormat;
+  size?: string | number;
+  /** Linked clone (or, with fullCopy, a copy) of an image. */
+  fromImage?: { name: string; path: string; format: DiskFormat; virtualSizeBytes: number };
+  fullCopy?: boolean;
+  ownedBy?: string;
+  onProgress?: (percent: number) => void;
+}
+
+export const DEFAULT_POOL = 'default';
+
+export function volumeKey(pool: string, name: string): string {
+  return `${pool}/${name}`;
+}
+
+export class StorageService {
+  private readonly pools: Collection<PoolRecord>;
+  private readonly volumes: Collection<VolumeRecord>;
+  private readonly openPools = new Map<string, StoragePool>();
+
+  constructor(store: Store, private readonly events: EventBus, private readonly dataDir: string) {
+    this.pools = store.collection<PoolRecord>('pools');
+    this.volumes = store.collection<VolumeRecord>('volumes');
+  }
+
+  /** Creates the default pool inside the data dir if it is not there yet. */
+  async init(): Promise<void> {
+    if (!(await this.pools.get(DEFAULT_POOL))) {
+      await this.pools.create(DEFAULT_POOL, { name: DEFAULT_POOL, kind: 'dir', path: join(this.dataDir, 'pools', DEFAULT_POOL), createdAt: new Date().toISOString() });
+    }
+    for (const p of await this.pools.list()) await this.pool(p.name);
+  }
+
+  // ---- pools ---------------------------------------------------------------
+
+  async createPool(name: string, path: string): Promise<PoolView> {
+    validateVolumeName(name, 'pool');
+    if (!path.startsWith('/')) throw new HangarError('INVALID_SPEC', `The pool path must be absolute, not "${path}".`);
+    const rec: PoolRecord = { name, kind: 'dir', path, createdAt: new Date().toISOString() };
+    const pool = new DirPool(name, path);
+    await pool.open();
+    if (!(await this.pools.create(name, rec))) throw new HangarError('VOLUME_EXISTS', `A pool named "${name}" exists already.`);
+    this.openPools.set(name, pool);
+    await this.events.publish('pool.created', undefined, { pool: name, path });
+    return this.showPool(name);
+  }
+
+  async listPools(): Promise<PoolView[]> {
+    return Promise.all((await this.pools.list()).map((p) => this.showPool(p.name)));
+  }
+
+  async showPool(name: string): Promise<PoolView> {
+    const rec = await this.pools.get(name);
+    if (!rec) throw new HangarError('POOL_NOT_FOUND', `There is no storage pool "${name}": see \`hangar pool list\`.`);
+    const cap = await (await this.pool(name)).capacity();
+    const volumes = (await this.volumes.list()).filter((v) => v.pool === name).length;
+    return { ...rec, ...cap, volumes };
+  }
+
+  // ---- volumes -------------------------------------------------------------
+
+  async listVolumes(pool?: string): Promise<VolumeRecord[]> {
+    return (await this.volumes.list()).filter((v) => pool === undefined || v.pool === pool);
+  }
+
+  async getVolume(pool: string, name: string): Promise<VolumeRecord> {
+    const v = await this.volumes.get(volumeKey(pool, name));
+    if (!v) throw new HangarError('VOLUME_NOT_FOUND', `There is no volume "${name}" in pool "${pool}": see \`hangar volume list\`.`);
+    return v;
+  }
+
+  async createVolume(input: CreateVolumeInput): Promise<VolumeRecord> {
+    const poolName = input.pool ?? DEFAULT_POOL;
+    const name = validateVolumeName(input.name);
+    const pool = await this.pool(poolName);
+    const format = input.fromImage ? 'qcow2' : (input.format ?? 'qcow2');
+    if (format !== 'qcow2' && format !== 'raw') throw new HangarError('INVALID_SPEC', `Volume format must be qcow2 or raw, not "${String(format)}".`);
+    let sizeBytes = input.size === undefined ? undefined : parseSizeBytes(input.size, 'size');
+    if (input.fromImage) {
+      const min = input.fromImage.virtualSizeBytes;
+      if (sizeBytes !== undefined && sizeBytes < min) {
+        throw new HangarError('INVALID_SPEC', `A disk from image "${input.fromImage.name}" must be at least its size, ${formatBytes(min)}; asked for ${formatBytes(sizeBytes)}.`);
+      }
+      sizeBytes ??= min;
+    }
+    if (sizeBytes === undefined) throw new HangarError('INVALID_SPEC', 'Give the new volume a size, e.g. --size 4G.');
+    const key = volumeKey(poolName, name);
+    if (await this.volumes.get(key)) {
+      throw new HangarError('VOLUME_EXISTS', `A volume named "${name}" exists in pool "${poolName}": pick another name or delete it first.`);
+    }
+    await this.ensureSpace(pool, input.fromImage && input.fullCopy ? sizeBytes : 0, name);
+    const path = await pool.volumePath(name, format);
+    // Build under a temporary name; only a complete file becomes the volume.
+    const tmp = `${path}.partial`;
+    await rm(tmp, { force: true });
+    try {
+      if (input.fromImage && input.fullCopy) {
+        await convertImage({ path: input.fromImage.path, format: input.fromImage.format }, { path: tmp, format }, { ...(input.onProgress && { onPercent: input.onProgress }) });
+        if (sizeBytes > input.fromImage.virtualSizeBytes) await resizeImage(tmp, format, sizeBytes);
+      } else if (input.fromImage) {
+        await createImage(tmp, 'qcow2', sizeBytes, { path: input.fromImage.path, format: input.fromImage.format });
+      } else {
+        await createImage(tmp, format, sizeBytes);
+      }
+      const rec: VolumeRecord = { pool: poolName, name, format, sizeBytes, path, createdAt: new Date().toISOString() };
+      if (input.fromImage && !input.fullCopy) rec.backing = { kind: 'image', name: input.fromImage.name, path: input.fromImage.path, format: input.fromImage.format };
+      if (input.ownedBy !== undefined) rec.ownedBy = input.ownedBy;
+      if (!(await this.volumes.create(key, rec))) {
+        throw new HangarError('VOLUME_EXISTS', `A volume named "${name}" was created meanwhile in pool "${poolName}".`);
+      }
+      await rename(tmp, path);
+      await this.events.publish('volume.created', undefined, { pool: poolName, volume: name, sizeBytes, ...(rec.backing && { image: rec.backing.name }) });
+      return rec;
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /** A full, independent copy (a linked clone of a writable volume would break when it is written). */
+  async cloneVolume(pool: string, name: string, newName: string, opts: { onProgress?: (p: number) => void } = {}): Promise<VolumeRecord> {
+    const src = await this.getVolume(pool, name);
+    validateVolumeName(newName);
+    const dst = await this.pool(pool);
+    const key = volumeKey(pool, newName);
+    if (await this.volumes.get(key)) throw new HangarError('VOLUME_EXISTS', `A volume named "${newName}" exists in pool "${pool}".`);
+    await this.ensureSpace(dst, (await imageInfo(src.path, src.format)).actualSizeBytes, newName);
+    const path = await dst.volumePath(newName, src.format);
+    const tmp = `${path}.partial`;
+    try {
+      await convertImage({ path: src.path, format: src.format }, { path: tmp, format: src.format }, { ...(opts.onProgress && { onPercent: opts.onProgress }) });
+      const rec: VolumeRecord = { pool, name: newName, format: src.format, sizeBytes: src.sizeBytes, path, createdAt: new Date().toISOString() };
+      if (!(await this.volumes.create(key, rec))) throw new HangarError('VOLUME_EXISTS', `A volume named "${newName}" was created meanwhile.`);
+      await rename(tmp, path);
+      await this.events.publish('volume.created', undefined, { pool, volume: newName, clonedFrom: name });
+      return rec;
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /** Grows a volume that no running guest uses (VmService grows attached ones live). */
+  async resizeVolume(pool: string, name: string, size: string | number, opts: { live?: boolean } = {}): Promise<VolumeRecord> {
+    const vol = await this.getVolume(pool, name);
+    const sizeBytes = parseSizeBytes(size, 'size');
+    if (sizeBytes < vol.sizeBytes) {
+      throw new HangarError('INVALID_SPEC', `Volume "${name}" is ${formatBytes(vol.sizeBytes)}; shrinking to ${formatBytes(sizeBytes)} would destroy data. Only growing is supported.`);
+    }
+    if (sizeBytes === vol.sizeBytes) return vol;
+    if (!opts.live) await resizeImage(vol.path, vol.format, sizeBytes);
+    return this.recordVolume({ ...vol, sizeBytes }, 'volume.resized', { sizeBytes });
+  }
+
+  async deleteVolume(pool: string, name: string, opts: { evenIfOwned?: boolean } = {}): Promise<void> {
+    const vol = await this.getVolume(pool, name);
+    if (vol.attachedTo !== undefined) {
+      throw new HangarError('VOLUME_IN_USE', `Volume "${name}" is attached to VM "${vol.attachedTo}": detach it first (\`hangar volume detach ${name}\`).`);
+    }
+    if (vol.ownedBy !== undefined && !opts.evenIfOwned) {
+      throw new HangarError('VOLUME_IN_USE', `Volume "${name}" is a disk of VM "${vol.ownedBy}": it is deleted with that VM.`);
+    }
+    await this.volumes.delete(volumeKey(pool, name));
+    await rm(vol.path, { force: true });
+    await this.events.publish('volume.deleted', undefined, { pool, volume: name });
+  }
+
+  /** Volumes that read from `image` (linked clones): the image must stay while they exist. */
+  async dependentsOfImage(image: string): Promise<VolumeRecord[]> {
+    return (await this.volumes.list()).filter((v) => v.backing?.kind === 'image' && v.backing.name === image);
+  }
+
+  async markAttached(pool: string, name: string, vm: string | undefined): Promise<VolumeRecord> {
+    const vol = await this.getVolume(pool, name);
+    if (vm !== undefined && vol.attachedTo !== undefined && vol.attachedTo !== vm) {
+      throw new HangarError('VOLUME_IN_USE', `Volume "${name}" is attached to VM "${vol.attachedTo}": a volume belongs to one VM at a time.`);
+    }
+    const next = { ...vol };
+    if (vm === undefined) delete next.attachedTo;
+    else next.attachedTo = vm;
+    await this.volumes.update(volumeKey(pool, name), next);
+    return next;
+  }
+
+  private async recordVolume(vol: VolumeRecord, event: string, data: Record<string, unknown>): Promise<VolumeRecord> {
+    await this.volumes.update(volumeKey(vol.pool, vol.name), vol);
+    await this.events.publish(event, undefined, { pool: vol.pool, volume: vol.name, ...data });
+    return vol;
+  }
+
+  private async pool(name: string): Promise<StoragePool> {
+    let pool = this.openPools.get(name);
+    if (pool) return pool;
+    const rec = await this.pools.get(name);
+    if (!rec) throw new HangarError('POOL_NOT_FOUND', `There is no storage pool "${name}": see \`hangar pool list\`.`);
+    pool = new DirPool(rec.name, rec.path);
+    await pool.open();
+    this.openPools.set(name, pool);
+    return pool;
+  }
+
+  private async ensureSpace(pool: StoragePool, bytes: number, what: string): Promise<void> {
+    const cap = await pool.capacity();
+    if (bytes > cap.availableBytes) {
+      throw new HangarError('STORAGE_FULL', `Pool "${pool.name}" has ${formatBytes(cap.availableBytes)} free; "${what}" needs ${formatBytes(bytes)}.`);
+    }
+  }
+}

@@ -27,8 +27,10 @@ it('docs/openapi.json matches the served document', async () => {
 it('documents every route and the error catalogue', async () => {
   const doc = JSON.parse(await renderOpenApi()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
   expect(Object.keys(doc.paths).sort()).toEqual([
-    '/v1/events', '/v1/host', '/v1/images', '/v1/vms', '/v1/vms/{name}', '/v1/vms/{name}/logs',
+    '/v1/events', '/v1/host', '/v1/images', '/v1/operations', '/v1/operations/{id}', '/v1/pools', '/v1/pools/{pool}',
+    '/v1/vms', '/v1/vms/{name}', '/v1/vms/{name}/disks', '/v1/vms/{name}/disks/{volume}', '/v1/vms/{name}/logs',
     '/v1/vms/{name}/pause', '/v1/vms/{name}/restart', '/v1/vms/{name}/resume', '/v1/vms/{name}/start', '/v1/vms/{name}/stop',
+    '/v1/volumes', '/v1/volumes/{pool}/{name}', '/v1/volumes/{pool}/{name}/clone', '/v1/volumes/{pool}/{name}/resize',
   ]);
   expect(JSON.stringify(doc.components.schemas)).toContain('VM_BUSY');
 });

@@ -30,6 +30,8 @@ export const CreateVmBody = Type.Object(
     cpuModel: Type.Optional(Type.String({ description: 'QEMU CPU model, e.g. max (default), host, qemu64.' })),
     vnc: Type.Optional(Type.Boolean({ description: 'Graphical console (VGA + VNC on a unix socket). Default true except for microvm.' })),
     start: Type.Optional(Type.Boolean({ description: 'Start the VM right after creating it.' })),
+    diskSize: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String()], { description: 'Root disk size for disk images (at least the image\'s size); for kernel images, a blank data disk of this size.' })),
+    fullCopy: Type.Optional(Type.Boolean({ description: 'Copy the image instead of a linked clone (qcow2 backing file).' })),
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -49,6 +51,10 @@ export const Vm = Type.Object(
     accel: Type.Optional(Type.String()),
     image: Type.Optional(Type.String()),
     vnc: Type.Boolean(),
+    disks: Type.Array(Type.Object({
+      id: Type.String(), pool: Type.Optional(Type.String()), volume: Type.Optional(Type.String()), path: Type.String(),
+      format: Type.String(), readOnly: Type.Boolean(), boot: Type.Boolean(),
+    })),
     startedAt: Type.Optional(Type.String()),
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),
     createdAt: Type.String(),
@@ -86,6 +92,9 @@ export const Image = Type.Object(
     name: Type.String(),
     description: Type.String(),
     status: Type.Union([Type.Literal('ready'), Type.Literal('building'), Type.Literal('missing'), Type.Literal('failed')]),
+    kind: Type.Union([Type.Literal('kernel'), Type.Literal('disk')], { description: 'kernel: direct kernel boot; disk: VMs get a disk cloned from it.' }),
+    origin: Type.Union([Type.Literal('builtin'), Type.Literal('imported')]),
+    disk: Type.Optional(Type.Object({ path: Type.String(), format: Type.String(), virtualSizeBytes: Type.Integer() })),
     kernelVersion: Type.Optional(Type.String()),
     builtAt: Type.Optional(Type.String()),
     error: Type.Optional(Type.String()),
@@ -119,9 +128,101 @@ export const HostReply = Type.Object({
   hostname: Type.String(),
   cpus: Type.Integer(),
   memory: Type.Integer({ description: 'MiB' }),
-  defaultAccel: Type.String(),
+  accel: Type.String({ description: "The daemon's default accelerator (kvm, tcg or auto)." }),
+  autoAccel: Type.String({ description: 'What auto resolves to on this host.' }),
   kvmUsable: Type.Boolean(),
   qemuVersion: Type.Optional(Type.String()),
   vms: Type.Record(Type.String(), Type.Integer(), { description: 'VM counts by state.' }),
   allocated: Type.Object({ cpus: Type.Integer(), memory: Type.Integer({ description: 'MiB' }) }),
 });
+
+// ---- storage -----------------------------------------------------------------
+
+const SizeField = Type.Union([Type.Integer({ minimum: 1 }), Type.String()], { description: 'Bytes as a number, or a size such as "4G" or "512M".' });
+
+export const Pool = Type.Object(
+  {
+    name: Type.String(),
+    kind: Type.Literal('dir'),
+    path: Type.String(),
+    totalBytes: Type.Integer(),
+    usedBytes: Type.Integer(),
+    availableBytes: Type.Integer(),
+    volumes: Type.Integer(),
+    createdAt: Type.String(),
+  },
+  { $id: 'Pool' },
+);
+
+export const CreatePoolBody = Type.Object(
+  { name: Type.String({ description: 'Pool name (letters, digits, . _ -).' }), path: Type.String({ description: 'Absolute path of the directory.' }) },
+  strict,
+);
+
+export const Volume = Type.Object(
+  {
+    pool: Type.String(),
+    name: Type.String(),
+    format: Type.Union([Type.Literal('qcow2'), Type.Literal('raw')]),
+    sizeBytes: Type.Integer(),
+    path: Type.String(),
+    backing: Type.Optional(Type.Object({ kind: Type.Literal('image'), name: Type.String(), path: Type.String(), format: Type.String() })),
+    attachedTo: Type.Optional(Type.String({ description: 'The VM using it.' })),
+    ownedBy: Type.Optional(Type.String({ description: 'The VM it was created for; deleted with it.' })),
+    createdAt: Type.String(),
+  },
+  { $id: 'Volume' },
+);
+
+export const CreateVolumeBody = Type.Object(
+  {
+    name: Type.String({ description: '1-100 letters, digits, . _ - (a file name inside the pool; no "..").' }),
+    pool: Type.Optional(Type.String({ description: 'Default `default`.' })),
+    size: SizeField,
+    format: Type.Optional(Type.Union([Type.Literal('qcow2'), Type.Literal('raw')], { description: 'Default qcow2.' })),
+  },
+  strict,
+);
+
+export const VolumeParams = Type.Object({ pool: Type.String(), name: Type.String() }, strict);
+export const PoolParam = Type.Object({ pool: Type.String() }, strict);
+export const ResizeBody = Type.Object({ size: SizeField }, strict);
+export const CloneBody = Type.Object({ name: Type.String({ description: 'Name of the copy (same pool).' }) }, strict);
+export const VolumesQuery = Type.Object({ pool: Type.Optional(Type.String()) }, strict);
+
+export const AttachBody = Type.Object(
+  {
+    volume: Type.String(),
+    pool: Type.Optional(Type.String({ description: 'Default `default`.' })),
+    readOnly: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+export const DetachParams = Type.Object({ name: Type.String(), volume: Type.String() }, strict);
+export const DetachQuery = Type.Object({ pool: Type.Optional(Type.String()) }, strict);
+
+// ---- operations --------------------------------------------------------------
+
+export const Operation = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.String(),
+    target: Type.String(),
+    state: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')]),
+    progress: Type.Object({
+      phase: Type.Optional(Type.String()),
+      percent: Type.Optional(Type.Number()),
+      bytesDone: Type.Optional(Type.Number()),
+      bytesTotal: Type.Optional(Type.Number()),
+      message: Type.Optional(Type.String()),
+    }),
+    error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+    result: Type.Optional(Type.Unknown()),
+    createdAt: Type.String(),
+    updatedAt: Type.String(),
+    finishedAt: Type.Optional(Type.String()),
+  },
+  { $id: 'Operation' },
+);
+export const OperationParam = Type.Object({ id: Type.String() }, strict);
+export const OperationQuery = Type.Object({ wait: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'Wait up to this many seconds for the operation to end.' })) }, strict);

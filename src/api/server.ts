@@ -16,14 +16,21 @@ import type { ImageCatalog } from '../images/catalog.js';
 import type { HostCapsReport } from '../qemu/host-caps.js';
 import type { HangarEvent, Store } from '../store/store.js';
 import type { VmService } from '../vm/service.js';
+import type { StorageService } from '../storage/service.js';
+import type { OperationService } from '../operations/service.js';
+import type { Accel } from '../vm/spec.js';
+import { registerStorageRoutes } from './routes/storage.js';
 import { isActive } from '../vm/states.js';
 import { SerialHub } from '../console/serial-hub.js';
 import {
-  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, LogsQuery, LogsReply, StopBody, Vm, VmNameParam,
+  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, LogsQuery, LogsReply, Operation, Pool, StopBody, Vm, VmNameParam, Volume,
 } from './schemas.js';
 
 export interface ApiDeps {
   vms: VmService;
+  storage: StorageService;
+  operations: OperationService;
+  accel: Accel;
   events: EventBus;
   store: Store;
   images: ImageCatalog;
@@ -49,7 +56,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output).' },
-      tags: [{ name: 'vms' }, { name: 'images' }, { name: 'events' }, { name: 'host' }],
+      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -58,6 +65,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Vm);
   app.addSchema(Image);
   app.addSchema(Event);
+  app.addSchema(Pool);
+  app.addSchema(Volume);
+  app.addSchema(Operation);
 
   app.setErrorHandler((err: FastifyError | HangarError | Error, _req, reply) => {
     const body = toErrorBody(err);
@@ -83,15 +93,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
     return {
       version: deps.version, hostname: hostname(), cpus: deps.host.cpus, memory: deps.host.memoryMiB,
-      defaultAccel: deps.caps.defaultAccel, kvmUsable: deps.caps.kvmUsable, qemuVersion: deps.caps.qemuVersion,
+      accel: deps.accel, autoAccel: deps.caps.defaultAccel, kvmUsable: deps.caps.kvmUsable, qemuVersion: deps.caps.qemuVersion,
       vms: counts, allocated: { cpus, memory },
     };
   });
 
   registerVmRoutes(app, deps);
+  registerStorageRoutes(app, deps);
 
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'List images', response: { 200: { type: 'array', items: { $ref: 'Image#' } } } } }, async () =>
-    (await deps.images.list()).map(({ boot: _boot, ...rest }) => rest),
+    deps.images.list(),
   );
 
   app.get<{ Querystring: { follow?: string; after?: string; vm?: string; limit?: string } }>(

@@ -8,6 +8,7 @@ import { DEFAULT_SOCKET, resolveDaemonConfig } from '../daemon/config.js';
 import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
 import { runConsole } from './console.js';
+import { addStorageCommands } from './storage-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 import type { VmView } from '../vm/service.js';
 import type { HangarEvent } from '../store/store.js';
@@ -43,6 +44,7 @@ function showVm(format: OutputFormat, v: VmView): void {
       renderFields([
         ['name', v.name], ['state', v.state], ['reason', v.stateReason], ['pid', v.pid], ['cpus', v.cpus], ['memory', v.memoryText],
         ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['started', v.startedAt],
+        ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}`).join(', ') : undefined],
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
         ['created', v.createdAt], ['id', v.id],
       ]),
@@ -98,8 +100,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--accel <accel>', "accelerator (default: the daemon's)").choices(['kvm', 'tcg', 'auto']))
     .option('--cpu-model <model>', 'QEMU CPU model (default max)')
     .option('--no-vnc', 'no graphical console')
+    .option('--disk-size <size>', 'root disk size for disk images; for kernel images (tiny) a blank data disk')
+    .option('--full-copy', 'copy the image instead of a linked clone')
     .option('--start', 'start it right away')
-    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: Record<string, unknown> = { name, image: o.image };
       if (o.cpus !== undefined) body.cpus = o.cpus;
@@ -109,6 +113,8 @@ export function buildProgram(): Command {
       if (o.cpuModel !== undefined) body.cpuModel = o.cpuModel;
       if (o.vnc === false) body.vnc = false;
       if (o.start) body.start = true;
+      if (o.diskSize !== undefined) body.diskSize = o.diskSize;
+      if (o.fullCopy) body.fullCopy = true;
       const v = await g.client.call<VmView>('POST', '/v1/vms', body);
       if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
       else showVm(g.output, v);
@@ -204,6 +210,8 @@ export function buildProgram(): Command {
       const g = globals(cmd);
       await runConsole(g.client.socketPath, name, { ...(o.replay && { replay: true }), ...(o.idle !== undefined && { idleMs: o.idle }) });
     });
+
+  addStorageCommands(program, globals);
 
   const image = program.command('image').description('Images VMs are created from');
   image

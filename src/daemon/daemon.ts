@@ -15,6 +15,8 @@ import { detectHostCaps } from '../qemu/host-caps.js';
 import { isSameLiveProcess, readProcStat } from '../qemu/process.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { VmService } from '../vm/service.js';
+import { OperationService } from '../operations/service.js';
+import { StorageService } from '../storage/service.js';
 import type { DaemonConfig } from './config.js';
 import { VERSION } from '../version.js';
 
@@ -35,14 +37,18 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const caps = await detectHostCaps(QEMU_BINARY);
   const images = new ImageCatalog(config.cacheDir, (msg) => logger.info(msg));
   const host = { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)), cpuOvercommit: 4, memoryOvercommit: 1 };
+  const storage = new StorageService(store, events, config.dataDir);
+  await storage.init();
+  const operations = new OperationService(store, events);
+  await operations.markInterrupted();
   const vms = new VmService({
-    store, events, images, caps, host, defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
+    store, storage, events, images, caps, host, defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
     log: (msg) => logger.warn(msg),
   });
   await vms.adoptAll();
   if (config.buildImages) void images.ensureBuilt();
 
-  const app = await buildApi({ vms, events, store, images, caps, host, version: VERSION });
+  const app = await buildApi({ vms, storage, operations, events, store, images, caps, host, accel: config.accel, version: VERSION });
   await mkdir(join(config.socket, '..'), { recursive: true, mode: 0o755 });
   // The lock guarantees no other daemon owns this socket; a leftover file is stale.
   await rm(config.socket, { force: true });

@@ -12,8 +12,14 @@ export interface ImageInfo {
   name: string;
   description: string;
   status: ImageStatus;
-  /** How a VM boots from it. */
+  /** `kernel`: direct kernel boot, no disk; `disk`: VMs get a disk cloned from it. */
+  kind: 'kernel' | 'disk';
+  /** Built into Hangar (built from Debian packages) or imported by a user. */
+  origin: 'builtin' | 'imported';
+  /** How a VM boots from a kernel image. */
   boot?: BootSpec;
+  /** The disk a disk image's VMs are cloned from. */
+  disk?: { path: string; format: 'qcow2' | 'raw'; virtualSizeBytes: number };
   kernelVersion?: string;
   builtAt?: string;
   error?: string;
@@ -38,13 +44,13 @@ export class ImageCatalog {
     return found;
   }
 
-  /** The boot spec for a VM created from `name`; fails clearly if the image is not ready. */
-  async bootSpecFor(name: string): Promise<BootSpec> {
+  /** The image a VM is created from; fails clearly if it is not ready. */
+  async readyImage(name: string): Promise<ImageInfo> {
     const image = await this.get(name);
-    if (image.status !== 'ready' || !image.boot) {
+    if (image.status !== 'ready' || (!image.boot && !image.disk)) {
       throw new HangarError('IMAGE_NOT_READY', `Image "${name}" is ${image.status}${image.error ? ` (${image.error})` : ''}: wait for its build to finish, or run \`hangar image build ${name}\`.`);
     }
-    return image.boot;
+    return image;
   }
 
   /** Builds the built-in images that are missing, in the background. */
@@ -71,12 +77,13 @@ export class ImageCatalog {
     const m = await readTinyImage(this.cacheDir);
     if (m) {
       return {
-        name: 'tiny', description, status: 'ready', kernelVersion: m.kernelVersion, builtAt: m.builtAt,
+        name: 'tiny', description, status: 'ready', kind: 'kernel', origin: 'builtin', kernelVersion: m.kernelVersion, builtAt: m.builtAt,
         boot: { kind: 'kernel', kernel: m.kernel, initrd: m.initrd, cmdline: m.cmdline },
       };
     }
-    if (this.building) return { name: 'tiny', description, status: 'building' };
-    if (this.buildError) return { name: 'tiny', description, status: 'failed', error: this.buildError };
-    return { name: 'tiny', description, status: 'missing' };
+    const base = { name: 'tiny', description, kind: 'kernel', origin: 'builtin' } as const;
+    if (this.building) return { ...base, status: 'building' };
+    if (this.buildError) return { ...base, status: 'failed', error: this.buildError };
+    return { ...base, status: 'missing' };
   }
 }

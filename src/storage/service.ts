@@ -190,13 +190,17 @@ export class StorageService {
   }
 
   /** Grows a volume that no running guest uses (VmService grows attached ones live). */
-  async resizeVolume(pool: string, name: string, size: string | number, opts: { live?: boolean } = {}): Promise<VolumeRecord> {
+  /**
+   * Grows a volume. With `live`, QEMU has grown the file (block_resize) and only the record
+   * changes; with `dryRun`, only the checks run and the new record is returned.
+   */
+  async resizeVolume(pool: string, name: string, size: string | number, opts: { live?: boolean; dryRun?: boolean } = {}): Promise<VolumeRecord> {
     const vol = await this.getVolume(pool, name);
     const sizeBytes = parseSizeBytes(size, 'size');
     if (sizeBytes < vol.sizeBytes) {
       throw new HangarError('INVALID_SPEC', `Volume "${name}" is ${formatBytes(vol.sizeBytes)}; shrinking to ${formatBytes(sizeBytes)} would destroy data. Only growing is supported.`);
     }
-    if (sizeBytes === vol.sizeBytes) return vol;
+    if (sizeBytes === vol.sizeBytes || opts.dryRun) return { ...vol, sizeBytes };
     if (!opts.live) await resizeImage(vol.path, vol.format, sizeBytes);
     return this.recordVolume({ ...vol, sizeBytes }, 'volume.resized', { sizeBytes });
   }

@@ -17,6 +17,8 @@ export interface VmRuntime {
   startedAt: string;
   /** Accelerator actually used for this run. */
   accel: string;
+  /** Hot-plug root ports in use this run: port id → device id. */
+  hotplug?: Record<string, string>;
 }
 
 export interface VmRecord {

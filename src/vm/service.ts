@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { ImageCatalog } from '../images/catalog.js';
-import { QEMU_BINARY, buildQemuArgv } from '../qemu/argv.js';
+import { HOTPLUG_PORTS, QEMU_BINARY, buildQemuArgv, hotplugPortId } from '../qemu/argv.js';
+import type { StorageService, VolumeRecord } from '../storage/service.js';
 import { isSameLiveProcess, launchQemu, readCmdline, readLogTail, signalProcess, waitForProcessExit, type ExitInfo } from '../qemu/process.js';
 import { QmpClient, type QmpEvent } from '../qmp/index.js';
 import type { Store, VmRecord, VmRuntime } from '../store/store.js';
 import { KeyedMutex } from '../util/mutex.js';
-import type { Accel, HostCaps, MachineType, NicSpec, VmPaths, VmSpec } from './spec.js';
+import type { Accel, DiskSpec, HostCaps, MachineType, NicSpec, VmPaths, VmSpec } from './spec.js';
 import { assertOperationAllowed, isActive, type VmOperation, type VmState } from './states.js';
 import { formatMiB, parseMemoryMiB, validateCpus, validateVmName } from './validate.js';
 
@@ -29,6 +30,10 @@ export interface CreateVmInput {
   cpuModel?: string;
   vnc?: boolean;
   start?: boolean;
+  /** Size of the root disk (disk images) or of a blank data disk (kernel images). */
+  diskSize?: string | number;
+  /** Copy the image instead of making a linked clone. */
+  fullCopy?: boolean;
 }
 
 export interface StopOptions {
@@ -52,6 +57,7 @@ export interface VmView {
   accel?: string;
   image?: string;
   vnc: boolean;
+  disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean }[];
   startedAt?: string;
   lastExit?: VmRecord['lastExit'];
   createdAt: string;
@@ -68,6 +74,7 @@ export interface HostInfo {
 
 export interface VmServiceDeps {
   store: Store;
+  storage: StorageService;
   events: EventBus;
   images: ImageCatalog;
   caps: HostCaps;
@@ -107,6 +114,8 @@ interface LiveVm {
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
 const FORCE_QUIT_GRACE_MS = 3_000;
+/** Linux's PCIe hot-plug waits 5 s after the attention button before it lets go. */
+const DEVICE_DEL_TIMEOUT_MS = 30_000;
 
 export class VmService {
   private readonly live = new Map<string, LiveVm>();
@@ -167,18 +176,42 @@ export class VmService {
     if (await this.deps.store.getVm(name)) {
       throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: pick another name or delete it first.`);
     }
-    const boot = await this.deps.images.bootSpecFor(imageName);
+    const image = await this.deps.images.readyImage(imageName);
     const spec: VmSpec = {
-      name, machine, cpuModel: input.cpuModel ?? 'max', cpus, memoryMiB, boot, disks: [],
+      name, machine, cpuModel: input.cpuModel ?? 'max', cpus, memoryMiB, boot: image.boot ?? { kind: 'disk' }, disks: [],
       nics: [await this.newUserNic()], balloon: true, rng: true, vnc, image: imageName,
     };
     if (input.accel !== undefined) spec.accel = input.accel;
-    const now = new Date().toISOString();
-    const record: VmRecord = { id: randomBytes(6).toString('hex'), name, spec, state: 'stopped', createdAt: now, updatedAt: now };
-    await this.deps.store.createVm(record);
+    const created: VolumeRecord[] = [];
+    try {
+      if (image.disk) {
+        const root = await this.deps.storage.createVolume({
+          name: `${name}-root`, fromImage: { name: image.name, ...image.disk }, ownedBy: name,
+          ...(input.diskSize !== undefined && { size: input.diskSize }), ...(input.fullCopy && { fullCopy: true }),
+        });
+        created.push(root);
+        spec.disks.push(diskOf('disk0', root, 0));
+      } else if (input.diskSize !== undefined) {
+        const data = await this.deps.storage.createVolume({ name: `${name}-data`, size: input.diskSize, ownedBy: name });
+        created.push(data);
+        spec.disks.push(diskOf('disk0', data));
+      }
+      for (const v of created) await this.deps.storage.markAttached(v.pool, v.name, name);
+      const now = new Date().toISOString();
+      const record: VmRecord = { id: randomBytes(6).toString('hex'), name, spec, state: 'stopped', createdAt: now, updatedAt: now };
+      await this.deps.store.createVm(record);
+    } catch (e) {
+      // No half-created VM: its new disks go too.
+      for (const v of created) {
+        await this.deps.storage.markAttached(v.pool, v.name, undefined).catch(() => undefined);
+        await this.deps.storage.deleteVolume(v.pool, v.name, { evenIfOwned: true }).catch(() => undefined);
+      }
+      throw e;
+    }
     await this.deps.events.publish('vm.created', name, { cpus, memory: memoryMiB, image: imageName });
+    const view = toView((await this.deps.store.getVm(name))!);
     if (input.start) return this.start(name);
-    return toView(record);
+    return view;
   }
 
   async delete(name: string, opts: { force?: boolean } = {}): Promise<void> {
@@ -186,6 +219,16 @@ export class VmService {
       assertOperationAllowed(name, rec.state, opts.force ? 'force-delete' : 'delete');
       if (isActive(rec.state)) rec = await this.forceStopLocked(rec);
       await this.deps.store.deleteVm(rec.id);
+      for (const disk of rec.spec.disks) {
+        if (!disk.volume) continue;
+        const { pool, name: vol } = disk.volume;
+        try {
+          const v = await this.deps.storage.markAttached(pool, vol, undefined);
+          if (v.ownedBy === rec.name) await this.deps.storage.deleteVolume(pool, vol, { evenIfOwned: true });
+        } catch (e) {
+          this.log(`${name}: releasing volume ${pool}/${vol} failed: ${errorText(e)}`);
+        }
+      }
       await rm(join(this.deps.runDir, 'vms', rec.id), { recursive: true, force: true });
       await rm(join(this.deps.logDir, rec.id), { recursive: true, force: true });
       await this.deps.events.publish('vm.deleted', name, {});
@@ -224,6 +267,127 @@ export class VmService {
       await this.qmpOf(rec).execute('cont');
       return toView(await this.setState(rec.name, 'running'));
     });
+  }
+
+  // ---- disks ---------------------------------------------------------------
+
+  /** Attaches a volume; hot-plugged (blockdev-add + device_add) into a running guest. */
+  async attachVolume(name: string, pool: string, volume: string, opts: { readOnly?: boolean } = {}): Promise<VmView> {
+    return this.exclusive(name, 'attach', async (rec) => {
+      const vol = await this.deps.storage.getVolume(pool, volume);
+      if (vol.attachedTo !== undefined) {
+        throw new HangarError('VOLUME_IN_USE', `Volume "${volume}" is attached to VM "${vol.attachedTo}": detach it there first.`);
+      }
+      const used = new Set(rec.spec.disks.map((d) => d.id));
+      let n = 0;
+      while (used.has(`disk${n}`)) n++;
+      const disk = diskOf(`disk${n}`, vol);
+      disk.readOnly = opts.readOnly ?? false;
+      if (rec.state === 'running' || rec.state === 'paused') {
+        await this.hotplugDisk(rec, disk);
+      } else {
+        assertOperationAllowed(name, rec.state, 'start');
+      }
+      await this.deps.storage.markAttached(pool, volume, name);
+      rec = await this.updateRecord(name, (r) => ({ ...r, spec: { ...r.spec, disks: [...r.spec.disks, disk] } }));
+      await this.deps.events.publish('vm.disk-attached', name, { device: disk.id, pool, volume, live: isActive(rec.state) });
+      return toView(rec);
+    });
+  }
+
+  /** Detaches a volume; from a running guest it waits for the guest to release the device. */
+  async detachVolume(name: string, pool: string, volume: string): Promise<VmView> {
+    return this.exclusive(name, 'detach', async (rec) => {
+      const disk = rec.spec.disks.find((d) => d.volume?.pool === pool && d.volume.name === volume);
+      if (!disk) throw new HangarError('VOLUME_NOT_FOUND', `Volume "${volume}" is not attached to VM "${name}".`);
+      const live = rec.state === 'running' || rec.state === 'paused';
+      if (live) {
+        if (disk.bootIndex !== undefined && rec.spec.boot.kind === 'disk') {
+          throw new HangarError('VM_STATE', `"${volume}" is the boot disk of running VM "${name}": stop the VM to detach it.`);
+        }
+        await this.unplugDisk(rec, disk);
+      } else if (isActive(rec.state)) {
+        assertOperationAllowed(name, rec.state, 'start');
+      }
+      rec = await this.updateRecord(name, (r) => {
+        const next: VmRecord = { ...r, spec: { ...r.spec, disks: r.spec.disks.filter((d) => d.id !== disk.id) } };
+        if (next.runtime?.hotplug) {
+          const hotplug = Object.fromEntries(Object.entries(next.runtime.hotplug).filter(([, dev]) => dev !== disk.id));
+          next.runtime = { ...next.runtime, hotplug };
+        }
+        return next;
+      });
+      await this.deps.storage.markAttached(pool, volume, undefined);
+      await this.deps.events.publish('vm.disk-detached', name, { device: disk.id, pool, volume, live });
+      return toView(rec);
+    });
+  }
+
+  /** Grows a volume; if a running guest uses it, live with block_resize so the guest sees it. */
+  async resizeVolume(pool: string, volume: string, size: string | number): Promise<VolumeRecord> {
+    const vol = await this.deps.storage.getVolume(pool, volume);
+    const vmName = vol.attachedTo;
+    if (vmName === undefined) return this.deps.storage.resizeVolume(pool, volume, size);
+    return this.exclusive(vmName, 'resize', async (rec) => {
+      const disk = rec.spec.disks.find((d) => d.volume?.pool === pool && d.volume.name === volume);
+      const live = disk !== undefined && (rec.state === 'running' || rec.state === 'paused');
+      if (!live) return this.deps.storage.resizeVolume(pool, volume, size);
+      const checked = await this.deps.storage.resizeVolume(pool, volume, size, { live: true, dryRun: true });
+      await this.qmpOf(rec).execute('block_resize', { 'node-name': disk.id, size: checked.sizeBytes });
+      return this.deps.storage.resizeVolume(pool, volume, size, { live: true });
+    });
+  }
+
+  private async hotplugDisk(rec: VmRecord, disk: DiskSpec): Promise<void> {
+    const qmp = this.qmpOf(rec);
+    if (rec.spec.machine === 'microvm') {
+      throw new HangarError('VM_STATE', `A microvm cannot hot-plug disks: stop "${rec.name}" and attach the volume then.`);
+    }
+    const device: Record<string, unknown> = { driver: 'virtio-blk-pci', id: disk.id, drive: disk.id };
+    let port: string | undefined;
+    if (rec.spec.machine === 'q35') {
+      const taken = new Set(Object.keys(rec.runtime?.hotplug ?? {}));
+      port = Array.from({ length: HOTPLUG_PORTS }, (_, i) => hotplugPortId(i)).find((p) => !taken.has(p));
+      if (!port) throw new HangarError('VM_STATE', `VM "${rec.name}" has no free hot-plug slot (${HOTPLUG_PORTS} per run): stop it to attach more disks.`);
+      device.bus = port;
+    }
+    const fileNode = `file-${disk.id}`;
+    await qmp.execute('blockdev-add', {
+      driver: disk.format, 'node-name': disk.id, 'read-only': disk.readOnly,
+      file: { driver: 'file', 'node-name': fileNode, filename: disk.path, 'read-only': disk.readOnly },
+    });
+    try {
+      await qmp.execute('device_add', device);
+    } catch (e) {
+      await qmp.execute('blockdev-del', { 'node-name': disk.id }).catch(() => undefined);
+      throw e;
+    }
+    if (port !== undefined) {
+      const p = port;
+      await this.updateRecord(rec.name, (r) => (r.runtime ? { ...r, runtime: { ...r.runtime, hotplug: { ...r.runtime.hotplug, [p]: disk.id } } } : r));
+    }
+  }
+
+  private async unplugDisk(rec: VmRecord, disk: DiskSpec): Promise<void> {
+    const qmp = this.qmpOf(rec);
+    const deleted = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(false);
+      }, DEVICE_DEL_TIMEOUT_MS);
+      const off = qmp.onEvent((e) => {
+        if (e.event === 'DEVICE_DELETED' && e.data?.device === disk.id) {
+          clearTimeout(timer);
+          off();
+          resolve(true);
+        }
+      });
+    });
+    await qmp.execute('device_del', { id: disk.id });
+    if (!(await deleted)) {
+      throw new HangarError('TIMEOUT', `The guest in "${rec.name}" did not release ${disk.id} within ${DEVICE_DEL_TIMEOUT_MS / 1000} s (it must support PCI hot-unplug): the disk stays attached; try again or stop the VM.`);
+    }
+    await qmp.execute('blockdev-del', { 'node-name': disk.id });
   }
 
   // ---- daemon start / stop -------------------------------------------------
@@ -630,10 +794,20 @@ export class VmService {
   }
 }
 
+function diskOf(id: string, vol: VolumeRecord, bootIndex?: number): DiskSpec {
+  const d: DiskSpec = { id, path: vol.path, format: vol.format, readOnly: false, volume: { pool: vol.pool, name: vol.name } };
+  if (bootIndex !== undefined) d.bootIndex = bootIndex;
+  return d;
+}
+
 function toView(r: VmRecord): VmView {
   const v: VmView = {
     id: r.id, name: r.name, state: r.state, cpus: r.spec.cpus, memory: r.spec.memoryMiB, memoryText: formatMiB(r.spec.memoryMiB),
     machine: r.spec.machine, vnc: r.spec.vnc, createdAt: r.createdAt, updatedAt: r.updatedAt,
+    disks: r.spec.disks.map((d) => ({
+      id: d.id, path: d.path, format: d.format, readOnly: d.readOnly, boot: d.bootIndex !== undefined && r.spec.boot.kind === 'disk',
+      ...(d.volume && { pool: d.volume.pool, volume: d.volume.name }),
+    })),
   };
   if (r.stateReason !== undefined) v.stateReason = r.stateReason;
   if (r.runtime) {

@@ -20,6 +20,8 @@ export interface DiskSpec {
   readOnly: boolean;
   /** Lower boots first; omitted means not bootable. */
   bootIndex?: number;
+  /** The storage volume behind the disk. */
+  volume?: { pool: string; name: string };
 }
 
 export interface PortForward {

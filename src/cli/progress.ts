@@ -1,0 +1,32 @@
+/** Following an operation from the CLI: a progress bar on a terminal, plain lines otherwise. */
+import cliProgress from 'cli-progress';
+import { HangarError, type ErrorCode } from '../errors/errors.js';
+import type { OperationRecord } from '../operations/service.js';
+import type { ApiClient } from './client.js';
+
+export async function followOperation(client: ApiClient, op: OperationRecord, label: string): Promise<OperationRecord> {
+  const tty = Boolean(process.stderr.isTTY);
+  const bar = tty ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {phase}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(100, 0, { phase: '' });
+  let lastPrinted = -10;
+  let current = op;
+  try {
+    while (current.state === 'running') {
+      await new Promise((r) => setTimeout(r, 200));
+      current = await client.call<OperationRecord>('GET', `/v1/operations/${current.id}?wait=1`);
+      const pct = Math.floor(current.progress.percent ?? 0);
+      if (bar) bar.update(pct, { phase: current.progress.phase ?? '' });
+      else if (pct >= lastPrinted + 10 || current.state !== 'running') {
+        lastPrinted = pct;
+        process.stderr.write(`${label}: ${pct}%${current.progress.phase ? ` (${current.progress.phase})` : ''}\n`);
+      }
+    }
+  } finally {
+    bar?.stop();
+  }
+  if (current.state !== 'succeeded') {
+    const code = (current.error?.code ?? 'INTERNAL') as ErrorCode;
+    throw new HangarError(code, current.error?.message ?? `${label} ${current.state}`);
+  }
+  return current;
+}

@@ -224,7 +224,7 @@ async function importFromUrl(job: Job, url: URL, sha: string | undefined): Promi
       const what = `the download from ${redactUrl(url)}`;
       try {
         verify(job, sha, dl.sha256, dl.bytes, what);
-        const name = posix.basename(url.pathname);
+        const name = posix.basename(url.pathname) || url.hostname;
         return await importArtifact(job, partPath, name, dl.sha256);
       } finally {
         // Verified (or rejected) downloads are never resumed: the part goes, whatever happens next.
@@ -265,7 +265,7 @@ async function importFromFile(job: Job, file: string, sha: string | undefined): 
     if (isOva) {
       await fh.close();
       // An OVA is read once: unpacked into private copies while its SHA-256 is computed.
-      return await importOva(job, file, basename(file), sha, size, true);
+      return await importOva(job, file, basename(file), size, { expected: sha });
     }
     // Anything else is copied into the private staging area first, with its SHA-256, so that
     // what is checked is exactly what gets converted, whatever happens to the original.
@@ -310,7 +310,7 @@ async function importArtifact(job: Job, path: string, name: string, sha256: stri
   } finally {
     await fh.close();
   }
-  if (isOva) return importOva(job, path, name, sha256, size, false);
+  if (isOva) return importOva(job, path, name, size, { verified: sha256 });
   const disk = await inspectDisk(job, path, name);
   const [out] = await convertAll(job, [disk]);
   const final = await finalize(job, out ? [out] : []);
@@ -425,7 +425,13 @@ async function finalize(job: Job, outs: Converted[]): Promise<Array<Omit<ImportR
   }));
 }
 
-async function importOva(job: Job, archive: string, name: string, sha: string | undefined, size: number, verifyOuter: boolean): Promise<ImportResult> {
+/**
+ * Unpacks an OVA and imports every disk its OVF lists. `sha` is either the digest of an
+ * archive verified already (a download), or the expected digest to check while unpacking
+ * (a local file, read only once).
+ */
+async function importOva(job: Job, archive: string, name: string, size: number, sha: { verified: string } | { expected: string | undefined }): Promise<ImportResult> {
+  const verifyOuter = !('verified' in sha);
   job.stage = 'unpack';
   const unpackDir = join(job.jobDir, 'ova');
   await mkdir(unpackDir, { mode: 0o700 });
@@ -434,17 +440,23 @@ async function importOva(job: Job, archive: string, name: string, sha: string | 
   let manifestAlgos: string[] | undefined;
   const entries = await extractTar(archive, unpackDir, {
     signal: job.signal,
+    onEntry: async (e) => {
+      // Usually the manifest comes right after the OVF: from then on, hash only what it uses.
+      if (/\.mf$/i.test(e.name) && manifestAlgos === undefined && e.size <= 1 << 20) {
+        manifestAlgos = [...new Set(parseManifest(await readFile(e.path, 'utf8')).map((m) => m.algorithm))];
+      }
+    },
     onBytes: (done, total) => job.progress.report({ phase: 'unpack', bytesDone: done, bytesTotal: total, message: `unpacking ${name}` }),
     onRawChunk: verifyOuter ? (c) => outer.update(c) : undefined,
     hashAlgorithms: (entryName) => (/\.(mf|ovf|cert)$/i.test(entryName) ? [] : (manifestAlgos ?? ['sha1', 'sha256'])),
   });
   job.progress.report({ phase: 'unpack', bytesDone: size, bytesTotal: size, percent: 100, message: `unpacked ${entries.length} files` }, { force: true });
   let sha256: string;
-  if (verifyOuter) {
-    sha256 = outer.digest('hex');
-    verify(job, sha, sha256, size, archive);
+  if ('verified' in sha) {
+    sha256 = sha.verified;
   } else {
-    sha256 = '';
+    sha256 = outer.digest('hex');
+    verify(job, sha.expected, sha256, size, archive);
   }
   const ovfEntry = entries.find((e) => /\.ovf$/i.test(e.name));
   if (!ovfEntry) throw fail('BAD_SOURCE', `${name} contains no .ovf descriptor; it is not an OVA appliance.`);
@@ -455,7 +467,6 @@ async function importOva(job: Job, archive: string, name: string, sha: string | 
   if (mfEntry) {
     if (mfEntry.size > 1 << 20) throw fail('BAD_SOURCE', 'The OVA manifest is implausibly large; the OVA is damaged.');
     const manifest = parseManifest(await readFile(mfEntry.path, 'utf8'));
-    manifestAlgos = [...new Set(manifest.map((m) => m.algorithm))];
     for (const m of manifest) {
       const entryName = safeEntryName(posix.join(posix.dirname(mfEntry.name), m.file));
       const entry = entryName === null ? undefined : byName.get(entryName);

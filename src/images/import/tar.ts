@@ -30,6 +30,8 @@ export interface ExtractOptions {
   onRawChunk?: (chunk: Buffer) => void;
   /** Hash algorithms (node:crypto names) to compute for an entry's content. */
   hashAlgorithms?: (name: string) => string[];
+  /** Called after each regular file is written, before the next entry is read. */
+  onEntry?: (entry: TarEntry) => Promise<void> | void;
   maxEntries?: number;
 }
 
@@ -207,7 +209,9 @@ export async function extractTar(archivePath: string, destDir: string, opts: Ext
           algos.forEach((a, i) => {
             digest[a] = hashes[i]?.digest('hex') ?? '';
           });
-          entries.push({ name, path, size, hashes: digest });
+          const entry: TarEntry = { name, path, size, hashes: digest };
+          entries.push(entry);
+          await opts.onEntry?.(entry);
           break;
         }
         case '5': {

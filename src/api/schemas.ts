@@ -226,3 +226,29 @@ export const Operation = Type.Object(
 );
 export const OperationParam = Type.Object({ id: Type.String() }, strict);
 export const OperationQuery = Type.Object({ wait: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'Wait up to this many seconds for the operation to end.' })) }, strict);
+
+// ---- snapshots ---------------------------------------------------------------
+
+export const Snapshot = Type.Object(
+  {
+    name: Type.String(),
+    vm: Type.String(),
+    parent: Type.Optional(Type.String({ description: 'The snapshot this one was taken on top of (the tree).' })),
+    memory: Type.Boolean({ description: 'Includes memory and device state.' }),
+    runState: Type.Union([Type.Literal('running'), Type.Literal('paused'), Type.Literal('stopped')]),
+    disks: Type.Array(Type.Object({ id: Type.String(), path: Type.String() })),
+    current: Type.Boolean({ description: 'The VM was last reverted to (or took) this snapshot.' }),
+    createdAt: Type.String(),
+    description: Type.Optional(Type.String()),
+  },
+  { $id: 'Snapshot' },
+);
+export const CreateSnapshotBody = Type.Object(
+  {
+    name: Type.String({ description: '1-100 letters, digits, . _ -' }),
+    memory: Type.Optional(Type.Boolean({ description: 'Also save memory and device state (running guests). Returns 202 with an operation.' })),
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  strict,
+);
+export const SnapshotParams = Type.Object({ name: Type.String(), snapshot: Type.String() }, strict);

@@ -20,16 +20,19 @@ import type { StorageService } from '../storage/service.js';
 import type { OperationService } from '../operations/service.js';
 import type { Accel } from '../vm/spec.js';
 import { registerStorageRoutes } from './routes/storage.js';
+import { registerSnapshotRoutes } from './routes/snapshots.js';
+import type { SnapshotService } from '../snapshots/service.js';
 import { isActive } from '../vm/states.js';
 import { SerialHub } from '../console/serial-hub.js';
 import {
-  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, LogsQuery, LogsReply, Operation, Pool, StopBody, Vm, VmNameParam, Volume,
+  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, LogsQuery, LogsReply, Operation, Pool, Snapshot, StopBody, Vm, VmNameParam, Volume,
 } from './schemas.js';
 
 export interface ApiDeps {
   vms: VmService;
   storage: StorageService;
   operations: OperationService;
+  snapshots: SnapshotService;
   accel: Accel;
   events: EventBus;
   store: Store;
@@ -56,7 +59,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output).' },
-      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }],
+      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -68,6 +71,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Pool);
   app.addSchema(Volume);
   app.addSchema(Operation);
+  app.addSchema(Snapshot);
 
   app.setErrorHandler((err: FastifyError | HangarError | Error, _req, reply) => {
     const body = toErrorBody(err);
@@ -100,6 +104,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerVmRoutes(app, deps);
   registerStorageRoutes(app, deps);
+  registerSnapshotRoutes(app, deps);
 
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'List images', response: { 200: { type: 'array', items: { $ref: 'Image#' } } } } }, async () =>
     deps.images.list(),

@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
 import { runConsole } from './console.js';
 import { addStorageCommands } from './storage-commands.js';
+import { addSnapshotCommands } from './snapshot-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 import type { VmView } from '../vm/service.js';
 import type { HangarEvent } from '../store/store.js';
@@ -212,6 +213,7 @@ export function buildProgram(): Command {
     });
 
   addStorageCommands(program, globals);
+  addSnapshotCommands(program, globals);
 
   const image = program.command('image').description('Images VMs are created from');
   image

@@ -17,6 +17,7 @@ import { SqliteStore } from '../store/sqlite.js';
 import { VmService } from '../vm/service.js';
 import { OperationService } from '../operations/service.js';
 import { StorageService } from '../storage/service.js';
+import { SnapshotService } from '../snapshots/service.js';
 import type { DaemonConfig } from './config.js';
 import { VERSION } from '../version.js';
 
@@ -45,10 +46,11 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     store, storage, events, images, caps, host, defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
     log: (msg) => logger.warn(msg),
   });
+  const snapshots = new SnapshotService(store, events, vms);
   await vms.adoptAll();
   if (config.buildImages) void images.ensureBuilt();
 
-  const app = await buildApi({ vms, storage, operations, events, store, images, caps, host, accel: config.accel, version: VERSION });
+  const app = await buildApi({ vms, storage, operations, snapshots, events, store, images, caps, host, accel: config.accel, version: VERSION });
   await mkdir(join(config.socket, '..'), { recursive: true, mode: 0o755 });
   // The lock guarantees no other daemon owns this socket; a leftover file is stale.
   await rm(config.socket, { force: true });

@@ -18,6 +18,8 @@ export const ERROR_CATALOGUE = {
   VOLUME_NOT_FOUND: { status: 404, title: 'No such volume' },
   VOLUME_EXISTS: { status: 409, title: 'A volume with that name exists' },
   VOLUME_IN_USE: { status: 409, title: 'The volume is attached or others depend on it' },
+  SNAPSHOT_NOT_FOUND: { status: 404, title: 'No such snapshot' },
+  SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with that name exists' },
   IMAGE_EXISTS: { status: 409, title: 'An image with that name exists' },
   IMAGE_IN_USE: { status: 409, title: 'Volumes depend on this image' },
   UNSAFE_PATH: { status: 400, title: 'The path or name would leave its pool' },

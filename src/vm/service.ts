@@ -86,6 +86,26 @@ export interface VmServiceDeps {
   log?: (msg: string) => void;
 }
 
+/** Work to do on a freshly launched, still paused QEMU before the guest runs. */
+export interface StartHooks {
+  beforeCont?: (qmp: QmpClient) => Promise<void>;
+  /** Leave the guest paused after `beforeCont` (e.g. a snapshot taken while paused). */
+  stayPaused?: boolean;
+}
+
+/**
+ * What another service (snapshots, later migration) gets while it holds a VM's
+ * operation lock: the record, its monitor, and the lifecycle steps it may need.
+ */
+export interface VmHandle {
+  record(): Promise<VmRecord>;
+  qmp(): Promise<QmpClient>;
+  forceStop(): Promise<VmRecord>;
+  start(hooks?: StartHooks): Promise<VmRecord>;
+  /** Re-reads QEMU's run state (running/paused) into the record. */
+  syncRunState(): Promise<VmRecord>;
+}
+
 /** A QEMU process the daemon is watching. */
 interface LiveVm {
   id: string;
@@ -269,6 +289,25 @@ export class VmService {
     });
   }
 
+  /** Runs `fn` holding the VM's operation lock (a concurrent operation gets VM_BUSY). */
+  async operate<T>(name: string, op: string, fn: (vm: VmHandle) => Promise<T>): Promise<T> {
+    return this.exclusive(name, op, async () => {
+      const handle: VmHandle = {
+        record: () => this.mustGet(name),
+        qmp: async () => this.qmpOf(await this.mustGet(name)),
+        forceStop: async () => this.forceStopLocked(await this.mustGet(name)),
+        start: async (hooks) => this.startLocked(await this.mustGet(name), hooks),
+        syncRunState: async () => {
+          const rec = await this.mustGet(name);
+          const status = await this.qmpOf(rec).execute<{ running: boolean }>('query-status');
+          const state: VmState = status.running ? 'running' : 'paused';
+          return rec.state === state ? rec : this.setState(name, state);
+        },
+      };
+      return fn(handle);
+    });
+  }
+
   // ---- disks ---------------------------------------------------------------
 
   /** Attaches a volume; hot-plugged (blockdev-add + device_add) into a running guest. */
@@ -418,7 +457,7 @@ export class VmService {
 
   // ---- internals: operations -----------------------------------------------
 
-  private async startLocked(rec: VmRecord): Promise<VmRecord> {
+  private async startLocked(rec: VmRecord, opts: StartHooks = {}): Promise<VmRecord> {
     assertOperationAllowed(rec.name, rec.state, 'start');
     await this.checkCapacityToStart(rec);
     const paths = this.pathsOf(rec);
@@ -450,6 +489,11 @@ export class VmService {
         launched.exited,
       );
       this.attachQmp(lv, qmp);
+      if (opts.beforeCont) await opts.beforeCont(qmp);
+      if (opts.stayPaused) {
+        lv.starting = false;
+        return this.setState(rec.name, 'paused');
+      }
       await qmp.execute('cont');
       lv.starting = false;
     } catch (e) {

@@ -158,12 +158,18 @@ export function sleep(ms: number): Promise<void> {
  * Waits for the guest's READY line in `hangar vm logs`, and for the shell prompt after it:
  * input typed before the shell has opened the serial port is dropped by the guest's tty.
  */
-export async function waitForGuestReady(d: TestDaemon, name: string, timeoutMs = 90_000): Promise<void> {
+export async function waitForGuestReady(d: TestDaemon, name: string, opts: { since?: number; timeoutMs?: number } = {}): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 90_000;
   await waitFor(`${name} to print HANGAR-GUEST-READY and a prompt`, async () => {
-    const r = await d.api.call<{ data: string }>('GET', `/v1/vms/${name}/logs`);
+    const r = await d.api.call<{ data: string }>('GET', `/v1/vms/${name}/logs${opts.since !== undefined ? `?offset=${opts.since}` : ''}`);
     const at = r.data.lastIndexOf('HANGAR-GUEST-READY');
     return at >= 0 && r.data.indexOf('# ', at) > at;
   }, timeoutMs, 100);
+}
+
+/** The current end of a VM's serial log: pass it as `since` to wait for a fresh boot. */
+export async function serialLogEnd(d: TestDaemon, name: string): Promise<number> {
+  return (await d.api.call<{ nextOffset: number }>('GET', `/v1/vms/${name}/logs?tail=0`)).nextOffset;
 }
 
 /** Types `command` on the guest's serial console through `hangar console` and returns what came back. */

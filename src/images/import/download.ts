@@ -104,6 +104,9 @@ async function rehash(path: string, hash: Hash, signal: AbortSignal | undefined,
   return n;
 }
 
+/** Responses whose connection was dropped for being idle too long. */
+const stalled = new WeakSet<IncomingMessage>();
+
 interface Response {
   res: IncomingMessage;
   finalUrl: URL;
@@ -113,7 +116,9 @@ function request(url: URL, headers: Record<string, string>, signal: AbortSignal 
   return new Promise<Response>((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
     const req = mod.request(url, { method: 'GET', headers, signal, timeout: idleTimeoutMs });
+    let current: IncomingMessage | undefined;
     req.on('timeout', () => {
+      if (current) stalled.add(current);
       req.destroy(new NetworkError(`no response from ${redactUrl(url)} for ${Math.round(idleTimeoutMs / 1000)} s`, true));
     });
     req.on('error', (e) => reject(e));
@@ -144,6 +149,7 @@ function request(url: URL, headers: Record<string, string>, signal: AbortSignal 
         request(next, headers, signal, idleTimeoutMs, redirectsLeft - 1).then(resolve, reject);
         return;
       }
+      current = res;
       resolve({ res, finalUrl: url });
     });
     req.end();
@@ -312,22 +318,27 @@ async function attempt(
       cb(null, chunk);
     },
   });
-  const file = await open(p.partPath, offset > 0 ? 'a' : 'w', 0o600);
+  const out = createWriteStream(p.partPath, { flags: offset > 0 ? 'a' : 'w', mode: 0o600, highWaterMark: 1 << 20 });
+  let prematureClose = false;
+  res.on('aborted', () => {
+    prematureClose = true;
+  });
   try {
-    const out = createWriteStream('', { fd: file, autoClose: false, highWaterMark: 1 << 20 });
-    let prematureClose = false;
-    res.on('aborted', () => {
-      prematureClose = true;
-    });
-    try {
-      await pipeline(res, counter, out, { signal: p.signal });
-    } catch (e) {
-      if (p.signal?.aborted) throw e;
-      const c = errnoCode(e);
-      if (c === 'ENOSPC' || c === 'EDQUOT') throw e;
-      throw new NetworkError(prematureClose || c === 'ERR_STREAM_PREMATURE_CLOSE' ? 'the connection closed before the end of the file' : messageOf(e), true, { cause: e });
-    }
-    if (!res.complete) throw new NetworkError('the connection closed before the end of the file', true);
+    await pipeline(res, counter, out, { signal: p.signal });
+  } catch (e) {
+    if (p.signal?.aborted) throw e;
+    const c = errnoCode(e);
+    if (c === 'ENOSPC' || c === 'EDQUOT') throw e;
+    const why = stalled.has(res)
+      ? `no data arrived for ${Math.round(idle / 1000)} s`
+      : prematureClose || c === 'ERR_STREAM_PREMATURE_CLOSE' || c === 'ECONNRESET'
+        ? 'the connection closed before the end of the file'
+        : messageOf(e);
+    throw new NetworkError(why, true, { cause: e });
+  }
+  if (!res.complete) throw new NetworkError('the connection closed before the end of the file', true);
+  const file = await open(p.partPath, 'r');
+  try {
     await file.sync();
   } finally {
     await file.close();

@@ -209,6 +209,7 @@ async function importFromUrl(job: Job, url: URL, sha: string | undefined): Promi
   const partPath = join(job.opts.workDir, `${key}.part`);
   const metaPath = join(job.opts.workDir, `${key}.part.json`);
   return partLocks.run(partPath, async () => {
+    throwIfAborted(job.signal);
     activeParts.add(partPath);
     try {
       job.stage = 'source';
@@ -282,7 +283,7 @@ async function importFromFile(job: Job, file: string, sha: string | undefined): 
       },
     });
     await pipeline(
-      createReadStream('', { fd: fh, start: 0, highWaterMark: 1 << 20, autoClose: false }),
+      createReadStream('', { fd: fh, start: 0, highWaterMark: 1 << 20 }),
       counter,
       createWriteStream(copy, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 }),
       { signal: job.signal },
@@ -364,7 +365,7 @@ async function convertAll(job: Job, disks: Inspected[]): Promise<Converted[]> {
     job.progress.report({ phase: 'convert', bytesDone: before, bytesTotal: total, message });
     out.push({ tmp, virtualSize: d.virtualSize });
   }
-  job.progress.report({ phase: 'convert', bytesDone: total, bytesTotal: total, percent: 100 }, { force: true });
+  job.progress.report({ phase: 'convert', bytesDone: total, bytesTotal: total, percent: 100, message: 'converted' }, { force: true });
   return out;
 }
 

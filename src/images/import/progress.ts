@@ -37,7 +37,8 @@ export class ProgressReporter {
     const t = this.now();
     const important = !samePhase || opts.force === true || opts.restart === true || event.percent === 100;
     if (!important && t - this.lastAt < PROGRESS_INTERVAL_MS) return;
-    if (samePhase && !important && this.last && event.bytesDone === this.last.bytesDone && event.percent === this.last.percent && event.message === this.last.message) return;
+    const same = samePhase && this.last && event.bytesDone === this.last.bytesDone && event.percent === this.last.percent && event.message === this.last.message;
+    if (same && !opts.restart) return;
     this.lastAt = t;
     this.last = event;
     try {

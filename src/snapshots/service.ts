@@ -17,7 +17,7 @@ import type { QmpClient } from '../qmp/index.js';
 import { QEMU_IMG } from '../storage/qemu-img.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { Collection, Store, VmRecord } from '../store/store.js';
-import type { VmHandle, VmService } from '../vm/service.js';
+import type { VmService } from '../vm/service.js';
 import type { DiskSpec } from '../vm/spec.js';
 
 const run = promisify(execFile);

@@ -6,6 +6,7 @@
  *   BENCH_N=20 npx tsx bench/run.ts      more iterations
  *   BENCH_CASES=start-stop npx tsx bench/run.ts
  *   BENCH_HANGAR_ROOT=/other/checkout npx tsx bench/run.ts   benchmark another build's bin/ + dist/
+ *   BENCH_OUT=/tmp/report.md …           write the report there instead of bench/results/latest.md
  *
  * Needs the built daemon (`npm run build`) and the tiny image (built here if missing).
  * A case is a module exporting a BenchCase (bench/lib/report.ts); add it to CASES.
@@ -84,7 +85,13 @@ async function main(): Promise<number> {
   }
 
   const started = performance.now();
-  const load = async () => `CPUs ${((await cpuBusy()) * 100).toFixed(0)}% busy, ${foreignQemuPids(`${tmp}/`).length} other QEMU processes`;
+  let busyHost = false;
+  const load = async () => {
+    const busy = await cpuBusy();
+    const others = foreignQemuPids(`${tmp}/`).length;
+    if (busy > 0.25 || others > 0) busyHost = true;
+    return `CPUs ${(busy * 100).toFixed(0)}% busy, ${others} other QEMU processes`;
+  };
   const loadBefore = await load();
   const sections = [header(n)];
   const goals: Goal[] = [];
@@ -102,13 +109,15 @@ async function main(): Promise<number> {
     await cleanup();
   }
   sections[0] += `\n\nHost activity not ours (it shares the CPUs): before the run ${loadBefore}; after it ${await load()}.`;
+  if (busyHost) sections[0] += '\n\n**Warning: other work was running on this host, so timings are noisy (compare the spreads); rerun on a quiet machine before drawing conclusions.**';
   // All goals again at the end, so one glance tells.
   sections.push('## Goals', goals.length ? goals.map(goalLine).join('\n') : '(no goals in the cases run)', `_Total run time ${((performance.now() - started) / 1000).toFixed(0)} s._`);
   const report = sections.join('\n\n') + '\n';
   process.stdout.write(report);
-  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), report);
-  progress('report written to bench/results/latest.md');
+  const out = resolve(process.env.BENCH_OUT ?? join(ROOT, 'bench', 'results', 'latest.md'));
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, report);
+  progress(`report written to ${out}`);
   return 0;
 }
 

@@ -12,7 +12,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ERROR_CATALOGUE, HangarError, isHangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { ImageCatalog } from '../images/catalog.js';
+import type { ImageCatalog, ImportImageInput } from '../images/catalog.js';
 import type { HostCapsReport } from '../qemu/host-caps.js';
 import type { HangarEvent, Store } from '../store/store.js';
 import type { VmService } from '../vm/service.js';
@@ -25,7 +25,7 @@ import type { SnapshotService } from '../snapshots/service.js';
 import { isActive } from '../vm/states.js';
 import { SerialHub } from '../console/serial-hub.js';
 import {
-  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, LogsQuery, LogsReply, Operation, Pool, Snapshot, StopBody, Vm, VmNameParam, Volume,
+  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Operation, Pool, Snapshot, StopBody, Vm, VmNameParam, Volume,
 } from './schemas.js';
 
 export interface ApiDeps {
@@ -108,6 +108,32 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'List images', response: { 200: { type: 'array', items: { $ref: 'Image#' } } } } }, async () =>
     deps.images.list(),
+  );
+  app.get<{ Params: { name: string } }>(
+    '/v1/images/:name',
+    { schema: { tags: ['images'], summary: 'Show an image', params: ImageParam, response: { 200: { $ref: 'Image#' }, ...errorResponses } } },
+    async (req) => deps.images.get(req.params.name),
+  );
+  app.post<{ Body: ImportImageInput }>(
+    '/v1/images',
+    {
+      schema: {
+        tags: ['images'], summary: 'Import an image from a URL or a host file: verified (SHA-256), converted to qcow2 (raw, qcow2, VMDK, VDI, VHDX, VPC, OVA); an operation',
+        body: ImportImageBody, response: { 202: { $ref: 'Operation#' }, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const op = await deps.operations.start('image.import', `image/${req.body.name}`, (ctx) => deps.images.import(req.body, ctx));
+      return reply.status(202).send(op);
+    },
+  );
+  app.delete<{ Params: { name: string } }>(
+    '/v1/images/:name',
+    { schema: { tags: ['images'], summary: 'Delete an imported image (refused while disks are linked clones of it)', params: ImageParam, response: { 204: { type: 'null' }, ...errorResponses } } },
+    async (req, reply) => {
+      await deps.images.delete(req.params.name, async () => (await deps.storage.dependentsOfImage(req.params.name)).map((v) => `${v.pool}/${v.name}`));
+      return reply.status(204).send();
+    },
   );
 
   app.get<{ Querystring: { follow?: string; after?: string; vm?: string; limit?: string } }>(

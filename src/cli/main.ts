@@ -14,6 +14,10 @@ import { render, renderFields, renderTable, type OutputFormat } from './output.j
 import type { VmView } from '../vm/service.js';
 import type { HangarEvent } from '../store/store.js';
 import type { ImageInfo } from '../images/catalog.js';
+import type { OperationRecord } from '../operations/service.js';
+import { formatBytes } from '../util/size.js';
+import { followOperation } from './progress.js';
+import { resolve as resolvePath } from 'node:path';
 
 interface GlobalOpts {
   socket?: string;
@@ -225,10 +229,53 @@ export function buildProgram(): Command {
       const images = await g.client.call<ImageInfo[]>('GET', '/v1/images');
       print(render(g.output, images, () => renderTable(images, [
         { header: 'NAME', value: (i) => i.name },
+        { header: 'KIND', value: (i) => i.kind },
         { header: 'STATUS', value: (i) => i.status },
-        { header: 'KERNEL', value: (i) => i.kernelVersion },
+        { header: 'SIZE', value: (i) => (i.disk ? formatBytes(i.disk.virtualSizeBytes) : undefined) },
+        { header: 'ORIGIN', value: (i) => i.origin },
         { header: 'DESCRIPTION', value: (i) => i.description },
       ])));
+    });
+  image
+    .command('show')
+    .description('Show an image')
+    .argument('<name>')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const i = await g.client.call<ImageInfo>('GET', `/v1/images/${encodeURIComponent(name)}`);
+      print(render(g.output, i, () => renderFields(Object.entries(i))));
+    });
+  image
+    .command('import')
+    .description('Import a disk image from an http(s) URL or a file on the daemon host (raw, qcow2, VMDK, VDI, VHDX, OVA), with a progress bar')
+    .argument('<name>', 'name for the image')
+    .option('--url <url>', 'http(s) URL to download')
+    .option('--file <path>', 'file on the daemon host')
+    .option('--sha256 <hex>', 'expected SHA-256 of the file as fetched')
+    .option('--no-verify', 'import a URL without a checksum (not recommended)')
+    .option('--description <text>', 'a note')
+    .action(async (name: string, o: { url?: string; file?: string; sha256?: string; verify: boolean; description?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const body: Record<string, unknown> = { name };
+      if (o.url !== undefined) body.url = o.url;
+      if (o.file !== undefined) body.file = resolvePath(o.file);
+      if (o.sha256 !== undefined) body.sha256 = o.sha256;
+      if (!o.verify) body.allowUnverified = true;
+      if (o.description !== undefined) body.description = o.description;
+      const op = await g.client.call<OperationRecord>('POST', '/v1/images', body);
+      const done = await followOperation(g.client, op, `importing ${name}`);
+      const i = done.result as ImageInfo;
+      print(render(g.output, i, () => `Image ${name} imported (${i.disk ? formatBytes(i.disk.virtualSizeBytes) : '?'} disk, sha256 ${i.sha256 ?? '?'}).\n`));
+    });
+  image
+    .command('delete')
+    .alias('rm')
+    .description('Delete an imported image (refused while disks are linked clones of it)')
+    .argument('<name>')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      await g.client.call('DELETE', `/v1/images/${encodeURIComponent(name)}`);
+      print(render(g.output, { name, deleted: true }, () => `Image ${name} deleted.\n`));
     });
   image
     .command('build')

@@ -36,7 +36,8 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const store = new SqliteStore(join(config.dataDir, 'hangar.db'));
   const events = new EventBus(store);
   const caps = await detectHostCaps(QEMU_BINARY);
-  const images = new ImageCatalog(config.cacheDir, (msg) => logger.info(msg));
+  const images = new ImageCatalog({ cacheDir: config.cacheDir, imagesDir: join(config.dataDir, 'images'), store, events, log: (msg) => logger.info(msg) });
+  await images.init();
   const host = { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)), cpuOvercommit: 4, memoryOvercommit: 1 };
   const storage = new StorageService(store, events, config.dataDir);
   await storage.init();

@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   CHECKSUM_MISMATCH: { status: 422, title: 'The download does not match the expected checksum' },
   DOWNLOAD_FAILED: { status: 502, title: 'The download failed' },
   UNSUPPORTED_FORMAT: { status: 422, title: 'The disk format is not supported' },
+  UNSAFE_IMAGE: { status: 422, title: 'The image refers to files outside itself' },
   STORAGE_FULL: { status: 507, title: 'The storage pool is full' },
   STORAGE_FAILED: { status: 500, title: 'A storage operation failed' },
   QEMU_FAILED: { status: 500, title: 'QEMU failed' },

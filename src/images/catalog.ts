@@ -2,9 +2,47 @@
  * The image catalogue: what a VM can be created from. For now the built-in `tiny`
  * starter image, built from Debian packages and cached outside any data dir.
  */
-import { HangarError } from '../errors/errors.js';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HangarError, type ErrorCode } from '../errors/errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { OperationContext } from '../operations/service.js';
+import { validateVolumeName } from '../storage/pool.js';
+import type { Collection, Store } from '../store/store.js';
 import type { BootSpec } from '../vm/spec.js';
+import { cleanupImportStaging, importImage, isImportError, type ImportErrorCode } from './import/index.js';
 import { buildTinyImage, readTinyImage } from './tiny/build.js';
+
+/** An image a user imported: a qcow2 file in the data dir's images folder. */
+export interface ImportedImageRecord {
+  name: string;
+  path: string;
+  format: 'qcow2';
+  virtualSizeBytes: number;
+  actualSizeBytes: number;
+  sha256: string;
+  sourceFormat: string;
+  source: { url?: string; file?: string };
+  description?: string;
+  importedAt: string;
+}
+
+export interface ImportImageInput {
+  name: string;
+  url?: string;
+  file?: string;
+  sha256?: string;
+  allowUnverified?: boolean;
+  description?: string;
+}
+
+const BUILTIN_NAMES = ['tiny', 'debian-12'];
+
+const IMPORT_ERRORS: Record<ImportErrorCode, ErrorCode> = {
+  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH', DOWNLOAD_FAILED: 'DOWNLOAD_FAILED', UNSUPPORTED_FORMAT: 'UNSUPPORTED_FORMAT',
+  UNSAFE_IMAGE: 'UNSAFE_IMAGE', NO_SPACE: 'STORAGE_FULL', ABORTED: 'INVALID_SPEC', BAD_SOURCE: 'INVALID_SPEC',
+  BAD_OPTIONS: 'INVALID_SPEC', DEST_EXISTS: 'IMAGE_EXISTS', CONVERT_FAILED: 'STORAGE_FAILED',
+};
 
 export type ImageStatus = 'ready' | 'building' | 'missing' | 'failed';
 
@@ -23,16 +61,109 @@ export interface ImageInfo {
   kernelVersion?: string;
   builtAt?: string;
   error?: string;
+  sha256?: string;
+  source?: { url?: string; file?: string };
+  importedAt?: string;
+}
+
+export interface ImageCatalogOptions {
+  cacheDir: string;
+  /** Where imported images live (`<data-dir>/images`); without it, only built-in images exist. */
+  imagesDir?: string;
+  store?: Store;
+  events?: EventBus;
+  log?: (msg: string) => void;
 }
 
 export class ImageCatalog {
   private building: Promise<void> | undefined;
   private buildError: string | undefined;
+  private readonly cacheDir: string;
+  private readonly log: (msg: string) => void;
+  private readonly imported: Collection<ImportedImageRecord> | undefined;
 
-  constructor(private readonly cacheDir: string, private readonly log: (msg: string) => void = () => {}) {}
+  constructor(private readonly opts: ImageCatalogOptions) {
+    this.cacheDir = opts.cacheDir;
+    this.log = opts.log ?? (() => {});
+    this.imported = opts.store?.collection<ImportedImageRecord>('images');
+  }
+
+  /**
+   * At daemon start: drop what an interrupted import left behind — staging files,
+   * orphaned qemu-img processes, and image files no record points at.
+   */
+  async init(): Promise<void> {
+    const dir = this.opts.imagesDir;
+    if (!dir || !this.imported) return;
+    await mkdir(join(dir, '.staging'), { recursive: true, mode: 0o700 });
+    await cleanupImportStaging(join(dir, '.staging'));
+    const known = new Set((await this.imported.list()).map((r) => r.path));
+    for (const f of await readdir(dir)) {
+      if (f === '.staging' || known.has(join(dir, f))) continue;
+      this.log(`removing ${join(dir, f)}: an import that did not finish`);
+      await rm(join(dir, f), { force: true, recursive: true });
+    }
+  }
 
   async list(): Promise<ImageInfo[]> {
-    return [await this.tiny()];
+    const imported = this.imported ? await this.imported.list() : [];
+    return [await this.tiny(), ...imported.map(importedInfo)];
+  }
+
+  /** Imports an image from a URL or a local file (run as an operation by the API). */
+  async import(input: ImportImageInput, ctx: OperationContext): Promise<ImageInfo> {
+    const { imagesDir } = this.opts;
+    if (!imagesDir || !this.imported) throw new HangarError('INTERNAL', 'This daemon has no images directory.');
+    const name = this.checkNewName(input.name);
+    if (await this.imported.get(name)) throw new HangarError('IMAGE_EXISTS', `An image named "${name}" exists: delete it first or pick another name.`);
+    if ((input.url === undefined) === (input.file === undefined)) {
+      throw new HangarError('INVALID_SPEC', 'Give exactly one source: a url (http or https) or a file (an absolute path on the host).');
+    }
+    const source = input.url !== undefined ? { url: input.url } : { file: input.file! };
+    let result;
+    try {
+      result = await importImage(source, {
+        workDir: join(imagesDir, '.staging'), destDir: imagesDir, destName: name, signal: ctx.signal,
+        ...(input.sha256 !== undefined && { sha256: input.sha256 }), ...(input.allowUnverified && { allowUnverified: true }),
+        onProgress: (p) => ctx.progress({ phase: p.phase, ...(p.percent !== undefined && { percent: p.percent }), bytesDone: p.bytesDone, ...(p.bytesTotal !== undefined && { bytesTotal: p.bytesTotal }), ...(p.message !== undefined && { message: p.message }) }),
+      });
+    } catch (e) {
+      if (isImportError(e)) throw new HangarError(IMPORT_ERRORS[e.code], e.message, { cause: e, ...(e.details && { details: e.details as Record<string, unknown> }) });
+      throw e;
+    }
+    const rec: ImportedImageRecord = {
+      name, path: result.path, format: 'qcow2', virtualSizeBytes: result.virtualSizeBytes, actualSizeBytes: result.actualSizeBytes,
+      sha256: result.sha256, sourceFormat: result.sourceFormat, source, importedAt: new Date().toISOString(),
+    };
+    if (input.description !== undefined) rec.description = input.description;
+    if (!(await this.imported.create(name, rec))) {
+      await rm(result.path, { force: true });
+      throw new HangarError('IMAGE_EXISTS', `An image named "${name}" was imported meanwhile.`);
+    }
+    await this.opts.events?.publish('image.imported', undefined, { image: name, sha256: rec.sha256, sourceFormat: rec.sourceFormat });
+    return importedInfo(rec);
+  }
+
+  /** Deletes an imported image; refused while linked clones read from it. */
+  async delete(name: string, dependents: () => Promise<string[]>): Promise<void> {
+    if (BUILTIN_NAMES.includes(name)) {
+      throw new HangarError('INVALID_SPEC', `"${name}" is built in: it lives in the cache and is rebuilt with \`hangar image build ${name} --force\`.`);
+    }
+    const rec = await this.imported?.get(name);
+    if (!rec) throw new HangarError('IMAGE_NOT_FOUND', `There is no image "${name}": see \`hangar image list\`.`);
+    const users = await dependents();
+    if (users.length > 0) {
+      throw new HangarError('IMAGE_IN_USE', `Image "${name}" backs ${users.length} disk(s) (${users.slice(0, 5).join(', ')}${users.length > 5 ? ', …' : ''}): delete those VMs or volumes first.`);
+    }
+    await this.imported!.delete(name);
+    await rm(rec.path, { force: true });
+    await this.opts.events?.publish('image.deleted', undefined, { image: name });
+  }
+
+  private checkNewName(name: string): string {
+    validateVolumeName(name, 'image');
+    if (BUILTIN_NAMES.includes(name)) throw new HangarError('IMAGE_EXISTS', `"${name}" is the name of a built-in image: pick another.`);
+    return name;
   }
 
   async get(name: string): Promise<ImageInfo> {
@@ -86,4 +217,11 @@ export class ImageCatalog {
     if (this.buildError) return { ...base, status: 'failed', error: this.buildError };
     return { ...base, status: 'missing' };
   }
+}
+
+function importedInfo(r: ImportedImageRecord): ImageInfo {
+  return {
+    name: r.name, description: r.description ?? `Imported ${r.sourceFormat} disk`, status: 'ready', kind: 'disk', origin: 'imported',
+    disk: { path: r.path, format: r.format, virtualSizeBytes: r.virtualSizeBytes }, sha256: r.sha256, source: r.source, importedAt: r.importedAt,
+  };
 }

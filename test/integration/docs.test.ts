@@ -32,7 +32,7 @@ describe('README and the CLI agree', () => {
         cmd = cmd.commands.find((c) => c.name() === word)!;
       }
       expect(cmd, line).not.toBe(program);
-      const flags = [...line.split('#')[0]!.matchAll(/(?<![\w-])(--[a-z][a-z-]*)/g)].map((m) => m[1]!);
+      const flags = [...line.split('#')[0]!.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!);
       const known = new Set([...cmd.options, ...program.options].flatMap((o) => [o.long, o.negate ? o.long : undefined]).filter(Boolean));
       for (const f of flags) expect(known.has(f), `${f} in: ${line}`).toBe(true);
     }

@@ -32,6 +32,10 @@ export const CreateVmBody = Type.Object(
     start: Type.Optional(Type.Boolean({ description: 'Start the VM right after creating it.' })),
     diskSize: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String()], { description: 'Root disk size for disk images (at least the image\'s size); for kernel images, a blank data disk of this size.' })),
     fullCopy: Type.Optional(Type.Boolean({ description: 'Copy the image instead of a linked clone (qcow2 backing file).' })),
+    maxCpus: Type.Optional(Type.Integer({ description: 'vCPUs can be hot-plugged up to this many. Default: cpus.' })),
+    maxMemory: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'Memory can be hot-plugged up to this much. Default: memory.' })),
+    cpuLimit: Type.Optional(Type.Union([Type.Number(), Type.String()], { description: 'CPU limit in percent of one host CPU, e.g. 150 or "150%" (cgroups).' })),
+    cpuWeight: Type.Optional(Type.Integer({ description: 'Relative CPU weight 1-10000 (100 = default).' })),
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -51,9 +55,15 @@ export const Vm = Type.Object(
     accel: Type.Optional(Type.String()),
     image: Type.Optional(Type.String()),
     vnc: Type.Boolean(),
+    maxCpus: Type.Integer(),
+    maxMemory: Type.Integer({ description: 'MiB' }),
+    cpuLimit: Type.Optional(Type.Number({ description: 'Percent of one host CPU.' })),
+    cpuWeight: Type.Optional(Type.Integer()),
+    live: Type.Optional(Type.Object({ cpus: Type.Integer(), memory: Type.Integer() }, { description: 'What the running guest has now, where it differs from the configuration.' })),
+    pending: Type.Optional(Type.Array(Type.String(), { description: 'Settings that apply at the next start.' })),
     disks: Type.Array(Type.Object({
       id: Type.String(), pool: Type.Optional(Type.String()), volume: Type.Optional(Type.String()), path: Type.String(),
-      format: Type.String(), readOnly: Type.Boolean(), boot: Type.Boolean(),
+      format: Type.String(), readOnly: Type.Boolean(), boot: Type.Boolean(), iops: Type.Optional(Type.Integer()), bps: Type.Optional(Type.Integer()),
     })),
     startedAt: Type.Optional(Type.String()),
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),
@@ -268,3 +278,33 @@ export const ImportImageBody = Type.Object(
   strict,
 );
 export const ImageParam = Type.Object({ name: Type.String() }, strict);
+
+// ---- live settings -----------------------------------------------------------
+
+const Nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const VmSettingsBody = Type.Object(
+  {
+    cpus: Type.Optional(Type.Integer({ description: 'vCPUs: hot-plugged/unplugged live up to maxCpus of this run.' })),
+    memory: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'Memory: balloon within the plugged size, pc-dimm hot-plug up to maxMemory.' })),
+    maxCpus: Type.Optional(Type.Integer({ description: 'From the next start.' })),
+    maxMemory: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'From the next start.' })),
+    cpuLimit: Type.Optional(Nullable(Type.Union([Type.Number(), Type.String()], { description: 'Percent of one host CPU ("150%"); null lifts it.' }))),
+    cpuWeight: Type.Optional(Nullable(Type.Integer({ description: '1-10000; null restores 100.' }))),
+    disks: Type.Optional(Type.Record(Type.String(), Type.Object({
+      iops: Type.Optional(Nullable(Type.Integer())),
+      bps: Type.Optional(Nullable(Type.Union([Type.Integer(), Type.String()]))),
+    }, strict), { description: 'Per disk (device id or volume name): I/O limits; 0 or null lifts them.' })),
+  },
+  strict,
+);
+
+export const VmSettingsReply = Type.Object({
+  vm: Type.Ref('Vm'),
+  changes: Type.Array(Type.Object({
+    key: Type.String(),
+    value: Type.Unknown(),
+    applied: Type.Union([Type.Literal('live'), Type.Literal('next-start')]),
+    note: Type.Optional(Type.String()),
+  })),
+});

@@ -15,7 +15,7 @@ import type { EventBus } from '../events/bus.js';
 import type { ImageCatalog, ImportImageInput } from '../images/catalog.js';
 import type { HostCapsReport } from '../qemu/host-caps.js';
 import type { HangarEvent, Store } from '../store/store.js';
-import type { VmService } from '../vm/service.js';
+import type { VmService, VmSettings } from '../vm/service.js';
 import type { StorageService } from '../storage/service.js';
 import type { OperationService } from '../operations/service.js';
 import type { Accel } from '../vm/spec.js';
@@ -25,7 +25,7 @@ import type { SnapshotService } from '../snapshots/service.js';
 import { isActive } from '../vm/states.js';
 import { SerialHub } from '../console/serial-hub.js';
 import {
-  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Operation, Pool, Snapshot, StopBody, Vm, VmNameParam, Volume,
+  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Operation, Pool, Snapshot, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from './schemas.js';
 
 export interface ApiDeps {
@@ -176,6 +176,16 @@ function registerVmRoutes(app: FastifyInstance, deps: ApiDeps): void {
   );
 
   app.get<{ Params: { name: string } }>('/v1/vms/:name', action('Show a VM'), async (req) => deps.vms.get(req.params.name));
+  app.patch<{ Params: { name: string }; Body: VmSettings }>(
+    '/v1/vms/:name',
+    {
+      schema: {
+        tags: ['vms'], summary: 'Change resources: live where the running guest allows, otherwise stored for the next start (each change says which)',
+        params: VmNameParam, body: VmSettingsBody, response: { 200: VmSettingsReply, ...errorResponses },
+      },
+    },
+    async (req) => deps.vms.set(req.params.name, req.body),
+  );
 
   app.delete<{ Params: { name: string }; Querystring: { force?: string } }>(
     '/v1/vms/:name',

@@ -7,7 +7,6 @@ import { HangarError, isHangarError } from '../errors/errors.js';
 import { DEFAULT_SOCKET, resolveDaemonConfig } from '../daemon/config.js';
 import { VERSION } from '../version.js';
 import { ApiClient } from './client.js';
-import { runConsole } from './console.js';
 import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
@@ -47,7 +46,10 @@ function showVm(format: OutputFormat, v: VmView): void {
   print(
     render(format, v, () =>
       renderFields([
-        ['name', v.name], ['state', v.state], ['reason', v.stateReason], ['pid', v.pid], ['cpus', v.cpus], ['memory', v.memoryText],
+        ['name', v.name], ['state', v.state], ['reason', v.stateReason], ['pid', v.pid],
+        ['cpus', `${v.cpus}${v.maxCpus > v.cpus ? ` (max ${v.maxCpus})` : ''}`], ['memory', `${v.memoryText}${v.maxMemory > v.memory ? ` (max ${v.maxMemory}M)` : ''}`],
+        ['live', v.live ? `cpus ${v.live.cpus}, memory ${v.live.memory}M` : undefined], ['pending', v.pending?.join(', ')],
+        ['cpu limit', v.cpuLimit === undefined ? undefined : `${v.cpuLimit}%`], ['cpu weight', v.cpuWeight],
         ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['started', v.startedAt],
         ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}`).join(', ') : undefined],
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
@@ -55,6 +57,40 @@ function showVm(format: OutputFormat, v: VmView): void {
       ]),
     ),
   );
+}
+
+/** `cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500` → the PATCH body. */
+export function parseSettings(pairs: string[]): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  const disks: Record<string, Record<string, unknown>> = {};
+  const num = (key: string, v: string): number => {
+    if (!/^\d+$/.test(v)) throw new HangarError('INVALID_SPEC', `${key} must be a whole number, not "${v}".`);
+    return Number(v);
+  };
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new HangarError('INVALID_SPEC', `"${pair}" is not key=value (e.g. cpus=2).`);
+    const key = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    const disk = /^disk\.([^.]+)\.(iops|bps)$/.exec(key);
+    if (disk) {
+      const d = (disks[disk[1]!] ??= {});
+      d[disk[2]!] = value === 'none' ? null : disk[2] === 'iops' ? num(key, value) : /^\d+$/.test(value) ? Number(value) : value;
+      continue;
+    }
+    switch (key) {
+      case 'cpus': body.cpus = num(key, value); break;
+      case 'max-cpus': body.maxCpus = num(key, value); break;
+      case 'memory': body.memory = value; break;
+      case 'max-memory': body.maxMemory = value; break;
+      case 'cpu.limit': body.cpuLimit = value === 'none' ? null : value; break;
+      case 'cpu.weight': body.cpuWeight = value === 'none' ? null : num(key, value); break;
+      default:
+        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops or disk.<dev>.bps.`);
+    }
+  }
+  if (Object.keys(disks).length) body.disks = disks;
+  return body;
 }
 
 function intOption(name: string) {
@@ -81,7 +117,9 @@ export function buildProgram(): Command {
     .option('--cache-dir <dir>', 'built images cache (env HANGAR_CACHE_DIR, default /var/cache/hangar)')
     .addOption(new Option('--accel <accel>', 'default accelerator (env HANGAR_ACCEL, default auto)').choices(['kvm', 'tcg', 'auto']))
     .option('--no-build-images', 'do not build missing built-in images at start')
-    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean }, cmd: Command) => {
+    .option('--cpu-overcommit <ratio>', 'vCPUs allowed per host CPU over all running VMs (env HANGAR_CPU_OVERCOMMIT, default 4)')
+    .option('--memory-overcommit <ratio>', 'memory allowed per byte of host memory (env HANGAR_MEMORY_OVERCOMMIT, default 1)')
+    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string }, cmd: Command) => {
       const { runDaemon } = await import('../daemon/daemon.js');
       const g = cmd.optsWithGlobals<GlobalOpts>();
       const config = resolveDaemonConfig({ ...opts, ...(g.socket !== undefined && { socket: g.socket }) });
@@ -107,8 +145,12 @@ export function buildProgram(): Command {
     .option('--no-vnc', 'no graphical console')
     .option('--disk-size <size>', 'root disk size for disk images; for kernel images (tiny) a blank data disk')
     .option('--full-copy', 'copy the image instead of a linked clone')
+    .option('--max-cpus <n>', 'vCPUs can be hot-plugged up to this many', intOption('--max-cpus'))
+    .option('--max-memory <size>', 'memory can be hot-plugged up to this much, e.g. 2G')
+    .option('--cpu-limit <percent>', 'CPU limit in percent of one host CPU, e.g. 150%')
+    .option('--cpu-weight <n>', 'relative CPU weight 1-10000 (100 = default)', intOption('--cpu-weight'))
     .option('--start', 'start it right away')
-    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number }, cmd: Command) => {
       const g = globals(cmd);
       const body: Record<string, unknown> = { name, image: o.image };
       if (o.cpus !== undefined) body.cpus = o.cpus;
@@ -120,9 +162,29 @@ export function buildProgram(): Command {
       if (o.start) body.start = true;
       if (o.diskSize !== undefined) body.diskSize = o.diskSize;
       if (o.fullCopy) body.fullCopy = true;
+      if (o.maxCpus !== undefined) body.maxCpus = o.maxCpus;
+      if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;
+      if (o.cpuLimit !== undefined) body.cpuLimit = o.cpuLimit;
+      if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
       const v = await g.client.call<VmView>('POST', '/v1/vms', body);
       if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
       else showVm(g.output, v);
+    });
+
+  vm.command('set')
+    .description('Change resources; live where the running guest allows, else at the next start. Keys: cpus, memory, max-cpus, max-memory, cpu.limit (e.g. 150% or none), cpu.weight, disk.<dev>.iops, disk.<dev>.bps')
+    .argument('<name>')
+    .argument('<settings...>', 'key=value pairs, e.g. cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500')
+    .action(async (name: string, pairs: string[], _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const body = parseSettings(pairs);
+      const r = await g.client.call<{ vm: VmView; changes: { key: string; value: unknown; applied: string; note?: string }[] }>('PATCH', `/v1/vms/${encodeURIComponent(name)}`, body);
+      print(render(g.output, r, () => renderTable(r.changes, [
+        { header: 'SETTING', value: (c) => c.key },
+        { header: 'VALUE', value: (c) => (typeof c.value === 'object' ? JSON.stringify(c.value) : String(c.value)) },
+        { header: 'APPLIED', value: (c) => c.applied },
+        { header: 'NOTE', value: (c) => c.note },
+      ])));
     });
 
   vm.command('list')
@@ -213,6 +275,7 @@ export function buildProgram(): Command {
     .option('--idle <ms>', 'with piped input: exit after the guest is quiet this long (default 1500)', intOption('--idle'))
     .action(async (name: string, o: { replay?: boolean; idle?: number }, cmd: Command) => {
       const g = globals(cmd);
+      const { runConsole } = await import('./console.js');
       await runConsole(g.client.socketPath, name, { ...(o.replay && { replay: true }), ...(o.idle !== undefined && { idleMs: o.idle }) });
     });
 

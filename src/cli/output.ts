@@ -1,5 +1,8 @@
 /** How the CLI prints results: human tables by default, JSON or YAML for scripts. */
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
+
+// yaml is loaded only for --output yaml: most commands should not pay for it.
+const require = createRequire(import.meta.url);
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
@@ -18,7 +21,7 @@ export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]
 /** Renders `data` as the user asked; `human` is the table/text form. */
 export function render(format: OutputFormat, data: unknown, human: () => string): string {
   if (format === 'json') return JSON.stringify(data, null, 2) + '\n';
-  if (format === 'yaml') return stringify(data);
+  if (format === 'yaml') return (require('yaml') as typeof import('yaml')).stringify(data);
   return human();
 }
 

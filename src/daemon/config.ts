@@ -12,6 +12,10 @@ export interface DaemonConfig {
   accel: Accel;
   /** Build missing built-in images at start. */
   buildImages: boolean;
+  /** vCPUs allowed per host CPU, over all running VMs. */
+  cpuOvercommit: number;
+  /** Memory allowed per byte of host memory, over all running VMs. */
+  memoryOvercommit: number;
 }
 
 export const DEFAULT_DATA_DIR = '/var/lib/hangar';
@@ -26,6 +30,15 @@ export interface DaemonFlags {
   cacheDir?: string;
   accel?: string;
   buildImages?: boolean;
+  cpuOvercommit?: string;
+  memoryOvercommit?: string;
+}
+
+function ratio(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 100) throw new HangarError('INVALID_SPEC', `${name} must be a number above 0 (e.g. 4 or 1.5), not "${value}".`);
+  return n;
 }
 
 export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
@@ -45,5 +58,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     socket, dataDir, runDir, logDir: join(dataDir, 'logs'),
     cacheDir: resolve(flags.cacheDir ?? env.HANGAR_CACHE_DIR ?? DEFAULT_CACHE_DIR),
     accel, buildImages: flags.buildImages ?? true,
+    cpuOvercommit: ratio('--cpu-overcommit', flags.cpuOvercommit ?? env.HANGAR_CPU_OVERCOMMIT, 4),
+    memoryOvercommit: ratio('--memory-overcommit', flags.memoryOvercommit ?? env.HANGAR_MEMORY_OVERCOMMIT, 1),
   };
 }

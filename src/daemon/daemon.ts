@@ -18,6 +18,7 @@ import { VmService } from '../vm/service.js';
 import { OperationService } from '../operations/service.js';
 import { StorageService } from '../storage/service.js';
 import { SnapshotService } from '../snapshots/service.js';
+import { detectCgroups } from '../resources/cgroups.js';
 import type { DaemonConfig } from './config.js';
 import { VERSION } from '../version.js';
 
@@ -38,13 +39,14 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const caps = await detectHostCaps(QEMU_BINARY);
   const images = new ImageCatalog({ cacheDir: config.cacheDir, imagesDir: join(config.dataDir, 'images'), store, events, log: (msg) => logger.info(msg) });
   await images.init();
-  const host = { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)), cpuOvercommit: 4, memoryOvercommit: 1 };
+  const host = { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)), cpuOvercommit: config.cpuOvercommit, memoryOvercommit: config.memoryOvercommit };
   const storage = new StorageService(store, events, config.dataDir);
   await storage.init();
   const operations = new OperationService(store, events);
   await operations.markInterrupted();
+  const cgroups = detectCgroups();
   const vms = new VmService({
-    store, storage, events, images, caps, host, defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
+    store, storage, events, images, caps, host, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
     log: (msg) => logger.warn(msg),
   });
   const snapshots = new SnapshotService(store, events, vms);

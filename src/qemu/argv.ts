@@ -130,11 +130,20 @@ function machineSection({ spec, accel }: BuildContext): QemuOption[] {
   return [keyval('-machine', [['type', spec.machine]]), raw('-accel', accel)];
 }
 
+/** pc-dimm slots a guest with hot-pluggable memory gets. */
+export const MEMORY_SLOTS = 8;
+
 function cpuSection({ spec }: BuildContext): QemuOption[] {
-  return [raw('-cpu', spec.cpuModel), raw('-smp', String(spec.cpus))];
+  const smp = spec.maxCpus !== undefined && spec.maxCpus > spec.cpus
+    ? keyval('-smp', [['cpus', String(spec.cpus)], ['maxcpus', String(spec.maxCpus)]])
+    : raw('-smp', String(spec.cpus));
+  return [raw('-cpu', spec.cpuModel), smp];
 }
 
 function memorySection({ spec }: BuildContext): QemuOption[] {
+  if (spec.maxMemoryMiB !== undefined && spec.maxMemoryMiB > spec.memoryMiB) {
+    return [keyval('-m', [['size', `${spec.memoryMiB}M`], ['slots', String(MEMORY_SLOTS)], ['maxmem', `${spec.maxMemoryMiB}M`]])];
+  }
   return [raw('-m', `${spec.memoryMiB}M`)];
 }
 
@@ -328,6 +337,15 @@ function validateSpec(spec: VmSpec, opts: BuildQemuArgvOptions | undefined): voi
   }
   if (!Number.isSafeInteger(spec.memoryMiB) || spec.memoryMiB < 1) {
     throw invalid(`memoryMiB must be a positive whole number, got ${spec.memoryMiB}`);
+  }
+  if (spec.maxCpus !== undefined && (!Number.isSafeInteger(spec.maxCpus) || spec.maxCpus < spec.cpus || spec.maxCpus > MAX_CPUS[spec.machine])) {
+    throw invalid(`maxCpus must be a whole number from cpus (${spec.cpus}) to ${MAX_CPUS[spec.machine]}, got ${spec.maxCpus}`);
+  }
+  if (spec.maxMemoryMiB !== undefined) {
+    if (!Number.isSafeInteger(spec.maxMemoryMiB) || spec.maxMemoryMiB < spec.memoryMiB) {
+      throw invalid(`maxMemoryMiB must be a whole number of at least memoryMiB (${spec.memoryMiB}), got ${spec.maxMemoryMiB}`);
+    }
+    if (spec.maxMemoryMiB > spec.memoryMiB && spec.machine === 'microvm') throw invalid('a microvm cannot hot-plug memory: leave maxMemoryMiB unset');
   }
   validateBoot(spec);
   validateDevices(spec);

@@ -6,6 +6,24 @@ import type { HostCaps } from '../vm/spec.js';
 
 export interface HostCapsReport extends HostCaps {
   qemuVersion?: string;
+  /** Absolute path of the QEMU binary, found once so each spawn skips the PATH search. */
+  qemuPath?: string;
+}
+
+/** The absolute path of `binary` on PATH, or undefined. */
+export function findOnPath(binary: string, path = process.env.PATH ?? ''): string | undefined {
+  if (binary.includes('/')) return binary;
+  for (const dir of path.split(':')) {
+    if (!dir) continue;
+    const candidate = `${dir}/${binary}`;
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
 
 export async function detectHostCaps(qemuBinary: string): Promise<HostCapsReport> {
@@ -17,6 +35,8 @@ export async function detectHostCaps(qemuBinary: string): Promise<HostCapsReport
     kvmUsable = false;
   }
   const report: HostCapsReport = { kvmUsable, defaultAccel: kvmUsable ? 'kvm' : 'tcg' };
+  const qemuPath = findOnPath(qemuBinary);
+  if (qemuPath) report.qemuPath = qemuPath;
   try {
     const { stdout } = await promisify(execFile)(qemuBinary, ['--version'], { timeout: 5000 });
     const m = /version (\S+)/.exec(stdout);

@@ -5,6 +5,7 @@
  */
 import type { VmSpec } from '../vm/spec.js';
 import type { VmState } from '../vm/states.js';
+import type { LiveResources } from '../resources/live.js';
 
 /** What the daemon needs to find and re-adopt a running QEMU process. */
 export interface VmRuntime {
@@ -19,6 +20,8 @@ export interface VmRuntime {
   accel: string;
   /** Hot-plug root ports in use this run: port id → device id. */
   hotplug?: Record<string, string>;
+  /** Resources the running guest has now (vCPUs, memory, hot-plug ceilings). */
+  live?: LiveResources;
 }
 
 export interface VmRecord {

@@ -5,13 +5,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { ImageCatalog } from '../images/catalog.js';
 import { HOTPLUG_PORTS, QEMU_BINARY, buildQemuArgv, hotplugPortId } from '../qemu/argv.js';
 import type { StorageService, VolumeRecord } from '../storage/service.js';
+import type { CgroupDriver } from '../resources/cgroups.js';
+import { deleteDevice, setDiskThrottle, setGuestCpus, setGuestMemory, type LiveResources } from '../resources/live.js';
+import { parseSizeBytes } from '../util/size.js';
 import { isSameLiveProcess, launchQemu, readCmdline, readLogTail, signalProcess, waitForProcessExit, type ExitInfo } from '../qemu/process.js';
 import { QmpClient, type QmpEvent } from '../qmp/index.js';
 import type { Store, VmRecord, VmRuntime } from '../store/store.js';
@@ -34,6 +37,32 @@ export interface CreateVmInput {
   diskSize?: string | number;
   /** Copy the image instead of making a linked clone. */
   fullCopy?: boolean;
+  /** Hot-plug ceilings for this VM's runs. */
+  maxCpus?: number;
+  maxMemory?: string | number;
+  cpuLimit?: number | string;
+  cpuWeight?: number;
+}
+
+/** `vm set`: each key applies live where the guest allows, otherwise at the next start. */
+export interface VmSettings {
+  cpus?: number;
+  memory?: string | number;
+  maxCpus?: number;
+  maxMemory?: string | number;
+  /** Percent of one host CPU ("150%" or 150); null lifts the limit. */
+  cpuLimit?: number | string | null;
+  cpuWeight?: number | null;
+  /** Per disk (device id like disk0, or volume name): I/O limits; 0 or null lifts them. */
+  disks?: Record<string, { iops?: number | null; bps?: string | number | null }>;
+}
+
+export interface SettingResult {
+  key: string;
+  value: unknown;
+  /** `live`: the running guest has it now; `next-start`: stored, applies at the next start. */
+  applied: 'live' | 'next-start';
+  note?: string;
 }
 
 export interface StopOptions {
@@ -57,7 +86,16 @@ export interface VmView {
   accel?: string;
   image?: string;
   vnc: boolean;
-  disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean }[];
+  maxCpus: number;
+  /** MiB */
+  maxMemory: number;
+  cpuLimit?: number;
+  cpuWeight?: number;
+  /** What the running guest has now, when it differs from the configuration. */
+  live?: { cpus: number; memory: number };
+  /** Settings stored for the next start (the running guest does not have them yet). */
+  pending?: string[];
+  disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean; iops?: number; bps?: number }[];
   startedAt?: string;
   lastExit?: VmRecord['lastExit'];
   createdAt: string;
@@ -75,6 +113,8 @@ export interface HostInfo {
 export interface VmServiceDeps {
   store: Store;
   storage: StorageService;
+  /** Absent where the host has no usable cpu cgroup controller. */
+  cgroups?: CgroupDriver;
   events: EventBus;
   images: ImageCatalog;
   caps: HostCaps;
@@ -202,6 +242,7 @@ export class VmService {
       nics: [await this.newUserNic()], balloon: true, rng: true, vnc, image: imageName,
     };
     if (input.accel !== undefined) spec.accel = input.accel;
+    applyResourceFields(spec, input);
     const created: VolumeRecord[] = [];
     try {
       if (image.disk) {
@@ -409,27 +450,110 @@ export class VmService {
 
   private async unplugDisk(rec: VmRecord, disk: DiskSpec): Promise<void> {
     const qmp = this.qmpOf(rec);
-    const deleted = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        off();
-        resolve(false);
-      }, DEVICE_DEL_TIMEOUT_MS);
-      const off = qmp.onEvent((e) => {
-        if (e.event === 'DEVICE_DELETED' && e.data?.device === disk.id) {
-          clearTimeout(timer);
-          off();
-          resolve(true);
-        }
-      });
-    });
-    await qmp.execute('device_del', { id: disk.id });
-    if (!(await deleted)) {
-      throw new HangarError('TIMEOUT', `The guest in "${rec.name}" did not release ${disk.id} within ${DEVICE_DEL_TIMEOUT_MS / 1000} s (it must support PCI hot-unplug): the disk stays attached; try again or stop the VM.`);
-    }
+    await deleteDevice(qmp, disk.id, `disk ${disk.id}`, DEVICE_DEL_TIMEOUT_MS);
     await qmp.execute('blockdev-del', { 'node-name': disk.id });
   }
 
-  // ---- daemon start / stop -------------------------------------------------
+  // ---- live resources ------------------------------------------------------
+
+  /** Changes resources: live where the running guest allows, otherwise for the next start. */
+  async set(name: string, settings: VmSettings): Promise<{ vm: VmView; changes: SettingResult[] }> {
+    return this.exclusive(name, 'set', async (rec) => {
+      const spec: VmSpec = structuredClone(rec.spec);
+      const changes: SettingResult[] = [];
+      const live = rec.runtime?.live && (rec.state === 'running' || rec.state === 'paused') ? { ...rec.runtime.live } : undefined;
+      const qmp = live ? this.qmpOf(rec) : undefined;
+      const later = (key: string, value: unknown, note?: string) => changes.push({ key, value, applied: 'next-start', ...(note && { note }) });
+      const now = (key: string, value: unknown, note?: string) => changes.push({ key, value, applied: 'live', ...(note && { note }) });
+
+      if (settings.maxCpus !== undefined) {
+        spec.maxCpus = validateCpus(settings.maxCpus);
+        later('maxCpus', spec.maxCpus, 'hot-plug ceilings apply from the next start');
+      }
+      if (settings.maxMemory !== undefined) {
+        spec.maxMemoryMiB = parseMemoryMiB(settings.maxMemory);
+        later('maxMemory', spec.maxMemoryMiB, 'hot-plug ceilings apply from the next start');
+      }
+      if (settings.memory !== undefined) {
+        const mib = parseMemoryMiB(settings.memory);
+        this.checkFitsHost(name, spec.cpus, mib);
+        if (live && mib > live.memoryMiB) await this.checkCapacityToGrow(rec, 0, mib - live.memoryMiB);
+        spec.memoryMiB = mib;
+        if ((spec.maxMemoryMiB ?? 0) < mib) spec.maxMemoryMiB = mib;
+        const fitsLive = live && (mib <= live.pluggedMiB || mib <= live.maxMemoryMiB);
+        if (live && qmp && fitsLive) {
+          Object.assign(live, await setGuestMemory(qmp, live, mib, rec.spec.balloon));
+          now('memory', mib, mib > rec.spec.memoryMiB ? 'hot-plugged' : 'balloon');
+        } else {
+          later('memory', mib, live ? `above this run's maximum of ${live.maxMemoryMiB} MiB (set max-memory, then restart)` : undefined);
+        }
+      }
+      // vCPUs after memory: QEMU 7.2 under TCG was seen to crash on a DIMM plugged right after a vCPU unplug.
+      if (settings.cpus !== undefined) {
+        const cpus = validateCpus(settings.cpus);
+        this.checkFitsHost(name, cpus, spec.memoryMiB);
+        if (live && cpus > rec.spec.cpus) await this.checkCapacityToGrow(rec, cpus - (live.cpus), 0);
+        spec.cpus = cpus;
+        if ((spec.maxCpus ?? 0) < cpus) spec.maxCpus = cpus;
+        if (live && qmp && cpus <= live.maxCpus) {
+          live.cpus = await setGuestCpus(qmp, cpus);
+          if (live.cpus === cpus) now('cpus', cpus);
+          else later('cpus', cpus, `the guest has ${live.cpus}: boot vCPUs cannot be unplugged`);
+        } else {
+          later('cpus', cpus, live ? `above this run's maximum of ${live.maxCpus} (set max-cpus, then restart)` : undefined);
+        }
+      }
+      if (settings.cpuLimit !== undefined) {
+        const pct = parseCpuLimit(settings.cpuLimit);
+        if (pct === undefined) delete spec.cpuLimitPercent;
+        else spec.cpuLimitPercent = pct;
+        await this.applyCpuControl(rec, live !== undefined, 'cpuLimit', pct, now, later);
+      }
+      if (settings.cpuWeight !== undefined) {
+        const w = settings.cpuWeight === null ? undefined : validateWeight(settings.cpuWeight);
+        if (w === undefined) delete spec.cpuWeight;
+        else spec.cpuWeight = w;
+        await this.applyCpuControl(rec, live !== undefined, 'cpuWeight', w, now, later);
+      }
+      for (const [key, limits] of Object.entries(settings.disks ?? {})) {
+        const disk = spec.disks.find((d) => d.id === key || d.volume?.name === key);
+        if (!disk) throw new HangarError('INVALID_SPEC', `VM "${name}" has no disk "${key}": use a device id (disk0) or a volume name.`);
+        if (limits.iops !== undefined) setLimit(disk, 'iops', limits.iops === null ? 0 : validateCount(limits.iops, 'iops'));
+        if (limits.bps !== undefined) setLimit(disk, 'bps', limits.bps === null || limits.bps === 0 ? 0 : parseSizeBytes(limits.bps, 'bps'));
+        if (live && qmp) {
+          await setDiskThrottle(qmp, disk.id, { iops: disk.iops ?? 0, bps: disk.bps ?? 0 });
+          now(`disk.${key}`, { iops: disk.iops ?? 0, bps: disk.bps ?? 0 });
+        } else {
+          later(`disk.${key}`, { iops: disk.iops ?? 0, bps: disk.bps ?? 0 });
+        }
+      }
+      const next = await this.updateRecord(name, (r) => {
+        const n: VmRecord = { ...r, spec };
+        if (live && n.runtime) n.runtime = { ...n.runtime, live };
+        return n;
+      });
+      await this.deps.events.publish('vm.settings', name, { changes });
+      return { vm: toView(next), changes };
+    });
+  }
+
+  private async applyCpuControl(
+    rec: VmRecord, running: boolean, key: 'cpuLimit' | 'cpuWeight', value: number | undefined,
+    now: (k: string, v: unknown, note?: string) => void, later: (k: string, v: unknown, note?: string) => void,
+  ): Promise<void> {
+    const cg = this.deps.cgroups;
+    if (!running) return later(key, value ?? null);
+    if (!cg) return later(key, value ?? null, 'this host has no cpu cgroup controller: stored, not enforced');
+    if (key === 'cpuLimit') await cg.setCpuLimit(rec.id, value);
+    else await cg.setCpuWeight(rec.id, value);
+    now(key, value ?? null, `cgroup v${cg.version}`);
+  }
+
+  private async checkCapacityToGrow(rec: VmRecord, moreCpus: number, moreMiB: number): Promise<void> {
+    await this.checkCapacityToStart({ ...rec, spec: { ...rec.spec, cpus: rec.spec.cpus + moreCpus, memoryMiB: rec.spec.memoryMiB + moreMiB } });
+  }
+
+  // ---- daemon start / stop  // ---- daemon start / stop -------------------------------------------------
 
   /**
    * Re-adopts every guest the store says is active. A guest that cannot be adopted
@@ -489,6 +613,7 @@ export class VmService {
         launched.exited,
       );
       this.attachQmp(lv, qmp);
+      await this.applyStartResources(rec, launched.pid, qmp);
       if (opts.beforeCont) await opts.beforeCont(qmp);
       if (opts.stayPaused) {
         lv.starting = false;
@@ -505,6 +630,30 @@ export class VmService {
       throw new HangarError('QEMU_FAILED', `VM "${rec.name}" did not start: ${errorText(e)}. QEMU said: ${tail.trim().split('\n').slice(-3).join(' | ') || '(nothing)'}. See \`hangar vm logs ${rec.name} --qemu\`.`);
     }
     return this.setState(rec.name, 'running');
+  }
+
+  /** cgroup placement and limits, disk throttles: before the guest runs its first instruction. */
+  private async applyStartResources(rec: VmRecord, pid: number, qmp: QmpClient): Promise<void> {
+    const { spec } = rec;
+    const cg = this.deps.cgroups;
+    if (cg) {
+      try {
+        await cg.setCpuLimit(rec.id, spec.cpuLimitPercent);
+        await cg.setCpuWeight(rec.id, spec.cpuWeight);
+        await cg.place(rec.id, pid);
+      } catch (e) {
+        if (spec.cpuLimitPercent !== undefined || spec.cpuWeight !== undefined) throw e;
+        this.log(`${rec.name}: cgroup placement failed (${errorText(e)}); no limits are set, so it runs unconfined`);
+      }
+    }
+    for (const d of spec.disks) {
+      if (d.iops || d.bps) await setDiskThrottle(qmp, d.id, { iops: d.iops ?? 0, bps: d.bps ?? 0 });
+    }
+    const live: LiveResources = {
+      cpus: spec.cpus, maxCpus: spec.maxCpus ?? spec.cpus, memoryMiB: spec.memoryMiB, pluggedMiB: spec.memoryMiB,
+      maxMemoryMiB: spec.maxMemoryMiB ?? spec.memoryMiB, dimms: 0,
+    };
+    await this.updateRecord(rec.name, (r) => (r.runtime ? { ...r, runtime: { ...r.runtime, live } } : r));
   }
 
   private async stopLocked(rec: VmRecord, opts: StopOptions): Promise<VmRecord> {
@@ -634,14 +783,16 @@ export class VmService {
         const tail = await readLogTail(lv.paths.qemuLog, 2048);
         await this.finishStopped(lv.name, status, 'crashed', `QEMU ended unexpectedly (${describeExit(exit)})${tail.trim() ? `: ${tail.trim().split('\n').slice(-5).join(' | ')}` : ''}`);
       }
-      await rm(lv.paths.qmpSocket, { force: true });
-      await rm(lv.paths.serialSocket, { force: true });
-      await rm(lv.paths.vncSocket, { force: true });
     } catch (e) {
       this.log(`${lv.name}: recording the end of QEMU failed: ${errorText(e)}`);
     } finally {
       lv.markGone();
     }
+    // Tidying after the caller has its answer: QEMU removes most of these itself.
+    await Promise.all([
+      this.deps.cgroups?.remove(lv.id),
+      rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
+    ]).catch(() => undefined);
   }
 
   private async finishStopped(name: string, exit: ExitInfo, state: 'stopped' | 'crashed', reason?: string): Promise<VmRecord> {
@@ -821,7 +972,7 @@ export class VmService {
     for (const f of [rec.spec.boot.kernel, rec.spec.boot.initrd]) {
       if (f === undefined) continue;
       try {
-        readFileSync(f, { flag: 'r' }).subarray(0, 0);
+        accessSync(f, constants.R_OK);
       } catch {
         throw new HangarError('IMAGE_NOT_FOUND', `VM "${rec.name}" boots from ${f}, which is missing: rebuild its image (\`hangar image build ${rec.spec.image ?? 'tiny'}\`).`);
       }
@@ -838,6 +989,51 @@ export class VmService {
   }
 }
 
+function applyResourceFields(spec: VmSpec, input: CreateVmInput): void {
+  if (input.maxCpus !== undefined) {
+    spec.maxCpus = validateCpus(input.maxCpus);
+    if (spec.maxCpus < spec.cpus) throw new HangarError('INVALID_SPEC', `max-cpus (${spec.maxCpus}) must be at least cpus (${spec.cpus}).`, { details: { field: 'maxCpus' } });
+  }
+  if (input.maxMemory !== undefined) {
+    spec.maxMemoryMiB = parseMemoryMiB(input.maxMemory);
+    if (spec.maxMemoryMiB < spec.memoryMiB) throw new HangarError('INVALID_SPEC', `max-memory (${spec.maxMemoryMiB} MiB) must be at least memory (${spec.memoryMiB} MiB).`, { details: { field: 'maxMemory' } });
+    if (spec.machine === 'microvm' && spec.maxMemoryMiB > spec.memoryMiB) throw new HangarError('INVALID_SPEC', 'A microvm cannot hot-plug memory: leave max-memory unset.', { details: { field: 'maxMemory' } });
+  }
+  const limit = input.cpuLimit === undefined ? undefined : parseCpuLimit(input.cpuLimit);
+  if (limit !== undefined) spec.cpuLimitPercent = limit;
+  if (input.cpuWeight !== undefined) spec.cpuWeight = validateWeight(input.cpuWeight);
+}
+
+/** "150%", "150" or 150 → 150 (percent of one host CPU); null/"none" → undefined. */
+export function parseCpuLimit(value: number | string | null): number | undefined {
+  if (value === null || value === 'none' || value === 'max') return undefined;
+  const n = typeof value === 'number' ? value : /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(value)?.[1];
+  const pct = Number(n);
+  if (n === undefined || !Number.isFinite(pct) || pct < 1 || pct > 100 * 1024) {
+    throw new HangarError('INVALID_SPEC', `cpu.limit "${String(value)}" is not a limit: use a percentage of one host CPU such as 50% or 150%, or none.`, { details: { field: 'cpuLimit' } });
+  }
+  return Math.round(pct);
+}
+
+function validateWeight(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10000) {
+    throw new HangarError('INVALID_SPEC', `cpu.weight must be a whole number from 1 to 10000 (100 is the default share), not ${JSON.stringify(value)}.`, { details: { field: 'cpuWeight' } });
+  }
+  return value;
+}
+
+function validateCount(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 10_000_000) {
+    throw new HangarError('INVALID_SPEC', `${field} must be a whole number from 0 (no limit) to 10000000, not ${JSON.stringify(value)}.`, { details: { field } });
+  }
+  return value;
+}
+
+function setLimit(disk: DiskSpec, key: 'iops' | 'bps', value: number): void {
+  if (value === 0) delete disk[key];
+  else disk[key] = value;
+}
+
 function diskOf(id: string, vol: VolumeRecord, bootIndex?: number): DiskSpec {
   const d: DiskSpec = { id, path: vol.path, format: vol.format, readOnly: false, volume: { pool: vol.pool, name: vol.name } };
   if (bootIndex !== undefined) d.bootIndex = bootIndex;
@@ -848,11 +1044,24 @@ function toView(r: VmRecord): VmView {
   const v: VmView = {
     id: r.id, name: r.name, state: r.state, cpus: r.spec.cpus, memory: r.spec.memoryMiB, memoryText: formatMiB(r.spec.memoryMiB),
     machine: r.spec.machine, vnc: r.spec.vnc, createdAt: r.createdAt, updatedAt: r.updatedAt,
+    maxCpus: r.spec.maxCpus ?? r.spec.cpus, maxMemory: r.spec.maxMemoryMiB ?? r.spec.memoryMiB,
     disks: r.spec.disks.map((d) => ({
       id: d.id, path: d.path, format: d.format, readOnly: d.readOnly, boot: d.bootIndex !== undefined && r.spec.boot.kind === 'disk',
-      ...(d.volume && { pool: d.volume.pool, volume: d.volume.name }),
+      ...(d.volume && { pool: d.volume.pool, volume: d.volume.name }), ...(d.iops && { iops: d.iops }), ...(d.bps && { bps: d.bps }),
     })),
   };
+  if (r.spec.cpuLimitPercent !== undefined) v.cpuLimit = r.spec.cpuLimitPercent;
+  if (r.spec.cpuWeight !== undefined) v.cpuWeight = r.spec.cpuWeight;
+  const live = r.runtime?.live;
+  if (live && isActive(r.state)) {
+    const pending: string[] = [];
+    if (live.cpus !== r.spec.cpus) pending.push('cpus');
+    if (live.memoryMiB !== r.spec.memoryMiB) pending.push('memory');
+    if (live.maxCpus !== (r.spec.maxCpus ?? r.spec.cpus)) pending.push('maxCpus');
+    if (live.maxMemoryMiB !== (r.spec.maxMemoryMiB ?? r.spec.memoryMiB)) pending.push('maxMemory');
+    if (pending.length) v.pending = pending;
+    if (live.cpus !== r.spec.cpus || live.memoryMiB !== r.spec.memoryMiB) v.live = { cpus: live.cpus, memory: live.memoryMiB };
+  }
   if (r.stateReason !== undefined) v.stateReason = r.stateReason;
   if (r.runtime) {
     v.pid = r.runtime.pid;

@@ -22,6 +22,9 @@ export interface DiskSpec {
   bootIndex?: number;
   /** The storage volume behind the disk. */
   volume?: { pool: string; name: string };
+  /** I/O limits (QMP block_set_io_throttle); 0 or absent means none. */
+  iops?: number;
+  bps?: number;
 }
 
 export interface PortForward {
@@ -47,7 +50,15 @@ export interface VmSpec {
   /** QEMU CPU model, e.g. `max`, `host`, `qemu64`. */
   cpuModel: string;
   cpus: number;
+  /** vCPUs can be hot-plugged up to this many; defaults to `cpus`. */
+  maxCpus?: number;
   memoryMiB: number;
+  /** Memory can be hot-plugged (pc-dimm) up to this much; defaults to `memoryMiB`. */
+  maxMemoryMiB?: number;
+  /** CPU time limit in percent of one host CPU (150 = 1.5 CPUs), through cgroups. */
+  cpuLimitPercent?: number;
+  /** Relative CPU weight, 1-10000 (100 is the default share). */
+  cpuWeight?: number;
   boot: BootSpec;
   disks: DiskSpec[];
   nics: NicSpec[];

@@ -73,13 +73,12 @@ async function guestAgent(sock: string, command: string, timeoutMs: number): Pro
     let buf = '';
     s.setEncoding('utf8').on('data', (d: string) => (buf += d));
     const id = Math.floor(Math.random() * 1e9);
-    // 0xFF resets the agent's parser; guest-sync-delimited answers after a 0xFF marker.
-    s.write(Buffer.from([0xff]));
+    // The reply to guest-sync-delimited is preceded by a 0xFF byte (U+FFFD once decoded).
     s.write(`${JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id } })}\n`);
     const deadline = Date.now() + timeoutMs;
     const waitLine = async (pred: (o: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
       for (;;) {
-        for (const line of buf.replace(/\xff/g, '\n').split('\n')) {
+        for (const line of buf.split(/[\n\ufffd]/)) {
           if (!line.trim().startsWith('{')) continue;
           try {
             const o = JSON.parse(line) as Record<string, unknown>;

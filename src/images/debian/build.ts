@@ -121,6 +121,7 @@ export const DEBIAN_PACKAGES = [
   'procps',
   'ca-certificates',
   'less',
+  'zstd', // initramfs-tools compresses with zstd when it is there (gzip otherwise)
 ];
 
 /** GRUB modules built into core.img (enough to read grub.cfg and boot Linux without insmod). */
@@ -138,6 +139,9 @@ const GRUB_CORE_MODULES = [
   'test',
   'configfile',
 ];
+
+/** Units enabled in the image (the getty also comes from console=ttyS0; this makes it explicit). */
+const ENABLED_UNITS = ['systemd-networkd.service', 'systemd-resolved.service', 'hangar-ssh-hostkeys.service', 'serial-getty@ttyS0.service'];
 
 /** Timer units disabled in the image: no background apt runs in short-lived test guests. */
 const DISABLED_UNITS = ['apt-daily.timer', 'apt-daily-upgrade.timer'];
@@ -469,17 +473,20 @@ async function configureRootfs(
   progress(`writing ${opts.files.length} configuration files`);
   for (const f of opts.files) await writeGuestFile(rootfs, f);
 
-  progress('enabling systemd-networkd; disabling apt timers');
-  await inChroot(rootfs, ['systemctl', 'enable', 'systemd-networkd.service', 'systemd-resolved.service']);
+  progress(`enabling ${ENABLED_UNITS.join(' ')}; disabling ${DISABLED_UNITS.join(' ')}`);
+  await inChroot(rootfs, ['systemctl', 'enable', ...ENABLED_UNITS]);
   await inChroot(rootfs, ['systemctl', 'disable', ...DISABLED_UNITS]);
 
   progress(`rebuilding the initramfs for ${kernelVersion} (virtio modules)`);
   await inChroot(rootfs, ['update-initramfs', '-u', '-k', kernelVersion]);
   const listing = (await inChroot(rootfs, ['lsinitramfs', `/boot/initrd.img-${kernelVersion}`])).stdout;
-  for (const m of ['virtio_pci', 'virtio_blk']) {
-    if (!new RegExp(`/${m}\\.ko(\\.[a-z]+)?$`, 'm').test(listing)) throw new Error(`the initramfs has no ${m} module`);
-  }
-  progress(`initramfs modules checked: ${INITRAMFS_MODULES.join(' ')}`);
+  const has = (m: string): boolean => new RegExp(`/${m}\\.ko(\\.[a-z]+)?$`, 'm').test(listing);
+  for (const m of ['virtio_pci', 'virtio_blk']) if (!has(m)) throw new Error(`the initramfs has no ${m} module`);
+  const initrdSize = (await fs.stat(path.join(rootfs, 'boot', `initrd.img-${kernelVersion}`))).size;
+  progress(
+    `initramfs: ${(initrdSize / 2 ** 20).toFixed(1)} MiB, modules ${INITRAMFS_MODULES.filter(has).join(' ')}` +
+      ` (built into the kernel or absent: ${INITRAMFS_MODULES.filter((m) => !has(m)).join(' ') || 'none'})`,
+  );
 
   progress('copying GRUB modules into /boot/grub');
   const grubDir = path.join(rootfs, 'boot', 'grub', 'i386-pc');

@@ -34,8 +34,15 @@ export const DEFAULT_USER = 'debian';
 /** The root filesystem's label (also usable as root=LABEL=...). */
 export const ROOT_LABEL = 'debian-root';
 
-/** Modules the initramfs must carry to find the root disk on virtio (blk or scsi). */
-export const INITRAMFS_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'virtio_net', 'virtio_console'];
+/**
+ * The initramfs carries only these storage drivers (MODULES=list): the root disk on
+ * virtio-blk, virtio-scsi, SATA (q35's AHCI), IDE (pc's PIIX) or NVMe. ext4 is built into
+ * Debian's cloud kernel. A small initramfs is also quicker for GRUB to read through the BIOS.
+ */
+export const INITRAMFS_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'ahci', 'ata_piix', 'nvme'];
+
+/** SSH host key types generated on first boot (RSA is left out: slow to generate under TCG). */
+export const SSH_HOST_KEY_TYPES = ['ed25519', 'ecdsa'] as const;
 
 export function kernelCmdline(rootUuid: string): string {
   // Serial last, so /dev/console (and systemd's status output) is ttyS0.
@@ -49,7 +56,7 @@ export function grubConfig(input: { rootUuid: string; cmdline: string; title: st
 serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
-set timeout=1
+set timeout=0
 set default=0
 search --no-floppy --fs-uuid --set=root ${input.rootUuid}
 
@@ -87,6 +94,11 @@ datasource_list: [${CLOUD_INIT_DATASOURCES.join(', ')}]
 # Keep /etc/hosts in step with the hostname from the seed (sudo wants it resolvable).
 manage_etc_hosts: true
 locale: C.UTF-8
+# Host keys are made per instance; RSA is left out (seconds of CPU under emulation).
+ssh_genkeytypes: [${SSH_HOST_KEY_TYPES.join(', ')}]
+# There is no grub-pc package (GRUB is embedded by the image build): nothing to tell debconf.
+grub_dpkg:
+  enabled: false
 # Keep the mirror the image was built with.
 apt:
   preserve_sources_list: true
@@ -103,17 +115,33 @@ apt:
       'etc/systemd/system/systemd-networkd-wait-online.service.d/10-hangar.conf',
       `[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=30\n`,
     ),
-    // The image ships without SSH host keys; make sure sshd has some even when cloud-init
-    // did not run (no seed), and still check the config before starting.
+    // The image ships without SSH host keys. cloud-init makes them per instance; without a
+    // seed (cloud-init disabled) this unit makes them before sshd starts.
     f(
-      'etc/systemd/system/ssh.service.d/10-hangar-hostkeys.conf',
-      `[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n`,
+      'etc/systemd/system/hangar-ssh-hostkeys.service',
+      `[Unit]
+Description=Generate SSH host keys if there are none (first boot without cloud-init)
+After=cloud-init.service
+Before=ssh.service
+ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
+
+[Service]
+Type=oneshot
+${SSH_HOST_KEY_TYPES.map((t) => `ExecStart=/usr/bin/ssh-keygen -q -t ${t} -N "" -f /etc/ssh/ssh_host_${t}_key`).join('\n')}
+
+[Install]
+WantedBy=ssh.service
+`,
     ),
+    f('etc/ssh/sshd_config.d/10-hangar-hostkeys.conf', SSH_HOST_KEY_TYPES.map((t) => `HostKey /etc/ssh/ssh_host_${t}_key\n`).join('')),
     f(
       'etc/initramfs-tools/modules',
-      `# Written by Hangar's debian-12 recipe: the root disk is virtio (blk or scsi).\n${INITRAMFS_MODULES.join('\n')}\n`,
+      `# Written by Hangar's debian-12 recipe (MODULES=list): drivers for the root disk.\n${INITRAMFS_MODULES.join('\n')}\n`,
     ),
     // No swap, no hibernation: do not wait for a resume device at boot.
+    // FSTYPE: the fsck hook cannot probe the root device from a chroot; without it the
+    // initramfs has no e2fsck and the root filesystem is checked only later by systemd.
+    f('etc/initramfs-tools/conf.d/hangar', 'MODULES=list\nCOMPRESS=zstd\nFSTYPE=ext4\n'),
     f('etc/initramfs-tools/conf.d/resume', 'RESUME=none\n'),
     f('boot/grub/grub.cfg', grubConfig({ rootUuid: input.rootUuid, cmdline: input.cmdline, title: 'Debian GNU/Linux 12 (Hangar)' })),
     f(

@@ -24,6 +24,7 @@ import { registerSnapshotRoutes } from './routes/snapshots.js';
 import type { SnapshotService } from '../snapshots/service.js';
 import { isActive } from '../vm/states.js';
 import { SerialHub } from '../console/serial-hub.js';
+import { QmpClosedError, QmpError, QmpTimeoutError } from '../qmp/index.js';
 import {
   CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Operation, Pool, Snapshot, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from './schemas.js';
@@ -339,6 +340,11 @@ function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps): void {
 /** The one place where anything thrown becomes a client-facing error. */
 export function toErrorBody(err: unknown): { code: keyof typeof ERROR_CATALOGUE; message: string; details?: Record<string, unknown> } {
   if (isHangarError(err)) return err.toJSON();
+  if (err instanceof QmpError) {
+    return { code: 'QMP_ERROR', message: `QEMU refused ${err.command}: ${err.desc} (${err.errorClass}).`, details: { command: err.command, class: err.errorClass } };
+  }
+  if (err instanceof QmpTimeoutError) return { code: 'TIMEOUT', message: `QEMU did not answer in time: ${err.message}. Check the VM with \`hangar vm show\`.` };
+  if (err instanceof QmpClosedError) return { code: 'VM_STATE', message: `The VM's QEMU went away during the request: ${err.message}. See \`hangar vm show\`.` };
   const fe = err as FastifyError & { validation?: unknown[]; validationContext?: string };
   if (fe && fe.validation) {
     return { code: 'INVALID_SPEC', message: `Invalid request: ${fe.message}. See /v1/openapi.json for the accepted fields.` };

@@ -17,6 +17,8 @@ export interface ConsoleOptions {
   idleMs?: number;
   /** With piped input: the longest to wait for answers after the input ends. */
   maxWaitMs?: number;
+  /** With piped input: exit as soon as the guest has printed this text. */
+  until?: string;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
   stderr?: NodeJS.WriteStream;
@@ -71,8 +73,14 @@ export function runConsole(socketPath: string, vmName: string, opts: ConsoleOpti
       if (interactive && reason.length) stderr.write(`\r\n[console closed: ${reason.toString()}]\r\n`);
       finish();
     });
+    let tail = '';
     ws.on('message', (data: Buffer) => {
       stdout.write(data);
+      if (opts.until !== undefined && !interactive) {
+        // Keep just enough of the output to spot the marker across frame boundaries.
+        tail = (tail + data.toString('utf8')).slice(-(opts.until.length + 4096));
+        if (tail.includes(opts.until)) return finish();
+      }
       armIdle();
     });
     ws.on('open', () => {

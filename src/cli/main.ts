@@ -273,10 +273,13 @@ export function buildProgram(): Command {
     .argument('<name>')
     .option('--replay', 'first print recent console output')
     .option('--idle <ms>', 'with piped input: exit after the guest is quiet this long (default 1500)', intOption('--idle'))
-    .action(async (name: string, o: { replay?: boolean; idle?: number }, cmd: Command) => {
+    .option('--until <text>', 'with piped input: exit as soon as the guest prints this text')
+    .action(async (name: string, o: { replay?: boolean; idle?: number; until?: string }, cmd: Command) => {
       const g = globals(cmd);
       const { runConsole } = await import('./console.js');
-      await runConsole(g.client.socketPath, name, { ...(o.replay && { replay: true }), ...(o.idle !== undefined && { idleMs: o.idle }) });
+      await runConsole(g.client.socketPath, name, {
+        ...(o.replay && { replay: true }), ...(o.idle !== undefined && { idleMs: o.idle }), ...(o.until !== undefined && { until: o.until }),
+      });
     });
 
   addStorageCommands(program, globals);

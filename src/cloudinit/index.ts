@@ -13,3 +13,4 @@ export { renderNoCloud, renderConfigDrive, renderUserData, type NoCloudFiles } f
 export { toNetworkData, type NetworkData } from './network-data.js';
 export { buildSeedIso, type SeedLabel, type BuildSeedIsoOptions } from './iso.js';
 export { seedArgv, type SeedArgvOptions } from './argv.js';
+export { readInputFile, readSshKeyFile } from './files.js';

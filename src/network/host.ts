@@ -177,15 +177,22 @@ export function readHostNets(): HostInterfaceNet[] {
   } catch {
     return out;
   }
-  for (const line of routes.split('\n').slice(1)) {
+  out.push(...parseProcNetRoute(routes));
+  return out;
+}
+
+/** Routes (other than default routes) from /proc/net/route text. */
+export function parseProcNetRoute(text: string): HostInterfaceNet[] {
+  const out: HostInterfaceNet[] = [];
+  for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 8) continue;
     const dest = leHex(f[1]!);
     const mask = leHex(f[7]!);
-    if (dest === undefined || mask === undefined || mask === 0) continue; // the default route overlaps everything
+    if (dest === undefined || mask === undefined || mask === 0) continue; // a default route overlaps everything
     const prefix = maskToPrefix(mask);
     if (prefix === undefined) continue;
-    out.push({ iface: f[0]!, kind: 'route', cidr: { network: dest, prefix } });
+    out.push({ iface: f[0]!, kind: 'route', cidr: { network: (dest & mask) >>> 0, prefix } });
   }
   return out;
 }

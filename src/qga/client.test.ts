@@ -88,11 +88,7 @@ describe('GuestAgent', () => {
   });
 
   it('finds the answer whatever stale bytes come first (property)', async () => {
-    let stale = Buffer.alloc(0);
-    await fake({ handlers: { 'guest-get-osinfo': () => ({ return: { id: 'debian' } }) } });
-    // The fake reads `stale` for each new connection.
-    const agent = agents[0] as FakeGuestAgent;
-    Object.defineProperty((agent as unknown as { opts: FakeGuestAgentOptions }).opts, 'staleOnConnect', { get: () => stale });
+    const agent = await fake({ handlers: { 'guest-get-osinfo': () => ({ return: { id: 'debian' } }) } });
     const ga = new GuestAgent(sock, { timeoutMs: 2000 });
     await fc.assert(
       fc.asyncProperty(
@@ -107,7 +103,7 @@ describe('GuestAgent', () => {
           { maxLength: 12 },
         ),
         async (parts) => {
-          stale = Buffer.concat(parts);
+          agent.opts.staleOnConnect = Buffer.concat(parts);
           expect((await ga.osInfo()).id).toBe('debian');
         },
       ),
@@ -217,6 +213,23 @@ describe('GuestAgent', () => {
       'input-data': Buffer.from('héllo\n').toString('base64'),
       'capture-output': true,
     });
+  });
+
+  it('receives large command output intact', async () => {
+    const big = 'x'.repeat(8 * 1024 * 1024 - 3) + 'end';
+    await fake({
+      handlers: {
+        'guest-exec': () => ({ return: { pid: 1 } }),
+        'guest-exec-status': () => ({ return: { exited: true, exitcode: 0, 'out-data': Buffer.from(big).toString('base64'), 'out-truncated': true } }),
+      },
+    });
+    const ga = new GuestAgent(sock, { timeoutMs: 10_000 });
+    const t0 = Date.now();
+    const r = await ga.exec(['cat', '/big']);
+    expect(r.stdout.length).toBe(big.length);
+    expect(r.stdout.endsWith('end')).toBe(true);
+    expect(r.stdoutTruncated).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
   it('reports a command killed by a signal as 128+signal, and an exec that outlives its timeout as TIMEOUT', async () => {

@@ -136,6 +136,8 @@ function isObj(v: unknown): v is Json {
  */
 export class AgentConnection {
   private buf: Buffer = Buffer.alloc(0);
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private closed = false;
   private closeReason = 'the guest agent channel closed';
   private wake: (() => void) | undefined;
@@ -145,7 +147,15 @@ export class AgentConnection {
     private readonly maxLineBytes: number,
   ) {
     sock.on('data', (chunk: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+      // Large replies (exec output) arrive in many chunks: join them only once a chunk can
+      // complete a line or start a sync answer, so a 20 MiB line costs one copy, not hundreds.
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      const actionable = chunk.includes(NEWLINE) || chunk.includes(SENTINEL);
+      if (!actionable && (this.maxLineBytes <= 0 || this.buf.length + this.pendingBytes <= this.maxLineBytes)) return;
+      this.buf = Buffer.concat([this.buf, ...this.pending]);
+      this.pending = [];
+      this.pendingBytes = 0;
       this.notify();
     });
     sock.on('error', (err) => {

@@ -36,7 +36,8 @@ export class FakeGuestAgent {
   private server: net.Server;
   private waiting: net.Socket[] = [];
   private active: net.Socket | undefined;
-  private readonly opts: FakeGuestAgentOptions;
+  /** Mutable: tests may change the behaviour between calls. */
+  readonly opts: FakeGuestAgentOptions;
   readonly handlers: Record<string, FakeHandler>;
 
   private constructor(socketPath: string, opts: FakeGuestAgentOptions) {

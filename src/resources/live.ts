@@ -17,6 +17,8 @@ export interface LiveResources {
   pluggedMiB: number;
   maxMemoryMiB: number;
   dimms: number;
+  /** A vCPU was unplugged this run (see setGuestMemory). */
+  cpuUnplugged?: boolean;
 }
 
 interface HotpluggableCpu {
@@ -104,9 +106,14 @@ function cpuId(props: Record<string, number>): string {
  * Gives the guest `targetMiB` of memory: hot-plugs DIMMs when it needs more than is
  * plugged (up to the run's maximum), then sets the balloon to the target.
  */
-export async function setGuestMemory(qmp: QmpClient, live: LiveResources, targetMiB: number, hasBalloon: boolean): Promise<LiveResources> {
+export async function setGuestMemory(qmp: QmpClient, live: LiveResources, targetMiB: number, hasBalloon: boolean, accel: string): Promise<LiveResources> {
   const next = { ...live };
   if (targetMiB > next.pluggedMiB) {
+    if (next.cpuUnplugged && accel === 'tcg') {
+      // Seen here: QEMU 7.2 under TCG aborts ("corrupted double-linked list") when a DIMM is
+      // plugged after a vCPU was unplugged in the same run. Refuse rather than lose the guest.
+      throw new HangarError('VM_STATE', 'Memory cannot be hot-plugged after a vCPU was unplugged in this run (QEMU 7.2 under TCG crashes): restart the VM first, or set the memory for the next start.');
+    }
     const need = Math.ceil((targetMiB - next.pluggedMiB) / DIMM_ALIGN_MIB) * DIMM_ALIGN_MIB;
     if (next.pluggedMiB + need > next.maxMemoryMiB) {
       throw new HangarError('VM_STATE', `Growing to ${targetMiB} MiB needs ${need} MiB more, beyond this run's maximum of ${next.maxMemoryMiB} MiB.`);
@@ -130,9 +137,13 @@ export async function setGuestMemory(qmp: QmpClient, live: LiveResources, target
   return next;
 }
 
-/** Sets (or with zeros, lifts) a disk's I/O limits. */
-export async function setDiskThrottle(qmp: QmpClient, deviceId: string, limits: { iops?: number; bps?: number }): Promise<void> {
+/**
+ * Sets (or with zeros, lifts) a disk's I/O limits. The block backend of a virtio-blk-pci
+ * device hangs off its `virtio-backend` child, which is addressed by QOM path (as libvirt does).
+ */
+export async function setDiskThrottle(qmp: QmpClient, deviceId: string, limits: { iops?: number; bps?: number }, bus: 'pci' | 'mmio' = 'pci'): Promise<void> {
+  const id = bus === 'pci' ? `/machine/peripheral/${deviceId}/virtio-backend` : `/machine/peripheral/${deviceId}`;
   await qmp.execute('block_set_io_throttle', {
-    id: deviceId, iops: limits.iops ?? 0, bps: limits.bps ?? 0, iops_rd: 0, iops_wr: 0, bps_rd: 0, bps_wr: 0,
+    id, iops: limits.iops ?? 0, bps: limits.bps ?? 0, iops_rd: 0, iops_wr: 0, bps_rd: 0, bps_wr: 0,
   });
 }

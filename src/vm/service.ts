@@ -482,7 +482,7 @@ export class VmService {
         if ((spec.maxMemoryMiB ?? 0) < mib) spec.maxMemoryMiB = mib;
         const fitsLive = live && (mib <= live.pluggedMiB || mib <= live.maxMemoryMiB);
         if (live && qmp && fitsLive) {
-          Object.assign(live, await setGuestMemory(qmp, live, mib, rec.spec.balloon));
+          Object.assign(live, await setGuestMemory(qmp, live, mib, rec.spec.balloon, rec.runtime?.accel ?? 'tcg'));
           now('memory', mib, mib > rec.spec.memoryMiB ? 'hot-plugged' : 'balloon');
         } else {
           later('memory', mib, live ? `above this run's maximum of ${live.maxMemoryMiB} MiB (set max-memory, then restart)` : undefined);
@@ -496,7 +496,9 @@ export class VmService {
         spec.cpus = cpus;
         if ((spec.maxCpus ?? 0) < cpus) spec.maxCpus = cpus;
         if (live && qmp && cpus <= live.maxCpus) {
+          const before = live.cpus;
           live.cpus = await setGuestCpus(qmp, cpus);
+          if (live.cpus < before) live.cpuUnplugged = true;
           if (live.cpus === cpus) now('cpus', cpus);
           else later('cpus', cpus, `the guest has ${live.cpus}: boot vCPUs cannot be unplugged`);
         } else {
@@ -521,7 +523,7 @@ export class VmService {
         if (limits.iops !== undefined) setLimit(disk, 'iops', limits.iops === null ? 0 : validateCount(limits.iops, 'iops'));
         if (limits.bps !== undefined) setLimit(disk, 'bps', limits.bps === null || limits.bps === 0 ? 0 : parseSizeBytes(limits.bps, 'bps'));
         if (live && qmp) {
-          await setDiskThrottle(qmp, disk.id, { iops: disk.iops ?? 0, bps: disk.bps ?? 0 });
+          await setDiskThrottle(qmp, disk.id, { iops: disk.iops ?? 0, bps: disk.bps ?? 0 }, spec.machine === 'microvm' ? 'mmio' : 'pci');
           now(`disk.${key}`, { iops: disk.iops ?? 0, bps: disk.bps ?? 0 });
         } else {
           later(`disk.${key}`, { iops: disk.iops ?? 0, bps: disk.bps ?? 0 });
@@ -647,7 +649,7 @@ export class VmService {
       }
     }
     for (const d of spec.disks) {
-      if (d.iops || d.bps) await setDiskThrottle(qmp, d.id, { iops: d.iops ?? 0, bps: d.bps ?? 0 });
+      if (d.iops || d.bps) await setDiskThrottle(qmp, d.id, { iops: d.iops ?? 0, bps: d.bps ?? 0 }, spec.machine === 'microvm' ? 'mmio' : 'pci');
     }
     const live: LiveResources = {
       cpus: spec.cpus, maxCpus: spec.maxCpus ?? spec.cpus, memoryMiB: spec.memoryMiB, pluggedMiB: spec.memoryMiB,

@@ -87,7 +87,7 @@ export class TestDaemon {
       try {
         const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
         const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
-        if (cmd.startsWith('qemu-system') && cmd.includes(this.dir) && state !== 'Z') pids.push(Number(entry));
+        if (/^(\S*\/)?qemu-system/.test(cmd) && cmd.includes(this.dir) && state !== 'Z') pids.push(Number(entry));
       } catch {
         // the process went away while we looked
       }
@@ -173,8 +173,9 @@ export async function serialLogEnd(d: TestDaemon, name: string): Promise<number>
 }
 
 /** Types `command` on the guest's serial console through `hangar console` and returns what came back. */
-export async function guestRun(d: TestDaemon, name: string, command: string): Promise<string> {
-  const r = await d.cli(['console', name, '--idle', '1000'], `${command}\n`);
+export async function guestRun(d: TestDaemon, name: string, command: string, idleMs = 1000): Promise<string> {
+  // The marker is computed by the guest's shell, so the echoed command line does not match it.
+  const r = await d.cli(['console', name, '--idle', String(idleMs), '--until', 'HG-DONE-42'], `${command}\necho HG-DONE-$((40+2))\n`);
   if (r.code !== 0) throw new Error(`hangar console failed: ${r.stderr}`);
   return r.stdout;
 }

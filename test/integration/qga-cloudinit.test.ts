@@ -204,7 +204,7 @@ describe('cloud-init seed and guest agent on debian-12 (accel=tcg)', () => {
       await sleep(2_000);
       status = await ga.exec(['cloud-init', 'status']);
     }
-    console.log(`qga-cloudinit: cloud-init ${status.stdout.trim()} at ${elapsed()}`);
+    console.log(`qga-cloudinit: cloud-init ${status.stdout.trim().split('\n').pop() ?? ''} at ${elapsed()}`);
     const host = await ga.exec(['hostname']);
     expect(host).toMatchObject({ exitCode: 0, stdout: 'web1\n' });
     const id = await ga.exec(['id', '-un', 'alice']);

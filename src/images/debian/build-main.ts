@@ -15,7 +15,9 @@ Builds Hangar's built-in image "debian-12" (Debian 12 with systemd, cloud-init,
 qemu-guest-agent and openssh-server on a BIOS-bootable qcow2 disk) into
 DIR/images/debian-12, or reuses it if already built. DIR defaults to $HANGAR_CACHE_DIR or
 /var/cache/hangar. Runs as root; needs debootstrap, e2fsprogs, grub-common, grub-pc-bin
-and qemu-utils, and the Debian mirror the host's apt uses. The first build takes minutes.
+and qemu-utils, and the Debian mirror the host's apt uses (override it with
+HANGAR_DEBIAN_MIRROR=http://...). The first build takes minutes; downloaded packages are
+kept in DIR/debootstrap for rebuilds.
 `;
 
 function parseArgs(argv: string[]): { cacheDir: string; force: boolean; help: boolean } {

@@ -82,7 +82,7 @@ export interface BuildDebianImageOptions {
 }
 
 /** Bumped whenever the recipe changes, so older cached images are rebuilt. */
-const RECIPE_VERSION = 1;
+const RECIPE_VERSION = 2;
 
 const SUITE = 'bookworm';
 const ARCH = 'amd64';
@@ -143,8 +143,11 @@ const GRUB_CORE_MODULES = [
 /** Units enabled in the image (the getty also comes from console=ttyS0; this makes it explicit). */
 const ENABLED_UNITS = ['systemd-networkd.service', 'systemd-resolved.service', 'hangar-ssh-hostkeys.service', 'serial-getty@ttyS0.service'];
 
-/** Timer units disabled in the image: no background apt runs in short-lived test guests. */
-const DISABLED_UNITS = ['apt-daily.timer', 'apt-daily-upgrade.timer'];
+/**
+ * Units disabled in the image: no background apt runs in short-lived guests, and no LVM
+ * snapshot reaping at boot (there is no LVM; it costs seconds of CPU under emulation).
+ */
+const DISABLED_UNITS = ['apt-daily.timer', 'apt-daily-upgrade.timer', 'e2scrub_reap.service'];
 
 export function debianImageDir(cacheDir: string): string {
   return path.join(path.resolve(cacheDir), 'images', DEBIAN_IMAGE_NAME);
@@ -306,6 +309,7 @@ async function buildLocked(
     const debCache = path.join(path.resolve(cacheDir), 'debootstrap', `${SUITE}-${ARCH}`);
     await fs.mkdir(debCache, { recursive: true });
     await debootstrap(rootfs, mirror, debCache, progress);
+    await pruneDebCache(rootfs, debCache, progress);
 
     phase('configure');
     const kernelVersion = await findKernelVersion(rootfs);
@@ -431,6 +435,31 @@ async function debootstrap(rootfs: string, mirror: string, debCache: string, pro
       if (/^[IWE]: /.test(line)) progress(`debootstrap: ${line.slice(3)}`);
     },
   });
+}
+
+/**
+ * Keep only the .debs this build installed in the package cache (debootstrap never removes
+ * superseded versions, so the cache would grow with every point release).
+ */
+async function pruneDebCache(rootfs: string, debCache: string, progress: (msg: string) => void): Promise<void> {
+  const status = await fs.readFile(path.join(rootfs, 'var', 'lib', 'dpkg', 'status'), 'utf8');
+  const keep = new Set<string>();
+  for (const para of status.split(/\n\n+/)) {
+    const field = (name: string): string | undefined => new RegExp(`^${name}: (.+)$`, 'm').exec(para)?.[1]?.trim();
+    const pkg = field('Package');
+    const version = field('Version');
+    const arch = field('Architecture');
+    if (pkg && version && arch) keep.add(`${pkg}_${version.replace(/:/g, '%3a')}_${arch}.deb`);
+  }
+  if (keep.size === 0) return; // unexpected status format: prune nothing
+  let removed = 0;
+  for (const n of await fs.readdir(debCache)) {
+    if (n.endsWith('.deb') && !keep.has(n)) {
+      await fs.rm(path.join(debCache, n), { force: true });
+      removed++;
+    }
+  }
+  if (removed) progress(`package cache: removed ${removed} superseded .deb files`);
 }
 
 async function findKernelVersion(rootfs: string): Promise<string> {

@@ -10,9 +10,18 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** The environment every build step runs with (nothing from the caller leaks into the guest). */
+/** Proxy settings are passed through, so debootstrap reaches the mirror the way apt does. */
+const PASSED_THROUGH = ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+
+/** The environment every build step runs with (nothing else from the caller leaks into the guest). */
 export function buildEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const passed: Record<string, string> = {};
+  for (const k of PASSED_THROUGH) {
+    const v = process.env[k];
+    if (v !== undefined && v !== '') passed[k] = v;
+  }
   return {
+    ...passed,
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     LC_ALL: 'C',
     LANG: 'C',
@@ -159,7 +168,8 @@ function unescapeMountPath(s: string): string {
 
 /** Mount points at or below `dir` (deepest first). */
 export async function mountsUnder(dir: string): Promise<string[]> {
-  const root = path.resolve(dir);
+  // mountinfo shows real paths: resolve symlinks in `dir` (e.g. a symlinked cache dir).
+  const root = await fs.realpath(dir).catch(() => path.resolve(dir));
   const text = await fs.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
   const found: string[] = [];
   for (const line of text.split('\n')) {

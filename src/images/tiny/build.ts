@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { gunzipSync, gzipSync, constants as zlibConstants } from 'node:zlib';
 import { CpioArchive } from './cpio.js';
 import { guestFiles, TINY_CMDLINE, type GuestModule } from './guest.js';
+import { extractPvhVmlinux } from './kernel.js';
 import { normalizeModuleName, orderModules, readModuleInfo } from './modinfo.js';
 
 export interface TinyImageManifest {
@@ -45,7 +46,10 @@ const RECIPE_VERSION = 1;
 
 const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 const BUSYBOX_PACKAGE = 'busybox-static';
-const KERNEL_FILE = 'vmlinuz';
+/** The bzImage as shipped by Debian. */
+const BZIMAGE_FILE = 'vmlinuz';
+/** The same kernel uncompressed, booted through its PVH entry (faster under TCG). */
+const PVH_FILE = 'vmlinux';
 const INITRD_FILE = 'initrd.img';
 const MANIFEST_FILE = 'manifest.json';
 const LOCK_WAIT_MS = 20 * 60_000;
@@ -107,11 +111,12 @@ export async function readTinyImage(cacheDir: string): Promise<TinyImageManifest
   }
   if (!isObject(raw)) return undefined;
   if (raw['name'] !== 'tiny' || raw['kind'] !== 'kernel' || raw['recipe'] !== RECIPE_VERSION) return undefined;
-  const { cmdline, kernelVersion, builtAt, description } = raw;
+  const { cmdline, kernelVersion, builtAt, description, kernelFile } = raw;
+  if (kernelFile !== PVH_FILE && kernelFile !== BZIMAGE_FILE) return undefined;
   if (typeof cmdline !== 'string' || typeof kernelVersion !== 'string') return undefined;
   if (typeof builtAt !== 'string' || typeof description !== 'string') return undefined;
   // Paths are derived from where the image is now, so a moved cache dir still works.
-  const kernel = path.join(dir, KERNEL_FILE);
+  const kernel = path.join(dir, kernelFile);
   const initrd = path.join(dir, INITRD_FILE);
   if (!(await nonEmptyFile(kernel)) || !(await nonEmptyFile(initrd))) return undefined;
   return { name: 'tiny', kind: 'kernel', kernel, initrd, cmdline, kernelVersion, builtAt, description };
@@ -185,13 +190,26 @@ async function buildLocked(
     const initrd = await buildInitramfs({ busybox: await fs.readFile(busybox), kernelVersion, modules });
     progress(`initramfs: ${(initrd.length / 1024).toFixed(0)} KiB compressed`);
 
-    await fs.copyFile(vmlinuz, path.join(staging, KERNEL_FILE));
+    await fs.copyFile(vmlinuz, path.join(staging, BZIMAGE_FILE));
+    let kernelFile = BZIMAGE_FILE;
+    try {
+      const elf = extractPvhVmlinux(await fs.readFile(vmlinuz));
+      if (elf) {
+        await writeFileSynced(path.join(staging, PVH_FILE), elf);
+        kernelFile = PVH_FILE;
+        progress(`kernel: uncompressed PVH vmlinux (${(elf.length / 1048576).toFixed(0)} MiB)`);
+      } else {
+        progress('kernel: no PVH-bootable payload found; using the bzImage');
+      }
+    } catch (err) {
+      progress(`kernel: could not unpack the bzImage (${(err as Error).message}); using it as is`);
+    }
     await writeFileSynced(path.join(staging, INITRD_FILE), initrd);
     const builtAt = new Date().toISOString();
     const manifest: TinyImageManifest = {
       name: 'tiny',
       kind: 'kernel',
-      kernel: path.join(finalDir, KERNEL_FILE),
+      kernel: path.join(finalDir, kernelFile),
       initrd: path.join(finalDir, INITRD_FILE),
       cmdline: TINY_CMDLINE,
       kernelVersion,
@@ -203,12 +221,13 @@ async function buildLocked(
     const onDisk = {
       ...manifest,
       recipe: RECIPE_VERSION,
+      kernelFile,
       kernelPackage: debVersionLabel(kernelDeb),
       busyboxPackage: debVersionLabel(busyboxDeb),
       modules: modules.map((m) => m.name),
     };
     await writeFileSynced(path.join(staging, MANIFEST_FILE), `${JSON.stringify(onDisk, null, 2)}\n`);
-    await syncFile(path.join(staging, KERNEL_FILE));
+    await syncFile(path.join(staging, BZIMAGE_FILE));
     await syncFile(staging);
 
     await publish(cacheDir, staging, finalDir, imagesDir, tag, force);

@@ -17,7 +17,7 @@
 export const READY_MARKER = 'HANGAR-GUEST-READY';
 
 /** Default kernel command line for the tiny guest. */
-export const TINY_CMDLINE = 'console=ttyS0 quiet panic=-1 memhp_default_state=online';
+export const TINY_CMDLINE = 'console=ttyS0 quiet panic=-1 cryptomgr.notests memhp_default_state=online';
 
 export interface GuestModule {
   /** Module name (underscores). */

@@ -50,6 +50,8 @@ function showVm(format: OutputFormat, v: VmView): void {
         ['cpus', `${v.cpus}${v.maxCpus > v.cpus ? ` (max ${v.maxCpus})` : ''}`], ['memory', `${v.memoryText}${v.maxMemory > v.memory ? ` (max ${v.maxMemory}M)` : ''}`],
         ['live', v.live ? `cpus ${v.live.cpus}, memory ${v.live.memory}M` : undefined], ['pending', v.pending?.join(', ')],
         ['cpu limit', v.cpuLimit === undefined ? undefined : `${v.cpuLimit}%`], ['cpu weight', v.cpuWeight],
+        ['autostart', v.autostart ? `order ${v.autostart.order}, delay ${v.autostart.delaySeconds}s` : undefined],
+        ['restart', v.restart.mode === 'no' ? undefined : `${v.restart.mode} (max ${v.restart.maxRestarts} per ${v.restart.windowSeconds}s; ${v.restartsInWindow} so far)`],
         ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['started', v.startedAt],
         ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}`).join(', ') : undefined],
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
@@ -85,8 +87,17 @@ export function parseSettings(pairs: string[]): Record<string, unknown> {
       case 'max-memory': body.maxMemory = value; break;
       case 'cpu.limit': body.cpuLimit = value === 'none' ? null : value; break;
       case 'cpu.weight': body.cpuWeight = value === 'none' ? null : num(key, value); break;
+      case 'autostart':
+        if (value !== 'true' && value !== 'false') throw new HangarError('INVALID_SPEC', `autostart must be true or false, not "${value}".`);
+        body.autostart = value === 'true';
+        break;
+      case 'autostart.order': body.autostartOrder = num(key, value); break;
+      case 'autostart.delay': body.autostartDelay = num(key, value); break;
+      case 'restart': body.restart = value; break;
+      case 'restart.max': body.restartMax = num(key, value); break;
+      case 'restart.window': body.restartWindow = num(key, value); break;
       default:
-        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops or disk.<dev>.bps.`);
+        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops, disk.<dev>.bps, autostart, autostart.order, autostart.delay, restart, restart.max or restart.window.`);
     }
   }
   if (Object.keys(disks).length) body.disks = disks;
@@ -172,7 +183,7 @@ export function buildProgram(): Command {
     });
 
   vm.command('set')
-    .description('Change resources; live where the running guest allows, else at the next start. Keys: cpus, memory, max-cpus, max-memory, cpu.limit (e.g. 150% or none), cpu.weight, disk.<dev>.iops, disk.<dev>.bps')
+    .description('Change resources and policies; live where the running guest allows, else at the next start. Keys: cpus, memory, max-cpus, max-memory, cpu.limit (e.g. 150% or none), cpu.weight, disk.<dev>.iops, disk.<dev>.bps, autostart (true/false), autostart.order, autostart.delay (s), restart (no/on-failure/always), restart.max, restart.window (s)')
     .argument('<name>')
     .argument('<settings...>', 'key=value pairs, e.g. cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500')
     .action(async (name: string, pairs: string[], _o: unknown, cmd: Command) => {

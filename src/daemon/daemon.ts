@@ -61,6 +61,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // Root (and later the `hangar` group) only: the socket is full control of the host's VMs.
   await chmod(config.socket, 0o660);
   await events.publish('daemon.started', undefined, { pid: process.pid, version: VERSION, accel: config.accel });
+  void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
   logger.info({ socket: config.socket, dataDir: config.dataDir, accel: config.accel, kvmUsable: caps.kvmUsable, qemu: caps.qemuVersion }, 'hangar daemon ready');
 
   let stopping: Promise<void> | undefined;

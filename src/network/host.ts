@@ -85,6 +85,8 @@ export interface TapInfo {
   /** The bridge it is enslaved to, if any. */
   master?: string;
   up: boolean;
+  /** Carrier is up: a process (QEMU) has the tap open. A network with attached taps is in use. */
+  attached: boolean;
 }
 
 export interface Orphans {
@@ -533,7 +535,7 @@ export class HostNetworks {
       const tag = parseIfaceTag(l.ifalias);
       if (!tag || tag.prefix !== this.prefix || tag.kind !== 'tap') continue;
       if (network !== undefined && tag.network !== network) continue;
-      out.push({ name: l.ifname, network: tag.network, master: l.master, up: l.flags?.includes('UP') ?? false });
+      out.push(tapInfo(l, tag.network));
     }
     return out;
   }
@@ -561,7 +563,7 @@ export class HostNetworks {
       if (!tag || tag.prefix !== this.prefix || names.has(tag.network)) continue;
       nets.add(tag.network);
       if (tag.kind === 'net') o.bridges.push(l.ifname);
-      else o.taps.push({ name: l.ifname, network: tag.network, master: l.master, up: l.flags?.includes('UP') ?? false });
+      else o.taps.push(tapInfo(l, tag.network));
     }
     const nft = this.getTools().nft;
     if (nft) {
@@ -751,6 +753,10 @@ export class HostNetworks {
     const j = JSON.parse((await this.ip(['-j', '-4', 'addr', 'show', 'dev', dev])) || '[]') as AddrJson[];
     return j.flatMap((i) => (i.addr_info ?? []).filter((a) => a.local !== undefined).map((a) => `${a.local}/${a.prefixlen}`));
   }
+}
+
+function tapInfo(l: LinkJson, network: string): TapInfo {
+  return { name: l.ifname, network, master: l.master, up: l.flags?.includes('UP') ?? false, attached: l.flags?.includes('LOWER_UP') ?? false };
 }
 
 function readPidFile(path: string): number | undefined {

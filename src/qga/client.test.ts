@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -138,7 +138,15 @@ describe('GuestAgent', () => {
   it('reports AGENT_UNAVAILABLE at once when nobody listens on the socket (QEMU gone)', async () => {
     // A socket file that is bound but not listening, as a killed QEMU leaves it.
     const stale = path.join(dir, 'stale.sock');
-    execFileSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', stale]);
+    // A listener killed with SIGKILL never unlinks its socket file.
+    const child = spawn(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => console.log('up'))", stale], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise((r) => child.stdout?.once('data', r));
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+    expect(fs.existsSync(stale)).toBe(true);
     const ga = new GuestAgent(stale, { timeoutMs: 5000 });
     const t0 = Date.now();
     const err = (await ga.interfaces().catch((e: unknown) => e)) as GuestAgentError;

@@ -32,6 +32,10 @@ export interface VmRecord {
   /** Why the VM is in this state (crash reason, adoption failure…). */
   stateReason?: string;
   runtime?: VmRuntime;
+  /** Times of automatic restarts (the restart policy's window counts these). */
+  restartHistory?: string[];
+  /** A user stopped it: autostart leaves it alone until a user starts it again. */
+  stoppedByUser?: boolean;
   /** Exit status of the last QEMU process, when known. */
   lastExit?: { code: number | null; signal: string | null; at: string };
   createdAt: string;

@@ -15,6 +15,7 @@ import type { StorageService, VolumeRecord } from '../storage/service.js';
 import type { CgroupDriver } from '../resources/cgroups.js';
 import { deleteDevice, setDiskThrottle, setGuestCpus, setGuestMemory, type LiveResources } from '../resources/live.js';
 import { parseSizeBytes } from '../util/size.js';
+import { DEFAULT_RESTART_POLICY, autostartSequence, decideRestart, type ExitOutcome, type RestartMode } from '../policy/restart.js';
 import { isSameLiveProcess, launchQemu, readCmdline, readLogTail, signalProcess, waitForProcessExit, type ExitInfo } from '../qemu/process.js';
 import { QmpClient, type QmpEvent } from '../qmp/index.js';
 import type { Store, VmRecord, VmRuntime } from '../store/store.js';
@@ -42,6 +43,12 @@ export interface CreateVmInput {
   maxMemory?: string | number;
   cpuLimit?: number | string;
   cpuWeight?: number;
+  autostart?: boolean;
+  autostartOrder?: number;
+  autostartDelay?: number;
+  restart?: RestartMode;
+  restartMax?: number;
+  restartWindow?: number;
 }
 
 /** `vm set`: each key applies live where the guest allows, otherwise at the next start. */
@@ -55,6 +62,12 @@ export interface VmSettings {
   cpuWeight?: number | null;
   /** Per disk (device id like disk0, or volume name): I/O limits; 0 or null lifts them. */
   disks?: Record<string, { iops?: number | null; bps?: string | number | null }>;
+  autostart?: boolean;
+  autostartOrder?: number;
+  autostartDelay?: number;
+  restart?: RestartMode;
+  restartMax?: number;
+  restartWindow?: number;
 }
 
 export interface SettingResult {
@@ -95,6 +108,9 @@ export interface VmView {
   live?: { cpus: number; memory: number };
   /** Settings stored for the next start (the running guest does not have them yet). */
   pending?: string[];
+  autostart?: { order: number; delaySeconds: number };
+  restart: { mode: RestartMode; maxRestarts: number; windowSeconds: number };
+  restartsInWindow: number;
   disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean; iops?: number; bps?: number }[];
   startedAt?: string;
   lastExit?: VmRecord['lastExit'];
@@ -170,6 +186,8 @@ interface LiveVm {
   finished: boolean;
   /** True once the daemon itself closes the QMP connection (daemon shutdown). */
   detaching: boolean;
+  /** A user (or the API) asked for this stop: no restart policy applies. */
+  userStop?: boolean;
 }
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
@@ -181,6 +199,8 @@ export class VmService {
   private readonly live = new Map<string, LiveVm>();
   private readonly busy = new Map<string, string>();
   private readonly recordLock = new KeyedMutex();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private stopping = false;
   private readonly qemuBinary: string;
   private readonly log: (msg: string) => void;
 
@@ -277,6 +297,7 @@ export class VmService {
 
   async delete(name: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.exclusive(name, 'delete', async (rec) => {
+      this.cancelRestart(name);
       assertOperationAllowed(name, rec.state, opts.force ? 'force-delete' : 'delete');
       if (isActive(rec.state)) rec = await this.forceStopLocked(rec);
       await this.deps.store.deleteVm(rec.id);
@@ -299,11 +320,19 @@ export class VmService {
   // ---- lifecycle -----------------------------------------------------------
 
   async start(name: string): Promise<VmView> {
-    return this.exclusive(name, 'start', async (rec) => toView(await this.startLocked(rec)));
+    return this.exclusive(name, 'start', async (rec) => {
+      this.cancelRestart(name);
+      if (rec.stoppedByUser) rec = await this.updateRecord(name, (r) => ({ ...r, stoppedByUser: false }));
+      return toView(await this.startLocked(rec));
+    });
   }
 
   async stop(name: string, opts: StopOptions = {}): Promise<VmView> {
-    return this.exclusive(name, 'stop', async (rec) => toView(await this.stopLocked(rec, opts)));
+    return this.exclusive(name, 'stop', async (rec) => {
+      this.cancelRestart(name);
+      const stopped = await this.stopLocked(rec, opts);
+      return toView(await this.updateRecord(stopped.name, (r) => ({ ...r, stoppedByUser: true })));
+    });
   }
 
   async restart(name: string, opts: StopOptions = {}): Promise<VmView> {
@@ -328,6 +357,63 @@ export class VmService {
       await this.qmpOf(rec).execute('cont');
       return toView(await this.setState(rec.name, 'running'));
     });
+  }
+
+  // ---- policies ------------------------------------------------------------
+
+  /** After a crash (or, with `always`, a guest power-off): restart with backoff, or give up at the cap. */
+  private async applyRestartPolicy(name: string, outcome: ExitOutcome): Promise<void> {
+    if (this.stopping) return;
+    const rec = await this.deps.store.getVm(name);
+    if (!rec) return;
+    const decision = decideRestart(rec.spec.restart ?? DEFAULT_RESTART_POLICY, outcome, rec.restartHistory ?? [], new Date());
+    if (decision.action === 'none') return;
+    if (decision.action === 'give-up') {
+      await this.updateRecord(name, (r) => ({ ...r, stateReason: `${r.stateReason ? `${r.stateReason}. ` : ''}Restart policy gave up: ${decision.reason}` }));
+      await this.deps.events.publish('vm.restart-given-up', name, { reason: decision.reason });
+      return;
+    }
+    await this.deps.events.publish('vm.restart-scheduled', name, { delayMs: decision.delayMs, attempt: decision.attempt, after: outcome });
+    this.cancelRestart(name);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(name);
+      void this.exclusive(name, 'auto-restart', async (r) => {
+        if (r.state !== 'crashed' && r.state !== 'stopped') return;
+        r = await this.updateRecord(name, (x) => ({ ...x, restartHistory: [...(x.restartHistory ?? []), new Date().toISOString()].slice(-100) }));
+        await this.startLocked(r);
+        await this.deps.events.publish('vm.restarted', name, { attempt: decision.attempt });
+      }).catch(async (e: unknown) => {
+        await this.deps.events.publish('vm.restart-failed', name, { attempt: decision.attempt, error: errorText(e) }).catch(() => undefined);
+      });
+    }, decision.delayMs);
+    timer.unref();
+    this.restartTimers.set(name, timer);
+  }
+
+  private cancelRestart(name: string): void {
+    const timer = this.restartTimers.get(name);
+    if (timer) clearTimeout(timer);
+    this.restartTimers.delete(name);
+  }
+
+  /**
+   * At daemon start: start every autostart VM that is not running and that no user
+   * stopped, in order, waiting each one's delay before the next.
+   */
+  async autostart(): Promise<void> {
+    const entries = (await this.deps.store.listVms())
+      .filter((r) => r.spec.autostart && (r.state === 'stopped' || r.state === 'crashed') && !r.stoppedByUser)
+      .map((r) => ({ name: r.name, order: r.spec.autostart!.order, delaySeconds: r.spec.autostart!.delaySeconds }));
+    for (const e of autostartSequence(entries)) {
+      if (this.stopping) return;
+      try {
+        await this.start(e.name);
+        await this.deps.events.publish('vm.autostarted', e.name, { order: e.order });
+      } catch (err) {
+        await this.deps.events.publish('vm.autostart-failed', e.name, { error: errorText(err) });
+      }
+      if (e.delaySeconds > 0) await sleep(e.delaySeconds * 1000);
+    }
   }
 
   /** Runs `fn` holding the VM's operation lock (a concurrent operation gets VM_BUSY). */
@@ -529,6 +615,9 @@ export class VmService {
           later(`disk.${key}`, { iops: disk.iops ?? 0, bps: disk.bps ?? 0 });
         }
       }
+      for (const key of applyPolicyFields(spec, settings)) {
+        changes.push({ key, value: key === 'autostart' ? (spec.autostart ?? false) : spec.restart, applied: 'live', note: 'policy' });
+      }
       const next = await this.updateRecord(name, (r) => {
         const n: VmRecord = { ...r, spec };
         if (live && n.runtime) n.runtime = { ...n.runtime, live };
@@ -574,6 +663,9 @@ export class VmService {
 
   /** Lets go of every guest without touching it (the daemon is shutting down). */
   async detachAll(): Promise<void> {
+    for (const timer of this.restartTimers.values()) clearTimeout(timer);
+    this.restartTimers.clear();
+    this.stopping = true;
     for (const lv of this.live.values()) {
       lv.detaching = true;
       await lv.qmp?.close();
@@ -669,6 +761,7 @@ export class VmService {
     const wasPaused = rec.state === 'paused';
     rec = await this.setState(rec.name, 'stopping');
     lv.exitRequested = true;
+    lv.userStop = true;
     try {
       const qmp = this.qmpOf(rec);
       await qmp.execute('system_powerdown');
@@ -688,6 +781,7 @@ export class VmService {
 
   private async forceStopLocked(rec: VmRecord): Promise<VmRecord> {
     const lv = this.live.get(rec.id);
+    if (lv) lv.userStop = true;
     if (!lv) {
       // Nothing is watching a process for it (e.g. adoption failed): act only on a verified pid.
       if (rec.runtime && isSameLiveProcess(rec.runtime.pid, rec.runtime.pidStartTime)) {
@@ -777,14 +871,18 @@ export class VmService {
         const tail = await readLogTail(lv.paths.qemuLog, 2048);
         lv.failReason = `QEMU failed to start (${describeExit(exit)})${tail.trim() ? `: ${tail.trim()}` : ''}`;
       }
+      let outcome: ExitOutcome | undefined;
       if (lv.failReason) {
         await this.finishStopped(lv.name, status, 'stopped', lv.failReason);
       } else if (lv.exitRequested || lv.shutdownReason !== undefined) {
         await this.finishStopped(lv.name, status, 'stopped');
+        outcome = lv.userStop ? 'requested-stop' : 'guest-shutdown';
       } else {
         const tail = await readLogTail(lv.paths.qemuLog, 2048);
         await this.finishStopped(lv.name, status, 'crashed', `QEMU ended unexpectedly (${describeExit(exit)})${tail.trim() ? `: ${tail.trim().split('\n').slice(-5).join(' | ')}` : ''}`);
+        outcome = 'crashed';
       }
+      if (outcome && outcome !== 'requested-stop') void this.applyRestartPolicy(lv.name, outcome);
     } catch (e) {
       this.log(`${lv.name}: recording the end of QEMU failed: ${errorText(e)}`);
     } finally {
@@ -1004,6 +1102,35 @@ function applyResourceFields(spec: VmSpec, input: CreateVmInput): void {
   const limit = input.cpuLimit === undefined ? undefined : parseCpuLimit(input.cpuLimit);
   if (limit !== undefined) spec.cpuLimitPercent = limit;
   if (input.cpuWeight !== undefined) spec.cpuWeight = validateWeight(input.cpuWeight);
+  applyPolicyFields(spec, input);
+}
+
+/** autostart / restart settings, shared by create and set. */
+function applyPolicyFields(spec: VmSpec, input: Pick<VmSettings, 'autostart' | 'autostartOrder' | 'autostartDelay' | 'restart' | 'restartMax' | 'restartWindow'>): string[] {
+  const changed: string[] = [];
+  if (input.autostart === false) {
+    delete spec.autostart;
+    changed.push('autostart');
+  } else if (input.autostart || input.autostartOrder !== undefined || input.autostartDelay !== undefined) {
+    spec.autostart = {
+      order: input.autostartOrder !== undefined ? validateCount(input.autostartOrder, 'autostart.order') : (spec.autostart?.order ?? 0),
+      delaySeconds: input.autostartDelay !== undefined ? validateCount(input.autostartDelay, 'autostart.delay') : (spec.autostart?.delaySeconds ?? 0),
+    };
+    changed.push('autostart');
+  }
+  if (input.restart !== undefined || input.restartMax !== undefined || input.restartWindow !== undefined) {
+    const cur = spec.restart ?? DEFAULT_RESTART_POLICY;
+    if (input.restart !== undefined && !['no', 'on-failure', 'always'].includes(input.restart)) {
+      throw new HangarError('INVALID_SPEC', `restart must be no, on-failure or always, not "${String(input.restart)}".`, { details: { field: 'restart' } });
+    }
+    spec.restart = {
+      mode: input.restart ?? cur.mode,
+      maxRestarts: input.restartMax !== undefined ? validateCount(input.restartMax, 'restart.max') : cur.maxRestarts,
+      windowSeconds: input.restartWindow !== undefined ? Math.max(1, validateCount(input.restartWindow, 'restart.window')) : cur.windowSeconds,
+    };
+    changed.push('restart');
+  }
+  return changed;
 }
 
 /** "150%", "150" or 150 → 150 (percent of one host CPU); null/"none" → undefined. */
@@ -1047,11 +1174,14 @@ function toView(r: VmRecord): VmView {
     id: r.id, name: r.name, state: r.state, cpus: r.spec.cpus, memory: r.spec.memoryMiB, memoryText: formatMiB(r.spec.memoryMiB),
     machine: r.spec.machine, vnc: r.spec.vnc, createdAt: r.createdAt, updatedAt: r.updatedAt,
     maxCpus: r.spec.maxCpus ?? r.spec.cpus, maxMemory: r.spec.maxMemoryMiB ?? r.spec.memoryMiB,
+    restart: r.spec.restart ?? DEFAULT_RESTART_POLICY,
+    restartsInWindow: (r.restartHistory ?? []).filter((t) => Date.parse(t) >= Date.now() - (r.spec.restart ?? DEFAULT_RESTART_POLICY).windowSeconds * 1000).length,
     disks: r.spec.disks.map((d) => ({
       id: d.id, path: d.path, format: d.format, readOnly: d.readOnly, boot: d.bootIndex !== undefined && r.spec.boot.kind === 'disk',
       ...(d.volume && { pool: d.volume.pool, volume: d.volume.name }), ...(d.iops && { iops: d.iops }), ...(d.bps && { bps: d.bps }),
     })),
   };
+  if (r.spec.autostart) v.autostart = r.spec.autostart;
   if (r.spec.cpuLimitPercent !== undefined) v.cpuLimit = r.spec.cpuLimitPercent;
   if (r.spec.cpuWeight !== undefined) v.cpuWeight = r.spec.cpuWeight;
   const live = r.runtime?.live;

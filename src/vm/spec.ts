@@ -3,6 +3,8 @@
  * Pure data; stored as JSON and turned into a QEMU argv by qemu/argv.ts.
  */
 
+import type { RestartPolicy } from '../policy/restart.js';
+
 export type MachineType = 'q35' | 'pc' | 'microvm';
 export type Accel = 'kvm' | 'tcg' | 'auto';
 
@@ -68,6 +70,12 @@ export interface VmSpec {
   vnc: boolean;
   /** Image the VM was created from (informational). */
   image?: string;
+  /** Started when the daemon starts (unless a user stopped it), in `order`, waiting `delaySeconds` after it. */
+  autostart?: { order: number; delaySeconds: number };
+  /** What happens when QEMU crashes (or, with `always`, when the guest powers off). */
+  restart?: RestartPolicy;
+  /** The project the VM counts against (quotas). */
+  project?: string;
 }
 
 /** What the host can do; filled in by qemu/host-caps.ts at daemon start. */

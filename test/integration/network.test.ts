@@ -318,18 +318,24 @@ describe.skipIf(!canRun)('managed networks on the host (root, real QEMU)', () =>
       { name: 'gc', net: 'netc' },
     ];
     const taken: string[] = [];
+    const nics: Array<{ name: string; tap: string; mac: string }> = [];
     for (const s of specs) {
       const tap = tapName(PREFIX, `vm-${s.name}`, 'net0');
       await hn.createTap(s.net, tap);
       const mac = macAddress(`vm-${s.name}/net0`, taken);
       taken.push(mac);
-      guests.push(new Guest(s.name, dir, tap, mac));
+      nics.push({ name: s.name, tap, mac });
     }
-    const [ga, gb, gc] = guests as [Guest, Guest, Guest];
     expect((await hn.taps('neta')).map((t) => t.master)).toEqual([bridgeName(PREFIX, 'neta'), bridgeName(PREFIX, 'neta')]);
+    // No QEMU has them open yet: no carrier.
+    expect((await hn.taps('neta')).map((t) => t.attached)).toEqual([false, false]);
+    for (const n of nics) guests.push(new Guest(n.name, dir, n.tap, n.mac));
+    const [ga, gb, gc] = guests as [Guest, Guest, Guest];
     await Promise.all(guests.map((g) => g.start()));
     await Promise.all(guests.map((g) => g.ready()));
     const booted = Date.now() - t0;
+    // With QEMU holding them, the taps have carrier: the network is in use.
+    expect((await hn.taps('neta')).every((t) => t.attached && t.up)).toBe(true);
 
     // Leases, as Hangar sees them.
     const leaseOf = async (net: string, mac: string): Promise<string> =>
@@ -341,8 +347,10 @@ describe.skipIf(!canRun)('managed networks on the host (root, real QEMU)', () =>
     const leasesA = await hn.leases('neta');
     expect(leasesA.map((l) => l.mac).sort()).toEqual([ga.mac, gb.mac].sort());
     expect(leasesA[0]!.expires).toMatch(/^\d{4}-\d\d-\d\dT/);
-    const addrA = await ga.run('ip -4 -o addr show dev eth0');
-    expect(addrA.out).toContain(`${ipA}/24`);
+    // The guest configures what dnsmasq acked (udhcpc may still be running its script).
+    for (const [g, addr] of [[ga, ipA], [gb, ipB], [gc, ipC]] as const) {
+      await waitFor(`${g.name} to configure ${addr}`, async () => (await g.run('ip -4 -o addr show dev eth0')).out.includes(`${addr}/24`), 20_000, 500);
+    }
 
     // DNS: dnsmasq answers for the network's domain with a guest's lease (both are called "tiny").
     const dns = await ga.run('nslookup tiny.neta.hangar.internal');
@@ -404,7 +412,10 @@ describe.skipIf(!canRun)('managed networks on the host (root, real QEMU)', () =>
     await waitFor('eth1 in guest B', async () => (await gb.run('test -e /sys/class/net/eth1')).rc === 0, 30_000, 500);
     expect((await gb.run(`ip link set eth1 up && ip addr add ${guestIp}/24 dev eth1`)).rc).toBe(0);
     expect((await gb.run(`ping -c 2 -w 10 ${lanIp}`)).rc).toBe(0);
-    const fromLan = spawnSync(tools.ip!, ['netns', 'exec', NETNS, 'ping', '-c', '1', '-W', '5', guestIp], { encoding: 'utf8' });
+    // And back from the LAN side (busybox-static's ping: the host may have no iputils-ping).
+    const busybox = findTool('busybox');
+    const pingArgv = busybox ? [busybox, 'ping'] : ['ping'];
+    const fromLan = spawnSync(tools.ip!, ['netns', 'exec', NETNS, ...pingArgv, '-c', '1', '-W', '5', guestIp], { encoding: 'utf8' });
     expect(fromLan.status, fromLan.stderr).toBe(0);
 
     // Unplug: device_del, wait for the guest to let go, then the netdev and the tap.

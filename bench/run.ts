@@ -18,10 +18,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { daemonMemoryCase } from './cases/daemon-memory.js';
 import { startStopCase } from './cases/start-stop.js';
+import { storageCase } from './cases/storage.js';
 import { cpuBusy, foreignQemuPids, killLeftovers } from './lib/proc.js';
 import { goalLine, type BenchCase, type BenchContext, type Goal } from './lib/report.js';
 
-const CASES: readonly BenchCase[] = [startStopCase, daemonMemoryCase];
+const CASES: readonly BenchCase[] = [startStopCase, daemonMemoryCase, storageCase];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The Hangar build under test (bin/hangar, dist/): this checkout unless BENCH_HANGAR_ROOT names another, e.g. to compare a fix. */

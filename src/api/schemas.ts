@@ -32,6 +32,16 @@ export const CreateVmBody = Type.Object(
     start: Type.Optional(Type.Boolean({ description: 'Start the VM right after creating it.' })),
     diskSize: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String()], { description: 'Root disk size for disk images (at least the image\'s size); for kernel images, a blank data disk of this size.' })),
     fullCopy: Type.Optional(Type.Boolean({ description: 'Copy the image instead of a linked clone (qcow2 backing file).' })),
+    forwards: Type.Optional(Type.Array(Type.String(), { description: 'Host port forwards on the user-mode NIC: "tcp:127.0.0.1:2222:22" (protocol:[address:]hostPort:guestPort).' })),
+    cloudInit: Type.Optional(Type.Object({
+      format: Type.Optional(Type.Union([Type.Literal('nocloud'), Type.Literal('configdrive')], { description: 'NoCloud (cidata, default) or config-drive v2 (config-2, for cloudbase-init).' })),
+      hostname: Type.Optional(Type.String()),
+      user: Type.Optional(Type.String({ description: 'A user to create, with sudo; without it keys and password go to the image\'s default user.' })),
+      sshKeys: Type.Optional(Type.Array(Type.String(), { description: 'Public key lines.' })),
+      passwordHash: Type.Optional(Type.String({ description: 'A SHA-512 crypt hash ($6$…); the CLI hashes --password before sending it.' })),
+      userData: Type.Optional(Type.String({ description: '#cloud-config YAML or a #! script.' })),
+      networkConfig: Type.Optional(Type.String({ description: 'cloud-init network-config YAML (v1 or v2).' })),
+    }, strict)),
     maxCpus: Type.Optional(Type.Integer({ description: 'vCPUs can be hot-plugged up to this many. Default: cpus.' })),
     maxMemory: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'Memory can be hot-plugged up to this much. Default: memory.' })),
     cpuLimit: Type.Optional(Type.Union([Type.Number(), Type.String()], { description: 'CPU limit in percent of one host CPU, e.g. 150 or "150%" (cgroups).' })),
@@ -70,6 +80,11 @@ export const Vm = Type.Object(
     autostart: Type.Optional(Type.Object({ order: Type.Integer(), delaySeconds: Type.Integer() })),
     restart: Type.Object({ mode: Type.String(), maxRestarts: Type.Integer(), windowSeconds: Type.Integer() }),
     restartsInWindow: Type.Integer({ description: 'Automatic restarts within the restart window.' }),
+    forwards: Type.Array(Type.String()),
+    cloudInit: Type.Optional(Type.Object({
+      format: Type.String(), hostname: Type.Optional(Type.String()), user: Type.Optional(Type.String()), sshKeys: Type.Integer(),
+      password: Type.Boolean(), userData: Type.Boolean(), networkConfig: Type.Boolean(),
+    })),
     disks: Type.Array(Type.Object({
       id: Type.String(), pool: Type.Optional(Type.String()), volume: Type.Optional(Type.String()), path: Type.String(),
       format: Type.String(), readOnly: Type.Boolean(), boot: Type.Boolean(), iops: Type.Optional(Type.Integer()), bps: Type.Optional(Type.Integer()),
@@ -262,6 +277,7 @@ export const Snapshot = Type.Object(
     current: Type.Boolean({ description: 'The VM was last reverted to (or took) this snapshot.' }),
     createdAt: Type.String(),
     description: Type.Optional(Type.String()),
+    fsFrozen: Type.Optional(Type.Boolean({ description: 'The guest agent froze the file systems while it was taken.' })),
   },
   { $id: 'Snapshot' },
 );
@@ -322,4 +338,20 @@ export const VmSettingsReply = Type.Object({
     applied: Type.Union([Type.Literal('live'), Type.Literal('next-start')]),
     note: Type.Optional(Type.String()),
   })),
+});
+
+export const ExecBody = Type.Object(
+  {
+    argv: Type.Array(Type.String(), { minItems: 1, description: 'The command and its arguments (no shell).' }),
+    input: Type.Optional(Type.String({ description: 'Standard input.' })),
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+  },
+  strict,
+);
+export const ExecReply = Type.Object({ exitCode: Type.Integer(), stdout: Type.String(), stderr: Type.String(), signal: Type.Optional(Type.Integer()) });
+export const GuestInfoReply = Type.Object({
+  agent: Type.Boolean({ description: 'Whether qemu-guest-agent answers.' }),
+  os: Type.Optional(Type.Unknown()),
+  interfaces: Type.Optional(Type.Array(Type.Unknown())),
+  ips: Type.Array(Type.String()),
 });

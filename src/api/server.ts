@@ -26,7 +26,7 @@ import { isActive } from '../vm/states.js';
 import { SerialHub } from '../console/serial-hub.js';
 import { QmpClosedError, QmpError, QmpTimeoutError } from '../qmp/index.js';
 import {
-  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Operation, Pool, Snapshot, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
+  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Operation, Pool, Snapshot, ExecBody, ExecReply, GuestInfoReply, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from './schemas.js';
 
 export interface ApiDeps {
@@ -207,6 +207,16 @@ function registerVmRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/v1/vms/:name/restart',
     action('Restart a VM: stop (as /stop) then start', { body: StopBody }),
     async (req) => deps.vms.restart(req.params.name, req.body ?? {}),
+  );
+  app.post<{ Params: { name: string }; Body: { argv: string[]; input?: string; timeoutSeconds?: number } }>(
+    '/v1/vms/:name/exec',
+    { schema: { tags: ['vms'], summary: 'Run a command in the guest through qemu-guest-agent; returns its output and exit code', params: VmNameParam, body: ExecBody, response: { 200: ExecReply, ...errorResponses } } },
+    async (req) => deps.vms.exec(req.params.name, req.body.argv, req.body),
+  );
+  app.get<{ Params: { name: string } }>(
+    '/v1/vms/:name/guest',
+    { schema: { tags: ['vms'], summary: "What the guest agent reports: OS, interfaces, IP addresses", params: VmNameParam, response: { 200: GuestInfoReply, ...errorResponses } } },
+    async (req) => deps.vms.guestInfo(req.params.name),
   );
   app.post<{ Params: { name: string } }>('/v1/vms/:name/pause', action('Pause a running VM (its vCPUs and clock stop)'), async (req) => deps.vms.pause(req.params.name));
   app.post<{ Params: { name: string } }>('/v1/vms/:name/resume', action('Resume a paused VM'), async (req) => deps.vms.resume(req.params.name));

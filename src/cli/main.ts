@@ -53,12 +53,32 @@ function showVm(format: OutputFormat, v: VmView): void {
         ['autostart', v.autostart ? `order ${v.autostart.order}, delay ${v.autostart.delaySeconds}s` : undefined],
         ['restart', v.restart.mode === 'no' ? undefined : `${v.restart.mode} (max ${v.restart.maxRestarts} per ${v.restart.windowSeconds}s; ${v.restartsInWindow} so far)`],
         ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['started', v.startedAt],
+        ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
+        ['cloud-init', v.cloudInit ? `${v.cloudInit.format}${v.cloudInit.hostname ? `, hostname ${v.cloudInit.hostname}` : ''}${v.cloudInit.user ? `, user ${v.cloudInit.user}` : ''}, ${v.cloudInit.sshKeys} key(s)` : undefined],
         ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}`).join(', ') : undefined],
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
         ['created', v.createdAt], ['id', v.id],
       ]),
     ),
   );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** cloud-init flags → the API's cloudInit object; files are read and the password hashed here. */
+async function cloudInitFromFlags(o: { sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }): Promise<Record<string, unknown> | undefined> {
+  if (!o.sshKey.length && !o.user && !o.password && !o.hostname && !o.userData && !o.networkConfig && !o.configDrive) return undefined;
+  const ci = await import('../cloudinit/index.js');
+  const out: Record<string, unknown> = { format: o.configDrive ? 'configdrive' : 'nocloud' };
+  if (o.sshKey.length) out.sshKeys = (await Promise.all(o.sshKey.map((f) => ci.readSshKeyFile(resolvePath(f))))).flat();
+  if (o.user) out.user = o.user;
+  if (o.hostname) out.hostname = o.hostname;
+  if (o.password !== undefined) out.passwordHash = await ci.hashPassword(o.password);
+  if (o.userData) out.userData = await ci.readInputFile(resolvePath(o.userData), 'user-data');
+  if (o.networkConfig) out.networkConfig = await ci.readInputFile(resolvePath(o.networkConfig), 'network-config');
+  return out;
 }
 
 /** `cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500` → the PATCH body. */
@@ -160,10 +180,21 @@ export function buildProgram(): Command {
     .option('--max-memory <size>', 'memory can be hot-plugged up to this much, e.g. 2G')
     .option('--cpu-limit <percent>', 'CPU limit in percent of one host CPU, e.g. 150%')
     .option('--cpu-weight <n>', 'relative CPU weight 1-10000 (100 = default)', intOption('--cpu-weight'))
+    .option('--forward <rule>', 'host port forward, protocol:[address:]hostPort:guestPort (repeatable), e.g. tcp:127.0.0.1:2222:22', collect, [])
+    .option('--ssh-key <file>', 'cloud-init: authorize the public keys in this file (repeatable)', collect, [])
+    .option('--user <name>', 'cloud-init: create this user (sudo, bash) and give it the keys/password')
+    .option('--password <password>', 'cloud-init: password for the user (hashed here; only the hash is sent and stored)')
+    .option('--hostname <name>', 'cloud-init: the guest\'s host name')
+    .option('--user-data <file>', 'cloud-init: custom user-data (#cloud-config YAML or a #! script)')
+    .option('--network-config <file>', 'cloud-init: network-config YAML')
+    .option('--config-drive', 'cloud-init: a config-drive v2 seed (config-2, for cloudbase-init) instead of NoCloud')
     .option('--start', 'start it right away')
-    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number }, cmd: Command) => {
+    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: Record<string, unknown> = { name, image: o.image };
+      if (o.forward.length) body.forwards = o.forward;
+      const cloudInit = await cloudInitFromFlags(o);
+      if (cloudInit) body.cloudInit = cloudInit;
       if (o.cpus !== undefined) body.cpus = o.cpus;
       if (o.memory !== undefined) body.memory = o.memory;
       if (o.machine !== undefined) body.machine = o.machine;
@@ -180,6 +211,31 @@ export function buildProgram(): Command {
       const v = await g.client.call<VmView>('POST', '/v1/vms', body);
       if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
       else showVm(g.output, v);
+    });
+
+  vm.command('exec')
+    .description('Run a command in the guest through qemu-guest-agent: prints its output, exits with its exit code')
+    .argument('<name>')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option('--timeout <seconds>', 'give up after this long (default 60)', intOption('--timeout'))
+    .action(async (name: string, command: string[], o: { timeout?: number }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await g.client.call<{ exitCode: number; stdout: string; stderr: string }>('POST', `/v1/vms/${encodeURIComponent(name)}/exec`, { argv: command, ...(o.timeout !== undefined && { timeoutSeconds: o.timeout }) });
+      if (g.output !== 'table') print(render(g.output, r, () => ''));
+      else {
+        process.stdout.write(r.stdout);
+        process.stderr.write(r.stderr);
+      }
+      process.exitCode = r.exitCode;
+    });
+
+  vm.command('guest')
+    .description("What the guest agent reports: OS and IP addresses")
+    .argument('<name>')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await g.client.call<{ agent: boolean; os?: { prettyName?: string; kernelRelease?: string }; ips: string[] }>('GET', `/v1/vms/${encodeURIComponent(name)}/guest`);
+      print(render(g.output, r, () => renderFields([['agent', r.agent ? 'answering' : 'not answering'], ['os', r.os?.prettyName], ['kernel', r.os?.kernelRelease], ['ips', r.ips.join(', ') || undefined]])));
     });
 
   vm.command('set')
@@ -357,15 +413,22 @@ export function buildProgram(): Command {
   image
     .command('build')
     .description('Build a built-in image into the cache (runs locally, as root)')
-    .argument('<name>', 'built-in image: tiny')
+    .argument('<name>', 'built-in image: tiny or debian-12')
     .option('--cache-dir <dir>', 'cache directory (env HANGAR_CACHE_DIR, default /var/cache/hangar)')
     .option('--force', 'rebuild even if cached')
     .action(async (name: string, o: { cacheDir?: string; force?: boolean }) => {
-      if (name !== 'tiny') throw new HangarError('IMAGE_NOT_FOUND', `There is no built-in image "${name}": the built-in images are: tiny.`);
-      const { buildTinyImage } = await import('../images/tiny/build.js');
+      if (name !== 'tiny' && name !== 'debian-12') throw new HangarError('IMAGE_NOT_FOUND', `There is no built-in image "${name}": the built-in images are tiny and debian-12.`);
       const cacheDir = resolveDaemonConfig({ ...(o.cacheDir !== undefined && { cacheDir: o.cacheDir }) }).cacheDir;
-      const m = await buildTinyImage(cacheDir, { force: o.force ?? false, onProgress: (msg) => process.stderr.write(`  ${msg}\n`) });
-      print(`Image tiny is ready: kernel ${m.kernelVersion}, ${m.initrd}\n`);
+      const onProgress = (msg: string) => process.stderr.write(`  ${msg}\n`);
+      if (name === 'tiny') {
+        const { buildTinyImage } = await import('../images/tiny/build.js');
+        const m = await buildTinyImage(cacheDir, { force: o.force ?? false, onProgress });
+        print(`Image tiny is ready: kernel ${m.kernelVersion}, ${m.initrd}\n`);
+      } else {
+        const { buildDebianImage } = await import('../images/debian/build.js');
+        const m = await buildDebianImage(cacheDir, { force: o.force ?? false, onProgress });
+        print(`Image debian-12 is ready: ${m.path} (${formatBytes(m.virtualSizeBytes)} disk, kernel ${m.kernelVersion})\n`);
+      }
     });
 
   program

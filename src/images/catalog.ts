@@ -12,6 +12,7 @@ import type { Collection, Store } from '../store/store.js';
 import type { BootSpec } from '../vm/spec.js';
 import { cleanupImportStaging, importImage, isImportError, type ImportErrorCode } from './import/index.js';
 import { buildTinyImage, readTinyImage } from './tiny/build.js';
+import { readDebianImage } from './debian/build.js';
 
 /** An image a user imported: a qcow2 file in the data dir's images folder. */
 export interface ImportedImageRecord {
@@ -107,7 +108,18 @@ export class ImageCatalog {
 
   async list(): Promise<ImageInfo[]> {
     const imported = this.imported ? await this.imported.list() : [];
-    return [await this.tiny(), ...imported.map(importedInfo)];
+    return [await this.tiny(), await this.debian(), ...imported.map(importedInfo)];
+  }
+
+  /** The built-in Debian 12 disk image (debootstrap + cloud-init + guest agent), when built. */
+  private async debian(): Promise<ImageInfo> {
+    const description = 'Debian 12 (bookworm) with systemd, cloud-init, qemu-guest-agent and openssh-server; boots from disk';
+    const m = await readDebianImage(this.cacheDir);
+    if (!m) return { name: 'debian-12', description: `${description}. Build it with \`hangar image build debian-12\``, status: 'missing', kind: 'disk', origin: 'builtin' };
+    return {
+      name: 'debian-12', description, status: 'ready', kind: 'disk', origin: 'builtin', kernelVersion: m.kernelVersion, builtAt: m.builtAt,
+      disk: { path: m.path, format: 'qcow2', virtualSizeBytes: m.virtualSizeBytes },
+    };
   }
 
   /** Imports an image from a URL or a local file (run as an operation by the API). */

@@ -61,7 +61,7 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** Device ids the builder itself uses. */
-const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3'];
+const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed'];
 
 /**
  * Escape a value for QEMU's keyval / QemuOpts syntax: a comma is written as `,,`.
@@ -104,6 +104,8 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
     balloonSection,
     rngSection,
     serialSection,
+    agentSection,
+    seedSection,
     qmpSection,
     vncSection,
   ];
@@ -170,6 +172,26 @@ function hotplugSection({ spec }: BuildContext): QemuOption[] {
   return Array.from({ length: HOTPLUG_PORTS }, (_, i) =>
     json('-device', { driver: 'pcie-root-port', id: hotplugPortId(i), bus: 'pcie.0', chassis: i + 1 }),
   );
+}
+
+/** A virtio-serial port for qemu-guest-agent (org.qemu.guest_agent.0), on every VM that has a socket for it. */
+function agentSection({ paths, bus }: BuildContext): QemuOption[] {
+  if (paths.qgaSocket === undefined) return [];
+  return [
+    keyval('-chardev', [['id', 'qga0'], ['path', paths.qgaSocket], ['server', 'on'], ['wait', 'off']], 'socket'),
+    json('-device', { driver: bus === 'pci' ? 'virtio-serial-pci' : 'virtio-serial-device', id: 'vser0' }),
+    json('-device', { driver: 'virtserialport', bus: 'vser0.0', chardev: 'qga0', name: 'org.qemu.guest_agent.0' }),
+  ];
+}
+
+/** The cloud-init seed ISO, read-only. */
+function seedSection({ spec, paths, bus }: BuildContext): QemuOption[] {
+  if (spec.cloudInit === undefined || paths.seedIso === undefined) return [];
+  return [
+    json('-blockdev', { driver: 'file', 'node-name': 'file-seed', filename: paths.seedIso, 'read-only': true }),
+    json('-blockdev', { driver: 'raw', 'node-name': 'seed', file: 'file-seed', 'read-only': true }),
+    json('-device', { driver: virtioDriver('blk', bus), id: 'seed', drive: 'seed' }),
+  ];
 }
 
 function disksSection(ctx: BuildContext): QemuOption[] {
@@ -307,6 +329,8 @@ function validatePaths(paths: VmPaths): void {
     ['serialLog', paths.serialLog],
     ['vncSocket', paths.vncSocket],
     ['pidFile', paths.pidFile],
+    ...(paths.qgaSocket !== undefined ? [['qgaSocket', paths.qgaSocket] as [keyof VmPaths, string]] : []),
+    ...(paths.seedIso !== undefined ? [['seedIso', paths.seedIso] as [keyof VmPaths, string]] : []),
   ];
   for (const [key, path] of entries) {
     // Runtime paths come from the daemon, so a bad one is Hangar's bug, not the user's.
@@ -314,8 +338,9 @@ function validatePaths(paths: VmPaths): void {
       throw new HangarError('INTERNAL', `Runtime path ${key} must be absolute and free of control characters: ${JSON.stringify(path)}`);
     }
   }
-  for (const key of ['qmpSocket', 'serialSocket', 'vncSocket'] as const) {
-    if (Buffer.byteLength(paths[key], 'utf8') > MAX_UNIX_SOCKET_PATH_BYTES) {
+  for (const key of ['qmpSocket', 'serialSocket', 'vncSocket', 'qgaSocket'] as const) {
+    const p = paths[key];
+    if (p !== undefined && Buffer.byteLength(p, 'utf8') > MAX_UNIX_SOCKET_PATH_BYTES) {
       throw new HangarError('INTERNAL', `Unix socket path ${key} is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes; use a shorter runtime directory: ${paths[key]}`);
     }
   }

@@ -33,6 +33,8 @@ export interface SnapshotRecord {
   disks: { id: string; path: string }[];
   createdAt: string;
   description?: string;
+  /** The guest agent froze the file systems while it was taken. */
+  fsFrozen?: boolean;
 }
 
 /** One record per VM keeps the tree and the current position consistent in one write. */
@@ -88,13 +90,21 @@ export class SnapshotService {
         throw new HangarError('INVALID_SPEC', `VM "${vm}" has no qcow2 disk to hold a snapshot: attach one (e.g. create it with --disk-size).`);
       }
       const ids = disks.map((d) => d.id);
+      let frozen = false;
       if (input.memory) {
         await runJob(await h.qmp(), 'snapshot-save', { tag: name, vmstate: ids[0]!, devices: ids }, ctx);
       } else if (live) {
-        // One transaction: every disk is captured at the same instant.
-        await (await h.qmp()).execute('transaction', {
-          actions: ids.map((id) => ({ type: 'blockdev-snapshot-internal-sync', data: { device: id, name } })),
-        });
+        // With a guest agent, file systems are frozen around the snapshot so it is consistent, not just crash-consistent.
+        const agent = rec.state === 'running' ? this.vms.agentFor(rec) : undefined;
+        frozen = agent !== undefined && (await agent.ping(1000)) && (await agent.fsFreeze().then(() => true, () => false));
+        try {
+          // One transaction: every disk is captured at the same instant.
+          await (await h.qmp()).execute('transaction', {
+            actions: ids.map((id) => ({ type: 'blockdev-snapshot-internal-sync', data: { device: id, name } })),
+          });
+        } finally {
+          if (frozen) await agent!.fsThaw();
+        }
       } else {
         for (const d of disks) await qemuImgSnapshot('-c', name, d);
       }
@@ -104,6 +114,7 @@ export class SnapshotService {
       };
       if (tree.current !== undefined) snap.parent = tree.current;
       if (input.description !== undefined) snap.description = input.description;
+      if (frozen) snap.fsFrozen = true;
       await this.save({ ...tree, current: name, snapshots: [...tree.snapshots, snap] });
       await this.events.publish('snapshot.created', vm, { snapshot: name, memory: snap.memory });
       return { ...snap, current: true };

@@ -15,12 +15,15 @@ import type { StorageService, VolumeRecord } from '../storage/service.js';
 import type { CgroupDriver } from '../resources/cgroups.js';
 import { deleteDevice, setDiskThrottle, setGuestCpus, setGuestMemory, type LiveResources } from '../resources/live.js';
 import { parseSizeBytes } from '../util/size.js';
+import { buildSeedIso, renderConfigDrive, renderNoCloud, validateCloudInit } from '../cloudinit/index.js';
+import { GuestAgent, isGuestAgentError } from '../qga/index.js';
+import { createServer } from 'node:net';
 import { DEFAULT_RESTART_POLICY, autostartSequence, decideRestart, type ExitOutcome, type RestartMode } from '../policy/restart.js';
 import { isSameLiveProcess, launchQemu, readCmdline, readLogTail, signalProcess, waitForProcessExit, type ExitInfo } from '../qemu/process.js';
 import { QmpClient, type QmpEvent } from '../qmp/index.js';
 import type { Store, VmRecord, VmRuntime } from '../store/store.js';
 import { KeyedMutex } from '../util/mutex.js';
-import type { Accel, DiskSpec, HostCaps, MachineType, NicSpec, VmPaths, VmSpec } from './spec.js';
+import type { Accel, CloudInitSpec, DiskSpec, HostCaps, MachineType, NicSpec, PortForward, VmPaths, VmSpec } from './spec.js';
 import { assertOperationAllowed, isActive, type VmOperation, type VmState } from './states.js';
 import { formatMiB, parseMemoryMiB, validateCpus, validateVmName } from './validate.js';
 
@@ -49,6 +52,9 @@ export interface CreateVmInput {
   restart?: RestartMode;
   restartMax?: number;
   restartWindow?: number;
+  /** Host port forwards for the user-mode NIC: `tcp:127.0.0.1:2222:22` (protocol:address:hostPort:guestPort). */
+  forwards?: string[];
+  cloudInit?: Omit<CloudInitSpec, 'format'> & { format?: CloudInitSpec['format'] };
 }
 
 /** `vm set`: each key applies live where the guest allows, otherwise at the next start. */
@@ -111,6 +117,8 @@ export interface VmView {
   autostart?: { order: number; delaySeconds: number };
   restart: { mode: RestartMode; maxRestarts: number; windowSeconds: number };
   restartsInWindow: number;
+  forwards: string[];
+  cloudInit?: { format: string; hostname?: string; user?: string; sshKeys: number; password: boolean; userData: boolean; networkConfig: boolean };
   disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean; iops?: number; bps?: number }[];
   startedAt?: string;
   lastExit?: VmRecord['lastExit'];
@@ -200,6 +208,8 @@ export class VmService {
   private readonly busy = new Map<string, string>();
   private readonly recordLock = new KeyedMutex();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** One agent client per VM: the channel serves one client at a time. */
+  private readonly agents = new Map<string, GuestAgent>();
   private stopping = false;
   private readonly qemuBinary: string;
   private readonly log: (msg: string) => void;
@@ -228,6 +238,8 @@ export class VmService {
       serialSocket: join(dir, 'serial.sock'),
       vncSocket: join(dir, 'vnc.sock'),
       pidFile: join(dir, 'qemu.pid'),
+      qgaSocket: join(dir, 'qga.sock'),
+      seedIso: join(dir, 'seed.iso'),
       serialLog: join(logs, 'serial.log'),
       qemuLog: join(logs, 'qemu.log'),
     };
@@ -263,6 +275,13 @@ export class VmService {
     };
     if (input.accel !== undefined) spec.accel = input.accel;
     applyResourceFields(spec, input);
+    if (input.forwards?.length) spec.nics[0]!.forwards = await this.checkForwards(input.forwards.map(parseForward), name);
+    if (input.cloudInit) {
+      const { format, ...rest } = input.cloudInit;
+      spec.cloudInit = { format: format ?? 'nocloud', ...rest };
+      // Validate now (bad YAML, keys, names) so a bad seed never gets stored.
+      validateCloudInit({ instanceId: 'check', ...rest });
+    }
     const created: VolumeRecord[] = [];
     try {
       if (image.disk) {
@@ -357,6 +376,83 @@ export class VmService {
       await this.qmpOf(rec).execute('cont');
       return toView(await this.setState(rec.name, 'running'));
     });
+  }
+
+  // ---- guest agent ---------------------------------------------------------
+
+  /** The VM's guest agent client (the guest may not run an agent: calls then fail with AGENT_UNAVAILABLE). */
+  agentFor(rec: VmRecord): GuestAgent {
+    let agent = this.agents.get(rec.id);
+    if (!agent) {
+      agent = new GuestAgent(this.pathsOf(rec).qgaSocket!, { timeoutMs: 10_000 });
+      this.agents.set(rec.id, agent);
+    }
+    return agent;
+  }
+
+  /** Runs a command in the guest through its agent. */
+  async exec(name: string, argv: string[], opts: { input?: string; timeoutSeconds?: number } = {}): Promise<{ exitCode: number; stdout: string; stderr: string; signal?: number }> {
+    const rec = await this.mustGet(name);
+    if (rec.state !== 'running') throw new HangarError('VM_STATE', `VM "${name}" is ${rec.state}: exec needs a running guest with qemu-guest-agent.`);
+    if (argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+      throw new HangarError('INVALID_SPEC', 'Give the command as a non-empty list of arguments, e.g. ["uname", "-r"].');
+    }
+    return agentCall(() => this.agentFor(rec).exec(argv, { ...(opts.input !== undefined && { input: opts.input }), timeoutMs: (opts.timeoutSeconds ?? 60) * 1000 }));
+  }
+
+  /** What the agent knows: OS and network interfaces (with addresses). */
+  async guestInfo(name: string): Promise<{ agent: boolean; os?: unknown; interfaces?: unknown[]; ips: string[] }> {
+    const rec = await this.mustGet(name);
+    if (rec.state !== 'running') return { agent: false, ips: [] };
+    const agent = this.agentFor(rec);
+    if (!(await agent.ping(3000))) return { agent: false, ips: [] };
+    const [os, interfaces] = await Promise.all([agentCall(() => agent.osInfo()), agentCall(() => agent.interfaces())]);
+    const ips = interfaces
+      .filter((i) => i.name !== 'lo')
+      .flatMap((i) => i.addresses)
+      .filter((a) => !a.ip.startsWith('fe80:') && !a.ip.startsWith('127.'))
+      .map((a) => a.ip);
+    return { agent: true, os, interfaces, ips };
+  }
+
+  private async writeSeed(rec: VmRecord, isoPath: string): Promise<void> {
+    const { format, ...input } = rec.spec.cloudInit!;
+    // The instance id is the VM's id: stable, so cloud-init runs its once-only steps once.
+    const ci = { instanceId: `hangar-${rec.id}`, ...input };
+    if (format === 'configdrive') await buildSeedIso(renderConfigDrive(ci), 'config-2', isoPath);
+    else await buildSeedIso({ ...renderNoCloud(ci) }, 'cidata', isoPath);
+  }
+
+  /** Forwards must not collide with another VM's, nor with a port something on the host holds. */
+  private async checkForwards(forwards: PortForward[], vm: string): Promise<PortForward[]> {
+    const seen = new Set<string>();
+    for (const f of forwards) {
+      const key = `${f.protocol}:${f.hostAddress}:${f.hostPort}`;
+      if (seen.has(key)) throw new HangarError('PORT_IN_USE', `Forward ${key} is given twice.`);
+      seen.add(key);
+    }
+    for (const other of await this.deps.store.listVms()) {
+      if (other.name === vm) continue;
+      for (const f of other.spec.nics.flatMap((n) => n.forwards)) {
+        if (seen.has(`${f.protocol}:${f.hostAddress}:${f.hostPort}`) || (f.protocol === 'tcp' && seen.has(`tcp:0.0.0.0:${f.hostPort}`))) {
+          throw new HangarError('PORT_IN_USE', `Host port ${f.protocol} ${f.hostAddress}:${f.hostPort} is already forwarded to VM "${other.name}": pick another port.`);
+        }
+      }
+    }
+    await this.checkPortsFree(forwards, vm);
+    return forwards;
+  }
+
+  private async checkPortsFree(forwards: PortForward[], vm: string): Promise<void> {
+    for (const f of forwards) {
+      if (f.protocol !== 'tcp') continue;
+      const free = await new Promise<boolean>((resolve) => {
+        const srv = createServer();
+        srv.once('error', () => resolve(false));
+        srv.listen(f.hostPort, f.hostAddress, () => srv.close(() => resolve(true)));
+      });
+      if (!free) throw new HangarError('PORT_IN_USE', `Host port ${f.hostAddress}:${f.hostPort} (forward of VM "${vm}") is in use on this host: pick another, or stop what holds it.`);
+    }
   }
 
   // ---- policies ------------------------------------------------------------
@@ -686,8 +782,10 @@ export class VmService {
     const runDir = join(this.deps.runDir, 'vms', rec.id);
     await mkdir(runDir, { recursive: true, mode: 0o700 });
     await mkdir(join(this.deps.logDir, rec.id), { recursive: true, mode: 0o700 });
-    await Promise.all([paths.qmpSocket, paths.serialSocket, paths.vncSocket, paths.pidFile].map((p) => rm(p, { force: true })));
+    await Promise.all([paths.qmpSocket, paths.serialSocket, paths.vncSocket, paths.pidFile, paths.qgaSocket!].map((p) => rm(p, { force: true })));
 
+    for (const nic of rec.spec.nics) await this.checkPortsFree(nic.forwards, rec.name);
+    if (rec.spec.cloudInit) await this.writeSeed(rec, paths.seedIso!);
     rec = await this.setState(rec.name, 'starting', { stateReason: undefined });
     const launched = launchQemu(this.qemuBinary, argv, paths.qemuLog);
     const runtime: VmRuntime = {
@@ -770,7 +868,16 @@ export class VmService {
     } catch (e) {
       this.log(`${rec.name}: ACPI powerdown failed (${errorText(e)}); forcing`);
     }
-    const exited = await Promise.race([lv.gone.then(() => true), sleep(timeoutMs).then(() => false)]);
+    // ACPI first; a guest that ignores it gets asked through its agent after a third of the timeout.
+    let exited = await Promise.race([lv.gone.then(() => true), sleep(timeoutMs / 3).then(() => false)]);
+    if (!exited) {
+      const agent = this.agentFor(rec);
+      if (await agent.ping(2000)) {
+        await this.deps.events.publish('vm.stop-via-agent', rec.name, { after: 'ACPI was ignored' });
+        await agent.shutdown('powerdown').catch(() => undefined);
+      }
+      exited = await Promise.race([lv.gone.then(() => true), sleep((2 * timeoutMs) / 3).then(() => false)]);
+    }
     if (!exited) {
       await this.deps.events.publish('vm.stop-timeout', rec.name, { timeoutSeconds: timeoutMs / 1000, action: 'forced stop' });
       await this.terminate(lv);
@@ -888,6 +995,8 @@ export class VmService {
     } finally {
       lv.markGone();
     }
+    void this.agents.get(lv.id)?.close();
+    this.agents.delete(lv.id);
     // Tidying after the caller has its answer: QEMU removes most of these itself.
     await Promise.all([
       this.deps.cgroups?.remove(lv.id),
@@ -1175,6 +1284,7 @@ function toView(r: VmRecord): VmView {
     machine: r.spec.machine, vnc: r.spec.vnc, createdAt: r.createdAt, updatedAt: r.updatedAt,
     maxCpus: r.spec.maxCpus ?? r.spec.cpus, maxMemory: r.spec.maxMemoryMiB ?? r.spec.memoryMiB,
     restart: r.spec.restart ?? DEFAULT_RESTART_POLICY,
+    forwards: r.spec.nics.flatMap((n) => n.forwards.map(formatForward)),
     restartsInWindow: (r.restartHistory ?? []).filter((t) => Date.parse(t) >= Date.now() - (r.spec.restart ?? DEFAULT_RESTART_POLICY).windowSeconds * 1000).length,
     disks: r.spec.disks.map((d) => ({
       id: d.id, path: d.path, format: d.format, readOnly: d.readOnly, boot: d.bootIndex !== undefined && r.spec.boot.kind === 'disk',
@@ -1182,6 +1292,13 @@ function toView(r: VmRecord): VmView {
     })),
   };
   if (r.spec.autostart) v.autostart = r.spec.autostart;
+  if (r.spec.cloudInit) {
+    const c = r.spec.cloudInit;
+    v.cloudInit = {
+      format: c.format, ...(c.hostname && { hostname: c.hostname }), ...(c.user && { user: c.user }), sshKeys: c.sshKeys?.length ?? 0,
+      password: c.passwordHash !== undefined, userData: c.userData !== undefined, networkConfig: c.networkConfig !== undefined,
+    };
+  }
   if (r.spec.cpuLimitPercent !== undefined) v.cpuLimit = r.spec.cpuLimitPercent;
   if (r.spec.cpuWeight !== undefined) v.cpuWeight = r.spec.cpuWeight;
   const live = r.runtime?.live;
@@ -1205,6 +1322,40 @@ function toView(r: VmRecord): VmView {
   if (r.spec.image !== undefined) v.image = r.spec.image;
   if (r.lastExit) v.lastExit = r.lastExit;
   return v;
+}
+
+/** `tcp:127.0.0.1:2222:22`, `tcp:2222:22` (loopback) or `udp:0.0.0.0:5353:53`. */
+export function parseForward(text: string): PortForward {
+  const parts = text.split(':');
+  const [proto, ...rest] = parts;
+  const bad = () => new HangarError('INVALID_SPEC', `Port forward "${text}" is not protocol:[address:]hostPort:guestPort, e.g. tcp:127.0.0.1:2222:22.`, { details: { field: 'forwards' } });
+  if ((proto !== 'tcp' && proto !== 'udp') || (rest.length !== 2 && rest.length !== 3)) throw bad();
+  const [address, hostPort, guestPort] = rest.length === 3 ? rest : ['127.0.0.1', ...rest];
+  const port = (p: string | undefined) => {
+    const n = Number(p);
+    if (!p || !/^\d+$/.test(p) || n < 1 || n > 65535) throw bad();
+    return n;
+  };
+  if (!/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(address ?? '')) throw bad();
+  return { protocol: proto, hostAddress: address!, hostPort: port(hostPort), guestPort: port(guestPort) };
+}
+
+function formatForward(f: PortForward): string {
+  return `${f.protocol}:${f.hostAddress}:${f.hostPort}:${f.guestPort}`;
+}
+
+/** Guest agent errors become catalogue errors. */
+async function agentCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isGuestAgentError(e)) {
+      const code = e.code === 'AGENT_ERROR' ? 'AGENT_ERROR' : e.code === 'TIMEOUT' ? 'TIMEOUT' : 'AGENT_UNAVAILABLE';
+      const hint = code === 'AGENT_UNAVAILABLE' ? ' Is qemu-guest-agent installed and running in the guest?' : '';
+      throw new HangarError(code, `${e.message}${hint}`, { cause: e });
+    }
+    throw e;
+  }
 }
 
 function describeExit(exit: ExitInfo | undefined): string {

@@ -76,6 +76,19 @@ export interface VmSpec {
   restart?: RestartPolicy;
   /** The project the VM counts against (quotas). */
   project?: string;
+  /** cloud-init settings: a seed (NoCloud `cidata` or config-drive `config-2`) is built at each start. */
+  cloudInit?: CloudInitSpec;
+}
+
+export interface CloudInitSpec {
+  format: 'nocloud' | 'configdrive';
+  hostname?: string;
+  user?: string;
+  sshKeys?: string[];
+  /** SHA-512 crypt hash; the plain password is never stored. */
+  passwordHash?: string;
+  userData?: string;
+  networkConfig?: string;
 }
 
 /** What the host can do; filled in by qemu/host-caps.ts at daemon start. */
@@ -94,4 +107,8 @@ export interface VmPaths {
   pidFile: string;
   /** QEMU's own stdout/stderr log. */
   qemuLog: string;
+  /** The guest agent channel's socket; without it the VM gets no agent channel. */
+  qgaSocket?: string;
+  /** The cloud-init seed ISO, attached read-only when the spec has `cloudInit`. */
+  seedIso?: string;
 }

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTinyImage, defaultCacheDir } from '../../src/images/tiny/build.js';
+import { buildDebianImage } from '../../src/images/debian/build.js';
 import { ROOT } from './harness.js';
 
 export default async function setup(): Promise<void> {
@@ -9,4 +10,5 @@ export default async function setup(): Promise<void> {
     throw new Error('Hangar is not built: run `npm run build` (npm test does it) before the integration tests.');
   }
   await buildTinyImage(defaultCacheDir(), { onProgress: (m) => process.stderr.write(`[tiny] ${m}\n`) });
+  await buildDebianImage(defaultCacheDir(), { onProgress: (m) => process.stderr.write(`[debian-12] ${m}\n`) });
 }

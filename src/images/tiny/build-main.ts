@@ -36,6 +36,9 @@ function parseArgs(argv: string[]): { cacheDir: string; force: boolean; help: bo
 }
 
 async function main(): Promise<number> {
+  // A closed pipe on the progress/result streams (e.g. `| head`) must not kill a build midway.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   let args: ReturnType<typeof parseArgs>;
   try {
     args = parseArgs(process.argv.slice(2));

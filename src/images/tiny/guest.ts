@@ -94,7 +94,8 @@ while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 20 ]; do usleep 100000; i=$((i + 
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up
   udhcpc -i eth0 -s /etc/udhcpc.script -x hostname:tiny -t 4 -T 1 -A 3 -b -p /run/udhcpc.eth0.pid 2>/dev/null
-  ip -4 -o addr show dev eth0 | sed -n 's/.* inet \\([0-9.\\/]*\\) .*/tiny: eth0 \\1/p'
+  addr=$(ip -4 -o addr show dev eth0 | sed -n 's/.* inet \\([0-9.\\/]*\\) .*/\\1/p')
+  echo "tiny: eth0 \${addr:-has no DHCP lease yet (udhcpc keeps trying in the background)}"
 else
   echo "tiny: no eth0"
 fi

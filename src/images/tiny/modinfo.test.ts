@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { hasPvhNote, lz4DecompressBlock, lz4LegacyDecompressKernel } from './kernel.js';
 import { normalizeModuleName, orderModules, readModuleInfo } from './modinfo.js';
 
 /** A minimal ELF64 LE relocatable with a .modinfo and a .shstrtab section. */
@@ -67,41 +66,5 @@ describe('kernel module info', () => {
     expect(() => orderModules(['virtio_net', 'nope'], (n) => deps[n])).toThrow(/nope/);
     expect(() => orderModules(['a'], (n) => ({ a: ['b'], b: ['a'] })[n])).toThrow(/cycle/);
     expect(normalizeModuleName('virtio-rng')).toBe('virtio_rng');
-  });
-});
-
-describe('kernel unpacking', () => {
-  it('decodes LZ4 blocks, including overlapping matches', () => {
-    const out = Buffer.alloc(13);
-    const block = Buffer.from([0x44, ...Buffer.from('abcd'), 0x04, 0x00, 0x10, ...Buffer.from('x')]);
-    expect(lz4DecompressBlock(block, out, 0)).toBe(13);
-    expect(out.toString()).toBe('abcdabcdabcdx');
-    const out2 = Buffer.alloc(8);
-    expect(lz4DecompressBlock(Buffer.from([0x12, 0x61, 0x01, 0x00, 0x10, 0x7a]), out2, 0)).toBe(8);
-    expect(out2.toString()).toBe('aaaaaaaz');
-  });
-
-  it('rejects corrupt LZ4 input', () => {
-    expect(() => lz4DecompressBlock(Buffer.from([0x44, 0x61, 0x62, 0x63, 0x64, 0x09, 0x00]), Buffer.alloc(64), 0)).toThrow(/offset/);
-    expect(() => lz4DecompressBlock(Buffer.from([0xf0]), Buffer.alloc(64), 0)).toThrow(/truncated/);
-    expect(() => lz4DecompressBlock(Buffer.from([0x40, 0x61]), Buffer.alloc(64), 0)).toThrow(/truncated/);
-    expect(() => lz4DecompressBlock(Buffer.from([0x50, 1, 2, 3, 4, 5]), Buffer.alloc(2), 0)).toThrow(/overflow/);
-  });
-
-  it('decodes the kernel legacy LZ4 stream with its size trailer', () => {
-    const block = Buffer.from([0x44, ...Buffer.from('abcd'), 0x04, 0x00, 0x10, ...Buffer.from('x')]);
-    const s = Buffer.alloc(4 + 4 + block.length + 4);
-    s.writeUInt32LE(0x184c2102, 0);
-    s.writeUInt32LE(block.length, 4);
-    block.copy(s, 8);
-    s.writeUInt32LE(13, 8 + block.length);
-    expect(lz4LegacyDecompressKernel(s).toString()).toBe('abcdabcdabcdx');
-    s.writeUInt32LE(14, 8 + block.length);
-    expect(() => lz4LegacyDecompressKernel(s)).toThrow(/expected 14/);
-  });
-
-  it('does not see a PVH note where there is none', () => {
-    expect(hasPvhNote(fakeModule(['name=x']))).toBe(false);
-    expect(hasPvhNote(Buffer.alloc(10))).toBe(false);
   });
 });

@@ -33,6 +33,7 @@ export const CreateVmBody = Type.Object(
     diskSize: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String()], { description: 'Root disk size for disk images (at least the image\'s size); for kernel images, a blank data disk of this size.' })),
     fullCopy: Type.Optional(Type.Boolean({ description: 'Copy the image instead of a linked clone (qcow2 backing file).' })),
     forwards: Type.Optional(Type.Array(Type.String(), { description: 'Host port forwards on the user-mode NIC: "tcp:127.0.0.1:2222:22" (protocol:[address:]hostPort:guestPort).' })),
+    networks: Type.Optional(Type.Array(Type.String(), { description: 'Managed networks, one NIC on each; without them the VM gets one user-mode NIC.' })),
     cloudInit: Type.Optional(Type.Object({
       format: Type.Optional(Type.Union([Type.Literal('nocloud'), Type.Literal('configdrive')], { description: 'NoCloud (cidata, default) or config-drive v2 (config-2, for cloudbase-init).' })),
       hostname: Type.Optional(Type.String()),
@@ -81,6 +82,7 @@ export const Vm = Type.Object(
     restart: Type.Object({ mode: Type.String(), maxRestarts: Type.Integer(), windowSeconds: Type.Integer() }),
     restartsInWindow: Type.Integer({ description: 'Automatic restarts within the restart window.' }),
     forwards: Type.Array(Type.String()),
+    nics: Type.Array(Type.Object({ id: Type.String(), kind: Type.String(), mac: Type.String(), network: Type.Optional(Type.String()) })),
     cloudInit: Type.Optional(Type.Object({
       format: Type.String(), hostname: Type.Optional(Type.String()), user: Type.Optional(Type.String()), sshKeys: Type.Integer(),
       password: Type.Boolean(), userData: Type.Boolean(), networkConfig: Type.Boolean(),
@@ -355,3 +357,35 @@ export const GuestInfoReply = Type.Object({
   interfaces: Type.Optional(Type.Array(Type.Unknown())),
   ips: Type.Array(Type.String()),
 });
+
+// ---- networks ----------------------------------------------------------------
+
+export const Network = Type.Object(
+  {
+    name: Type.String(),
+    subnet: Type.String(),
+    nat: Type.Boolean(),
+    isolated: Type.Boolean(),
+    parent: Type.Optional(Type.String()),
+    domain: Type.Optional(Type.String()),
+    bridge: Type.String(),
+    mode: Type.String({ description: 'nat, routed, isolated or bridged (with a parent interface).' }),
+    gateway: Type.Optional(Type.String()),
+    dhcpRange: Type.Optional(Type.Array(Type.String())),
+    leases: Type.Array(Type.Object({ mac: Type.String(), ip: Type.String(), hostname: Type.Optional(Type.String()), expires: Type.String(), clientId: Type.Optional(Type.String()) })),
+    vms: Type.Array(Type.String()),
+    createdAt: Type.String(),
+  },
+  { $id: 'Network' },
+);
+export const CreateNetworkBody = Type.Object(
+  {
+    name: Type.String({ description: 'Network name (letters, digits, -).' }),
+    subnet: Type.String({ description: 'IPv4 CIDR, /16 to /29, e.g. 10.77.0.0/24.' }),
+    nat: Type.Optional(Type.Boolean({ description: 'Masquerade guests out through the host.' })),
+    isolated: Type.Optional(Type.Boolean({ description: 'No forwarding out of the network (and only DHCP/DNS to the host).' })),
+    parent: Type.Optional(Type.String({ description: 'Enslave this host interface: guests sit on its LAN (no DHCP/NAT of ours).' })),
+  },
+  strict,
+);
+export const NetworkParam = Type.Object({ name: Type.String() }, strict);

@@ -21,12 +21,14 @@ import type { OperationService } from '../operations/service.js';
 import type { Accel } from '../vm/spec.js';
 import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
+import { registerNetworkRoutes } from './routes/networks.js';
+import type { NetworkService } from '../network/service.js';
 import type { SnapshotService } from '../snapshots/service.js';
 import { isActive } from '../vm/states.js';
 import { SerialHub } from '../console/serial-hub.js';
 import { QmpClosedError, QmpError, QmpTimeoutError } from '../qmp/index.js';
 import {
-  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Operation, Pool, Snapshot, ExecBody, ExecReply, GuestInfoReply, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
+  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Snapshot, ExecBody, ExecReply, GuestInfoReply, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from './schemas.js';
 
 export interface ApiDeps {
@@ -34,6 +36,7 @@ export interface ApiDeps {
   storage: StorageService;
   operations: OperationService;
   snapshots: SnapshotService;
+  networks: NetworkService;
   accel: Accel;
   events: EventBus;
   store: Store;
@@ -60,7 +63,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output).' },
-      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }],
+      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'networks' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -73,6 +76,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Volume);
   app.addSchema(Operation);
   app.addSchema(Snapshot);
+  app.addSchema(Network);
 
   app.setErrorHandler((err: FastifyError | HangarError | Error, _req, reply) => {
     const body = toErrorBody(err);
@@ -106,6 +110,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerVmRoutes(app, deps);
   registerStorageRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
+  registerNetworkRoutes(app, deps);
 
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'List images', response: { 200: { type: 'array', items: { $ref: 'Image#' } } } } }, async () =>
     deps.images.list(),

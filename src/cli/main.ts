@@ -150,7 +150,8 @@ export function buildProgram(): Command {
     .option('--no-build-images', 'do not build missing built-in images at start')
     .option('--cpu-overcommit <ratio>', 'vCPUs allowed per host CPU over all running VMs (env HANGAR_CPU_OVERCOMMIT, default 4)')
     .option('--memory-overcommit <ratio>', 'memory allowed per byte of host memory (env HANGAR_MEMORY_OVERCOMMIT, default 1)')
-    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string }, cmd: Command) => {
+    .option('--net-prefix <prefix>', 'prefix of the bridges, taps and firewall tables of managed networks (env HANGAR_NET_PREFIX, default hg)')
+    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string; netPrefix?: string }, cmd: Command) => {
       const { runDaemon } = await import('../daemon/daemon.js');
       const g = cmd.optsWithGlobals<GlobalOpts>();
       const config = resolveDaemonConfig({ ...opts, ...(g.socket !== undefined && { socket: g.socket }) });
@@ -180,6 +181,7 @@ export function buildProgram(): Command {
     .option('--max-memory <size>', 'memory can be hot-plugged up to this much, e.g. 2G')
     .option('--cpu-limit <percent>', 'CPU limit in percent of one host CPU, e.g. 150%')
     .option('--cpu-weight <n>', 'relative CPU weight 1-10000 (100 = default)', intOption('--cpu-weight'))
+    .option('--network <name>', 'put a NIC on this managed network (repeatable); without it: one user-mode NIC', collect, [])
     .option('--forward <rule>', 'host port forward, protocol:[address:]hostPort:guestPort (repeatable), e.g. tcp:127.0.0.1:2222:22', collect, [])
     .option('--ssh-key <file>', 'cloud-init: authorize the public keys in this file (repeatable)', collect, [])
     .option('--user <name>', 'cloud-init: create this user (sudo, bash) and give it the keys/password')
@@ -189,10 +191,11 @@ export function buildProgram(): Command {
     .option('--network-config <file>', 'cloud-init: network-config YAML')
     .option('--config-drive', 'cloud-init: a config-drive v2 seed (config-2, for cloudbase-init) instead of NoCloud')
     .option('--start', 'start it right away')
-    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: Record<string, unknown> = { name, image: o.image };
       if (o.forward.length) body.forwards = o.forward;
+      if (o.network.length) body.networks = o.network;
       const cloudInit = await cloudInitFromFlags(o);
       if (cloudInit) body.cloudInit = cloudInit;
       if (o.cpus !== undefined) body.cpus = o.cpus;
@@ -351,6 +354,38 @@ export function buildProgram(): Command {
 
   addStorageCommands(program, globals);
   addSnapshotCommands(program, globals);
+
+  const network = program.command('network').description('Managed networks: bridge, DHCP/DNS (dnsmasq), NAT or isolation');
+  network.command('create').description('Create a managed network').argument('<name>')
+    .requiredOption('--subnet <cidr>', 'IPv4 subnet, e.g. 10.77.0.0/24')
+    .option('--nat', 'masquerade guests out through the host')
+    .option('--isolated', 'no traffic out of the network')
+    .option('--parent <iface>', 'bridge a host interface instead: guests join its LAN')
+    .action(async (name: string, o: { subnet: string; nat?: boolean; isolated?: boolean; parent?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const n = await g.client.call<{ name: string; bridge: string; gateway?: string }>('POST', '/v1/networks', { name, subnet: o.subnet, ...(o.nat && { nat: true }), ...(o.isolated && { isolated: true }), ...(o.parent && { parent: o.parent }) });
+      print(render(g.output, n, () => `Network ${n.name} created (bridge ${n.bridge}${n.gateway ? `, gateway ${n.gateway}` : ''}).\n`));
+    });
+  network.command('list').alias('ls').description('List networks').action(async (_o: unknown, cmd: Command) => {
+    const g = globals(cmd);
+    const nets = await g.client.call<{ name: string; subnet: string; mode: string; bridge: string; vms: string[]; leases: unknown[] }[]>('GET', '/v1/networks');
+    print(render(g.output, nets, () => renderTable(nets, [
+      { header: 'NAME', value: (n) => n.name }, { header: 'SUBNET', value: (n) => n.subnet }, { header: 'MODE', value: (n) => n.mode },
+      { header: 'BRIDGE', value: (n) => n.bridge }, { header: 'VMS', value: (n) => n.vms.join(',') || undefined }, { header: 'LEASES', value: (n) => n.leases.length },
+    ])));
+  });
+  network.command('show').description('Show a network and its DHCP leases').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
+    const g = globals(cmd);
+    const n = await g.client.call<Record<string, unknown> & { leases: { mac: string; ip: string; hostname?: string }[] }>('GET', `/v1/networks/${encodeURIComponent(name)}`);
+    print(render(g.output, n, () => renderFields(Object.entries(n).filter(([k]) => k !== 'leases')) + (n.leases.length ? `leases:\n${renderTable(n.leases, [
+      { header: '  MAC', value: (l) => `  ${l.mac}` }, { header: 'IP', value: (l) => l.ip }, { header: 'HOSTNAME', value: (l) => l.hostname },
+    ])}` : '')));
+  });
+  network.command('delete').alias('rm').description('Delete a network (refused while VMs use it)').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
+    const g = globals(cmd);
+    await g.client.call('DELETE', `/v1/networks/${encodeURIComponent(name)}`);
+    print(render(g.output, { name, deleted: true }, () => `Network ${name} deleted.\n`));
+  });
 
   const image = program.command('image').description('Images VMs are created from');
   image

@@ -16,6 +16,8 @@ export interface DaemonConfig {
   cpuOvercommit: number;
   /** Memory allowed per byte of host memory, over all running VMs. */
   memoryOvercommit: number;
+  /** Prefix of the host interfaces, tables and tags of managed networks (1-5 of a-z0-9). */
+  netPrefix: string;
 }
 
 export const DEFAULT_DATA_DIR = '/var/lib/hangar';
@@ -32,6 +34,12 @@ export interface DaemonFlags {
   buildImages?: boolean;
   cpuOvercommit?: string;
   memoryOvercommit?: string;
+  netPrefix?: string;
+}
+
+function netPrefix(value: string): string {
+  if (!/^[a-z0-9]{1,5}$/.test(value)) throw new HangarError('INVALID_SPEC', `--net-prefix must be 1-5 of a-z and 0-9, not "${value}".`);
+  return value;
 }
 
 function ratio(name: string, value: string | undefined, fallback: number): number {
@@ -60,5 +68,6 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     accel, buildImages: flags.buildImages ?? true,
     cpuOvercommit: ratio('--cpu-overcommit', flags.cpuOvercommit ?? env.HANGAR_CPU_OVERCOMMIT, 4),
     memoryOvercommit: ratio('--memory-overcommit', flags.memoryOvercommit ?? env.HANGAR_MEMORY_OVERCOMMIT, 1),
+    netPrefix: netPrefix(flags.netPrefix ?? env.HANGAR_NET_PREFIX ?? 'hg'),
   };
 }

@@ -19,6 +19,7 @@ import { OperationService } from '../operations/service.js';
 import { StorageService } from '../storage/service.js';
 import { SnapshotService } from '../snapshots/service.js';
 import { detectCgroups } from '../resources/cgroups.js';
+import { NetworkService } from '../network/service.js';
 import type { DaemonConfig } from './config.js';
 import { VERSION } from '../version.js';
 
@@ -45,15 +46,20 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const operations = new OperationService(store, events);
   await operations.markInterrupted();
   const cgroups = detectCgroups();
+  // The VM service answers which VMs use a network; it is created right below.
+  const ref: { vms?: VmService } = {};
+  const networks = new NetworkService(store, events, { stateDir: join(config.dataDir, 'networks'), prefix: config.netPrefix, log: (m) => logger.info(m) }, (n) => ref.vms!.usersOfNetwork(n));
+  await networks.init((m) => logger.warn(m));
   const vms = new VmService({
-    store, storage, events, images, caps, host, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
+    store, storage, events, images, caps, host, networks, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
     log: (msg) => logger.warn(msg),
   });
+  ref.vms = vms;
   const snapshots = new SnapshotService(store, events, vms);
   await vms.adoptAll();
   if (config.buildImages) void images.ensureBuilt();
 
-  const app = await buildApi({ vms, storage, operations, snapshots, events, store, images, caps, host, accel: config.accel, version: VERSION });
+  const app = await buildApi({ vms, storage, operations, snapshots, networks, events, store, images, caps, host, accel: config.accel, version: VERSION });
   await mkdir(join(config.socket, '..'), { recursive: true, mode: 0o755 });
   // The lock guarantees no other daemon owns this socket; a leftover file is stale.
   await rm(config.socket, { force: true });

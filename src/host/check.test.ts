@@ -198,6 +198,16 @@ describe('probeKvm', () => {
     for (const pid of r.pids) expect(qemuGone(pid), `pid ${pid}`).toBe(true);
   }, 10_000);
 
+  it('passes the very same guests under TCG (what a working accelerator looks like)', async () => {
+    const r = await probeKvm('qemu-system-x86_64', 12_000, { accel: 'tcg' });
+    expect(r.baseline).toMatchObject({ ok: true, stage: 'done', loopMillions: 100 });
+    expect(r.defaultCpuOk).toBe(true);
+    expect(r.linux).toMatchObject({ tried: true, ok: true });
+    expect(r.usable).toBe(true);
+    expect(r.detail).toMatch(/^guest runs under TCG: real → protected → long mode, then 100M loop iterations in \d+ ms; Linux .* booted past early boot/);
+    for (const pid of r.pids) expect(qemuGone(pid), `pid ${pid}`).toBe(true);
+  }, 20_000);
+
   it('reports a QEMU that cannot be started, at once', async () => {
     const r = await probeKvm('/nonexistent/qemu-system-x86_64', 5000);
     expect(r.usable).toBe(false);

@@ -362,13 +362,13 @@ async function checkOvercommit(): Promise<CheckResult> {
   const mode = (await readText('/proc/sys/vm/overcommit_memory'))?.trim();
   switch (mode) {
     case '0':
-      return { ...base, status: 'pass', detail: 'vm.overcommit_memory=0 (heuristic overcommit)' };
+      return { ...base, status: 'pass', detail: 'vm.overcommit_memory=0: heuristic overcommit' };
     case '1':
-      return { ...base, status: 'pass', detail: 'vm.overcommit_memory=1 (always overcommit)' };
+      return { ...base, status: 'pass', detail: 'vm.overcommit_memory=1: always overcommit' };
     case '2': {
       const ratio = (await readText('/proc/sys/vm/overcommit_ratio'))?.trim() ?? '?';
       return {
-        ...base, status: 'warn', detail: `vm.overcommit_memory=2 (strict, overcommit_ratio ${ratio}%): guests whose memory does not fit the commit limit fail to start`,
+        ...base, status: 'warn', detail: `vm.overcommit_memory=2: strict accounting (overcommit_ratio ${ratio}%), guests whose memory does not fit the commit limit fail to start`,
         hint: 'sysctl vm.overcommit_memory=0 to allow overcommitting guest memory',
       };
     }

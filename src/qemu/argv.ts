@@ -216,9 +216,16 @@ function nicsSection(ctx: BuildContext): QemuOption[] {
 }
 
 function nicOptions(nic: NicSpec, { bus }: BuildContext): QemuOption[] {
-  const netdev: JsonObject = { type: 'user', id: nic.id };
-  // QAPI NetdevUserOptions.hostfwd is ['String'], i.e. a list of {"str": ...}.
-  if (nic.forwards.length > 0) netdev.hostfwd = nic.forwards.map((f) => ({ str: hostfwdRule(f) }));
+  let netdev: JsonObject;
+  if (nic.kind === 'network') {
+    if (!nic.tap || !/^[a-zA-Z0-9_-]{1,15}$/.test(nic.tap)) throw invalid(`NIC ${nic.id} on a managed network needs a tap device name (1-15 of a-z, 0-9, _ or -)`);
+    // script=no: the daemon made the tap and put it on the bridge; QEMU only opens it (works under -sandbox spawn=deny).
+    netdev = { type: 'tap', id: nic.id, ifname: nic.tap, script: 'no', downscript: 'no' };
+  } else {
+    netdev = { type: 'user', id: nic.id };
+    // QAPI NetdevUserOptions.hostfwd is ['String'], i.e. a list of {"str": ...}.
+    if (nic.forwards.length > 0) netdev.hostfwd = nic.forwards.map((f) => ({ str: hostfwdRule(f) }));
+  }
   return [
     json('-netdev', netdev),
     json('-device', { driver: virtioDriver('net', bus), id: nic.id, netdev: nic.id, mac: nic.mac.toLowerCase() }),
@@ -424,7 +431,8 @@ function validateDevices(spec: VmSpec): void {
 
   for (const nic of spec.nics) {
     claim('NIC', nic.id);
-    if (nic.kind !== 'user') throw invalid(`NIC ${nic.id} kind ${JSON.stringify(nic.kind)} is not supported (only user)`);
+    if (nic.kind !== 'user' && nic.kind !== 'network') throw invalid(`NIC ${nic.id} kind ${JSON.stringify(nic.kind)} is not supported (user or network)`);
+    if (nic.kind === 'network' && nic.forwards.length > 0) throw invalid(`NIC ${nic.id}: port forwards apply to user-mode NICs only`);
     if (!MAC.test(nic.mac)) throw invalid(`NIC ${nic.id} MAC ${JSON.stringify(nic.mac)} must look like 52:54:00:12:34:56`);
     if ((parseInt(nic.mac.slice(0, 2), 16) & 1) === 1) throw invalid(`NIC ${nic.id} MAC ${nic.mac} is a multicast address; use a unicast one such as 52:54:00:...`);
     nic.forwards.forEach((f) => validateForward(nic.id, f));

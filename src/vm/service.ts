@@ -12,6 +12,8 @@ import type { EventBus } from '../events/bus.js';
 import type { ImageCatalog } from '../images/catalog.js';
 import { HOTPLUG_PORTS, QEMU_BINARY, buildQemuArgv, hotplugPortId } from '../qemu/argv.js';
 import type { StorageService, VolumeRecord } from '../storage/service.js';
+import type { NetworkService } from '../network/service.js';
+import { macAddress } from '../network/names.js';
 import type { CgroupDriver } from '../resources/cgroups.js';
 import { deleteDevice, setDiskThrottle, setGuestCpus, setGuestMemory, type LiveResources } from '../resources/live.js';
 import { parseSizeBytes } from '../util/size.js';
@@ -54,6 +56,8 @@ export interface CreateVmInput {
   restartWindow?: number;
   /** Host port forwards for the user-mode NIC: `tcp:127.0.0.1:2222:22` (protocol:address:hostPort:guestPort). */
   forwards?: string[];
+  /** Managed networks to put NICs on (one NIC each); without them the VM gets one user-mode NIC. */
+  networks?: string[];
   cloudInit?: Omit<CloudInitSpec, 'format'> & { format?: CloudInitSpec['format'] };
 }
 
@@ -118,6 +122,7 @@ export interface VmView {
   restart: { mode: RestartMode; maxRestarts: number; windowSeconds: number };
   restartsInWindow: number;
   forwards: string[];
+  nics: { id: string; kind: string; mac: string; network?: string }[];
   cloudInit?: { format: string; hostname?: string; user?: string; sshKeys: number; password: boolean; userData: boolean; networkConfig: boolean };
   disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean; iops?: number; bps?: number }[];
   startedAt?: string;
@@ -139,6 +144,7 @@ export interface VmServiceDeps {
   storage: StorageService;
   /** Absent where the host has no usable cpu cgroup controller. */
   cgroups?: CgroupDriver;
+  networks?: NetworkService;
   events: EventBus;
   images: ImageCatalog;
   caps: HostCaps;
@@ -269,9 +275,11 @@ export class VmService {
       throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: pick another name or delete it first.`);
     }
     const image = await this.deps.images.readyImage(imageName);
+    const vmId = randomBytes(6).toString('hex');
     const spec: VmSpec = {
       name, machine, cpuModel: input.cpuModel ?? 'max', cpus, memoryMiB, boot: image.boot ?? { kind: 'disk' }, disks: [],
-      nics: [await this.newUserNic()], balloon: true, rng: true, vnc, image: imageName,
+      nics: input.networks?.length ? await this.networkNics(vmId, input.networks, input.forwards) : [await this.newUserNic()],
+      balloon: true, rng: true, vnc, image: imageName,
     };
     if (input.accel !== undefined) spec.accel = input.accel;
     applyResourceFields(spec, input);
@@ -298,7 +306,7 @@ export class VmService {
       }
       for (const v of created) await this.deps.storage.markAttached(v.pool, v.name, name);
       const now = new Date().toISOString();
-      const record: VmRecord = { id: randomBytes(6).toString('hex'), name, spec, state: 'stopped', createdAt: now, updatedAt: now };
+      const record: VmRecord = { id: vmId, name, spec, state: 'stopped', createdAt: now, updatedAt: now };
       await this.deps.store.createVm(record);
     } catch (e) {
       // No half-created VM: its new disks go too.
@@ -785,6 +793,12 @@ export class VmService {
     await Promise.all([paths.qmpSocket, paths.serialSocket, paths.vncSocket, paths.pidFile, paths.qgaSocket!].map((p) => rm(p, { force: true })));
 
     for (const nic of rec.spec.nics) await this.checkPortsFree(nic.forwards, rec.name);
+    for (const nic of rec.spec.nics) {
+      if (nic.kind === 'network') {
+        if (!this.deps.networks) throw new HangarError('INVALID_SPEC', `NIC ${nic.id} is on network "${nic.network}", but this daemon has no managed networks.`);
+        await this.deps.networks.createTap(nic.network!, nic.tap!);
+      }
+    }
     if (rec.spec.cloudInit) await this.writeSeed(rec, paths.seedIso!);
     rec = await this.setState(rec.name, 'starting', { stateReason: undefined });
     const launched = launchQemu(this.qemuBinary, argv, paths.qemuLog);
@@ -997,6 +1011,8 @@ export class VmService {
     }
     void this.agents.get(lv.id)?.close();
     this.agents.delete(lv.id);
+    const taps = (await this.deps.store.getVm(lv.name))?.spec.nics.filter((n) => n.kind === 'network' && n.tap).map((n) => n.tap!) ?? [];
+    for (const tap of taps) await this.deps.networks?.deleteTap(tap).catch((e: unknown) => this.log(`${lv.name}: removing tap ${tap} failed: ${errorText(e)}`));
     // Tidying after the caller has its answer: QEMU removes most of these itself.
     await Promise.all([
       this.deps.cgroups?.remove(lv.id),
@@ -1188,6 +1204,27 @@ export class VmService {
     }
   }
 
+  /** One NIC per managed network, with a stable MAC and tap name derived from the VM id. */
+  private async networkNics(vmId: string, networks: string[], forwards: string[] | undefined): Promise<NicSpec[]> {
+    const nets = this.deps.networks;
+    if (!nets) throw new HangarError('INVALID_SPEC', 'This daemon has no managed networks.');
+    if (forwards?.length) throw new HangarError('INVALID_SPEC', 'Port forwards are for the user-mode NIC; a VM on managed networks is reached at its address there.', { details: { field: 'forwards' } });
+    const taken = (await this.deps.store.listVms()).flatMap((v) => v.spec.nics.map((n) => n.mac));
+    const nics: NicSpec[] = [];
+    for (const [i, network] of networks.entries()) {
+      await nets.get(network);
+      const id = `net${i}`;
+      const mac = macAddress(`${vmId}/${id}`, [...taken, ...nics.map((n) => n.mac)]);
+      nics.push({ id, kind: 'network', network, mac, tap: nets.tapFor(vmId, id), forwards: [] });
+    }
+    return nics;
+  }
+
+  /** The VMs with a NIC on `network`. */
+  async usersOfNetwork(network: string): Promise<string[]> {
+    return (await this.deps.store.listVms()).filter((v) => v.spec.nics.some((n) => n.network === network)).map((v) => v.name);
+  }
+
   private async newUserNic(): Promise<NicSpec> {
     const used = new Set((await this.deps.store.listVms()).flatMap((v) => v.spec.nics.map((n) => n.mac)));
     for (;;) {
@@ -1285,6 +1322,7 @@ function toView(r: VmRecord): VmView {
     maxCpus: r.spec.maxCpus ?? r.spec.cpus, maxMemory: r.spec.maxMemoryMiB ?? r.spec.memoryMiB,
     restart: r.spec.restart ?? DEFAULT_RESTART_POLICY,
     forwards: r.spec.nics.flatMap((n) => n.forwards.map(formatForward)),
+    nics: r.spec.nics.map((n) => ({ id: n.id, kind: n.kind, mac: n.mac, ...(n.network && { network: n.network }) })),
     restartsInWindow: (r.restartHistory ?? []).filter((t) => Date.parse(t) >= Date.now() - (r.spec.restart ?? DEFAULT_RESTART_POLICY).windowSeconds * 1000).length,
     disks: r.spec.disks.map((d) => ({
       id: d.id, path: d.path, format: d.format, readOnly: d.readOnly, boot: d.bootIndex !== undefined && r.spec.boot.kind === 'disk',

@@ -38,10 +38,16 @@ export interface PortForward {
 
 export interface NicSpec {
   id: string;
-  kind: 'user';
+  /** `user`: QEMU's user-mode NAT (no root needed); `network`: a tap on a managed network's bridge. */
+  kind: 'user' | 'network';
   /** 52:54:00:xx:xx:xx */
   mac: string;
+  /** Host port forwards (user-mode NICs only). */
   forwards: PortForward[];
+  /** The managed network (kind `network`). */
+  network?: string;
+  /** The host tap device (kind `network`), chosen by the daemon. */
+  tap?: string;
 }
 
 export interface VmSpec {

@@ -1,0 +1,158 @@
+/**
+ * NetworkService: managed networks as Hangar resources. It keeps their specs in the
+ * store and drives the host side (HostNetworks: bridge, dnsmasq, nftables, taps).
+ * VMs reference networks by name; a network in use cannot be deleted.
+ */
+import { HangarError } from '../errors/errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { Collection, Store } from '../store/store.js';
+import { HostNetworks, type NetworkSpec, type NetworkState } from './host.js';
+import { isNetworkError } from './errors.js';
+import type { Lease } from './dnsmasq.js';
+import { tapName } from './names.js';
+
+export interface NetworkRecord extends NetworkSpec {
+  createdAt: string;
+}
+
+export interface NetworkView extends NetworkRecord {
+  bridge: string;
+  mode: string;
+  gateway?: string;
+  dhcpRange?: [string, string];
+  leases: Lease[];
+  /** VMs with a NIC on it. */
+  vms: string[];
+}
+
+export interface CreateNetworkInput {
+  name: string;
+  subnet: string;
+  nat?: boolean;
+  isolated?: boolean;
+  parent?: string;
+}
+
+export class NetworkService {
+  private readonly records: Collection<NetworkRecord>;
+  readonly host: HostNetworks;
+  private readonly states = new Map<string, NetworkState>();
+
+  constructor(
+    store: Store,
+    private readonly events: EventBus,
+    opts: { stateDir: string; prefix?: string; log?: (m: string) => void },
+    /** Which VMs use a network: supplied by the daemon (the VM service knows the NICs). */
+    private readonly usersOf: (network: string) => Promise<string[]>,
+  ) {
+    this.records = store.collection<NetworkRecord>('networks');
+    this.host = new HostNetworks({ stateDir: opts.stateDir, ...(opts.prefix && { prefix: opts.prefix }), ...(opts.log && { log: opts.log }) });
+  }
+
+  get prefix(): string {
+    return this.host.prefix;
+  }
+
+  /** At daemon start: re-adopt (or repair) every stored network; nothing is duplicated. */
+  async init(log: (m: string) => void): Promise<void> {
+    const all = await this.records.list();
+    for (const rec of all) {
+      try {
+        const state = await this.host.ensure(rec);
+        this.states.set(rec.name, state);
+        if (state.changed.length) log(`network ${rec.name}: repaired ${state.changed.join(', ')}`);
+      } catch (e) {
+        log(`network ${rec.name} could not be set up: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const removed = await this.host.removeOrphans(all).catch(() => []);
+    if (removed.length) log(`removed leftovers of deleted networks: ${removed.join(', ')}`);
+  }
+
+  async create(input: CreateNetworkInput): Promise<NetworkView> {
+    const spec: NetworkRecord = {
+      name: input.name, subnet: input.subnet, nat: input.nat ?? false, isolated: input.isolated ?? false, createdAt: new Date().toISOString(),
+    };
+    if (input.parent !== undefined) spec.parent = input.parent;
+    const existing = await this.records.list();
+    if (existing.some((n) => n.name === spec.name)) throw new HangarError('NETWORK_EXISTS', `A network named "${spec.name}" exists: pick another name or delete it first.`);
+    await hostCall(async () => this.host.validate(spec, existing));
+    if (!(await this.records.create(spec.name, spec))) throw new HangarError('NETWORK_EXISTS', `A network named "${spec.name}" was created meanwhile.`);
+    try {
+      this.states.set(spec.name, await hostCall(() => this.host.ensure(spec)));
+    } catch (e) {
+      await this.host.remove(spec).catch(() => undefined);
+      await this.records.delete(spec.name);
+      throw e;
+    }
+    await this.events.publish('network.created', undefined, { network: spec.name, subnet: spec.subnet, nat: spec.nat, isolated: spec.isolated });
+    return this.show(spec.name);
+  }
+
+  async list(): Promise<NetworkView[]> {
+    return Promise.all((await this.records.list()).map((r) => this.view(r)));
+  }
+
+  async show(name: string): Promise<NetworkView> {
+    return this.view(await this.get(name));
+  }
+
+  async get(name: string): Promise<NetworkRecord> {
+    const rec = await this.records.get(name);
+    if (!rec) throw new HangarError('NETWORK_NOT_FOUND', `There is no network "${name}": see \`hangar network list\`.`);
+    return rec;
+  }
+
+  async delete(name: string): Promise<void> {
+    const rec = await this.get(name);
+    const users = await this.usersOf(name);
+    if (users.length > 0) {
+      throw new HangarError('NETWORK_IN_USE', `Network "${name}" is used by ${users.join(', ')}: remove their NICs or delete them first.`);
+    }
+    if ((await this.host.taps(name)).some((t) => t.attached)) {
+      throw new HangarError('NETWORK_IN_USE', `A QEMU process still holds a tap on network "${name}": stop it first.`);
+    }
+    await hostCall(() => this.host.remove(rec));
+    await this.records.delete(name);
+    this.states.delete(name);
+    await this.events.publish('network.deleted', undefined, { network: name });
+  }
+
+  /** The tap name for a VM's NIC: deterministic, so a restarted daemon finds it again. */
+  tapFor(vmId: string, nicId: string): string {
+    return tapName(this.host.prefix, vmId, nicId);
+  }
+
+  async createTap(network: string, tap: string): Promise<void> {
+    await this.get(network);
+    await hostCall(() => this.host.createTap(network, tap));
+  }
+
+  async deleteTap(tap: string): Promise<void> {
+    await hostCall(() => this.host.deleteTap(tap));
+  }
+
+  private async view(rec: NetworkRecord): Promise<NetworkView> {
+    const state = this.states.get(rec.name);
+    const v: NetworkView = {
+      ...rec, bridge: state?.bridge ?? '', mode: state?.mode ?? 'unknown',
+      leases: rec.parent ? [] : await this.host.leases(rec.name).catch(() => []),
+      vms: await this.usersOf(rec.name),
+    };
+    if (state?.gateway) v.gateway = state.gateway;
+    if (state?.dhcpRange) v.dhcpRange = state.dhcpRange;
+    return v;
+  }
+}
+
+/** Host-side errors become catalogue errors. */
+async function hostCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isNetworkError(e)) {
+      throw new HangarError(e.code, e.message, { cause: e, ...(e.details && { details: e.details as Record<string, unknown> }) });
+    }
+    throw e;
+  }
+}

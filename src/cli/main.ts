@@ -496,6 +496,16 @@ export function buildProgram(): Command {
 
   const host = program.command('host').description('This host');
   host
+    .command('check')
+    .description('Check this host like virt-host-validate: QEMU, whether KVM really runs guests, cgroups, hugepages, IOMMU, tools (runs locally; exit 1 on a FAIL)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const { formatChecks, runHostChecks } = await import('../host/check.js');
+      const results = await runHostChecks({ cacheDir: resolveDaemonConfig({}).cacheDir });
+      print(render(g.output, results, () => formatChecks(results)));
+      if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
+    });
+  host
     .command('show')
     .description('Host capacity, accelerator and VM counts')
     .action(async (_o: unknown, cmd: Command) => {

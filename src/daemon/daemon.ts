@@ -38,6 +38,16 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const store = new SqliteStore(join(config.dataDir, 'hangar.db'));
   const events = new EventBus(store);
   const caps = await detectHostCaps(QEMU_BINARY);
+  if (config.accel === 'auto' && caps.kvmUsable) {
+    // /dev/kvm opening is not enough (nested KVM here runs guests thousands of times too slowly): probe for real.
+    const { probeKvm } = await import('../host/kvm-probe.js');
+    const probe = await probeKvm(caps.qemuPath ?? QEMU_BINARY, 3000, { cacheDir: config.cacheDir }).catch(() => ({ usable: false, detail: 'the probe failed' }));
+    if (!probe.usable) {
+      caps.kvmUsable = false;
+      caps.defaultAccel = 'tcg';
+      logger.warn({ detail: probe.detail }, 'KVM is present but guests do not run on it: accel auto means TCG here');
+    }
+  }
   const images = new ImageCatalog({ cacheDir: config.cacheDir, imagesDir: join(config.dataDir, 'images'), store, events, log: (msg) => logger.info(msg) });
   await images.init();
   const host = { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)), cpuOvercommit: config.cpuOvercommit, memoryOvercommit: config.memoryOvercommit };

@@ -33,18 +33,22 @@ export class TestDaemon {
   }
 
   /** A daemon on a fresh data dir (short path: unix sockets are limited to 108 bytes). */
-  static async start(): Promise<TestDaemon> {
+  static async start(opts: { netPrefix?: string } = {}): Promise<TestDaemon> {
     const d = new TestDaemon(mkdtempSync('/tmp/hgt-'));
+    if (opts.netPrefix) d.extraArgs.push('--net-prefix', opts.netPrefix);
     await d.launch();
     return d;
   }
+
+  /** More daemon flags (e.g. a network prefix of the test's own). */
+  readonly extraArgs: string[] = ['--net-prefix', 'hgt'];
 
   get pid(): number | undefined {
     return this.child?.pid;
   }
 
   async launch(): Promise<void> {
-    const child = spawn(process.execPath, [HANGAR_BIN, 'daemon', '--socket', this.socket, '--data-dir', this.dir, '--accel', 'tcg', '--no-build-images'], {
+    const child = spawn(process.execPath, [HANGAR_BIN, 'daemon', '--socket', this.socket, '--data-dir', this.dir, '--accel', 'tcg', '--no-build-images', ...this.extraArgs], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr!.on('data', (c: Buffer) => (this.daemonLog += c.toString()));
@@ -100,6 +104,8 @@ export class TestDaemon {
       if (!this.child) await this.launch();
       const vms = await this.api.call<VmView[]>('GET', '/v1/vms');
       await Promise.all(vms.map((v) => this.api.call('DELETE', `/v1/vms/${v.name}?force=true`).catch(() => undefined)));
+      const nets = await this.api.call<{ name: string }[]>('GET', '/v1/networks');
+      for (const n of nets) await this.api.call('DELETE', `/v1/networks/${n.name}`).catch(() => undefined);
     } catch {
       // fall through to the pid-based cleanup
     }

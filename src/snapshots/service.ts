@@ -95,7 +95,7 @@ export class SnapshotService {
         await runJob(await h.qmp(), 'snapshot-save', { tag: name, vmstate: ids[0]!, devices: ids }, ctx);
       } else if (live) {
         // With a guest agent, file systems are frozen around the snapshot so it is consistent, not just crash-consistent.
-        const agent = rec.state === 'running' ? this.vms.agentFor(rec) : undefined;
+        const agent = rec.state === 'running' && (await this.vms.agentPresent(rec)) ? this.vms.agentFor(rec) : undefined;
         frozen = agent !== undefined && (await agent.ping(1000)) && (await agent.fsFreeze().then(() => true, () => false));
         try {
           // One transaction: every disk is captured at the same instant.

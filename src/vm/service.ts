@@ -398,6 +398,22 @@ export class VmService {
     return agent;
   }
 
+  /**
+   * Whether an agent has the channel open in the guest (QEMU knows: the port's frontend is
+   * open). Asked before any agent call, so a guest without an agent costs one QMP round trip,
+   * not a timeout.
+   */
+  async agentPresent(rec: VmRecord): Promise<boolean> {
+    const lv = this.live.get(rec.id);
+    if (!lv?.qmp || lv.qmp.closed) return false;
+    try {
+      const chardevs = await lv.qmp.execute<Array<{ label: string; 'frontend-open': boolean }>>('query-chardev');
+      return chardevs.some((c) => c.label === 'qga0' && c['frontend-open']);
+    } catch {
+      return false;
+    }
+  }
+
   /** Runs a command in the guest through its agent. */
   async exec(name: string, argv: string[], opts: { input?: string; timeoutSeconds?: number } = {}): Promise<{ exitCode: number; stdout: string; stderr: string; signal?: number }> {
     const rec = await this.mustGet(name);
@@ -413,7 +429,7 @@ export class VmService {
     const rec = await this.mustGet(name);
     if (rec.state !== 'running') return { agent: false, ips: [] };
     const agent = this.agentFor(rec);
-    if (!(await agent.ping(3000))) return { agent: false, ips: [] };
+    if (!(await this.agentPresent(rec)) || !(await agent.ping(3000))) return { agent: false, ips: [] };
     const [os, interfaces] = await Promise.all([agentCall(() => agent.osInfo()), agentCall(() => agent.interfaces())]);
     const ips = interfaces
       .filter((i) => i.name !== 'lo')
@@ -886,7 +902,7 @@ export class VmService {
     let exited = await Promise.race([lv.gone.then(() => true), sleep(timeoutMs / 3).then(() => false)]);
     if (!exited) {
       const agent = this.agentFor(rec);
-      if (await agent.ping(2000)) {
+      if ((await this.agentPresent(rec)) && (await agent.ping(2000))) {
         await this.deps.events.publish('vm.stop-via-agent', rec.name, { after: 'ACPI was ignored' });
         await agent.shutdown('powerdown').catch(() => undefined);
       }

@@ -13,6 +13,7 @@ let d: TestDaemon;
 const third = 100 + Math.floor(Math.random() * 100);
 const subnetA = `10.214.${third}.0/24`;
 const subnetB = `10.215.${third}.0/24`;
+const subnetC = `10.216.${third}.0/24`;
 
 async function hostSnapshot(): Promise<{ links: string; tables: string; dnsmasq: string }> {
   const links = (await run('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((l) => l.split(':')[1]?.trim()).filter((n) => n?.startsWith('hgi')).sort().join(',');
@@ -28,11 +29,12 @@ afterAll(async () => {
   await d?.cleanup();
 });
 
+/** The guest's eth0 address, once DHCP has given it one. */
 async function ipOf(vm: string): Promise<string> {
-  const out = await guestRun(d, vm, 'ip -4 -o addr show dev eth0');
-  const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out);
-  if (!m) throw new Error(`no address in ${out}`);
-  return m[1]!;
+  return waitFor(`${vm} to have an address`, async () => {
+    const out = await guestRun(d, vm, 'ip -4 -o addr show dev eth0');
+    return /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
+  }, 60_000, 1000);
 }
 
 describe('managed networks', () => {
@@ -70,8 +72,8 @@ describe('managed networks', () => {
   });
 
   it('refuses overlapping subnets and invalid CIDRs with clear codes', async () => {
-    expect((await d.cli(['network', 'create', 'one', '--subnet', subnetA])).code).toBe(0);
-    let r = await d.cli(['network', 'create', 'two', '--subnet', `10.214.${third}.128/25`]);
+    expect((await d.cli(['network', 'create', 'one', '--subnet', subnetC])).code).toBe(0);
+    let r = await d.cli(['network', 'create', 'two', '--subnet', `10.216.${third}.128/25`]);
     expect(r.stderr).toContain('NETWORK_OVERLAP');
     r = await d.cli(['network', 'create', 'bad', '--subnet', '10.1.2.300/24']);
     expect(r.stderr).toContain('INVALID_SPEC');

@@ -19,10 +19,13 @@ import { fileURLToPath } from 'node:url';
 import { daemonMemoryCase } from './cases/daemon-memory.js';
 import { startStopCase } from './cases/start-stop.js';
 import { storageCase } from './cases/storage.js';
+import { libvirtStartStopCase } from './cases/libvirt-start-stop.js';
+import { libvirtFleetCase } from './cases/libvirt-fleet.js';
+import { libvirtApiCase } from './cases/libvirt-api.js';
 import { cpuBusy, foreignQemuPids, killLeftovers } from './lib/proc.js';
 import { goalLine, type BenchCase, type BenchContext, type Goal } from './lib/report.js';
 
-const CASES: readonly BenchCase[] = [startStopCase, daemonMemoryCase, storageCase];
+const CASES: readonly BenchCase[] = [startStopCase, daemonMemoryCase, storageCase, libvirtStartStopCase, libvirtFleetCase, libvirtApiCase];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The Hangar build under test (bin/hangar, dist/): this checkout unless BENCH_HANGAR_ROOT names another, e.g. to compare a fix. */

@@ -33,6 +33,8 @@ const FILL_MIB = 300;
 const FILL_MARKER = 'HG-FILL-42';
 const FILL_CMD = `dd if=/dev/urandom of=/dev/shm/x bs=1M count=${FILL_MIB} 2>&1; echo HG-FILL-$((40+2))`;
 const DD_MIB = 512;
+/** Memory-snapshot cycles are slow (seconds each, three guests): at most this many unless BENCH_STORAGE_MEM_N says otherwise. */
+const MEM_CYCLES_DEFAULT_MAX = 4;
 const MiB = 1024 * 1024;
 
 // ---- small helpers -------------------------------------------------------------
@@ -157,19 +159,39 @@ const fmtSize = (b: number) => (Number.isFinite(b) ? `${(b / MiB).toFixed(1)} Mi
 // ---- the case ------------------------------------------------------------------
 
 type CloneSys = 'hLinked' | 'rLinked' | 'hFull' | 'rFull' | 'floor';
-type SnapSys = 'hangar' | 'raw' | 'dd';
+type Guest = 'hangar' | 'raw' | 'lazy';
+const GUESTS: readonly Guest[] = ['hangar', 'raw', 'lazy'];
 
 interface SnapSamples {
+  /** Disk-only snapshot (the goal), from the disk-only rounds. */
   disk: number[];
-  mem: number[];
+  delDisk: number[];
+  /** Memory snapshot with no revert since the last one (the active layer holds no vmstate). */
+  memClean: number[];
+  memCleanBytes: number[];
+  /** The first memory snapshot after a revert to a memory snapshot, with a disk-only snapshot taken in between. */
+  memAfter: number[];
+  memAfterBytes: number[];
   memAccepted: number[];
-  memBytes: number[];
   revert: number[];
   delMem: number[];
-  delDisk: number[];
 }
 
-const emptySnap = (): SnapSamples => ({ disk: [], mem: [], memAccepted: [], memBytes: [], revert: [], delMem: [], delDisk: [] });
+const emptySnap = (): SnapSamples => ({ disk: [], delDisk: [], memClean: [], memCleanBytes: [], memAfter: [], memAfterBytes: [], memAccepted: [], revert: [], delMem: [] });
+
+/** Hangar's argv with `lazy-refcounts: true` added to the qcow2 -blockdev of disk `id` (the one-option variant). */
+function withLazyRefcounts(args: readonly string[], id: string): string[] {
+  let found = false;
+  const out = args.map((a) => {
+    if (!a.startsWith('{')) return a;
+    const o = JSON.parse(a) as Record<string, unknown>;
+    if (o.driver !== 'qcow2' || o['node-name'] !== id) return a;
+    found = true;
+    return JSON.stringify({ ...o, 'lazy-refcounts': true });
+  });
+  if (!found) throw new Error(`no qcow2 -blockdev for ${id} in Hangar's argv`);
+  return out;
+}
 
 class Storage {
   private readonly work: string;
@@ -180,12 +202,14 @@ class Storage {
   private readonly clone: Record<CloneSys, number[]> = { hLinked: [], rLinked: [], hFull: [], rFull: [], floor: [] };
   private readonly cloneDelete: number[] = [];
   private readonly phases = { toVolume: [] as number[], volumeToVm: [] as number[], vmToReply: [] as number[] };
-  private readonly snap: Record<'hangar' | 'raw', SnapSamples> = { hangar: emptySnap(), raw: emptySnap() };
+  private readonly snap: Record<Guest, SnapSamples> = { hangar: emptySnap(), raw: emptySnap(), lazy: emptySnap() };
   private readonly dd: number[] = [];
   private counter = 0;
-  private fillMs = { hangar: Number.NaN, raw: Number.NaN };
-  private guestDisk = { hangar: '', raw: '', id: '' };
-  private raw?: RawGuest;
+  private memCycles = 0;
+  private readonly fillMs: Record<Guest, number> = { hangar: Number.NaN, raw: Number.NaN, lazy: Number.NaN };
+  private readonly diskPath: Record<Guest, string> = { hangar: '', raw: '', lazy: '' };
+  private diskId = '';
+  private readonly raws: Partial<Record<'raw' | 'lazy', RawGuest>> = {};
 
   constructor(private readonly ctx: BenchContext, private readonly d: BenchDaemon) {
     this.work = mkdtempSync(join(ctx.tmp, 's'));
@@ -195,9 +219,11 @@ class Storage {
     try {
       await this.setup();
       await this.cloneRounds();
-      await this.snapshotRounds();
+      await this.startGuests();
+      await this.diskOnlyRounds();
+      await this.memoryRounds();
     } finally {
-      await this.raw?.stop();
+      await Promise.all([this.raws.raw?.stop(), this.raws.lazy?.stop()]);
       rmSync(this.work, { recursive: true, force: true });
     }
     return this.report();
@@ -277,108 +303,151 @@ class Storage {
     if (record) this.clone[sys].push(ms);
   }
 
-  // ---- 2-4. snapshots of a running guest -----------------------------------------
+  // ---- 2-4. snapshots of running guests ----------------------------------------------
 
-  private async snapshotRounds(): Promise<void> {
+  /** The Hangar guest, the same argv by hand, and by hand with lazy-refcounts=on; all booted and with their memory touched. */
+  private async startGuests(): Promise<void> {
     const { ctx, d } = this;
     const created = await timed<VmView>(d, 'POST', '/v1/vms', { name: 'hsnap', ...SNAP_GUEST }, 201);
     const disk = created.body.disks[0];
     if (!disk) throw new Error('hsnap has no disk');
-    this.guestDisk = { hangar: disk.path, raw: join(this.work, 'raw-disk.qcow2'), id: disk.id };
-    copyFileSync(disk.path, this.guestDisk.raw); // the blank data disk, before the guest ever ran
+    this.diskId = disk.id;
+    this.diskPath.hangar = disk.path;
+    // Copies of the blank data disk, before the guest ever ran.
+    for (const g of ['raw', 'lazy'] as const) {
+      this.diskPath[g] = join(this.work, `${g}-disk.qcow2`);
+      copyFileSync(disk.path, this.diskPath[g]);
+    }
     const started = await timed<VmView>(d, 'POST', '/v1/vms/hsnap/start', undefined, 200);
     const pid = started.body.pid;
     const cmd = pid === undefined ? undefined : readCmdline(pid);
     if (!cmd || cmd.length < 2) throw new Error(`cannot read the argv of hsnap's QEMU (pid ${pid})`);
     const [binary, ...args] = cmd as [string, ...string[]];
-    const rawDir = join(this.work, 'raw');
-    mkdirSync(rawDir);
-    this.raw = await RawGuest.launch({
-      binary, args, forbidden: `${d.dir}/`,
-      replace: [[join(d.dir, 'run', 'vms', started.body.id), join(rawDir, 'run')], [join(d.dir, 'logs', started.body.id), join(rawDir, 'logs')], [disk.path, this.guestDisk.raw]],
-    }, rawDir, await loadQmp(ctx.root));
-    const raw = this.raw;
-    ctx.progress(`storage: snapshot guests booting (Hangar pid ${pid}, raw pid ${raw.pid}; ${SNAP_GUEST.memory}, tcg)`);
-    await Promise.all([waitGuestReady(d, 'hsnap'), raw.ready()]);
-    ctx.progress(`storage: both guests ready; writing ${FILL_MIB} MiB of /dev/urandom to /dev/shm in each`);
-    const fill = async (sys: 'hangar' | 'raw') => {
+    const qmpModule = await loadQmp(ctx.root);
+    for (const g of ['raw', 'lazy'] as const) {
+      const dir = join(this.work, g);
+      mkdirSync(dir);
+      this.raws[g] = await RawGuest.launch({
+        binary, args: g === 'lazy' ? withLazyRefcounts(args, disk.id) : args, forbidden: `${d.dir}/`,
+        replace: [[join(d.dir, 'run', 'vms', started.body.id), join(dir, 'run')], [join(d.dir, 'logs', started.body.id), join(dir, 'logs')], [disk.path, this.diskPath[g]]],
+      }, dir, qmpModule);
+    }
+    ctx.progress(`storage: snapshot guests booting (Hangar pid ${pid}, raw pid ${this.raws.raw!.pid}, raw+lazy-refcounts pid ${this.raws.lazy!.pid}; ${SNAP_GUEST.memory}, tcg)`);
+    await Promise.all([waitGuestReady(d, 'hsnap'), this.raws.raw!.ready(), this.raws.lazy!.ready()]);
+    ctx.progress(`storage: guests ready; writing ${FILL_MIB} MiB of /dev/urandom to /dev/shm in each`);
+    const fill = async (g: Guest) => {
       const t = performance.now();
-      if (sys === 'hangar') {
+      if (g === 'hangar') {
         const out = await hangarConsole(ctx.root, d.socket, 'hsnap', `${FILL_CMD}\n`, FILL_MARKER);
         if (!out.includes(`${FILL_MIB}+0 records out`)) throw new Error(`dd in hsnap did not complete: ${out.slice(-400)}`);
       } else {
-        await raw.run(FILL_CMD, FILL_MARKER);
+        await this.raws[g]!.run(FILL_CMD, FILL_MARKER);
       }
-      this.fillMs[sys] = performance.now() - t;
+      this.fillMs[g] = performance.now() - t;
     };
-    await Promise.all([fill('hangar'), fill('raw')]);
-    ctx.progress(`storage: memory touched (Hangar guest ${fmtMs(this.fillMs.hangar)}, raw ${fmtMs(this.fillMs.raw)})`);
+    await Promise.all(GUESTS.map(fill));
+    ctx.progress(`storage: memory touched (${GUESTS.map((g) => `${g} ${fmtMs(this.fillMs[g])}`).join(', ')})`);
+  }
 
-    const order: SnapSys[] = ['hangar', 'raw', 'dd'];
+  /** Disk-only snapshot and its delete, Hangar vs raw QMP, with the dd write test as a third turn: n iterations. */
+  private async diskOnlyRounds(): Promise<void> {
+    const { ctx } = this;
+    const order = ['hangar', 'raw', 'dd'] as const;
     for (let i = -1; i < ctx.n; i++) {
-      const rot = i < 0 ? order : [...order.slice(i % order.length), ...order.slice(0, i % order.length)];
-      ctx.progress(`storage: snapshots ${i < 0 ? 'warm-up' : `iteration ${i + 1}/${ctx.n}`} (${rot.join(', ')})`);
+      const rot = i < 0 ? [...order] : [...order.slice(i % order.length), ...order.slice(0, i % order.length)];
+      ctx.progress(`storage: disk-only snapshots ${i < 0 ? 'warm-up' : `iteration ${i + 1}/${ctx.n}`} (${rot.join(', ')})`);
       for (const sys of rot) {
         if (sys === 'dd') {
           const v = await ddWriteMiBs(this.poolDir);
           if (i >= 0) this.dd.push(v);
-        } else {
-          await this.snapCycle(sys, i + 1, i >= 0);
+          continue;
         }
+        const tag = `q${i + 1}`;
+        const take = await this.diskSnapshot(sys, tag);
+        const del = await this.deleteSnapshot(sys, tag, `delq-${i + 1}`);
+        if (i < 0) continue;
+        this.snap[sys].disk.push(take);
+        this.snap[sys].delDisk.push(del);
       }
     }
   }
 
-  /** Disk-only snapshot, memory snapshot, revert to it, delete both: one system, one iteration. */
-  private async snapCycle(sys: 'hangar' | 'raw', k: number, record: boolean): Promise<void> {
-    const s = this.snap[sys];
-    const id = this.guestDisk.id;
-    const dTag = `d${k}`;
-    const mTag = `m${k}`;
-    let disk: number;
-    let mem: number;
-    let accepted = Number.NaN;
-    let revert: number;
-    let delMem: number;
-    let delDisk: number;
-    if (sys === 'hangar') {
-      const { d } = this;
-      const base = '/v1/vms/hsnap/snapshots';
-      disk = (await timed(d, 'POST', base, { name: dTag }, 201)).ms;
-      const t0 = performance.now();
-      const op = await timed<Operation>(d, 'POST', base, { name: mTag, memory: true }, 202);
-      accepted = op.ms;
-      await waitOperation(d, op.body.id);
-      mem = performance.now() - t0;
-      if (record) s.memBytes.push(await vmstateBytes(this.guestDisk.hangar, mTag));
-      revert = (await timed(d, 'POST', `${base}/${mTag}/revert`, undefined, 200)).ms;
-      const vm = await d.vm('hsnap');
-      if (vm.state !== 'running') throw new Error(`hsnap is ${vm.state} after reverting to ${mTag}`);
-      delMem = (await timed(d, 'DELETE', `${base}/${mTag}`, undefined, 204)).ms;
-      delDisk = (await timed(d, 'DELETE', `${base}/${dTag}`, undefined, 204)).ms;
-    } else {
-      const raw = this.raw!;
-      const { qmp } = raw;
-      const t0 = performance.now();
-      await qmp.execute('transaction', { actions: [{ type: 'blockdev-snapshot-internal-sync', data: { device: id, name: dTag } }] });
-      disk = performance.now() - t0;
-      mem = await raw.job('snapshot-save', `save-${k}`, { tag: mTag, vmstate: id, devices: [id] });
-      if (record) s.memBytes.push(await vmstateBytes(this.guestDisk.raw, mTag));
-      const t1 = performance.now();
-      await raw.job('snapshot-load', `load-${k}`, { tag: mTag, vmstate: id, devices: [id] });
-      const status = await qmp.execute<{ running: boolean }>('query-status');
-      if (!status.running) await qmp.execute('cont');
-      revert = performance.now() - t1;
-      delMem = await raw.job('snapshot-delete', `delm-${k}`, { tag: mTag, devices: [id] });
-      delDisk = await raw.job('snapshot-delete', `deld-${k}`, { tag: dTag, devices: [id] });
+  /**
+   * Memory snapshots: per cycle and guest, a disk-only snapshot, a memory snapshot (the first after the
+   * previous cycle's revert), a second memory snapshot (no revert in between), revert to it, delete all three.
+   */
+  private async memoryRounds(): Promise<void> {
+    const { ctx } = this;
+    const env = process.env.BENCH_STORAGE_MEM_N;
+    this.memCycles = env !== undefined ? Number(env) : Math.min(ctx.n, MEM_CYCLES_DEFAULT_MAX);
+    if (!Number.isInteger(this.memCycles) || this.memCycles < 1) throw new Error(`BENCH_STORAGE_MEM_N must be a whole number ≥ 1, got ${env}`);
+    for (let i = -1; i < this.memCycles; i++) {
+      const rot = i < 0 ? [...GUESTS] : [...GUESTS.slice(i % GUESTS.length), ...GUESTS.slice(0, i % GUESTS.length)];
+      ctx.progress(`storage: memory snapshots ${i < 0 ? 'warm-up' : `cycle ${i + 1}/${this.memCycles}`} (${rot.join(', ')})`);
+      for (const g of rot) await this.memCycle(g, i + 1, i >= 0);
     }
+  }
+
+  private async memCycle(g: Guest, k: number, record: boolean): Promise<void> {
+    const s = this.snap[g];
+    const [dTag, aTag, cTag] = [`d${k}`, `a${k}`, `m${k}`];
+    await this.diskSnapshot(g, dTag);
+    const after = await this.memorySnapshot(g, aTag);
+    const afterBytes = await vmstateBytes(this.diskPath[g], aTag);
+    const clean = await this.memorySnapshot(g, cTag);
+    const cleanBytes = await vmstateBytes(this.diskPath[g], cTag);
+    const revert = await this.revert(g, cTag);
+    const delMem = await this.deleteSnapshot(g, cTag, `delm-${k}`);
+    await this.deleteSnapshot(g, aTag, `dela-${k}`);
+    await this.deleteSnapshot(g, dTag, `deld-${k}`);
     if (!record) return;
-    s.disk.push(disk);
-    s.mem.push(mem);
-    s.memAccepted.push(accepted);
+    // The warm-up has had no revert before its first memory snapshot, so only recorded cycles count as "after a revert".
+    s.memAfter.push(after.ms);
+    s.memAfterBytes.push(afterBytes);
+    s.memClean.push(clean.ms);
+    s.memCleanBytes.push(cleanBytes);
+    s.memAccepted.push(clean.accepted, after.accepted);
     s.revert.push(revert);
     s.delMem.push(delMem);
-    s.delDisk.push(delDisk);
+  }
+
+  private async diskSnapshot(g: Guest, tag: string): Promise<number> {
+    if (g === 'hangar') return (await timed(this.d, 'POST', '/v1/vms/hsnap/snapshots', { name: tag }, 201)).ms;
+    const { qmp } = this.raws[g]!;
+    const t0 = performance.now();
+    await qmp.execute('transaction', { actions: [{ type: 'blockdev-snapshot-internal-sync', data: { device: this.diskId, name: tag } }] });
+    return performance.now() - t0;
+  }
+
+  private async memorySnapshot(g: Guest, tag: string): Promise<{ ms: number; accepted: number }> {
+    if (g === 'hangar') {
+      const t0 = performance.now();
+      const op = await timed<Operation>(this.d, 'POST', '/v1/vms/hsnap/snapshots', { name: tag, memory: true }, 202);
+      await waitOperation(this.d, op.body.id);
+      return { ms: performance.now() - t0, accepted: op.ms };
+    }
+    const ms = await this.raws[g]!.job('snapshot-save', `save-${tag}`, { tag, vmstate: this.diskId, devices: [this.diskId] });
+    return { ms, accepted: Number.NaN };
+  }
+
+  private async revert(g: Guest, tag: string): Promise<number> {
+    if (g === 'hangar') {
+      const ms = (await timed(this.d, 'POST', `/v1/vms/hsnap/snapshots/${tag}/revert`, undefined, 200)).ms;
+      const vm = await this.d.vm('hsnap');
+      if (vm.state !== 'running') throw new Error(`hsnap is ${vm.state} after reverting to ${tag}`);
+      return ms;
+    }
+    const raw = this.raws[g]!;
+    const t0 = performance.now();
+    await raw.job('snapshot-load', `load-${tag}`, { tag, vmstate: this.diskId, devices: [this.diskId] });
+    const status = await raw.qmp.execute<{ running: boolean }>('query-status');
+    if (!status.running) await raw.qmp.execute('cont');
+    return performance.now() - t0;
+  }
+
+  private async deleteSnapshot(g: Guest, tag: string, jobId: string): Promise<number> {
+    if (g === 'hangar') return (await timed(this.d, 'DELETE', `/v1/vms/hsnap/snapshots/${tag}`, undefined, 204)).ms;
+    return this.raws[g]!.job('snapshot-delete', jobId, { tag, devices: [this.diskId] });
   }
 
   // ---- report ----------------------------------------------------------------------
@@ -396,15 +465,13 @@ class Storage {
     const c = this.clone;
     const hLinked = S(c.hLinked);
     const rLinked = S(c.rLinked);
-    const hFull = S(c.hFull);
-    const rFull = S(c.rFull);
     const cloneTable = table(headers, [
       row('linked clone', 'by hand: `qemu-img create -f qcow2 -b IMG -F qcow2 overlay`', rLinked),
       row('linked clone', 'Hangar API: POST /v1/vms {name, image} → 201', hLinked, rLinked),
-      row('full copy', 'by hand: `qemu-img convert -f qcow2 -O qcow2 IMG copy`', rFull),
-      row('full copy', 'Hangar API: POST /v1/vms {name, image, fullCopy: true} → 201', hFull, rFull),
-      row('API floor', 'GET /v1/operations/ID (a stored record; HTTP round trip)', S(c.floor)),
-      row('delete', 'Hangar API: DELETE /v1/vms/NAME (linked clone) → 204', S(this.cloneDelete)),
+      row('full copy', 'by hand: `qemu-img convert -f qcow2 -O qcow2 IMG copy`', S(c.rFull)),
+      row('full copy', 'Hangar API: POST /v1/vms {name, image, fullCopy: true} → 201', S(c.hFull), S(c.rFull)),
+      row('API floor', 'Hangar API: GET /v1/operations/ID (a stored record; HTTP round trip)', S(c.floor)),
+      row('delete VM', 'Hangar API: DELETE /v1/vms/NAME (linked clone) → 204', S(this.cloneDelete)),
     ], align);
     const p = this.phases;
     const phase = (what: string, xs: number[]) => {
@@ -417,53 +484,72 @@ class Storage {
       phase('`vm.created` → reply received (re-read, reply)', p.vmToReply),
     ], ['l', 'r', 'r', 'r']);
 
-    const h = this.snap.hangar;
-    const r = this.snap.raw;
+    const { hangar: h, raw: r, lazy: l } = this.snap;
+    const lazyRow = (what: string, s: Summary, base: Summary) => [...row(what, 'reference: raw QMP with qcow2 `lazy-refcounts: true` (one -blockdev option added)', s, base).slice(0, 6), `lazy/raw: ${fmtRatio(s.median, base.median)}`];
     const snapTable = table(headers, [
       row('disk-only snapshot', 'raw QMP: `transaction` [blockdev-snapshot-internal-sync]', S(r.disk)),
       row('disk-only snapshot', 'Hangar API: POST /v1/vms/NAME/snapshots {name} → 201', S(h.disk), S(r.disk)),
-      row('memory snapshot', 'raw QMP: `snapshot-save` job → concluded → dismissed', S(r.mem)),
-      row('memory snapshot', 'Hangar API: POST {name, memory:true} → 202 → operation succeeded', S(h.mem), S(r.mem)),
+      row('delete disk-only snapshot', 'raw QMP: `snapshot-delete` job', S(r.delDisk)),
+      row('delete disk-only snapshot', 'Hangar API: DELETE /v1/vms/NAME/snapshots/SNAP → 204', S(h.delDisk), S(r.delDisk)),
+      row('memory snapshot, no revert since the last', 'raw QMP: `snapshot-save` job → concluded → dismissed', S(r.memClean)),
+      row('memory snapshot, no revert since the last', 'Hangar API: POST {name, memory:true} → 202 → operation succeeded', S(h.memClean), S(r.memClean)),
+      lazyRow('memory snapshot, no revert since the last', S(l.memClean), S(r.memClean)),
+      row('memory snapshot, first after a revert', 'raw QMP: `snapshot-save` job → concluded → dismissed', S(r.memAfter)),
+      row('memory snapshot, first after a revert', 'Hangar API: POST {name, memory:true} → 202 → operation succeeded', S(h.memAfter), S(r.memAfter)),
+      lazyRow('memory snapshot, first after a revert', S(l.memAfter), S(r.memAfter)),
       row('memory snapshot', 'Hangar API: of which POST → 202 (operation accepted)', S(h.memAccepted)),
-      row('revert (memory)', 'raw QMP: `snapshot-load` job + query-status (+ cont)', S(r.revert)),
-      row('revert (memory)', 'Hangar API: POST /v1/vms/NAME/snapshots/SNAP/revert → 200', S(h.revert), S(r.revert)),
-      row('delete (memory snapshot)', 'raw QMP: `snapshot-delete` job', S(r.delMem)),
-      row('delete (memory snapshot)', 'Hangar API: DELETE /v1/vms/NAME/snapshots/SNAP → 204', S(h.delMem), S(r.delMem)),
-      row('delete (disk-only)', 'raw QMP: `snapshot-delete` job', S(r.delDisk)),
-      row('delete (disk-only)', 'Hangar API: DELETE /v1/vms/NAME/snapshots/SNAP → 204', S(h.delDisk), S(r.delDisk)),
+      row('revert to a memory snapshot', 'raw QMP: `snapshot-load` job + query-status (+ cont)', S(r.revert)),
+      row('revert to a memory snapshot', 'Hangar API: POST /v1/vms/NAME/snapshots/SNAP/revert → 200', S(h.revert), S(r.revert)),
+      lazyRow('revert to a memory snapshot', S(l.revert), S(r.revert)),
+      row('delete memory snapshot', 'raw QMP: `snapshot-delete` job', S(r.delMem)),
+      row('delete memory snapshot', 'Hangar API: DELETE /v1/vms/NAME/snapshots/SNAP → 204', S(h.delMem), S(r.delMem)),
     ], align);
 
-    const tput = (x: SnapSamples) => x.mem.map((ms, i) => (x.memBytes[i] ?? Number.NaN) / MiB / (ms / 1000));
-    const hT = S(tput(h));
-    const rT = S(tput(r));
+    const tput = (ms: number[], bytes: number[]) => S(ms.map((t, i) => (bytes[i] ?? Number.NaN) / MiB / (t / 1000)));
     const dd = S(this.dd);
-    const hB = S(h.memBytes);
-    const rB = S(r.memBytes);
-    const tputTable = table(['memory snapshot', 'vmstate (median)', 'throughput median', 'spread', 'n', 'vs disk write', 'Hangar/raw'], [
-      ['raw QMP `snapshot-save`', fmtSize(rB.median), fmtMiBs(rT.median), fmtSpread(rT, fmtMiBs), String(rT.n), fmtRatio(rT.median, dd.median), 'baseline'],
-      ['Hangar API (POST → operation succeeded)', fmtSize(hB.median), fmtMiBs(hT.median), fmtSpread(hT, fmtMiBs), String(hT.n), fmtRatio(hT.median, dd.median), fmtRatio(hT.median, rT.median)],
-      [`disk: \`dd if=/dev/zero of=POOL/ddtest bs=1M count=${DD_MIB} oflag=direct\``, `${DD_MIB} MiB`, fmtMiBs(dd.median), fmtSpread(dd, fmtMiBs), String(dd.n), '1.00×', '–'],
-    ], ['l', 'r', 'r', 'r', 'r', 'r', 'r']);
+    const T = {
+      clean: { raw: tput(r.memClean, r.memCleanBytes), hangar: tput(h.memClean, h.memCleanBytes), lazy: tput(l.memClean, l.memCleanBytes) },
+      after: { raw: tput(r.memAfter, r.memAfterBytes), hangar: tput(h.memAfter, h.memAfterBytes), lazy: tput(l.memAfter, l.memAfterBytes) },
+    };
+    const B = (xs: number[]) => fmtSize(S(xs).median);
+    const tRow = (what: string, sys: string, bytes: number[], t: Summary, base?: Summary) => [
+      what, sys, bytes.length ? B(bytes) : `${DD_MIB} MiB`, fmtMiBs(t.median), fmtSpread(t, fmtMiBs), String(t.n), `${((t.median / dd.median) * 100).toFixed(0)}%`, base ? fmtRatio(t.median, base.median) : '–',
+    ];
+    const tputTable = table(['memory snapshot', 'system', 'vmstate (median)', 'throughput median', 'spread', 'n', 'of disk write speed', 'Hangar/raw'], [
+      tRow('no revert since the last', 'raw QMP `snapshot-save`', r.memCleanBytes, T.clean.raw),
+      tRow('no revert since the last', 'Hangar API', h.memCleanBytes, T.clean.hangar, T.clean.raw),
+      tRow('no revert since the last', 'raw QMP, lazy-refcounts (reference)', l.memCleanBytes, T.clean.lazy),
+      tRow('first after a revert', 'raw QMP `snapshot-save`', r.memAfterBytes, T.after.raw),
+      tRow('first after a revert', 'Hangar API', h.memAfterBytes, T.after.hangar, T.after.raw),
+      tRow('first after a revert', 'raw QMP, lazy-refcounts (reference)', l.memAfterBytes, T.after.lazy),
+      tRow('disk write speed', `\`dd if=/dev/zero of=POOL/ddtest bs=1M count=${DD_MIB} oflag=direct\``, [], dd),
+    ], ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']);
 
-    const goalT = MEMORY_THROUGHPUT_GOAL * dd.median;
-    const tputMet = hT.median >= goalT;
+    const hDisk = S(h.disk);
+    const tputGoal = (label: string, t: Summary, rawT: Summary): Goal => {
+      const goal = MEMORY_THROUGHPUT_GOAL * dd.median;
+      const met = t.median >= goal;
+      return {
+        name: `memory snapshot throughput ≥ ${MEMORY_THROUGHPUT_GOAL * 100}% of the disk's sequential write speed — ${label} (API, median)`,
+        met,
+        detail: `${fmtMiBs(t.median)} = ${((t.median / dd.median) * 100).toFixed(0)}% of ${fmtMiBs(dd.median)} (goal ≥ ${fmtMiBs(goal)}; ` +
+          (met ? `headroom ${fmtMiBs(t.median - goal)})` : `missed by ${fmtMiBs(goal - t.median)})`) + `; raw QMP ${fmtMiBs(rawT.median)} (${((rawT.median / dd.median) * 100).toFixed(0)}%)`,
+      };
+    };
     const goals: Goal[] = [
       underGoal(`linked-clone VM creation < ${LINKED_CLONE_GOAL_MS} ms (API, median)`, hLinked.median, LINKED_CLONE_GOAL_MS, fmtMs, `median ${fmtMs(hLinked.median)} (p90 ${fmtMs(hLinked.p90)}; by hand ${fmtMs(rLinked.median)});`),
-      underGoal(`disk-only snapshot of a running guest < ${DISK_SNAPSHOT_GOAL_MS} ms (API, median)`, S(h.disk).median, DISK_SNAPSHOT_GOAL_MS, fmtMs, `median ${fmtMs(S(h.disk).median)} (p90 ${fmtMs(S(h.disk).p90)}; raw QMP ${fmtMs(S(r.disk).median)});`),
-      {
-        name: `memory snapshot throughput ≥ ${MEMORY_THROUGHPUT_GOAL * 100}% of the disk's sequential write speed (API, median)`,
-        met: tputMet,
-        detail: `${fmtMiBs(hT.median)} vs ${fmtMiBs(dd.median)} dd (${((hT.median / dd.median) * 100).toFixed(0)}%; goal ${fmtMiBs(goalT)})` +
-          (tputMet ? ` (headroom ${fmtMiBs(hT.median - goalT)})` : ` — missed by ${fmtMiBs(goalT - hT.median)}`) + `; raw QMP ${fmtMiBs(rT.median)} (${((rT.median / dd.median) * 100).toFixed(0)}%)`,
-      },
+      underGoal(`disk-only snapshot of a running guest < ${DISK_SNAPSHOT_GOAL_MS} ms (API, median)`, hDisk.median, DISK_SNAPSHOT_GOAL_MS, fmtMs, `median ${fmtMs(hDisk.median)} (p90 ${fmtMs(hDisk.p90)}; raw QMP ${fmtMs(S(r.disk).median)});`),
+      tputGoal('no revert since the last snapshot', T.clean.hangar, T.clean.raw),
+      tputGoal('first snapshot after a revert', T.after.hangar, T.after.raw),
     ];
 
     const notes = [
-      `Image: a ${IMAGE_SIZE} qcow2 made with \`qemu-img create\`, ${IMAGE_WRITES.length} × ${IMAGE_CHUNK} of patterns written with \`qemu-io\`, imported through POST /v1/images {file} (${fmtMs(this.importMs)} incl. SHA-256 and conversion, once). Both systems clone the imported file; Hangar's root volume is created in its default pool, the hand-made one next to it on the same filesystem; each clone is deleted (untimed for raw) before the next.`,
-      `Snapshot guest: image \`tiny\`, ${SNAP_GUEST.cpus} vCPU, ${SNAP_GUEST.memory}, a ${SNAP_GUEST.diskSize} qcow2 data disk (Hangar's \`diskSize\`), \`accel=tcg\`; each guest wrote ${FILL_MIB} MiB of /dev/urandom to /dev/shm (Hangar guest through \`hangar console --until\`: ${fmtMs(this.fillMs.hangar)}; raw guest through its serial socket: ${fmtMs(this.fillMs.raw)}).`,
-      'The raw guest is the argv Hangar gave QEMU (/proc/PID/cmdline) with fresh run/log paths and a copy of the blank data disk, started with `cont` and driven with the QmpClient of the build under test (dist/qmp). The same steps by hand: `transaction`; `snapshot-save`/`-load`/`-delete` jobs waited for through JOB_STATUS_CHANGE, checked with query-jobs and dismissed.',
-      'One iteration per system = disk-only snapshot, memory snapshot, revert to it (the guest keeps running), delete the memory snapshot, delete the disk-only one; the two guests and a `dd` run take turns, order rotated.',
-      'vmstate size: `vm-state-size` of `qemu-img info -U --output=json` (the VM SIZE column of `qemu-img snapshot -l -U`, in bytes). Throughput = vmstate / memory-snapshot time, per sample. QEMU writes the vmstate through the host page cache (Hangar gives no cache option: writeback), while `dd oflag=direct` bypasses it.',
+      `Image: a ${IMAGE_SIZE} qcow2 made with \`qemu-img create\`, ${IMAGE_WRITES.length} × ${IMAGE_CHUNK} of patterns written with \`qemu-io\`, imported through POST /v1/images {file} (${fmtMs(this.importMs)} incl. SHA-256 and conversion, once). Both systems clone the imported file onto the same filesystem; each clone is deleted (untimed for raw) before the next.`,
+      `Snapshot guests: image \`tiny\`, ${SNAP_GUEST.cpus} vCPU, ${SNAP_GUEST.memory}, a ${SNAP_GUEST.diskSize} qcow2 data disk (Hangar's \`diskSize\`), \`accel=tcg\`; each wrote ${FILL_MIB} MiB of /dev/urandom to /dev/shm (Hangar's through \`hangar console --until\`, the raw ones through their serial sockets; ${GUESTS.map((g) => `${g} ${fmtMs(this.fillMs[g])}`).join(', ')}, concurrently).`,
+      'Raw guests run the argv Hangar gave QEMU (/proc/PID/cmdline) with fresh run/log paths and a copy of the blank data disk, started with `cont`, driven with the QmpClient of the build under test (dist/qmp): `transaction`; `snapshot-save`/`-load`/`-delete` jobs waited for through JOB_STATUS_CHANGE, checked with query-jobs and dismissed — the steps Hangar takes. The reference guest differs by one option, `"lazy-refcounts": true` on its qcow2 -blockdev.',
+      `Disk-only rounds: n = ${this.ctx.n} (+1 warm-up), Hangar, raw and a \`dd\` run taking turns. Memory cycles: ${this.memCycles} (+1 warm-up; at most ${MEM_CYCLES_DEFAULT_MAX} unless BENCH_STORAGE_MEM_N), each guest in turn: disk-only snapshot, memory snapshot (the first after the previous cycle's revert), memory snapshot (no revert in between), revert to it (the guest keeps running), delete the three.`,
+      'Why "first after a revert" differs: `snapshot-load` leaves the loaded vmstate in the disk\'s active layer (QEMU drops it from the active layer only after *saving* one), a disk-only snapshot then shares it, and the next `snapshot-save` must copy-on-write every 64 KiB cluster of it; with `lazy_refcounts=off` each COW flushes the refcount/L2 caches (≈ 1 fdatasync per cluster, seen with strace).',
+      'vmstate size: `vm-state-size` of `qemu-img info -U --output=json` (the VM SIZE column of `qemu-img snapshot -l -U`, in bytes). Throughput = vmstate / memory-snapshot time, per sample. QEMU writes it through the host page cache (Hangar sets no cache option: writeback) and flushes at the end, while `dd oflag=direct` bypasses the cache.',
     ];
     const markdown = [
       '### VM disk from an image',

@@ -389,3 +389,6 @@ export const CreateNetworkBody = Type.Object(
   strict,
 );
 export const NetworkParam = Type.Object({ name: Type.String() }, strict);
+
+export const AddNicBody = Type.Object({ network: Type.String({ description: 'The managed network to put the NIC on.' }) }, strict);
+export const NicParams = Type.Object({ name: Type.String(), nic: Type.String() }, strict);

@@ -54,6 +54,7 @@ function showVm(format: OutputFormat, v: VmView): void {
         ['restart', v.restart.mode === 'no' ? undefined : `${v.restart.mode} (max ${v.restart.maxRestarts} per ${v.restart.windowSeconds}s; ${v.restartsInWindow} so far)`],
         ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['started', v.startedAt],
         ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
+        ['nics', v.nics.map((n) => `${n.id}=${n.network ?? 'user'} ${n.mac}`).join(', ')],
         ['cloud-init', v.cloudInit ? `${v.cloudInit.format}${v.cloudInit.hostname ? `, hostname ${v.cloudInit.hostname}` : ''}${v.cloudInit.user ? `, user ${v.cloudInit.user}` : ''}, ${v.cloudInit.sshKeys} key(s)` : undefined],
         ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}`).join(', ') : undefined],
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
@@ -239,6 +240,21 @@ export function buildProgram(): Command {
       const g = globals(cmd);
       const r = await g.client.call<{ agent: boolean; os?: { prettyName?: string; kernelRelease?: string }; ips: string[] }>('GET', `/v1/vms/${encodeURIComponent(name)}/guest`);
       print(render(g.output, r, () => renderFields([['agent', r.agent ? 'answering' : 'not answering'], ['os', r.os?.prettyName], ['kernel', r.os?.kernelRelease], ['ips', r.ips.join(', ') || undefined]])));
+    });
+
+  const nic = vm.command('nic').description('Network interfaces of a VM');
+  nic.command('add').description('Add a NIC on a managed network (hot-plugged if the VM runs)').argument('<name>').requiredOption('--network <network>', 'the managed network')
+    .action(async (name: string, o: { network: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const v = await g.client.call<VmView>('POST', `/v1/vms/${encodeURIComponent(name)}/nics`, { network: o.network });
+      const added = v.nics.at(-1);
+      print(render(g.output, v, () => `NIC ${added?.id} (${added?.mac}) added to ${name} on ${o.network}.\n`));
+    });
+  nic.command('remove').description('Remove a NIC (waits for a running guest to let go)').argument('<name>').argument('<nic>', 'NIC id, e.g. net1')
+    .action(async (name: string, nicId: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const v = await g.client.call<VmView>('DELETE', `/v1/vms/${encodeURIComponent(name)}/nics/${encodeURIComponent(nicId)}`);
+      print(render(g.output, v, () => `NIC ${nicId} removed from ${name}.\n`));
     });
 
   vm.command('set')

@@ -626,32 +626,107 @@ export class VmService {
 
   private async hotplugDisk(rec: VmRecord, disk: DiskSpec): Promise<void> {
     const qmp = this.qmpOf(rec);
-    if (rec.spec.machine === 'microvm') {
-      throw new HangarError('VM_STATE', `A microvm cannot hot-plug disks: stop "${rec.name}" and attach the volume then.`);
-    }
-    const device: Record<string, unknown> = { driver: 'virtio-blk-pci', id: disk.id, drive: disk.id };
-    let port: string | undefined;
-    if (rec.spec.machine === 'q35') {
-      const taken = new Set(Object.keys(rec.runtime?.hotplug ?? {}));
-      port = Array.from({ length: HOTPLUG_PORTS }, (_, i) => hotplugPortId(i)).find((p) => !taken.has(p));
-      if (!port) throw new HangarError('VM_STATE', `VM "${rec.name}" has no free hot-plug slot (${HOTPLUG_PORTS} per run): stop it to attach more disks.`);
-      device.bus = port;
-    }
+    const port = this.freeHotplugPort(rec, 'disks');
     const fileNode = `file-${disk.id}`;
     await qmp.execute('blockdev-add', {
       driver: disk.format, 'node-name': disk.id, 'read-only': disk.readOnly,
       file: { driver: 'file', 'node-name': fileNode, filename: disk.path, 'read-only': disk.readOnly },
     });
     try {
-      await qmp.execute('device_add', device);
+      await qmp.execute('device_add', { driver: 'virtio-blk-pci', id: disk.id, drive: disk.id, ...(port && { bus: port }) });
     } catch (e) {
       await qmp.execute('blockdev-del', { 'node-name': disk.id }).catch(() => undefined);
       throw e;
     }
-    if (port !== undefined) {
-      const p = port;
-      await this.updateRecord(rec.name, (r) => (r.runtime ? { ...r, runtime: { ...r.runtime, hotplug: { ...r.runtime.hotplug, [p]: disk.id } } } : r));
+    if (port !== undefined) await this.claimHotplugPort(rec.name, port, disk.id);
+  }
+
+  /**
+   * Where a hot-plugged PCI device goes: a free PCIe root port on q35, the root bus on pc
+   * (undefined), never on a microvm.
+   */
+  private freeHotplugPort(rec: VmRecord, what: string): string | undefined {
+    if (rec.spec.machine === 'microvm') {
+      throw new HangarError('VM_STATE', `A microvm cannot hot-plug ${what}: stop "${rec.name}" and add them then.`);
     }
+    if (rec.spec.machine !== 'q35') return undefined;
+    const taken = new Set(Object.keys(rec.runtime?.hotplug ?? {}));
+    const port = Array.from({ length: HOTPLUG_PORTS }, (_, i) => hotplugPortId(i)).find((p) => !taken.has(p));
+    if (!port) throw new HangarError('VM_STATE', `VM "${rec.name}" has no free hot-plug slot (${HOTPLUG_PORTS} per run): stop it to add more ${what}.`);
+    return port;
+  }
+
+  private async claimHotplugPort(name: string, port: string, deviceId: string | undefined): Promise<void> {
+    await this.updateRecord(name, (r) => {
+      if (!r.runtime) return r;
+      const hotplug = { ...r.runtime.hotplug };
+      if (deviceId === undefined) delete hotplug[port];
+      else hotplug[port] = deviceId;
+      return { ...r, runtime: { ...r.runtime, hotplug } };
+    });
+  }
+
+  // ---- NICs ----------------------------------------------------------------
+
+  /** Adds a NIC on a managed network; hot-plugged (tap, netdev_add, device_add) into a running guest. */
+  async attachNic(name: string, network: string): Promise<VmView> {
+    return this.exclusive(name, 'nic-add', async (rec) => {
+      const nets = this.deps.networks;
+      if (!nets) throw new HangarError('INVALID_SPEC', 'This daemon has no managed networks.');
+      await nets.get(network);
+      const used = new Set(rec.spec.nics.map((n) => n.id));
+      let i = 0;
+      while (used.has(`net${i}`)) i++;
+      const id = `net${i}`;
+      const taken = (await this.deps.store.listVms()).flatMap((v) => v.spec.nics.map((n) => n.mac));
+      const nic: NicSpec = { id, kind: 'network', network, mac: macAddress(`${rec.id}/${id}`, taken), tap: nets.tapFor(rec.id, id), forwards: [] };
+      const live = rec.state === 'running' || rec.state === 'paused';
+      if (live) {
+        const qmp = this.qmpOf(rec);
+        const port = this.freeHotplugPort(rec, 'NICs');
+        await nets.createTap(network, nic.tap!);
+        try {
+          await qmp.execute('netdev_add', { type: 'tap', id, ifname: nic.tap, script: 'no', downscript: 'no' });
+          try {
+            await qmp.execute('device_add', { driver: 'virtio-net-pci', id, netdev: id, mac: nic.mac, ...(port && { bus: port }) });
+          } catch (e) {
+            await qmp.execute('netdev_del', { id }).catch(() => undefined);
+            throw e;
+          }
+        } catch (e) {
+          await nets.deleteTap(nic.tap!).catch(() => undefined);
+          throw e;
+        }
+        if (port !== undefined) await this.claimHotplugPort(name, port, id);
+      } else if (isActive(rec.state)) {
+        assertOperationAllowed(name, rec.state, 'start');
+      }
+      const next = await this.updateRecord(name, (r) => ({ ...r, spec: { ...r.spec, nics: [...r.spec.nics, nic] } }));
+      await this.deps.events.publish('vm.nic-added', name, { nic: id, network, mac: nic.mac, live });
+      return toView(next);
+    });
+  }
+
+  /** Removes a NIC; from a running guest it waits for the guest to let go, then removes the tap. */
+  async detachNic(name: string, nicId: string): Promise<VmView> {
+    return this.exclusive(name, 'nic-remove', async (rec) => {
+      const nic = rec.spec.nics.find((n) => n.id === nicId);
+      if (!nic) throw new HangarError('INVALID_SPEC', `VM "${name}" has no NIC "${nicId}": see \`hangar vm show ${name}\`.`);
+      const live = rec.state === 'running' || rec.state === 'paused';
+      if (live) {
+        const qmp = this.qmpOf(rec);
+        await deleteDevice(qmp, nic.id, `NIC ${nic.id}`, DEVICE_DEL_TIMEOUT_MS);
+        await qmp.execute('netdev_del', { id: nic.id });
+        if (nic.tap) await this.deps.networks?.deleteTap(nic.tap);
+        const port = Object.entries(rec.runtime?.hotplug ?? {}).find(([, dev]) => dev === nic.id)?.[0];
+        if (port) await this.claimHotplugPort(name, port, undefined);
+      } else if (isActive(rec.state)) {
+        assertOperationAllowed(name, rec.state, 'start');
+      }
+      const next = await this.updateRecord(name, (r) => ({ ...r, spec: { ...r.spec, nics: r.spec.nics.filter((n) => n.id !== nicId) } }));
+      await this.deps.events.publish('vm.nic-removed', name, { nic: nicId, live });
+      return toView(next);
+    });
   }
 
   private async unplugDisk(rec: VmRecord, disk: DiskSpec): Promise<void> {

@@ -61,6 +61,14 @@ describe('managed networks', () => {
     await waitFor('nc to get its address', async () => (await ipOf('nc')).startsWith(`10.215.${third}.`), 30_000, 1000);
     expect(await guestRun(d, 'nc', `ping -c 2 -W 2 ${ipA} >/dev/null && echo PING-OK || echo PING-FAILED`, 6000)).toContain('PING-FAILED');
 
+    // NIC hot-plug: nb gets a second NIC on the isolated network, then loses it again.
+    let r = await d.cli(['vm', 'nic', 'add', 'nb', '--network', 'jail']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor('eth1 in nb', async () => (await guestRun(d, 'nb', 'ls /sys/class/net')).includes('eth1'), 30_000, 1000);
+    r = await d.cli(['vm', 'nic', 'remove', 'nb', 'net1']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor('eth1 gone from nb', async () => !(await guestRun(d, 'nb', 'ls /sys/class/net')).includes('eth1'), 30_000, 1000);
+
     // In use: refused. Then delete the VMs and the networks: the host is as before.
     const busy = await d.cli(['network', 'delete', 'lan']);
     expect(busy.code).toBe(1);

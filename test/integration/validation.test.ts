@@ -113,6 +113,34 @@ describe('bad input is refused with a code and changes nothing', () => {
     expect(d.qemuPids()).toHaveLength(2);
   });
 
+  it('a port forward already in use, unreadable or invalid cloud-init files: clear errors, nothing created', async () => {
+    const { createServer } = await import('node:net');
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const before = await snapshot();
+      let r = await d.cli(['vm', 'create', 'fwd', '--forward', `tcp:127.0.0.1:${port}:22`]);
+      expect(r.stderr).toMatch(/^error: PORT_IN_USE: /);
+      r = await d.cli(['vm', 'create', 'fwd', '--forward', 'tcp:999999:22']);
+      expect(r.stderr).toMatch(/^error: INVALID_SPEC: .*forward/);
+      r = await d.cli(['vm', 'create', 'ci', '--user-data', '/nonexistent/user-data.yaml']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error: INVALID_SPEC: .*user-data/);
+      const bad = join(d.dir, 'bad.yaml');
+      writeFileSync(bad, '#cloud-config\nusers: [unclosed\n');
+      r = await d.cli(['vm', 'create', 'ci', '--user-data', bad]);
+      expect(r.stderr).toMatch(/^error: INVALID_SPEC: .*YAML/);
+      r = await d.cli(['vm', 'create', 'ci', '--ssh-key', bad]);
+      expect(r.stderr).toMatch(/^error: INVALID_SPEC: /);
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      holder.close();
+    }
+  });
+
   it('the CLI exits non-zero with the code in the message', async () => {
     const r = await d.cli(['vm', 'create', 'a,b']);
     expect(r.code).toBe(1);

@@ -2,12 +2,22 @@
 import type { FastifyInstance } from 'fastify';
 import type { CreateNetworkInput } from '../../network/service.js';
 import type { ApiDeps } from '../server.js';
-import { CreateNetworkBody, NetworkParam } from '../schemas.js';
+import { AddNicBody, CreateNetworkBody, NetworkParam, NicParams, VmNameParam } from '../schemas.js';
 
 const errors = { 400: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
 
 export function registerNetworkRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const { networks } = deps;
+  const { networks, vms } = deps;
+  app.post<{ Params: { name: string }; Body: { network: string } }>(
+    '/v1/vms/:name/nics',
+    { schema: { tags: ['vms'], summary: 'Add a NIC on a managed network (hot-plugged into a running guest)', params: VmNameParam, body: AddNicBody, response: { 200: { $ref: 'Vm#' }, ...errors } } },
+    async (req) => vms.attachNic(req.params.name, req.body.network),
+  );
+  app.delete<{ Params: { name: string; nic: string } }>(
+    '/v1/vms/:name/nics/:nic',
+    { schema: { tags: ['vms'], summary: 'Remove a NIC (from a running guest: waits until the guest lets go)', params: NicParams, response: { 200: { $ref: 'Vm#' }, ...errors } } },
+    async (req) => vms.detachNic(req.params.name, req.params.nic),
+  );
   app.get('/v1/networks', { schema: { tags: ['networks'], summary: 'List managed networks with their leases', response: { 200: { type: 'array', items: { $ref: 'Network#' } } } } }, async () => networks.list());
   app.post<{ Body: CreateNetworkInput }>(
     '/v1/networks',

@@ -34,6 +34,7 @@ export const CreateVmBody = Type.Object(
     fullCopy: Type.Optional(Type.Boolean({ description: 'Copy the image instead of a linked clone (qcow2 backing file).' })),
     forwards: Type.Optional(Type.Array(Type.String(), { description: 'Host port forwards on the user-mode NIC: "tcp:127.0.0.1:2222:22" (protocol:[address:]hostPort:guestPort).' })),
     networks: Type.Optional(Type.Array(Type.String(), { description: 'Managed networks, one NIC on each; without them the VM gets one user-mode NIC.' })),
+    project: Type.Optional(Type.String({ description: 'The project it counts against (default `default`).' })),
     cloudInit: Type.Optional(Type.Object({
       format: Type.Optional(Type.Union([Type.Literal('nocloud'), Type.Literal('configdrive')], { description: 'NoCloud (cidata, default) or config-drive v2 (config-2, for cloudbase-init).' })),
       hostname: Type.Optional(Type.String()),
@@ -82,6 +83,7 @@ export const Vm = Type.Object(
     restart: Type.Object({ mode: Type.String(), maxRestarts: Type.Integer(), windowSeconds: Type.Integer() }),
     restartsInWindow: Type.Integer({ description: 'Automatic restarts within the restart window.' }),
     forwards: Type.Array(Type.String()),
+    project: Type.String(),
     nics: Type.Array(Type.Object({ id: Type.String(), kind: Type.String(), mac: Type.String(), network: Type.Optional(Type.String()) })),
     cloudInit: Type.Optional(Type.Object({
       format: Type.String(), hostname: Type.Optional(Type.String()), user: Type.Optional(Type.String()), sshKeys: Type.Integer(),
@@ -392,3 +394,25 @@ export const NetworkParam = Type.Object({ name: Type.String() }, strict);
 
 export const AddNicBody = Type.Object({ network: Type.String({ description: 'The managed network to put the NIC on.' }) }, strict);
 export const NicParams = Type.Object({ name: Type.String(), nic: Type.String() }, strict);
+
+// ---- projects ----------------------------------------------------------------
+
+const QuotaFields = {
+  maxVms: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'At most this many VMs; null lifts it.' })),
+  maxCpus: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'At most this many vCPUs over its VMs.' })),
+  maxMemory: Type.Optional(Type.Union([Type.Integer(), Type.String(), Type.Null()], { description: 'At most this much memory over its VMs, e.g. "8G".' })),
+  maxDisk: Type.Optional(Type.Union([Type.Integer(), Type.String(), Type.Null()], { description: 'At most this much disk over its VMs volumes, e.g. "100G".' })),
+};
+export const Project = Type.Object(
+  {
+    name: Type.String(),
+    description: Type.Optional(Type.String()),
+    quotas: Type.Object({ vms: Type.Optional(Type.Integer()), cpus: Type.Optional(Type.Integer()), memoryMiB: Type.Optional(Type.Integer()), diskBytes: Type.Optional(Type.Integer()) }),
+    usage: Type.Object({ vms: Type.Integer(), cpus: Type.Integer(), memoryMiB: Type.Integer(), diskBytes: Type.Integer() }),
+    createdAt: Type.String(),
+  },
+  { $id: 'Project' },
+);
+export const CreateProjectBody = Type.Object({ name: Type.String(), description: Type.Optional(Type.String({ maxLength: 1000 })), ...QuotaFields }, strict);
+export const ProjectQuotasBody = Type.Object(QuotaFields, strict);
+export const ProjectParam = Type.Object({ name: Type.String() }, strict);

@@ -22,13 +22,15 @@ import type { Accel } from '../vm/spec.js';
 import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
 import { registerNetworkRoutes } from './routes/networks.js';
+import { registerProjectRoutes } from './routes/projects.js';
+import type { ProjectService } from '../projects/service.js';
 import type { NetworkService } from '../network/service.js';
 import type { SnapshotService } from '../snapshots/service.js';
 import { isActive } from '../vm/states.js';
 import { SerialHub } from '../console/serial-hub.js';
 import { QmpClosedError, QmpError, QmpTimeoutError } from '../qmp/index.js';
 import {
-  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Snapshot, ExecBody, ExecReply, GuestInfoReply, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
+  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from './schemas.js';
 
 export interface ApiDeps {
@@ -37,6 +39,7 @@ export interface ApiDeps {
   operations: OperationService;
   snapshots: SnapshotService;
   networks: NetworkService;
+  projects: ProjectService;
   accel: Accel;
   events: EventBus;
   store: Store;
@@ -63,7 +66,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output).' },
-      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'networks' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }],
+      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'networks' }, { name: 'projects' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -77,6 +80,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Operation);
   app.addSchema(Snapshot);
   app.addSchema(Network);
+  app.addSchema(Project);
 
   app.setErrorHandler((err: FastifyError | HangarError | Error, _req, reply) => {
     const body = toErrorBody(err);
@@ -111,6 +115,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerStorageRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
   registerNetworkRoutes(app, deps);
+  registerProjectRoutes(app, deps);
 
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'List images', response: { 200: { type: 'array', items: { $ref: 'Image#' } } } } }, async () =>
     deps.images.list(),

@@ -53,6 +53,7 @@ function showVm(format: OutputFormat, v: VmView): void {
         ['autostart', v.autostart ? `order ${v.autostart.order}, delay ${v.autostart.delaySeconds}s` : undefined],
         ['restart', v.restart.mode === 'no' ? undefined : `${v.restart.mode} (max ${v.restart.maxRestarts} per ${v.restart.windowSeconds}s; ${v.restartsInWindow} so far)`],
         ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['started', v.startedAt],
+        ['project', v.project],
         ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
         ['nics', v.nics.map((n) => `${n.id}=${n.network ?? 'user'} ${n.mac}`).join(', ')],
         ['cloud-init', v.cloudInit ? `${v.cloudInit.format}${v.cloudInit.hostname ? `, hostname ${v.cloudInit.hostname}` : ''}${v.cloudInit.user ? `, user ${v.cloudInit.user}` : ''}, ${v.cloudInit.sshKeys} key(s)` : undefined],
@@ -183,6 +184,7 @@ export function buildProgram(): Command {
     .option('--cpu-limit <percent>', 'CPU limit in percent of one host CPU, e.g. 150%')
     .option('--cpu-weight <n>', 'relative CPU weight 1-10000 (100 = default)', intOption('--cpu-weight'))
     .option('--network <name>', 'put a NIC on this managed network (repeatable); without it: one user-mode NIC', collect, [])
+    .option('--project <project>', 'the project it counts against (default: default)')
     .option('--forward <rule>', 'host port forward, protocol:[address:]hostPort:guestPort (repeatable), e.g. tcp:127.0.0.1:2222:22', collect, [])
     .option('--ssh-key <file>', 'cloud-init: authorize the public keys in this file (repeatable)', collect, [])
     .option('--user <name>', 'cloud-init: create this user (sudo, bash) and give it the keys/password')
@@ -192,11 +194,12 @@ export function buildProgram(): Command {
     .option('--network-config <file>', 'cloud-init: network-config YAML')
     .option('--config-drive', 'cloud-init: a config-drive v2 seed (config-2, for cloudbase-init) instead of NoCloud')
     .option('--start', 'start it right away')
-    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: Record<string, unknown> = { name, image: o.image };
       if (o.forward.length) body.forwards = o.forward;
       if (o.network.length) body.networks = o.network;
+      if (o.project) body.project = o.project;
       const cloudInit = await cloudInitFromFlags(o);
       if (cloudInit) body.cloudInit = cloudInit;
       if (o.cpus !== undefined) body.cpus = o.cpus;
@@ -370,6 +373,53 @@ export function buildProgram(): Command {
 
   addStorageCommands(program, globals);
   addSnapshotCommands(program, globals);
+
+  const project = program.command('project').description('Projects: every VM is in one; quotas on VMs, vCPUs, memory and disk');
+  const quotaOptions = (c: Command) => c
+    .option('--max-vms <n>', 'at most this many VMs', intOption('--max-vms'))
+    .option('--max-cpus <n>', 'at most this many vCPUs', intOption('--max-cpus'))
+    .option('--max-memory <size>', 'at most this much memory, e.g. 8G')
+    .option('--max-disk <size>', 'at most this much disk, e.g. 100G');
+  const quotaBody = (o: { maxVms?: number; maxCpus?: number; maxMemory?: string; maxDisk?: string }) => ({
+    ...(o.maxVms !== undefined && { maxVms: o.maxVms }), ...(o.maxCpus !== undefined && { maxCpus: o.maxCpus }),
+    ...(o.maxMemory !== undefined && { maxMemory: o.maxMemory }), ...(o.maxDisk !== undefined && { maxDisk: o.maxDisk }),
+  });
+  type ProjectOut = { name: string; quotas: Record<string, number>; usage: { vms: number; cpus: number; memoryMiB: number; diskBytes: number } };
+  const showProject = (g: { output: OutputFormat }, p: ProjectOut) => print(render(g.output, p, () => renderFields([
+    ['name', p.name], ['vms', `${p.usage.vms}${p.quotas.vms !== undefined ? ` of ${p.quotas.vms}` : ''}`],
+    ['cpus', `${p.usage.cpus}${p.quotas.cpus !== undefined ? ` of ${p.quotas.cpus}` : ''}`],
+    ['memory', `${p.usage.memoryMiB}M${p.quotas.memoryMiB !== undefined ? ` of ${p.quotas.memoryMiB}M` : ''}`],
+    ['disk', `${formatBytes(p.usage.diskBytes)}${p.quotas.diskBytes !== undefined ? ` of ${formatBytes(p.quotas.diskBytes)}` : ''}`],
+  ])));
+  quotaOptions(project.command('create').description('Create a project with quotas').argument('<name>'))
+    .action(async (name: string, o: { maxVms?: number; maxCpus?: number; maxMemory?: string; maxDisk?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      showProject(g, await g.client.call<ProjectOut>('POST', '/v1/projects', { name, ...quotaBody(o) }));
+    });
+  project.command('list').alias('ls').description('List projects with usage and quotas').action(async (_o: unknown, cmd: Command) => {
+    const g = globals(cmd);
+    const ps = await g.client.call<ProjectOut[]>('GET', '/v1/projects');
+    const of = (used: string | number, max: string | number | undefined) => `${used}${max !== undefined ? `/${max}` : ''}`;
+    print(render(g.output, ps, () => renderTable(ps, [
+      { header: 'NAME', value: (p) => p.name }, { header: 'VMS', value: (p) => of(p.usage.vms, p.quotas.vms) },
+      { header: 'CPUS', value: (p) => of(p.usage.cpus, p.quotas.cpus) }, { header: 'MEMORY', value: (p) => of(`${p.usage.memoryMiB}M`, p.quotas.memoryMiB !== undefined ? `${p.quotas.memoryMiB}M` : undefined) },
+      { header: 'DISK', value: (p) => of(formatBytes(p.usage.diskBytes), p.quotas.diskBytes !== undefined ? formatBytes(p.quotas.diskBytes) : undefined) },
+    ])));
+  });
+  project.command('show').description('Show a project').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
+    const g = globals(cmd);
+    showProject(g, await g.client.call<ProjectOut>('GET', `/v1/projects/${encodeURIComponent(name)}`));
+  });
+  quotaOptions(project.command('set').description('Change quotas (refused below what is in use)').argument('<name>'))
+    .action(async (name: string, o: { maxVms?: number; maxCpus?: number; maxMemory?: string; maxDisk?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      showProject(g, await g.client.call<ProjectOut>('PATCH', `/v1/projects/${encodeURIComponent(name)}`, quotaBody(o)));
+    });
+  project.command('delete').alias('rm').description('Delete an empty project').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
+    const g = globals(cmd);
+    await g.client.call('DELETE', `/v1/projects/${encodeURIComponent(name)}`);
+    print(render(g.output, { name, deleted: true }, () => `Project ${name} deleted.\n`));
+  });
 
   const network = program.command('network').description('Managed networks: bridge, DHCP/DNS (dnsmasq), NAT or isolation');
   network.command('create').description('Create a managed network').argument('<name>')

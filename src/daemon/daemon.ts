@@ -20,6 +20,7 @@ import { StorageService } from '../storage/service.js';
 import { SnapshotService } from '../snapshots/service.js';
 import { detectCgroups } from '../resources/cgroups.js';
 import { NetworkService } from '../network/service.js';
+import { ProjectService } from '../projects/service.js';
 import type { DaemonConfig } from './config.js';
 import { VERSION } from '../version.js';
 
@@ -60,8 +61,10 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const ref: { vms?: VmService } = {};
   const networks = new NetworkService(store, events, { stateDir: join(config.dataDir, 'networks'), prefix: config.netPrefix, log: (m) => logger.info(m) }, (n) => ref.vms!.usersOfNetwork(n));
   await networks.init((m) => logger.warn(m));
+  const projects = new ProjectService(store, events, (p) => ref.vms!.projectUsage(p));
+  await projects.init();
   const vms = new VmService({
-    store, storage, events, images, caps, host, networks, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
+    store, storage, events, images, caps, host, networks, projects, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
     log: (msg) => logger.warn(msg),
   });
   ref.vms = vms;
@@ -69,7 +72,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   await vms.adoptAll();
   if (config.buildImages) void images.ensureBuilt();
 
-  const app = await buildApi({ vms, storage, operations, snapshots, networks, events, store, images, caps, host, accel: config.accel, version: VERSION });
+  const app = await buildApi({ vms, storage, operations, snapshots, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION });
   await mkdir(join(config.socket, '..'), { recursive: true, mode: 0o755 });
   // The lock guarantees no other daemon owns this socket; a leftover file is stale.
   await rm(config.socket, { force: true });

@@ -71,7 +71,7 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks';
+export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects';
 
 export interface Store {
   collection<T>(kind: CollectionKind): Collection<T>;

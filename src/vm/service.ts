@@ -13,6 +13,7 @@ import type { ImageCatalog } from '../images/catalog.js';
 import { HOTPLUG_PORTS, QEMU_BINARY, buildQemuArgv, hotplugPortId } from '../qemu/argv.js';
 import type { StorageService, VolumeRecord } from '../storage/service.js';
 import type { NetworkService } from '../network/service.js';
+import { DEFAULT_PROJECT, type ProjectService, type Usage } from '../projects/service.js';
 import { macAddress } from '../network/names.js';
 import type { CgroupDriver } from '../resources/cgroups.js';
 import { deleteDevice, setDiskThrottle, setGuestCpus, setGuestMemory, type LiveResources } from '../resources/live.js';
@@ -58,6 +59,8 @@ export interface CreateVmInput {
   forwards?: string[];
   /** Managed networks to put NICs on (one NIC each); without them the VM gets one user-mode NIC. */
   networks?: string[];
+  /** The project it counts against (default `default`). */
+  project?: string;
   cloudInit?: Omit<CloudInitSpec, 'format'> & { format?: CloudInitSpec['format'] };
 }
 
@@ -122,6 +125,7 @@ export interface VmView {
   restart: { mode: RestartMode; maxRestarts: number; windowSeconds: number };
   restartsInWindow: number;
   forwards: string[];
+  project: string;
   nics: { id: string; kind: string; mac: string; network?: string }[];
   cloudInit?: { format: string; hostname?: string; user?: string; sshKeys: number; password: boolean; userData: boolean; networkConfig: boolean };
   disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean; iops?: number; bps?: number }[];
@@ -145,6 +149,7 @@ export interface VmServiceDeps {
   /** Absent where the host has no usable cpu cgroup controller. */
   cgroups?: CgroupDriver;
   networks?: NetworkService;
+  projects?: ProjectService;
   events: EventBus;
   images: ImageCatalog;
   caps: HostCaps;
@@ -275,6 +280,11 @@ export class VmService {
       throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: pick another name or delete it first.`);
     }
     const image = await this.deps.images.readyImage(imageName);
+    const project = input.project ?? DEFAULT_PROJECT;
+    if (this.deps.projects) {
+      const diskBytes = input.diskSize !== undefined ? parseSizeBytes(input.diskSize, 'diskSize') : (image.disk?.virtualSizeBytes ?? 0);
+      await this.deps.projects.check(project, { vms: 1, cpus, memoryMiB, diskBytes });
+    }
     const vmId = randomBytes(6).toString('hex');
     const spec: VmSpec = {
       name, machine, cpuModel: input.cpuModel ?? 'max', cpus, memoryMiB, boot: image.boot ?? { kind: 'disk' }, disks: [],
@@ -282,6 +292,7 @@ export class VmService {
       balloon: true, rng: true, vnc, image: imageName,
     };
     if (input.accel !== undefined) spec.accel = input.accel;
+    if (project !== DEFAULT_PROJECT) spec.project = project;
     applyResourceFields(spec, input);
     if (input.forwards?.length) spec.nics[0]!.forwards = await this.checkForwards(input.forwards.map(parseForward), name);
     if (input.cloudInit) {
@@ -745,6 +756,11 @@ export class VmService {
       const live = rec.runtime?.live && (rec.state === 'running' || rec.state === 'paused') ? { ...rec.runtime.live } : undefined;
       const qmp = live ? this.qmpOf(rec) : undefined;
       const later = (key: string, value: unknown, note?: string) => changes.push({ key, value, applied: 'next-start', ...(note && { note }) });
+      if (this.deps.projects && (settings.cpus !== undefined || settings.memory !== undefined)) {
+        const moreCpus = settings.cpus !== undefined ? Math.max(0, validateCpus(settings.cpus) - rec.spec.cpus) : 0;
+        const moreMiB = settings.memory !== undefined ? Math.max(0, parseMemoryMiB(settings.memory) - rec.spec.memoryMiB) : 0;
+        await this.deps.projects.check(rec.spec.project ?? DEFAULT_PROJECT, { vms: 0, cpus: moreCpus, memoryMiB: moreMiB, diskBytes: 0 });
+      }
       const now = (key: string, value: unknown, note?: string) => changes.push({ key, value, applied: 'live', ...(note && { note }) });
 
       if (settings.maxCpus !== undefined) {
@@ -1311,6 +1327,17 @@ export class VmService {
     return nics;
   }
 
+  /** What a project's VMs are given: the numbers its quotas count. */
+  async projectUsage(project: string): Promise<Usage> {
+    const vms = (await this.deps.store.listVms()).filter((v) => (v.spec.project ?? DEFAULT_PROJECT) === project);
+    const names = new Set(vms.map((v) => v.name));
+    const volumes = (await this.deps.storage.listVolumes()).filter((v) => v.attachedTo !== undefined && names.has(v.attachedTo));
+    return {
+      vms: vms.length, cpus: vms.reduce((n, v) => n + v.spec.cpus, 0), memoryMiB: vms.reduce((n, v) => n + v.spec.memoryMiB, 0),
+      diskBytes: volumes.reduce((n, v) => n + v.sizeBytes, 0),
+    };
+  }
+
   /** The VMs with a NIC on `network`. */
   async usersOfNetwork(network: string): Promise<string[]> {
     return (await this.deps.store.listVms()).filter((v) => v.spec.nics.some((n) => n.network === network)).map((v) => v.name);
@@ -1413,6 +1440,7 @@ function toView(r: VmRecord): VmView {
     maxCpus: r.spec.maxCpus ?? r.spec.cpus, maxMemory: r.spec.maxMemoryMiB ?? r.spec.memoryMiB,
     restart: r.spec.restart ?? DEFAULT_RESTART_POLICY,
     forwards: r.spec.nics.flatMap((n) => n.forwards.map(formatForward)),
+    project: r.spec.project ?? DEFAULT_PROJECT,
     nics: r.spec.nics.map((n) => ({ id: n.id, kind: n.kind, mac: n.mac, ...(n.network && { network: n.network }) })),
     restartsInWindow: (r.restartHistory ?? []).filter((t) => Date.parse(t) >= Date.now() - (r.spec.restart ?? DEFAULT_RESTART_POLICY).windowSeconds * 1000).length,
     disks: r.spec.disks.map((d) => ({

@@ -87,3 +87,30 @@ describe('restart policy', () => {
     expect((await events('calm')).some((e) => e.type === 'vm.restart-scheduled')).toBe(false);
   });
 });
+
+describe('projects and quotas', () => {
+  it('refuses what would break a quota, with the numbers, and changes nothing', async () => {
+    let r = await d.cli(['project', 'create', 'team', '--max-vms', '2', '--max-cpus', '2', '--max-memory', '384M']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await d.cli(['vm', 'create', 'q1', '--memory', '256M', '--project', 'team'])).code).toBe(0);
+    const before = JSON.stringify(await d.api.call('GET', '/v1/vms'));
+    r = await d.cli(['vm', 'create', 'q2', '--memory', '256M', '--project', 'team']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/QUOTA_EXCEEDED: .*512M of memory would exceed the limit of 384M \(256M in use\)/);
+    r = await d.cli(['vm', 'create', 'q2', '--cpus', '2', '--memory', '64M', '--project', 'team']);
+    expect(r.stderr).toMatch(/QUOTA_EXCEEDED: .*3 vCPUs would exceed the limit of 2/);
+    r = await d.cli(['vm', 'set', 'q1', 'memory=512M']);
+    expect(r.stderr).toContain('QUOTA_EXCEEDED');
+    r = await d.cli(['project', 'set', 'team', '--max-vms', '0']);
+    expect(r.stderr).toMatch(/QUOTA_EXCEEDED: .*already uses more/);
+    expect(JSON.stringify(await d.api.call('GET', '/v1/vms'))).toBe(before);
+    const p = await d.api.call<{ usage: { vms: number; memoryMiB: number } }>('GET', '/v1/projects/team');
+    expect(p.usage).toMatchObject({ vms: 1, memoryMiB: 256 });
+    r = await d.cli(['project', 'delete', 'team']);
+    expect(r.stderr).toContain('PROJECT_IN_USE');
+    expect((await d.cli(['vm', 'delete', 'q1'])).code).toBe(0);
+    expect((await d.cli(['project', 'delete', 'team'])).code).toBe(0);
+    r = await d.cli(['vm', 'create', 'q3', '--project', 'nope']);
+    expect(r.stderr).toContain('PROJECT_NOT_FOUND');
+  });
+});

@@ -920,17 +920,18 @@ export class VmService {
     lv.exited = launched.exited;
     void launched.exited.then((exit) => this.onQemuGone(lv, exit));
 
+    let live: LiveResources;
     try {
       const qmp = await raceExit(
         QmpClient.connect(paths.qmpSocket, { retryUntilMs: QMP_CONNECT_TIMEOUT_MS, retryIntervalMs: 2 }),
         launched.exited,
       );
       this.attachQmp(lv, qmp);
-      await this.applyStartResources(rec, launched.pid, qmp);
+      live = await this.applyStartResources(rec, launched.pid, qmp);
       if (opts.beforeCont) await opts.beforeCont(qmp);
       if (opts.stayPaused) {
         lv.starting = false;
-        return this.setState(rec.name, 'paused');
+        return this.setState(rec.name, 'paused', { runtime: { ...runtime, live } });
       }
       await qmp.execute('cont');
       lv.starting = false;
@@ -942,17 +943,21 @@ export class VmService {
       await lv.gone;
       throw new HangarError('QEMU_FAILED', `VM "${rec.name}" did not start: ${errorText(e)}. QEMU said: ${tail.trim().split('\n').slice(-3).join(' | ') || '(nothing)'}. See \`hangar vm logs ${rec.name} --qemu\`.`);
     }
-    return this.setState(rec.name, 'running');
+    return this.setState(rec.name, 'running', { runtime: { ...runtime, live } });
   }
 
-  /** cgroup placement and limits, disk throttles: before the guest runs its first instruction. */
-  private async applyStartResources(rec: VmRecord, pid: number, qmp: QmpClient): Promise<void> {
+  /**
+   * cgroup placement and limits, disk throttles: before the guest runs its first instruction.
+   * Returns what the guest has, recorded together with the `running` state (one store write).
+   */
+  private async applyStartResources(rec: VmRecord, pid: number, qmp: QmpClient): Promise<LiveResources> {
     const { spec } = rec;
     const cg = this.deps.cgroups;
     if (cg) {
       try {
-        await cg.setCpuLimit(rec.id, spec.cpuLimitPercent);
-        await cg.setCpuWeight(rec.id, spec.cpuWeight);
+        // A fresh group has the defaults: only limits that are set need writing.
+        if (spec.cpuLimitPercent !== undefined) await cg.setCpuLimit(rec.id, spec.cpuLimitPercent);
+        if (spec.cpuWeight !== undefined) await cg.setCpuWeight(rec.id, spec.cpuWeight);
         await cg.place(rec.id, pid);
       } catch (e) {
         if (spec.cpuLimitPercent !== undefined || spec.cpuWeight !== undefined) throw e;
@@ -962,11 +967,10 @@ export class VmService {
     for (const d of spec.disks) {
       if (d.iops || d.bps) await setDiskThrottle(qmp, d.id, { iops: d.iops ?? 0, bps: d.bps ?? 0 }, spec.machine === 'microvm' ? 'mmio' : 'pci');
     }
-    const live: LiveResources = {
+    return {
       cpus: spec.cpus, maxCpus: spec.maxCpus ?? spec.cpus, memoryMiB: spec.memoryMiB, pluggedMiB: spec.memoryMiB,
       maxMemoryMiB: spec.maxMemoryMiB ?? spec.memoryMiB, dimms: 0,
     };
-    await this.updateRecord(rec.name, (r) => (r.runtime ? { ...r, runtime: { ...r.runtime, live } } : r));
   }
 
   private async stopLocked(rec: VmRecord, opts: StopOptions): Promise<VmRecord> {

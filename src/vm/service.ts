@@ -954,14 +954,19 @@ export class VmService {
     const { spec } = rec;
     const cg = this.deps.cgroups;
     if (cg) {
-      try {
+      const limited = spec.cpuLimitPercent !== undefined || spec.cpuWeight !== undefined;
+      const place = async () => {
         // A fresh group has the defaults: only limits that are set need writing.
         if (spec.cpuLimitPercent !== undefined) await cg.setCpuLimit(rec.id, spec.cpuLimitPercent);
         if (spec.cpuWeight !== undefined) await cg.setCpuWeight(rec.id, spec.cpuWeight);
         await cg.place(rec.id, pid);
-      } catch (e) {
-        if (spec.cpuLimitPercent !== undefined || spec.cpuWeight !== undefined) throw e;
-        this.log(`${rec.name}: cgroup placement failed (${errorText(e)}); no limits are set, so it runs unconfined`);
+      };
+      if (limited) {
+        await place();
+      } else {
+        // Moving a process between cgroups waits for an RCU grace period (~11 ms here). With no
+        // limit to enforce yet, that need not delay the guest: the move happens alongside.
+        void place().catch((e: unknown) => this.log(`${rec.name}: cgroup placement failed (${errorText(e)}); it runs unconfined until a limit is set`));
       }
     }
     for (const d of spec.disks) {

@@ -190,7 +190,7 @@ describe('buildQemuArgv', () => {
     const options = parseOptions(build(loadCase('disk-boot-two-disks')));
     expect(jsonValuesOf(options, '-blockdev')).toEqual([
       { driver: 'file', 'node-name': 'file-disk0', filename: '/var/lib/hangar/pools/default/web-1-root.qcow2', 'read-only': false },
-      { driver: 'qcow2', 'node-name': 'disk0', file: 'file-disk0', 'read-only': false, 'lazy-refcounts': true },
+      { driver: 'qcow2', 'node-name': 'disk0', file: 'file-disk0', 'read-only': false },
       { driver: 'file', 'node-name': 'file-data0', filename: '/var/lib/hangar/pools/default/web-1-data.raw', 'read-only': true },
       { driver: 'raw', 'node-name': 'data0', file: 'file-data0', 'read-only': true },
     ]);

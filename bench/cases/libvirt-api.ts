@@ -110,7 +110,7 @@ export const libvirtApiCase: BenchCase = {
       }];
       const notes = [
         `Cells: median of ${rounds} rounds (min – max over rounds); each round is ${SECONDS} s per test with ${CONNECTIONS} connections, requests back to back on each. Order rotates every round; one 2 s warm-up per test first. Errors/non-2xx: ${errors}.`,
-        `Hangar: \`autocannon ${acVersion}\` (\`-S <socket> -c ${CONNECTIONS} -d ${SECONDS}\`), a separate node process; \`GET /v1/vms\` returns all ${VMS} VMs as JSON (${fmtKiB(med(f('hangar-list', 'bytesPerResponse')))} per response); \`GET /v1/vms/NAME\` ${fmtKiB(showSize)}.`,
+        `Hangar: \`autocannon ${acVersion}\` (\`-S <socket> -c ${CONNECTIONS} -d ${SECONDS}\`), a separate node process; \`GET /v1/vms\` returns all ${VMS} VMs as JSON (${fmtKiB(med(f('hangar-list', 'bytesPerResponse')))} per response); \`GET /v1/vms/NAME\` ${fmtKiB(showSize)}. autocannon reports latency percentiles in whole milliseconds (so 0 ms means under 1 ms).`,
         `libvirt: \`bench/lib/libvirt-load.py\` (Debian's python3-libvirt), a separate process with ${CONNECTIONS} threads, one connection each. "list" = one \`virConnectGetAllDomainStats(STATE|BALLOON|VCPU)\` call: every domain with its state, memory and vCPUs, like Hangar's list; "show" = \`virDomainLookupByName\` + \`virDomainGetInfo\` (what \`virsh dominfo\` needs). Latency is measured inside the load tool, around each call.`,
         `Define: Hangar ${VMS} \`POST /v1/vms\` (4 in flight) from this process; libvirt ${VMS} \`virDomainDefineXML\` one after another on one connection (persistent domains, written to the throw-away /etc/libvirt/qemu).`,
         'Both load tools share the 2 CPUs with the daemon they load, alike.',

@@ -7,7 +7,8 @@
  *  3. Re-adoption: restart the daemon with 20 guests running, time until its list answers
  *     with all of them running (libvirt: libvirtd restart until `virsh list` shows all).
  */
-import { join } from 'node:path';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { VmView } from '../../src/vm/service.js';
 import { cell, fmtPct, fmtRate, med, ratio, SPREAD_NOTE } from '../lib/compare.js';
 import { cpuPercent, cpuTicks, HangarDaemon } from '../lib/hangar-daemon.js';
@@ -48,6 +49,23 @@ interface Footprint {
   qemuRss: number[];
 }
 
+/** The last bytes of a log file, on one line. */
+function tail(path: string, bytes = 400): string {
+  try {
+    const size = statSync(path).size;
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(Math.min(bytes, size));
+      readSync(fd, buf, 0, buf.length, size - buf.length);
+      return buf.toString('utf8').replace(/\s+/g, ' ').trim();
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '(no log)';
+  }
+}
+
 const names = (prefix: string, from: number, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${String(from + i).padStart(2, '0')}`);
 
 async function rssSamples(pids: readonly number[], samples = 5, gapMs = 200): Promise<number[]> {
@@ -71,6 +89,8 @@ class Fleet {
   private readonly boot: Record<Sys, Array<{ guests: number; ms: number }>> = { hangar: [], libvirt: [] };
   private readonly after: Record<Sys, number[]> = { hangar: [], libvirt: [] };
   private serialCount = 0;
+  /** Guests that did not reach READY (their QEMU exited), with why. */
+  private readonly failures: string[] = [];
 
   constructor(private readonly ctx: BenchContext, private readonly h: HangarDaemon, private readonly lv: LibvirtHost) {}
 
@@ -132,10 +152,21 @@ class Fleet {
     return ms;
   }
 
-  private async waitBooted(guests: readonly Guest[], since: number): Promise<number> {
+  /**
+   * Waits for every guest's HANGAR-GUEST-READY; ms from `since` to the last one. A guest
+   * whose QEMU exits first is noted (with the tails of its logs) and left out afterwards.
+   */
+  private async waitBooted(sys: Sys, guests: Guest[], since: number): Promise<number> {
     const ats = await Promise.all(guests.map((g) =>
-      waitForMarker(g.serial, g.offset, { timeoutMs: BOOT_TIMEOUT_MS, intervalMs: 100, abort: () => (isAlive(g.pid) ? undefined : `QEMU of ${g.name} exited`) })));
-    return Math.max(...ats) - since;
+      waitForMarker(g.serial, g.offset, { timeoutMs: BOOT_TIMEOUT_MS, intervalMs: 100, abort: () => (isAlive(g.pid) ? undefined : `QEMU of ${g.name} exited`) })
+        .catch((e: unknown) => {
+          const qemuLog = sys === 'libvirt' ? join(this.lv.dir, 'log', 'qemu', `${g.name}.log`) : join(dirname(g.serial), 'qemu.log');
+          this.failures.push(`${sys} ${g.name}: ${e instanceof Error ? e.message : String(e)}; serial log ends «${tail(g.serial)}»; QEMU log ends «${tail(qemuLog)}»`);
+          return Number.NaN;
+        })));
+    const alive = guests.filter((g) => isAlive(g.pid));
+    guests.splice(0, guests.length, ...alive);
+    return Math.max(...ats.filter((x) => Number.isFinite(x))) - since;
   }
 
   // ---- measuring --------------------------------------------------------------
@@ -280,7 +311,7 @@ class Fleet {
     }
 
     ctx.progress(`libvirt-fleet: ${BURST} + ${BURST} guests booting; waiting for every HANGAR-GUEST-READY`);
-    const [hb, lb] = await Promise.all([this.waitBooted(kept.hangar, keptSince.hangar), this.waitBooted(kept.libvirt, keptSince.libvirt)]);
+    const [hb, lb] = await Promise.all([this.waitBooted('hangar', kept.hangar, keptSince.hangar), this.waitBooted('libvirt', kept.libvirt, keptSince.libvirt)]);
     this.boot.hangar.push({ guests: BURST, ms: hb });
     this.boot.libvirt.push({ guests: BURST, ms: lb });
     ctx.progress(`libvirt-fleet: measuring with ${BURST} guests each`);
@@ -300,7 +331,7 @@ class Fleet {
     await this.libvirtStopAll();
     kept.libvirt = [];
     const more = await this.hangarStart(names('m', 1, MANY - BURST));
-    this.boot.hangar.push({ guests: MANY - BURST, ms: await this.waitBooted(more.guests, more.t0) });
+    this.boot.hangar.push({ guests: MANY - BURST, ms: await this.waitBooted('hangar', more.guests, more.t0) });
     kept.hangar = [...kept.hangar, ...more.guests];
     ctx.progress(`libvirt-fleet: measuring Hangar with ${MANY} guests`);
     await this.measureOne('hangar', kept.hangar);
@@ -311,7 +342,7 @@ class Fleet {
 
     ctx.progress(`libvirt-fleet: libvirt 0 → ${MANY}`);
     const lmany = await this.libvirtStart(names('m', 1, MANY));
-    this.boot.libvirt.push({ guests: MANY, ms: await this.waitBooted(lmany.guests, lmany.t0) });
+    this.boot.libvirt.push({ guests: MANY, ms: await this.waitBooted('libvirt', lmany.guests, lmany.t0) });
     kept.libvirt = lmany.guests;
     ctx.progress(`libvirt-fleet: measuring libvirt with ${MANY} guests`);
     await this.measureOne('libvirt', kept.libvirt);
@@ -383,10 +414,11 @@ class Fleet {
       SPREAD_NOTE + ` Burst: ${rounds} recorded rounds per system after one warm-up, the two systems alternating (ABBA). Re-adoption: ${restarts} restarts per system, alternating.`,
       `Guests: the tiny image, 1 vCPU, ${MEMORY_MIB} MiB, TCG; Hangar with \`--cpu-overcommit 50\`; libvirt domains are transient (\`virsh create\`) and equivalent to Hangar's (see the start-stop case).`,
       `Burst: Hangar gets ${BURST} concurrent \`POST /v1/vms {…, start:true}\` from this process (each replies once its guest runs); libvirt gets ${BURST} concurrent \`virsh create\` processes (each exits once its guest runs). Control-plane CPU time: utime + stime of the daemon(s) from /proc over the burst (10 ms ticks). The forced stop of all of them is measured in the recorded rounds but the last (whose guests stay).`,
-      `Memory: VmRSS from /proc (5 samples, 200 ms apart, ${SETTLE_MS / 1000} s after the last guest printed HANGAR-GUEST-READY). CPU: the daemons' utime + stime over ${CPU_WINDOW_MS / 1000} s with the guests idle; with 0 and ${BURST} guests both systems are measured in the same window, with ${MANY} one system at a time (${MANY} guests of each at once would not fit in memory), Hangar first (it grew from ${BURST} to ${MANY}; libvirt from 0 to ${MANY}).`,
+      `Memory: VmRSS from /proc (5 samples, 200 ms apart, ${SETTLE_MS / 1000} s after the last guest printed HANGAR-GUEST-READY). CPU: the daemons' utime + stime over ${CPU_WINDOW_MS / 1000} s with the guests idle (10 ms ticks, so "0" means under ${(1000 / CPU_WINDOW_MS).toFixed(1)} %); with 0 and ${BURST} guests both systems are measured in the same window, with ${MANY} one system at a time (${MANY} guests of each at once would not fit in memory), Hangar first (it grew from ${BURST} to ${MANY}; libvirt from 0 to ${MANY}).`,
       `Boot to READY of all guests (from the first request): Hangar ${boots('hangar')}; libvirt ${boots('libvirt')} (the ${BURST}+${BURST} boot shares the CPUs between both fleets).`,
       `Re-adoption: Hangar: SIGTERM to the daemon (its guests keep running), then \`hangar daemon\` on the same data dir; done when \`GET /v1/vms\` lists all ${BURST} \`running\` with the pids they had. libvirt: SIGTERM to libvirtd (virtlogd keeps running), then \`libvirtd --daemon\`; done when \`virsh list --name\` (one process per poll) names all ${BURST}; the QEMU pids are checked unchanged afterwards. Polls every 5 ms.`,
     ];
+    if (this.failures.length > 0) notes.push(`**${this.failures.length} guest(s) did not reach READY** (left out of the measurements after that): ${this.failures.join(' | ')}`);
     return {
       title: 'Many guests: burst, control-plane cost, re-adoption (Hangar vs libvirt)',
       markdown: ['### Burst', burstTable, '', '### Control-plane cost', memTable, '', '### Re-adoption', readoptTable, '', ...notes.map((n) => `- ${n}`)].join('\n'),

@@ -30,6 +30,8 @@ export function fmtRate(x: number): string {
   return x >= 100 ? x.toFixed(0) : x.toFixed(2);
 }
 
+/** Percent of one CPU; 0 means no 10 ms tick was charged in the window. */
 export function fmtPct(x: number): string {
-  return Number.isFinite(x) ? `${x.toFixed(1)} %` : '–';
+  if (!Number.isFinite(x)) return '–';
+  return x === 0 ? '0 (< 1 tick)' : `${x.toFixed(2)} %`;
 }

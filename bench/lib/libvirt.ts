@@ -11,7 +11,8 @@
  * `--daemon --pid-file` and stopped by pid; every domain is destroyed (and undefined)
  * first, so libvirt removes its cgroups itself.
  *
- * Guests run as root (`user = "root"` in the throw-away qemu.conf), as Hangar's do. With
+ * Guests run as root (`user = "root"` in the throw-away qemu.conf), as Hangar's do (the
+ * `libvirt-qemu` user must still exist: the QEMU driver will not start without it). With
  * Debian's default `libvirt-qemu` user, libvirt 9.0 on these machines re-probes QEMU's
  * capabilities on every lookup (it probes as root, where /dev/kvm opens, then finds
  * /dev/kvm unusable for libvirt-qemu and declares the cache stale): `virsh create` then
@@ -65,6 +66,12 @@ export function ensureLibvirt(progress: (m: string) => void, opts: { python?: bo
   if (!existsSync(QEMU_DRIVER)) missing.push('libvirt-daemon-driver-qemu');
   if (opts.python && !have(SYSTEM_PYTHON, ['-c', 'import libvirt'])) missing.push(LIBVIRT_PYTHON_PACKAGE);
   if (missing.length > 0) aptInstall(missing, progress);
+  // The QEMU driver refuses to start without its compiled-in default user, even though
+  // guests here run as root; Debian's libvirt-daemon-system would create it.
+  if (!have('id', ['libvirt-qemu'])) {
+    progress('creating the system user libvirt-qemu (libvirt\'s QEMU driver needs it to exist)');
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'libvirt-qemu'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   if (!have('unshare', ['--version'])) throw new Error('`unshare` (util-linux) is needed to give libvirt its throw-away directories');
 }
 
@@ -264,7 +271,7 @@ export class LibvirtHost {
   <features><acpi/></features>
   <cpu mode='maximum'/>
   <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
+  <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>

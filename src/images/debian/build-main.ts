@@ -6,7 +6,7 @@
  * Progress goes to stderr; the manifest path is printed on stdout.
  * Default cache dir: $HANGAR_CACHE_DIR or /var/cache/hangar.
  */
-import { defaultCacheDir } from '../tiny/build.js';
+import { runBuildCli } from '../build-common.js';
 import { buildDebianImage, debianManifestPath } from './build.js';
 
 const USAGE = `usage: build-main [--cache-dir DIR] [--force]
@@ -20,58 +20,12 @@ HANGAR_DEBIAN_MIRROR=http://...). The first build takes minutes; downloaded pack
 kept in DIR/debootstrap for rebuilds.
 `;
 
-function parseArgs(argv: string[]): { cacheDir: string; force: boolean; help: boolean } {
-  let cacheDir = defaultCacheDir();
-  let force = false;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '--force' || a === '-f') force = true;
-    else if (a === '--help' || a === '-h') help = true;
-    else if (a === '--cache-dir') {
-      const v = argv[++i];
-      if (v === undefined || v === '') throw new Error('--cache-dir needs a value');
-      cacheDir = v;
-    } else if (a.startsWith('--cache-dir=')) {
-      cacheDir = a.slice('--cache-dir='.length);
-      if (cacheDir === '') throw new Error('--cache-dir needs a value');
-    } else throw new Error(`unknown argument: ${a}`);
-  }
-  return { cacheDir, force, help };
-}
-
-async function main(): Promise<number> {
-  let args: ReturnType<typeof parseArgs>;
-  try {
-    args = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const started = Date.now();
-  const manifest = await buildDebianImage(args.cacheDir, {
-    force: args.force,
-    onProgress: (msg) => process.stderr.write(`debian-12: ${msg}\n`),
-  });
-  process.stderr.write(
-    `debian-12: kernel ${manifest.kernelVersion}, ${(manifest.fileSizeBytes / 2 ** 20).toFixed(0)} MiB qcow2 ` +
-      `(${(manifest.virtualSizeBytes / 2 ** 30).toFixed(1)} GiB virtual), built ${manifest.builtAt} ` +
-      `(${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
-  );
-  process.stdout.write(`${debianManifestPath(args.cacheDir)}\n`);
-  return 0;
-}
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`debian-12: build failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runBuildCli({
+  imageName: 'debian-12',
+  usage: USAGE,
+  build: buildDebianImage,
+  summary: (m) =>
+    `kernel ${m.kernelVersion}, ${(m.fileSizeBytes / 2 ** 20).toFixed(0)} MiB qcow2 ` +
+    `(${(m.virtualSizeBytes / 2 ** 30).toFixed(1)} GiB virtual), built ${m.builtAt}`,
+  manifestPath: debianManifestPath,
+});

@@ -30,17 +30,9 @@ import {
   ROOT_LABEL,
   type GuestFile,
 } from './guest-config.js';
-import {
-  acquireLock,
-  buildEnv,
-  haveProgram,
-  nonEmptyFile,
-  pidAlive,
-  removeTree,
-  run,
-  syncPath,
-  writeFileSynced,
-} from './host.js';
+import type { BuildContext, BuildImageOptions } from '../build-common.js';
+import { buildDirs, imageDir, isObject, MANIFEST_FILE, manifestPath, nonEmptyFile, publish, readManifest, reuseOrBuild, writeFileSynced } from '../build-common.js';
+import { buildEnv, haveProgram, removeTree, run } from './host.js';
 import { embeddedCoreImage, grubBootSector, mbrWithPartitions, SECTOR } from './mbr.js';
 import { pickMirror, pickSecurityMirror, readHostAptSources } from './mirror.js';
 
@@ -75,12 +67,6 @@ export interface DebianImageManifest {
   description: string;
 }
 
-export interface BuildDebianImageOptions {
-  onProgress?: (msg: string) => void;
-  /** Rebuild even if a complete image is cached. */
-  force?: boolean;
-}
-
 /** Bumped whenever the recipe changes, so older cached images are rebuilt. */
 const RECIPE_VERSION = 2;
 
@@ -91,7 +77,6 @@ const PARTITION_START_LBA = 2048; // 1 MiB: room for GRUB's core.img before the 
 const DISK_FILE = 'disk.qcow2';
 const KERNEL_FILE = 'vmlinuz';
 const INITRD_FILE = 'initrd.img';
-const MANIFEST_FILE = 'manifest.json';
 const LOCK_WAIT_MS = 60 * 60_000;
 const LOCK_STALE_MS = 3 * 60 * 60_000;
 const GRUB_PC_DIR = '/usr/lib/grub/i386-pc';
@@ -150,29 +135,18 @@ const ENABLED_UNITS = ['systemd-networkd.service', 'systemd-resolved.service', '
 const DISABLED_UNITS = ['apt-daily.timer', 'apt-daily-upgrade.timer', 'e2scrub_reap.service'];
 
 export function debianImageDir(cacheDir: string): string {
-  return path.join(path.resolve(cacheDir), 'images', DEBIAN_IMAGE_NAME);
+  return imageDir(cacheDir, DEBIAN_IMAGE_NAME);
 }
 
 export function debianManifestPath(cacheDir: string): string {
-  return path.join(debianImageDir(cacheDir), MANIFEST_FILE);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return manifestPath(cacheDir, DEBIAN_IMAGE_NAME);
 }
 
 /** The cached image, or undefined if it is missing, incomplete or from an older recipe. */
 export async function readDebianImage(cacheDir: string): Promise<DebianImageManifest | undefined> {
   const dir = debianImageDir(cacheDir);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await fs.readFile(path.join(dir, MANIFEST_FILE), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!isObject(raw)) return undefined;
-  if (raw['name'] !== DEBIAN_IMAGE_NAME || raw['kind'] !== 'disk' || raw['format'] !== 'qcow2') return undefined;
-  if (raw['recipe'] !== RECIPE_VERSION) return undefined;
+  const raw = await readManifest(dir, DEBIAN_IMAGE_NAME, RECIPE_VERSION);
+  if (!raw || raw['kind'] !== 'disk' || raw['format'] !== 'qcow2') return undefined;
   const { virtualSizeBytes, builtAt, description, defaultUser, kernelVersion, rootUuid, directBoot } = raw;
   if (typeof virtualSizeBytes !== 'number' || typeof builtAt !== 'string' || typeof description !== 'string') return undefined;
   if (typeof defaultUser !== 'string' || typeof kernelVersion !== 'string' || typeof rootUuid !== 'string') return undefined;
@@ -202,38 +176,28 @@ export async function readDebianImage(cacheDir: string): Promise<DebianImageMani
   };
 }
 
+export type BuildDebianImageOptions = BuildImageOptions;
+
 /**
  * Return the cached `debian-12` image, building it first if needed (or if `force`).
  * Safe to call concurrently from several processes. Takes a few minutes the first time.
  */
 export async function buildDebianImage(cacheDir: string, opts: BuildDebianImageOptions = {}): Promise<DebianImageManifest> {
-  const progress = opts.onProgress ?? (() => undefined);
-  if (!opts.force) {
-    const cached = await readDebianImage(cacheDir);
-    if (cached) return cached;
-  }
-  await checkHost();
-  const imagesDir = path.dirname(debianImageDir(cacheDir));
-  await fs.mkdir(imagesDir, { recursive: true });
-  const lock = await acquireLock(path.join(imagesDir, `${DEBIAN_IMAGE_NAME}.lock`), {
-    waitMs: LOCK_WAIT_MS,
-    staleMs: LOCK_STALE_MS,
-    onWait: (pid) => progress(`waiting for another ${DEBIAN_IMAGE_NAME} build (pid ${pid})`),
-    onStale: (pid) => progress(`removing a stale build lock (pid ${pid})`),
+  return reuseOrBuild(cacheDir, opts, {
+    imageName: DEBIAN_IMAGE_NAME,
+    readCached: readDebianImage,
+    preflight: checkHost,
+    lock: {
+      waitMs: LOCK_WAIT_MS,
+      staleMs: LOCK_STALE_MS,
+      pollMs: 500,
+      waitingMessage: (pid) => `waiting for another ${DEBIAN_IMAGE_NAME} build (pid ${pid})`,
+      staleMessage: (pid) => `removing a stale build lock (pid ${pid})`,
+    },
+    // Orphaned work dirs may hold a killed debootstrap's bind mounts of /dev, /proc, /sys.
+    removeDir: removeTree,
+    build: buildLocked,
   });
-  try {
-    if (!opts.force) {
-      const cached = await readDebianImage(cacheDir);
-      if (cached) {
-        progress(`${DEBIAN_IMAGE_NAME} image was built by another process`);
-        return cached;
-      }
-    }
-    await removeOrphans(imagesDir);
-    return await buildLocked(cacheDir, imagesDir, progress, opts.force === true);
-  } finally {
-    await lock.release();
-  }
 }
 
 async function checkHost(): Promise<void> {
@@ -280,16 +244,9 @@ function phaseTimer(progress: (msg: string) => void): Phase {
   return phase;
 }
 
-async function buildLocked(
-  cacheDir: string,
-  imagesDir: string,
-  progress: (msg: string) => void,
-  force: boolean,
-): Promise<DebianImageManifest> {
-  const finalDir = debianImageDir(cacheDir);
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const work = path.join(imagesDir, `.${DEBIAN_IMAGE_NAME}-work-${tag}`);
-  const staging = path.join(imagesDir, `.${DEBIAN_IMAGE_NAME}-build-${tag}`);
+async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContext): Promise<DebianImageManifest> {
+  const dirs = buildDirs(imagesDir, DEBIAN_IMAGE_NAME);
+  const { work, staging, finalDir } = dirs;
   const rootfs = path.join(work, 'rootfs');
   const phase = phaseTimer(progress);
   const started = Date.now();
@@ -389,10 +346,7 @@ async function buildLocked(
       buildSeconds: Math.round((Date.now() - started) / 1000),
     };
     await writeFileSynced(path.join(staging, MANIFEST_FILE), `${JSON.stringify(onDisk, null, 2)}\n`);
-    for (const f of [DISK_FILE, KERNEL_FILE, INITRD_FILE]) await syncPath(path.join(staging, f));
-    await syncPath(staging);
-    await publish(cacheDir, staging, finalDir, imagesDir, tag, force);
-    await syncPath(imagesDir);
+    await publish(dirs, { force, isCurrent: async () => (await readDebianImage(cacheDir)) !== undefined });
     const result = await readDebianImage(cacheDir);
     if (!result) throw new Error(`${DEBIAN_IMAGE_NAME} image at ${finalDir} is not readable after the build`);
     progress(`phases: ${phase.summary()}`);
@@ -613,52 +567,5 @@ async function installGrub(raw: string, work: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
-  }
-}
-
-/** Move the staging dir into place. Never leaves `finalDir` partially written. */
-async function publish(
-  cacheDir: string,
-  staging: string,
-  finalDir: string,
-  imagesDir: string,
-  tag: string,
-  force: boolean,
-): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      await fs.rename(staging, finalDir);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    }
-    // finalDir exists: left over (incomplete), an older recipe, or a forced rebuild.
-    if (!force && (await readDebianImage(cacheDir))) return;
-    const old = path.join(imagesDir, `.${DEBIAN_IMAGE_NAME}-old-${tag}-${attempt}`);
-    try {
-      await fs.rename(finalDir, old);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    try {
-      await fs.rename(staging, finalDir);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    } finally {
-      await fs.rm(old, { recursive: true, force: true });
-    }
-  }
-  throw new Error(`could not move the ${DEBIAN_IMAGE_NAME} image into ${finalDir}`);
-}
-
-/** Remove staging/work dirs and lock temp files left behind by builders that died. */
-async function removeOrphans(imagesDir: string): Promise<void> {
-  const re = new RegExp(`^(?:\\.${DEBIAN_IMAGE_NAME}-(?:work|build|old)-|${DEBIAN_IMAGE_NAME}\\.lock\\.)(\\d+)[-.]`);
-  for (const n of await fs.readdir(imagesDir).catch(() => [] as string[])) {
-    const m = re.exec(n);
-    if (m?.[1] && !pidAlive(Number(m[1]))) await removeTree(path.join(imagesDir, n));
   }
 }

@@ -1,13 +1,12 @@
 /**
  * Host-side helpers for the debian-12 build: running programs (argv arrays only, a clean
- * environment, streamed output, a timeout), a lock file, and unmounting whatever a
- * killed debootstrap left mounted under a directory before it is removed.
+ * environment, streamed output, a timeout), and unmounting whatever a killed debootstrap
+ * left mounted under a directory before it is removed. (The lock file and the other
+ * helpers shared with the tiny build are in ../build-common.ts.)
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** Proxy settings are passed through, so debootstrap reaches the mirror the way apt does. */
@@ -121,46 +120,6 @@ export async function haveProgram(name: string): Promise<boolean> {
   return false;
 }
 
-export async function writeFileSynced(file: string, data: Buffer | string, mode = 0o644): Promise<void> {
-  const fh = await fs.open(file, 'w', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-export async function syncPath(p: string): Promise<void> {
-  const fh = await fs.open(p, fsConstants.O_RDONLY);
-  try {
-    await fh.sync();
-  } catch {
-    // some filesystems refuse fsync on directories; not fatal
-  } finally {
-    await fh.close();
-  }
-}
-
-export async function nonEmptyFile(p: string): Promise<boolean> {
-  try {
-    const st = await fs.stat(p);
-    return st.isFile() && st.size > 0;
-  } catch {
-    return false;
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Decode the octal escapes (\040 etc.) of /proc/self/mountinfo. */
 function unescapeMountPath(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -206,58 +165,4 @@ export async function unmountUnder(dir: string): Promise<void> {
 export async function removeTree(dir: string): Promise<void> {
   await unmountUnder(dir);
   await fs.rm(dir, { recursive: true, force: true });
-}
-
-export interface Lock {
-  release(): Promise<void>;
-}
-
-/**
- * An advisory lock file holding "pid host time nonce", created atomically with its content
- * (written to a private file, then hard-linked into place, which fails if the lock exists).
- * A lock whose holder is dead (same host) or older than `staleMs` is taken over.
- */
-export async function acquireLock(
-  file: string,
-  opts: { waitMs: number; staleMs: number; onWait: (holderPid: string) => void; onStale: (holderPid: string) => void },
-): Promise<Lock> {
-  const token = `${process.pid} ${os.hostname()} ${Date.now()} ${randomBytes(4).toString('hex')}\n`;
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFileSynced(tmp, token);
-  const deadline = Date.now() + opts.waitMs;
-  let announced = false;
-  try {
-    for (;;) {
-      try {
-        await fs.link(tmp, file);
-        return {
-          release: async () => {
-            const now = await fs.readFile(file, 'utf8').catch(() => '');
-            if (now === token) await fs.rm(file, { force: true });
-          },
-        };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const content = await fs.readFile(file, 'utf8').catch(() => undefined);
-      if (content === undefined) continue; // released meanwhile
-      const [pidStr = '?', host, timeStr] = content.trim().split(' ');
-      const age = Date.now() - Number(timeStr);
-      const deadHolder = host === os.hostname() && !pidAlive(Number(pidStr));
-      if (deadHolder || !(age < opts.staleMs)) {
-        // Two waiters may both take over; the atomic publish keeps that safe.
-        opts.onStale(pidStr);
-        await fs.rm(file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${file} (held by pid ${pidStr})`);
-      if (!announced) {
-        opts.onWait(pidStr);
-        announced = true;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
 }

@@ -10,12 +10,11 @@
  * complete image with a partial one).
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync, gzipSync, constants as zlibConstants } from 'node:zlib';
+import type { BuildContext, BuildImageOptions } from '../build-common.js';
+import { buildDirs, imageDir, MANIFEST_FILE, manifestPath, nonEmptyFile, publish, readManifest, reuseOrBuild, writeFileSynced } from '../build-common.js';
 import { CpioArchive } from './cpio.js';
 import { guestFiles, TINY_CMDLINE, type GuestModule } from './guest.js';
 import { normalizeModuleName, orderModules, readModuleInfo } from './modinfo.js';
@@ -34,12 +33,6 @@ export interface TinyImageManifest {
   description: string;
 }
 
-export interface BuildTinyImageOptions {
-  onProgress?: (msg: string) => void;
-  /** Rebuild even if a complete image is cached. */
-  force?: boolean;
-}
-
 /** Bumped whenever the build recipe changes, so older cached images are rebuilt. */
 const RECIPE_VERSION = 1;
 
@@ -51,7 +44,6 @@ const BUSYBOX_PACKAGE = 'busybox-static';
  */
 const KERNEL_FILE = 'vmlinuz';
 const INITRD_FILE = 'initrd.img';
-const MANIFEST_FILE = 'manifest.json';
 const LOCK_WAIT_MS = 20 * 60_000;
 const LOCK_STALE_MS = 30 * 60_000;
 
@@ -73,44 +65,22 @@ const WANTED_MODULES: Array<{ name: string; required: boolean }> = [
   { name: 'evdev', required: true }, // /dev/input/event* for acpid
 ];
 
-/** Default cache directory: $HANGAR_CACHE_DIR or /var/cache/hangar. */
-export function defaultCacheDir(): string {
-  const env = process.env['HANGAR_CACHE_DIR'];
-  return env !== undefined && env !== '' ? env : '/var/cache/hangar';
-}
+// Re-exported: callers have long imported it from here.
+export { defaultCacheDir } from '../build-common.js';
 
 export function tinyImageDir(cacheDir: string): string {
-  return path.join(path.resolve(cacheDir), 'images', 'tiny');
+  return imageDir(cacheDir, 'tiny');
 }
 
 export function tinyManifestPath(cacheDir: string): string {
-  return path.join(tinyImageDir(cacheDir), MANIFEST_FILE);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-async function nonEmptyFile(p: string): Promise<boolean> {
-  try {
-    const st = await fs.stat(p);
-    return st.isFile() && st.size > 0;
-  } catch {
-    return false;
-  }
+  return manifestPath(cacheDir, 'tiny');
 }
 
 /** The cached image, or undefined if it is missing, incomplete or from an older recipe. */
 export async function readTinyImage(cacheDir: string): Promise<TinyImageManifest | undefined> {
   const dir = tinyImageDir(cacheDir);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await fs.readFile(path.join(dir, MANIFEST_FILE), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!isObject(raw)) return undefined;
-  if (raw['name'] !== 'tiny' || raw['kind'] !== 'kernel' || raw['recipe'] !== RECIPE_VERSION) return undefined;
+  const raw = await readManifest(dir, 'tiny', RECIPE_VERSION);
+  if (!raw || raw['kind'] !== 'kernel') return undefined;
   const { cmdline, kernelVersion, builtAt, description } = raw;
   if (typeof cmdline !== 'string' || typeof kernelVersion !== 'string') return undefined;
   if (typeof builtAt !== 'string' || typeof description !== 'string') return undefined;
@@ -121,44 +91,30 @@ export async function readTinyImage(cacheDir: string): Promise<TinyImageManifest
   return { name: 'tiny', kind: 'kernel', kernel, initrd, cmdline, kernelVersion, builtAt, description };
 }
 
+export type BuildTinyImageOptions = BuildImageOptions;
+
 /**
  * Return the cached `tiny` image, building it first if needed (or if `force`).
  * Safe to call concurrently from several processes.
  */
 export async function buildTinyImage(cacheDir: string, opts: BuildTinyImageOptions = {}): Promise<TinyImageManifest> {
-  const progress = opts.onProgress ?? (() => undefined);
-  if (!opts.force) {
-    const cached = await readTinyImage(cacheDir);
-    if (cached) return cached;
-  }
-  const imagesDir = path.dirname(tinyImageDir(cacheDir));
-  await fs.mkdir(imagesDir, { recursive: true });
-  const lock = await acquireLock(path.join(imagesDir, 'tiny.lock'), progress);
-  try {
-    if (!opts.force) {
-      const cached = await readTinyImage(cacheDir);
-      if (cached) {
-        progress('tiny image was built by another process');
-        return cached;
-      }
-    }
-    await removeOrphans(imagesDir);
-    return await buildLocked(cacheDir, imagesDir, progress, opts.force === true);
-  } finally {
-    await lock.release();
-  }
+  return reuseOrBuild(cacheDir, opts, {
+    imageName: 'tiny',
+    readCached: readTinyImage,
+    lock: {
+      waitMs: LOCK_WAIT_MS,
+      staleMs: LOCK_STALE_MS,
+      pollMs: 250,
+      waitingMessage: (pid) => `waiting for another tiny image build (pid ${pid})`,
+      staleMessage: (pid, file) => `removing stale lock ${file} (pid ${pid})`,
+    },
+    build: buildLocked,
+  });
 }
 
-async function buildLocked(
-  cacheDir: string,
-  imagesDir: string,
-  progress: (msg: string) => void,
-  force: boolean,
-): Promise<TinyImageManifest> {
-  const finalDir = tinyImageDir(cacheDir);
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const work = path.join(imagesDir, `.tiny-work-${tag}`);
-  const staging = path.join(imagesDir, `.tiny-build-${tag}`);
+async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContext): Promise<TinyImageManifest> {
+  const dirs = buildDirs(imagesDir, 'tiny');
+  const { work, staging, finalDir } = dirs;
   await fs.mkdir(work, { recursive: true });
   await fs.mkdir(staging, { recursive: true });
   try {
@@ -210,11 +166,8 @@ async function buildLocked(
       modules: modules.map((m) => m.name),
     };
     await writeFileSynced(path.join(staging, MANIFEST_FILE), `${JSON.stringify(onDisk, null, 2)}\n`);
-    await syncFile(path.join(staging, KERNEL_FILE));
-    await syncFile(staging);
 
-    await publish(cacheDir, staging, finalDir, imagesDir, tag, force);
-    await syncFile(imagesDir);
+    await publish(dirs, { force, isCurrent: async () => (await readTinyImage(cacheDir)) !== undefined });
     const result = await readTinyImage(cacheDir);
     if (!result) throw new Error(`tiny image at ${finalDir} is not readable after the build`);
     progress(`tiny image ready: ${path.join(finalDir, MANIFEST_FILE)}`);
@@ -223,45 +176,6 @@ async function buildLocked(
     await fs.rm(work, { recursive: true, force: true });
     await fs.rm(staging, { recursive: true, force: true });
   }
-}
-
-/** Move the staging dir into place. Never leaves `finalDir` partially written. */
-async function publish(
-  cacheDir: string,
-  staging: string,
-  finalDir: string,
-  imagesDir: string,
-  tag: string,
-  force: boolean,
-): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      await fs.rename(staging, finalDir);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    }
-    // finalDir exists: something left over (incomplete), an older recipe, or a force rebuild.
-    // A complete, current image that appeared meanwhile (a concurrent builder) is kept unless forced.
-    if (!force && (await readTinyImage(cacheDir))) return;
-    const old = path.join(imagesDir, `.tiny-old-${tag}-${attempt}`);
-    try {
-      await fs.rename(finalDir, old);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    try {
-      await fs.rename(staging, finalDir);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    } finally {
-      await fs.rm(old, { recursive: true, force: true });
-    }
-  }
-  throw new Error(`could not move the tiny image into ${finalDir}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -482,7 +396,7 @@ async function firstExisting(paths: string[]): Promise<string | undefined> {
 }
 
 // ---------------------------------------------------------------------------------------
-// processes, files, lock
+// processes
 
 interface RunResult {
   stdout: string;
@@ -519,95 +433,4 @@ function runBuffer(cmd: string, args: string[]): Promise<Buffer> {
       else resolve(stdout);
     });
   });
-}
-
-async function writeFileSynced(file: string, data: Buffer | string): Promise<void> {
-  const fh = await fs.open(file, 'w', 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncFile(p: string): Promise<void> {
-  const fh = await fs.open(p, fsConstants.O_RDONLY);
-  try {
-    await fh.sync();
-  } catch {
-    // some filesystems refuse fsync on directories; not fatal
-  } finally {
-    await fh.close();
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Remove staging/work dirs left behind by builders that died. */
-async function removeOrphans(imagesDir: string): Promise<void> {
-  for (const n of await fs.readdir(imagesDir).catch(() => [] as string[])) {
-    const m = /^(?:\.tiny-(?:work|build|old)-|tiny\.lock\.)(\d+)[-.]/.exec(n);
-    if (m?.[1] && !pidAlive(Number(m[1]))) await fs.rm(path.join(imagesDir, n), { recursive: true, force: true });
-  }
-}
-
-interface Lock {
-  release(): Promise<void>;
-}
-
-/**
- * An advisory lock file holding "pid host time nonce", created atomically with its content
- * (written to a private file, then hard-linked into place, which fails if the lock exists).
- * A lock whose holder is dead (same host) or that is older than LOCK_STALE_MS is taken over.
- * Waits up to LOCK_WAIT_MS.
- */
-async function acquireLock(file: string, progress: (msg: string) => void): Promise<Lock> {
-  const token = `${process.pid} ${os.hostname()} ${Date.now()} ${randomBytes(4).toString('hex')}\n`;
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFileSynced(tmp, token);
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  let announced = false;
-  try {
-    for (;;) {
-      try {
-        await fs.link(tmp, file);
-        return {
-          release: async () => {
-            const now = await fs.readFile(file, 'utf8').catch(() => '');
-            if (now === token) await fs.rm(file, { force: true });
-          },
-        };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const content = await fs.readFile(file, 'utf8').catch(() => undefined);
-      if (content === undefined) continue; // released meanwhile
-      const [pidStr, host, timeStr] = content.trim().split(' ');
-      const age = Date.now() - Number(timeStr);
-      const deadHolder = host === os.hostname() && !pidAlive(Number(pidStr));
-      if (deadHolder || !(age < LOCK_STALE_MS)) {
-        // Stale. Two waiters may both take over; the atomic publish keeps that safe.
-        progress(`removing stale lock ${file} (pid ${pidStr})`);
-        await fs.rm(file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${file} (held by pid ${pidStr})`);
-      if (!announced) {
-        progress(`waiting for another tiny image build (pid ${pidStr})`);
-        announced = true;
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
 }

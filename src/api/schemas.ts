@@ -19,6 +19,31 @@ export const ErrorBody = Type.Object(
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
+// ---- memory and CPU placement --------------------------------------------------------
+
+const CpuList = Type.Union([Type.String(), Type.Integer({ minimum: 0 }), Type.Array(Type.Integer({ minimum: 0 }))], { description: 'CPU list: "0-3,6", a number, or an array of numbers.' });
+const HugepagesField = Type.Union([Type.Boolean(), Type.String(), Type.Object({ sizeKiB: Type.Integer() }, strict)], {
+  description: 'Back guest RAM (and hot-plugged DIMMs) with hugepages: true (the host\'s default size), "2M", "1G" or {sizeKiB}. A start is refused (HUGEPAGES_UNAVAILABLE) unless enough pages are free.',
+});
+const NumaNode = Type.Object({
+  cpus: Type.Optional(CpuList),
+  memory: Type.Union([Type.Integer(), Type.String()], { description: 'MiB, or a size such as "512M".' }),
+  hostNodes: Type.Optional(CpuList),
+}, { ...strict, description: 'A guest NUMA node: its vCPUs, its memory, and optionally host nodes its memory is bound to (policy bind).' });
+const NumaField = Type.Array(NumaNode, { description: 'Guest NUMA nodes: their cpus cover vCPUs 0..maxCpus-1 exactly once; their memory adds up to memory.' });
+const PinBody = (nullable: boolean) => {
+  const list = nullable ? Type.Union([CpuList, Type.Null()]) : CpuList;
+  return Type.Object({
+    vcpus: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9]+$' }), list, { description: 'vCPU index → host CPUs.' })),
+    emulator: Type.Optional(list),
+    iothreads: Type.Optional(list),
+  }, { ...strict, description: 'Host CPUs for vCPU threads, the emulator (QEMU\'s other threads) and I/O threads; host CPUs must be online.' });
+};
+const HostdevsField = Type.Array(Type.Object({ address: Type.String({ description: 'Full PCI address, e.g. 0000:01:00.0.' }) }, strict), {
+  description: 'Host PCI devices passed through with VFIO: the host needs an IOMMU (HOST_NO_IOMMU) and the device\'s IOMMU group bound to vfio-pci (HOSTDEV_UNAVAILABLE).',
+});
+const IothreadsField = Type.Integer({ minimum: 0, maximum: 64, description: 'I/O threads for virtio-blk disks (iothread0…); disks are assigned round-robin.' });
+
 export const CreateVmBody = Type.Object(
   {
     name: Type.String({ description: '1-63 letters, digits or hyphens, starting with a letter (pattern ^[a-zA-Z][a-zA-Z0-9-]{0,62}$).' }),
@@ -54,6 +79,11 @@ export const CreateVmBody = Type.Object(
     restart: Type.Optional(Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')], { description: 'Restart policy: on-failure restarts crashes; always also guest power-offs.' })),
     restartMax: Type.Optional(Type.Integer({ minimum: 0, description: 'At most this many automatic restarts per window (default 3).' })),
     restartWindow: Type.Optional(Type.Integer({ minimum: 1, description: 'The window in seconds (default 600).' })),
+    hugepages: Type.Optional(HugepagesField),
+    numa: Type.Optional(NumaField),
+    pin: Type.Optional(PinBody(false)),
+    iothreads: Type.Optional(IothreadsField),
+    hostdevs: Type.Optional(HostdevsField),
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -92,7 +122,18 @@ export const Vm = Type.Object(
     disks: Type.Array(Type.Object({
       id: Type.String(), pool: Type.Optional(Type.String()), volume: Type.Optional(Type.String()), path: Type.String(),
       format: Type.String(), readOnly: Type.Boolean(), boot: Type.Boolean(), iops: Type.Optional(Type.Integer()), bps: Type.Optional(Type.Integer()),
+      iothread: Type.Optional(Type.String({ description: 'The I/O thread serving it.' })),
     })),
+    placement: Type.Optional(Type.Object({
+      hugepages: Type.Optional(Type.String({ description: 'Hugepage size backing guest RAM, e.g. 2M.' })),
+      numa: Type.Optional(Type.Array(Type.Object({ node: Type.Integer(), cpus: Type.String(), memory: Type.Integer({ description: 'MiB' }), hostNodes: Type.Optional(Type.String()) }))),
+      iothreads: Type.Optional(Type.Integer()),
+      pin: Type.Optional(Type.Object({ vcpus: Type.Optional(Type.Record(Type.String(), Type.String())), emulator: Type.Optional(Type.String()), iothreads: Type.Optional(Type.String()) })),
+      hostdevs: Type.Optional(Type.Array(Type.String())),
+      effective: Type.Optional(Type.Object({
+        vcpus: Type.Record(Type.String(), Type.String()), emulator: Type.String(), iothreads: Type.Record(Type.String(), Type.String()),
+      }, { description: 'While QEMU runs (GET /v1/vms/{name} only): the host CPUs each thread may run on now, from /proc/PID/task/TID/status.' })),
+    }, { description: 'Hugepages, NUMA nodes, pinning, I/O threads and host devices.' })),
     startedAt: Type.Optional(Type.String()),
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),
     createdAt: Type.String(),
@@ -174,7 +215,18 @@ export const HostReply = Type.Object({
   kvmUsable: Type.Boolean(),
   qemuVersion: Type.Optional(Type.String()),
   vms: Type.Record(Type.String(), Type.Integer(), { description: 'VM counts by state.' }),
-  allocated: Type.Object({ cpus: Type.Integer(), memory: Type.Integer({ description: 'MiB' }) }),
+  allocated: Type.Object({ cpus: Type.Integer(), memory: Type.Integer({ description: 'MiB' }) }, { description: 'vCPUs and memory of the VMs that have a QEMU process.' }),
+  capacity: Type.Object({ cpus: Type.Number(), memory: Type.Integer({ description: 'MiB' }) }, { description: 'What running VMs may have in all: CPUs × cpuOvercommit, (memory − reservedMemory) × memoryOvercommit. Starting beyond it fails with HOST_CAPACITY.' }),
+  policy: Type.Object({ cpuOvercommit: Type.Number(), memoryOvercommit: Type.Number(), reservedMemory: Type.Integer({ description: 'MiB of host memory never given to guests.' }) }),
+  use: Type.Object({
+    memoryAvailable: Type.Integer({ description: 'MiB (MemAvailable).' }),
+    load1: Type.Number({ description: 'Load average over 1 minute.' }),
+    qemuRss: Type.Optional(Type.Integer({ description: "MiB resident in the running guests' QEMU processes (newest metrics samples)." })),
+  }),
+  tls: Type.Optional(Type.Object(
+    { fingerprint: Type.String({ description: "SHA-256 of the TCP listener's certificate (for hangar --fingerprint)." }), listen: Type.Array(Type.String()) },
+    { description: 'The TLS (TCP) listeners, when the daemon runs with --listen.' },
+  )),
 });
 
 // ---- storage -----------------------------------------------------------------
@@ -323,7 +375,13 @@ export const VmSettingsBody = Type.Object(
     disks: Type.Optional(Type.Record(Type.String(), Type.Object({
       iops: Type.Optional(Nullable(Type.Integer())),
       bps: Type.Optional(Nullable(Type.Union([Type.Integer(), Type.String()]))),
+      iothread: Type.Optional(Nullable(Type.String({ description: 'I/O thread id (iothread0…) from the next start; null: round-robin.' }))),
     }, strict), { description: 'Per disk (device id or volume name): I/O limits; 0 or null lifts them.' })),
+    hugepages: Type.Optional(Nullable(HugepagesField)),
+    numa: Type.Optional(Nullable(NumaField)),
+    pin: Type.Optional(PinBody(true)),
+    iothreads: Type.Optional(Nullable(IothreadsField)),
+    hostdevs: Type.Optional(Nullable(HostdevsField)),
     autostart: Type.Optional(Type.Boolean({ description: 'Start when the daemon starts (unless a user stopped it).' })),
     autostartOrder: Type.Optional(Type.Integer({ minimum: 0, description: 'Autostart sequence position (ascending).' })),
     autostartDelay: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds to wait after starting it before the next autostart.' })),
@@ -416,3 +474,56 @@ export const Project = Type.Object(
 export const CreateProjectBody = Type.Object({ name: Type.String(), description: Type.Optional(Type.String({ maxLength: 1000 })), ...QuotaFields }, strict);
 export const ProjectQuotasBody = Type.Object(QuotaFields, strict);
 export const ProjectParam = Type.Object({ name: Type.String() }, strict);
+
+// ---- access control (src/auth) ------------------------------------------------
+
+const RoleField = Type.Union([Type.Literal('viewer'), Type.Literal('operator'), Type.Literal('admin')], {
+  description: 'viewer: reads (GET) and the event stream; operator: also VM lifecycle and VM, volume and snapshot changes; admin: everything.',
+});
+const TokenFields = {
+  id: Type.String({ description: 'The public part of the token (hgr_<id>_…): safe to log and show.' }),
+  name: Type.String(),
+  role: RoleField,
+  project: Type.Optional(Type.String({ description: 'Confined to this project: sees and touches only its VMs, volumes and snapshots.' })),
+  createdAt: Type.String(),
+  expiresAt: Type.Optional(Type.String()),
+  lastUsedAt: Type.Optional(Type.String({ description: 'Updated at most once a minute.' })),
+  expired: Type.Boolean(),
+};
+export const Token = Type.Object(TokenFields, { $id: 'Token', description: 'An API token (never its secret).' });
+export const CreatedToken = Type.Object({ ...TokenFields, token: Type.String({ description: 'The whole bearer token, hgr_<id>_<secret>: shown once, only its hash is kept.' }) });
+export const CreateTokenBody = Type.Object(
+  {
+    name: Type.String({ description: '1-63 letters, digits, ".", "_" or "-", starting with a letter; unique.' }),
+    role: RoleField,
+    project: Type.Optional(Type.String({ description: 'Confine the token to this project (viewer or operator only).' })),
+    expires: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}[smhdw]$', description: 'Lifetime, e.g. 12h, 30d or 2w. No expiry when absent.' })),
+  },
+  strict,
+);
+export const TokenParam = Type.Object({ token: Type.String({ description: 'Token name or id' }) }, strict);
+export const ConsoleTokenBody = Type.Object(
+  { type: Type.Union([Type.Literal('serial'), Type.Literal('vnc'), Type.Literal('spice')], { description: 'Which console the token opens.' }) },
+  strict,
+);
+export const ConsoleTokenReply = Type.Object({
+  token: Type.String({ description: 'Single use, valid 60 s, for this VM and console type only.' }),
+  vm: Type.String(),
+  type: Type.String(),
+  expiresAt: Type.String(),
+  path: Type.String({ description: 'The WebSocket path to open, token included (serial: /v1/vms/{name}/console?token=…).' }),
+});
+
+export const SaveVmBody = Type.Object(
+  {
+    maxBandwidth: Type.Optional(Type.Integer({ minimum: 1, description: 'Cap in bytes per second for writing the save (default: none; QEMU\'s own 128 MiB/s cap is lifted).' })),
+  },
+  strict,
+);
+
+export const StartVmBody = Type.Object(
+  {
+    fresh: Type.Optional(Type.Boolean({ description: 'For a saved VM: discard the save and boot afresh instead of restoring it.' })),
+  },
+  strict,
+);

@@ -4,33 +4,44 @@
  * `{code, message}` with the catalogue's HTTP status.
  */
 import type { IncomingMessage } from 'node:http';
-import { open, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { open, readFile, stat } from 'node:fs/promises';
+import { hostname, loadavg } from 'node:os';
 import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ERROR_CATALOGUE, HangarError, isHangarError } from '../errors/errors.js';
+import { validateVolumeName } from '../storage/pool.js';
 import type { EventBus } from '../events/bus.js';
 import type { ImageCatalog, ImportImageInput } from '../images/catalog.js';
 import type { HostCapsReport } from '../qemu/host-caps.js';
 import type { HangarEvent, Store } from '../store/store.js';
-import type { VmService, VmSettings } from '../vm/service.js';
+import { hostCapacity, type HostInfo, type VmService, type VmSettings, type VmView } from '../vm/service.js';
 import type { StorageService } from '../storage/service.js';
 import type { OperationService } from '../operations/service.js';
 import type { Accel } from '../vm/spec.js';
 import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
+import { registerMigrationRoutes } from './routes/migration.js';
+import type { SaveService } from '../migration/save.js';
 import { registerNetworkRoutes } from './routes/networks.js';
 import { registerProjectRoutes } from './routes/projects.js';
+import { registerTokenRoutes } from './routes/tokens.js';
+import { registerAuth, type AuthContext } from '../auth/hooks.js';
+import { eventVisibility } from '../auth/scope.js';
 import type { ProjectService } from '../projects/service.js';
 import type { NetworkService } from '../network/service.js';
 import type { SnapshotService } from '../snapshots/service.js';
 import { isActive } from '../vm/states.js';
 import { SerialHub } from '../console/serial-hub.js';
+import { instrumentApi, registerMetricsRoutes } from '../metrics/routes.js';
+import type { MetricsSampler } from '../metrics/sampler.js';
+import type { PrometheusMetrics } from '../metrics/prometheus.js';
+import { registerAuditHooks, registerAuditRoutes, type AuditLog } from '../audit/audit.js';
+import { lazyCompilersFactory } from './lazy-compilers.js';
 import { QmpClosedError, QmpError, QmpTimeoutError } from '../qmp/index.js';
 import {
-  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
+  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from './schemas.js';
 
 export interface ApiDeps {
@@ -38,6 +49,8 @@ export interface ApiDeps {
   storage: StorageService;
   operations: OperationService;
   snapshots: SnapshotService;
+  /** Save/restore of VM memory (src/migration); absent: save answers VM_STATE. */
+  saves?: SaveService;
   networks: NetworkService;
   projects: ProjectService;
   accel: Accel;
@@ -45,9 +58,17 @@ export interface ApiDeps {
   store: Store;
   images: ImageCatalog;
   caps: HostCapsReport;
-  host: { cpus: number; memoryMiB: number };
+  host: HostInfo;
   version: string;
   logger?: boolean;
+  /** Told of every 5xx answer (the daemon logs it with the stack). */
+  onServerError?: (err: unknown, route: string) => void;
+  /** The metrics sampler and Prometheus registry (src/metrics); absent: /metrics answers NOT_FOUND. */
+  metrics?: { sampler: MetricsSampler; prometheus: PrometheusMetrics };
+  /** The audit log of mutating calls (src/audit); absent: nothing is recorded. */
+  audit?: AuditLog;
+  /** Tokens, roles and project scopes (src/auth); absent only when rendering the OpenAPI document. */
+  auth?: AuthContext;
 }
 
 const errorResponses = {
@@ -60,13 +81,25 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Strict bodies: unknown fields are refused, not silently dropped; no type coercion.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
     bodyLimit: 1024 * 1024,
+    // Validators and serializers compile on each route's first use, not at start-up.
+    schemaController: { compilersFactory: lazyCompilersFactory() },
+    // A path segment that is not valid percent-encoding, or longer than any name, is refused
+    // before routing: answer in the catalogue's shape too, not with Fastify's own body.
+    frameworkErrors: (err, _req, reply) => {
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? 'A name in the URL is longer than any valid name (at most 100 characters).'
+        : 'The URL is not valid: a path segment is not correctly percent-encoded.';
+      void (reply as unknown as FastifyReply).status(ERROR_CATALOGUE.INVALID_SPEC.status).send({ code: 'INVALID_SPEC', message });
+    },
   });
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output).' },
-      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'networks' }, { name: 'projects' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }],
+      info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output). On the unix socket no credentials are needed; on the TLS (TCP) listener every request needs `Authorization: Bearer hgr_…`, and a console WebSocket needs ?token= from POST /v1/vms/{name}/console-tokens.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (hangar token create): hgr_<id>_<secret>. Not needed on the unix socket.' } } },
+      security: [{ bearer: [] }],
+      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'networks' }, { name: 'projects' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'metrics' }, { name: 'audit' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -81,9 +114,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Snapshot);
   app.addSchema(Network);
   app.addSchema(Project);
+  registerAuth(app, deps.auth);
+  instrumentApi(app, deps);
+  registerAuditHooks(app, deps.audit);
 
-  app.setErrorHandler((err: FastifyError | HangarError | Error, _req, reply) => {
+  // A POST without a body (`curl -X POST …/stop`) means "no options": validate it as {}.
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && req.method !== 'GET' && req.method !== 'HEAD') req.body = {};
+  });
+  app.setErrorHandler((err: FastifyError | HangarError | Error, req, reply) => {
     const body = toErrorBody(err);
+    if (ERROR_CATALOGUE[body.code].status >= 500) deps.onServerError?.(err, `${req.method} ${req.routeOptions.url ?? req.url}`);
     void reply.status(ERROR_CATALOGUE[body.code].status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
@@ -94,6 +135,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get('/v1/host', { schema: { tags: ['host'], summary: 'Host capacity, accelerator and VM counts', response: { 200: HostReply } } }, async () => {
     const vms = await deps.vms.list();
+    const capacity = hostCapacity(deps.host);
     const counts: Record<string, number> = {};
     let cpus = 0;
     let memory = 0;
@@ -108,14 +150,22 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       version: deps.version, hostname: hostname(), cpus: deps.host.cpus, memory: deps.host.memoryMiB,
       accel: deps.accel, autoAccel: deps.caps.defaultAccel, kvmUsable: deps.caps.kvmUsable, qemuVersion: deps.caps.qemuVersion,
       vms: counts, allocated: { cpus, memory },
+      capacity: { cpus: capacity.cpus, memory: capacity.memoryMiB },
+      policy: { cpuOvercommit: deps.host.cpuOvercommit, memoryOvercommit: deps.host.memoryOvercommit, reservedMemory: deps.host.reservedMemoryMiB },
+      use: await hostUse(vms, deps),
+      ...(deps.auth?.tls && { tls: { fingerprint: deps.auth.tls.fingerprint, listen: deps.auth.tls.listen } }),
     };
   });
 
   registerVmRoutes(app, deps);
   registerStorageRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
+  registerMigrationRoutes(app, deps);
   registerNetworkRoutes(app, deps);
   registerProjectRoutes(app, deps);
+  registerTokenRoutes(app, deps);
+  registerMetricsRoutes(app, deps);
+  registerAuditRoutes(app, deps);
 
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'List images', response: { 200: { type: 'array', items: { $ref: 'Image#' } } } } }, async () =>
     deps.images.list(),
@@ -134,6 +184,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       },
     },
     async (req, reply) => {
+      // A name that can never be valid is refused now, before an operation exists for it.
+      validateVolumeName(req.body.name, 'image');
       const op = await deps.operations.start('image.import', `image/${req.body.name}`, (ctx) => deps.images.import(req.body, ctx));
       return reply.status(202).send(op);
     },
@@ -162,10 +214,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
       const query = { ...(after !== undefined && { afterSeq: after }), ...(req.query.vm && { vm: req.query.vm }), ...(limit !== undefined && { limit }) };
       if (req.query.follow !== 'true') return deps.store.listEvents(query);
-      streamEvents(reply.raw, deps, query, req.query.vm);
+      streamEvents(reply.raw, deps, query, req.query.vm, deps.auth && req.principal ? eventVisibility(req.principal, deps.auth.lookups) : undefined);
+      eventStreams.add(reply.raw);
+      reply.raw.on('close', () => eventStreams.delete(reply.raw));
       return reply.hijack();
     },
   );
+  // A stream never ends by itself: end them when the daemon stops, or close() would wait for every follower.
+  const eventStreams = new Set<import('node:http').ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of eventStreams) res.end();
+  });
 
   attachConsoleWebSocket(app, deps);
   return app;
@@ -175,7 +234,10 @@ function registerVmRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const one = { params: VmNameParam, response: { 200: { $ref: 'Vm#' }, ...errorResponses } };
   const action = (summary: string, extra: Record<string, unknown> = {}) => ({ schema: { tags: ['vms'], summary, ...one, ...extra } });
 
-  app.get('/v1/vms', { schema: { tags: ['vms'], summary: 'List VMs', response: { 200: { type: 'array', items: { $ref: 'Vm#' } } } } }, async () => deps.vms.list());
+  app.get('/v1/vms', { schema: { tags: ['vms'], summary: 'List VMs', response: { 200: { type: 'array', items: { $ref: 'Vm#' } } } } }, async (_req, reply) =>
+    // Pre-serialized (and cached) by the VM service: a string/Buffer body skips the serializer.
+    reply.type('application/json; charset=utf-8').send(await deps.vms.listJson()),
+  );
 
   app.post<{ Body: CreateVmBody }>(
     '/v1/vms',
@@ -207,7 +269,11 @@ function registerVmRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.post<{ Params: { name: string } }>('/v1/vms/:name/start', action('Start a VM; returns when it runs'), async (req) => deps.vms.start(req.params.name));
+  app.post<{ Params: { name: string }; Body: { fresh?: boolean } | undefined }>(
+    '/v1/vms/:name/start',
+    action('Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots)', { body: StartVmBody }),
+    async (req) => deps.vms.start(req.params.name, req.body ?? {}),
+  );
   app.post<{ Params: { name: string }; Body: { force?: boolean; timeoutSeconds?: number } | undefined }>(
     '/v1/vms/:name/stop',
     action('Stop a VM: ACPI powerdown, forced after timeoutSeconds; or at once with force', { body: StopBody }),
@@ -265,16 +331,26 @@ async function readLogChunk(file: string, offset: number | undefined, tail: numb
   }
 }
 
-function streamEvents(res: import('node:http').ServerResponse, deps: ApiDeps, query: { afterSeq?: number; vm?: string }, vm: string | undefined): void {
+function streamEvents(
+  res: import('node:http').ServerResponse, deps: ApiDeps, query: { afterSeq?: number; vm?: string }, vm: string | undefined,
+  /** For project tokens: which events they may see (checked in order, one at a time). */
+  visible?: (e: HangarEvent) => Promise<boolean>,
+): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   // Subscribe before replaying the backlog so nothing published in between is lost; seq dedupes.
   let lastSent = 0;
   let replayed = query.afterSeq === undefined;
   const queued: HangarEvent[] = [];
-  const deliver = (e: HangarEvent) => {
+  const write = (e: HangarEvent) => {
     if (e.seq <= lastSent) return;
     lastSent = e.seq;
     res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+  };
+  let inOrder = Promise.resolve();
+  const deliver = visible === undefined ? write : (e: HangarEvent) => {
+    inOrder = inOrder.then(async () => {
+      if (await visible(e).catch(() => false)) write(e);
+    });
   };
   const unsubscribe = deps.events.subscribe((e) => {
     if (vm !== undefined && e.vm !== vm) return;
@@ -358,6 +434,20 @@ function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps): void {
 }
 
 /** The one place where anything thrown becomes a client-facing error. */
+/** What the host uses now: memory available, load, and the guests' QEMU processes' memory (newest metrics samples). */
+async function hostUse(vms: VmView[], deps: ApiDeps): Promise<{ memoryAvailable: number; load1: number; qemuRss?: number }> {
+  const meminfo = await readFile('/proc/meminfo', 'utf8').catch(() => '');
+  const availableKiB = Number(/^MemAvailable:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0);
+  const use: { memoryAvailable: number; load1: number; qemuRss?: number } = { memoryAvailable: Math.floor(availableKiB / 1024), load1: Math.round(loadavg()[0]! * 100) / 100 };
+  const sampler = deps.metrics?.sampler;
+  if (sampler) {
+    let rss = 0;
+    for (const v of vms) if (isActive(v.state)) rss += sampler.latest(v.id)?.rssBytes ?? 0;
+    use.qemuRss = Math.round(rss / (1024 * 1024));
+  }
+  return use;
+}
+
 export function toErrorBody(err: unknown): { code: keyof typeof ERROR_CATALOGUE; message: string; details?: Record<string, unknown> } {
   if (isHangarError(err)) return err.toJSON();
   if (err instanceof QmpError) {

@@ -1,17 +1,57 @@
-/** A small HTTP client for the daemon's API over its unix socket. */
-import { request } from 'node:http';
+/**
+ * A small HTTP client for the daemon's API: over its unix socket (no credentials), or over
+ * TCP with TLS and a bearer token (`--remote https://host:port --token hgr_…`).
+ */
+import { request, type RequestOptions } from 'node:http';
+import { WebSocket } from 'ws';
 import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
+import { connectVerified, parseDaemonUrl, type TlsEndpoint, type TlsTrust } from '../auth/tls-client.js';
+
+export interface RemoteDaemon {
+  url: string;
+  token?: string;
+  trust: TlsTrust;
+}
 
 export class ApiClient {
-  constructor(readonly socketPath: string) {}
+  /** The unix socket, when not remote. */
+  readonly socketPath: string;
+  readonly remote: (RemoteDaemon & { endpoint: TlsEndpoint }) | undefined;
+
+  constructor(target: string | RemoteDaemon) {
+    if (typeof target === 'string') {
+      this.socketPath = target;
+      this.remote = undefined;
+    } else {
+      this.socketPath = '';
+      this.remote = { ...target, endpoint: parseDaemonUrl(target.url) };
+    }
+  }
+
+  /** Where requests go, for messages. */
+  get where(): string {
+    return this.remote ? this.remote.url : this.socketPath;
+  }
+
+  /** Base request options: the socket path, or a verified TLS connection and the token. */
+  private async target(): Promise<RequestOptions> {
+    if (!this.remote) return { socketPath: this.socketPath };
+    const socket = await connectVerified(this.remote.endpoint, this.remote.trust);
+    const { host, port } = this.remote.endpoint;
+    return {
+      host, port, createConnection: () => socket,
+      headers: this.remote.token ? { authorization: `Bearer ${this.remote.token}` } : {},
+    };
+  }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const base = await this.target();
     const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
         {
-          socketPath: this.socketPath, method, path,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          ...base, method, path,
+          headers: { ...base.headers, ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
         },
         (r) => {
           const chunks: Buffer[] = [];
@@ -20,18 +60,23 @@ export class ApiClient {
           r.on('error', reject);
         },
       );
-      req.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(this.socketPath, e)));
+      req.on('error', (e: NodeJS.ErrnoException) => reject(this.unreachable(e)));
       req.end(payload);
     });
-    const parsed: unknown = res.text.length ? JSON.parse(res.text) : undefined;
+    const parsed: unknown = res.text.length ? safeJson(res.text) : undefined;
     if (res.status >= 400) throw toHangarError(res.status, parsed);
     return parsed as T;
   }
 
-  /** Opens a streaming GET (server-sent events); calls onEvent per `data:` line. */
-  stream(path: string, onData: (json: unknown) => void): Promise<void> {
+  /**
+   * Opens a streaming GET (server-sent events); calls onEvent per `data:` line. Resolves when
+   * the server ends the stream; rejects with DAEMON_UNREACHABLE when the connection is lost, or
+   * when nothing (not even a keep-alive comment) arrived for `idleTimeoutMs`.
+   */
+  async stream(path: string, onData: (json: unknown) => void, opts: { idleTimeoutMs?: number; onOpen?: () => void } = {}): Promise<void> {
+    const base = await this.target();
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, method: 'GET', path }, (r) => {
+      const req = request({ ...base, method: 'GET', path }, (r) => {
         if ((r.statusCode ?? 0) >= 400) {
           const chunks: Buffer[] = [];
           r.on('data', (c: Buffer) => chunks.push(c));
@@ -39,6 +84,16 @@ export class ApiClient {
           return;
         }
         let buf = '';
+        let ended = false;
+        let idle: NodeJS.Timeout | undefined;
+        const touch = () => {
+          if (!opts.idleTimeoutMs) return;
+          clearTimeout(idle);
+          idle = setTimeout(() => req.destroy(new Error(`nothing arrived for ${opts.idleTimeoutMs} ms`)), opts.idleTimeoutMs);
+        };
+        touch();
+        opts.onOpen?.();
+        r.on('data', touch);
         r.setEncoding('utf8');
         r.on('data', (c: string) => {
           buf += c;
@@ -49,11 +104,40 @@ export class ApiClient {
             if (line.startsWith('data: ')) onData(safeJson(line.slice(6)));
           }
         });
-        r.on('end', () => resolve());
+        r.on('end', () => {
+          ended = true;
+          clearTimeout(idle);
+          resolve();
+        });
+        r.on('close', () => {
+          clearTimeout(idle);
+          if (!ended) reject(new HangarError('DAEMON_UNREACHABLE', `Lost the connection to the Hangar daemon at ${this.where}.`));
+        });
       });
-      req.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(this.socketPath, e)));
+      req.on('error', (e: NodeJS.ErrnoException) => reject(this.unreachable(e)));
       req.end();
     });
+  }
+
+  /**
+   * A VM's serial console WebSocket. Over TCP it first asks for a console token (the
+   * daemon takes no bearer header on an upgrade) and connects with it.
+   */
+  async consoleWebSocket(vm: string, opts: { replay?: boolean } = {}): Promise<WebSocket> {
+    const path = `/v1/vms/${encodeURIComponent(vm)}/console`;
+    if (!this.remote) return new WebSocket(`ws+unix://${this.socketPath}:${path}${opts.replay ? '?replay=1' : ''}`);
+    const grant = await this.call<{ path: string }>('POST', `${path}-tokens`, { type: 'serial' });
+    const socket = await connectVerified(this.remote.endpoint, this.remote.trust);
+    const { host, port } = this.remote.endpoint;
+    const authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new WebSocket(`wss://${authority}${grant.path}${opts.replay ? '&replay=1' : ''}`, { createConnection: () => socket });
+  }
+
+  unreachable(e: NodeJS.ErrnoException): HangarError {
+    if (e instanceof HangarError) return e;
+    return this.remote
+      ? new HangarError('DAEMON_UNREACHABLE', `Cannot talk to the Hangar daemon at ${this.remote.url} (${e.code ?? e.message}).`)
+      : unreachable(this.socketPath, e);
   }
 }
 

@@ -1,13 +1,13 @@
 /**
  * `hangar console NAME`: the guest's serial console through the daemon (a WebSocket
- * on its unix socket). Interactive on a terminal (detach with Ctrl-]); with piped
+ * on its unix socket, or over TLS with a console token). Interactive on a terminal (detach with Ctrl-]); with piped
  * stdin it sends the input, prints what the guest answers, and exits once the input
  * has ended and the guest has been quiet for `idleMs`.
  */
 import { WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
-import { unreachable } from './client.js';
+import type { ApiClient } from './client.js';
 
 export const DETACH_KEY = 0x1d; // Ctrl-]
 
@@ -24,13 +24,12 @@ export interface ConsoleOptions {
   stderr?: NodeJS.WriteStream;
 }
 
-export function runConsole(socketPath: string, vmName: string, opts: ConsoleOptions = {}): Promise<void> {
+export async function runConsole(client: ApiClient, vmName: string, opts: ConsoleOptions = {}): Promise<void> {
   const stdin = opts.stdin ?? process.stdin;
   const stdout = opts.stdout ?? process.stdout;
   const stderr = opts.stderr ?? process.stderr;
   const interactive = Boolean(stdin.isTTY);
-  const path = `/v1/vms/${encodeURIComponent(vmName)}/console${opts.replay ? '?replay=1' : ''}`;
-  const ws = new WebSocket(`ws+unix://${socketPath}:${path}`);
+  const ws = await client.consoleWebSocket(vmName, { ...(opts.replay && { replay: true }) });
 
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -68,7 +67,7 @@ export function runConsole(socketPath: string, vmName: string, opts: ConsoleOpti
         finish(new HangarError(code, body.message ?? `console refused (HTTP ${res.statusCode})`));
       });
     });
-    ws.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? unreachable(socketPath, e) : e));
+    ws.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? client.unreachable(e) : e));
     ws.on('close', (_code, reason) => {
       if (interactive && reason.length) stderr.write(`\r\n[console closed: ${reason.toString()}]\r\n`);
       finish();

@@ -6,11 +6,16 @@ import { Command, Option } from 'commander';
 import { HangarError, isHangarError } from '../errors/errors.js';
 import { DEFAULT_SOCKET, resolveDaemonConfig } from '../daemon/config.js';
 import { VERSION } from '../version.js';
-import { ApiClient } from './client.js';
+import type { ApiClient } from './client.js';
+import { addRemoteOptions, clientFor, type RemoteOptions } from './remote.js';
+import { addTokenCommands } from './token-commands.js';
 import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
+import { addSaveCommands } from './save-commands.js';
+import { addObservabilityCommands, followEvents } from './observability-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 import type { VmView } from '../vm/service.js';
+import { parseNumaText } from '../vm/placement.js';
 import type { HangarEvent } from '../store/store.js';
 import type { ImageInfo } from '../images/catalog.js';
 import type { OperationRecord } from '../operations/service.js';
@@ -18,15 +23,14 @@ import { formatBytes } from '../util/size.js';
 import { followOperation } from './progress.js';
 import { resolve as resolvePath } from 'node:path';
 
-interface GlobalOpts {
+interface GlobalOpts extends RemoteOptions {
   socket?: string;
   output: OutputFormat;
 }
 
 function globals(cmd: Command): GlobalOpts & { client: ApiClient } {
   const o = cmd.optsWithGlobals<GlobalOpts>();
-  const socket = o.socket ?? process.env.HANGAR_SOCKET ?? DEFAULT_SOCKET;
-  return { ...o, client: new ApiClient(socket) };
+  return { ...o, client: clientFor(o) };
 }
 
 function print(text: string): void {
@@ -57,12 +61,30 @@ function showVm(format: OutputFormat, v: VmView): void {
         ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
         ['nics', v.nics.map((n) => `${n.id}=${n.network ?? 'user'} ${n.mac}`).join(', ')],
         ['cloud-init', v.cloudInit ? `${v.cloudInit.format}${v.cloudInit.hostname ? `, hostname ${v.cloudInit.hostname}` : ''}${v.cloudInit.user ? `, user ${v.cloudInit.user}` : ''}, ${v.cloudInit.sshKeys} key(s)` : undefined],
-        ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}`).join(', ') : undefined],
+        ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}${d.iothread ? ` (${d.iothread})` : ''}`).join(', ') : undefined],
+        ...placementFields(v),
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
         ['created', v.createdAt], ['id', v.id],
       ]),
     ),
   );
+}
+
+/** `vm show` lines for hugepages, NUMA, I/O threads, pinning (configured and effective) and host devices. */
+function placementFields(v: VmView): Array<[string, unknown]> {
+  const p = v.placement;
+  if (!p) return [];
+  const pins = (m: Record<string, string> | undefined, prefix: string) => Object.entries(m ?? {}).map(([k, c]) => `${prefix}${k}→${c}`);
+  const pin = p.pin ? [...pins(p.pin.vcpus, 'vcpu'), ...(p.pin.emulator ? [`emulator→${p.pin.emulator}`] : []), ...(p.pin.iothreads ? [`iothreads→${p.pin.iothreads}`] : [])] : [];
+  const eff = p.effective ? [...pins(p.effective.vcpus, 'vcpu'), `emulator→${p.effective.emulator}`, ...pins(p.effective.iothreads, '')] : [];
+  return [
+    ['hugepages', p.hugepages],
+    ['numa', p.numa?.map((n) => `node${n.node}: cpus ${n.cpus}, ${n.memory}M${n.hostNodes ? `, host nodes ${n.hostNodes}` : ''}`).join('; ')],
+    ['iothreads', p.iothreads],
+    ['pinning', pin.length ? pin.join(' ') : undefined],
+    ['affinity', eff.length ? eff.join(' ') : undefined],
+    ['hostdevs', p.hostdevs?.join(', ')],
+  ];
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -96,10 +118,19 @@ export function parseSettings(pairs: string[]): Record<string, unknown> {
     if (eq <= 0) throw new HangarError('INVALID_SPEC', `"${pair}" is not key=value (e.g. cpus=2).`);
     const key = pair.slice(0, eq);
     const value = pair.slice(eq + 1);
-    const disk = /^disk\.([^.]+)\.(iops|bps)$/.exec(key);
+    const disk = /^disk\.([^.]+)\.(iops|bps|iothread)$/.exec(key);
     if (disk) {
       const d = (disks[disk[1]!] ??= {});
-      d[disk[2]!] = value === 'none' ? null : disk[2] === 'iops' ? num(key, value) : /^\d+$/.test(value) ? Number(value) : value;
+      if (disk[2] === 'iothread') d.iothread = value === 'auto' || value === 'none' ? null : value;
+      else d[disk[2]!] = value === 'none' ? null : disk[2] === 'iops' ? num(key, value) : /^\d+$/.test(value) ? Number(value) : value;
+      continue;
+    }
+    const pinVcpu = /^pin\.vcpu\.?(\d+)$/.exec(key);
+    if (pinVcpu || key === 'pin.emulator' || key === 'pin.iothreads') {
+      const pin = (body.pin ??= {}) as Record<string, unknown>;
+      const list = value === 'none' ? null : value;
+      if (pinVcpu) ((pin.vcpus ??= {}) as Record<string, unknown>)[pinVcpu[1]!] = list;
+      else pin[key.slice('pin.'.length)] = list;
       continue;
     }
     switch (key) {
@@ -118,11 +149,48 @@ export function parseSettings(pairs: string[]): Record<string, unknown> {
       case 'restart': body.restart = value; break;
       case 'restart.max': body.restartMax = num(key, value); break;
       case 'restart.window': body.restartWindow = num(key, value); break;
+      case 'hugepages': body.hugepages = value === 'none' ? null : value === 'true' ? true : value === 'false' ? false : value; break;
+      case 'numa': body.numa = value === 'none' ? null : value.split(';').map((n) => parseNumaText(n.trim())); break;
+      case 'iothreads': body.iothreads = value === 'none' ? null : num(key, value); break;
+      case 'hostdevs': body.hostdevs = value === 'none' ? null : value.split(',').map((address) => ({ address: address.trim() })); break;
       default:
-        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops, disk.<dev>.bps, autostart, autostart.order, autostart.delay, restart, restart.max or restart.window.`);
+        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops, disk.<dev>.bps, disk.<dev>.iothread, autostart, autostart.order, autostart.delay, restart, restart.max, restart.window, hugepages, numa, iothreads, pin.vcpu.<n>, pin.emulator, pin.iothreads or hostdevs.`);
     }
   }
   if (Object.keys(disks).length) body.disks = disks;
+  return body;
+}
+
+interface PlacementFlags {
+  hugepages?: string | boolean;
+  numa: string[];
+  pinVcpu: string[];
+  pinEmulator?: string;
+  pinIothreads?: string;
+  iothreads?: number;
+  hostdev: string[];
+}
+
+/** `vm create` placement flags → the API body's hugepages, numa, pin, iothreads, hostdevs. */
+export function placementBody(o: PlacementFlags): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (o.hugepages !== undefined) body.hugepages = o.hugepages === true ? true : o.hugepages;
+  if (o.numa.length) body.numa = o.numa.map(parseNumaText);
+  const pin: Record<string, unknown> = {};
+  if (o.pinVcpu.length) {
+    const vcpus: Record<string, string> = {};
+    for (const p of o.pinVcpu) {
+      const m = /^(?:vcpu)?(\d+)=(.+)$/.exec(p.trim());
+      if (!m) throw new HangarError('INVALID_SPEC', `--pin-vcpu "${p}" is not VCPU=HOSTCPUS, e.g. 0=2 or 1=2-3.`);
+      vcpus[m[1]!] = m[2]!;
+    }
+    pin.vcpus = vcpus;
+  }
+  if (o.pinEmulator !== undefined) pin.emulator = o.pinEmulator;
+  if (o.pinIothreads !== undefined) pin.iothreads = o.pinIothreads;
+  if (Object.keys(pin).length) body.pin = pin;
+  if (o.iothreads !== undefined) body.iothreads = o.iothreads;
+  if (o.hostdev.length) body.hostdevs = o.hostdev.map((address) => ({ address }));
   return body;
 }
 
@@ -138,7 +206,8 @@ export function buildProgram(): Command {
     .description('Hangar: manage virtual machines (KVM/QEMU) on this host.')
     .version(VERSION)
     .option('--socket <path>', `daemon API socket (env HANGAR_SOCKET, default ${DEFAULT_SOCKET})`)
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'));
+  addRemoteOptions(program)
     .showHelpAfterError()
     .addHelpText('after', '\nExamples:\n  hangar daemon --accel tcg &\n  hangar vm create web1 --image tiny --cpus 1 --memory 256M --start\n  hangar console web1\n  hangar vm show web1 --output json');
 
@@ -152,11 +221,22 @@ export function buildProgram(): Command {
     .option('--no-build-images', 'do not build missing built-in images at start')
     .option('--cpu-overcommit <ratio>', 'vCPUs allowed per host CPU over all running VMs (env HANGAR_CPU_OVERCOMMIT, default 4)')
     .option('--memory-overcommit <ratio>', 'memory allowed per byte of host memory (env HANGAR_MEMORY_OVERCOMMIT, default 1)')
+    .option('--reserved-memory <size>', 'host memory never given to guests, e.g. 2G (env HANGAR_RESERVED_MEMORY, default 512M)')
     .option('--net-prefix <prefix>', 'prefix of the bridges, taps and firewall tables of managed networks (env HANGAR_NET_PREFIX, default hg)')
-    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string; netPrefix?: string }, cmd: Command) => {
+    .option('--no-guest-users', "run guests' QEMU as the daemon's user instead of one unprivileged user per guest (env HANGAR_GUEST_USERS=0)")
+    .option('--listen <addr>', 'also serve the API over TLS on ADDRESS:PORT, e.g. 0.0.0.0:8443 (repeatable; env HANGAR_LISTEN, comma-separated); clients need a token', collect, [])
+    .option('--tls-cert <file>', "the TLS listener's certificate, PEM (env HANGAR_TLS_CERT; default: self-signed, kept in <data-dir>/tls)")
+    .option('--tls-key <file>', 'its private key, PEM (env HANGAR_TLS_KEY)')
+    .option('--metrics-interval <seconds>', 'sample each running VM\'s metrics this often; 0 turns sampling off (env HANGAR_METRICS_INTERVAL, default 5)')
+    .option('--metrics-history <seconds>', 'metrics history kept per VM (env HANGAR_METRICS_HISTORY, default 3600)')
+    .addOption(new Option('--log-format <format>', 'daemon log lines on stderr (env HANGAR_LOG_FORMAT, default json)').choices(['json', 'pretty']))
+    .addOption(new Option('--log-level <level>', 'least severe level logged (env HANGAR_LOG_LEVEL, default info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
+    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string; reservedMemory?: string; netPrefix?: string; listen: string[]; tlsCert?: string; tlsKey?: string; metricsInterval?: string; metricsHistory?: string; logFormat?: string; logLevel?: string; guestUsers: boolean }, cmd: Command) => {
       const { runDaemon } = await import('../daemon/daemon.js');
       const g = cmd.optsWithGlobals<GlobalOpts>();
-      const config = resolveDaemonConfig({ ...opts, ...(g.socket !== undefined && { socket: g.socket }) });
+      // --no-guest-users turns it off; without the flag the environment may (commander defaults it to true).
+      const { guestUsers, ...rest } = opts;
+      const config = resolveDaemonConfig({ ...rest, ...(!guestUsers && { guestUsers: false }), ...(g.socket !== undefined && { socket: g.socket }) });
       const daemon = await runDaemon(config);
       const shutdown = () => {
         void daemon.stop().then(() => process.exit(0));
@@ -193,8 +273,15 @@ export function buildProgram(): Command {
     .option('--user-data <file>', 'cloud-init: custom user-data (#cloud-config YAML or a #! script)')
     .option('--network-config <file>', 'cloud-init: network-config YAML')
     .option('--config-drive', 'cloud-init: a config-drive v2 seed (config-2, for cloudbase-init) instead of NoCloud')
+    .option('--hugepages [size]', 'back guest RAM with hugepages (the host\'s default size, or 2M / 1G)')
+    .option('--numa <node>', 'a guest NUMA node, cpus=LIST,memory=SIZE[,host-nodes=LIST] (repeatable), e.g. cpus=0-1,memory=512M', collect, [])
+    .option('--pin-vcpu <vcpu=cpus>', 'pin a vCPU to host CPUs (repeatable), e.g. 0=2 or 1=2-3', collect, [])
+    .option('--pin-emulator <cpus>', 'host CPUs for QEMU\'s other threads, e.g. 0')
+    .option('--pin-iothreads <cpus>', 'host CPUs for the I/O threads')
+    .option('--iothreads <n>', 'I/O threads for the disks (assigned round-robin)', intOption('--iothreads'))
+    .option('--hostdev <address>', 'pass a host PCI device through with VFIO (repeatable), e.g. 0000:01:00.0', collect, [])
     .option('--start', 'start it right away')
-    .action(async (name: string, o: { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: Record<string, unknown> = { name, image: o.image };
       if (o.forward.length) body.forwards = o.forward;
@@ -215,6 +302,7 @@ export function buildProgram(): Command {
       if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;
       if (o.cpuLimit !== undefined) body.cpuLimit = o.cpuLimit;
       if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
+      Object.assign(body, placementBody(o));
       const v = await g.client.call<VmView>('POST', '/v1/vms', body);
       if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
       else showVm(g.output, v);
@@ -261,7 +349,7 @@ export function buildProgram(): Command {
     });
 
   vm.command('set')
-    .description('Change resources and policies; live where the running guest allows, else at the next start. Keys: cpus, memory, max-cpus, max-memory, cpu.limit (e.g. 150% or none), cpu.weight, disk.<dev>.iops, disk.<dev>.bps, autostart (true/false), autostart.order, autostart.delay (s), restart (no/on-failure/always), restart.max, restart.window (s)')
+    .description('Change resources and policies; live where the running guest allows, else at the next start. Keys: cpus, memory, max-cpus, max-memory, cpu.limit (e.g. 150% or none), cpu.weight, disk.<dev>.iops, disk.<dev>.bps, autostart (true/false), autostart.order, autostart.delay (s), restart (no/on-failure/always), restart.max, restart.window (s); live: pin.vcpu.<n>=CPUS, pin.emulator=CPUS, pin.iothreads=CPUS (or none); next start: hugepages (true/false/2M/1G), numa (nodes separated by ;, or none), iothreads, disk.<dev>.iothread, hostdevs (ADDR,ADDR or none)')
     .argument('<name>')
     .argument('<settings...>', 'key=value pairs, e.g. cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500')
     .action(async (name: string, pairs: string[], _o: unknown, cmd: Command) => {
@@ -303,7 +391,17 @@ export function buildProgram(): Command {
         if (g.output === 'table') print(`VM ${v.name} is ${v.state}${v.pid ? ` (pid ${v.pid})` : ''}.\n`);
         else showVm(g.output, v);
       });
-  simple('start', 'Start a VM; returns once it runs');
+  vm.command('start')
+    .description('Start a VM; returns once it runs. A saved VM is restored where it was')
+    .argument('<name>')
+    .option('--fresh', 'for a saved VM: discard the save and boot afresh')
+    .action(async (name: string, o: { fresh?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const v = await g.client.call<VmView>('POST', `/v1/vms/${encodeURIComponent(name)}/start`, o.fresh ? { fresh: true } : {});
+      if (g.output === 'table') print(`VM ${v.name} is ${v.state}${v.pid ? ` (pid ${v.pid})` : ''}.\n`);
+      else showVm(g.output, v);
+    });
+  addSaveCommands(vm, globals);
   simple('pause', 'Pause a running VM (its vCPUs and clock stop)');
   simple('resume', 'Resume a paused VM');
 
@@ -366,13 +464,15 @@ export function buildProgram(): Command {
     .action(async (name: string, o: { replay?: boolean; idle?: number; until?: string }, cmd: Command) => {
       const g = globals(cmd);
       const { runConsole } = await import('./console.js');
-      await runConsole(g.client.socketPath, name, {
+      await runConsole(g.client, name, {
         ...(o.replay && { replay: true }), ...(o.idle !== undefined && { idleMs: o.idle }), ...(o.until !== undefined && { until: o.until }),
       });
     });
 
   addStorageCommands(program, globals);
   addSnapshotCommands(program, globals);
+  addObservabilityCommands(program, vm, globals);
+  addTokenCommands(program, globals);
 
   const project = program.command('project').description('Projects: every VM is in one; quotas on VMs, vCPUs, memory and disk');
   const quotaOptions = (c: Command) => c
@@ -539,7 +639,8 @@ export function buildProgram(): Command {
     .option('--vm <name>', 'only events of this VM')
     .option('--after <seq>', 'only events after this sequence number', intOption('--after'))
     .option('--limit <n>', 'how many recent events (default 1000)', intOption('--limit'))
-    .action(async (o: { follow?: boolean; vm?: string; after?: number; limit?: number }, cmd: Command) => {
+    .option('--reconnect <seconds>', 'with --follow: when the daemon goes away, keep trying this long, then exit 1 (default 30; 0 exits at once)', intOption('--reconnect'))
+    .action(async (o: { follow?: boolean; vm?: string; after?: number; limit?: number; reconnect?: number }, cmd: Command) => {
       const g = globals(cmd);
       const q = new URLSearchParams();
       if (o.vm) q.set('vm', o.vm);
@@ -555,9 +656,9 @@ export function buildProgram(): Command {
         after = events.at(-1)?.seq ?? 0;
       }
       if (!o.follow) return;
-      q.set('follow', 'true');
-      q.set('after', String(after));
-      await g.client.stream(`/v1/events?${q.toString()}`, (e) => print(line(e as HangarEvent)));
+      q.delete('limit');
+      // Reconnects (resuming after the last event seen) when the daemon stops or restarts; --output json: one JSON object per line.
+      await followEvents(g.client, q, after, (e) => print(line(e)), { reconnectSeconds: o.reconnect ?? 30, notice: (m) => process.stderr.write(`hangar events: ${m}\n`) });
     });
 
   const host = program.command('host').description('This host');
@@ -576,8 +677,11 @@ export function buildProgram(): Command {
     .description('Host capacity, accelerator and VM counts')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const h = await g.client.call<Record<string, unknown>>('GET', '/v1/host');
-      print(render(g.output, h, () => renderFields(Object.entries(h))));
+      const h = await g.client.call<Record<string, unknown> & { tls?: { fingerprint: string; listen: string[] } }>('GET', '/v1/host');
+      const { tls, ...rest } = h;
+      // Nested groups (allocated, capacity, policy, use, vms) as "key value, key value"; memory in MiB.
+      const flat = (v: unknown) => (v !== null && typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k} ${String(x)}`).join(', ') || '-' : v);
+      print(render(g.output, h, () => renderFields([...Object.entries(rest).map(([k, v]) => [k, flat(v)] as [string, unknown]), ['tls listen', tls?.listen.join(', ')], ['tls fingerprint', tls ? `SHA256 ${tls.fingerprint}` : undefined]])));
     });
 
   return program;

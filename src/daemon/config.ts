@@ -1,7 +1,9 @@
 /** Daemon settings: flags win over environment variables, which win over defaults. */
 import { join, resolve } from 'node:path';
 import { HangarError } from '../errors/errors.js';
+import { parseSizeBytes } from '../util/size.js';
 import type { Accel } from '../vm/spec.js';
+import { parseListenList, type ListenAddress } from '../auth/listen.js';
 
 export interface DaemonConfig {
   socket: string;
@@ -16,9 +18,28 @@ export interface DaemonConfig {
   cpuOvercommit: number;
   /** Memory allowed per byte of host memory, over all running VMs. */
   memoryOvercommit: number;
+  /** Host memory (MiB) never given to guests. */
+  reservedMemoryMiB: number;
   /** Prefix of the host interfaces, tables and tags of managed networks (1-5 of a-z0-9). */
   netPrefix: string;
+  /** TLS (TCP) listeners; none by default: the unix socket only. */
+  listen: ListenAddress[];
+  /** The listeners' certificate and key; a self-signed pair in <data-dir>/tls when absent. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Seconds between metrics samples of each running VM; 0 turns sampling off. */
+  metricsInterval: number;
+  /** Seconds of metrics history kept per VM (GET /v1/vms/:name/metrics). */
+  metricsHistory: number;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  /** A root daemon runs each guest's QEMU as a user of its own (uids from 2,100,000,000). */
+  guestUsers: boolean;
 }
+
+export type LogFormat = 'json' | 'pretty';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_DATA_DIR = '/var/lib/hangar';
 export const DEFAULT_RUN_DIR = '/run/hangar';
@@ -34,12 +55,26 @@ export interface DaemonFlags {
   buildImages?: boolean;
   cpuOvercommit?: string;
   memoryOvercommit?: string;
+  reservedMemory?: string;
   netPrefix?: string;
+  listen?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  metricsInterval?: string;
+  metricsHistory?: string;
+  logFormat?: string;
+  logLevel?: string;
+  guestUsers?: boolean;
 }
 
 function netPrefix(value: string): string {
   if (!/^[a-z0-9]{1,5}$/.test(value)) throw new HangarError('INVALID_SPEC', `--net-prefix must be 1-5 of a-z and 0-9, not "${value}".`);
   return value;
+}
+
+function reservedMemory(value: string): number {
+  const bytes = value.trim() === '0' ? 0 : parseSizeBytes(value, '--reserved-memory');
+  return Math.floor(bytes / (1024 * 1024));
 }
 
 function ratio(name: string, value: string | undefined, fallback: number): number {
@@ -68,6 +103,36 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     accel, buildImages: flags.buildImages ?? true,
     cpuOvercommit: ratio('--cpu-overcommit', flags.cpuOvercommit ?? env.HANGAR_CPU_OVERCOMMIT, 4),
     memoryOvercommit: ratio('--memory-overcommit', flags.memoryOvercommit ?? env.HANGAR_MEMORY_OVERCOMMIT, 1),
+    reservedMemoryMiB: reservedMemory(flags.reservedMemory ?? env.HANGAR_RESERVED_MEMORY ?? '512M'),
     netPrefix: netPrefix(flags.netPrefix ?? env.HANGAR_NET_PREFIX ?? 'hg'),
+    guestUsers: flags.guestUsers ?? env.HANGAR_GUEST_USERS !== '0',
+    ...tlsSettings(flags, env),
+    ...observabilitySettings(flags, env),
   };
+}
+
+function observabilitySettings(flags: DaemonFlags, env: NodeJS.ProcessEnv): Pick<DaemonConfig, 'metricsInterval' | 'metricsHistory' | 'logFormat' | 'logLevel'> {
+  const seconds = (name: string, value: string | undefined, fallback: number, min: number, max: number) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || (n !== 0 && n < min) || n > max) throw new HangarError('INVALID_SPEC', `${name} must be 0 or a number of seconds from ${min} to ${max}, not "${value}".`);
+    return n;
+  };
+  const metricsInterval = seconds('--metrics-interval', flags.metricsInterval ?? env.HANGAR_METRICS_INTERVAL, 5, 0.5, 3600);
+  const metricsHistory = seconds('--metrics-history', flags.metricsHistory ?? env.HANGAR_METRICS_HISTORY, 3600, 1, 7 * 86400);
+  const logFormat = flags.logFormat ?? env.HANGAR_LOG_FORMAT ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'pretty') throw new HangarError('INVALID_SPEC', `--log-format must be json or pretty, not "${logFormat}".`);
+  const logLevel = flags.logLevel ?? env.HANGAR_LOG_LEVEL ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new HangarError('INVALID_SPEC', `--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}".`);
+  return { metricsInterval, metricsHistory, logFormat, logLevel: logLevel as LogLevel };
+}
+
+function tlsSettings(flags: DaemonFlags, env: NodeJS.ProcessEnv): Pick<DaemonConfig, 'listen' | 'tlsCert' | 'tlsKey'> {
+  const listen = parseListenList(flags.listen?.length ? flags.listen : env.HANGAR_LISTEN ? [env.HANGAR_LISTEN] : []);
+  const cert = flags.tlsCert ?? env.HANGAR_TLS_CERT;
+  const key = flags.tlsKey ?? env.HANGAR_TLS_KEY;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new HangarError('INVALID_SPEC', '--tls-cert and --tls-key go together: give both, or neither for a self-signed certificate.');
+  }
+  return { listen, ...(cert !== undefined && key !== undefined && { tlsCert: resolve(cert), tlsKey: resolve(key) }) };
 }

@@ -2,10 +2,9 @@
  * The Hangar daemon: opens the store, re-adopts running guests, and serves the API on
  * a unix socket. Stopping the daemon never stops a guest.
  */
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { destination, pino } from 'pino';
 import { buildApi } from '../api/server.js';
 import { HangarError } from '../errors/errors.js';
 import { EventBus } from '../events/bus.js';
@@ -15,13 +14,20 @@ import { detectHostCaps } from '../qemu/host-caps.js';
 import { isSameLiveProcess, readProcStat } from '../qemu/process.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { VmService } from '../vm/service.js';
+import { DEFAULT_GUEST_UID_BASE, canDropPrivileges, kvmGroupId } from '../security/guest-identity.js';
 import { OperationService } from '../operations/service.js';
 import { StorageService } from '../storage/service.js';
 import { SnapshotService } from '../snapshots/service.js';
+import { SaveService } from '../migration/save.js';
 import { detectCgroups } from '../resources/cgroups.js';
 import { NetworkService } from '../network/service.js';
 import { ProjectService } from '../projects/service.js';
 import type { DaemonConfig } from './config.js';
+import { createLogger, networkLogFields, vmLogFields } from './logging.js';
+import { MetricsSampler } from '../metrics/sampler.js';
+import { PrometheusMetrics } from '../metrics/prometheus.js';
+import { AuditLog } from '../audit/audit.js';
+import { createAuthContext, secureSocket, startTlsListeners } from '../auth/setup.js';
 import { VERSION } from '../version.js';
 
 export interface RunningDaemon {
@@ -29,7 +35,7 @@ export interface RunningDaemon {
 }
 
 export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
-  const logger = pino({ base: { component: 'hangard' } }, destination(2));
+  const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   for (const dir of [config.dataDir, config.runDir, config.logDir, join(config.runDir, 'vms')]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   }
@@ -51,7 +57,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   }
   const images = new ImageCatalog({ cacheDir: config.cacheDir, imagesDir: join(config.dataDir, 'images'), store, events, log: (msg) => logger.info(msg) });
   await images.init();
-  const host = { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)), cpuOvercommit: config.cpuOvercommit, memoryOvercommit: config.memoryOvercommit };
+  const host = { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)), cpuOvercommit: config.cpuOvercommit, memoryOvercommit: config.memoryOvercommit, reservedMemoryMiB: config.reservedMemoryMiB };
   const storage = new StorageService(store, events, config.dataDir);
   await storage.init();
   const operations = new OperationService(store, events);
@@ -59,35 +65,76 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const cgroups = detectCgroups();
   // The VM service answers which VMs use a network; it is created right below.
   const ref: { vms?: VmService } = {};
-  const networks = new NetworkService(store, events, { stateDir: join(config.dataDir, 'networks'), prefix: config.netPrefix, log: (m) => logger.info(m) }, (n) => ref.vms!.usersOfNetwork(n));
-  await networks.init((m) => logger.warn(m));
+  const networks = new NetworkService(store, events, { stateDir: join(config.dataDir, 'networks'), prefix: config.netPrefix, log: (m) => logger.info(networkLogFields(m), m) }, (n) => ref.vms!.usersOfNetwork(n));
+  await networks.init((m) => logger.warn(networkLogFields(m), m));
   const projects = new ProjectService(store, events, (p) => ref.vms!.projectUsage(p));
   await projects.init();
+  // One unprivileged user per guest's QEMU (only a root daemon can start processes as others).
+  const guestUsers = config.guestUsers && canDropPrivileges() ? { uidBase: DEFAULT_GUEST_UID_BASE, gid: await kvmGroupId() } : undefined;
+  if (!guestUsers) logger.warn("guests' QEMU runs as the daemon's own user (--no-guest-users, or the daemon is not root)");
   const vms = new VmService({
     store, storage, events, images, caps, host, networks, projects, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
-    log: (msg) => logger.warn(msg),
+    log: (msg) => logger.warn(vmLogFields(msg), msg),
+    ...(guestUsers && { guestUsers }),
   });
   ref.vms = vms;
   const snapshots = new SnapshotService(store, events, vms);
+  const saves = new SaveService(vms, events, config.dataDir, (m) => logger.info(m));
   await vms.adoptAll();
+  await saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed'));
+  // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (in the background: it may wait for a save job).
+  void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
   if (config.buildImages) void images.ensureBuilt();
 
-  const app = await buildApi({ vms, storage, operations, snapshots, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION });
+  const auth = createAuthContext({ store, projects, storage, operations });
+  // Every event is also a log line (with `vm` when it concerns one).
+  events.subscribe((e) => {
+    const fields = { event: e.type, seq: e.seq, ...(e.vm !== undefined && { vm: e.vm }), data: e.data };
+    if (e.type === 'operation.progress') logger.debug(fields, `event ${e.type}`);
+    else logger.info(fields, `event ${e.type}`);
+  });
+  const sampler = new MetricsSampler(
+    { listVms: () => store.listVms(), monitor: (id) => vms.monitor(id) },
+    { intervalSeconds: config.metricsInterval, historySeconds: config.metricsHistory, log: (f, m) => logger.warn(f, m) },
+  );
+  const prometheus = new PrometheusMetrics({ listVms: () => store.listVms(), sampler, host, version: VERSION });
+  const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
+  const app = await buildApi({ vms, storage, operations, snapshots, saves, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
+    onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
+  });
+  // TLS listeners first: once the unix socket answers, the daemon is entirely up.
+  let tls: Awaited<ReturnType<typeof startTlsListeners>> | undefined;
+  try {
+    if (config.listen.length) {
+      await app.ready();
+      tls = await startTlsListeners(app, auth, { dataDir: config.dataDir, listen: config.listen, ...(config.tlsCert && { tlsCert: config.tlsCert }), ...(config.tlsKey && { tlsKey: config.tlsKey }) });
+    }
+  } catch (e) {
+    await app.close();
+    await vms.detachAll();
+    await store.close();
+    await rm(lockFile, { force: true });
+    throw e;
+  }
   await mkdir(join(config.socket, '..'), { recursive: true, mode: 0o755 });
   // The lock guarantees no other daemon owns this socket; a leftover file is stale.
   await rm(config.socket, { force: true });
   await app.listen({ path: config.socket });
-  // Root (and later the `hangar` group) only: the socket is full control of the host's VMs.
-  await chmod(config.socket, 0o660);
+  // Root and the `hangar` group only: the socket is full control of the host's VMs.
+  const socketAccess = await secureSocket(config.socket, config.runDir, (m) => logger.warn(m));
+  if (tls) logger.info({ listen: tls.addresses, fingerprint: tls.fingerprint, cert: tls.certFile, certificate: tls.origin }, `TLS API listening on ${tls.addresses.join(', ')}; certificate SHA-256 ${tls.fingerprint}`);
   await events.publish('daemon.started', undefined, { pid: process.pid, version: VERSION, accel: config.accel });
+  sampler.start();
   void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
-  logger.info({ socket: config.socket, dataDir: config.dataDir, accel: config.accel, kvmUsable: caps.kvmUsable, qemu: caps.qemuVersion }, 'hangar daemon ready');
+  logger.info({ socket: config.socket, socketGroup: socketAccess.group, dataDir: config.dataDir, accel: config.accel, kvmUsable: caps.kvmUsable, qemu: caps.qemuVersion, metricsIntervalSeconds: config.metricsInterval }, 'hangar daemon ready');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('daemon stopping; guests keep running');
       await events.publish('daemon.stopping', undefined, { pid: process.pid }).catch(() => undefined);
+      await tls?.close();
+      await sampler.stop();
       await app.close();
       await vms.detachAll();
       await store.close();

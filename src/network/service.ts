@@ -123,9 +123,10 @@ export class NetworkService {
     return tapName(this.host.prefix, vmId, nicId);
   }
 
-  async createTap(network: string, tap: string): Promise<void> {
+  /** `owner`: the uid/gid of the QEMU that will open the tap (a guest's own user). */
+  async createTap(network: string, tap: string, owner: { uid?: number; gid?: number } = {}): Promise<void> {
     await this.get(network);
-    await hostCall(() => this.host.createTap(network, tap));
+    await hostCall(() => this.host.createTap(network, tap, owner));
   }
 
   async deleteTap(tap: string): Promise<void> {

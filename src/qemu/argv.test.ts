@@ -34,7 +34,7 @@ const caseNames = readdirSync(GOLDEN_DIR)
 const BARE_FLAGS = new Set(['-no-user-config', '-nodefaults', '-S']);
 const VALUED_FLAGS = new Set([
   '-name', '-display', '-msg', '-sandbox', '-pidfile', '-machine', '-accel', '-cpu', '-smp', '-m',
-  '-kernel', '-initrd', '-append', '-blockdev', '-device', '-netdev', '-object', '-chardev', '-serial', '-mon', '-vnc',
+  '-kernel', '-initrd', '-append', '-blockdev', '-device', '-netdev', '-object', '-chardev', '-serial', '-mon', '-vnc', '-numa',
 ]);
 const JSON_FLAGS = new Set(['-blockdev', '-device', '-netdev', '-object']);
 
@@ -114,7 +114,8 @@ function flagCounts(argv: string[]): Record<string, number> {
 
 describe('golden argv', () => {
   it('has the required cases', () => {
-    for (const name of ['tiny-kernel-boot', 'disk-boot-two-disks', 'user-nic-forwards', 'auto-accel-kvm-usable', 'auto-accel-kvm-unusable', 'injection-attempt', 'microvm']) {
+    for (const name of ['tiny-kernel-boot', 'disk-boot-two-disks', 'user-nic-forwards', 'auto-accel-kvm-usable', 'auto-accel-kvm-unusable', 'injection-attempt', 'microvm',
+      'hugepages-backed', 'numa-two-nodes', 'numa-hugepages', 'iothreads-disks', 'vfio-hostdev']) {
       expect(caseNames).toContain(name);
     }
   });
@@ -139,7 +140,7 @@ describe('golden argv', () => {
     for (const o of options) {
       if (JSON_FLAGS.has(o.flag)) expect(() => JSON.parse(o.value!) as unknown, `${o.flag} ${o.value}`).not.toThrow();
     }
-    expect(options.slice(0, 3)).toEqual([{ flag: '-no-user-config' }, { flag: '-nodefaults' }, { flag: '-name', value: `guest=${keyvalEscape(c.spec.name)}` }]);
+    expect(options.slice(0, 3)).toEqual([{ flag: '-no-user-config' }, { flag: '-nodefaults' }, { flag: '-name', value: `guest=${keyvalEscape(c.spec.name)},debug-threads=on` }]);
     expect(valuesOf(options, '-pidfile')).toEqual([c.paths.pidFile]);
     expect(valuesOf(options, '-sandbox')).toEqual(['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny']);
     expect(options.some((o) => o.flag === '-S')).toBe(true);
@@ -217,6 +218,66 @@ describe('buildQemuArgv', () => {
   });
 });
 
+describe('memory and CPU placement', () => {
+  it('backs hugepage RAM with one hugetlb memfd that the machine uses, keeping the DIMM slots', () => {
+    const options = parseOptions(build(loadCase('hugepages-backed')));
+    expect(valuesOf(options, '-machine')).toEqual(['type=q35,memory-backend=ram0']);
+    expect(valuesOf(options, '-m')).toEqual(['size=64M,slots=8,maxmem=320M']);
+    expect(jsonValuesOf(options, '-object')[0]).toEqual({ 'qom-type': 'memory-backend-memfd', id: 'ram0', size: 64 * 2 ** 20, hugetlb: true, hugetlbsize: 2 * 2 ** 20 });
+  });
+
+  it('gives each NUMA node its own backend (bound to host nodes when asked) and lists its vCPUs as ranges', () => {
+    const options = parseOptions(build(loadCase('numa-two-nodes')));
+    expect(valuesOf(options, '-machine')).toEqual(['type=q35']);
+    expect(valuesOf(options, '-numa')).toEqual(['node,nodeid=0,cpus=0,cpus=2,memdev=ram-node0', 'node,nodeid=1,cpus=1,cpus=3,memdev=ram-node1']);
+    expect(jsonValuesOf(options, '-object').slice(0, 2)).toEqual([
+      { 'qom-type': 'memory-backend-ram', id: 'ram-node0', size: 128 * 2 ** 20 },
+      { 'qom-type': 'memory-backend-ram', id: 'ram-node1', size: 128 * 2 ** 20, 'host-nodes': [0], policy: 'bind' },
+    ]);
+    const huge = parseOptions(build(loadCase('numa-hugepages')));
+    expect(valuesOf(huge, '-machine')).toEqual(['type=q35']); // the nodes' backends hold the RAM
+    expect(jsonValuesOf(huge, '-object').filter((o) => o['qom-type'] === 'memory-backend-memfd').map((o) => o.id)).toEqual(['ram-node0', 'ram-node1']);
+    const c = loadCase('numa-two-nodes');
+    c.spec.numa![0]!.cpus = [0, 1, 2];
+    c.spec.numa![1]!.cpus = [3];
+    expect(valuesOf(parseOptions(build(c)), '-numa')[0]).toBe('node,nodeid=0,cpus=0-2,memdev=ram-node0');
+  });
+
+  it('creates I/O threads and gives each disk one, round-robin unless it names its own', () => {
+    const options = parseOptions(build(loadCase('iothreads-disks')));
+    expect(jsonValuesOf(options, '-object').filter((o) => o['qom-type'] === 'iothread')).toEqual([
+      { 'qom-type': 'iothread', id: 'iothread0' }, { 'qom-type': 'iothread', id: 'iothread1' },
+    ]);
+    expect(jsonValuesOf(options, '-device').filter((d) => d.driver === 'virtio-blk-pci').map((d) => [d.id, d.iothread])).toEqual([
+      ['disk0', 'iothread0'], ['data0', 'iothread1'], ['data1', 'iothread0'],
+    ]);
+    // Pinning is not on the command line: it is applied to the threads of the paused QEMU.
+    expect(build(loadCase('iothreads-disks')).join(' ')).not.toMatch(/affinity|taskset/);
+  });
+
+  it('passes host PCI devices through as vfio-pci devices with their own ids', () => {
+    const devices = jsonValuesOf(parseOptions(build(loadCase('vfio-hostdev'))), '-device').filter((d) => d.driver === 'vfio-pci');
+    expect(devices).toEqual([
+      { driver: 'vfio-pci', host: '0000:01:00.0', id: 'hostdev0' },
+      { driver: 'vfio-pci', host: '0000:02:00.1', id: 'hostdev1' },
+    ]);
+  });
+
+  it.each([
+    ['NUMA nodes missing a vCPU', (c: GoldenCase) => { c.spec.numa![1]!.cpus = [1]; }, 'numa-two-nodes', /vCPU\(s\) 3 are in no NUMA node/],
+    ['NUMA memory not adding up', (c: GoldenCase) => { c.spec.memoryMiB = 512; }, 'numa-two-nodes', /adds up to 256 MiB, but the VM has 512 MiB/],
+    ['hugepages with odd memory', (c: GoldenCase) => { c.spec.memoryMiB = 65; }, 'hugepages-backed', /not a whole number of 2M hugepages/],
+    ['a disk on an I/O thread that does not exist', (c: GoldenCase) => { c.spec.disks[0]!.iothread = 'iothread7'; }, 'iothreads-disks', /iothread7/],
+    ['a PCI address smuggling an option', (c: GoldenCase) => { c.spec.hostdevs![0]!.address = '0000:01:00.0","x":"y'; }, 'vfio-hostdev', /not a full PCI address/],
+    ['a disk id clashing with a host device id', (c: GoldenCase) => { c.spec.disks.push(disk({ id: 'hostdev1' })); }, 'vfio-hostdev', /hostdev1.*used twice/],
+    ['a pin of a vCPU the VM does not have', (c: GoldenCase) => { c.spec.pin = { vcpus: { 5: [0] } }; }, 'iothreads-disks', /names vCPU 5/],
+  ])('refuses %s', (_label, mutate, name, message) => {
+    const c = loadCase(name);
+    mutate(c);
+    expect(() => build(c)).toThrow(message);
+  });
+});
+
 describe('accelerator resolution', () => {
   const kvmHost: HostCaps = { defaultAccel: 'kvm', kvmUsable: true };
   const tcgHost: HostCaps = { defaultAccel: 'tcg', kvmUsable: false };
@@ -261,7 +322,7 @@ describe('injection attempts', () => {
   });
 
   it('keeps the name inside the one guest= value', () => {
-    expect(parseKeyval(valuesOf(options, '-name')[0]!)).toEqual({ pairs: { guest: c.spec.name } });
+    expect(parseKeyval(valuesOf(options, '-name')[0]!)).toEqual({ pairs: { guest: c.spec.name, 'debug-threads': 'on' } });
   });
 
   it('keeps daemon paths inside their keyval values', () => {
@@ -299,7 +360,7 @@ describe('injection attempts', () => {
         const got = build(t);
         expect(flagCounts(got)).toEqual(expectedFlags);
         const opts = parseOptions(got);
-        expect(parseKeyval(valuesOf(opts, '-name')[0]!).pairs).toEqual({ guest: name });
+        expect(parseKeyval(valuesOf(opts, '-name')[0]!).pairs).toEqual({ guest: name, 'debug-threads': 'on' });
         expect(jsonValuesOf(opts, '-blockdev')[0]!.filename).toBe(`/${diskTail}`);
         expect(valuesOf(opts, '-append')).toEqual([cmdline]);
         for (const chardev of valuesOf(opts, '-chardev').map(parseKeyval)) expect(chardev.pairs.path).toBe(sock);

@@ -11,6 +11,7 @@
 
 import { HangarError } from '../errors/errors.js';
 import type { Accel, DiskSpec, HostCaps, MachineType, NicSpec, PortForward, VmPaths, VmSpec } from '../vm/spec.js';
+import { cpuRanges, diskIothread, iothreadId, memoryBackendProps, validatePlacement } from '../vm/placement.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -99,8 +100,10 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
     memorySection,
     bootSection,
     hotplugSection,
+    iothreadsSection,
     disksSection,
     nicsSection,
+    hostdevsSection,
     balloonSection,
     rngSection,
     serialSection,
@@ -119,7 +122,8 @@ function baseSection({ spec, paths }: BuildContext): QemuOption[] {
   return [
     bare('-no-user-config'),
     bare('-nodefaults'),
-    keyval('-name', [['guest', spec.name]]),
+    // debug-threads: vCPU and I/O threads get names (`CPU 0/TCG`, `IO iothread0`) in ps/top and /proc.
+    keyval('-name', [['guest', spec.name], ['debug-threads', 'on']]),
     bare('-S'),
     raw('-display', 'none'),
     keyval('-msg', [['timestamp', 'on']]),
@@ -128,8 +132,13 @@ function baseSection({ spec, paths }: BuildContext): QemuOption[] {
   ];
 }
 
+/** The one backend of guest RAM when it needs one (hugepages without NUMA nodes). */
+export const RAM_BACKEND_ID = 'ram0';
+
 function machineSection({ spec, accel }: BuildContext): QemuOption[] {
-  return [keyval('-machine', [['type', spec.machine]]), raw('-accel', accel)];
+  const pairs: Array<[string, string]> = [['type', spec.machine]];
+  if (spec.hugepages && !spec.numa) pairs.push(['memory-backend', RAM_BACKEND_ID]);
+  return [keyval('-machine', pairs), raw('-accel', accel)];
 }
 
 /** pc-dimm slots a guest with hot-pluggable memory gets. */
@@ -142,11 +151,30 @@ function cpuSection({ spec }: BuildContext): QemuOption[] {
   return [raw('-cpu', spec.cpuModel), smp];
 }
 
+export function numaBackendId(node: number): string {
+  return `ram-node${node}`;
+}
+
 function memorySection({ spec }: BuildContext): QemuOption[] {
-  if (spec.maxMemoryMiB !== undefined && spec.maxMemoryMiB > spec.memoryMiB) {
-    return [keyval('-m', [['size', `${spec.memoryMiB}M`], ['slots', String(MEMORY_SLOTS)], ['maxmem', `${spec.maxMemoryMiB}M`]])];
+  const size = spec.maxMemoryMiB !== undefined && spec.maxMemoryMiB > spec.memoryMiB
+    ? keyval('-m', [['size', `${spec.memoryMiB}M`], ['slots', String(MEMORY_SLOTS)], ['maxmem', `${spec.maxMemoryMiB}M`]])
+    : raw('-m', `${spec.memoryMiB}M`);
+  const { 'qom-type': qomType, ...backendProps } = memoryBackendProps(spec);
+  const backend = (id: string, mib: number): JsonObject => ({ 'qom-type': qomType, id, size: mib * 2 ** 20, ...backendProps });
+  if (spec.numa) {
+    // One backend per guest node (bound to host nodes when asked), and the node that uses it.
+    // -numa is keyval-only in QEMU 7.2; every value here is a daemon-validated integer.
+    return [size, ...spec.numa.flatMap((node, i) => {
+      const object = backend(numaBackendId(i), node.memoryMiB);
+      if (node.hostNodes?.length) Object.assign(object, { 'host-nodes': node.hostNodes, policy: 'bind' });
+      const pairs: Array<[string, string]> = [['nodeid', String(i)]];
+      for (const [lo, hi] of cpuRanges(node.cpus)) pairs.push(['cpus', lo === hi ? String(lo) : `${lo}-${hi}`]);
+      pairs.push(['memdev', numaBackendId(i)]);
+      return [json('-object', object), keyval('-numa', pairs, 'node')];
+    })];
   }
-  return [raw('-m', `${spec.memoryMiB}M`)];
+  if (spec.hugepages) return [size, json('-object', backend(RAM_BACKEND_ID, spec.memoryMiB))];
+  return [size];
 }
 
 function bootSection({ spec }: BuildContext): QemuOption[] {
@@ -194,13 +222,20 @@ function seedSection({ spec, paths, bus }: BuildContext): QemuOption[] {
   ];
 }
 
-function disksSection(ctx: BuildContext): QemuOption[] {
-  return ctx.spec.disks.flatMap((disk) => diskOptions(disk, ctx));
+/** I/O threads for virtio-blk disks: each disk's requests are served there, off the main loop. */
+function iothreadsSection({ spec }: BuildContext): QemuOption[] {
+  return Array.from({ length: spec.iothreads ?? 0 }, (_, i) => json('-object', { 'qom-type': 'iothread', id: iothreadId(i) }));
 }
 
-function diskOptions(disk: DiskSpec, { spec, bus }: BuildContext): QemuOption[] {
+function disksSection(ctx: BuildContext): QemuOption[] {
+  return ctx.spec.disks.flatMap((disk, i) => diskOptions(disk, i, ctx));
+}
+
+function diskOptions(disk: DiskSpec, index: number, { spec, bus }: BuildContext): QemuOption[] {
   const fileNode = `file-${disk.id}`;
   const device: JsonObject = { driver: virtioDriver('blk', bus), id: disk.id, drive: disk.id };
+  const iothread = diskIothread(spec, disk, index);
+  if (iothread !== undefined) device.iothread = iothread;
   // -kernel installs the linuxboot option ROM at bootindex 0 ("The bootindex 0 has already
   // been used"), and the firmware never reaches the disks anyway: bootindex is for disk boot.
   if (disk.bootIndex !== undefined && spec.boot.kind === 'disk') device.bootindex = disk.bootIndex;
@@ -232,6 +267,15 @@ function nicOptions(nic: NicSpec, { bus }: BuildContext): QemuOption[] {
     json('-netdev', netdev),
     json('-device', { driver: virtioDriver('net', bus), id: nic.id, netdev: nic.id, mac: nic.mac.toLowerCase() }),
   ];
+}
+
+export function hostdevId(i: number): string {
+  return `hostdev${i}`;
+}
+
+/** Host PCI devices through VFIO (the daemon checked the IOMMU group before the start). */
+function hostdevsSection({ spec }: BuildContext): QemuOption[] {
+  return (spec.hostdevs ?? []).map((d, i) => json('-device', { driver: 'vfio-pci', host: d.address, id: hostdevId(i) }));
 }
 
 /** slirp's `proto:hostaddr:hostport-guestaddr:guestport`; an empty guest address means the DHCP guest. */
@@ -383,6 +427,7 @@ function validateSpec(spec: VmSpec, opts: BuildQemuArgvOptions | undefined): voi
   }
   validateBoot(spec);
   validateDevices(spec);
+  validatePlacement(spec);
 }
 
 function validateBoot(spec: VmSpec): void {
@@ -431,6 +476,7 @@ function validateDevices(spec: VmSpec): void {
     }
   }
 
+  (spec.hostdevs ?? []).forEach((_, i) => claim('Host device', hostdevId(i)));
   for (const nic of spec.nics) {
     claim('NIC', nic.id);
     if (nic.kind !== 'user' && nic.kind !== 'network') throw invalid(`NIC ${nic.id} kind ${JSON.stringify(nic.kind)} is not supported (user or network)`);

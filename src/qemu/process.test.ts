@@ -22,7 +22,13 @@ describe('process helpers', () => {
     const log = join(dir, 'sleep.log');
     const p = launchQemu('/bin/sh', ['-c', 'echo hello-from-child; exec sleep 30'], log);
     expect(p.pidStartTime).not.toBe('');
-    expect(['/bin/sh', 'sleep']).toContain(readCmdline(p.pid)?.[0]);
+    // Between fork and exec the child's cmdline can be empty for a moment (on a busy host).
+    let argv0: string | undefined;
+    for (let i = 0; i < 100 && argv0 === undefined; i++) {
+      argv0 = readCmdline(p.pid)?.[0];
+      if (argv0 === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(['/bin/sh', 'sleep']).toContain(argv0);
     expect(isSameLiveProcess(p.pid, p.pidStartTime)).toBe(true);
     // A different session: the child is its own session leader.
     await new Promise((r) => setTimeout(r, 50));

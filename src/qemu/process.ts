@@ -59,13 +59,15 @@ export function readCmdline(pid: number): string[] | undefined {
 
 /**
  * Spawns QEMU in its own session with stdio going to `logFile` (appended), so it
- * outlives the daemon and never blocks on a pipe nobody reads.
+ * outlives the daemon and never blocks on a pipe nobody reads. With `user`, QEMU runs as
+ * that uid/gid (the log stays the daemon's: QEMU gets an open descriptor).
  */
-export function launchQemu(binary: string, argv: readonly string[], logFile: string): LaunchedQemu {
+export function launchQemu(binary: string, argv: readonly string[], logFile: string, user?: { uid: number; gid: number }): LaunchedQemu {
   const fd = openSync(logFile, 'a', 0o600);
   let child: ChildProcess;
   try {
-    child = spawn(binary, argv, { detached: true, stdio: ['ignore', fd, fd] });
+    // As the guest's own user (uid/gid set before exec; supplementary groups dropped).
+    child = spawn(binary, argv, { detached: true, stdio: ['ignore', fd, fd], ...(user && { uid: user.uid, gid: user.gid }) });
   } finally {
     closeSync(fd);
   }

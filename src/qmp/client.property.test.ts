@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { QmpClient, QmpClosedError, QmpError, QmpTimeoutError, type QmpEvent } from './index.js';
-import { FakeMonitor, type ReceivedCommand } from './fake-monitor.js';
+import { QmpClient, QmpClosedError, QmpError, QmpProtocolError, QmpTimeoutError, type QmpEvent } from './index.js';
+import { DEFAULT_GREETING, FakeMonitor, type ReceivedCommand } from './fake-monitor.js';
 
 const CRLF = Buffer.from('\r\n');
 const roundTrip = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
@@ -70,6 +70,20 @@ const scenarioArb = fc
       cuts: fc.array(fc.nat(), { maxLength: 25 }),
     });
   });
+
+function isObjectJson(line: string): boolean {
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
+async function waitSettled(s: { done: boolean }, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!s.done && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+}
 
 function settle<T>(p: Promise<T>) {
   const s: { done: boolean; value?: T; error?: unknown } = { done: false };
@@ -194,6 +208,61 @@ describe('QmpClient under adversarial input (property)', () => {
         for (const r of results) expect(r.error).toBeInstanceOf(QmpClosedError);
       }),
       { numRuns: 150 },
+    );
+  });
+  it('handshake: junk in place of (or before) the greeting never hangs or crashes, and is refused with a QMP error', async () => {
+    const maxLineBytes = 200;
+    const greetingTimeoutMs = 30;
+    // A line that is not a JSON object: the client must skip it while it waits for the greeting.
+    const junkLineArb = fc
+      .oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.constantFrom('', '\r', '[]', 'null', '"QMP"', '{', '{"QMP"', '\u0000'))
+      .filter((l) => !l.includes('\n') && !isObjectJson(l.replace(/\r$/, '')) && Buffer.byteLength(l) <= maxLineBytes);
+    const scenarioArb = fc.oneof(
+      // Lines of junk, then (maybe) the real greeting: the handshake must still work.
+      fc.record({ kind: fc.constant('junk-then-greeting' as const), lines: fc.array(junkLineArb, { maxLength: 6 }), greeting: fc.boolean() }),
+      // A JSON object that is not a greeting comes first: a protocol error at once.
+      fc.record({ kind: fc.constant('wrong-object' as const), obj: fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== 'QMP'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }) }),
+      // Arbitrary bytes, chunked anywhere.
+      fc.record({ kind: fc.constant('bytes' as const), chunks: fc.array(fc.uint8Array({ maxLength: 150 }), { maxLength: 4 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (sc) => {
+        const monitor = new FakeMonitor({ greeting: false });
+        const started = Date.now();
+        const handshake = settle(QmpClient.fromStream(monitor.clientSide!, { maxLineBytes, greetingTimeoutMs }));
+        if (sc.kind === 'junk-then-greeting') {
+          for (const l of sc.lines) monitor.sendRaw(`${l}\n`);
+          if (sc.greeting) monitor.send(DEFAULT_GREETING);
+        } else if (sc.kind === 'wrong-object') {
+          monitor.send(sc.obj);
+        } else {
+          for (const c of sc.chunks) monitor.sendRaw(Buffer.from(c));
+        }
+        await waitSettled(handshake, greetingTimeoutMs + 2000);
+        expect(handshake.done).toBe(true);
+        expect(Date.now() - started).toBeLessThan(greetingTimeoutMs + 2000);
+        if (sc.kind === 'junk-then-greeting' && sc.greeting) {
+          expect(handshake.error).toBeUndefined();
+          const client = handshake.value!;
+          expect(client.closed).toBe(false);
+          expect(client.greeting).toEqual(roundTrip(DEFAULT_GREETING));
+          await client.close();
+        } else {
+          const bytes = sc.kind === 'bytes' ? Buffer.concat(sc.chunks.map((c) => Buffer.from(c))) : undefined;
+          // Only a well-formed greeting in the random bytes can make it succeed.
+          if (handshake.error === undefined) {
+            expect(bytes?.toString('utf8')).toContain('"QMP"');
+            await handshake.value!.close();
+          } else {
+            const ok = [QmpProtocolError, QmpTimeoutError, QmpClosedError].some((t) => handshake.error instanceof t);
+            expect(ok, String(handshake.error)).toBe(true);
+          }
+          if (sc.kind === 'wrong-object') expect(handshake.error).toBeInstanceOf(QmpProtocolError);
+          if (sc.kind === 'junk-then-greeting') expect(handshake.error).toBeInstanceOf(QmpTimeoutError);
+        }
+        monitor.side.destroy();
+      }),
+      { numRuns: 100 },
     );
   });
 });

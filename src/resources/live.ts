@@ -106,7 +106,14 @@ function cpuId(props: Record<string, number>): string {
  * Gives the guest `targetMiB` of memory: hot-plugs DIMMs when it needs more than is
  * plugged (up to the run's maximum), then sets the balloon to the target.
  */
-export async function setGuestMemory(qmp: QmpClient, live: LiveResources, targetMiB: number, hasBalloon: boolean, accel: string): Promise<LiveResources> {
+export interface DimmOptions {
+  /** QOM type and properties of each DIMM's backend; must match the guest RAM's (hugepages). */
+  backend?: { 'qom-type': string } & Record<string, unknown>;
+  /** DIMM size granularity in MiB (at least one hugepage). */
+  alignMiB?: number;
+}
+
+export async function setGuestMemory(qmp: QmpClient, live: LiveResources, targetMiB: number, hasBalloon: boolean, accel: string, dimm: DimmOptions = {}): Promise<LiveResources> {
   const next = { ...live };
   if (targetMiB > next.pluggedMiB) {
     if (next.cpuUnplugged && accel === 'tcg') {
@@ -114,12 +121,12 @@ export async function setGuestMemory(qmp: QmpClient, live: LiveResources, target
       // plugged after a vCPU was unplugged in the same run. Refuse rather than lose the guest.
       throw new HangarError('VM_STATE', 'Memory cannot be hot-plugged after a vCPU was unplugged in this run (QEMU 7.2 under TCG crashes): restart the VM first, or set the memory for the next start.');
     }
-    const need = Math.ceil((targetMiB - next.pluggedMiB) / DIMM_ALIGN_MIB) * DIMM_ALIGN_MIB;
+    const need = dimmGrowthMiB(next, targetMiB, dimm.alignMiB);
     if (next.pluggedMiB + need > next.maxMemoryMiB) {
       throw new HangarError('VM_STATE', `Growing to ${targetMiB} MiB needs ${need} MiB more, beyond this run's maximum of ${next.maxMemoryMiB} MiB.`);
     }
     const n = next.dimms;
-    await qmp.execute('object-add', { 'qom-type': 'memory-backend-ram', id: `mem-dimm${n}`, size: need * 2 ** 20 });
+    await qmp.execute('object-add', { 'qom-type': 'memory-backend-ram', ...dimm.backend, id: `mem-dimm${n}`, size: need * 2 ** 20 });
     try {
       await qmp.execute('device_add', { driver: 'pc-dimm', id: `dimm${n}`, memdev: `mem-dimm${n}` });
     } catch (e) {
@@ -135,6 +142,12 @@ export async function setGuestMemory(qmp: QmpClient, live: LiveResources, target
   if (hasBalloon) await qmp.execute('balloon', { value: targetMiB * 2 ** 20 });
   next.memoryMiB = targetMiB;
   return next;
+}
+
+/** MiB of DIMMs a grow to `targetMiB` plugs (0 when the plugged memory suffices). */
+export function dimmGrowthMiB(live: Pick<LiveResources, 'pluggedMiB'>, targetMiB: number, alignMiB = DIMM_ALIGN_MIB): number {
+  if (targetMiB <= live.pluggedMiB) return 0;
+  return Math.ceil((targetMiB - live.pluggedMiB) / alignMiB) * alignMiB;
 }
 
 /**

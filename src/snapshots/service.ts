@@ -9,16 +9,19 @@
  * the same for every snapshot, running or stopped.
  */
 import { execFile } from 'node:child_process';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { OperationContext } from '../operations/service.js';
-import type { QmpClient } from '../qmp/index.js';
-import { QEMU_IMG } from '../storage/qemu-img.js';
+import { QmpError, type QmpClient } from '../qmp/index.js';
+import { clientError, QEMU_IMG } from '../storage/qemu-img.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { Collection, Store, VmRecord } from '../store/store.js';
-import type { VmService } from '../vm/service.js';
+import type { VmHandle, VmService } from '../vm/service.js';
 import type { DiskSpec } from '../vm/spec.js';
+import { formatBytes } from '../util/size.js';
 
 const run = promisify(execFile);
 
@@ -30,7 +33,8 @@ export interface SnapshotRecord {
   memory: boolean;
   /** What the guest was doing when the snapshot was taken. */
   runState: 'running' | 'paused' | 'stopped';
-  disks: { id: string; path: string }[];
+  /** `sizeBytes`: the disk's virtual size when the snapshot was taken (absent in older records). */
+  disks: { id: string; path: string; sizeBytes?: number }[];
   createdAt: string;
   description?: string;
   /** The guest agent froze the file systems while it was taken. */
@@ -90,9 +94,15 @@ export class SnapshotService {
         throw new HangarError('INVALID_SPEC', `VM "${vm}" has no qcow2 disk to hold a snapshot: attach one (e.g. create it with --disk-size).`);
       }
       const ids = disks.map((d) => d.id);
+      const sizes = await virtualSizes(disks, live ? await h.qmp() : undefined);
       let frozen = false;
       if (input.memory) {
-        await runJob(await h.qmp(), 'snapshot-save', { tag: name, vmstate: ids[0]!, devices: ids }, ctx);
+        try {
+          await runJob(await h.qmp(), 'snapshot-save', { tag: name, vmstate: ids[0]!, devices: ids }, ctx);
+        } catch (e) {
+          // QEMU reports a full disk as an I/O error writing the VM state: say what it is.
+          throw (await fullForMemory(disks[0]!, rec.spec.memoryMiB, vm)) ?? e;
+        }
       } else if (live) {
         // With a guest agent, file systems are frozen around the snapshot so it is consistent, not just crash-consistent.
         const agent = rec.state === 'running' && (await this.vms.agentPresent(rec)) ? this.vms.agentFor(rec) : undefined;
@@ -102,6 +112,11 @@ export class SnapshotService {
           await (await h.qmp()).execute('transaction', {
             actions: ids.map((id) => ({ type: 'blockdev-snapshot-internal-sync', data: { device: id, name } })),
           });
+        } catch (e) {
+          if (e instanceof QmpError && /No space left on device/i.test(e.desc)) {
+            throw new HangarError('STORAGE_FULL', `Snapshot "${name}" of "${vm}" did not fit: ${e.desc}. Free space in the disks' pool.`, { cause: e });
+          }
+          throw e;
         } finally {
           if (frozen) await agent!.fsThaw();
         }
@@ -110,7 +125,7 @@ export class SnapshotService {
       }
       const snap: SnapshotRecord = {
         name, vm, memory: input.memory ?? false, runState: live ? (rec.state as 'running' | 'paused') : 'stopped',
-        disks: disks.map((d) => ({ id: d.id, path: d.path })), createdAt: new Date().toISOString(),
+        disks: disks.map((d) => ({ id: d.id, path: d.path, ...(sizes.has(d.id) && { sizeBytes: sizes.get(d.id)! }) })), createdAt: new Date().toISOString(),
       };
       if (tree.current !== undefined) snap.parent = tree.current;
       if (input.description !== undefined) snap.description = input.description;
@@ -128,6 +143,15 @@ export class SnapshotService {
       const snap = findSnapshot(tree, name);
       const disks = matchDisks(rec, snap);
       const live = rec.state === 'running' || rec.state === 'paused';
+      // qcow2 would shrink a disk grown since the snapshot back to its old size (slowly: minutes
+      // for a disk grown to terabytes), behind the volume record's back. Hangar only grows disks.
+      const now = await virtualSizes(disks, live ? await h.qmp() : undefined);
+      for (const sd of snap.disks) {
+        const size = now.get(sd.id);
+        if (sd.sizeBytes !== undefined && size !== undefined && size > sd.sizeBytes) {
+          throw new HangarError('VM_STATE', `Disk ${sd.id} of "${vm}" was grown from ${formatBytes(sd.sizeBytes)} to ${formatBytes(size)} after snapshot "${name}" was taken: reverting would shrink it and lose what lies beyond. Take a new snapshot instead, or delete this one.`, { details: { disk: sd.id, snapshotBytes: sd.sizeBytes, currentBytes: size } });
+        }
+      }
       if (snap.memory) {
         const args = { tag: name, vmstate: snap.disks[0]!.id, devices: disks.map((d) => d.id) };
         const load = async (qmp: QmpClient) => runJob(qmp, 'snapshot-load', args, ctx);
@@ -183,6 +207,75 @@ export class SnapshotService {
     });
   }
 
+  /**
+   * At daemon start, after adoption: a snapshot the previous daemon was taking (or deleting)
+   * when it died may have been finished by QEMU or qemu-img but never recorded. Waits for
+   * Hangar's QMP jobs still running in adopted guests, then makes the disks agree with the
+   * tree: snapshots inside a VM's disks that the tree does not know are deleted, and tree
+   * entries no disk holds any more are dropped. A VM is only locked when it needs this, so
+   * requests right after a restart do not meet VM_BUSY. Logs (and skips) what it cannot fix.
+   */
+  async reconcile(log: (msg: string) => void = () => {}): Promise<void> {
+    for (const view of await this.vms.list()) {
+      try {
+        const rec = await this.vms.record(view.name);
+        if (!(await this.needsReconcile(rec))) continue;
+        await this.vms.operate(view.name, 'snapshot-reconcile', async (h) => this.reconcileOne(h, log));
+      } catch (e) {
+        log(`${view.name}: reconciling snapshots failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  /** Read-only look (no lock): are there Hangar jobs in QEMU, or do tree and disks disagree? */
+  private async needsReconcile(rec: VmRecord): Promise<boolean> {
+    const live = rec.state === 'running' || rec.state === 'paused';
+    if (!live && rec.state !== 'stopped' && rec.state !== 'crashed') return false;
+    const qmp = live ? this.vms.monitor(rec.id) : undefined;
+    if (live && !qmp) return false;
+    if (qmp && (await qmp.execute<Array<{ id: string }>>('query-jobs')).some((j) => j.id.startsWith('hangar-'))) return true;
+    const { orphans, gone } = diffTree(await this.tree(rec.name), await diskSnapshotNames(rec, qmp));
+    return orphans.length > 0 || gone.length > 0;
+  }
+
+  private async reconcileOne(h: VmHandle, log: (msg: string) => void): Promise<void> {
+    let rec = await h.record();
+    const live = rec.state === 'running' || rec.state === 'paused';
+    const qmp = live ? await h.qmp() : undefined;
+    if (qmp) {
+      const ours = (await qmp.execute<Array<{ id: string }>>('query-jobs')).filter((j) => j.id.startsWith('hangar-'));
+      for (const job of ours) {
+        const deadline = Date.now() + JOB_TIMEOUT_MS;
+        for (;;) {
+          const now = (await qmp.execute<Array<{ id: string; status: string }>>('query-jobs')).find((j) => j.id === job.id);
+          if (!now || now.status === 'concluded' || Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await qmp.execute('job-dismiss', { id: job.id }).catch(() => undefined);
+      }
+      // A snapshot-save pauses the guest and resumes it at the end: record what it does now.
+      if (ours.length > 0) rec = await h.syncRunState();
+    }
+    const tree = await this.tree(rec.name);
+    const { orphans, gone } = diffTree(tree, await diskSnapshotNames(rec, qmp));
+    for (const { tag, disk } of orphans) {
+      log(`${rec.name}: removing snapshot "${tag}" from ${disk.id}: it was being taken when the daemon stopped and was never recorded`);
+      if (qmp) await runJob(qmp, 'snapshot-delete', { tag, devices: [disk.id] });
+      else await qemuImgSnapshot('-d', tag, disk);
+      await this.events.publish('snapshot.discarded', rec.name, { snapshot: tag, disk: disk.id, reason: 'never recorded: the daemon stopped while it was taken' });
+    }
+    if (gone.length === 0) return;
+    let next = tree;
+    for (const g of gone) {
+      log(`${rec.name}: forgetting snapshot "${g.name}": its disks no longer hold it (a delete was cut short)`);
+      const snapshots = next.snapshots.filter((x) => x.name !== g.name).map((x) => (x.parent === g.name ? withParent(x, g.parent) : x));
+      const current = next.current === g.name ? g.parent : next.current;
+      next = { vm: next.vm, snapshots, ...(current !== undefined && { current }) };
+      await this.events.publish('snapshot.deleted', rec.name, { snapshot: g.name, reason: 'its disks no longer hold it' });
+    }
+    await this.save(next);
+  }
+
   private async tree(vm: string): Promise<SnapshotTree> {
     return (await this.trees.get(vm)) ?? { vm, snapshots: [] };
   }
@@ -225,6 +318,73 @@ function matchDisks(rec: VmRecord, snap: SnapshotRecord): DiskSpec[] {
   });
 }
 
+/** STORAGE_FULL if the file system of the disk that takes the memory has less room left than the guest's memory. */
+async function fullForMemory(disk: DiskSpec, memoryMiB: number, vm: string): Promise<HangarError | undefined> {
+  const fs = await statfs(dirname(disk.path)).catch(() => undefined);
+  if (!fs) return undefined;
+  const free = fs.bavail * fs.bsize;
+  if (free >= memoryMiB * 1024 * 1024) return undefined;
+  const where = disk.volume ? `pool "${disk.volume.pool}"` : dirname(disk.path);
+  return new HangarError('STORAGE_FULL', `The memory snapshot of "${vm}" did not fit: it goes into disk ${disk.id} in ${where}, which has ${formatBytes(free)} left for up to ${formatBytes(memoryMiB * 1024 * 1024)} of memory. Free space there, or take a disk-only snapshot.`);
+}
+
+/** The virtual size of each disk (by id): from QEMU while it runs, else from the files. */
+async function virtualSizes(disks: DiskSpec[], qmp: QmpClient | undefined): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (qmp) {
+    const nodes = await qmp.execute<Array<{ 'node-name': string; image?: { 'virtual-size'?: number } }>>('query-named-block-nodes', { flat: true });
+    for (const d of disks) {
+      const size = nodes.find((n) => n['node-name'] === d.id)?.image?.['virtual-size'];
+      if (typeof size === 'number') out.set(d.id, size);
+    }
+    return out;
+  }
+  for (const d of disks) {
+    try {
+      const { stdout } = await run(QEMU_IMG, ['info', '-U', '--output=json', '-f', d.format, d.path]);
+      const size = (JSON.parse(stdout) as { 'virtual-size'?: number })['virtual-size'];
+      if (typeof size === 'number') out.set(d.id, size);
+    } catch {
+      // unknown: the checks that need it are skipped
+    }
+  }
+  return out;
+}
+
+/** The snapshot names each writable qcow2 disk holds: from QEMU while it runs, else from the files. */
+async function diskSnapshotNames(rec: VmRecord, qmp: QmpClient | undefined): Promise<Map<DiskSpec, Set<string>>> {
+  const disks = rec.spec.disks.filter((d) => !d.readOnly && d.format === 'qcow2');
+  const out = new Map<DiskSpec, Set<string>>();
+  if (qmp && disks.length > 0) {
+    const nodes = await qmp.execute<Array<{ 'node-name': string; image?: { snapshots?: { name: string }[] } }>>('query-named-block-nodes', { flat: true });
+    for (const d of disks) out.set(d, new Set(nodes.find((n) => n['node-name'] === d.id)?.image?.snapshots?.map((x) => x.name) ?? []));
+  } else {
+    for (const d of disks) out.set(d, new Set(await qemuImgSnapshotNames(d)));
+  }
+  return out;
+}
+
+/** Snapshots on disks the tree does not know, and tree entries none of their (attached) disks hold. */
+function diffTree(tree: SnapshotTree, onDisk: Map<DiskSpec, Set<string>>): { orphans: { tag: string; disk: DiskSpec }[]; gone: SnapshotRecord[] } {
+  const known = new Set(tree.snapshots.map((x) => x.name));
+  const orphans = [...onDisk].flatMap(([disk, tags]) => [...tags].filter((t) => !known.has(t)).map((tag) => ({ tag, disk })));
+  const gone = tree.snapshots.filter((x) => {
+    const held = [...onDisk].filter(([d]) => x.disks.some((sd) => sd.id === d.id && sd.path === d.path));
+    return held.length > 0 && held.every(([, tags]) => !tags.has(x.name));
+  });
+  return { orphans, gone };
+}
+
+async function qemuImgSnapshotNames(disk: DiskSpec): Promise<string[]> {
+  try {
+    const { stdout } = await run(QEMU_IMG, ['info', '-U', '--output=json', '-f', 'qcow2', disk.path]);
+    return ((JSON.parse(stdout) as { snapshots?: { name: string }[] }).snapshots ?? []).map((x) => x.name);
+  } catch (e) {
+    const msg = (e as { stderr?: string }).stderr?.trim() ?? String(e);
+    throw new HangarError('STORAGE_FAILED', `reading the snapshots of ${disk.id} failed: ${msg}`);
+  }
+}
+
 async function qemuImgSnapshot(flag: '-c' | '-a' | '-d', name: string, disk: DiskSpec): Promise<void> {
   try {
     // `qemu-img snapshot` has no -f: name the format through --image-opts so nothing is probed.
@@ -232,7 +392,7 @@ async function qemuImgSnapshot(flag: '-c' | '-a' | '-d', name: string, disk: Dis
     await run(QEMU_IMG, ['snapshot', '--image-opts', flag, name, opts]);
   } catch (e) {
     const msg = (e as { stderr?: string }).stderr?.trim() ?? String(e);
-    throw new HangarError('STORAGE_FAILED', `qemu-img snapshot ${flag} ${name} on ${disk.id} failed: ${msg}`);
+    throw clientError(msg, `qemu-img snapshot ${flag} ${name} on ${disk.id}`) ?? new HangarError('STORAGE_FAILED', `qemu-img snapshot ${flag} ${name} on ${disk.id} failed: ${msg}`);
   }
 }
 

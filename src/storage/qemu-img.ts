@@ -25,8 +25,22 @@ async function qemuImg(args: string[], what: string): Promise<string> {
     if (/No space left on device/i.test(stderr)) {
       throw new HangarError('STORAGE_FULL', `${what} failed: the pool is full (${stderr}). Free space or use another pool.`);
     }
-    throw new HangarError('STORAGE_FAILED', `${what} failed: ${stderr}`);
+    throw clientError(stderr, what) ?? new HangarError('STORAGE_FAILED', `${what} failed: ${stderr}`);
   }
+}
+
+/**
+ * qemu-img failures that are the request's doing, not the host's: a size the pool's file
+ * system cannot hold, or a file another process (a clone, a running guest) has locked.
+ */
+export function clientError(stderr: string, what: string): HangarError | undefined {
+  if (/too large|File too large/i.test(stderr)) {
+    return new HangarError('INVALID_SPEC', `${what} failed: the size is larger than the pool's file system allows (${stderr}). Ask for less.`);
+  }
+  if (/Failed to get .*lock/i.test(stderr)) {
+    return new HangarError('VOLUME_IN_USE', `${what} failed: another process is using the disk (a clone or copy, or a guest): ${stderr.split('\n')[0]}. Try again when it is done.`);
+  }
+  return undefined;
 }
 
 export async function imageInfo(path: string, format?: DiskFormat): Promise<ImageInfo> {
@@ -96,7 +110,7 @@ export function convertImage(
       if (code === 0) return resolve();
       if (opts.signal?.aborted) return reject(new HangarError('INVALID_SPEC', 'Cancelled.'));
       if (/No space left on device/i.test(stderr)) return reject(new HangarError('STORAGE_FULL', `Copying to ${dst.path} failed: the pool is full. Free space or use another pool.`));
-      reject(new HangarError('STORAGE_FAILED', `Copying ${src.path} failed: ${stderr.trim()}`));
+      reject(clientError(stderr.trim(), `Copying ${src.path}`) ?? new HangarError('STORAGE_FAILED', `Copying ${src.path} failed: ${stderr.trim()}`));
     });
   });
 }

@@ -2,11 +2,12 @@
  * StorageService: pools and volumes. It knows nothing of running guests: VmService
  * marks volumes attached and does the live (QMP) half of attach, detach and resize.
  */
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
+import { qemuImgProcesses } from '../util/orphans.js';
 import { formatBytes, parseSizeBytes } from '../util/size.js';
 import { DirPool, validateVolumeName, type PoolCapacity, type StoragePool } from './pool.js';
 import { convertImage, createImage, imageInfo, resizeImage, type DiskFormat } from './qemu-img.js';
@@ -77,7 +78,40 @@ export class StorageService {
     if (!(await this.pools.get(DEFAULT_POOL))) {
       await this.pools.create(DEFAULT_POOL, { name: DEFAULT_POOL, kind: 'dir', path: join(this.dataDir, 'pools', DEFAULT_POOL), createdAt: new Date().toISOString() });
     }
-    for (const p of await this.pools.list()) await this.pool(p.name);
+    for (const p of await this.pools.list()) {
+      const pool = await this.pool(p.name);
+      await this.removePartials(pool.path);
+    }
+  }
+
+  /**
+   * A create or clone the previous daemon did not finish left `NAME.FORMAT.partial` in its
+   * pool (and maybe an orphaned qemu-img still writing it): end those processes, remove the
+   * files. A qemu-img another live daemon runs (a pool path shared by two data dirs) and its
+   * file are left alone; nothing else in a pool is touched. Call it at start, before any volume work.
+   */
+  private async removePartials(dir: string): Promise<void> {
+    const busy = new Set<string>();
+    for (const p of await qemuImgProcesses(dir)) {
+      if (p.parentIsDaemon) {
+        for (const a of p.argv) busy.add(a);
+        continue;
+      }
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (n.endsWith('.partial') && !busy.has(join(dir, n))) await rm(join(dir, n), { force: true });
+    }
   }
 
   // ---- pools ---------------------------------------------------------------

@@ -60,6 +60,19 @@ describe('SqliteStore', () => {
     expect((await store.listEvents({ limit: 2 })).map((e) => e.seq)).toEqual([2, 3]);
   });
 
+  it('appends and queries the audit log in order, by VM, after a seq', async () => {
+    const base = { actor: 'unix-socket', transport: 'unix' as const, status: 200, durationMs: 1 };
+    await store.appendAudit({ ...base, time: '2026-01-01T00:00:00.000Z', method: 'POST', route: '/v1/vms', target: 'vms/a', vm: 'a', body: { name: 'a' } });
+    await store.appendAudit({ ...base, time: '2026-01-01T00:00:01.000Z', method: 'POST', route: '/v1/pools', target: 'pools/p' });
+    const third = await store.appendAudit({ ...base, time: '2026-01-01T00:00:02.000Z', method: 'DELETE', route: '/v1/vms/:name', vm: 'a', status: 409, errorCode: 'VM_STATE' });
+    expect(third.seq).toBe(3);
+    expect((await store.listAudit()).map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect((await store.listAudit({ vm: 'a' })).map((e) => e.method)).toEqual(['POST', 'DELETE']);
+    expect(await store.listAudit({ afterSeq: 2 })).toEqual([third]);
+    expect((await store.listAudit({ limit: 1 }))[0]).toMatchObject({ seq: 3, errorCode: 'VM_STATE', vm: 'a' });
+    expect((await store.listAudit({ afterSeq: 0, limit: 1 }))[0]).toMatchObject({ seq: 1, body: { name: 'a' } });
+  });
+
   it('persists across reopen and applies migrations once', async () => {
     await store.createVm(record('a'));
     await store.close();

@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { HangarError } from '../errors/errors.js';
-import type { Collection, CollectionKind, EventQuery, HangarEvent, Store, VmRecord } from './store.js';
+import type { AuditEntry, AuditQuery, Collection, CollectionKind, EventQuery, HangarEvent, Store, VmRecord } from './store.js';
 
 type Migration = (db: Database.Database) => void;
 
@@ -39,15 +39,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `);
   },
+  (db) => {
+    // The audit log: one row per mutating API call; the record is the JSON AuditEntry.
+    db.exec(`
+      CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        time TEXT NOT NULL,
+        vm TEXT,
+        record TEXT NOT NULL
+      );
+      CREATE INDEX audit_time ON audit (time);
+      CREATE INDEX audit_vm ON audit (vm, seq);
+    `);
+  },
 ];
 
 /** Events older than this many entries are pruned, so the table stays bounded. */
 const EVENT_RETENTION = 100_000;
+/** The audit log keeps this many entries, pruned like the events. */
+const AUDIT_RETENTION = 100_000;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
   private appendsSincePrune = 0;
+  private revision = 0;
+  private auditsSincePrune = 0;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -69,6 +86,14 @@ export class SqliteStore implements Store {
         'SELECT * FROM (SELECT seq, time, type, vm, data FROM events WHERE (? IS NULL OR vm = ?) ORDER BY seq DESC LIMIT ?) ORDER BY seq',
       ),
       prune: this.db.prepare('DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?'),
+      appendAudit: this.db.prepare('INSERT INTO audit (time, vm, record) VALUES (?, ?, ?)'),
+      audit: this.db.prepare<[number, string | null, string | null, number], { seq: number; record: string }>(
+        'SELECT seq, record FROM audit WHERE seq > ? AND (? IS NULL OR vm = ?) ORDER BY seq LIMIT ?',
+      ),
+      lastAudit: this.db.prepare<[string | null, string | null, number], { seq: number; record: string }>(
+        'SELECT * FROM (SELECT seq, record FROM audit WHERE (? IS NULL OR vm = ?) ORDER BY seq DESC LIMIT ?) ORDER BY seq',
+      ),
+      pruneAudit: this.db.prepare('DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?'),
       objGet: this.db.prepare<[string, string], { record: string }>('SELECT record FROM objects WHERE kind = ? AND key = ?'),
       objList: this.db.prepare<[string], { record: string }>('SELECT record FROM objects WHERE kind = ? ORDER BY key'),
       objCreate: this.db.prepare('INSERT OR IGNORE INTO objects (kind, key, record, updated_at) VALUES (?, ?, ?, ?)'),
@@ -93,6 +118,10 @@ export class SqliteStore implements Store {
     };
   }
 
+  vmRevision(): number {
+    return this.revision;
+  }
+
   async listVms(): Promise<VmRecord[]> {
     return this.stmts.list.all().map((r) => JSON.parse(r.record) as VmRecord);
   }
@@ -105,6 +134,7 @@ export class SqliteStore implements Store {
   async createVm(record: VmRecord): Promise<void> {
     try {
       this.stmts.insert.run({ id: record.id, name: record.name, record: JSON.stringify(record), createdAt: record.createdAt, updatedAt: record.updatedAt });
+      this.revision++;
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new HangarError('VM_EXISTS', `A VM named "${record.name}" already exists: pick another name or delete it first.`);
@@ -116,12 +146,14 @@ export class SqliteStore implements Store {
   async updateVm(record: VmRecord): Promise<VmRecord> {
     const next = { ...record, updatedAt: new Date().toISOString() };
     const res = this.stmts.update.run({ id: next.id, name: next.name, record: JSON.stringify(next), updatedAt: next.updatedAt });
+    this.revision++;
     if (res.changes === 0) throw new HangarError('VM_NOT_FOUND', `VM "${record.name}" no longer exists.`);
     return next;
   }
 
   async deleteVm(id: string): Promise<void> {
     this.stmts.delete.run(id);
+    this.revision++;
   }
 
   async appendEvent(event: Omit<HangarEvent, 'seq' | 'time'>): Promise<HangarEvent> {
@@ -139,6 +171,22 @@ export class SqliteStore implements Store {
     const vm = query.vm ?? null;
     const rows = query.afterSeq === undefined ? this.stmts.lastEvents.all(vm, vm, limit) : this.stmts.events.all(query.afterSeq, vm, vm, limit);
     return rows.map(rowToEvent);
+  }
+
+  async appendAudit(entry: Omit<AuditEntry, 'seq'>): Promise<AuditEntry> {
+    const res = this.stmts.appendAudit.run(entry.time, entry.vm ?? null, JSON.stringify(entry));
+    if (++this.auditsSincePrune >= 1000) {
+      this.auditsSincePrune = 0;
+      this.stmts.pruneAudit.run(AUDIT_RETENTION);
+    }
+    return { seq: Number(res.lastInsertRowid), ...entry };
+  }
+
+  async listAudit(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), 10_000);
+    const vm = query.vm ?? null;
+    const rows = query.afterSeq === undefined ? this.stmts.lastAudit.all(vm, vm, limit) : this.stmts.audit.all(query.afterSeq, vm, vm, limit);
+    return rows.map((r) => ({ seq: r.seq, ...(JSON.parse(r.record) as Omit<AuditEntry, 'seq'>) }));
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,8 @@
 import type { VmSpec } from '../vm/spec.js';
 import type { VmState } from '../vm/states.js';
 import type { LiveResources } from '../resources/live.js';
+import type { QemuThreads } from '../resources/pinning.js';
+import type { PlacementSnapshot } from '../vm/placement.js';
 
 /** What the daemon needs to find and re-adopt a running QEMU process. */
 export interface VmRuntime {
@@ -22,6 +24,10 @@ export interface VmRuntime {
   hotplug?: Record<string, string>;
   /** Resources the running guest has now (vCPUs, memory, hot-plug ceilings). */
   live?: LiveResources;
+  /** QEMU's vCPU and I/O thread ids (for pinning and `vm show`). */
+  threads?: QemuThreads;
+  /** Hugepages, NUMA, I/O threads and host devices this run started with (vm/placement.ts placementOf). */
+  placement?: PlacementSnapshot;
 }
 
 export interface VmRecord {
@@ -36,6 +42,8 @@ export interface VmRecord {
   restartHistory?: string[];
   /** A user stopped it: autostart leaves it alone until a user starts it again. */
   stoppedByUser?: boolean;
+  /** The uid this VM's QEMU runs as (one per VM), allocated at its first start by a root daemon. */
+  guestUid?: number;
   /** Exit status of the last QEMU process, when known. */
   lastExit?: { code: number | null; signal: string | null; at: string };
   createdAt: string;
@@ -49,6 +57,40 @@ export interface HangarEvent {
   type: string;
   vm?: string;
   data: Record<string, unknown>;
+}
+
+/**
+ * One mutating API call, as the audit log keeps it: who, what, when, and how it ended.
+ * Request bodies are stored with secrets redacted (src/audit/redact.ts).
+ */
+export interface AuditEntry {
+  seq: number;
+  /** When the request arrived (ISO 8601). */
+  time: string;
+  /** Who: the auth layer's token id once it exists; `unix-socket` for the local socket. */
+  actor: string;
+  transport: 'unix' | 'tcp';
+  method: string;
+  /** The route pattern, e.g. `/v1/vms/:name/stop`; the raw path for unmatched requests. */
+  route: string;
+  /** The object acted on, e.g. `vms/web1`, `volumes/default/data1`. */
+  target?: string;
+  /** The VM concerned, when there is one (for filtering). */
+  vm?: string;
+  params?: Record<string, unknown>;
+  query?: Record<string, unknown>;
+  body?: unknown;
+  status: number;
+  /** The error catalogue code when the call failed. */
+  errorCode?: string;
+  durationMs: number;
+  requestId?: string;
+}
+
+export interface AuditQuery {
+  afterSeq?: number;
+  vm?: string;
+  limit?: number;
 }
 
 export interface EventQuery {
@@ -71,11 +113,14 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects';
+export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects' | 'tokens';
 
 export interface Store {
   collection<T>(kind: CollectionKind): Collection<T>;
   listVms(): Promise<VmRecord[]>;
+  /** A number that changes whenever any VM record is created, updated or deleted (etcd: the
+   * prefix's revision). Lets services cache views derived from all VMs. */
+  vmRevision(): number;
   getVm(name: string): Promise<VmRecord | undefined>;
   /** Fails with VM_EXISTS if the name is taken. */
   createVm(record: VmRecord): Promise<void>;
@@ -84,5 +129,9 @@ export interface Store {
   deleteVm(id: string): Promise<void>;
   appendEvent(event: Omit<HangarEvent, 'seq' | 'time'>): Promise<HangarEvent>;
   listEvents(query?: EventQuery): Promise<HangarEvent[]>;
+  /** Appends to the audit log (bounded: the oldest entries are pruned). */
+  appendAudit(entry: Omit<AuditEntry, 'seq'>): Promise<AuditEntry>;
+  /** Entries after `afterSeq` (oldest first), or the last `limit` ones. */
+  listAudit(query?: AuditQuery): Promise<AuditEntry[]>;
   close(): Promise<void>;
 }

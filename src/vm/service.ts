@@ -4,9 +4,10 @@
  * every state change to the store and the event bus.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { allocateGuestUid, allowPathTo, groupCanUse, handOver, shareReadOnly, takeBack, type GuestIdentity } from '../security/guest-identity.js';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { ImageCatalog } from '../images/catalog.js';
@@ -16,7 +17,7 @@ import type { NetworkService } from '../network/service.js';
 import { DEFAULT_PROJECT, type ProjectService, type Usage } from '../projects/service.js';
 import { macAddress } from '../network/names.js';
 import type { CgroupDriver } from '../resources/cgroups.js';
-import { deleteDevice, setDiskThrottle, setGuestCpus, setGuestMemory, type LiveResources } from '../resources/live.js';
+import { deleteDevice, dimmGrowthMiB, setDiskThrottle, setGuestCpus, setGuestMemory, type LiveResources } from '../resources/live.js';
 import { parseSizeBytes } from '../util/size.js';
 import { buildSeedIso, renderConfigDrive, renderNoCloud, validateCloudInit } from '../cloudinit/index.js';
 import { GuestAgent, isGuestAgentError } from '../qga/index.js';
@@ -27,10 +28,17 @@ import { QmpClient, type QmpEvent } from '../qmp/index.js';
 import type { Store, VmRecord, VmRuntime } from '../store/store.js';
 import { KeyedMutex } from '../util/mutex.js';
 import type { Accel, CloudInitSpec, DiskSpec, HostCaps, MachineType, NicSpec, PortForward, VmPaths, VmSpec } from './spec.js';
-import { assertOperationAllowed, isActive, type VmOperation, type VmState } from './states.js';
+import { assertOperationAllowed, assertSavedVmAllows, isActive, type VmOperation, type VmState } from './states.js';
 import { formatMiB, parseMemoryMiB, validateCpus, validateVmName } from './validate.js';
+import { diskIothread, dimmAlignMiB, memoryBackendProps, placementOf } from './placement.js';
+import {
+  applyPlacementInput, checkBeforeStart, hotplugIothread, pendingPlacement, placementView, placementViewLive, placeThreads, previewSettings,
+  type PlacementInput, type PlacementOptions, type PlacementSettings, type PlacementView,
+} from './placement-ops.js';
+import { checkHugepages, onlineCpus } from '../host/placement.js';
+import { applyPinning, queryThreads } from '../resources/pinning.js';
 
-export interface CreateVmInput {
+export interface CreateVmInput extends PlacementInput {
   name: string;
   image?: string;
   cpus?: number;
@@ -65,7 +73,7 @@ export interface CreateVmInput {
 }
 
 /** `vm set`: each key applies live where the guest allows, otherwise at the next start. */
-export interface VmSettings {
+export interface VmSettings extends PlacementSettings {
   cpus?: number;
   memory?: string | number;
   maxCpus?: number;
@@ -74,7 +82,7 @@ export interface VmSettings {
   cpuLimit?: number | string | null;
   cpuWeight?: number | null;
   /** Per disk (device id like disk0, or volume name): I/O limits; 0 or null lifts them. */
-  disks?: Record<string, { iops?: number | null; bps?: string | number | null }>;
+  disks?: Record<string, { iops?: number | null; bps?: string | number | null; iothread?: string | null }>;
   autostart?: boolean;
   autostartOrder?: number;
   autostartDelay?: number;
@@ -128,7 +136,9 @@ export interface VmView {
   project: string;
   nics: { id: string; kind: string; mac: string; network?: string }[];
   cloudInit?: { format: string; hostname?: string; user?: string; sshKeys: number; password: boolean; userData: boolean; networkConfig: boolean };
-  disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean; iops?: number; bps?: number }[];
+  disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean; iops?: number; bps?: number; iothread?: string }[];
+  /** Hugepages, NUMA, pinning (with each thread's affinity while it runs), I/O threads, host devices. */
+  placement?: PlacementView;
   startedAt?: string;
   lastExit?: VmRecord['lastExit'];
   createdAt: string;
@@ -138,9 +148,17 @@ export interface VmView {
 export interface HostInfo {
   cpus: number;
   memoryMiB: number;
-  /** Policy defaults; projects and configurable policies come with the resources issue. */
+  /** vCPUs allowed per host CPU, over all running VMs. */
   cpuOvercommit: number;
+  /** Guest memory allowed per byte of host memory left after `reservedMemoryMiB`. */
   memoryOvercommit: number;
+  /** Host memory kept for the host itself (and QEMU's own overhead): never given to guests. */
+  reservedMemoryMiB: number;
+}
+
+/** What running guests may have in all: the host's CPUs and memory (less the reserve) × overcommit. */
+export function hostCapacity(host: HostInfo): { cpus: number; memoryMiB: number } {
+  return { cpus: host.cpus * host.cpuOvercommit, memoryMiB: Math.floor(Math.max(0, host.memoryMiB - host.reservedMemoryMiB) * host.memoryOvercommit) };
 }
 
 export interface VmServiceDeps {
@@ -159,6 +177,17 @@ export interface VmServiceDeps {
   logDir: string;
   qemuBinary?: string;
   log?: (msg: string) => void;
+  /** sysfs/procfs roots and the affinity setter, for tests. */
+  placement?: PlacementOptions;
+  /** Run each guest's QEMU as a user of its own (root daemons); absent: as the daemon's user. */
+  guestUsers?: GuestUsers;
+}
+
+/** Where guest uids come from, and the group every guest gets (`kvm`, for /dev/kvm). */
+export interface GuestUsers {
+  uidBase: number;
+  /** undefined: each guest gets a group of its own number (gid = uid). */
+  gid?: number;
 }
 
 /** Work to do on a freshly launched, still paused QEMU before the guest runs. */
@@ -166,6 +195,16 @@ export interface StartHooks {
   beforeCont?: (qmp: QmpClient) => Promise<void>;
   /** Leave the guest paused after `beforeCont` (e.g. a snapshot taken while paused). */
   stayPaused?: boolean;
+  /** Restoring a save: QEMU waits for its state (`-incoming defer`); a failure leaves the VM `saved`. */
+  incoming?: boolean;
+}
+
+/** How `start` and `delete` treat a saved VM (the migration module's save service). */
+export interface SavedStateHooks {
+  /** Restores the save into a fresh QEMU (holding the VM's lock) and deletes the save file. */
+  restore(vm: VmHandle): Promise<VmRecord>;
+  /** Deletes the save file, if any. */
+  discard(rec: Pick<VmRecord, 'id' | 'name'>): Promise<void>;
 }
 
 /**
@@ -179,6 +218,9 @@ export interface VmHandle {
   start(hooks?: StartHooks): Promise<VmRecord>;
   /** Re-reads QEMU's run state (running/paused) into the record. */
   syncRunState(): Promise<VmRecord>;
+  setState(state: VmState, reason?: string): Promise<VmRecord>;
+  /** Ends QEMU after its state was saved: the VM becomes `saved`, not `stopped`. */
+  quitSaved(): Promise<VmRecord>;
 }
 
 /** A QEMU process the daemon is watching. */
@@ -207,6 +249,8 @@ interface LiveVm {
   detaching: boolean;
   /** A user (or the API) asked for this stop: no restart policy applies. */
   userStop?: boolean;
+  /** The state its end records instead of `stopped` (a save, or a failed restore). */
+  endState?: 'saved';
 }
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
@@ -221,13 +265,21 @@ export class VmService {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** One agent client per VM: the channel serves one client at a time. */
   private readonly agents = new Map<string, GuestAgent>();
+  private readonly uidAllocation = new KeyedMutex();
+  private readonly listCache = new Map<string, { revision: number; validUntil: number; body: Buffer }>();
   private stopping = false;
   private readonly qemuBinary: string;
   private readonly log: (msg: string) => void;
+  private savedState?: SavedStateHooks;
 
   constructor(private readonly deps: VmServiceDeps) {
     this.qemuBinary = deps.qemuBinary ?? QEMU_BINARY;
     this.log = deps.log ?? (() => {});
+  }
+
+  /** Installed by the save service: `start` restores a saved VM, `delete` removes its save. */
+  useSavedState(hooks: SavedStateHooks): void {
+    this.savedState = hooks;
   }
 
   // ---- queries -------------------------------------------------------------
@@ -236,8 +288,29 @@ export class VmService {
     return (await this.deps.store.listVms()).map(toView);
   }
 
+  /**
+   * `list()` as a JSON body, cached until a VM record changes (or a restart leaves a
+   * restart policy's window, which changes `restartsInWindow`). Listing 1,000 VMs costs
+   * one buffer write instead of 1,000 parses, views and serializations.
+   */
+  async listJson(project?: string): Promise<Buffer> {
+    const revision = this.deps.store.vmRevision();
+    const key = project ?? '';
+    const cached = this.listCache.get(key);
+    if (cached && cached.revision === revision && Date.now() < cached.validUntil) return cached.body;
+    if (!cached || cached.revision !== revision) this.listCache.clear();
+    const records = (await this.deps.store.listVms()).filter((r) => project === undefined || (r.spec.project ?? DEFAULT_PROJECT) === project);
+    const body = Buffer.from(JSON.stringify(records.map(toView)));
+    this.listCache.set(key, { revision, validUntil: restartWindowChange(records), body });
+    return body;
+  }
+
   async get(name: string): Promise<VmView> {
-    return toView(await this.mustGet(name));
+    const rec = await this.mustGet(name);
+    const view = toView(rec);
+    const placement = await placementViewLive(rec, this.deps.placement?.roots?.proc);
+    if (placement) view.placement = placement;
+    return view;
   }
 
   /** Paths of a VM's runtime files; exposed for logs and consoles. */
@@ -260,6 +333,15 @@ export class VmService {
     return this.mustGet(name);
   }
 
+  /**
+   * The live QMP connection of a VM (by id), for read-only queries such as the metrics
+   * sampler's; undefined while it has none. Never use it to change the VM: that is this service's job.
+   */
+  monitor(id: string): QmpClient | undefined {
+    const qmp = this.live.get(id)?.qmp;
+    return qmp && !qmp.closed ? qmp : undefined;
+  }
+
   // ---- create / delete -----------------------------------------------------
 
   async create(input: CreateVmInput): Promise<VmView> {
@@ -272,7 +354,8 @@ export class VmService {
     if (machine === 'microvm' && vnc) {
       throw new HangarError('INVALID_SPEC', 'A microvm has no display: create it with vnc=false, or pick machine q35.', { details: { field: 'vnc' } });
     }
-    if (input.cpuModel !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(input.cpuModel)) {
+    // A model name never starts with '-' or '.': "-object" would read like an option.
+    if (input.cpuModel !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(input.cpuModel)) {
       throw new HangarError('INVALID_SPEC', `CPU model "${input.cpuModel}" is not a QEMU CPU model name (e.g. max, host, qemu64).`, { details: { field: 'cpuModel' } });
     }
     this.checkFitsHost(name, cpus, memoryMiB);
@@ -294,6 +377,7 @@ export class VmService {
     if (input.accel !== undefined) spec.accel = input.accel;
     if (project !== DEFAULT_PROJECT) spec.project = project;
     applyResourceFields(spec, input);
+    await applyPlacementInput(spec, input, this.deps.placement);
     if (input.forwards?.length) spec.nics[0]!.forwards = await this.checkForwards(input.forwards.map(parseForward), name);
     if (input.cloudInit) {
       const { format, ...rest } = input.cloudInit;
@@ -349,6 +433,7 @@ export class VmService {
           this.log(`${name}: releasing volume ${pool}/${vol} failed: ${errorText(e)}`);
         }
       }
+      await this.savedState?.discard(rec);
       await rm(join(this.deps.runDir, 'vms', rec.id), { recursive: true, force: true });
       await rm(join(this.deps.logDir, rec.id), { recursive: true, force: true });
       await this.deps.events.publish('vm.deleted', name, {});
@@ -357,11 +442,26 @@ export class VmService {
 
   // ---- lifecycle -----------------------------------------------------------
 
-  async start(name: string): Promise<VmView> {
+  /** Starts a VM; a saved one is restored where it was, unless `fresh` discards its save. */
+  async start(name: string, opts: { fresh?: boolean } = {}): Promise<VmView> {
     return this.exclusive(name, 'start', async (rec) => {
       this.cancelRestart(name);
       if (rec.stoppedByUser) rec = await this.updateRecord(name, (r) => ({ ...r, stoppedByUser: false }));
+      if (rec.state === 'saved' && this.savedState) {
+        if (!opts.fresh) return toView(await this.savedState.restore(this.handle(name)));
+        await this.savedState.discard(rec);
+        rec = await this.setState(name, 'stopped', { stateReason: undefined });
+      }
       return toView(await this.startLocked(rec));
+    });
+  }
+
+  /** Deletes a saved VM's save file: it becomes `stopped` and its next start boots afresh. */
+  async discardSave(name: string): Promise<VmView> {
+    return this.exclusive(name, 'discard-save', async (rec) => {
+      if (rec.state !== 'saved') throw new HangarError('VM_STATE', `VM "${name}" is ${rec.state}, not saved: there is no save to discard.`);
+      await this.savedState?.discard(rec);
+      return toView(await this.setState(name, 'stopped', { stateReason: undefined }));
     });
   }
 
@@ -549,8 +649,11 @@ export class VmService {
 
   /** Runs `fn` holding the VM's operation lock (a concurrent operation gets VM_BUSY). */
   async operate<T>(name: string, op: string, fn: (vm: VmHandle) => Promise<T>): Promise<T> {
-    return this.exclusive(name, op, async () => {
-      const handle: VmHandle = {
+    return this.exclusive(name, op, async () => fn(this.handle(name)));
+  }
+
+  private handle(name: string): VmHandle {
+    return {
         record: () => this.mustGet(name),
         qmp: async () => this.qmpOf(await this.mustGet(name)),
         forceStop: async () => this.forceStopLocked(await this.mustGet(name)),
@@ -561,9 +664,15 @@ export class VmService {
           const state: VmState = status.running ? 'running' : 'paused';
           return rec.state === state ? rec : this.setState(name, state);
         },
+        setState: async (state, reason) => this.setState(name, state, { stateReason: reason }),
+        quitSaved: async () => {
+          const lv = this.mustLive(await this.mustGet(name));
+          lv.endState = 'saved';
+          lv.userStop = true;
+          await this.terminate(lv);
+          return this.mustGet(name);
+        },
       };
-      return fn(handle);
-    });
   }
 
   // ---- disks ---------------------------------------------------------------
@@ -615,6 +724,7 @@ export class VmService {
         return next;
       });
       await this.deps.storage.markAttached(pool, volume, undefined);
+      if (this.deps.guestUsers && !disk.readOnly) await takeBack(disk.path);
       await this.deps.events.publish('vm.disk-detached', name, { device: disk.id, pool, volume, live });
       return toView(rec);
     });
@@ -639,12 +749,15 @@ export class VmService {
     const qmp = this.qmpOf(rec);
     const port = this.freeHotplugPort(rec, 'disks');
     const fileNode = `file-${disk.id}`;
+    const identity = await this.guestIdentity(rec);
+    if (identity) await this.handOverDisk(disk, identity);
     await qmp.execute('blockdev-add', {
       driver: disk.format, 'node-name': disk.id, 'read-only': disk.readOnly,
       file: { driver: 'file', 'node-name': fileNode, filename: disk.path, 'read-only': disk.readOnly },
     });
     try {
-      await qmp.execute('device_add', { driver: 'virtio-blk-pci', id: disk.id, drive: disk.id, ...(port && { bus: port }) });
+      const iothread = hotplugIothread(rec.runtime?.placement, disk, rec.spec.disks.length);
+      await qmp.execute('device_add', { driver: 'virtio-blk-pci', id: disk.id, drive: disk.id, ...(port && { bus: port }), ...(iothread && { iothread }) });
     } catch (e) {
       await qmp.execute('blockdev-del', { 'node-name': disk.id }).catch(() => undefined);
       throw e;
@@ -752,6 +865,8 @@ export class VmService {
   async set(name: string, settings: VmSettings): Promise<{ vm: VmView; changes: SettingResult[] }> {
     return this.exclusive(name, 'set', async (rec) => {
       const spec: VmSpec = structuredClone(rec.spec);
+      // Placement (and resource changes that would break a NUMA topology) is checked before anything applies.
+      const preview = await previewSettings(rec.spec, settings, this.deps.placement);
       const changes: SettingResult[] = [];
       const live = rec.runtime?.live && (rec.state === 'running' || rec.state === 'paused') ? { ...rec.runtime.live } : undefined;
       const qmp = live ? this.qmpOf(rec) : undefined;
@@ -779,7 +894,12 @@ export class VmService {
         if ((spec.maxMemoryMiB ?? 0) < mib) spec.maxMemoryMiB = mib;
         const fitsLive = live && (mib <= live.pluggedMiB || mib <= live.maxMemoryMiB);
         if (live && qmp && fitsLive) {
-          Object.assign(live, await setGuestMemory(qmp, live, mib, rec.spec.balloon, rec.runtime?.accel ?? 'tcg'));
+          // DIMMs come from the same backend as the running guest's RAM (hugepages or not).
+          const running = { hugepages: rec.runtime?.placement ? (rec.runtime.placement.hugepages ?? undefined) : rec.spec.hugepages };
+          const dimm = { backend: memoryBackendProps(running), alignMiB: dimmAlignMiB(running) };
+          const grow = dimmGrowthMiB(live, mib, dimm.alignMiB);
+          if (running.hugepages && grow > 0) await checkHugepages(name, grow, running.hugepages.sizeKiB, this.deps.placement?.roots);
+          Object.assign(live, await setGuestMemory(qmp, live, mib, rec.spec.balloon, rec.runtime?.accel ?? 'tcg', dimm));
           now('memory', mib, mib > rec.spec.memoryMiB ? 'hot-plugged' : 'balloon');
         } else {
           later('memory', mib, live ? `above this run's maximum of ${live.maxMemoryMiB} MiB (set max-memory, then restart)` : undefined);
@@ -802,6 +922,31 @@ export class VmService {
           later('cpus', cpus, live ? `above this run's maximum of ${live.maxCpus} (set max-cpus, then restart)` : undefined);
         }
       }
+      // Pins apply live (taskset); a vCPU hot-plug gets them re-applied to its new thread.
+      let threads = rec.runtime?.threads;
+      if (live && qmp && (settings.pin !== undefined || settings.cpus !== undefined)) {
+        if (settings.pin !== undefined) {
+          if (preview.pin) spec.pin = preview.pin;
+          else delete spec.pin;
+        }
+        threads = await queryThreads(qmp, (rec.runtime?.placement?.iothreads ?? 0) > 0);
+        if (spec.pin || settings.pin !== undefined) {
+          await applyPinning(rec.runtime!.pid, threads, spec.pin, await onlineCpus(this.deps.placement?.roots), {
+            ...(this.deps.placement?.setter && { setter: this.deps.placement.setter }), ...(this.deps.placement?.roots?.proc && { procRoot: this.deps.placement.roots.proc }),
+          });
+        }
+        if (settings.pin !== undefined) now('pin', placementView({ ...rec, spec })?.pin ?? null, 'taskset');
+      } else if (settings.pin !== undefined) {
+        if (preview.pin) spec.pin = preview.pin;
+        else delete spec.pin;
+        later('pin', placementView({ ...rec, spec })?.pin ?? null);
+      }
+      for (const key of ['hugepages', 'numa', 'iothreads', 'hostdevs'] as const) {
+        if (settings[key] === undefined) continue;
+        if (preview[key] === undefined) delete spec[key];
+        else Object.assign(spec, { [key]: preview[key] });
+        later(key, preview[key] ?? null, live ? 'at the next start' : undefined);
+      }
       if (settings.cpuLimit !== undefined) {
         const pct = parseCpuLimit(settings.cpuLimit);
         if (pct === undefined) delete spec.cpuLimitPercent;
@@ -817,6 +962,13 @@ export class VmService {
       for (const [key, limits] of Object.entries(settings.disks ?? {})) {
         const disk = spec.disks.find((d) => d.id === key || d.volume?.name === key);
         if (!disk) throw new HangarError('INVALID_SPEC', `VM "${name}" has no disk "${key}": use a device id (disk0) or a volume name.`);
+        if (limits.iothread !== undefined) {
+          const chosen = preview.disks.find((d) => d.id === disk.id)?.iothread;
+          if (chosen === undefined) delete disk.iothread;
+          else disk.iothread = chosen;
+          later(`disk.${key}.iothread`, chosen ?? null, chosen === undefined ? 'assigned round-robin' : undefined);
+        }
+        if (limits.iops === undefined && limits.bps === undefined) continue;
         if (limits.iops !== undefined) setLimit(disk, 'iops', limits.iops === null ? 0 : validateCount(limits.iops, 'iops'));
         if (limits.bps !== undefined) setLimit(disk, 'bps', limits.bps === null || limits.bps === 0 ? 0 : parseSizeBytes(limits.bps, 'bps'));
         if (live && qmp) {
@@ -831,7 +983,7 @@ export class VmService {
       }
       const next = await this.updateRecord(name, (r) => {
         const n: VmRecord = { ...r, spec };
-        if (live && n.runtime) n.runtime = { ...n.runtime, live };
+        if (live && n.runtime) n.runtime = { ...n.runtime, live, ...(threads && { threads }) };
         return n;
       });
       await this.deps.events.publish('vm.settings', name, { changes });
@@ -862,14 +1014,18 @@ export class VmService {
    * is never killed: it is marked `unknown` with the reason.
    */
   async adoptAll(): Promise<void> {
-    for (const rec of await this.deps.store.listVms()) {
-      if (!isActive(rec.state)) continue;
-      try {
-        await this.adopt(rec);
-      } catch (e) {
-        this.log(`adopting ${rec.name} failed: ${errorText(e)}`);
+    // Each adoption waits mostly on one guest's QMP socket: several at a time.
+    const queue = (await this.deps.store.listVms()).filter((r) => isActive(r.state));
+    const worker = async () => {
+      for (let rec = queue.shift(); rec; rec = queue.shift()) {
+        try {
+          await this.adopt(rec);
+        } catch (e) {
+          this.log(`adopting ${rec.name} failed: ${errorText(e)}`);
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: ADOPT_CONCURRENCY }, worker));
   }
 
   /** Lets go of every guest without touching it (the daemon is shutting down). */
@@ -884,14 +1040,93 @@ export class VmService {
     this.live.clear();
   }
 
+  // ---- internals: guest users ----------------------------------------------
+
+  /** The uid/gid this VM's QEMU runs as; allocated (once, kept in the record) on first use. */
+  private async guestIdentity(rec: VmRecord): Promise<GuestIdentity | undefined> {
+    const users = this.deps.guestUsers;
+    if (!users) return undefined;
+    let uid = rec.guestUid;
+    if (uid === undefined) {
+      uid = await this.uidAllocation.run('uids', async () => {
+        const current = await this.deps.store.getVm(rec.name);
+        if (current?.guestUid !== undefined) return current.guestUid;
+        const taken = (await this.deps.store.listVms()).flatMap((v) => (v.guestUid === undefined ? [] : [v.guestUid]));
+        const fresh = allocateGuestUid(taken, users.uidBase);
+        await this.updateRecord(rec.name, (r) => ({ ...r, guestUid: fresh }));
+        return fresh;
+      });
+    }
+    return { uid, gid: users.gid ?? uid };
+  }
+
+  /**
+   * Gives a guest's QEMU what it opens itself, and nothing else: its sockets directory, its
+   * serial log, its seed image and writable disks become its own (0700/0600); kernel, initrd
+   * and the base images of linked clones become readable by all guests; the directories on
+   * the way become passable (o+x, never listable).
+   */
+  private async handOverGuestFiles(rec: VmRecord, paths: VmPaths, id: GuestIdentity, accel: 'kvm' | 'tcg'): Promise<void> {
+    if (accel === 'kvm') {
+      const kvm = await stat('/dev/kvm').catch(() => undefined);
+      if (kvm && !groupCanUse(kvm, id)) {
+        throw new HangarError('KVM_NO_ACCESS', `VM "${rec.name}" would run as uid ${id.uid}, gid ${id.gid}, which cannot open /dev/kvm (owner ${kvm.uid}:${kvm.gid}, mode ${(kvm.mode & 0o777).toString(8)}). Give /dev/kvm to a \`kvm\` group (Debian's udev does: chgrp kvm /dev/kvm; chmod 660 /dev/kvm) and restart the daemon, or run the daemon with --no-guest-users.`);
+      }
+    }
+    if (rec.spec.nics.some((n) => n.kind === 'network')) await this.letGuestsOpenTun(id);
+    const runDir = dirname(paths.qmpSocket);
+    const logDir = dirname(paths.serialLog);
+    for (const dir of [runDir, logDir]) {
+      await allowPathTo(dir);
+      await handOver(dir, id, 0o700);
+    }
+    if (existsSync(paths.serialLog)) await handOver(paths.serialLog, id, 0o600);
+    if (rec.spec.cloudInit && paths.seedIso) await handOver(paths.seedIso, id, 0o600);
+    if (rec.spec.boot.kind === 'kernel') {
+      await shareReadOnly(rec.spec.boot.kernel);
+      if (rec.spec.boot.initrd) await shareReadOnly(rec.spec.boot.initrd);
+    }
+    for (const disk of rec.spec.disks) await this.handOverDisk(disk, id);
+  }
+
+  /**
+   * A tap NIC's QEMU opens /dev/net/tun (the tap itself is created by the daemon, owned by
+   * the guest's uid). Debian's udev makes the device 0666, which is safe: attaching to an
+   * existing tap needs its owner or CAP_NET_ADMIN. Where a host left it root-only, restore that mode.
+   */
+  private async letGuestsOpenTun(id: GuestIdentity): Promise<void> {
+    const tun = await stat('/dev/net/tun').catch(() => undefined);
+    if (!tun || groupCanUse(tun, id)) return;
+    await chmod('/dev/net/tun', 0o666);
+    this.log(`/dev/net/tun was mode ${(tun.mode & 0o777).toString(8)}: set to 0666 (the udev default) so guests' QEMU can open their taps`);
+  }
+
+  private async handOverDisk(disk: DiskSpec, id: GuestIdentity): Promise<void> {
+    if (disk.readOnly) {
+      // Possibly shared with other guests: readable by all, owned by none of them.
+      await shareReadOnly(disk.path);
+    } else {
+      await allowPathTo(disk.path);
+      await handOver(disk.path, id, 0o600);
+    }
+    if (disk.volume) {
+      const vol = await this.deps.storage.getVolume(disk.volume.pool, disk.volume.name).catch(() => undefined);
+      if (vol?.backing) await shareReadOnly(vol.backing.path);
+    }
+  }
+
   // ---- internals: operations -----------------------------------------------
 
   private async startLocked(rec: VmRecord, opts: StartHooks = {}): Promise<VmRecord> {
     assertOperationAllowed(rec.name, rec.state, 'start');
     await this.checkCapacityToStart(rec);
+    const others = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state));
+    await checkBeforeStart(rec, others, this.deps.placement);
     const paths = this.pathsOf(rec);
     const accel = resolveAccel(rec.spec.accel ?? this.deps.defaultAccel, this.deps.caps);
     const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, { defaultAccel: this.deps.defaultAccel });
+    // Same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
+    if (opts.incoming) argv.push('-incoming', 'defer');
     if (rec.spec.boot.kind === 'kernel') this.checkBootFiles(rec);
 
     const runDir = join(this.deps.runDir, 'vms', rec.id);
@@ -900,15 +1135,17 @@ export class VmService {
     await Promise.all([paths.qmpSocket, paths.serialSocket, paths.vncSocket, paths.pidFile, paths.qgaSocket!].map((p) => rm(p, { force: true })));
 
     for (const nic of rec.spec.nics) await this.checkPortsFree(nic.forwards, rec.name);
+    const identity = await this.guestIdentity(rec);
     for (const nic of rec.spec.nics) {
       if (nic.kind === 'network') {
         if (!this.deps.networks) throw new HangarError('INVALID_SPEC', `NIC ${nic.id} is on network "${nic.network}", but this daemon has no managed networks.`);
-        await this.deps.networks.createTap(nic.network!, nic.tap!);
+        await this.deps.networks.createTap(nic.network!, nic.tap!, identity ?? {});
       }
     }
     if (rec.spec.cloudInit) await this.writeSeed(rec, paths.seedIso!);
+    if (identity) await this.handOverGuestFiles(rec, paths, identity, accel);
     rec = await this.setState(rec.name, 'starting', { stateReason: undefined });
-    const launched = launchQemu(this.qemuBinary, argv, paths.qemuLog);
+    const launched = launchQemu(this.qemuBinary, argv, paths.qemuLog, identity);
     const runtime: VmRuntime = {
       pid: launched.pid, pidStartTime: launched.pidStartTime, qmpSocket: paths.qmpSocket, serialSocket: paths.serialSocket,
       startedAt: new Date().toISOString(), accel,
@@ -917,6 +1154,7 @@ export class VmService {
     rec = await this.updateRecord(rec.name, (r) => ({ ...r, runtime }));
     const lv = this.track(rec, paths, runtime);
     lv.starting = true;
+    if (opts.incoming) lv.endState = 'saved';
     lv.exited = launched.exited;
     void launched.exited.then((exit) => this.onQemuGone(lv, exit));
 
@@ -928,7 +1166,10 @@ export class VmService {
       );
       this.attachQmp(lv, qmp);
       live = await this.applyStartResources(rec, launched.pid, qmp);
+      runtime.threads = await placeThreads(rec.spec, launched.pid, qmp, this.deps.placement);
+      runtime.placement = placementOf(rec.spec);
       if (opts.beforeCont) await opts.beforeCont(qmp);
+      delete lv.endState;
       if (opts.stayPaused) {
         lv.starting = false;
         return this.setState(rec.name, 'paused', { runtime: { ...runtime, live } });
@@ -1110,9 +1351,9 @@ export class VmService {
       }
       let outcome: ExitOutcome | undefined;
       if (lv.failReason) {
-        await this.finishStopped(lv.name, status, 'stopped', lv.failReason);
+        await this.finishStopped(lv.name, status, lv.endState ?? 'stopped', lv.failReason);
       } else if (lv.exitRequested || lv.shutdownReason !== undefined) {
-        await this.finishStopped(lv.name, status, 'stopped');
+        await this.finishStopped(lv.name, status, lv.endState ?? 'stopped');
         outcome = lv.userStop ? 'requested-stop' : 'guest-shutdown';
       } else {
         const tail = await readLogTail(lv.paths.qemuLog, 2048);
@@ -1136,7 +1377,7 @@ export class VmService {
     ]).catch(() => undefined);
   }
 
-  private async finishStopped(name: string, exit: ExitInfo, state: 'stopped' | 'crashed', reason?: string): Promise<VmRecord> {
+  private async finishStopped(name: string, exit: ExitInfo, state: 'stopped' | 'crashed' | 'saved', reason?: string): Promise<VmRecord> {
     const lastExit = { code: exit.code, signal: exit.signal, at: new Date().toISOString() };
     const rec = await this.updateRecord(name, (r) => {
       const next: VmRecord = { ...r, state, lastExit };
@@ -1233,6 +1474,7 @@ export class VmService {
     this.busy.set(name, op);
     try {
       const rec = await this.mustGet(name);
+      assertSavedVmAllows(name, rec.state, op);
       return await fn(rec);
     } finally {
       this.busy.delete(name);
@@ -1277,9 +1519,10 @@ export class VmService {
 
   private checkFitsHost(name: string, cpus: number, memoryMiB: number): void {
     const { host } = this.deps;
-    if (memoryMiB > host.memoryMiB * host.memoryOvercommit) {
-      throw new HangarError('HOST_CAPACITY', `VM "${name}" asks for ${formatMiB(memoryMiB)} of memory but this host has ${formatMiB(host.memoryMiB)}: ask for less.`, {
-        details: { requestedMiB: memoryMiB, hostMiB: host.memoryMiB },
+    const capacity = hostCapacity(host);
+    if (memoryMiB > capacity.memoryMiB) {
+      throw new HangarError('HOST_CAPACITY', `VM "${name}" asks for ${formatMiB(memoryMiB)} of memory but guests may have ${formatMiB(capacity.memoryMiB)} on this host (${formatMiB(host.memoryMiB)} less ${formatMiB(host.reservedMemoryMiB)} reserved, × overcommit ${host.memoryOvercommit}): ask for less.`, {
+        details: { requestedMiB: memoryMiB, hostMiB: host.memoryMiB, reservedMiB: host.reservedMemoryMiB, limitMiB: capacity.memoryMiB },
       });
     }
     if (cpus > host.cpus * host.cpuOvercommit) {
@@ -1294,8 +1537,7 @@ export class VmService {
     const active = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state));
     const memUsed = active.reduce((s, v) => s + v.spec.memoryMiB, 0);
     const cpuUsed = active.reduce((s, v) => s + v.spec.cpus, 0);
-    const memLimit = host.memoryMiB * host.memoryOvercommit;
-    const cpuLimit = host.cpus * host.cpuOvercommit;
+    const { memoryMiB: memLimit, cpus: cpuLimit } = hostCapacity(host);
     if (memUsed + rec.spec.memoryMiB > memLimit) {
       throw new HangarError('HOST_CAPACITY', `Starting "${rec.name}" needs ${formatMiB(rec.spec.memoryMiB)} but only ${formatMiB(Math.max(0, memLimit - memUsed))} of ${formatMiB(memLimit)} is free: stop another VM or give this one less memory.`, {
         details: { requestedMiB: rec.spec.memoryMiB, allocatedMiB: memUsed, limitMiB: memLimit },
@@ -1442,6 +1684,23 @@ function diskOf(id: string, vol: VolumeRecord, bootIndex?: number): DiskSpec {
   return d;
 }
 
+/** Guests re-adopted at the same time when the daemon starts. */
+const ADOPT_CONCURRENCY = 8;
+
+/** The next time a recorded restart leaves its VM's restart window (Infinity if none will). */
+function restartWindowChange(records: VmRecord[]): number {
+  let next = Infinity;
+  const now = Date.now();
+  for (const r of records) {
+    const windowMs = (r.spec.restart ?? DEFAULT_RESTART_POLICY).windowSeconds * 1000;
+    for (const t of r.restartHistory ?? []) {
+      const leaves = Date.parse(t) + windowMs;
+      if (leaves > now && leaves < next) next = leaves;
+    }
+  }
+  return next;
+}
+
 function toView(r: VmRecord): VmView {
   const v: VmView = {
     id: r.id, name: r.name, state: r.state, cpus: r.spec.cpus, memory: r.spec.memoryMiB, memoryText: formatMiB(r.spec.memoryMiB),
@@ -1452,11 +1711,16 @@ function toView(r: VmRecord): VmView {
     project: r.spec.project ?? DEFAULT_PROJECT,
     nics: r.spec.nics.map((n) => ({ id: n.id, kind: n.kind, mac: n.mac, ...(n.network && { network: n.network }) })),
     restartsInWindow: (r.restartHistory ?? []).filter((t) => Date.parse(t) >= Date.now() - (r.spec.restart ?? DEFAULT_RESTART_POLICY).windowSeconds * 1000).length,
-    disks: r.spec.disks.map((d) => ({
-      id: d.id, path: d.path, format: d.format, readOnly: d.readOnly, boot: d.bootIndex !== undefined && r.spec.boot.kind === 'disk',
-      ...(d.volume && { pool: d.volume.pool, volume: d.volume.name }), ...(d.iops && { iops: d.iops }), ...(d.bps && { bps: d.bps }),
-    })),
+    disks: r.spec.disks.map((d, i) => {
+      const iothread = r.runtime?.placement && isActive(r.state) ? hotplugIothread(r.runtime.placement, d, i) : diskIothread(r.spec, d, i);
+      return {
+        id: d.id, path: d.path, format: d.format, readOnly: d.readOnly, boot: d.bootIndex !== undefined && r.spec.boot.kind === 'disk',
+        ...(d.volume && { pool: d.volume.pool, volume: d.volume.name }), ...(d.iops && { iops: d.iops }), ...(d.bps && { bps: d.bps }), ...(iothread && { iothread }),
+      };
+    }),
   };
+  const placement = placementView(r);
+  if (placement) v.placement = placement;
   if (r.spec.autostart) v.autostart = r.spec.autostart;
   if (r.spec.cloudInit) {
     const c = r.spec.cloudInit;
@@ -1474,6 +1738,7 @@ function toView(r: VmRecord): VmView {
     if (live.memoryMiB !== r.spec.memoryMiB) pending.push('memory');
     if (live.maxCpus !== (r.spec.maxCpus ?? r.spec.cpus)) pending.push('maxCpus');
     if (live.maxMemoryMiB !== (r.spec.maxMemoryMiB ?? r.spec.memoryMiB)) pending.push('maxMemory');
+    pending.push(...pendingPlacement(r.spec, r.runtime?.placement));
     if (pending.length) v.pending = pending;
     if (live.cpus !== r.spec.cpus || live.memoryMiB !== r.spec.memoryMiB) v.live = { cpus: live.cpus, memory: live.memoryMiB };
   }

@@ -27,6 +27,8 @@ export interface DiskSpec {
   /** I/O limits (QMP block_set_io_throttle); 0 or absent means none. */
   iops?: number;
   bps?: number;
+  /** The I/O thread (`iothread0`…) that serves this disk; unset with `iothreads` set: assigned round-robin. */
+  iothread?: string;
 }
 
 export interface PortForward {
@@ -84,6 +86,43 @@ export interface VmSpec {
   project?: string;
   /** cloud-init settings: a seed (NoCloud `cidata` or config-drive `config-2`) is built at each start. */
   cloudInit?: CloudInitSpec;
+  /** Guest RAM (and hot-plugged DIMMs) from hugetlb pages of this size (memory-backend-memfd, hugetlb=on). */
+  hugepages?: HugepagesSpec;
+  /** Guest NUMA nodes: each vCPU 0..maxCpus-1 in exactly one, memory adding up to memoryMiB. */
+  numa?: NumaNodeSpec[];
+  /** Host CPUs for vCPU, emulator and I/O threads (sched_setaffinity before the guest runs). */
+  pin?: PinSpec;
+  /** Number of I/O threads (`iothread0`…) for virtio-blk disks. */
+  iothreads?: number;
+  /** Host PCI devices passed through with VFIO. */
+  hostdevs?: HostdevSpec[];
+}
+
+export interface HugepagesSpec {
+  /** Page size in KiB: 2048 (2 MiB) or 1048576 (1 GiB) on x86. */
+  sizeKiB: number;
+}
+
+export interface NumaNodeSpec {
+  /** vCPU indexes of this node, ascending. */
+  cpus: number[];
+  memoryMiB: number;
+  /** Host NUMA nodes its memory is bound to (policy bind). */
+  hostNodes?: number[];
+}
+
+export interface PinSpec {
+  /** vCPU index → host CPUs. */
+  vcpus?: Record<string, number[]>;
+  /** Host CPUs for QEMU's other threads (main loop, RCU, workers…). */
+  emulator?: number[];
+  /** Host CPUs for every I/O thread. */
+  iothreads?: number[];
+}
+
+export interface HostdevSpec {
+  /** Full PCI address, lower case: 0000:01:00.0 */
+  address: string;
 }
 
 export interface CloudInitSpec {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HangarError } from '../errors/errors.js';
-import { VM_STATES, assertOperationAllowed, canTransition, isActive } from './states.js';
+import { VM_STATES, assertOperationAllowed, assertSavedVmAllows, canTransition, isActive } from './states.js';
 
 describe('VM state machine', () => {
   it('follows the lifecycle of DESIGN.md', () => {
@@ -35,5 +35,26 @@ describe('VM state machine', () => {
     }
     expect(() => assertOperationAllowed('a', 'running', 'force-delete')).not.toThrow();
     expect(() => assertOperationAllowed('a', 'paused', 'resume')).not.toThrow();
+  });
+});
+
+describe('the saved state', () => {
+  it('is left by a restore (start) or a discard (stopped), and reached from a save', () => {
+    expect(canTransition('migrating', 'saved')).toBe(true);
+    expect(canTransition('saved', 'starting')).toBe(true);
+    expect(canTransition('saved', 'stopped')).toBe(true);
+    expect(canTransition('starting', 'saved')).toBe(true);
+    expect(canTransition('saved', 'running')).toBe(false);
+    expect(isActive('saved')).toBe(false);
+    expect(() => assertOperationAllowed('a', 'saved', 'start')).not.toThrow();
+    expect(() => assertOperationAllowed('a', 'saved', 'delete')).not.toThrow();
+    expect(() => assertOperationAllowed('a', 'stopped', 'save')).toThrow(HangarError);
+  });
+  it('refuses everything that could change the disks', () => {
+    for (const op of ['attach', 'detach', 'resize', 'snapshot', 'revert', 'set', 'nic-add']) {
+      expect(() => assertSavedVmAllows('a', 'saved', op)).toThrow(/disks must not change/);
+    }
+    expect(() => assertSavedVmAllows('a', 'saved', 'discard-save')).not.toThrow();
+    expect(() => assertSavedVmAllows('a', 'running', 'attach')).not.toThrow();
   });
 });

@@ -1,37 +1,42 @@
 /**
  * The VM state machine (DESIGN.md): stopped → starting → running ⇄ paused → stopping → stopped,
- * plus crashed, migrating, and unknown (a QEMU process the daemon found but could not adopt).
+ * plus crashed, migrating, unknown (a QEMU process the daemon found but could not adopt), and
+ * saved: no QEMU process, memory and device state in a save file; `start` restores it.
  * Pure: the service asks here whether an operation or a transition is allowed.
  */
 import { HangarError } from '../errors/errors.js';
 
-export const VM_STATES = ['stopped', 'starting', 'running', 'paused', 'stopping', 'crashed', 'migrating', 'unknown'] as const;
+export const VM_STATES = ['stopped', 'starting', 'running', 'paused', 'stopping', 'crashed', 'migrating', 'unknown', 'saved'] as const;
 export type VmState = (typeof VM_STATES)[number];
 
-export type VmOperation = 'start' | 'stop' | 'force-stop' | 'restart' | 'pause' | 'resume' | 'delete' | 'force-delete';
+export type VmOperation = 'start' | 'stop' | 'force-stop' | 'restart' | 'pause' | 'resume' | 'delete' | 'force-delete' | 'save';
 
 const TRANSITIONS: Record<VmState, readonly VmState[]> = {
   stopped: ['starting'],
   crashed: ['starting', 'stopped'],
-  starting: ['running', 'paused', 'stopped', 'crashed'],
+  // A failed restore goes back to saved (the save file is kept).
+  starting: ['running', 'paused', 'stopped', 'crashed', 'saved'],
   running: ['paused', 'stopping', 'stopped', 'crashed', 'migrating'],
   paused: ['running', 'stopping', 'stopped', 'crashed', 'migrating'],
   stopping: ['stopped', 'crashed', 'running', 'paused'],
-  migrating: ['running', 'paused', 'stopped', 'crashed'],
+  migrating: ['running', 'paused', 'stopped', 'crashed', 'saved'],
   unknown: ['running', 'paused', 'stopped', 'crashed', 'stopping'],
+  // Restore (start) or discard the save (stopped).
+  saved: ['starting', 'stopped'],
 };
 
 /** States in which a QEMU process exists (or may exist). */
 export const ACTIVE_STATES: readonly VmState[] = ['starting', 'running', 'paused', 'stopping', 'migrating', 'unknown'];
 
 const ALLOWED_FROM: Record<VmOperation, readonly VmState[]> = {
-  start: ['stopped', 'crashed'],
+  start: ['stopped', 'crashed', 'saved'],
   stop: ['running', 'paused'],
   'force-stop': ['running', 'paused', 'stopping', 'starting', 'unknown'],
   restart: ['running', 'paused'],
   pause: ['running'],
   resume: ['paused'],
-  delete: ['stopped', 'crashed'],
+  delete: ['stopped', 'crashed', 'saved'],
+  save: ['running', 'paused'],
   'force-delete': [...VM_STATES],
 };
 
@@ -50,7 +55,20 @@ const HINTS: Partial<Record<VmOperation, string>> = {
   resume: 'only a paused VM can be resumed',
   delete: 'stop it first, or delete with --force to stop and delete it',
   restart: 'only a running or paused VM can be restarted; use start',
+  save: 'only a running or paused VM can be saved',
 };
+
+/**
+ * What may be done to a saved VM. Its disks must stay exactly as they were when the memory
+ * was saved, so everything else (volumes, snapshots, settings) is refused until it is
+ * restored (`start`) or the save is discarded (`start --fresh`, `discard-save`).
+ */
+export const SAVED_VM_OPERATIONS: readonly string[] = ['start', 'delete', 'discard-save'];
+
+export function assertSavedVmAllows(name: string, state: VmState, op: string): void {
+  if (state !== 'saved' || SAVED_VM_OPERATIONS.includes(op)) return;
+  throw new HangarError('VM_STATE', `Cannot ${op} VM "${name}" while it is saved: its disks must not change before the saved memory is restored. Start it (restores the save), or discard the save with \`hangar vm discard-save ${name}\` (or \`vm start --fresh\`).`, { details: { state, operation: op } });
+}
 
 /** Throws VM_STATE with a message that says what to do, unless `op` is allowed in `state`. */
 export function assertOperationAllowed(name: string, state: VmState, op: VmOperation): void {

@@ -25,6 +25,10 @@ describe('re-adoption after the daemon is killed', () => {
   it('SIGKILL while three guests run: all three come back running, same pids, controllable', async () => {
     const before = await d.api.call<VmView[]>('GET', '/v1/vms');
     const pids = Object.fromEntries(before.map((v) => [v.name, v.pid]));
+    // The list body is cached and serialized apart from `vm show`: the same view of each VM.
+    // (`vm show` adds the live thread placement read from /proc.)
+    const show = async (name: string) => ({ ...(await d.api.call<VmView>('GET', `/v1/vms/${name}`)), placement: undefined });
+    for (const v of before) expect(v).toEqual(await show(v.name));
     expect(Object.values(pids).every((p) => typeof p === 'number')).toBe(true);
     await waitForGuestReady(d, 'ad-a');
 
@@ -35,6 +39,7 @@ describe('re-adoption after the daemon is killed', () => {
     await d.launch();
     const after = await d.api.call<VmView[]>('GET', '/v1/vms');
     for (const v of after) {
+      expect(v).toEqual({ ...(await d.api.call<VmView>('GET', `/v1/vms/${v.name}`)), placement: undefined });
       expect(v.state, v.stateReason).toBe('running');
       expect(v.pid).toBe(pids[v.name]);
     }

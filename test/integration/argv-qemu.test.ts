@@ -2,6 +2,14 @@
  * Every golden argv case, started by the real qemu-system-x86_64 (7.2) under TCG and paused
  * (-S): proves QEMU accepts each option shape the builder emits (JSON -device/-blockdev/
  * -netdev/-object, escaped keyval) and that odd values arrive intact, then quits over QMP.
+ *
+ * Two kinds of case need the host's help:
+ * - hugepage cases: the test reserves the missing 2 MiB pages (/proc/sys/vm/nr_hugepages,
+ *   restored after the case) and skips, saying so, only if the kernel cannot give them;
+ * - VFIO cases: no host device here is bound to vfio-pci behind an IOMMU, and the golden
+ *   addresses are placeholders, so QEMU cannot start them. They are still run: QEMU must
+ *   parse the JSON -device and fail at the host-device lookup of the first address (a
+ *   syntax or property error fails the case).
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildQemuArgv, HOTPLUG_PORTS, hotplugPortId, QEMU_BINARY, type BuildQemuArgvOptions } from '../../src/qemu/argv.js';
 import type { HostCaps, VmPaths, VmSpec } from '../../src/vm/spec.js';
+import { iothreadId, diskIothread } from '../../src/vm/placement.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('../../src/qemu/argv-golden/', import.meta.url));
 const qemuAvailable = spawnSync(QEMU_BINARY, ['--version']).status === 0;
@@ -43,13 +52,60 @@ afterAll(() => {
     }
   }
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  restoreHugepages();
 });
 
+const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
+const POOL_2M = '/sys/kernel/mm/hugepages/hugepages-2048kB';
+let hugepagesBefore: string | undefined;
+
+function pool2M(): { total: number; available: number } {
+  const n = (f: string) => Number(readFileSync(join(POOL_2M, f), 'utf8').trim());
+  return { total: n('nr_hugepages'), available: n('free_hugepages') - n('resv_hugepages') };
+}
+
+/** Makes `pages` 2 MiB pages available (raising the pool); returns why not if the kernel refuses. */
+function reserveHugepages(pages: number): string | undefined {
+  const now = pool2M();
+  if (now.available >= pages) return undefined;
+  hugepagesBefore ??= readFileSync(NR_HUGEPAGES, 'utf8').trim();
+  try {
+    writeFileSync(NR_HUGEPAGES, `${now.total + pages - now.available}\n`);
+  } catch (e) {
+    return `cannot raise ${NR_HUGEPAGES} (${String(e)})`;
+  }
+  const after = pool2M();
+  return after.available >= pages ? undefined : `the kernel gave only ${after.available} of the ${pages} free 2 MiB hugepages this case needs (memory too fragmented)`;
+}
+
+function restoreHugepages(): void {
+  if (hugepagesBefore === undefined) return;
+  writeFileSync(NR_HUGEPAGES, `${hugepagesBefore}\n`);
+  hugepagesBefore = undefined;
+}
+
 describe.skipIf(!qemuAvailable)('QEMU 7.2 accepts every golden argv', () => {
-  it.each(caseNames)('%s', async (name) => {
+  it.for(caseNames)('%s', async (name, ctx) => {
     const golden = JSON.parse(readFileSync(join(GOLDEN_DIR, `${name}.json`), 'utf8')) as GoldenCase;
     const c = await prepareForThisHost(golden);
     const argv = buildQemuArgv(c.spec, c.caps, c.paths, c.opts);
+
+    if (c.spec.hostdevs?.length) {
+      // Cannot start here (see the top of the file): QEMU must get as far as looking the device up.
+      const run = spawnSync(QEMU_BINARY, argv, { encoding: 'utf8', timeout: 20_000 });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(new RegExp(`vfio /sys/bus/pci/devices/${c.spec.hostdevs[0]!.address.replaceAll('.', '\\.')}: no such host device`));
+      expect(run.stderr).not.toMatch(/Property '.*' not found|Invalid parameter|Parameter '.*' expects/);
+      return;
+    }
+    let hugepagesNeeded = 0;
+    if (c.spec.hugepages) {
+      expect(c.spec.hugepages.sizeKiB, 'golden hugepage cases use 2 MiB pages').toBe(2048);
+      hugepagesNeeded = c.spec.memoryMiB / 2;
+      const why = reserveHugepages(hugepagesNeeded);
+      if (why) ctx.skip(`needs ${hugepagesNeeded} free 2 MiB hugepages: ${why}`);
+    }
+    const availableBefore = c.spec.hugepages ? pool2M().available : 0;
 
     const stderr: Buffer[] = [];
     const child = spawn(QEMU_BINARY, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -82,6 +138,38 @@ describe.skipIf(!qemuAvailable)('QEMU 7.2 accepts every golden argv', () => {
       ];
       expect(peripherals.sort()).toEqual(expectedIds.sort());
 
+      // Memory backends: hugetlb memfd for hugepage cases (the kernel reserved every page),
+      // one per NUMA node with the host binding asked for, and the guest nodes QEMU built.
+      const memdevs = (await qmp.command('query-memdev')) as Array<{ id: string; size: number; 'host-nodes': number[]; policy: string }>;
+      if (c.spec.numa) {
+        expect(memdevs.map((m) => m.id).sort()).toEqual(c.spec.numa.map((_, i) => `ram-node${i}`).sort());
+        c.spec.numa.forEach((node, i) => {
+          expect(memdevs.find((m) => m.id === `ram-node${i}`)).toMatchObject({ size: node.memoryMiB * 2 ** 20, 'host-nodes': node.hostNodes ?? [], policy: node.hostNodes ? 'bind' : 'default' });
+        });
+        const info = (await qmp.command('human-monitor-command', { 'command-line': 'info numa' })) as string;
+        expect(info).toContain(`${c.spec.numa.length} nodes`);
+        // `info numa` lists the present vCPUs; every slot up to maxcpus has its node too.
+        const slots = (await qmp.command('query-hotpluggable-cpus')) as Array<{ props: { 'node-id'?: number } }>;
+        c.spec.numa.forEach((node, i) => {
+          expect(info).toContain(`node ${i} cpus: ${node.cpus.filter((cpu) => cpu < c.spec.cpus).join(' ')}\r\n`);
+          expect(info).toContain(`node ${i} size: ${node.memoryMiB} MB`);
+          expect(slots.filter((s) => s.props['node-id'] === i)).toHaveLength(node.cpus.length);
+        });
+      } else if (c.spec.hugepages) {
+        expect(memdevs).toEqual([expect.objectContaining({ id: 'ram0', size: c.spec.memoryMiB * 2 ** 20 })]);
+      }
+      if (c.spec.hugepages) expect(availableBefore - pool2M().available).toBe(hugepagesNeeded);
+
+      // I/O threads exist and each disk is served by the one the builder chose.
+      const iothreads = (await qmp.command('query-iothreads')) as Array<{ id: string }>;
+      expect(iothreads.map((t) => t.id)).toEqual(Array.from({ length: c.spec.iothreads ?? 0 }, (_, i) => iothreadId(i)));
+      for (const [i, disk] of c.spec.disks.entries()) {
+        const want = diskIothread(c.spec, disk, i);
+        const backend = c.spec.machine === 'microvm' ? `/machine/peripheral/${disk.id}` : `/machine/peripheral/${disk.id}/virtio-backend`;
+        const got = await qmp.command('qom-get', { path: backend, property: 'iothread' });
+        expect(got).toBe(want === undefined ? '' : `/objects/${want}`);
+      }
+
       // Disk paths and read-only flags arrive intact.
       const nodes = (await qmp.command('query-named-block-nodes')) as Array<{ 'node-name': string; file: string; ro: boolean; drv: string }>;
       for (const disk of c.spec.disks) {
@@ -111,6 +199,7 @@ describe.skipIf(!qemuAvailable)('QEMU 7.2 accepts every golden argv', () => {
       qmp.close();
     }
     expect(await withTimeout(exited, 10_000, 'QEMU did not exit after quit')).toBe(0);
+    restoreHugepages();
   });
 });
 

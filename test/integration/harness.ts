@@ -33,9 +33,10 @@ export class TestDaemon {
   }
 
   /** A daemon on a fresh data dir (short path: unix sockets are limited to 108 bytes). */
-  static async start(opts: { netPrefix?: string } = {}): Promise<TestDaemon> {
+  static async start(opts: { netPrefix?: string; args?: string[] } = {}): Promise<TestDaemon> {
     const d = new TestDaemon(mkdtempSync('/tmp/hgt-'));
     if (opts.netPrefix) d.extraArgs.push('--net-prefix', opts.netPrefix);
+    if (opts.args) d.extraArgs.push(...opts.args);
     await d.launch();
     return d;
   }

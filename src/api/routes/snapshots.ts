@@ -1,5 +1,6 @@
 /** Routes for VM snapshots. */
 import type { FastifyInstance } from 'fastify';
+import { validateVolumeName } from '../../storage/pool.js';
 import type { ApiDeps } from '../server.js';
 import { CreateSnapshotBody, SnapshotParams, VmNameParam } from '../schemas.js';
 
@@ -24,6 +25,7 @@ export function registerSnapshotRoutes(app: FastifyInstance, deps: ApiDeps): voi
     async (req, reply) => {
       const vm = req.params.name;
       if (!req.body.memory) return reply.status(201).send(await snapshots.create(vm, req.body));
+      validateVolumeName(req.body.name, 'snapshot');
       const op = await operations.start('snapshot.create', `vm/${vm}/${req.body.name}`, (ctx) => snapshots.create(vm, req.body, ctx));
       return reply.status(202).send(op);
     },

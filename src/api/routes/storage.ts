@@ -1,5 +1,6 @@
 /** Routes for pools, volumes, VM disks and operations. */
 import type { FastifyInstance } from 'fastify';
+import { validateVolumeName } from '../../storage/pool.js';
 import { DEFAULT_POOL } from '../../storage/service.js';
 import type { ApiDeps } from '../server.js';
 import {
@@ -58,6 +59,7 @@ export function registerStorageRoutes(app: FastifyInstance, deps: ApiDeps): void
     async (req, reply) => {
       const { pool, name } = req.params;
       await storage.getVolume(pool, name);
+      validateVolumeName(req.body.name);
       const op = await operations.start('volume.clone', `volume/${pool}/${req.body.name}`, async (ctx) =>
         storage.cloneVolume(pool, name, req.body.name, { onProgress: (percent) => ctx.progress({ phase: 'copy', percent }) }),
       );

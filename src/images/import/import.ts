@@ -15,6 +15,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { KeyedMutex } from '../../util/mutex.js';
+import { killOrphanQemuImg } from '../../util/orphans.js';
 import { download, redactUrl, removePart } from './download.js';
 import { ImportError, errnoCode, messageOf, noSpaceError, throwIfAborted, toImportError, type ImportErrorCode } from './errors.js';
 import { parseManifest, parseOvf } from './ovf.js';
@@ -135,6 +136,9 @@ async function sameFilesystem(a: string, b: string): Promise<boolean> {
   const [sa, sb] = await Promise.all([stat(a), stat(b)]);
   return sa.dev === sb.dev;
 }
+
+/** statfs f_type of procfs, sysfs, debugfs, securityfs, tracefs, cgroup and cgroup2. */
+const PSEUDO_FS_TYPES = new Set([0x9fa0, 0x62656572, 0x64626720, 0x73636673, 0x74726163, 0x27e0eb, 0x63677270]);
 
 async function ensureSpace(dir: string, bytes: number, what: string): Promise<void> {
   const fs = await statfs(dir).catch(() => undefined);
@@ -259,6 +263,12 @@ async function importFromFile(job: Job, file: string, sha: string | undefined): 
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw fail('BAD_SOURCE', `${file} is not a regular file; give the path of an image file.`);
+    // Kernel pseudo-files (/proc, /sys) look like regular files but are process or kernel state, not disks.
+    const fsType = (await statfs(file).catch(() => undefined))?.type;
+    if (fsType !== undefined && PSEUDO_FS_TYPES.has(Number(fsType))) {
+      throw fail('BAD_SOURCE', `${file} is a kernel pseudo-file (on /proc or /sys), not a disk image; give the path of an image file.`);
+    }
+    if (st.size === 0) throw fail('BAD_SOURCE', `${file} is empty; give the path of an image file.`);
     size = st.size;
     const head = Buffer.alloc(512);
     const { bytesRead } = await fh.read(head, 0, 512, 0);
@@ -571,32 +581,4 @@ export async function cleanupImportStaging(workDir: string, opts: { maxPartAgeMs
     }
   }
   return result;
-}
-
-async function killOrphanQemuImg(dir: string): Promise<number[]> {
-  const killed: number[] = [];
-  let pids: string[];
-  try {
-    pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
-  } catch {
-    return killed;
-  }
-  const prefix = `${dir}/`;
-  for (const pid of pids) {
-    const n = Number(pid);
-    if (n === process.pid) continue;
-    try {
-      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
-      if (!argv[0] || !basename(argv[0]).startsWith('qemu-img')) continue;
-      if (!argv.some((a) => a.startsWith(prefix))) continue;
-      const statLine = await readFile(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(statLine.slice(statLine.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid) continue;
-      process.kill(n, 'SIGKILL');
-      killed.push(n);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return killed;
 }

@@ -1,0 +1,120 @@
+/**
+ * The one table of who may call what: route pattern + method → the minimum role, and how
+ * a project-scoped token is confined on that route. A route missing from the table needs
+ * admin and is closed to project tokens (policy.test.ts checks every route is listed).
+ * HEAD is looked up as GET.
+ */
+import type { Role } from './roles.js';
+
+/**
+ * How a project-scoped token is confined on a route:
+ * - `global`: reads that are not per project (images, pools, the host);
+ * - `vm`: the `:name` VM must be in the token's project (else VM_NOT_FOUND);
+ * - `vm-attach`: `vm`, and the volume in the body must be the project's too;
+ * - `vm-list`, `volume-list`, `operation-list`, `event-list`, `project-list`, `network-list`:
+ *   the reply is filtered to the project;
+ * - `vm-create`: the body's project defaults to the token's; another one is FORBIDDEN;
+ * - `volume`: the `:pool/:name` volume must be the project's (else VOLUME_NOT_FOUND);
+ * - `volume-create`, `volume-clone`: makes a volume outside any VM, which belongs to the
+ *   `default` project (volumes carry no project of their own yet);
+ * - `operation`: the operation's target (a VM or volume) must be the project's;
+ * - `project`, `network`: only the token's own project; a network shows only the project's VMs;
+ * - `host`: host-wide changes: never for project tokens.
+ */
+export type Scope =
+  | 'global' | 'host'
+  | 'vm' | 'vm-attach' | 'vm-list' | 'vm-create'
+  | 'volume' | 'volume-list' | 'volume-create' | 'volume-clone'
+  | 'operation' | 'operation-list' | 'event-list'
+  | 'project' | 'project-list' | 'network' | 'network-list';
+
+export interface RoutePolicy {
+  role: Role;
+  scope: Scope;
+}
+
+const viewer = (scope: Scope): RoutePolicy => ({ role: 'viewer', scope });
+const operator = (scope: Scope): RoutePolicy => ({ role: 'operator', scope });
+const admin: RoutePolicy = { role: 'admin', scope: 'host' };
+
+export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
+  'GET /v1/openapi.json': viewer('global'),
+  'GET /v1/host': viewer('global'),
+  // Prometheus scrapes with a viewer token; host-wide numbers, so not for project tokens.
+  'GET /metrics': viewer('host'),
+  // Who did what: admins only.
+  'GET /v1/audit': admin,
+
+  'GET /v1/vms': viewer('vm-list'),
+  'POST /v1/vms': operator('vm-create'),
+  'GET /v1/vms/:name': viewer('vm'),
+  'PATCH /v1/vms/:name': operator('vm'),
+  'DELETE /v1/vms/:name': operator('vm'),
+  'POST /v1/vms/:name/start': operator('vm'),
+  'POST /v1/vms/:name/save': operator('vm'),
+  'POST /v1/vms/:name/discard-save': operator('vm'),
+  'POST /v1/vms/:name/stop': operator('vm'),
+  'POST /v1/vms/:name/restart': operator('vm'),
+  'POST /v1/vms/:name/pause': operator('vm'),
+  'POST /v1/vms/:name/resume': operator('vm'),
+  'POST /v1/vms/:name/exec': operator('vm'),
+  'GET /v1/vms/:name/guest': viewer('vm'),
+  'GET /v1/vms/:name/logs': viewer('vm'),
+  'GET /v1/vms/:name/metrics': viewer('vm'),
+  'POST /v1/vms/:name/console-tokens': operator('vm'),
+  'POST /v1/vms/:name/nics': operator('vm'),
+  'DELETE /v1/vms/:name/nics/:nic': operator('vm'),
+  'POST /v1/vms/:name/disks': operator('vm-attach'),
+  'DELETE /v1/vms/:name/disks/:volume': operator('vm'),
+  'GET /v1/vms/:name/snapshots': viewer('vm'),
+  'POST /v1/vms/:name/snapshots': operator('vm'),
+  'POST /v1/vms/:name/snapshots/:snapshot/revert': operator('vm'),
+  'DELETE /v1/vms/:name/snapshots/:snapshot': operator('vm'),
+
+  'GET /v1/images': viewer('global'),
+  'GET /v1/images/:name': viewer('global'),
+  'POST /v1/images': admin,
+  'DELETE /v1/images/:name': admin,
+
+  'GET /v1/pools': viewer('global'),
+  'GET /v1/pools/:pool': viewer('global'),
+  'POST /v1/pools': admin,
+
+  'GET /v1/volumes': viewer('volume-list'),
+  'POST /v1/volumes': operator('volume-create'),
+  'GET /v1/volumes/:pool/:name': viewer('volume'),
+  'DELETE /v1/volumes/:pool/:name': operator('volume'),
+  'POST /v1/volumes/:pool/:name/resize': operator('volume'),
+  'POST /v1/volumes/:pool/:name/clone': operator('volume-clone'),
+
+  'GET /v1/operations': viewer('operation-list'),
+  'GET /v1/operations/:id': viewer('operation'),
+  'DELETE /v1/operations/:id': operator('operation'),
+
+  'GET /v1/events': viewer('event-list'),
+
+  'GET /v1/projects': viewer('project-list'),
+  'GET /v1/projects/:name': viewer('project'),
+  'POST /v1/projects': admin,
+  'PATCH /v1/projects/:name': admin,
+  'DELETE /v1/projects/:name': admin,
+
+  'GET /v1/networks': viewer('network-list'),
+  'GET /v1/networks/:name': viewer('network'),
+  'POST /v1/networks': admin,
+  'DELETE /v1/networks/:name': admin,
+
+  'GET /v1/tokens': admin,
+  'POST /v1/tokens': admin,
+  'DELETE /v1/tokens/:token': admin,
+};
+
+export function policyKey(method: string, url: string): string {
+  return `${method === 'HEAD' ? 'GET' : method} ${url}`;
+}
+
+/** The policy of a route, or admin/host-only when it is not in the table. */
+export function routePolicy(method: string, url: string): RoutePolicy & { listed: boolean } {
+  const p = ROUTE_POLICY[policyKey(method, url)];
+  return p ? { ...p, listed: true } : { ...admin, listed: false };
+}

@@ -1,0 +1,81 @@
+/**
+ * The TCP listeners: always TLS, serving the very same Fastify app as the unix socket
+ * (its request handler, `app.routing`), so every route, hook and schema is shared. A
+ * WebSocket upgrade on TCP must be for a console, carry a fresh console token
+ * (`?token=`), and pass the Origin rule (origin.ts) before the app sees it.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { ERROR_CATALOGUE, HangarError, isHangarError } from '../errors/errors.js';
+import { parseConsolePath } from './console-tokens.js';
+import type { AuthContext } from './hooks.js';
+import { formatListen, type ListenAddress } from './listen.js';
+import { checkOrigin } from './origin.js';
+import type { TlsMaterial } from './tls.js';
+
+export interface TlsListeners {
+  /** The bound addresses (port 0 resolved), e.g. `127.0.0.1:8443`. */
+  addresses: string[];
+  close(): Promise<void>;
+}
+
+export async function serveTls(app: FastifyInstance, o: { listen: readonly ListenAddress[]; material: TlsMaterial; auth: AuthContext }): Promise<TlsListeners> {
+  const servers: Server[] = [];
+  const addresses: string[] = [];
+  try {
+    for (const addr of o.listen) {
+      const server = createServer({ cert: o.material.cert, key: o.material.key, minVersion: 'TLSv1.2' }, app.routing);
+      server.keepAliveTimeout = 72_000;
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        authorizeUpgrade(req, o.material, o.auth).then(
+          () => app.server.emit('upgrade', req, socket, head),
+          (e: unknown) => refuse(socket, e),
+        );
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(addr.port, addr.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      servers.push(server);
+      const bound = server.address() as AddressInfo;
+      addresses.push(formatListen({ host: bound.address, port: bound.port }));
+    }
+  } catch (e) {
+    await closeAll(servers);
+    const err = e as NodeJS.ErrnoException;
+    throw new HangarError('PORT_IN_USE', `Cannot listen on ${o.listen.map(formatListen).join(', ')}: ${err.code ?? err.message}. Pick another --listen address or port.`, { cause: e });
+  }
+  return { addresses, close: () => closeAll(servers) };
+}
+
+/** The checks a WebSocket upgrade on TCP must pass; throws the error to answer with. */
+export async function authorizeUpgrade(req: IncomingMessage, material: Pick<TlsMaterial, 'names'>, auth: Pick<AuthContext, 'consoleTokens' | 'lookups'>): Promise<void> {
+  const url = new URL(req.url ?? '/', 'https://hangar');
+  const target = parseConsolePath(url.pathname);
+  if (!target) throw new HangarError('NOT_FOUND', `No WebSocket endpoint at ${url.pathname}.`);
+  const verdict = checkOrigin(req.headers.origin, req.headers.host, material.names);
+  if (!verdict.ok) throw new HangarError('FORBIDDEN', `WebSocket refused: ${verdict.reason}. Open consoles from a page this daemon serves, or from a client that sends no Origin.`);
+  const vmId = await auth.lookups.vmId(target.vm);
+  auth.consoleTokens.consume(url.searchParams.get('token') ?? undefined, { vm: target.vm, vmId, type: target.type });
+}
+
+function refuse(socket: Duplex, e: unknown): void {
+  const body = isHangarError(e) ? e.toJSON() : { code: 'INTERNAL' as const, message: `Internal error: ${e instanceof Error ? e.message : String(e)}.` };
+  const status = ERROR_CATALOGUE[body.code].status;
+  const json = JSON.stringify(body);
+  const extra = status === 401 ? 'www-authenticate: Bearer realm="hangar"\r\n' : '';
+  socket.end(`HTTP/1.1 ${status} Error\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\n${extra}connection: close\r\n\r\n${json}`);
+}
+
+async function closeAll(servers: Server[]): Promise<void> {
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
+    s.close(() => resolve());
+    s.closeAllConnections();
+  })));
+}

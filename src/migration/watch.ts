@@ -1,0 +1,112 @@
+/**
+ * Following a migration (outgoing or incoming) through `query-migrate`: progress while it
+ * runs, and its end with QEMU's own words. Cancel through an AbortSignal: `migrate_cancel`,
+ * then the watch ends once QEMU says the migration is cancelled.
+ */
+import { HangarError } from '../errors/errors.js';
+import type { QmpClient } from '../qmp/index.js';
+
+/** What `query-migrate` returns (the parts Hangar uses). */
+export interface MigrationInfo {
+  status?: string;
+  ram?: {
+    transferred?: number;
+    remaining?: number;
+    total?: number;
+    'dirty-pages-rate'?: number;
+    'page-size'?: number;
+    mbps?: number;
+  };
+  'total-time'?: number;
+  'expected-downtime'?: number;
+  downtime?: number;
+  'error-desc'?: string;
+}
+
+export interface MigrationProgress {
+  status: string;
+  /** RAM bytes sent (outgoing) or received (incoming). */
+  transferred: number;
+  /** Guest RAM in bytes (0 while QEMU does not know yet). */
+  total: number;
+  remaining: number;
+  /** Bytes per second the guest dirties (live migration). */
+  dirtyRate: number;
+  mbps: number;
+  /** 0..100, by RAM sent against RAM total. */
+  percent: number;
+}
+
+export interface WatchOptions {
+  intervalMs?: number;
+  /** Aborting sends `migrate_cancel`; the watch then rejects once QEMU has cancelled. */
+  signal?: AbortSignal;
+  /** Give up (and cancel) after this long. */
+  timeoutMs?: number;
+  /** What to call the migration in messages: "save", "restore", "migration". */
+  what?: string;
+}
+
+/** Thrown when the migration was cancelled (by the signal or by someone else). */
+export class MigrationCancelledError extends HangarError {
+  constructor(message: string) {
+    super('VM_STATE', message);
+  }
+}
+
+const ACTIVE = new Set(['setup', 'active', 'pre-switchover', 'device', 'postcopy-active', 'postcopy-paused', 'postcopy-recover', 'wait-unplug', 'cancelling']);
+
+export function progressOf(info: MigrationInfo): MigrationProgress {
+  const ram = info.ram ?? {};
+  const total = ram.total ?? 0;
+  const transferred = ram.transferred ?? 0;
+  const remaining = ram.remaining ?? 0;
+  const done = total > 0 ? Math.max(0, total - remaining) : 0;
+  const pct = info.status === 'completed' ? 100 : total > 0 ? Math.min(99, (100 * done) / total) : 0;
+  return {
+    status: info.status ?? 'none', transferred, total, remaining,
+    dirtyRate: (ram['dirty-pages-rate'] ?? 0) * (ram['page-size'] ?? 4096), mbps: ram.mbps ?? 0, percent: pct,
+  };
+}
+
+/**
+ * Polls `query-migrate` until the migration completes (resolves with the last info), fails
+ * (rejects QEMU_FAILED with QEMU's `error-desc`) or is cancelled (rejects
+ * MigrationCancelledError). A status of `none` counts as not started yet.
+ */
+export async function watchMigration(qmp: QmpClient, onProgress: (p: MigrationProgress) => void, opts: WatchOptions = {}): Promise<MigrationInfo> {
+  const interval = opts.intervalMs ?? 100;
+  const what = opts.what ?? 'migration';
+  const started = Date.now();
+  let cancelSent = false;
+  let reason: string | undefined;
+  const cancel = (why: string) => {
+    if (cancelSent) return;
+    cancelSent = true;
+    reason = why;
+    void qmp.execute('migrate_cancel').catch(() => undefined);
+  };
+  const onAbort = () => cancel(`the ${what} was cancelled`);
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      const info = await qmp.execute<MigrationInfo>('query-migrate');
+      const status = info.status ?? 'none';
+      if (status === 'completed') {
+        onProgress(progressOf(info));
+        return info;
+      }
+      if (status === 'failed') {
+        if (cancelSent) throw new MigrationCancelledError(`The ${what} stopped: ${reason}.`);
+        throw new HangarError('QEMU_FAILED', `The ${what} failed: ${info['error-desc'] ?? 'QEMU gave no reason'}.`);
+      }
+      if (status === 'cancelled') throw new MigrationCancelledError(`The ${what} stopped: ${reason ?? 'it was cancelled in QEMU'}.`);
+      if (ACTIVE.has(status)) onProgress(progressOf(info));
+      if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) cancel(`the ${what} did not finish within ${Math.round(opts.timeoutMs / 1000)} s`);
+      await new Promise((r) => setTimeout(r, interval));
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}

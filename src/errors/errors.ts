@@ -49,6 +49,7 @@ export const ERROR_CATALOGUE = {
   NETWORK_FAILED: { status: 500, title: 'Setting up the network on the host failed' },
   QMP_ERROR: { status: 502, title: 'QEMU refused a monitor command' },
   TIMEOUT: { status: 504, title: 'The operation timed out' },
+  INTERRUPTED: { status: 503, title: 'The daemon stopped while the operation ran' },
   DAEMON_UNREACHABLE: { status: 503, title: 'The Hangar daemon cannot be reached' },
   UNAUTHENTICATED: { status: 401, title: 'A valid bearer token is needed' },
   TOKEN_EXPIRED: { status: 401, title: 'The token has expired' },

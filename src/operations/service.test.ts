@@ -56,5 +56,5 @@ it('marks operations a dead daemon left running as interrupted', async () => {
   const op = await ops.start('test', 't', () => new Promise(() => {}));
   const fresh = new OperationService(store, events);
   await fresh.markInterrupted();
-  expect(await fresh.get(op.id)).toMatchObject({ state: 'failed', error: { message: expect.stringMatching(/Interrupted/) } });
+  expect(await fresh.get(op.id)).toMatchObject({ state: 'failed', error: { code: 'INTERRUPTED', message: expect.stringMatching(/Interrupted/) } });
 });

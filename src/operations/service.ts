@@ -126,7 +126,7 @@ export class OperationService {
       const now = new Date().toISOString();
       await this.records.update(rec.id, {
         ...rec, state: 'failed', updatedAt: now, finishedAt: now,
-        error: { code: 'INTERNAL', message: 'Interrupted: the daemon stopped while this operation ran. Its partial work was cleaned up; run it again.' },
+        error: { code: 'INTERRUPTED', message: 'Interrupted: the daemon stopped while this operation ran. Its partial work was cleaned up; run it again.' },
       });
     }
   }

@@ -148,6 +148,7 @@ async function relaunch(): Promise<void> {
 
 function expectInterrupted(op: OperationRecord): void {
   expect(op.state).toBe('failed');
+  expect(op.error?.code).toBe('INTERRUPTED');
   expect(op.error?.message).toMatch(/^Interrupted/);
   expect(op.finishedAt).toBeTypeOf('string');
 }

@@ -21,6 +21,7 @@ import { loadOrCreateCertificate, type TlsMaterial } from './tls.js';
 import { resolveTrust } from './tls-client.js';
 import { TokenService } from './tokens.js';
 import { serveTls, type TlsListeners } from './transport.js';
+import { upgradeStatus as wsUpgradeStatus } from './ws-probe.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-auth-'));
 const socket = join(dir, 'api.sock');
@@ -202,18 +203,7 @@ function rawTls(path: string): Promise<{ status: number; headers: Record<string,
 }
 
 function upgradeStatus(path: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`wss://${tls.addresses[0]}${path}`, { rejectUnauthorized: false, headers });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.on('open', () => {
-      resolve(101);
-      ws.close();
-    });
-    ws.on('error', (e) => reject(e));
-  });
+  return wsUpgradeStatus(`wss://${tls.addresses[0]}${path}`, headers);
 }
 
 function firstMessage(ws: WebSocket): Promise<string> {

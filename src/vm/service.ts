@@ -808,7 +808,7 @@ export class VmService {
       if (live) {
         const qmp = this.qmpOf(rec);
         const port = this.freeHotplugPort(rec, 'NICs');
-        await nets.createTap(network, nic.tap!);
+        await this.createGuestTap(rec, network, nic.tap!);
         try {
           await qmp.execute('netdev_add', { type: 'tap', id, ifname: nic.tap, script: 'no', downscript: 'no' });
           try {
@@ -1073,7 +1073,6 @@ export class VmService {
         throw new HangarError('KVM_NO_ACCESS', `VM "${rec.name}" would run as uid ${id.uid}, gid ${id.gid}, which cannot open /dev/kvm (owner ${kvm.uid}:${kvm.gid}, mode ${(kvm.mode & 0o777).toString(8)}). Give /dev/kvm to a \`kvm\` group (Debian's udev does: chgrp kvm /dev/kvm; chmod 660 /dev/kvm) and restart the daemon, or run the daemon with --no-guest-users.`);
       }
     }
-    if (rec.spec.nics.some((n) => n.kind === 'network')) await this.letGuestsOpenTun(id);
     const runDir = dirname(paths.qmpSocket);
     const logDir = dirname(paths.serialLog);
     const { boot } = rec.spec;
@@ -1092,15 +1091,21 @@ export class VmService {
   }
 
   /**
-   * A tap NIC's QEMU opens /dev/net/tun (the tap itself is created by the daemon, owned by
-   * the guest's uid). Debian's udev makes the device 0666, which is safe: attaching to an
-   * existing tap needs its owner or CAP_NET_ADMIN. Where a host left it root-only, restore that mode.
+   * Creates a NIC's tap (at start and for a hot-plugged NIC), owned by the guest's user so
+   * its unprivileged QEMU can attach. That QEMU opens /dev/net/tun: Debian's udev makes it
+   * 0666, which is safe (attaching to an existing tap needs its owner or CAP_NET_ADMIN);
+   * where a host left it root-only, that mode is restored.
    */
-  private async letGuestsOpenTun(id: GuestIdentity): Promise<void> {
-    const tun = await stat('/dev/net/tun').catch(() => undefined);
-    if (!tun || groupCanUse(tun, id)) return;
-    await chmod('/dev/net/tun', 0o666);
-    this.log(`/dev/net/tun was mode ${(tun.mode & 0o777).toString(8)}: set to 0666 (the udev default) so guests' QEMU can open their taps`);
+  private async createGuestTap(rec: VmRecord, network: string, tap: string): Promise<void> {
+    const id = await this.guestIdentity(rec);
+    if (id) {
+      const tun = await stat('/dev/net/tun').catch(() => undefined);
+      if (tun && !groupCanUse(tun, id)) {
+        await chmod('/dev/net/tun', 0o666);
+        this.log(`/dev/net/tun was mode ${(tun.mode & 0o777).toString(8)}: set to 0666 (the udev default) so guests' QEMU can open their taps`);
+      }
+    }
+    await this.deps.networks!.createTap(network, tap, id ?? {});
   }
 
   private async handOverDisk(disk: DiskSpec, id: GuestIdentity): Promise<void> {
@@ -1141,7 +1146,7 @@ export class VmService {
     for (const nic of rec.spec.nics) {
       if (nic.kind === 'network') {
         if (!this.deps.networks) throw new HangarError('INVALID_SPEC', `NIC ${nic.id} is on network "${nic.network}", but this daemon has no managed networks.`);
-        await this.deps.networks.createTap(nic.network!, nic.tap!, identity ?? {});
+        await this.createGuestTap(rec, nic.network!, nic.tap!);
       }
     }
     if (rec.spec.cloudInit) await this.writeSeed(rec, paths.seedIso!);

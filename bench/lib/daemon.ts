@@ -21,6 +21,10 @@ export interface DaemonOptions {
    * 4× CPU overcommit admits enough 1-vCPU guests. Unset: the unmodified bin/hangar.
    */
   hostCpus?: number;
+  /** Run the daemon (and so its guests) in this network namespace: `ip netns exec NS node …`, which execs in place (the child's pid is the daemon's). */
+  netns?: string;
+  /** More daemon flags, e.g. `--listen 10.214.0.1:8443`. */
+  args?: readonly string[];
 }
 
 export interface HangarEvent {
@@ -48,13 +52,15 @@ export class BenchDaemon {
   static async start(opts: DaemonOptions): Promise<BenchDaemon> {
     const dir = mkdtempSync(join(opts.parent, 'd'));
     const socket = join(dir, 'h.sock');
-    const args = ['daemon', '--socket', socket, '--data-dir', dir, '--accel', 'tcg', '--no-build-images'];
+    const args = ['daemon', '--socket', socket, '--data-dir', dir, '--accel', 'tcg', '--no-build-images', ...(opts.args ?? [])];
     const viaWrapper = opts.hostCpus !== undefined;
     const script = viaWrapper ? fileURLToPath(new URL('./daemon-entry.mjs', import.meta.url)) : join(opts.root, 'bin', 'hangar');
     const logFd = openSync(join(dir, 'daemon.log'), 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [script, ...args], {
+      const argv = [process.execPath, script, ...args];
+      const [cmd, ...rest] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
+      child = spawn(cmd!, rest, {
         stdio: ['ignore', logFd, logFd],
         env: {
           ...process.env,

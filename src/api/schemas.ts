@@ -54,6 +54,7 @@ export const CreateVmBody = Type.Object(
     accel: Type.Optional(Type.Union([Type.Literal('kvm'), Type.Literal('tcg'), Type.Literal('auto')], { description: "Default: the daemon's --accel." })),
     cpuModel: Type.Optional(Type.String({ description: 'QEMU CPU model, e.g. max (default), host, qemu64.' })),
     vnc: Type.Optional(Type.Boolean({ description: 'Graphical console (VGA + VNC on a unix socket). Default true except for microvm.' })),
+    spice: Type.Optional(Type.Boolean({ description: 'A SPICE display too (QXL display device, SPICE agent channel; SPICE on a unix socket the daemon proxies: WebSocket /v1/vms/{name}/spice, connection files from /v1/vms/{name}/spice.vv). Default false; not for microvm.' })),
     start: Type.Optional(Type.Boolean({ description: 'Start the VM right after creating it.' })),
     diskSize: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String()], { description: 'Root disk size for disk images (at least the image\'s size); for kernel images, a blank data disk of this size.' })),
     fullCopy: Type.Optional(Type.Boolean({ description: 'Copy the image instead of a linked clone (qcow2 backing file).' })),
@@ -103,6 +104,7 @@ export const Vm = Type.Object(
     accel: Type.Optional(Type.String()),
     image: Type.Optional(Type.String()),
     vnc: Type.Boolean(),
+    spice: Type.Boolean({ description: 'Has a SPICE display.' }),
     maxCpus: Type.Integer(),
     maxMemory: Type.Integer({ description: 'MiB' }),
     cpuLimit: Type.Optional(Type.Number({ description: 'Percent of one host CPU.' })),
@@ -134,6 +136,8 @@ export const Vm = Type.Object(
         vcpus: Type.Record(Type.String(), Type.String()), emulator: Type.String(), iothreads: Type.Record(Type.String(), Type.String()),
       }, { description: 'While QEMU runs (GET /v1/vms/{name} only): the host CPUs each thread may run on now, from /proc/PID/task/TID/status.' })),
     }, { description: 'Hugepages, NUMA nodes, pinning, I/O threads and host devices.' })),
+    migration: Type.Optional(Type.Object({ id: Type.String(), role: Type.String(), peer: Type.String(), startedAt: Type.String() }, { description: 'A live migration in progress: outgoing (to peer) or incoming (from the address in peer).' })),
+    migratedTo: Type.Optional(Type.Object({ peer: Type.String(), url: Type.String(), at: Type.String() }, { description: 'State migrated: where the guest went.' })),
     startedAt: Type.Optional(Type.String()),
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),
     createdAt: Type.String(),
@@ -308,6 +312,10 @@ export const Operation = Type.Object(
       bytesDone: Type.Optional(Type.Number()),
       bytesTotal: Type.Optional(Type.Number()),
       message: Type.Optional(Type.String()),
+      remainingBytes: Type.Optional(Type.Number({ description: 'Migration: bytes of RAM still to send.' })),
+      dirtyBytesPerSecond: Type.Optional(Type.Number({ description: 'Migration: how fast the guest dirties memory.' })),
+      bytesPerSecond: Type.Optional(Type.Number({ description: 'Throughput now.' })),
+      expectedDowntimeMs: Type.Optional(Type.Number({ description: "Migration: QEMU's estimate of the final pause." })),
     }),
     error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
     result: Type.Optional(Type.Unknown()),
@@ -511,7 +519,7 @@ export const ConsoleTokenReply = Type.Object({
   vm: Type.String(),
   type: Type.String(),
   expiresAt: Type.String(),
-  path: Type.String({ description: 'The WebSocket path to open, token included (serial: /v1/vms/{name}/console?token=…).' }),
+  path: Type.String({ description: 'The WebSocket path to open, token included (serial: /v1/vms/{name}/console?token=…, vnc: /v1/vms/{name}/vnc?token=…, spice: /v1/vms/{name}/spice?token=…).' }),
 });
 
 export const SaveVmBody = Type.Object(
@@ -520,6 +528,69 @@ export const SaveVmBody = Type.Object(
   },
   strict,
 );
+
+export const MigrateVmBody = Type.Object(
+  {
+    to: Type.String({ minLength: 1, maxLength: 63, description: 'The peer (hangar peer add) to move the guest to.' }),
+    maxBandwidth: Type.Optional(Type.Integer({ minimum: 1, description: "Cap in bytes per second (default: none; QEMU's own 128 MiB/s cap is lifted)." })),
+    downtimeLimitMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 2000000, description: 'Longest pause allowed for the last copy (default 50 ms).' })),
+    multifdChannels: Type.Optional(Type.Integer({ minimum: 1, maximum: 255, description: 'Parallel TCP streams for memory (default 1).' })),
+    autoConverge: Type.Optional(Type.Boolean({ description: 'Slow the vCPUs of a guest that dirties memory faster than it is sent (default true).' })),
+    postcopy: Type.Optional(Type.Union([Type.Literal('off'), Type.Literal('on'), Type.Literal('auto')], { description: 'off (default); on: switch to post-copy after the first pass; auto: when pre-copy does not converge.' })),
+    compression: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('zlib'), Type.Literal('zstd')], { description: 'Compress the multifd streams (needs multifdChannels ≥ 2); helps only on slow links.' })),
+    copyStorage: Type.Optional(Type.Boolean({ description: 'Copy the writable disks to the destination (local storage) over NBD while the guest runs. Default: shared storage (the same paths on both hosts).' })),
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, description: 'Give up and roll back after this long (default 600).' })),
+  },
+  strict,
+);
+
+export const AddPeerBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    url: Type.String({ minLength: 1, maxLength: 300, description: "The peer daemon's TLS listener, https://host:port." }),
+    token: Type.String({ minLength: 1, maxLength: 300, description: 'An admin API token of the peer daemon. Stored here, never shown again.' }),
+    fingerprint: Type.Optional(Type.String({ maxLength: 200, description: "SHA-256 of the peer's certificate; without it the one it presents now is pinned." })),
+  },
+  strict,
+);
+
+export const Peer = Type.Object(
+  {
+    name: Type.String(), url: Type.String(), fingerprint: Type.String(), createdAt: Type.String(),
+    host: Type.Optional(Type.Object({ hostname: Type.Optional(Type.String()), version: Type.Optional(Type.String()) })),
+  },
+  { $id: 'Peer' },
+);
+
+export const IncomingMigrationBody = Type.Object(
+  {
+    id: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+    vm: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{12}$' }), name: Type.String({ minLength: 1, maxLength: 63 }), spec: Type.Object({}, { additionalProperties: true }), createdAt: Type.String() }),
+    paused: Type.Boolean(),
+    params: Type.Object({
+      maxBandwidth: Type.Number(), downtimeLimitMs: Type.Integer(), autoConverge: Type.Boolean(), multifdChannels: Type.Integer({ minimum: 1, maximum: 255 }),
+      postcopy: Type.Boolean(), zeroBlocks: Type.Optional(Type.Boolean()), pauseBeforeSwitchover: Type.Optional(Type.Boolean()),
+      lateBlockActivate: Type.Optional(Type.Boolean()), compression: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('zlib'), Type.Literal('zstd')])),
+    }),
+    copyDisks: Type.Array(Type.Object({
+      id: Type.String({ pattern: '^[a-z][a-z0-9-]{0,30}$' }), sizeBytes: Type.Integer({ minimum: 1 }), format: Type.Union([Type.Literal('qcow2'), Type.Literal('raw')]),
+      pool: Type.Optional(Type.String({ maxLength: 63 })), volume: Type.Optional(Type.String({ maxLength: 100 })),
+    }), { maxItems: 64 }),
+  },
+  { additionalProperties: false, description: 'Sent by a source daemon (admin token): the VM arriving and how it comes.' },
+);
+
+export const IncomingMigrationReply = Type.Object({
+  id: Type.String(), uri: Type.String(), nbd: Type.Optional(Type.Object({ host: Type.String(), port: Type.Integer() })),
+});
+
+export const IncomingFinishedReply = Type.Object({
+  vm: Type.Ref('Vm'),
+  resumeMs: Type.Integer({ description: "From the finish request's arrival until the guest's vCPUs were let go here." }),
+});
+
+export const MigrationIdParam = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) });
+export const PeerNameParam = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 
 export const StartVmBody = Type.Object(
   {

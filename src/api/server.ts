@@ -24,9 +24,14 @@ import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
 import { registerMigrationRoutes } from './routes/migration.js';
 import type { SaveService } from '../migration/save.js';
+import type { LiveMigrationService } from '../migration/live.js';
+import type { PeerService } from '../migration/peers.js';
 import { registerNetworkRoutes } from './routes/networks.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerTokenRoutes } from './routes/tokens.js';
+import { registerConsoleRoutes, type DisplayConsoles } from './routes/consoles.js';
+import { parseConsolePath } from '../auth/console-tokens.js';
+import { registerUi } from './ui.js';
 import { registerAuth, type AuthContext } from '../auth/hooks.js';
 import { eventVisibility } from '../auth/scope.js';
 import type { ProjectService } from '../projects/service.js';
@@ -41,7 +46,7 @@ import { registerAuditHooks, registerAuditRoutes, type AuditLog } from '../audit
 import { lazyCompilersFactory } from './lazy-compilers.js';
 import { QmpClosedError, QmpError, QmpTimeoutError } from '../qmp/index.js';
 import {
-  CreateVmBody, DeleteQuery, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
+  CreateVmBody, DeleteQuery, Peer, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from './schemas.js';
 
 export interface ApiDeps {
@@ -51,6 +56,9 @@ export interface ApiDeps {
   snapshots: SnapshotService;
   /** Save/restore of VM memory (src/migration); absent: save answers VM_STATE. */
   saves?: SaveService;
+  /** Other daemons to migrate to, and live migration (src/migration); absent: those routes answer VM_STATE. */
+  peers?: PeerService;
+  migrations?: LiveMigrationService;
   networks: NetworkService;
   projects: ProjectService;
   accel: Accel;
@@ -69,6 +77,8 @@ export interface ApiDeps {
   audit?: AuditLog;
   /** Tokens, roles and project scopes (src/auth); absent only when rendering the OpenAPI document. */
   auth?: AuthContext;
+  /** The built web UI served at / and /ui/ (default: ui/dist of this checkout). */
+  uiDir?: string;
 }
 
 const errorResponses = {
@@ -96,10 +106,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output). On the unix socket no credentials are needed; on the TLS (TCP) listener every request needs `Authorization: Bearer hgr_…`, and a console WebSocket needs ?token= from POST /v1/vms/{name}/console-tokens.' },
+      info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output). The graphical consoles are WebSockets too, raw protocol bytes in binary frames, each viewer with its own connection to QEMU: GET /v1/vms/{name}/vnc (RFB, for noVNC) and GET /v1/vms/{name}/spice (SPICE, for spice-html5); CONSOLE_UNAVAILABLE when the VM has no such display. On the unix socket no credentials are needed; on the TLS (TCP) listener every request needs `Authorization: Bearer hgr_…`, and a console WebSocket needs ?token= from POST /v1/vms/{name}/console-tokens (of the console\'s type: serial, vnc or spice).' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (hangar token create): hgr_<id>_<secret>. Not needed on the unix socket.' } } },
       security: [{ bearer: [] }],
-      tags: [{ name: 'vms' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'networks' }, { name: 'projects' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'metrics' }, { name: 'audit' }],
+      tags: [{ name: 'vms' }, { name: 'migration' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'networks' }, { name: 'projects' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'metrics' }, { name: 'audit' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -114,6 +124,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Snapshot);
   app.addSchema(Network);
   app.addSchema(Project);
+  app.addSchema(Peer);
   registerAuth(app, deps.auth);
   instrumentApi(app, deps);
   registerAuditHooks(app, deps.audit);
@@ -166,6 +177,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerTokenRoutes(app, deps);
   registerMetricsRoutes(app, deps);
   registerAuditRoutes(app, deps);
+  await registerUi(app, deps.uiDir);
 
   app.get('/v1/images', { schema: { tags: ['images'], summary: 'List images', response: { 200: { type: 'array', items: { $ref: 'Image#' } } } } }, async () =>
     deps.images.list(),
@@ -226,7 +238,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     for (const res of eventStreams) res.end();
   });
 
-  attachConsoleWebSocket(app, deps);
+  attachConsoleWebSocket(app, deps, registerConsoleRoutes(app, deps));
   return app;
 }
 
@@ -374,9 +386,10 @@ function streamEvents(
 
 /**
  * GET /v1/vms/:name/console upgrades to a WebSocket carrying the serial console as
- * binary frames both ways. `?replay=1` first sends recent output.
+ * binary frames both ways. `?replay=1` first sends recent output. The graphical consoles
+ * (/vnc, /spice) are handed to `displays` (routes/consoles.ts).
  */
-function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps): void {
+function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps, displays: DisplayConsoles): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const hubs = new Map<string, SerialHub>();
   const hubFor = (id: string, socketPath: string): SerialHub => {
@@ -396,6 +409,8 @@ function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps): void {
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://hangar');
+      const display = parseConsolePath(url.pathname);
+      if (display && display.type !== 'serial') return displays.upgrade(req, socket, head, display.vm, display.type);
       const m = /^\/v1\/vms\/([^/]+)\/console$/.exec(url.pathname);
       if (!m) return refuse(socket, 404, { code: 'NOT_FOUND', message: `No WebSocket endpoint at ${url.pathname}.` });
       try {

@@ -13,6 +13,12 @@ import type { AuditEntry, AuditQuery, Store } from '../store/store.js';
 import { redact } from './redact.js';
 
 export const AUDITED_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** GETs that hand out access (a SPICE port and its password) and are audited like changes. */
+export const AUDITED_GET_ROUTES: ReadonlySet<string> = new Set(['/v1/vms/:name/spice.vv']);
+
+function isAudited(req: FastifyRequest): boolean {
+  return AUDITED_METHODS.has(req.method) || (req.method === 'GET' && AUDITED_GET_ROUTES.has(req.routeOptions.url ?? ''));
+}
 
 /** Collections whose create (POST) names the new object in the body's `name`. */
 const COLLECTIONS = new Set(['vms', 'images', 'pools', 'volumes', 'networks', 'projects', 'snapshots', 'nics', 'disks', 'operations']);
@@ -108,13 +114,13 @@ function errorCodeOf(reply: FastifyReply, payload: unknown): string | undefined 
 export function registerAuditHooks(app: FastifyInstance, audit: AuditLog | undefined): void {
   if (!audit) return;
   app.addHook('onSend', async (req, reply, payload) => {
-    if (!AUDITED_METHODS.has(req.method)) return payload;
+    if (!isAudited(req)) return payload;
     (req as unknown as Record<symbol, boolean>)[kAudited] = true;
     await audit.record(auditEntry(req, reply.statusCode, errorCodeOf(reply, payload), reply.elapsedTime));
     return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
-    if (!AUDITED_METHODS.has(req.method) || (req as unknown as Record<symbol, boolean>)[kAudited]) return;
+    if (!isAudited(req) || (req as unknown as Record<symbol, boolean>)[kAudited]) return;
     await audit.record(auditEntry(req, reply.statusCode, undefined, reply.elapsedTime));
   });
 }

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HangarError } from '../errors/errors.js';
 import type { ConsoleTokens } from './console-tokens.js';
-import { routePolicy, type Scope } from './policy.js';
+import { isPublicRoute, routePolicy, type Scope } from './policy.js';
 import { LOCAL_PRINCIPAL, auditActorOf, roleAllows, type Principal } from './roles.js';
 import { checkScope, filterReply, type ScopeLookups } from './scope.js';
 import type { TokenService } from './tokens.js';
@@ -25,8 +25,11 @@ export interface AuthContext {
   tokens: TokenService;
   consoleTokens: ConsoleTokens;
   lookups: ScopeLookups;
-  /** What `GET /v1/host` reports once the TLS listeners are up. */
-  tls?: { fingerprint: string; listen: string[]; certFile: string };
+  /**
+   * What `GET /v1/host` reports once the TLS listeners are up; the certificate and key (PEM)
+   * also serve the SPICE ports opened for connection files requested over TLS.
+   */
+  tls?: { fingerprint: string; listen: string[]; certFile: string; cert?: string; key?: string };
 }
 
 const LIST_SCOPES: ReadonlySet<Scope> = new Set(['vm-list', 'volume-list', 'operation-list', 'event-list', 'project-list', 'network-list', 'network']);
@@ -64,6 +67,9 @@ export function registerAuth(app: FastifyInstance, auth: AuthContext | undefined
       return;
     }
     req.auditActor = auditActorOf(null);
+    const url = req.routeOptions.url;
+    // The web UI's static files: no token, no principal (they carry no data).
+    if (url !== undefined && isPublicRoute(req.method, url)) return;
     const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
     if (!m) {
       void reply.header('www-authenticate', 'Bearer realm="hangar"');
@@ -78,7 +84,6 @@ export function registerAuth(app: FastifyInstance, auth: AuthContext | undefined
     }
     req.principal = p;
     req.auditActor = auditActorOf(p);
-    const url = req.routeOptions.url;
     if (url === undefined) return; // no such route: the 404 handler answers
     const need = routePolicy(req.method, url).role;
     if (!roleAllows(p.role, need)) {

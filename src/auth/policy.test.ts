@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildApi, type ApiDeps } from '../api/server.js';
 import { registeredRoutes } from './hooks.js';
-import { ROUTE_POLICY, policyKey, routePolicy } from './policy.js';
+import { PUBLIC_ROUTES, ROUTE_POLICY, isPublicRoute, policyKey, routePolicy } from './policy.js';
 import { roleAllows } from './roles.js';
 
 async function routes(): Promise<string[]> {
@@ -19,7 +19,7 @@ describe('the route policy table', () => {
     expect(registered.length).toBeGreaterThan(40);
     const missing = registered.filter((r) => {
       const [method, url] = r.split(' ') as [string, string];
-      return !routePolicy(method, url).listed;
+      return !routePolicy(method, url).listed && !isPublicRoute(method, url);
     });
     expect(missing).toEqual([]);
   });
@@ -29,8 +29,19 @@ describe('the route policy table', () => {
       const [method, url] = r.split(' ') as [string, string];
       return policyKey(method, url);
     }));
-    const stale = Object.keys(ROUTE_POLICY).filter((k) => !registered.has(k));
+    const stale = [...Object.keys(ROUTE_POLICY), ...PUBLIC_ROUTES].filter((k) => !registered.has(k));
     expect(stale).toEqual([]);
+  });
+
+  it('opens only the web UI\'s static files without a token: GETs outside /v1 and /metrics', () => {
+    expect([...PUBLIC_ROUTES].sort()).toEqual(['GET /', 'GET /ui/*']);
+    for (const key of PUBLIC_ROUTES) {
+      expect(ROUTE_POLICY[key], key).toBeUndefined();
+      expect(key).not.toMatch(/^GET \/(v1|metrics)/);
+    }
+    expect(isPublicRoute('HEAD', '/ui/*')).toBe(true);
+    expect(isPublicRoute('POST', '/')).toBe(false);
+    expect(isPublicRoute('GET', '/v1/host')).toBe(false);
   });
 
   it('gives viewers reads only, and keeps tokens, networks, projects, pools and images changes for admins', () => {

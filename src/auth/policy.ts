@@ -1,7 +1,8 @@
 /**
  * The one table of who may call what: route pattern + method → the minimum role, and how
  * a project-scoped token is confined on that route. A route missing from the table needs
- * admin and is closed to project tokens (policy.test.ts checks every route is listed).
+ * admin and is closed to project tokens (policy.test.ts checks every route is listed here or
+ * in PUBLIC_ROUTES).
  * HEAD is looked up as GET.
  */
 import type { Role } from './roles.js';
@@ -53,6 +54,16 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/vms/:name/start': operator('vm'),
   'POST /v1/vms/:name/save': operator('vm'),
   'POST /v1/vms/:name/discard-save': operator('vm'),
+  // Moving a guest to another host (and the peers it may go to) is the host admin's call.
+  'POST /v1/vms/:name/migrate': admin,
+  'GET /v1/peers': viewer('host'),
+  'GET /v1/peers/:name': viewer('host'),
+  'POST /v1/peers': admin,
+  'DELETE /v1/peers/:name': admin,
+  // Daemon to daemon: the source daemon calls these with an admin token of this one.
+  'POST /v1/migrations/incoming': admin,
+  'POST /v1/migrations/incoming/:id/finish': admin,
+  'DELETE /v1/migrations/incoming/:id': admin,
   'POST /v1/vms/:name/stop': operator('vm'),
   'POST /v1/vms/:name/restart': operator('vm'),
   'POST /v1/vms/:name/pause': operator('vm'),
@@ -62,6 +73,8 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'GET /v1/vms/:name/logs': viewer('vm'),
   'GET /v1/vms/:name/metrics': viewer('vm'),
   'POST /v1/vms/:name/console-tokens': operator('vm'),
+  // Opens a SPICE port with a password (a console, like a console token): operators.
+  'GET /v1/vms/:name/spice.vv': operator('vm'),
   'POST /v1/vms/:name/nics': operator('vm'),
   'DELETE /v1/vms/:name/nics/:nic': operator('vm'),
   'POST /v1/vms/:name/disks': operator('vm-attach'),
@@ -108,6 +121,16 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/tokens': admin,
   'DELETE /v1/tokens/:token': admin,
 };
+
+/**
+ * The only routes that need no token: the web UI's static files (src/api/ui.ts). They hold
+ * no data; the page asks for an API token, and everything it shows comes from the API.
+ */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /', 'GET /ui/*']);
+
+export function isPublicRoute(method: string, url: string): boolean {
+  return PUBLIC_ROUTES.has(policyKey(method, url));
+}
 
 export function policyKey(method: string, url: string): string {
   return `${method === 'HEAD' ? 'GET' : method} ${url}`;

@@ -74,6 +74,6 @@ export async function startTlsListeners(
     ...(o.tlsCert !== undefined && { certFile: o.tlsCert }), ...(o.tlsKey !== undefined && { keyFile: o.tlsKey }),
   });
   const listeners = await serveTls(app, { listen: o.listen, material, auth });
-  auth.tls = { fingerprint: material.fingerprint, listen: listeners.addresses, certFile: material.certFile };
+  auth.tls = { fingerprint: material.fingerprint, listen: listeners.addresses, certFile: material.certFile, cert: material.cert, key: material.key };
   return { ...listeners, fingerprint: material.fingerprint, origin: material.origin, certFile: material.certFile };
 }

@@ -114,7 +114,7 @@ function isVerifyError(e: NodeJS.ErrnoException): boolean {
 }
 
 /** The fingerprint a server presents, read without trusting it (nothing is sent). */
-function presentedFingerprint(endpoint: TlsEndpoint): Promise<string | undefined> {
+export function presentedFingerprint(endpoint: TlsEndpoint): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = connect({ host: endpoint.host, port: endpoint.port, rejectUnauthorized: false, ...(isIP(endpoint.host) === 0 && { servername: endpoint.host }), timeout: 5000 });
     const done = (fp?: string) => {

@@ -5,7 +5,9 @@
 import { request, type RequestOptions } from 'node:http';
 import { WebSocket } from 'ws';
 import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
+import type { TLSSocket } from 'node:tls';
 import { connectVerified, parseDaemonUrl, type TlsEndpoint, type TlsTrust } from '../auth/tls-client.js';
+import { consolePath, type ConsoleType } from '../auth/console-tokens.js';
 
 export interface RemoteDaemon {
   url: string;
@@ -35,18 +37,43 @@ export class ApiClient {
 
   /** Base request options: the socket path, or a verified TLS connection and the token. */
   private async target(): Promise<RequestOptions> {
-    if (!this.remote) return { socketPath: this.socketPath };
+    return (await this.connectTarget()).options;
+  }
+
+  private async connectTarget(): Promise<{ options: RequestOptions; socket?: TLSSocket }> {
+    if (!this.remote) return { options: { socketPath: this.socketPath } };
     const socket = await connectVerified(this.remote.endpoint, this.remote.trust);
     const { host, port } = this.remote.endpoint;
     return {
-      host, port, createConnection: () => socket,
-      headers: this.remote.token ? { authorization: `Bearer ${this.remote.token}` } : {},
+      socket,
+      options: { host, port, createConnection: () => socket, headers: this.remote.token ? { authorization: `Bearer ${this.remote.token}` } : {} },
     };
   }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.callWith<T>(await this.target(), method, path, body);
+  }
+
+  /**
+   * Opens (and, over TLS, verifies) the connection now for one later request: a caller on a
+   * deadline (a live migration's `finish`) pays the handshake in advance.
+   */
+  async preconnect(opts: { timeoutMs?: number } = {}): Promise<{ call<T>(method: string, path: string, body?: unknown): Promise<T> }> {
+    let early: { options: RequestOptions; socket?: TLSSocket } | undefined = await this.connectTarget();
+    return {
+      call: async <T>(method: string, path: string, body?: unknown) => {
+        // Used once; a connection the server closed meanwhile (restart, idle timeout) is replaced.
+        const usable = early && (!early.socket || (!early.socket.destroyed && early.socket.writable));
+        const options = usable ? early!.options : await this.target();
+        if (!usable) early?.socket?.destroy();
+        early = undefined;
+        return this.callWith<T>(options, method, path, body, opts.timeoutMs);
+      },
+    };
+  }
+
+  private async callWith<T>(base: RequestOptions, method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const base = await this.target();
     const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
         {
@@ -61,6 +88,7 @@ export class ApiClient {
         },
       );
       req.on('error', (e: NodeJS.ErrnoException) => reject(this.unreachable(e)));
+      if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.end(payload);
     });
     const parsed: unknown = res.text.length ? safeJson(res.text) : undefined;
@@ -120,13 +148,15 @@ export class ApiClient {
   }
 
   /**
-   * A VM's serial console WebSocket. Over TCP it first asks for a console token (the
-   * daemon takes no bearer header on an upgrade) and connects with it.
+   * A VM's console WebSocket (serial by default, or the VNC or SPICE display). Over TCP it
+   * first asks for a console token (the daemon takes no bearer header on an upgrade) and
+   * connects with it.
    */
-  async consoleWebSocket(vm: string, opts: { replay?: boolean } = {}): Promise<WebSocket> {
-    const path = `/v1/vms/${encodeURIComponent(vm)}/console`;
+  async consoleWebSocket(vm: string, opts: { replay?: boolean; type?: ConsoleType } = {}): Promise<WebSocket> {
+    const type = opts.type ?? 'serial';
+    const path = consolePath(type, vm);
     if (!this.remote) return new WebSocket(`ws+unix://${this.socketPath}:${path}${opts.replay ? '?replay=1' : ''}`);
-    const grant = await this.call<{ path: string }>('POST', `${path}-tokens`, { type: 'serial' });
+    const grant = await this.call<{ path: string }>('POST', `/v1/vms/${encodeURIComponent(vm)}/console-tokens`, { type });
     const socket = await connectVerified(this.remote.endpoint, this.remote.trust);
     const { host, port } = this.remote.endpoint;
     const authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

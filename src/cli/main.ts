@@ -11,7 +11,7 @@ import { addRemoteOptions, clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
-import { addSaveCommands } from './save-commands.js';
+import { addPeerCommands, addSaveCommands } from './save-commands.js';
 import { addObservabilityCommands, followEvents } from './observability-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 import type { VmView } from '../vm/service.js';
@@ -56,7 +56,7 @@ function showVm(format: OutputFormat, v: VmView): void {
         ['cpu limit', v.cpuLimit === undefined ? undefined : `${v.cpuLimit}%`], ['cpu weight', v.cpuWeight],
         ['autostart', v.autostart ? `order ${v.autostart.order}, delay ${v.autostart.delaySeconds}s` : undefined],
         ['restart', v.restart.mode === 'no' ? undefined : `${v.restart.mode} (max ${v.restart.maxRestarts} per ${v.restart.windowSeconds}s; ${v.restartsInWindow} so far)`],
-        ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['started', v.startedAt],
+        ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['spice', v.spice], ['started', v.startedAt],
         ['project', v.project],
         ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
         ['nics', v.nics.map((n) => `${n.id}=${n.network ?? 'user'} ${n.mac}`).join(', ')],
@@ -224,7 +224,7 @@ export function buildProgram(): Command {
     .option('--reserved-memory <size>', 'host memory never given to guests, e.g. 2G (env HANGAR_RESERVED_MEMORY, default 512M)')
     .option('--net-prefix <prefix>', 'prefix of the bridges, taps and firewall tables of managed networks (env HANGAR_NET_PREFIX, default hg)')
     .option('--no-guest-users', "run guests' QEMU as the daemon's user instead of one unprivileged user per guest (env HANGAR_GUEST_USERS=0)")
-    .option('--listen <addr>', 'also serve the API over TLS on ADDRESS:PORT, e.g. 0.0.0.0:8443 (repeatable; env HANGAR_LISTEN, comma-separated); clients need a token', collect, [])
+    .option('--listen <addr>', 'also serve the API and the web UI over TLS on ADDRESS:PORT, e.g. 127.0.0.1:8443 (repeatable; env HANGAR_LISTEN, comma-separated); API clients need a token', collect, [])
     .option('--tls-cert <file>', "the TLS listener's certificate, PEM (env HANGAR_TLS_CERT; default: self-signed, kept in <data-dir>/tls)")
     .option('--tls-key <file>', 'its private key, PEM (env HANGAR_TLS_KEY)')
     .option('--metrics-interval <seconds>', 'sample each running VM\'s metrics this often; 0 turns sampling off (env HANGAR_METRICS_INTERVAL, default 5)')
@@ -257,6 +257,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--accel <accel>', "accelerator (default: the daemon's)").choices(['kvm', 'tcg', 'auto']))
     .option('--cpu-model <model>', 'QEMU CPU model (default max)')
     .option('--no-vnc', 'no graphical console')
+    .option('--spice', 'a SPICE display too (QXL; `hangar console NAME --spice`, or a connection file from the API)')
     .option('--disk-size <size>', 'root disk size for disk images; for kernel images (tiny) a blank data disk')
     .option('--full-copy', 'copy the image instead of a linked clone')
     .option('--max-cpus <n>', 'vCPUs can be hot-plugged up to this many', intOption('--max-cpus'))
@@ -281,7 +282,7 @@ export function buildProgram(): Command {
     .option('--iothreads <n>', 'I/O threads for the disks (assigned round-robin)', intOption('--iothreads'))
     .option('--hostdev <address>', 'pass a host PCI device through with VFIO (repeatable), e.g. 0000:01:00.0', collect, [])
     .option('--start', 'start it right away')
-    .action(async (name: string, o: PlacementFlags & { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: Record<string, unknown> = { name, image: o.image };
       if (o.forward.length) body.forwards = o.forward;
@@ -295,6 +296,7 @@ export function buildProgram(): Command {
       if (o.accel !== undefined) body.accel = o.accel;
       if (o.cpuModel !== undefined) body.cpuModel = o.cpuModel;
       if (o.vnc === false) body.vnc = false;
+      if (o.spice) body.spice = true;
       if (o.start) body.start = true;
       if (o.diskSize !== undefined) body.diskSize = o.diskSize;
       if (o.fullCopy) body.fullCopy = true;
@@ -456,13 +458,24 @@ export function buildProgram(): Command {
 
   program
     .command('console')
-    .description('Attach to a VM\'s serial console. Detach with Ctrl-]. With piped input: sends it, prints the answers, exits when the guest is quiet')
+    .description('Attach to a VM\'s serial console. Detach with Ctrl-]. With piped input: sends it, prints the answers, exits when the guest is quiet. With --spice: a local port and a remote-viewer connection file for its SPICE display')
     .argument('<name>')
     .option('--replay', 'first print recent console output')
     .option('--idle <ms>', 'with piped input: exit after the guest is quiet this long (default 1500)', intOption('--idle'))
     .option('--until <text>', 'with piped input: exit as soon as the guest prints this text')
-    .action(async (name: string, o: { replay?: boolean; idle?: number; until?: string }, cmd: Command) => {
+    .option('--spice', 'the SPICE display instead: listen on 127.0.0.1, write a remote-viewer connection file (with a password), forward each connection until Ctrl-C')
+    .option('--port <n>', 'with --spice: the local port (default 0: any free one)', intOption('--port'))
+    .option('--open', 'with --spice: start remote-viewer on the connection file')
+    .action(async (name: string, o: { replay?: boolean; idle?: number; until?: string; spice?: boolean; port?: number; open?: boolean }, cmd: Command) => {
       const g = globals(cmd);
+      if (o.spice) {
+        if (o.replay || o.idle !== undefined || o.until !== undefined) throw new HangarError('INVALID_SPEC', '--replay, --idle and --until are for the serial console, not --spice.');
+        if (o.port !== undefined && (o.port < 0 || o.port > 65535)) throw new HangarError('INVALID_SPEC', `--port must be 0-65535, not ${o.port}.`);
+        const { runSpiceConsole } = await import('./spice-console.js');
+        await runSpiceConsole(g.client, name, { ...(o.port !== undefined && { port: o.port }), ...(o.open && { open: true }), output: g.output });
+        return;
+      }
+      if (o.port !== undefined || o.open) throw new HangarError('INVALID_SPEC', '--port and --open go with --spice.');
       const { runConsole } = await import('./console.js');
       await runConsole(g.client, name, {
         ...(o.replay && { replay: true }), ...(o.idle !== undefined && { idleMs: o.idle }), ...(o.until !== undefined && { until: o.until }),
@@ -473,6 +486,7 @@ export function buildProgram(): Command {
   addSnapshotCommands(program, globals);
   addObservabilityCommands(program, vm, globals);
   addTokenCommands(program, globals);
+  addPeerCommands(program, globals);
 
   const project = program.command('project').description('Projects: every VM is in one; quotas on VMs, vCPUs, memory and disk');
   const quotaOptions = (c: Command) => c

@@ -4,10 +4,19 @@ import { HangarError, type ErrorCode } from '../errors/errors.js';
 import type { OperationRecord } from '../operations/service.js';
 import type { ApiClient } from './client.js';
 
-export async function followOperation(client: ApiClient, op: OperationRecord, label: string): Promise<OperationRecord> {
+/**
+ * Shows an operation's progress until it ends. With `cancelOnInterrupt`, Ctrl-C cancels the
+ * operation (DELETE /v1/operations/:id) and the CLI waits for it to end as cancelled.
+ */
+export async function followOperation(client: ApiClient, op: OperationRecord, label: string, opts: { cancelOnInterrupt?: boolean; details?: boolean } = {}): Promise<OperationRecord> {
   const tty = Boolean(process.stderr.isTTY);
-  const bar = tty ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {phase}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-  bar?.start(100, 0, { phase: '' });
+  const bar = tty ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {phase}${opts.details ? ' {message}' : ''}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(100, 0, { phase: '', message: '' });
+  const onInterrupt = () => {
+    process.stderr.write(`\n${label}: cancelling…\n`);
+    void client.call('DELETE', `/v1/operations/${op.id}`).catch(() => undefined);
+  };
+  if (opts.cancelOnInterrupt) process.on('SIGINT', onInterrupt);
   let lastPrinted = -10;
   let current = op;
   try {
@@ -15,14 +24,16 @@ export async function followOperation(client: ApiClient, op: OperationRecord, la
       await new Promise((r) => setTimeout(r, 200));
       current = await client.call<OperationRecord>('GET', `/v1/operations/${current.id}?wait=1`);
       const pct = Math.floor(current.progress.percent ?? 0);
-      if (bar) bar.update(pct, { phase: current.progress.phase ?? '' });
+      if (bar) bar.update(pct, { phase: current.progress.phase ?? '', message: current.progress.message ?? '' });
       else if (pct >= lastPrinted + 10 || current.state !== 'running') {
         lastPrinted = pct;
-        process.stderr.write(`${label}: ${pct}%${current.progress.phase ? ` (${current.progress.phase})` : ''}\n`);
+        const detail = opts.details && current.progress.message ? `: ${current.progress.message}` : '';
+        process.stderr.write(`${label}: ${pct}%${current.progress.phase ? ` (${current.progress.phase}${detail})` : ''}\n`);
       }
     }
   } finally {
     bar?.stop();
+    if (opts.cancelOnInterrupt) process.off('SIGINT', onInterrupt);
   }
   if (current.state !== 'succeeded') {
     const code = (current.error?.code ?? 'INTERNAL') as ErrorCode;

@@ -19,6 +19,8 @@ import { OperationService } from '../operations/service.js';
 import { StorageService } from '../storage/service.js';
 import { SnapshotService } from '../snapshots/service.js';
 import { SaveService } from '../migration/save.js';
+import { LiveMigrationService } from '../migration/live.js';
+import { PeerService } from '../migration/peers.js';
 import { detectCgroups } from '../resources/cgroups.js';
 import { NetworkService } from '../network/service.js';
 import { ProjectService } from '../projects/service.js';
@@ -82,6 +84,10 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const saves = new SaveService(vms, events, config.dataDir, (m) => logger.info(m));
   await vms.adoptAll();
   await saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed'));
+  const peers = new PeerService(store, events);
+  const migrations = new LiveMigrationService(vms, storage, peers, events, (m) => logger.info(m));
+  // Live migrations a killed daemon was in the middle of (in the background: it may call a peer).
+  void migrations.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted migrations failed'));
   // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (in the background: it may wait for a save job).
   void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
   if (config.buildImages) void images.ensureBuilt();
@@ -99,7 +105,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   );
   const prometheus = new PrometheusMetrics({ listVms: () => store.listVms(), sampler, host, version: VERSION });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ vms, storage, operations, snapshots, saves, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
+  const app = await buildApi({ vms, storage, operations, snapshots, saves, peers, migrations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // TLS listeners first: once the unix socket answers, the daemon is entirely up.

@@ -13,6 +13,7 @@ export const ERROR_CATALOGUE = {
   VM_EXISTS: { status: 409, title: 'A VM with that name exists' },
   VM_BUSY: { status: 409, title: 'Another operation is running on this VM' },
   VM_STATE: { status: 409, title: 'The VM is not in a state that allows this' },
+  CONSOLE_UNAVAILABLE: { status: 409, title: 'The VM has no such console' },
   HOST_CAPACITY: { status: 409, title: 'The host does not have the capacity' },
   HUGEPAGES_UNAVAILABLE: { status: 409, title: 'The host does not have enough free hugepages' },
   HOST_NO_IOMMU: { status: 409, title: 'The host has no IOMMU for PCI passthrough' },
@@ -56,6 +57,11 @@ export const ERROR_CATALOGUE = {
   FORBIDDEN: { status: 403, title: 'The token does not allow this' },
   TOKEN_NOT_FOUND: { status: 404, title: 'No such token' },
   TOKEN_EXISTS: { status: 409, title: 'A token with that name exists' },
+  PEER_NOT_FOUND: { status: 404, title: 'No such peer' },
+  PEER_EXISTS: { status: 409, title: 'A peer with that name exists' },
+  PEER_UNREACHABLE: { status: 502, title: 'The peer daemon cannot be reached or refused' },
+  MIGRATION_FAILED: { status: 502, title: 'The live migration failed; the guest stays on the source' },
+  MIGRATION_NOT_FOUND: { status: 404, title: 'No such incoming migration' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 

@@ -36,10 +36,15 @@ describe('migration parameters', () => {
   });
   it('set every capability they care about, on or off', () => {
     const caps = Object.fromEntries(capabilitiesFor(LIVE_MIGRATION_DEFAULTS).map((c) => [c.capability, c.state]));
-    expect(caps).toEqual({ 'auto-converge': true, multifd: false, 'postcopy-ram': false, events: true });
+    expect(caps).toEqual({ 'auto-converge': true, multifd: false, 'postcopy-ram': false, 'pause-before-switchover': false, 'late-block-activate': false, events: true });
+    const dest = Object.fromEntries(capabilitiesFor({ ...LIVE_MIGRATION_DEFAULTS, lateBlockActivate: true, pauseBeforeSwitchover: true }).map((c) => [c.capability, c.state]));
+    expect(dest).toMatchObject({ 'late-block-activate': true, 'pause-before-switchover': true });
     const multi = migrationParams(LIVE_MIGRATION_DEFAULTS, { multifdChannels: 4, postcopy: true });
     expect(capabilitiesFor(multi).find((c) => c.capability === 'multifd')?.state).toBe(true);
     expect(parametersFor(multi)['multifd-channels']).toBe(4);
+    expect(parametersFor(multi)['multifd-compression']).toBe('none');
+    expect(parametersFor(migrationParams(LIVE_MIGRATION_DEFAULTS, { multifdChannels: 2, compression: 'zstd' }))['multifd-compression']).toBe('zstd');
+    expect(() => migrationParams(LIVE_MIGRATION_DEFAULTS, { compression: 'zstd' })).toThrow(/multifd/);
   });
   it('validate overrides', () => {
     expect(() => migrationParams(SAVE_DEFAULTS, { maxBandwidth: 0 })).toThrow(RangeError);

@@ -17,8 +17,20 @@ export interface MigrationParams {
   multifdChannels: number;
   /** Allow a switch to post-copy (`migrate-start-postcopy`) once pre-copy does not converge. */
   postcopy: boolean;
+  /**
+   * Compress each multifd stream (needs multifdChannels > 1). Helps only where the link, not
+   * the CPU, is the limit: it costs a core per stream.
+   */
+  compression?: 'none' | 'zlib' | 'zstd';
   /** Skip pages that are all zero on the target: on by default in QEMU, said explicitly. */
   zeroBlocks?: boolean;
+  /** Pause in `pre-switchover` (the guest stopped) so disk mirrors can finish first. Source only. */
+  pauseBeforeSwitchover?: boolean;
+  /**
+   * Destination only: take the disks (and their write locks) at `cont`, not when the stream
+   * ends, so a source that never confirmed can still resume its guest on shared storage.
+   */
+  lateBlockActivate?: boolean;
 }
 
 /**
@@ -54,6 +66,8 @@ export function capabilitiesFor(p: MigrationParams): { capability: string; state
     { capability: 'auto-converge', state: p.autoConverge },
     { capability: 'multifd', state: p.multifdChannels > 1 },
     { capability: 'postcopy-ram', state: p.postcopy },
+    { capability: 'pause-before-switchover', state: p.pauseBeforeSwitchover === true },
+    { capability: 'late-block-activate', state: p.lateBlockActivate === true },
     // Progress comes from polling query-migrate, but MIGRATION events cost nothing and help debugging.
     { capability: 'events', state: true },
   ];
@@ -65,7 +79,10 @@ export function parametersFor(p: MigrationParams): Record<string, unknown> {
     'max-bandwidth': Math.round(p.maxBandwidth),
     'downtime-limit': Math.round(p.downtimeLimitMs),
   };
-  if (p.multifdChannels > 1) out['multifd-channels'] = p.multifdChannels;
+  if (p.multifdChannels > 1) {
+    out['multifd-channels'] = p.multifdChannels;
+    out['multifd-compression'] = p.compression ?? 'none';
+  }
   return out;
 }
 
@@ -76,6 +93,8 @@ export function migrationParams(base: Readonly<MigrationParams>, overrides: Part
   if (p.maxBandwidth > UNLIMITED_BANDWIDTH) p.maxBandwidth = UNLIMITED_BANDWIDTH;
   if (!Number.isInteger(p.downtimeLimitMs) || p.downtimeLimitMs < 1 || p.downtimeLimitMs > 2_000_000) throw new RangeError(`downtime limit must be 1..2000000 ms, not ${p.downtimeLimitMs}`);
   if (!Number.isInteger(p.multifdChannels) || p.multifdChannels < 1 || p.multifdChannels > 255) throw new RangeError(`multifd channels must be 1..255, not ${p.multifdChannels}`);
+  if (p.compression !== undefined && !['none', 'zlib', 'zstd'].includes(p.compression)) throw new RangeError(`compression must be none, zlib or zstd, not ${String(p.compression)}`);
+  if (p.compression !== undefined && p.compression !== 'none' && p.multifdChannels < 2) throw new RangeError('compression works on multifd streams: give 2 or more multifd channels');
   return p;
 }
 

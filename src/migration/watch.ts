@@ -16,6 +16,7 @@ export interface MigrationInfo {
     'dirty-pages-rate'?: number;
     'page-size'?: number;
     mbps?: number;
+    'dirty-sync-count'?: number;
   };
   'total-time'?: number;
   'expected-downtime'?: number;
@@ -35,6 +36,10 @@ export interface MigrationProgress {
   mbps: number;
   /** 0..100, by RAM sent against RAM total. */
   percent: number;
+  /** QEMU's estimate of the final pause (live migration), ms. */
+  expectedDowntimeMs: number;
+  /** Passes over guest RAM so far (1 = the first full copy). */
+  passes: number;
 }
 
 export interface WatchOptions {
@@ -45,6 +50,11 @@ export interface WatchOptions {
   timeoutMs?: number;
   /** What to call the migration in messages: "save", "restore", "migration". */
   what?: string;
+  /**
+   * With QEMU's `pause-before-switchover` capability: called once the guest is paused just
+   * before the switch (e.g. to finish disk mirrors); then the watch sends `migrate-continue`.
+   */
+  onPreSwitchover?: () => Promise<void>;
 }
 
 /** Thrown when the migration was cancelled (by the signal or by someone else). */
@@ -66,6 +76,7 @@ export function progressOf(info: MigrationInfo): MigrationProgress {
   return {
     status: info.status ?? 'none', transferred, total, remaining,
     dirtyRate: (ram['dirty-pages-rate'] ?? 0) * (ram['page-size'] ?? 4096), mbps: ram.mbps ?? 0, percent: pct,
+    expectedDowntimeMs: info['expected-downtime'] ?? 0, passes: ram['dirty-sync-count'] ?? 0,
   };
 }
 
@@ -89,13 +100,27 @@ export async function watchMigration(qmp: QmpClient, onProgress: (p: MigrationPr
   const onAbort = () => cancel(`the ${what} was cancelled`);
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  // A MIGRATION event (capability `events`) ends the wait between polls at once: the end of a
+  // live migration is seen in milliseconds, not at the next poll.
+  let wake: (() => void) | undefined;
+  const unsubscribe = qmp.onEvent((e) => {
+    if (e.event === 'MIGRATION') wake?.();
+  });
+  let switchedOver = false;
   try {
     for (;;) {
       const info = await qmp.execute<MigrationInfo>('query-migrate');
       const status = info.status ?? 'none';
       if (status === 'completed') {
-        onProgress(progressOf(info));
-        return info;
+        // QEMU 7.2 says completed (and sends the event) a moment before it fills in total-time
+        // and downtime: read again until they are there (at most ~100 ms).
+        let done = info;
+        for (let i = 0; i < 100 && !done['total-time']; i++) {
+          await new Promise((r) => setTimeout(r, 1));
+          done = await qmp.execute<MigrationInfo>('query-migrate');
+        }
+        onProgress(progressOf(done));
+        return done;
       }
       if (status === 'failed') {
         if (cancelSent) throw new MigrationCancelledError(`The ${what} stopped: ${reason}.`);
@@ -103,10 +128,24 @@ export async function watchMigration(qmp: QmpClient, onProgress: (p: MigrationPr
       }
       if (status === 'cancelled') throw new MigrationCancelledError(`The ${what} stopped: ${reason ?? 'it was cancelled in QEMU'}.`);
       if (ACTIVE.has(status)) onProgress(progressOf(info));
+      if (status === 'pre-switchover' && !switchedOver && !cancelSent) {
+        switchedOver = true;
+        if (opts.onPreSwitchover) await opts.onPreSwitchover();
+        await qmp.execute('migrate-continue', { state: 'pre-switchover' });
+        continue;
+      }
       if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) cancel(`the ${what} did not finish within ${Math.round(opts.timeoutMs / 1000)} s`);
-      await new Promise((r) => setTimeout(r, interval));
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, interval);
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      wake = undefined;
     }
   } finally {
+    unsubscribe();
     opts.signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -15,6 +15,11 @@ export interface OperationProgress {
   bytesDone?: number;
   bytesTotal?: number;
   message?: string;
+  /** Migrations: RAM still to send, the guest's dirty rate, throughput, QEMU's downtime estimate. */
+  remainingBytes?: number;
+  dirtyBytesPerSecond?: number;
+  bytesPerSecond?: number;
+  expectedDowntimeMs?: number;
 }
 
 export type OperationState = 'running' | 'succeeded' | 'failed' | 'cancelled';

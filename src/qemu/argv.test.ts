@@ -34,7 +34,7 @@ const caseNames = readdirSync(GOLDEN_DIR)
 const BARE_FLAGS = new Set(['-no-user-config', '-nodefaults', '-S']);
 const VALUED_FLAGS = new Set([
   '-name', '-display', '-msg', '-sandbox', '-pidfile', '-machine', '-accel', '-cpu', '-smp', '-m',
-  '-kernel', '-initrd', '-append', '-blockdev', '-device', '-netdev', '-object', '-chardev', '-serial', '-mon', '-vnc', '-numa',
+  '-kernel', '-initrd', '-append', '-blockdev', '-device', '-netdev', '-object', '-chardev', '-serial', '-mon', '-vnc', '-spice', '-numa',
 ]);
 const JSON_FLAGS = new Set(['-blockdev', '-device', '-netdev', '-object']);
 
@@ -115,7 +115,7 @@ function flagCounts(argv: string[]): Record<string, number> {
 describe('golden argv', () => {
   it('has the required cases', () => {
     for (const name of ['tiny-kernel-boot', 'disk-boot-two-disks', 'user-nic-forwards', 'auto-accel-kvm-usable', 'auto-accel-kvm-unusable', 'injection-attempt', 'microvm',
-      'hugepages-backed', 'numa-two-nodes', 'numa-hugepages', 'iothreads-disks', 'vfio-hostdev']) {
+      'hugepages-backed', 'numa-two-nodes', 'numa-hugepages', 'iothreads-disks', 'vfio-hostdev', 'spice-and-vnc', 'spice-only-pc']) {
       expect(caseNames).toContain(name);
     }
   });
@@ -171,7 +171,35 @@ describe('buildQemuArgv', () => {
     ]);
     expect(valuesOf(options, '-mon')).toEqual(['chardev=qmp,mode=control']);
     expect(valuesOf(options, '-serial')).toEqual(['chardev:serial0']);
-    expect(valuesOf(options, '-vnc')).toEqual([`vnc=unix:${c.paths.vncSocket}`]);
+    expect(valuesOf(options, '-vnc')).toEqual([`vnc=unix:${c.paths.vncSocket},share=ignore`]);
+    expect(valuesOf(options, '-spice')).toEqual([]);
+  });
+
+  it('puts SPICE on its unix socket without a ticket, with QXL and the agent channel on the guest agent\'s bus', () => {
+    const c = loadCase('spice-and-vnc');
+    const options = parseOptions(build(c));
+    expect(valuesOf(options, '-spice').map(parseKeyval)).toEqual([{ pairs: { unix: 'on', addr: c.paths.spiceSocket, 'disable-ticketing': 'on' } }]);
+    expect(parseKeyval(valuesOf(options, '-vnc')[0]!)).toEqual({ pairs: { vnc: `unix:${c.paths.vncSocket}`, share: 'ignore' } });
+    const devices = jsonValuesOf(options, '-device');
+    // One display device for both protocols; one virtio-serial bus for both agents.
+    expect(devices.filter((d) => d.id === 'video0')).toEqual([{ driver: 'qxl-vga', id: 'video0' }]);
+    expect(devices.filter((d) => d.driver === 'virtio-serial-pci')).toEqual([{ driver: 'virtio-serial-pci', id: 'vser0' }]);
+    expect(devices.filter((d) => d.driver === 'virtserialport').map((d) => d.name)).toEqual(['org.qemu.guest_agent.0', 'com.redhat.spice.0']);
+    expect(valuesOf(options, '-chardev').map(parseKeyval)).toContainEqual({ head: 'spicevmc', pairs: { id: 'vdagent0', name: 'vdagent' } });
+  });
+
+  it('gives a SPICE-only VM (no guest agent socket) its own virtio-serial bus and escapes the socket path', () => {
+    const c = loadCase('spice-only-pc');
+    const options = parseOptions(build(c));
+    expect(valuesOf(options, '-vnc')).toEqual([]);
+    expect(valuesOf(options, '-spice')).toEqual([`unix=on,addr=${c.paths.spiceSocket!.replaceAll(',', ',,')},disable-ticketing=on`]);
+    expect(parseKeyval(valuesOf(options, '-spice')[0]!).pairs.addr).toBe(c.paths.spiceSocket);
+    const devices = jsonValuesOf(options, '-device');
+    expect(devices.filter((d) => ['qxl-vga', 'VGA', 'virtio-serial-pci', 'virtserialport'].includes(d.driver as string))).toEqual([
+      { driver: 'qxl-vga', id: 'video0' },
+      { driver: 'virtio-serial-pci', id: 'vser0' },
+      { driver: 'virtserialport', bus: 'vser0.0', chardev: 'vdagent0', name: 'com.redhat.spice.0' },
+    ]);
   });
 
   it('passes the kernel command line as one argv element', () => {
@@ -329,7 +357,7 @@ describe('injection attempts', () => {
     const [serial, qmp] = valuesOf(options, '-chardev').map(parseKeyval);
     expect(serial).toEqual({ head: 'socket', pairs: { id: 'serial0', path: c.paths.serialSocket, server: 'on', wait: 'off', logfile: c.paths.serialLog, logappend: 'on' } });
     expect(qmp).toEqual({ head: 'socket', pairs: { id: 'qmp', path: c.paths.qmpSocket, server: 'on', wait: 'off' } });
-    expect(parseKeyval(valuesOf(options, '-vnc')[0]!)).toEqual({ pairs: { vnc: `unix:${c.paths.vncSocket}` } });
+    expect(parseKeyval(valuesOf(options, '-vnc')[0]!)).toEqual({ pairs: { vnc: `unix:${c.paths.vncSocket}`, share: 'ignore' } });
     expect(valuesOf(options, '-pidfile')).toEqual([c.paths.pidFile]);
   });
 
@@ -364,7 +392,7 @@ describe('injection attempts', () => {
         expect(jsonValuesOf(opts, '-blockdev')[0]!.filename).toBe(`/${diskTail}`);
         expect(valuesOf(opts, '-append')).toEqual([cmdline]);
         for (const chardev of valuesOf(opts, '-chardev').map(parseKeyval)) expect(chardev.pairs.path).toBe(sock);
-        expect(parseKeyval(valuesOf(opts, '-vnc')[0]!)).toEqual({ pairs: { vnc: `unix:${sock}` } });
+        expect(parseKeyval(valuesOf(opts, '-vnc')[0]!)).toEqual({ pairs: { vnc: `unix:${sock}`, share: 'ignore' } });
       }),
       { numRuns: 300 },
     );
@@ -438,6 +466,10 @@ describe('rejects what QEMU would refuse or misread', () => {
     ['hostfwd protocol', (c) => { (c.spec.nics[0]!.forwards[0] as { protocol: string }).protocol = 'sctp'; }, /protocol/, 'INVALID_SPEC'],
     ['unknown nic kind', (c) => { (c.spec.nics[0] as { kind: string }).kind = 'bridge'; }, /not supported/, 'INVALID_SPEC'],
     ['vnc on microvm', (c) => { c.spec.machine = 'microvm'; }, /microvm has no PCI bus/, 'INVALID_SPEC'],
+    ['spice on microvm', (c) => { c.spec.machine = 'microvm'; c.spec.vnc = false; c.spec.spice = true; c.paths.spiceSocket = '/run/s.sock'; }, /cannot have a SPICE display/, 'INVALID_SPEC'],
+    ['spice that is not a boolean', (c) => { (c.spec as { spice: unknown }).spice = 'yes'; }, /spice must be true or false/, 'INVALID_SPEC'],
+    ['spice without a socket path', (c) => { c.spec.spice = true; }, /no SPICE socket path/, 'INTERNAL'],
+    ['spice socket path over 107 bytes', (c) => { c.spec.spice = true; c.paths.spiceSocket = '/' + 's'.repeat(107); }, /spiceSocket is longer than 107 bytes/, 'INTERNAL'],
     ['too many devices for microvm', (c) => {
       c.spec.machine = 'microvm';
       c.spec.vnc = false;

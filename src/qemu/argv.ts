@@ -4,7 +4,7 @@
  * Built Incus-style: small section functions return plain option data, which is
  * validated and rendered to argv once. Devices, block nodes, netdevs and objects use
  * QEMU's JSON option syntax, so a user value can never add an option through a comma.
- * The few options QEMU 7.2 only parses as keyval (-chardev, -machine, -name, -vnc,
+ * The few options QEMU 7.2 only parses as keyval (-chardev, -machine, -name, -vnc, -spice,
  * -sandbox, -mon, -msg) carry daemon-chosen paths and enum values only, escaped with
  * `keyvalEscape` (the guest name is the one user value there, escaped the same way).
  */
@@ -110,7 +110,7 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
     agentSection,
     seedSection,
     qmpSection,
-    vncSection,
+    displaySection,
   ];
   return sections.flatMap((section) => section(ctx)).flatMap(renderOption);
 }
@@ -207,7 +207,7 @@ function agentSection({ paths, bus }: BuildContext): QemuOption[] {
   if (paths.qgaSocket === undefined) return [];
   return [
     keyval('-chardev', [['id', 'qga0'], ['path', paths.qgaSocket], ['server', 'on'], ['wait', 'off']], 'socket'),
-    json('-device', { driver: bus === 'pci' ? 'virtio-serial-pci' : 'virtio-serial-device', id: 'vser0' }),
+    json('-device', { driver: virtioSerialDriver(bus), id: 'vser0' }),
     json('-device', { driver: 'virtserialport', bus: 'vser0.0', chardev: 'qga0', name: 'org.qemu.guest_agent.0' }),
   ];
 }
@@ -316,11 +316,43 @@ function qmpSection({ paths }: BuildContext): QemuOption[] {
   ];
 }
 
-function vncSection({ spec, paths }: BuildContext): QemuOption[] {
-  if (!spec.vnc) return [];
-  // Not `-vnc unix:<path>`: QEMU reads an implied first value that has '=' before any ','
-  // as `key=value` (`unix:/a=b` fails with "Invalid parameter 'unix:/a'"), so name the key.
-  return [keyval('-vnc', [['vnc', `unix:${paths.vncSocket}`]]), json('-device', { driver: 'VGA', id: 'video0' })];
+/**
+ * The graphical console: VNC and/or SPICE on unix sockets in the VM's run directory (only
+ * root and the guest's own user can open them; the daemon proxies them to authorized
+ * clients), showing one display device. QEMU serves both protocols from the same console.
+ */
+function displaySection({ spec, paths, bus }: BuildContext): QemuOption[] {
+  const options: QemuOption[] = [];
+  if (spec.vnc) {
+    // Not `-vnc unix:<path>`: QEMU reads an implied first value that has '=' before any ','
+    // as `key=value` (`unix:/a=b` fails with "Invalid parameter 'unix:/a'"), so name the key.
+    // share=ignore: several viewers at once, and a client asking for exclusive access
+    // (RFB shared-flag 0) neither disconnects the others nor is refused.
+    options.push(keyval('-vnc', [['vnc', `unix:${paths.vncSocket}`], ['share', 'ignore']]));
+  }
+  if (spec.spice) {
+    if (paths.spiceSocket === undefined) throw new HangarError('INTERNAL', `VM ${spec.name} has a SPICE display but no SPICE socket path`);
+    // No ticket: only root and the guest's user can open the socket; the daemon checks who
+    // may use it (console tokens, and a password per connection file on its TCP proxies).
+    options.push(keyval('-spice', [['unix', 'on'], ['addr', paths.spiceSocket], ['disable-ticketing', 'on']]));
+  }
+  if (!spec.vnc && !spec.spice) return options;
+  // QXL (SPICE's paravirtual GPU, VGA-compatible) when SPICE is on; plain VGA for VNC alone.
+  options.push(json('-device', { driver: spec.spice ? 'qxl-vga' : 'VGA', id: 'video0' }));
+  if (spec.spice) {
+    // The SPICE agent channel (clipboard, display size following the window) on the VM's
+    // virtio-serial bus, made here when there is no guest agent channel to share it with.
+    if (paths.qgaSocket === undefined) options.push(json('-device', { driver: virtioSerialDriver(bus), id: 'vser0' }));
+    options.push(
+      keyval('-chardev', [['id', 'vdagent0'], ['name', 'vdagent']], 'spicevmc'),
+      json('-device', { driver: 'virtserialport', bus: 'vser0.0', chardev: 'vdagent0', name: 'com.redhat.spice.0' }),
+    );
+  }
+  return options;
+}
+
+function virtioSerialDriver(bus: BuildContext['bus']): string {
+  return bus === 'pci' ? 'virtio-serial-pci' : 'virtio-serial-device';
 }
 
 function virtioDriver(kind: 'blk' | 'net' | 'balloon' | 'rng', bus: BuildContext['bus']): string {
@@ -382,6 +414,7 @@ function validatePaths(paths: VmPaths): void {
     ['serialLog', paths.serialLog],
     ['vncSocket', paths.vncSocket],
     ['pidFile', paths.pidFile],
+    ...(paths.spiceSocket !== undefined ? [['spiceSocket', paths.spiceSocket] as [keyof VmPaths, string]] : []),
     ...(paths.qgaSocket !== undefined ? [['qgaSocket', paths.qgaSocket] as [keyof VmPaths, string]] : []),
     ...(paths.seedIso !== undefined ? [['seedIso', paths.seedIso] as [keyof VmPaths, string]] : []),
   ];
@@ -391,7 +424,7 @@ function validatePaths(paths: VmPaths): void {
       throw new HangarError('INTERNAL', `Runtime path ${key} must be absolute and free of control characters: ${JSON.stringify(path)}`);
     }
   }
-  for (const key of ['qmpSocket', 'serialSocket', 'vncSocket', 'qgaSocket'] as const) {
+  for (const key of ['qmpSocket', 'serialSocket', 'vncSocket', 'spiceSocket', 'qgaSocket'] as const) {
     const p = paths[key];
     if (p !== undefined && Buffer.byteLength(p, 'utf8') > MAX_UNIX_SOCKET_PATH_BYTES) {
       throw new HangarError('INTERNAL', `Unix socket path ${key} is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes; use a shorter runtime directory: ${paths[key]}`);
@@ -425,6 +458,7 @@ function validateSpec(spec: VmSpec, opts: BuildQemuArgvOptions | undefined): voi
     }
     if (spec.maxMemoryMiB > spec.memoryMiB && spec.machine === 'microvm') throw invalid('a microvm cannot hot-plug memory: leave maxMemoryMiB unset');
   }
+  if (spec.spice !== undefined && typeof spec.spice !== 'boolean') throw invalid('spice must be true or false');
   validateBoot(spec);
   validateDevices(spec);
   validatePlacement(spec);
@@ -504,6 +538,7 @@ function validateAgainstHost({ spec, accel, bus }: BuildContext): void {
   }
   if (bus === 'mmio') {
     if (spec.vnc) throw invalid('microvm has no PCI bus, so it cannot have a VGA display; set vnc to false or use machine q35');
+    if (spec.spice) throw invalid('microvm has no PCI bus, so it cannot have a SPICE display; set spice to false or use machine q35');
     const transports = spec.disks.length + spec.nics.length + (spec.balloon ? 1 : 0) + (spec.rng ? 1 : 0);
     if (transports > MICROVM_VIRTIO_TRANSPORTS) {
       throw invalid(`microvm has ${MICROVM_VIRTIO_TRANSPORTS} virtio-mmio slots but this VM needs ${transports}; remove devices or use machine q35`);

@@ -2,8 +2,9 @@
  * StorageService: pools and volumes. It knows nothing of running guests: VmService
  * marks volumes attached and does the live (QMP) half of attach, detach and resize.
  */
+import { existsSync } from 'node:fs';
 import { readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
@@ -173,6 +174,8 @@ export class StorageService {
     }
     await this.ensureSpace(pool, input.fromImage && input.fullCopy ? sizeBytes : 0, name);
     const path = await pool.volumePath(name, format);
+    // A file nobody recorded (e.g. a disk a migrated guest still uses from here) is never replaced.
+    if (existsSync(path)) throw new HangarError('VOLUME_EXISTS', `Pool "${poolName}" has a file ${path} that is no recorded volume: pick another name.`);
     // Build under a temporary name; only a complete file becomes the volume.
     const tmp = `${path}.partial`;
     await rm(tmp, { force: true });
@@ -250,6 +253,33 @@ export class StorageService {
     await this.volumes.delete(volumeKey(pool, name));
     await rm(vol.path, { force: true });
     await this.events.publish('volume.deleted', undefined, { pool, volume: name });
+  }
+
+  /**
+   * Forgets a volume without touching its file: after a live migration with shared storage,
+   * the destination records and owns the file.
+   */
+  async forgetVolume(pool: string, name: string): Promise<void> {
+    await this.getVolume(pool, name);
+    await this.volumes.delete(volumeKey(pool, name));
+    await this.events.publish('volume.forgotten', undefined, { pool, volume: name });
+  }
+
+  /**
+   * Records an existing file as a volume of a pool of this host, if the pool is here and the
+   * file is in it (shared storage after a live migration). Returns undefined otherwise.
+   */
+  async adoptVolume(pool: string, name: string, path: string, format: DiskFormat, ownedBy: string): Promise<VolumeRecord | undefined> {
+    const p = await this.pools.get(pool);
+    if (!p || (await (await this.pool(pool)).volumePath(validateVolumeName(name), format)) !== path) return undefined;
+    const info = await imageInfo(path, format);
+    const rec: VolumeRecord = { pool, name, format, sizeBytes: info.virtualSizeBytes, path, ownedBy, createdAt: new Date().toISOString() };
+    // The image it was cloned from, known here by its file only.
+    if (info.backingFilename) rec.backing = { kind: 'image', name: basename(info.backingFilename).replace(/\.[^.]*$/, ''), path: info.backingFilename, format: info.backingFormat === 'raw' ? 'raw' : 'qcow2' };
+    const existing = await this.volumes.get(volumeKey(pool, name));
+    if (existing) return existing.path === path ? existing : undefined;
+    if (!(await this.volumes.create(volumeKey(pool, name), rec))) return undefined;
+    return rec;
   }
 
   /** Volumes that read from `image` (linked clones): the image must stay while they exist. */

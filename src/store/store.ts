@@ -44,10 +44,31 @@ export interface VmRecord {
   stoppedByUser?: boolean;
   /** The uid this VM's QEMU runs as (one per VM), allocated at its first start by a root daemon. */
   guestUid?: number;
+  /** A live migration in progress: on the source `outgoing`, on the destination `incoming`. */
+  migration?: MigrationMarker;
+  /** On a migration's source, once it completed (state `migrated`): where the guest went. */
+  migratedTo?: { peer: string; url: string; at: string };
   /** Exit status of the last QEMU process, when known. */
   lastExit?: { code: number | null; signal: string | null; at: string };
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * Written before a live migration touches anything, so a daemon that restarts mid-way knows
+ * what to undo: the destination removes a guest that never finished arriving (and the volumes
+ * it created for it), the source resumes its guest unless the destination has it.
+ */
+export interface MigrationMarker {
+  id: string;
+  role: 'incoming' | 'outgoing';
+  /** outgoing: the peer's name; incoming: the source's address as the API saw it. */
+  peer: string;
+  startedAt: string;
+  /** incoming: volumes created here for copied disks (`pool/name`), deleted if it fails. */
+  createdVolumes?: string[];
+  /** outgoing: the guest ran (not paused) when the migration began; a rollback resumes it. */
+  wasRunning?: boolean;
 }
 
 export interface HangarEvent {
@@ -113,7 +134,7 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects' | 'tokens';
+export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects' | 'tokens' | 'peers';
 
 export interface Store {
   collection<T>(kind: CollectionKind): Collection<T>;

@@ -47,6 +47,8 @@ export interface CreateVmInput extends PlacementInput {
   accel?: Accel;
   cpuModel?: string;
   vnc?: boolean;
+  /** A SPICE display (QXL) on a unix socket, proxied by the daemon; default false. */
+  spice?: boolean;
   start?: boolean;
   /** Size of the root disk (disk images) or of a blank data disk (kernel images). */
   diskSize?: string | number;
@@ -120,6 +122,7 @@ export interface VmView {
   accel?: string;
   image?: string;
   vnc: boolean;
+  spice: boolean;
   maxCpus: number;
   /** MiB */
   maxMemory: number;
@@ -137,6 +140,10 @@ export interface VmView {
   nics: { id: string; kind: string; mac: string; network?: string }[];
   cloudInit?: { format: string; hostname?: string; user?: string; sshKeys: number; password: boolean; userData: boolean; networkConfig: boolean };
   disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean; iops?: number; bps?: number; iothread?: string }[];
+  /** A live migration in progress (`outgoing` here, or `incoming` from another host). */
+  migration?: { id: string; role: 'incoming' | 'outgoing'; peer: string; startedAt: string };
+  /** State `migrated`: the peer the guest moved to. */
+  migratedTo?: { peer: string; url: string; at: string };
   /** Hugepages, NUMA, pinning (with each thread's affinity while it runs), I/O threads, host devices. */
   placement?: PlacementView;
   startedAt?: string;
@@ -197,6 +204,8 @@ export interface StartHooks {
   stayPaused?: boolean;
   /** Restoring a save: QEMU waits for its state (`-incoming defer`); a failure leaves the VM `saved`. */
   incoming?: boolean;
+  /** With `incoming`: the state a failure leaves (default `saved`; a live migration's destination: `stopped`). */
+  incomingFailState?: 'saved' | 'stopped';
 }
 
 /** How `start` and `delete` treat a saved VM (the migration module's save service). */
@@ -221,6 +230,10 @@ export interface VmHandle {
   setState(state: VmState, reason?: string): Promise<VmRecord>;
   /** Ends QEMU after its state was saved: the VM becomes `saved`, not `stopped`. */
   quitSaved(): Promise<VmRecord>;
+  /** Ends QEMU after the guest moved to another host: the VM becomes `migrated`. */
+  quitMigrated(to: NonNullable<VmRecord['migratedTo']>): Promise<VmRecord>;
+  /** Changes the record (e.g. a migration marker); the state goes through `setState`. */
+  update(fn: (r: VmRecord) => VmRecord): Promise<VmRecord>;
 }
 
 /** A QEMU process the daemon is watching. */
@@ -250,7 +263,7 @@ interface LiveVm {
   /** A user (or the API) asked for this stop: no restart policy applies. */
   userStop?: boolean;
   /** The state its end records instead of `stopped` (a save, or a failed restore). */
-  endState?: 'saved';
+  endState?: 'saved' | 'migrated';
 }
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
@@ -321,6 +334,7 @@ export class VmService {
       qmpSocket: join(dir, 'qmp.sock'),
       serialSocket: join(dir, 'serial.sock'),
       vncSocket: join(dir, 'vnc.sock'),
+      spiceSocket: join(dir, 'spice.sock'),
       pidFile: join(dir, 'qemu.pid'),
       qgaSocket: join(dir, 'qga.sock'),
       seedIso: join(dir, 'seed.iso'),
@@ -354,6 +368,9 @@ export class VmService {
     if (machine === 'microvm' && vnc) {
       throw new HangarError('INVALID_SPEC', 'A microvm has no display: create it with vnc=false, or pick machine q35.', { details: { field: 'vnc' } });
     }
+    if (machine === 'microvm' && input.spice) {
+      throw new HangarError('INVALID_SPEC', 'A microvm has no display: create it without spice, or pick machine q35.', { details: { field: 'spice' } });
+    }
     // A model name never starts with '-' or '.': "-object" would read like an option.
     if (input.cpuModel !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(input.cpuModel)) {
       throw new HangarError('INVALID_SPEC', `CPU model "${input.cpuModel}" is not a QEMU CPU model name (e.g. max, host, qemu64).`, { details: { field: 'cpuModel' } });
@@ -375,6 +392,7 @@ export class VmService {
       balloon: true, rng: true, vnc, image: imageName,
     };
     if (input.accel !== undefined) spec.accel = input.accel;
+    if (input.spice) spec.spice = true;
     if (project !== DEFAULT_PROJECT) spec.project = project;
     applyResourceFields(spec, input);
     await applyPlacementInput(spec, input, this.deps.placement);
@@ -454,6 +472,47 @@ export class VmService {
       }
       return toView(await this.startLocked(rec));
     });
+  }
+
+  /**
+   * A live migration's destination: records a guest arriving from another host, `stopped`
+   * until the migration service starts its QEMU with `-incoming defer`. What a previous
+   * migration left here (a `migrated` record of the same VM) is replaced.
+   */
+  async createIncoming(record: VmRecord): Promise<void> {
+    validateVmName(record.name);
+    const existing = await this.deps.store.getVm(record.name);
+    if (existing) {
+      if (existing.state !== 'migrated' || existing.id !== record.id) {
+        throw new HangarError('VM_EXISTS', `A VM named "${record.name}" already exists on the destination (state ${existing.state}): rename or delete it there first.`);
+      }
+      await this.deps.store.deleteVm(existing.id);
+    }
+    await this.deps.store.createVm(record);
+  }
+
+  /** Removes the record of a guest whose arrival failed (its QEMU has ended). */
+  async dropIncoming(name: string, id: string): Promise<void> {
+    await this.exclusive(name, 'drop-incoming', async (rec) => {
+      if (rec.id !== id || rec.migration?.role !== 'incoming' || isActive(rec.state)) return;
+      await this.deps.store.deleteVm(rec.id);
+      this.cancelRestart(name);
+    });
+  }
+
+  /** True when each guest's QEMU runs as a user of its own (a root daemon, guest users on). */
+  get guestUsersOn(): boolean {
+    return this.deps.guestUsers !== undefined;
+  }
+
+  /** Why this guest cannot be migrated as it runs now, or undefined. */
+  migrationBlocker(rec: VmRecord): string | undefined {
+    const rt = rec.runtime;
+    if (rt?.hotplug && Object.keys(rt.hotplug).length > 0) return 'it has hot-plugged devices this run (the destination starts with the configured hardware): restart it first';
+    const live = rt?.live;
+    if (live && (live.dimms > 0 || live.cpus !== rec.spec.cpus || live.memoryMiB !== rec.spec.memoryMiB)) return 'its CPUs or memory were changed live this run: restart it first so both hosts agree on its hardware';
+    if (rec.spec.hostdevs?.length) return 'it has host (VFIO) devices, which cannot be migrated';
+    return undefined;
   }
 
   /** Deletes a saved VM's save file: it becomes `stopped` and its next start boots afresh. */
@@ -672,6 +731,15 @@ export class VmService {
           await this.terminate(lv);
           return this.mustGet(name);
         },
+        quitMigrated: async (to) => {
+          const lv = this.mustLive(await this.mustGet(name));
+          await this.updateRecord(name, (r) => ({ ...r, migratedTo: to }));
+          lv.endState = 'migrated';
+          lv.userStop = true;
+          await this.terminate(lv);
+          return this.mustGet(name);
+        },
+        update: async (fn) => this.updateRecord(name, fn),
       };
   }
 
@@ -1139,7 +1207,7 @@ export class VmService {
     const runDir = join(this.deps.runDir, 'vms', rec.id);
     await mkdir(runDir, { recursive: true, mode: 0o700 });
     await mkdir(join(this.deps.logDir, rec.id), { recursive: true, mode: 0o700 });
-    await Promise.all([paths.qmpSocket, paths.serialSocket, paths.vncSocket, paths.pidFile, paths.qgaSocket!].map((p) => rm(p, { force: true })));
+    await Promise.all([paths.qmpSocket, paths.serialSocket, paths.vncSocket, paths.spiceSocket!, paths.pidFile, paths.qgaSocket!].map((p) => rm(p, { force: true })));
 
     for (const nic of rec.spec.nics) await this.checkPortsFree(nic.forwards, rec.name);
     const identity = await this.guestIdentity(rec);
@@ -1161,7 +1229,7 @@ export class VmService {
     rec = await this.updateRecord(rec.name, (r) => ({ ...r, runtime }));
     const lv = this.track(rec, paths, runtime);
     lv.starting = true;
-    if (opts.incoming) lv.endState = 'saved';
+    if (opts.incoming && opts.incomingFailState !== 'stopped') lv.endState = 'saved';
     lv.exited = launched.exited;
     void launched.exited.then((exit) => this.onQemuGone(lv, exit));
 
@@ -1381,10 +1449,11 @@ export class VmService {
     await Promise.all([
       this.deps.cgroups?.remove(lv.id),
       rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
+      rm(lv.paths.spiceSocket!, { force: true }),
     ]).catch(() => undefined);
   }
 
-  private async finishStopped(name: string, exit: ExitInfo, state: 'stopped' | 'crashed' | 'saved', reason?: string): Promise<VmRecord> {
+  private async finishStopped(name: string, exit: ExitInfo, state: 'stopped' | 'crashed' | 'saved' | 'migrated', reason?: string): Promise<VmRecord> {
     const lastExit = { code: exit.code, signal: exit.signal, at: new Date().toISOString() };
     const rec = await this.updateRecord(name, (r) => {
       const next: VmRecord = { ...r, state, lastExit };
@@ -1711,7 +1780,7 @@ function restartWindowChange(records: VmRecord[]): number {
 function toView(r: VmRecord): VmView {
   const v: VmView = {
     id: r.id, name: r.name, state: r.state, cpus: r.spec.cpus, memory: r.spec.memoryMiB, memoryText: formatMiB(r.spec.memoryMiB),
-    machine: r.spec.machine, vnc: r.spec.vnc, createdAt: r.createdAt, updatedAt: r.updatedAt,
+    machine: r.spec.machine, vnc: r.spec.vnc, spice: r.spec.spice === true, createdAt: r.createdAt, updatedAt: r.updatedAt,
     maxCpus: r.spec.maxCpus ?? r.spec.cpus, maxMemory: r.spec.maxMemoryMiB ?? r.spec.memoryMiB,
     restart: r.spec.restart ?? DEFAULT_RESTART_POLICY,
     forwards: r.spec.nics.flatMap((n) => n.forwards.map(formatForward)),
@@ -1728,6 +1797,8 @@ function toView(r: VmRecord): VmView {
   };
   const placement = placementView(r);
   if (placement) v.placement = placement;
+  if (r.migration) v.migration = { id: r.migration.id, role: r.migration.role, peer: r.migration.peer, startedAt: r.migration.startedAt };
+  if (r.migratedTo) v.migratedTo = r.migratedTo;
   if (r.spec.autostart) v.autostart = r.spec.autostart;
   if (r.spec.cloudInit) {
     const c = r.spec.cloudInit;

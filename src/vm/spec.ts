@@ -76,6 +76,8 @@ export interface VmSpec {
   rng: boolean;
   /** Graphical console: a VGA device and VNC on a unix socket. */
   vnc: boolean;
+  /** A SPICE display on a unix socket (with a QXL display device and the SPICE agent channel); absent means false. */
+  spice?: boolean;
   /** Image the VM was created from (informational). */
   image?: string;
   /** Started when the daemon starts (unless a user stopped it), in `order`, waiting `delaySeconds` after it. */
@@ -149,6 +151,8 @@ export interface VmPaths {
   serialSocket: string;
   serialLog: string;
   vncSocket: string;
+  /** The SPICE display's socket; needed when the spec has `spice`. */
+  spiceSocket?: string;
   pidFile: string;
   /** QEMU's own stdout/stderr log. */
   qemuLog: string;

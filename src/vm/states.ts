@@ -6,23 +6,26 @@
  */
 import { HangarError } from '../errors/errors.js';
 
-export const VM_STATES = ['stopped', 'starting', 'running', 'paused', 'stopping', 'crashed', 'migrating', 'unknown', 'saved'] as const;
+export const VM_STATES = ['stopped', 'starting', 'running', 'paused', 'stopping', 'crashed', 'migrating', 'unknown', 'saved', 'migrated'] as const;
 export type VmState = (typeof VM_STATES)[number];
 
-export type VmOperation = 'start' | 'stop' | 'force-stop' | 'restart' | 'pause' | 'resume' | 'delete' | 'force-delete' | 'save';
+export type VmOperation = 'start' | 'stop' | 'force-stop' | 'restart' | 'pause' | 'resume' | 'delete' | 'force-delete' | 'save' | 'migrate';
 
 const TRANSITIONS: Record<VmState, readonly VmState[]> = {
   stopped: ['starting'],
   crashed: ['starting', 'stopped'],
   // A failed restore goes back to saved (the save file is kept).
-  starting: ['running', 'paused', 'stopped', 'crashed', 'saved'],
+  starting: ['running', 'paused', 'stopped', 'crashed', 'saved', 'migrating'],
   running: ['paused', 'stopping', 'stopped', 'crashed', 'migrating'],
   paused: ['running', 'stopping', 'stopped', 'crashed', 'migrating'],
   stopping: ['stopped', 'crashed', 'running', 'paused'],
-  migrating: ['running', 'paused', 'stopped', 'crashed', 'saved'],
+  // A live migration ends `migrated` on the source (the guest runs on another host now).
+  migrating: ['running', 'paused', 'stopped', 'crashed', 'saved', 'migrated'],
   unknown: ['running', 'paused', 'stopped', 'crashed', 'stopping'],
   // Restore (start) or discard the save (stopped).
   saved: ['starting', 'stopped'],
+  // What is left on a migration's source: a record of where the guest went, until deleted.
+  migrated: [],
 };
 
 /** States in which a QEMU process exists (or may exist). */
@@ -35,8 +38,9 @@ const ALLOWED_FROM: Record<VmOperation, readonly VmState[]> = {
   restart: ['running', 'paused'],
   pause: ['running'],
   resume: ['paused'],
-  delete: ['stopped', 'crashed', 'saved'],
+  delete: ['stopped', 'crashed', 'saved', 'migrated'],
   save: ['running', 'paused'],
+  migrate: ['running', 'paused'],
   'force-delete': [...VM_STATES],
 };
 
@@ -56,6 +60,7 @@ const HINTS: Partial<Record<VmOperation, string>> = {
   delete: 'stop it first, or delete with --force to stop and delete it',
   restart: 'only a running or paused VM can be restarted; use start',
   save: 'only a running or paused VM can be saved',
+  migrate: 'only a running or paused VM can be migrated',
 };
 
 /**

@@ -123,6 +123,11 @@ describe.skipIf(!qemuAvailable)('QEMU 7.2 accepts every golden argv', () => {
       expect(existsSync(c.paths.serialSocket)).toBe(true);
       expect(existsSync(c.paths.serialLog)).toBe(true);
       expect(existsSync(c.paths.vncSocket)).toBe(c.spec.vnc);
+      expect(c.paths.spiceSocket !== undefined && existsSync(c.paths.spiceSocket)).toBe(c.spec.spice === true);
+      if (c.spec.spice) {
+        // QEMU really serves SPICE there (not just a socket file): `query-spice` says so.
+        expect(await qmp.command('query-spice')).toMatchObject({ enabled: true, host: c.paths.spiceSocket, auth: 'none' });
+      }
 
       // Every device id the builder emitted exists in QEMU.
       const peripherals = ((await qmp.command('qom-list', { path: '/machine/peripheral' })) as Array<{ name: string; type: string }>)
@@ -133,7 +138,9 @@ describe.skipIf(!qemuAvailable)('QEMU 7.2 accepts every golden argv', () => {
         ...c.spec.nics.map((n) => n.id),
         ...(c.spec.balloon ? ['balloon0'] : []),
         ...(c.spec.rng ? ['rng0-dev'] : []),
-        ...(c.spec.vnc ? ['video0'] : []),
+        ...(c.spec.vnc || c.spec.spice ? ['video0'] : []),
+        // The SPICE agent's virtio-serial bus (this test passes no guest agent socket).
+        ...(c.spec.spice ? ['vser0'] : []),
         ...(c.spec.machine === 'q35' ? Array.from({ length: HOTPLUG_PORTS }, (_, i) => hotplugPortId(i)) : []),
       ];
       expect(peripherals.sort()).toEqual(expectedIds.sort());
@@ -230,6 +237,7 @@ async function prepareForThisHost(golden: GoldenCase): Promise<GoldenCase> {
     serialSocket: relocate(c.paths.serialSocket),
     serialLog: relocate(c.paths.serialLog),
     vncSocket: relocate(c.paths.vncSocket),
+    ...(c.paths.spiceSocket !== undefined && { spiceSocket: relocate(c.paths.spiceSocket) }),
     pidFile: relocate(c.paths.pidFile),
     qemuLog: relocate(c.paths.qemuLog),
   };

@@ -4,7 +4,7 @@
  * and kills (by verified pid) any QEMU that still belongs to this data dir.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../src/cli/client.js';
@@ -32,14 +32,21 @@ export class TestDaemon {
     this.api = new ApiClient(this.socket);
   }
 
-  /** A daemon on a fresh data dir (short path: unix sockets are limited to 108 bytes). */
-  static async start(opts: { netPrefix?: string; args?: string[] } = {}): Promise<TestDaemon> {
+  /**
+   * A daemon on a fresh data dir (short path: unix sockets are limited to 108 bytes). With
+   * `netns`, it runs inside that network namespace (`ip netns exec`), as do its guests.
+   */
+  static async start(opts: { netPrefix?: string; args?: string[]; netns?: string } = {}): Promise<TestDaemon> {
     const d = new TestDaemon(mkdtempSync('/tmp/hgt-'));
     if (opts.netPrefix) d.extraArgs.push('--net-prefix', opts.netPrefix);
     if (opts.args) d.extraArgs.push(...opts.args);
+    if (opts.netns) d.netns = opts.netns;
     await d.launch();
     return d;
   }
+
+  /** The network namespace the daemon runs in, if any. */
+  netns: string | undefined;
 
   /** More daemon flags (e.g. a network prefix of the test's own). */
   readonly extraArgs: string[] = ['--net-prefix', 'hgt'];
@@ -49,9 +56,10 @@ export class TestDaemon {
   }
 
   async launch(): Promise<void> {
-    const child = spawn(process.execPath, [HANGAR_BIN, 'daemon', '--socket', this.socket, '--data-dir', this.dir, '--accel', 'tcg', '--no-build-images', ...this.extraArgs], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const argv = [process.execPath, HANGAR_BIN, 'daemon', '--socket', this.socket, '--data-dir', this.dir, '--accel', 'tcg', '--no-build-images', ...this.extraArgs];
+    // `ip netns exec` execs the daemon in place: the child's pid is the daemon's.
+    const [cmd, ...args] = this.netns ? ['ip', 'netns', 'exec', this.netns, ...argv] : argv;
+    const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (c: Buffer) => (this.daemonLog += c.toString()));
     this.child = child;
     const deadline = Date.now() + 30_000;
@@ -84,15 +92,19 @@ export class TestDaemon {
     return this.api.call<VmView>('GET', `/v1/vms/${name}`);
   }
 
-  /** PIDs of every live QEMU process whose command line points into this data dir. */
+  /**
+   * PIDs of every live QEMU process whose command line points into this data dir (and, for
+   * a daemon in a network namespace, that runs in it: another daemon's guest may use a disk here).
+   */
   qemuPids(): number[] {
     const pids: number[] = [];
+    const ns = this.netns ? `net:[${statSync(`/run/netns/${this.netns}`).ino}]` : undefined;
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
         const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
         const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
-        if (/^(\S*\/)?qemu-system/.test(cmd) && cmd.includes(this.dir) && state !== 'Z') pids.push(Number(entry));
+        if (/^(\S*\/)?qemu-system/.test(cmd) && cmd.includes(this.dir) && state !== 'Z' && (!ns || readlinkSync(`/proc/${entry}/ns/net`) === ns)) pids.push(Number(entry));
       } catch {
         // the process went away while we looked
       }

@@ -45,8 +45,8 @@ export function registerTokenRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (req, reply) => {
       const rec = await deps.vms.record(req.params.name);
       const type = req.body.type;
-      if (type === 'vnc' && !rec.spec.vnc) throw new HangarError('INVALID_SPEC', `VM "${rec.name}" has no VNC display (created with vnc=false).`);
-      if (type === 'spice') throw new HangarError('INVALID_SPEC', `VM "${rec.name}" has no SPICE display: Hangar does not offer SPICE yet.`);
+      if (type === 'vnc' && !rec.spec.vnc) throw new HangarError('CONSOLE_UNAVAILABLE', `VM "${rec.name}" has no VNC display (it was created with --no-vnc / vnc: false).`);
+      if (type === 'spice' && !rec.spec.spice) throw new HangarError('CONSOLE_UNAVAILABLE', `VM "${rec.name}" has no SPICE display: create VMs with --spice (API: spice: true) to have one.`);
       return reply.status(201).send(auth().consoleTokens.issue({ vm: rec.name, vmId: rec.id, type, actor: req.auditActor }));
     },
   );

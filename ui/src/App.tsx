@@ -1,0 +1,48 @@
+/** Sign-in, then the pages (hash routes): #/, #/vms, #/vms/NAME/TAB, #/images, #/volumes, #/networks. */
+import { useEffect, useState } from 'react';
+import { ApiError, setUnauthenticatedHandler, tokenStore } from './lib/api';
+import { EventsProvider } from './lib/events';
+import { useRoute } from './lib/router';
+import { Layout } from './components/Layout';
+import { Login } from './components/Login';
+import { Dashboard } from './pages/Dashboard';
+import { VmList } from './pages/VmList';
+import { VmDetail } from './pages/VmDetail';
+import { Images } from './pages/Images';
+import { Volumes } from './pages/Volumes';
+import { Networks } from './pages/Networks';
+
+export function App() {
+  const [signedIn, setSignedIn] = useState(() => tokenStore.get() !== null);
+  const [reason, setReason] = useState<ApiError>();
+  const route = useRoute();
+
+  useEffect(() => {
+    setUnauthenticatedHandler((e) => {
+      tokenStore.clear();
+      setReason(e);
+      setSignedIn(false);
+    });
+  }, []);
+
+  if (!signedIn) {
+    return <Login reason={reason} onSignedIn={() => { setReason(undefined); setSignedIn(true); }} />;
+  }
+  const signOut = () => {
+    tokenStore.clear();
+    setSignedIn(false);
+  };
+  const [section = '', name, tab] = route;
+  return (
+    <EventsProvider>
+      <Layout section={section} onSignOut={signOut}>
+        {section === '' && <Dashboard />}
+        {section === 'vms' && (name ? <VmDetail key={name} name={name} tab={tab ?? 'overview'} /> : <VmList />)}
+        {section === 'images' && <Images />}
+        {section === 'volumes' && <Volumes />}
+        {section === 'networks' && <Networks />}
+        {!['', 'vms', 'images', 'volumes', 'networks'].includes(section) && <p>No page here. <a href="#/">Dashboard</a></p>}
+      </Layout>
+    </EventsProvider>
+  );
+}

@@ -1,0 +1,30 @@
+/** What the VM is and where it runs. */
+import { mib, time } from '../../lib/format';
+import type { Vm } from '../../lib/types';
+
+export function Overview({ vm }: { vm: Vm }) {
+  const rows: [string, string][] = [
+    ['State', `${vm.state}${vm.stateReason ? ` — ${vm.stateReason}` : ''}`],
+    ['QEMU pid', vm.pid !== undefined ? String(vm.pid) : '–'],
+    ['Started', time(vm.startedAt)],
+    ['vCPUs', `${vm.live?.cpus ?? vm.cpus} (max ${vm.maxCpus})`],
+    ['Memory', `${mib(vm.live?.memory ?? vm.memory)} (max ${mib(vm.maxMemory)})`],
+    ['Machine', `${vm.machine}${vm.accel ? `, accel ${vm.accel}` : ''}`],
+    ['Image', vm.image ?? '–'],
+    ['Project', vm.project],
+    ['Graphical console', vm.vnc ? 'VNC' : 'none'],
+    ['Port forwards', vm.forwards.join(', ') || '–'],
+    ['Restart policy', `${vm.restart.mode} (at most ${vm.restart.maxRestarts} in ${vm.restart.windowSeconds} s)`],
+    ['Autostart', vm.autostart ? `order ${vm.autostart.order}, delay ${vm.autostart.delaySeconds} s` : 'no'],
+    ['cloud-init', vm.cloudInit ? [vm.cloudInit.user && `user ${vm.cloudInit.user}`, vm.cloudInit.hostname && `hostname ${vm.cloudInit.hostname}`, `${vm.cloudInit.sshKeys} SSH key(s)`].filter(Boolean).join(', ') : '–'],
+    ['Pending (next start)', vm.pending?.join(', ') || '–'],
+    ['Last exit', vm.lastExit ? `${vm.lastExit.code ?? vm.lastExit.signal ?? '?'} at ${time(vm.lastExit.at)}` : '–'],
+    ['Created', time(vm.createdAt)],
+    ['ID', vm.id],
+  ];
+  return (
+    <dl className="fields">
+      {rows.map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{v}</dd></div>)}
+    </dl>
+  );
+}

@@ -2,7 +2,7 @@
  * A small HTTP client for the daemon's API: over its unix socket (no credentials), or over
  * TCP with TLS and a bearer token (`--remote https://host:port --token hgr_…`).
  */
-import { request, type RequestOptions } from 'node:http';
+import { request, type IncomingMessage, type RequestOptions } from 'node:http';
 import { WebSocket } from 'ws';
 import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
 import type { TLSSocket } from 'node:tls';
@@ -87,7 +87,14 @@ export class ApiClient {
           r.on('error', reject);
         },
       );
-      req.on('error', (e: NodeJS.ErrnoException) => reject(this.unreachable(e)));
+      // Whether the request left this host before the connection failed: the server may have
+      // acted on it (`details.requestSent`), which a caller that must not repeat an action needs.
+      let sent = false;
+      req.on('finish', () => (sent = true));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        const err = this.unreachable(e);
+        reject(sent ? new HangarError(err.code, err.message, { details: { requestSent: true }, cause: e }) : err);
+      });
       if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.end(payload);
     });
@@ -169,6 +176,22 @@ export class ApiClient {
       ? new HangarError('DAEMON_UNREACHABLE', `Cannot talk to the Hangar daemon at ${this.remote.url} (${e.code ?? e.message}).`)
       : unreachable(this.socketPath, e);
   }
+}
+
+/**
+ * A refused WebSocket upgrade (the daemon answered with HTTP and an error body) as the
+ * HangarError it carries; `what` names the connection for a body that is not one.
+ */
+export function refusedUpgrade(res: IncomingMessage, what: string): Promise<HangarError> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => {
+      const body = safeJson(Buffer.concat(chunks).toString()) as { code?: string; message?: string } | undefined;
+      const code = (body?.code && body.code in ERROR_CATALOGUE ? body.code : 'INTERNAL') as ErrorCode;
+      resolve(new HangarError(code, body?.message ?? `${what} was refused (HTTP ${res.statusCode})`));
+    });
+  });
 }
 
 function safeJson(text: string): unknown {

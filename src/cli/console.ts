@@ -6,8 +6,7 @@
  */
 import { WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
-import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
-import type { ApiClient } from './client.js';
+import { refusedUpgrade, type ApiClient } from './client.js';
 
 export const DETACH_KEY = 0x1d; // Ctrl-]
 
@@ -54,18 +53,7 @@ export async function runConsole(client: ApiClient, vmName: string, opts: Consol
     };
 
     ws.on('unexpected-response', (_req, res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        let body: { code?: string; message?: string } = {};
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString()) as typeof body;
-        } catch {
-          // not JSON: fall through to a generic message
-        }
-        const code = (body.code && body.code in ERROR_CATALOGUE ? body.code : 'INTERNAL') as ErrorCode;
-        finish(new HangarError(code, body.message ?? `console refused (HTTP ${res.statusCode})`));
-      });
+      void refusedUpgrade(res, 'the console').then((e) => finish(e));
     });
     ws.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? client.unreachable(e) : e));
     ws.on('close', (_code, reason) => {

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, type WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
-import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
+import { HangarError } from '../errors/errors.js';
 import { gateSpiceConnection, newSpicePassword } from '../console/spice-link.js';
 import { renderVvFile } from '../console/vv-file.js';
-import type { ApiClient } from './client.js';
+import { refusedUpgrade, type ApiClient } from './client.js';
 import { render, type OutputFormat } from './output.js';
 
 export interface SpiceConsoleOptions {
@@ -139,18 +139,7 @@ function opened(ws: WebSocket): Promise<void> {
     };
     const onRefused = (_req: unknown, res: IncomingMessage) => {
       cleanup();
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        let body: { code?: string; message?: string } = {};
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString()) as typeof body;
-        } catch {
-          // not JSON
-        }
-        const code = (body.code && body.code in ERROR_CATALOGUE ? body.code : 'INTERNAL') as ErrorCode;
-        reject(new HangarError(code, body.message ?? `the SPICE WebSocket was refused (HTTP ${res.statusCode})`));
-      });
+      void refusedUpgrade(res, 'the SPICE WebSocket').then(reject);
       ws.on('error', () => undefined);
       ws.terminate();
     };

@@ -115,12 +115,15 @@ interface IncomingSession {
   decide: { finish: () => void; abort: (why: string) => void };
   /** The background start: resolves once the guest runs here, rejects if it failed. */
   done: Promise<VmRecord>;
-  finished: boolean;
+  /** The source's word: `finish`, or why it aborted. The first one counts. */
+  decision?: string;
   /** performance.now() once the guest's vCPUs were let go (just before `cont`). */
   resumedAt?: number;
 }
 
 const DEFAULT_TIMEOUT_S = 600;
+/** How long a source keeps asking an unreachable destination whether it runs the guest. */
+const VERDICT_WAIT_MS = 30_000;
 /** The destination's `finish` (stop NBD, `cont`) answers in milliseconds; a silent one is dead. */
 const FINISH_TIMEOUT_MS = 20_000;
 /** Pre-copy passes without convergence before `postcopy=auto` switches. */
@@ -128,6 +131,7 @@ const AUTO_POSTCOPY_AFTER_PASSES = 5;
 
 export class LiveMigrationService {
   private readonly incoming = new Map<string, IncomingSession>();
+  private readonly outcomes = new Map<string, { outcome: 'running' | 'failed'; name: string }>();
 
   constructor(
     private readonly vms: VmService,
@@ -194,7 +198,7 @@ export class LiveMigrationService {
       })),
     };
     const sourceParams: MigrationParams = { ...params, pauseBeforeSwitchover: copy.length > 0 };
-    const marker: MigrationMarker = { id, role: 'outgoing', peer: peer.name, startedAt: new Date().toISOString(), wasRunning };
+    const marker: MigrationMarker = { id, role: 'outgoing', peer: peer.name, startedAt: new Date().toISOString(), wasRunning, ...(copy.length && { copyStorage: true }) };
     await h.update((r) => ({ ...r, migration: marker }));
     await h.setState('migrating');
     await this.events.publish('vm.migration-started', rec.name, { to: peer.name, id, storage: copy.length ? 'copy' : 'shared' });
@@ -204,6 +208,7 @@ export class LiveMigrationService {
     let diskBytes = 0;
     let postcopy = false;
     let resumedAt: number | undefined;
+    let finishMaybeDelivered = false;
     try {
       ctx?.progress({ phase: 'preparing the destination', percent: 0 });
       asked = true;
@@ -232,17 +237,29 @@ export class LiveMigrationService {
         ...(copy.length && { onPreSwitchover: () => finishMirrors(qmp, copy) }),
       });
       completedAt = Date.now();
-      const finished = await this.finishAtPeer(await finishLine, peer.name, id, api);
+      const finished = await this.finishAtPeer(await finishLine, id, api);
+      if (!finished.ok) {
+        finishMaybeDelivered = finished.maybeDelivered;
+        throw peerError(peer.name, finished.error);
+      }
       resumedAt = finished.sentAt + finished.resumeMs;
       ctx?.progress({ phase: 'started on the destination', percent: 100 });
     } catch (e) {
       const err = isHangarError(e) ? e : new HangarError('MIGRATION_FAILED', errorText(e), { cause: e });
-      // Once QEMU said completed, the destination may run the guest if it heard `finish`.
-      if (completedAt !== undefined && (await this.runsAtPeer(api, rec))) {
+      // Once QEMU said completed, the destination runs the guest if it heard `finish`: ask.
+      const verdict = completedAt === undefined ? 'not-there' : await this.verdictAtPeer(api, id, finishMaybeDelivered);
+      if (verdict === 'runs-there') {
         this.log(`${rec.name}: the destination confirmed the guest runs there after: ${err.message}`);
+      } else if (verdict === 'unknown') {
+        // Resuming here could run the guest twice: it stays paused until someone knows.
+        await h.syncRunState().catch(() => undefined);
+        const why = `Migration ${id} to ${peer.name} completed, but ${peer.name} could not be asked whether it runs the guest (${err.message}). It stays paused here: if it does not run on ${peer.name}, resume it here (\`hangar vm resume ${rec.name}\`).`;
+        await h.update((r) => ({ ...r, stateReason: why }));
+        await this.events.publish('vm.migration-failed', rec.name, { to: peer.name, id, error: why });
+        throw new HangarError('MIGRATION_FAILED', why, { cause: e });
       } else {
         await this.rollbackSource(h, qmp, copy, wasRunning);
-        if (asked) await api.call('DELETE', `/v1/migrations/incoming/${id}`).catch((x: unknown) => this.log(`${rec.name}: asking ${peer.name} to abort migration ${id} failed: ${errorText(x)}`));
+        if (asked && completedAt === undefined) await api.call('DELETE', `/v1/migrations/incoming/${id}`).catch((x: unknown) => this.log(`${rec.name}: asking ${peer.name} to abort migration ${id} failed: ${errorText(x)}`));
         await this.events.publish('vm.migration-failed', rec.name, { to: peer.name, id, error: err.message });
         if (postcopy && completedAt === undefined) {
           throw new HangarError('MIGRATION_FAILED', `The migration of "${rec.name}" failed after the switch to post-copy: ${err.message}. Part of its memory was only on ${peer.name}; the guest could not be kept.`, { cause: e });
@@ -273,29 +290,45 @@ export class LiveMigrationService {
    * The destination runs the guest once it hears `finish`; retried briefly on a lost
    * connection. `first` is a connection made in advance (used once), `api` makes new ones.
    */
-  private async finishAtPeer(first: Caller, peer: string, id: string, api: Caller = first): Promise<{ sentAt: number; resumeMs: number }> {
+  private async finishAtPeer(first: Caller, id: string, api: Caller = first): Promise<
+    { ok: true; sentAt: number; resumeMs: number } | { ok: false; error: unknown; maybeDelivered: boolean }
+  > {
     let last: unknown;
+    let maybeDelivered = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const sentAt = Date.now();
         const r = await (attempt === 0 ? first : api).call<IncomingFinished>('POST', `/v1/migrations/incoming/${id}/finish`);
-        return { sentAt, resumeMs: r.resumeMs };
+        return { ok: true, sentAt, resumeMs: r.resumeMs };
       } catch (e) {
         last = e;
+        // A request that left before the connection broke may have been acted on.
+        if (isHangarError(e) && e.details?.requestSent === true) maybeDelivered = true;
         if (isHangarError(e) && e.code !== 'DAEMON_UNREACHABLE') break;
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    throw peerError(peer, last);
+    return { ok: false, error: last, maybeDelivered };
   }
 
-  /** Whether the peer runs this guest (same VM id), asked after a failure at the very end. */
-  private async runsAtPeer(api: Caller, rec: VmRecord): Promise<boolean> {
-    try {
-      const v = await api.call<VmView>('GET', `/v1/vms/${encodeURIComponent(rec.name)}`);
-      return v.id === rec.id && (v.state === 'running' || v.state === 'paused') && v.migration === undefined;
-    } catch {
-      return false;
+  /**
+   * After QEMU completed but `finish` failed: does the destination run the guest? Asked by
+   * aborting there, which it refuses (VM_STATE) once the guest runs. If it cannot be reached:
+   * `not-there` when `finish` surely never arrived (without it the destination never runs
+   * the guest, and its next start removes it), else `unknown` after retrying for a while.
+   */
+  private async verdictAtPeer(api: Caller, id: string, finishMaybeDelivered: boolean): Promise<'runs-there' | 'not-there' | 'unknown'> {
+    const deadline = Date.now() + (finishMaybeDelivered ? VERDICT_WAIT_MS : 0);
+    for (;;) {
+      try {
+        await api.call('DELETE', `/v1/migrations/incoming/${id}`);
+        return 'not-there';
+      } catch (e) {
+        if (isHangarError(e) && e.code === 'VM_STATE') return 'runs-there';
+        if (isHangarError(e) && e.code === 'MIGRATION_NOT_FOUND') return 'not-there';
+        if (Date.now() >= deadline) return finishMaybeDelivered ? 'unknown' : 'not-there';
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     }
   }
 
@@ -406,17 +439,16 @@ export class LiveMigrationService {
       ready = res;
       notReady = rej;
     });
-    let decided: 'finish' | string | undefined;
     let wakeDecision: () => void = () => {};
     const session: IncomingSession = {
-      id: req.id, name: req.vm.name, vmId: req.vm.id, finished: false,
+      id: req.id, name: req.vm.name, vmId: req.vm.id,
       decide: {
         finish: () => {
-          decided ??= 'finish';
+          session.decision ??= 'finish';
           wakeDecision();
         },
         abort: (why) => {
-          decided ??= why;
+          session.decision ??= why;
           wakeDecision();
         },
       },
@@ -444,7 +476,7 @@ export class LiveMigrationService {
         ready({ id: req.id, uri: `tcp:${uriHost(host)}:${port}`, ...(nbd && { nbd }) });
         // Wait for the source's word, watching QEMU meanwhile: a failed stream ends it here too.
         for (;;) {
-          if (decided !== undefined) break;
+          if (session.decision !== undefined) break;
           const s = await qmp.execute<MigrationInfo>('query-migrate');
           if (s.status === 'failed') throw new HangarError('MIGRATION_FAILED', `The incoming migration failed: ${s['error-desc'] ?? 'QEMU gave no reason'}.`);
           await new Promise<void>((r) => {
@@ -455,7 +487,7 @@ export class LiveMigrationService {
             };
           });
         }
-        if (decided !== 'finish') throw new HangarError('MIGRATION_FAILED', `The source aborted the migration: ${decided}.`);
+        if (session.decision !== 'finish') throw new HangarError('MIGRATION_FAILED', `The source aborted the migration: ${session.decision}.`);
         // The source's QEMU says completed once it has sent everything; this one may still be
         // loading the last of it.
         for (let waited = 0; ; waited += 5) {
@@ -470,7 +502,7 @@ export class LiveMigrationService {
     }));
     session.done.then(
       async (rec) => {
-        session.finished = true;
+        this.remember(req.id, 'running');
         await this.vms.operate(rec.name, 'migrate-in', (h) => h.update((r) => {
           const next = { ...r };
           delete next.migration;
@@ -481,6 +513,7 @@ export class LiveMigrationService {
       async (e: unknown) => {
         notReady(e);
         await this.cleanupIncoming(req.vm.name, req.vm.id, created);
+        this.remember(req.id, 'failed');
         this.incoming.delete(req.id);
         await this.events.publish('vm.migration-in-failed', req.vm.name, { from: source, id: req.id, error: errorText(e) }).catch(() => undefined);
       },
@@ -488,11 +521,15 @@ export class LiveMigrationService {
     return readyP;
   }
 
-  /** The source's word that the stream completed: run the guest here. */
+  /** The source's word that the stream completed: run the guest here. Repeating it is harmless. */
   async finishIncoming(id: string): Promise<IncomingFinished> {
     const t0 = performance.now();
     const s = this.incoming.get(id);
-    if (!s) throw new HangarError('MIGRATION_NOT_FOUND', `No incoming migration ${id} here (it failed or was aborted).`);
+    if (!s) {
+      const vm = this.outcomes.get(id);
+      if (vm?.outcome === 'running') return { vm: await this.vms.get(vm.name), resumeMs: 0 };
+      throw new HangarError('MIGRATION_NOT_FOUND', `No incoming migration ${id} here (it failed or was aborted).`);
+    }
     s.decide.finish();
     try {
       await s.done;
@@ -504,14 +541,30 @@ export class LiveMigrationService {
     return { vm: await this.vms.get(s.name), resumeMs };
   }
 
-  /** The source gave up: end the QEMU, remove the record and the volumes created for it. */
+  /**
+   * The source gave up: end the QEMU, remove the record and the volumes created for it.
+   * Refused with VM_STATE once `finish` came first: the guest runs here (the source's way to
+   * learn where the guest is after a failure at the very end).
+   */
   async abortIncoming(id: string, why = 'aborted by the source'): Promise<void> {
     const s = this.incoming.get(id);
-    if (!s) throw new HangarError('MIGRATION_NOT_FOUND', `No incoming migration ${id} here (it failed or was aborted).`);
-    if (s.finished) throw new HangarError('VM_STATE', `Migration ${id} finished: the guest runs here now.`);
+    if (!s) {
+      const known = this.outcomes.get(id);
+      if (known?.outcome === 'running') throw new HangarError('VM_STATE', `Migration ${id} finished: the guest runs here now.`);
+      if (known?.outcome === 'failed') return;
+      throw new HangarError('MIGRATION_NOT_FOUND', `No incoming migration ${id} here.`);
+    }
     s.decide.abort(why);
-    await s.done.catch(() => undefined);
+    const ran = await s.done.then(() => true, () => false);
     this.incoming.delete(id);
+    if (ran) throw new HangarError('VM_STATE', `Migration ${id} finished: the guest runs here now.`);
+  }
+
+  /** How recent arrivals ended, for a source that asks again (bounded; a restart rebuilds what it finds). */
+  private remember(id: string, outcome: 'running' | 'failed', name = ''): void {
+    const vmName = name || (this.incoming.get(id)?.name ?? '');
+    this.outcomes.set(id, { outcome, name: vmName });
+    if (this.outcomes.size > 1000) this.outcomes.delete(this.outcomes.keys().next().value!);
   }
 
   private async cleanupIncoming(name: string, vmId: string, created: { pool: string; name: string }[]): Promise<void> {
@@ -535,12 +588,22 @@ export class LiveMigrationService {
       try {
         const rec = await this.vms.record(v.name);
         const m = rec.migration!;
-        if (m.role === 'incoming') {
+        if (m.role === 'incoming' && rec.state === 'running') {
+          // Its QEMU runs: only `finish` lets it run, so the source had confirmed. It stays.
+          await this.vms.operate(v.name, 'migrate-in', (h) => h.update((r) => {
+            const next = { ...r };
+            delete next.migration;
+            return next;
+          }));
+          this.remember(m.id, 'running', v.name);
+          this.log(`${v.name}: migration ${m.id} had finished before the restart: the guest runs here`);
+        } else if (m.role === 'incoming') {
           await this.vms.operate(v.name, 'migrate-in', async (h) => {
             if (rec.state !== 'stopped' && rec.state !== 'crashed') await h.forceStop().catch(() => undefined);
           });
           const created = (m.createdVolumes ?? []).map((k) => ({ pool: k.split('/')[0]!, name: k.split('/').slice(1).join('/') }));
           await this.cleanupIncoming(v.name, rec.id, created);
+          this.remember(m.id, 'failed', v.name);
           this.log(`${v.name}: removed a guest whose arrival (migration ${m.id}) the previous daemon did not finish`);
         } else {
           await this.recoverOutgoing(rec, m);
@@ -552,42 +615,43 @@ export class LiveMigrationService {
   }
 
   private async recoverOutgoing(rec: VmRecord, m: MigrationMarker): Promise<void> {
+    const clearMarker = (h: VmHandle) => h.update((r) => {
+      const next = { ...r };
+      delete next.migration;
+      return next;
+    });
     await this.vms.operate(rec.name, 'migrate', async (h) => {
-      if (rec.state === 'stopped' || rec.state === 'crashed') {
-        await h.update((r) => {
-          const next = { ...r };
-          delete next.migration;
-          return next;
-        });
-        return;
-      }
+      if (rec.state === 'stopped' || rec.state === 'crashed') return void (await clearMarker(h));
       const qmp = await h.qmp();
       const status = await qmp.execute<MigrationInfo>('query-migrate');
-      let atPeer = false;
-      let api: Awaited<ReturnType<PeerService['client']>>['api'] | undefined;
-      try {
-        api = (await this.peers.client(m.peer)).api;
-      } catch {
-        // the peer was removed meanwhile
+      const api = await this.peers.client(m.peer).then((c) => c.api, () => undefined);
+      if (status.status === 'completed' && rec.state === 'running') {
+        // Completed, yet running here: resumed by hand after an unknown outcome.
+        return void (await clearMarker(h));
       }
-      if (status.status === 'completed' && api) {
-        await this.finishAtPeer(api, m.peer, m.id).catch(() => undefined);
-        atPeer = await this.runsAtPeer(api, rec);
-      }
-      if (atPeer) {
-        const peer = await this.peers.get(m.peer);
-        await h.quitMigrated({ peer: peer.name, url: peer.url, at: new Date().toISOString() });
-        await this.releaseDisks(rec, false);
-        await h.update((r) => {
-          const next: VmRecord = { ...r, spec: { ...r.spec, disks: [] } };
-          delete next.migration;
-          return next;
-        });
-        this.log(`${rec.name}: migration ${m.id} had completed: the guest runs on ${m.peer}`);
-        return;
+      if (status.status === 'completed') {
+        // The previous daemon may or may not have sent `finish`: only the destination knows.
+        const verdict = api ? await this.verdictAtPeer(api, m.id, true) : 'unknown';
+        if (verdict === 'runs-there') {
+          const peer = await this.peers.get(m.peer);
+          await h.quitMigrated({ peer: peer.name, url: peer.url, at: new Date().toISOString() });
+          await this.releaseDisks(rec, m.copyStorage === true);
+          await h.update((r) => {
+            const next: VmRecord = { ...r, spec: { ...r.spec, disks: [] } };
+            delete next.migration;
+            return next;
+          });
+          this.log(`${rec.name}: migration ${m.id} had completed: the guest runs on ${m.peer}`);
+          return;
+        }
+        if (verdict === 'unknown') {
+          await h.update((r) => ({ ...r, stateReason: `Migration ${m.id} to ${m.peer} completed while the daemon restarted, and ${m.peer} cannot say whether it runs the guest. It stays paused here: if it does not run on ${m.peer}, resume it here (\`hangar vm resume ${rec.name}\`).` }));
+          this.log(`${rec.name}: migration ${m.id}: outcome unknown (${m.peer} unreachable); the guest stays paused`);
+          return;
+        }
       }
       await this.rollbackSource(h, qmp, rec.spec.disks.filter((d) => !d.readOnly), m.wasRunning !== false);
-      if (api) await api.call('DELETE', `/v1/migrations/incoming/${m.id}`).catch(() => undefined);
+      if (api && status.status !== 'completed') await api.call('DELETE', `/v1/migrations/incoming/${m.id}`).catch(() => undefined);
       this.log(`${rec.name}: migration ${m.id} to ${m.peer} was interrupted by a daemon restart; the guest goes on here`);
     });
   }

@@ -69,6 +69,8 @@ export interface MigrationMarker {
   createdVolumes?: string[];
   /** outgoing: the guest ran (not paused) when the migration began; a rollback resumes it. */
   wasRunning?: boolean;
+  /** outgoing: the disks are being copied (the source deletes its copies once the guest moved). */
+  copyStorage?: boolean;
 }
 
 export interface HangarEvent {

@@ -179,6 +179,16 @@ async function migrateCounting(from: TestDaemon, to: TestDaemon, peer: string, e
   return result;
 }
 
+/** Starts a migration a → b capped at `bytesPerSecond` and returns once memory is being sent (and some is left). */
+async function slowMigrationToB(bytesPerSecond: number): Promise<OperationRecord> {
+  const op = await a.api.call<OperationRecord>('POST', `/v1/vms/${VM}/migrate`, { to: 'b', maxBandwidth: bytesPerSecond });
+  await waitFor('memory copy to start', async () => {
+    const o = await a.api.call<OperationRecord>('GET', `/v1/operations/${op.id}`);
+    return o.progress.phase === 'copying memory' && (o.progress.bytesDone ?? 0) > 0 && (o.progress.remainingBytes ?? 0) > 0;
+  }, 60_000, 50);
+  return op;
+}
+
 describe('live migration between two hosts (network namespaces)', () => {
   it('copies the disk (local storage): the counter goes on, the source QEMU is gone, the record says where it went', async () => {
     const before = await a.vm(VM);
@@ -218,11 +228,7 @@ describe('live migration between two hosts (network namespaces)', () => {
 
   it('survives the destination QEMU being killed mid-way: the guest runs on, the operation fails with a reason, a retry works', async () => {
     const pid = (await a.vm(VM)).pid;
-    const op = await a.api.call<OperationRecord>('POST', `/v1/vms/${VM}/migrate`, { to: 'b', maxBandwidth: 4_000_000 });
-    await waitFor('memory copy to start', async () => {
-      const o = await a.api.call<OperationRecord>('GET', `/v1/operations/${op.id}`);
-      return o.progress.phase === 'copying memory' && (o.progress.bytesDone ?? 0) > 0;
-    }, 60_000, 50);
+    const op = await slowMigrationToB(4_000_000);
     // (Not by command line: a's QEMU uses a disk in b's data dir since the shared-storage move.)
     const victim = (await b.vm(VM)).pid;
     expect(victim).toBeGreaterThan(0);
@@ -243,11 +249,7 @@ describe('live migration between two hosts (network namespaces)', () => {
 
   it('is cancelled on request: the guest runs on here, nothing is left on the destination', async () => {
     const pid = (await a.vm(VM)).pid;
-    const op = await a.api.call<OperationRecord>('POST', `/v1/vms/${VM}/migrate`, { to: 'b', maxBandwidth: 4_000_000 });
-    await waitFor('memory copy to start', async () => {
-      const o = await a.api.call<OperationRecord>('GET', `/v1/operations/${op.id}`);
-      return o.progress.phase === 'copying memory' && (o.progress.bytesDone ?? 0) > 0 && (o.progress.remainingBytes ?? 0) > 0;
-    }, 60_000, 50);
+    const op = await slowMigrationToB(4_000_000);
     expect((await a.cli(['operation', 'cancel', op.id])).code).toBe(0);
     const end = await waitOp(a, op.id);
     expect(end.state).toBe('cancelled');
@@ -260,11 +262,7 @@ describe('live migration between two hosts (network namespaces)', () => {
 
   it('survives the destination daemon being killed mid-way; its restart removes the half-arrived guest', async () => {
     const pid = (await a.vm(VM)).pid;
-    const op = await a.api.call<OperationRecord>('POST', `/v1/vms/${VM}/migrate`, { to: 'b', maxBandwidth: 8_000_000 });
-    await waitFor('memory copy to start', async () => {
-      const o = await a.api.call<OperationRecord>('GET', `/v1/operations/${op.id}`);
-      return o.progress.phase === 'copying memory' && (o.progress.bytesDone ?? 0) > 0;
-    }, 60_000, 50);
+    const op = await slowMigrationToB(8_000_000);
     await b.kill('SIGKILL');
     const end = await waitOp(a, op.id);
     expect(end.state).toBe('failed');
@@ -279,6 +277,20 @@ describe('live migration between two hosts (network namespaces)', () => {
     await migrateCounting(b, a, 'a', ['--copy-storage']);
     expect((await b.cli(['vm', 'delete', VM])).code).toBe(0);
   }, 300_000);
+
+  it('survives the source daemon being killed mid-way: the restarted daemon cancels, resumes the guest and has the destination clean up', async () => {
+    const pid = (await a.vm(VM)).pid;
+    await slowMigrationToB(8_000_000);
+    await a.kill('SIGKILL');
+    await a.launch();
+    await waitFor('the restarted source to take its guest back', async () => {
+      const v = await a.vm(VM);
+      return v.state === 'running' && v.migration === undefined;
+    }, 30_000);
+    expect((await a.vm(VM)).pid).toBe(pid);
+    await waitFor('the destination to forget the guest', async () => (await b.api.call<{ name: string }[]>('GET', '/v1/vms')).length === 0 && b.qemuPids().length === 0, 30_000);
+    expect(await guestRun(a, VM, 'echo back-$((2*21))')).toContain('back-42');
+  }, 120_000);
 
   it('completes for a guest dirtying memory faster than the link allows, by switching to post-copy', async () => {
     // ~60 MB rewritten in a loop; the link capped at 8 MB/s: pre-copy alone cannot converge.

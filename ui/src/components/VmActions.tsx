@@ -25,7 +25,7 @@ const ACTIONS: Action[] = [
   { label: 'Save', run: post('/save'), when: ['running', 'paused'] },
   { label: 'Discard save', run: post('/discard-save'), when: ['saved'], confirm: 'Discard the saved memory? The VM boots afresh next time.' },
   {
-    label: 'Delete', when: ['stopped', 'crashed', 'saved', 'unknown'], danger: true, confirm: 'Delete this VM and its own disks?',
+    label: 'Delete', when: ['stopped', 'crashed', 'saved', 'migrated', 'unknown'], danger: true, confirm: 'Delete this VM and its own disks?',
     run: async (vm) => {
       await api('DELETE', vmPath(vm.name, '?force=true'));
       if (location.hash.startsWith('#/vms/')) navigate('vms');

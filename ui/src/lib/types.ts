@@ -1,12 +1,16 @@
 /** The parts of the API's replies the UI shows (see docs/openapi.json for the whole shapes). */
 
-export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'crashed' | 'migrating' | 'saved' | 'unknown' | string;
+export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping' | 'crashed' | 'migrating' | 'saved' | 'migrated' | 'unknown' | string;
 
 export interface Vm {
   id: string;
   name: string;
   state: VmState;
   stateReason?: string;
+  /** A live migration in progress. */
+  migration?: { id: string; role: 'incoming' | 'outgoing'; peer: string; startedAt: string };
+  /** State migrated: the peer the guest moved to. */
+  migratedTo?: { peer: string; url: string; at: string };
   pid?: number;
   cpus: number;
   memory: number;

@@ -33,7 +33,7 @@ export function Migrate({ vm }: { vm: Vm }) {
   return (
     <div>
       <ErrorBox error={peers.error} />
-      {peers.data && peers.data.length === 0 && <p className="muted">No peers yet: an admin adds one with <code>hangar peer add NAME --url https://HOST:8443 …</code>.</p>}
+      {peers.data && peers.data.length === 0 && <p className="muted">No peers yet: an admin adds one with <code>hangar peer add NAME https://HOST:8443 --token TOKEN</code>.</p>}
       {peers.data && peers.data.length > 0 && (
         <form className="inline" onSubmit={submit}>
           <select value={to} onChange={(e) => setTo(e.target.value)} aria-label="peer">

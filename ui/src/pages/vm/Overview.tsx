@@ -5,6 +5,8 @@ import type { Vm } from '../../lib/types';
 export function Overview({ vm }: { vm: Vm }) {
   const rows: [string, string][] = [
     ['State', `${vm.state}${vm.stateReason ? ` — ${vm.stateReason}` : ''}`],
+    ...(vm.migratedTo ? [['Moved to', `${vm.migratedTo.peer} (${vm.migratedTo.url}) at ${time(vm.migratedTo.at)}`] as [string, string]] : []),
+    ...(vm.migration ? [['Migration', `${vm.migration.role} ${vm.migration.role === 'outgoing' ? 'to' : 'from'} ${vm.migration.peer}, since ${time(vm.migration.startedAt)}`] as [string, string]] : []),
     ['QEMU pid', vm.pid !== undefined ? String(vm.pid) : '–'],
     ['Started', time(vm.startedAt)],
     ['vCPUs', `${vm.live?.cpus ?? vm.cpus} (max ${vm.maxCpus})`],

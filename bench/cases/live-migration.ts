@@ -69,7 +69,7 @@ interface Sample {
   afterRunMs: number;
   /** What the guest sees: QEMU's downtime + completed → the destination runs it. */
   pauseMs: number;
-  /** Hangar's own `downtimeMs` (QEMU's + completed → finish reply); by hand the same as pauseMs. */
+  /** Hangar's own `downtimeMs` (QEMU's + completed → finish sent + the destination's finish → resume); by hand the same as pauseMs. */
   reportedDowntimeMs: number;
   transferredBytes: number;
   /** Hangar only: QEMU said `completed` before it had computed total-time and downtime (both 0 in the result). */
@@ -226,9 +226,9 @@ async function hangarMigrate(daemons: Record<Side, BenchDaemon>, from: Side, nam
   // QEMU 7.2 sets `completed` (and sends the MIGRATION event) before it computes total-time
   // and downtime: a query-migrate in between reads 0 for both (see the notes).
   const raced = r.memoryMs === 0 && r.qemuDowntimeMs === 0;
-  const handover = r.downtimeMs - r.qemuDowntimeMs;
-  // The source's `completedAt`: its finish reply arrived `handover` ms after it.
-  const completedAt = finishRepliedAt - handover;
+  // The source's `completedAt`: it sent `finish` finishSentAfterMs after it (the request's
+  // one-way trip over the veth pair, well under a millisecond, is not counted).
+  const completedAt = finishAt - r.finishSentAfterMs;
   const qemuDowntimeMs = raced ? Number.NaN : r.qemuDowntimeMs;
   return {
     totalMs, ramMs: raced ? Number.NaN : r.memoryMs, qemuDowntimeMs,
@@ -414,7 +414,7 @@ function report(results: SizeResult[], linkSamples: number[], n: number): CaseRe
       met,
       detail: valid === 0
         ? `unknown: no migration of ${r.hangar.length} reported QEMU's downtime; completed → running alone ${fmtMs(med(col(r.hangar, 'toRunMs')))}`
-        : `${fmtMs(pause)} over ${valid} migrations (max ${fmtMs(Math.max(...col(r.hangar, 'pauseMs')))}): QEMU's downtime ${fmtMs(med(col(r.hangar, 'qemuDowntimeMs')))} + completed → running ${fmtMs(med(col(r.hangar, 'toRunMs')))}; Hangar reports ${fmtMs(med(col(r.hangar, 'reportedDowntimeMs')))} (until the finish reply); by hand ${fmtMs(med(col(r.hand, 'pauseMs')))}${met ? '' : ` — missed by ${fmtMs(pause - DOWNTIME_GOAL_MS)}`}`,
+        : `${fmtMs(pause)} over ${valid} migrations (max ${fmtMs(Math.max(...col(r.hangar, 'pauseMs')))}): QEMU's downtime ${fmtMs(med(col(r.hangar, 'qemuDowntimeMs')))} + completed → running ${fmtMs(med(col(r.hangar, 'toRunMs')))}; Hangar reports ${fmtMs(med(col(r.hangar, 'reportedDowntimeMs')))}; by hand ${fmtMs(med(col(r.hand, 'pauseMs')))}${met ? '' : ` — missed by ${fmtMs(pause - DOWNTIME_GOAL_MS)}`}`,
     });
   }
   for (const r of results) {
@@ -458,7 +458,7 @@ function report(results: SizeResult[], linkSamples: number[], n: number): CaseRe
     table(['guest RAM', 'destination `prepare` call', 'completed → `finish` arrives', '`finish` arrives → guest runs', 'guest runs → `finish` reply', 'results with QEMU times 0 (left out)'], hangarSteps, ['l', 'r', 'r', 'r', 'r', 'r']),
     '',
     `- Cells: median (min – max) of ${n} migrations per system and size (p10 – p90 from 10 on), alternating A → B and B → A, after one warm-up migration; Hangar and by-hand migrations interleaved. Guest: the tiny image (kernel + initrd, no disk, user-mode NIC), 1 vCPU, TCG, idle (booted to HANGAR-GUEST-READY, then ${IDLE_MS / 1000} s), both guests running side by side.`,
-    "- Hangar: `POST /v1/vms/:name/migrate {to}` on the source daemon (defaults: no bandwidth cap, 50 ms downtime limit, auto-converge, one stream), timed from the request to the end of the operation (long-poll). RAM phase, QEMU downtime, MB sent and the reported downtime come from the operation's `MigrateResult` (`memoryMs`, `qemuDowntimeMs`, `transferredBytes`, `downtimeMs` = QEMU's downtime + completed → the `finish` reply). The destination's audit log gives when its `prepare` and `finish` calls arrived and how long they took, its `vm.state running` event when it runs the guest (after `cont`); the source's completion is its finish reply minus the result's hand-over (`downtimeMs − qemuDowntimeMs`). Before the RAM copy = request → `prepare` answered.",
+    "- Hangar: `POST /v1/vms/:name/migrate {to}` on the source daemon (defaults: no bandwidth cap, 50 ms downtime limit, auto-converge, one stream), timed from the request to the end of the operation (long-poll). RAM phase, QEMU downtime, MB sent and the reported downtime come from the operation's `MigrateResult` (`memoryMs`, `qemuDowntimeMs`, `transferredBytes`, `downtimeMs` = QEMU's downtime + completed → `finish` sent (source) + `finish` arrived → vCPUs let go (destination)). The destination's audit log gives when its `prepare` and `finish` calls arrived and how long they took, its `vm.state running` event when it runs the guest (after `cont`, and after the state is written); the source's completion is the `finish` arrival minus the result's `finishSentAfterMs`. Before the RAM copy = request → `prepare` answered.",
     `- By hand: Hangar's argv for the guest read from /proc (run and log dirs swapped for the bench's own, as root), the source in one namespace, the destination with \`-incoming tcp:ADDR:PORT\` in the other; \`migrate\` with no parameters or capabilities set (QEMU 7.2: max-bandwidth 128 MiB/s, downtime-limit 300 ms), \`query-migrate\` every 10 ms until \`completed\`, \`cont\` on the destination and \`query-status\` every 2 ms until it runs, then \`quit\` on the source. Total: destination QEMU spawned → the source QEMU has exited; completion: \`migrate\` + QEMU's total-time. Before the RAM copy = destination QEMU spawned → QMP ready.`,
     "- MB sent: QEMU's `ram.transferred` (zero pages go as a few bytes each, so an idle guest sends far less than its RAM). At link speed: that many bytes at the measured single-stream TCP rate.",
     `- QEMU 7.2 sets a migration \`completed\` (and emits the MIGRATION event) a moment before it computes total-time and downtime; a \`query-migrate\` in between reads 0 for both. Hangar's watch wakes on that event, so ${raced} of ${results.reduce((a, r) => a + r.hangar.length, 0)} Hangar results here had \`memoryMs\` = \`qemuDowntimeMs\` = 0 and a \`downtimeMs\` without QEMU's part: their RAM phase, QEMU downtime, guest pause and reported downtime are left out of the medians (their other columns count).`,

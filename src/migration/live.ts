@@ -78,6 +78,10 @@ export interface MigrateResult {
    * resumed the guest (as the destination measured its part).
    */
   downtimeMs: number;
+  /** Of the hand-over: QEMU's `completed` → the `finish` request sent (source's clock). */
+  finishSentAfterMs: number;
+  /** Of the hand-over: `finish` arrived → the guest's vCPUs let go (destination's clock). */
+  destinationResumeMs: number;
   transferredBytes: number;
   diskBytes: number;
   postcopy: boolean;
@@ -209,13 +213,17 @@ export class LiveMigrationService {
     let postcopy = false;
     let resumedAt: number | undefined;
     let finishMaybeDelivered = false;
+    let handover = { finishSentAfterMs: 0, destinationResumeMs: 0 };
     try {
       ctx?.progress({ phase: 'preparing the destination', percent: 0 });
       asked = true;
-      const ready = await api.call<IncomingReady>('POST', '/v1/migrations/incoming', request).catch((e: unknown) => {
-        throw peerError(peer.name, e);
-      });
-      await applyMigrationParams(qmp, sourceParams);
+      // This QEMU's parameters are set while the destination prepares.
+      const [ready] = await Promise.all([
+        api.call<IncomingReady>('POST', '/v1/migrations/incoming', request).catch((e: unknown) => {
+          throw peerError(peer.name, e);
+        }),
+        applyMigrationParams(qmp, sourceParams),
+      ]);
       if (copy.length) {
         if (!ready.nbd) throw new HangarError('MIGRATION_FAILED', `Peer "${peer.name}" offered no NBD server for the disks.`);
         diskBytes = await mirrorDisks(qmp, copy, ready.nbd, ctx);
@@ -243,6 +251,7 @@ export class LiveMigrationService {
         throw peerError(peer.name, finished.error);
       }
       resumedAt = finished.sentAt + finished.resumeMs;
+      handover = { finishSentAfterMs: finished.sentAt - completedAt, destinationResumeMs: finished.resumeMs };
       ctx?.progress({ phase: 'started on the destination', percent: 100 });
     } catch (e) {
       const err = isHangarError(e) ? e : new HangarError('MIGRATION_FAILED', errorText(e), { cause: e });
@@ -280,7 +289,7 @@ export class LiveMigrationService {
     const result: MigrateResult = {
       vm: rec.name, to: peer.name, totalMs: doneAt - t0, memoryMs: info?.['total-time'] ?? 0, qemuDowntimeMs,
       downtimeMs: qemuDowntimeMs + (completedAt !== undefined ? (resumedAt ?? doneAt) - completedAt : 0),
-      transferredBytes: info?.ram?.transferred ?? 0, diskBytes, postcopy, storage: copy.length ? 'copy' : writable.length ? 'shared' : 'none',
+      ...handover, transferredBytes: info?.ram?.transferred ?? 0, diskBytes, postcopy, storage: copy.length ? 'copy' : writable.length ? 'shared' : 'none',
     };
     await this.events.publish('vm.migrated', rec.name, { ...result });
     return result;

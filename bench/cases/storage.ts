@@ -4,7 +4,7 @@
  * same steps done by hand (`qemu-img`, raw QMP on a QEMU started with Hangar's own argv).
  * Systems are interleaved, the order rotated every iteration; one unrecorded warm-up each.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import type { VmView } from '../../src/vm/service.js';
 import { BenchDaemon, type HangarEvent } from '../lib/daemon.js';
 import { readCmdline, sleep } from '../lib/proc.js';
+import { hangarConsole } from '../lib/console.js';
 import { loadQmp, RawGuest } from '../lib/raw-guest.js';
 import { fmtMs, fmtRatio, fmtSpread, summarize, type Summary } from '../lib/stats.js';
 import { table, underGoal, type BenchCase, type BenchContext, type CaseResult, type Goal } from '../lib/report.js';
@@ -118,28 +119,6 @@ async function ddWriteMiBs(dir: string): Promise<number> {
   } finally {
     rmSync(file, { force: true });
   }
-}
-
-/**
- * Types a command on a Hangar guest's serial console through `hangar console --until` (as test/integration guestRun).
- * `--idle` is the whole timeout: the console also exits after that much silence, and dd prints nothing while it runs.
- */
-function hangarConsole(root: string, socket: string, vm: string, input: string, until: string, timeoutMs = 300_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'hangar'), '--socket', socket, 'console', vm, '--idle', String(timeoutMs), '--until', until], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0 && out.includes(until)) resolve(out);
-      else reject(new Error(`hangar console ${vm} failed (exit ${code}): ${err.trim() || out.slice(-500)}`));
-    });
-    child.stdin.end(input);
-  });
 }
 
 async function waitGuestReady(d: BenchDaemon, vm: string, timeoutMs = 120_000): Promise<void> {

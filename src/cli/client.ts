@@ -50,8 +50,9 @@ export class ApiClient {
     };
   }
 
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return this.callWith<T>(await this.target(), method, path, body);
+  /** One request; with `timeoutMs`, a server that stays silent that long fails it (DAEMON_UNREACHABLE). */
+  async call<T>(method: string, path: string, body?: unknown, opts: { timeoutMs?: number } = {}): Promise<T> {
+    return this.callWith<T>(await this.target(), method, path, body, opts.timeoutMs);
   }
 
   /**

@@ -43,7 +43,7 @@ export type PostcopyMode = 'off' | 'on' | 'auto';
 
 /** What calls a peer's API (an ApiClient, or one request on a connection made in advance). */
 interface Caller {
-  call<T>(method: string, path: string, body?: unknown): Promise<T>;
+  call<T>(method: string, path: string, body?: unknown, opts?: { timeoutMs?: number }): Promise<T>;
 }
 
 export interface MigrateInput {
@@ -130,6 +130,14 @@ const DEFAULT_TIMEOUT_S = 600;
 const VERDICT_WAIT_MS = 30_000;
 /** The destination's `finish` (stop NBD, `cont`) answers in milliseconds; a silent one is dead. */
 const FINISH_TIMEOUT_MS = 20_000;
+/** A destination gives up on a source that has not connected after this long … */
+const INCOMING_CONNECT_WAIT_MS = 120_000;
+/** … or that has not decided (finish or abort) after this long. */
+const INCOMING_MAX_WAIT_MS = 6 * 3_600_000;
+/** Preparing creates volumes and starts QEMU: seconds, not minutes. */
+const PREPARE_TIMEOUT_MS = 120_000;
+/** An abort ends a QEMU and removes files. */
+const ABORT_TIMEOUT_MS = 60_000;
 /** Pre-copy passes without convergence before `postcopy=auto` switches. */
 const AUTO_POSTCOPY_AFTER_PASSES = 5;
 
@@ -219,7 +227,7 @@ export class LiveMigrationService {
       asked = true;
       // This QEMU's parameters are set while the destination prepares.
       const [ready] = await Promise.all([
-        api.call<IncomingReady>('POST', '/v1/migrations/incoming', request).catch((e: unknown) => {
+        api.call<IncomingReady>('POST', '/v1/migrations/incoming', request, { timeoutMs: PREPARE_TIMEOUT_MS }).catch((e: unknown) => {
           throw peerError(peer.name, e);
         }),
         applyMigrationParams(qmp, sourceParams),
@@ -268,7 +276,7 @@ export class LiveMigrationService {
         throw new HangarError('MIGRATION_FAILED', why, { cause: e });
       } else {
         await this.rollbackSource(h, qmp, copy, wasRunning);
-        if (asked && completedAt === undefined) await api.call('DELETE', `/v1/migrations/incoming/${id}`).catch((x: unknown) => this.log(`${rec.name}: asking ${peer.name} to abort migration ${id} failed: ${errorText(x)}`));
+        if (asked && completedAt === undefined) await api.call('DELETE', `/v1/migrations/incoming/${id}`, undefined, { timeoutMs: ABORT_TIMEOUT_MS }).catch((x: unknown) => this.log(`${rec.name}: asking ${peer.name} to abort migration ${id} failed: ${errorText(x)}`));
         await this.events.publish('vm.migration-failed', rec.name, { to: peer.name, id, error: err.message });
         if (postcopy && completedAt === undefined) {
           throw new HangarError('MIGRATION_FAILED', `The migration of "${rec.name}" failed after the switch to post-copy: ${err.message}. Part of its memory was only on ${peer.name}; the guest could not be kept.`, { cause: e });
@@ -307,7 +315,7 @@ export class LiveMigrationService {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const sentAt = Date.now();
-        const r = await (attempt === 0 ? first : api).call<IncomingFinished>('POST', `/v1/migrations/incoming/${id}/finish`);
+        const r = await (attempt === 0 ? first : api).call<IncomingFinished>('POST', `/v1/migrations/incoming/${id}/finish`, undefined, { timeoutMs: FINISH_TIMEOUT_MS });
         return { ok: true, sentAt, resumeMs: r.resumeMs };
       } catch (e) {
         last = e;
@@ -330,7 +338,7 @@ export class LiveMigrationService {
     const deadline = Date.now() + (finishMaybeDelivered ? VERDICT_WAIT_MS : 0);
     for (;;) {
       try {
-        await api.call('DELETE', `/v1/migrations/incoming/${id}`);
+        await api.call('DELETE', `/v1/migrations/incoming/${id}`, undefined, { timeoutMs: ABORT_TIMEOUT_MS });
         return 'not-there';
       } catch (e) {
         if (isHangarError(e) && e.code === 'VM_STATE') return 'runs-there';
@@ -483,11 +491,17 @@ export class LiveMigrationService {
         if (!port) throw new HangarError('QEMU_FAILED', 'QEMU did not say which port it listens on for the migration.');
         await h.setState('migrating');
         ready({ id: req.id, uri: `tcp:${uriHost(host)}:${port}`, ...(nbd && { nbd }) });
-        // Wait for the source's word, watching QEMU meanwhile: a failed stream ends it here too.
+        // Wait for the source's word, watching QEMU meanwhile: a failed stream ends it here too,
+        // and so does a source that never connects or never decides (it died for good).
+        const readyAt = Date.now();
         for (;;) {
           if (session.decision !== undefined) break;
           const s = await qmp.execute<MigrationInfo>('query-migrate');
           if (s.status === 'failed') throw new HangarError('MIGRATION_FAILED', `The incoming migration failed: ${s['error-desc'] ?? 'QEMU gave no reason'}.`);
+          const waited = Date.now() - readyAt;
+          if ((waited > INCOMING_CONNECT_WAIT_MS && (s.status === undefined || s.status === 'none' || s.status === 'setup')) || waited > INCOMING_MAX_WAIT_MS) {
+            throw new HangarError('TIMEOUT', `The source did not ${s.status === 'completed' ? 'say finish' : 'send the guest'} within ${Math.round(waited / 1000)} s: the arrival is given up.`);
+          }
           await new Promise<void>((r) => {
             const t = setTimeout(r, 500);
             wakeDecision = () => {
@@ -660,7 +674,7 @@ export class LiveMigrationService {
         }
       }
       await this.rollbackSource(h, qmp, rec.spec.disks.filter((d) => !d.readOnly), m.wasRunning !== false);
-      if (api && status.status !== 'completed') await api.call('DELETE', `/v1/migrations/incoming/${m.id}`).catch(() => undefined);
+      if (api && status.status !== 'completed') await api.call('DELETE', `/v1/migrations/incoming/${m.id}`, undefined, { timeoutMs: ABORT_TIMEOUT_MS }).catch(() => undefined);
       this.log(`${rec.name}: migration ${m.id} to ${m.peer} was interrupted by a daemon restart; the guest goes on here`);
     });
   }

@@ -90,3 +90,8 @@ export class HangarError extends Error {
 export function isHangarError(e: unknown): e is HangarError {
   return e instanceof HangarError;
 }
+
+/** An error's message, for logs and messages that quote a cause (anything thrown). */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -24,9 +24,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { isIP } from 'node:net';
-import { HangarError, isHangarError } from '../errors/errors.js';
+import { createServer, isIP } from 'node:net';
+import { errorText, HangarError, isHangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { OperationContext } from '../operations/service.js';
 import type { QmpClient } from '../qmp/index.js';
@@ -37,7 +36,7 @@ import type { VmHandle, VmService, VmView } from '../vm/service.js';
 import { assertOperationAllowed } from '../vm/states.js';
 import { applyMigrationParams, LIVE_MIGRATION_DEFAULTS, migrationParams, type MigrationParams } from './params.js';
 import { peerError, type PeerService } from './peers.js';
-import { watchMigration, type MigrationInfo, type MigrationProgress } from './watch.js';
+import { cancelActiveMigration, migrationProgress, watchMigration, type MigrationInfo } from './watch.js';
 
 export type PostcopyMode = 'off' | 'on' | 'auto';
 
@@ -114,8 +113,7 @@ export interface IncomingFinished {
 interface IncomingSession {
   id: string;
   name: string;
-  vmId: string;
-  /** Resolved by the source's `finish`, rejected by `abort`. */
+  /** The source's word (the first one counts), and a wake-up for the wait on it. */
   decide: { finish: () => void; abort: (why: string) => void };
   /** The background start: resolves once the guest runs here, rejects if it failed. */
   done: Promise<VmRecord>;
@@ -157,28 +155,26 @@ export class LiveMigrationService {
 
   /** Checks what can be checked before an operation is started for it. */
   async precheck(name: string, input: MigrateInput): Promise<void> {
-    const rec = await this.vms.record(name);
-    assertOperationAllowed(name, rec.state, 'migrate');
-    const blocker = this.vms.migrationBlocker(rec);
-    if (blocker) throw new HangarError('VM_STATE', `VM "${name}" cannot be migrated: ${blocker}.`);
+    this.assertMigratable(await this.vms.record(name));
     await this.peers.get(input.to);
     this.paramsOf(input);
+  }
+
+  private assertMigratable(rec: VmRecord): void {
+    assertOperationAllowed(rec.name, rec.state, 'migrate');
+    const blocker = this.vms.migrationBlocker(rec);
+    if (blocker) throw new HangarError('VM_STATE', `VM "${rec.name}" cannot be migrated: ${blocker}.`);
   }
 
   private paramsOf(input: MigrateInput): MigrationParams {
     const mode = input.postcopy ?? 'off';
     if (!['off', 'on', 'auto'].includes(mode)) throw new HangarError('INVALID_SPEC', `postcopy must be off, on or auto, not "${String(mode)}".`);
     try {
-      return migrationParams(LIVE_MIGRATION_DEFAULTS, {
-        ...(input.maxBandwidth !== undefined && { maxBandwidth: input.maxBandwidth }),
-        ...(input.downtimeLimitMs !== undefined && { downtimeLimitMs: input.downtimeLimitMs }),
-        ...(input.multifdChannels !== undefined && { multifdChannels: input.multifdChannels }),
-        ...(input.autoConverge !== undefined && { autoConverge: input.autoConverge }),
-        ...(input.compression !== undefined && { compression: input.compression }),
-        postcopy: mode !== 'off',
-      });
+      // Overrides left undefined keep the defaults.
+      const { maxBandwidth, downtimeLimitMs, multifdChannels, autoConverge, compression } = input;
+      return migrationParams(LIVE_MIGRATION_DEFAULTS, { maxBandwidth, downtimeLimitMs, multifdChannels, autoConverge, compression, postcopy: mode !== 'off' });
     } catch (e) {
-      throw new HangarError('INVALID_SPEC', e instanceof Error ? e.message : String(e));
+      throw new HangarError('INVALID_SPEC', errorText(e));
     }
   }
 
@@ -186,9 +182,7 @@ export class LiveMigrationService {
     const params = this.paramsOf(input);
     return this.vms.operate(name, 'migrate', async (h) => {
       const rec = await h.record();
-      assertOperationAllowed(name, rec.state, 'migrate');
-      const blocker = this.vms.migrationBlocker(rec);
-      if (blocker) throw new HangarError('VM_STATE', `VM "${name}" cannot be migrated: ${blocker}.`);
+      this.assertMigratable(rec);
       return this.migrateLocked(h, rec, input, params, ctx);
     });
   }
@@ -241,7 +235,7 @@ export class LiveMigrationService {
       await qmp.execute('migrate', { uri: ready.uri });
       const mode = input.postcopy ?? 'off';
       info = await watchMigration(qmp, (p) => {
-        ctx?.progress(progressFields(postcopy ? 'post-copy' : 'copying memory', p));
+        ctx?.progress(migrationProgress(postcopy ? 'post-copy' : 'copying memory', p));
         if (!postcopy && (mode === 'on' ? p.passes >= 2 : mode === 'auto' && p.passes >= AUTO_POSTCOPY_AFTER_PASSES)) {
           postcopy = true;
           this.log(`${rec.name}: switching the migration to post-copy after ${p.passes} passes (${mode})`);
@@ -286,13 +280,7 @@ export class LiveMigrationService {
       }
     }
     const doneAt = Date.now();
-    await h.quitMigrated({ peer: peer.name, url: peer.url, at: new Date().toISOString() });
-    await this.releaseDisks(rec, copy.length > 0);
-    await h.update((r) => {
-      const next: VmRecord = { ...r, spec: { ...r.spec, disks: [] } };
-      delete next.migration;
-      return next;
-    });
+    await this.leftForPeer(h, rec, peer, copy.length > 0);
     const qemuDowntimeMs = info?.downtime ?? 0;
     const result: MigrateResult = {
       vm: rec.name, to: peer.name, totalMs: doneAt - t0, memoryMs: info?.['total-time'] ?? 0, qemuDowntimeMs,
@@ -352,27 +340,25 @@ export class LiveMigrationService {
   /** After a failure: mirrors and NBD targets go, the guest runs again as it did. */
   private async rollbackSource(h: VmHandle, qmp: QmpClient, copy: DiskSpec[], wasRunning: boolean): Promise<void> {
     try {
-      const status = await qmp.execute<MigrationInfo>('query-migrate');
-      if (status.status && !['completed', 'failed', 'cancelled', 'none'].includes(status.status)) {
-        await qmp.execute('migrate_cancel');
-        for (let i = 0; i < 100; i++) {
-          const s = await qmp.execute<MigrationInfo>('query-migrate');
-          if (s.status && ['failed', 'cancelled', 'completed'].includes(s.status)) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
+      await cancelActiveMigration(qmp);
       await cancelMirrors(qmp, copy);
       const run = await qmp.execute<{ running: boolean; status: string }>('query-status');
       if (wasRunning && !run.running) await qmp.execute('cont');
     } catch (e) {
       this.log(`rolling back a failed migration: ${errorText(e)}`);
     }
-    await h.update((r) => {
-      const next = { ...r };
-      delete next.migration;
-      return next;
-    });
+    await h.update(withoutMigration);
     await h.syncRunState().catch((e: unknown) => this.log(`after a failed migration: ${errorText(e)}`));
+  }
+
+  /**
+   * The guest runs on the peer now: this QEMU ends, the record becomes `migrated` (with where
+   * it went, and no disks), and the volumes are let go.
+   */
+  private async leftForPeer(h: VmHandle, rec: VmRecord, peer: { name: string; url: string }, copied: boolean): Promise<void> {
+    await h.quitMigrated({ peer: peer.name, url: peer.url, at: new Date().toISOString() });
+    await this.releaseDisks(rec, copied);
+    await h.update((r) => withoutMigration({ ...r, spec: { ...r.spec, disks: [] } }));
   }
 
   /**
@@ -458,7 +444,7 @@ export class LiveMigrationService {
     });
     let wakeDecision: () => void = () => {};
     const session: IncomingSession = {
-      id: req.id, name: req.vm.name, vmId: req.vm.id,
+      id: req.id, name: req.vm.name,
       decide: {
         finish: () => {
           session.decision ??= 'finish';
@@ -526,11 +512,7 @@ export class LiveMigrationService {
     session.done.then(
       async (rec) => {
         this.remember(req.id, 'running');
-        await this.vms.operate(rec.name, 'migrate-in', (h) => h.update((r) => {
-          const next = { ...r };
-          delete next.migration;
-          return next;
-        })).catch((e: unknown) => this.log(`${rec.name}: clearing the migration marker failed: ${errorText(e)}`));
+        await this.vms.operate(rec.name, 'migrate-in', (h) => h.update(withoutMigration)).catch((e: unknown) => this.log(`${rec.name}: clearing the migration marker failed: ${errorText(e)}`));
         await this.events.publish('vm.migrated-in', rec.name, { from: source, id: req.id });
       },
       async (e: unknown) => {
@@ -613,11 +595,7 @@ export class LiveMigrationService {
         const m = rec.migration!;
         if (m.role === 'incoming' && rec.state === 'running') {
           // Its QEMU runs: only `finish` lets it run, so the source had confirmed. It stays.
-          await this.vms.operate(v.name, 'migrate-in', (h) => h.update((r) => {
-            const next = { ...r };
-            delete next.migration;
-            return next;
-          }));
+          await this.vms.operate(v.name, 'migrate-in', (h) => h.update(withoutMigration));
           this.remember(m.id, 'running', v.name);
           this.log(`${v.name}: migration ${m.id} had finished before the restart: the guest runs here`);
         } else if (m.role === 'incoming') {
@@ -638,32 +616,20 @@ export class LiveMigrationService {
   }
 
   private async recoverOutgoing(rec: VmRecord, m: MigrationMarker): Promise<void> {
-    const clearMarker = (h: VmHandle) => h.update((r) => {
-      const next = { ...r };
-      delete next.migration;
-      return next;
-    });
     await this.vms.operate(rec.name, 'migrate', async (h) => {
-      if (rec.state === 'stopped' || rec.state === 'crashed') return void (await clearMarker(h));
+      if (rec.state === 'stopped' || rec.state === 'crashed') return void (await h.update(withoutMigration));
       const qmp = await h.qmp();
       const status = await qmp.execute<MigrationInfo>('query-migrate');
       const api = await this.peers.client(m.peer).then((c) => c.api, () => undefined);
       if (status.status === 'completed' && rec.state === 'running') {
         // Completed, yet running here: resumed by hand after an unknown outcome.
-        return void (await clearMarker(h));
+        return void (await h.update(withoutMigration));
       }
       if (status.status === 'completed') {
         // The previous daemon may or may not have sent `finish`: only the destination knows.
         const verdict = api ? await this.verdictAtPeer(api, m.id, true) : 'unknown';
         if (verdict === 'runs-there') {
-          const peer = await this.peers.get(m.peer);
-          await h.quitMigrated({ peer: peer.name, url: peer.url, at: new Date().toISOString() });
-          await this.releaseDisks(rec, m.copyStorage === true);
-          await h.update((r) => {
-            const next: VmRecord = { ...r, spec: { ...r.spec, disks: [] } };
-            delete next.migration;
-            return next;
-          });
+          await this.leftForPeer(h, rec, await this.peers.get(m.peer), m.copyStorage === true);
           this.log(`${rec.name}: migration ${m.id} had completed: the guest runs on ${m.peer}`);
           return;
         }
@@ -777,15 +743,8 @@ function uriHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
-function progressFields(phase: string, p: MigrationProgress): Parameters<OperationContext['progress']>[0] {
-  const mb = (n: number) => (n / 1e6).toFixed(1);
-  return {
-    phase, percent: p.percent, bytesDone: p.transferred, bytesTotal: p.total, remainingBytes: p.remaining,
-    dirtyBytesPerSecond: p.dirtyRate, bytesPerSecond: (p.mbps * 1e6) / 8, expectedDowntimeMs: p.expectedDowntimeMs,
-    message: `${mb(p.transferred)} MB sent, ${mb(p.remaining)} MB left, ${p.mbps.toFixed(0)} Mbit/s, dirty ${mb(p.dirtyRate)} MB/s, expected downtime ${p.expectedDowntimeMs} ms, pass ${p.passes}`,
-  };
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+function withoutMigration(r: VmRecord): VmRecord {
+  const next = { ...r };
+  delete next.migration;
+  return next;
 }

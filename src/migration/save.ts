@@ -21,7 +21,7 @@ import type { VmHandle, VmService, VmView } from '../vm/service.js';
 import { assertOperationAllowed } from '../vm/states.js';
 import { applyMigrationParams, migrationParams, SAVE_DEFAULTS, type MigrationParams } from './params.js';
 import { feedSave, SaveSink } from './stream.js';
-import { watchMigration, type MigrationProgress } from './watch.js';
+import { cancelActiveMigration, migrationProgress, watchMigration } from './watch.js';
 
 export interface SaveInput {
   /** Cap in bytes per second (default: none). */
@@ -104,7 +104,7 @@ export class SaveService {
       await qmp.execute('migrate', { uri: `unix:${sink.socketPath}` });
       ctx?.progress({ phase: 'saving memory', percent: 0 });
       try {
-        await watchMigration(qmp, (p) => ctx?.progress(progressFields('saving memory', p)), { ...(ctx && { signal: ctx.signal }), what: `save of "${rec.name}"` });
+        await watchMigration(qmp, (p) => ctx?.progress(migrationProgress('saving memory', p)), { ...(ctx && { signal: ctx.signal }), what: `save of "${rec.name}"` });
       } catch (e) {
         // QEMU only sees a broken socket; the sink knows why (e.g. the data dir is full).
         if (sink.error) throw sinkError(sink.error, rec.name, dir);
@@ -218,6 +218,8 @@ export class SaveService {
           continue;
         }
         if (existsSync(join(dir, SAVE_FILE))) this.log(`${vm.name}: removing a save file left by an interrupted save (the guest still runs)`);
+        // The stream outlives the daemon (dd still writes it): end it before the guest goes on.
+        if (marker) await this.vms.operate(vm.name, 'save-recovery', async (h) => cancelActiveMigration(await h.qmp())).catch(() => undefined);
         await rm(dir, { recursive: true, force: true });
         if (marker?.wasRunning && vm.state === 'paused') {
           await this.vms.resume(vm.name);
@@ -228,14 +230,6 @@ export class SaveService {
       }
     }
   }
-}
-
-function progressFields(phase: string, p: MigrationProgress): Parameters<OperationContext['progress']>[0] {
-  const mb = (n: number) => (n / 1e6).toFixed(1);
-  return {
-    phase, percent: p.percent, bytesDone: p.transferred, bytesTotal: p.total,
-    message: `${mb(p.transferred)} MB sent, ${mb(p.remaining)} MB remaining, ${p.mbps.toFixed(0)} Mbit/s, dirty ${mb(p.dirtyRate)} MB/s`,
-  };
 }
 
 function sinkError(e: Error, vm: string, dir: string): HangarError {

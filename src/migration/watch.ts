@@ -4,6 +4,7 @@
  * then the watch ends once QEMU says the migration is cancelled.
  */
 import { HangarError } from '../errors/errors.js';
+import type { OperationProgress } from '../operations/service.js';
 import type { QmpClient } from '../qmp/index.js';
 
 /** What `query-migrate` returns (the parts Hangar uses). */
@@ -147,5 +148,31 @@ export async function watchMigration(qmp: QmpClient, onProgress: (p: MigrationPr
   } finally {
     unsubscribe();
     opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A migration's progress as an operation's (save, restore and live migration alike). */
+export function migrationProgress(phase: string, p: MigrationProgress): OperationProgress {
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  const live = p.expectedDowntimeMs > 0 ? `, expected downtime ${p.expectedDowntimeMs} ms, pass ${p.passes}` : '';
+  return {
+    phase, percent: p.percent, bytesDone: p.transferred, bytesTotal: p.total, remainingBytes: p.remaining,
+    dirtyBytesPerSecond: p.dirtyRate, bytesPerSecond: (p.mbps * 1e6) / 8, expectedDowntimeMs: p.expectedDowntimeMs,
+    message: `${mb(p.transferred)} MB sent, ${mb(p.remaining)} MB left, ${p.mbps.toFixed(0)} Mbit/s, dirty ${mb(p.dirtyRate)} MB/s${live}`,
+  };
+}
+
+/**
+ * Cancels an outgoing migration QEMU is still running (none running: nothing to do) and waits
+ * (up to 5 s) until QEMU says it ended. A daemon that restarts may find one: the stream outlives
+ * the daemon (its other end is a peer's QEMU, or a `dd` of the save).
+ */
+export async function cancelActiveMigration(qmp: QmpClient): Promise<void> {
+  const ended = (s?: string) => s === undefined || ['none', 'completed', 'failed', 'cancelled'].includes(s);
+  if (ended((await qmp.execute<MigrationInfo>('query-migrate')).status)) return;
+  await qmp.execute('migrate_cancel');
+  for (let i = 0; i < 100; i++) {
+    if (ended((await qmp.execute<MigrationInfo>('query-migrate')).status)) return;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -8,7 +8,7 @@ import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { allocateGuestUid, allowPathTo, groupCanUse, handOver, shareReadOnly, takeBack, type GuestIdentity } from '../security/guest-identity.js';
-import { HangarError } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { ImageCatalog } from '../images/catalog.js';
 import { HOTPLUG_PORTS, QEMU_BINARY, buildQemuArgv, hotplugPortId } from '../qemu/argv.js';
@@ -1888,10 +1888,6 @@ async function raceExit<T>(p: Promise<T>, exited: Promise<ExitInfo>): Promise<T>
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 export type { VmOperation };

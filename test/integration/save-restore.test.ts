@@ -125,7 +125,8 @@ describe('save and restore', () => {
   }, 30_000);
 
   it('deleting a saved VM deletes its save', async () => {
-    expect((await d.cli(['vm', 'save', 'sr'])).code).toBe(0);
+    const saved = await d.cli(['vm', 'save', 'sr']);
+    expect(saved.code, saved.stderr).toBe(0);
     expect(existsSync(join(saveDir, 'saved-state.bin'))).toBe(true);
     expect((await d.cli(['vm', 'delete', 'sr'])).code).toBe(0);
     expect(existsSync(saveDir)).toBe(false);

@@ -3,7 +3,7 @@
  * Fastify's Ajv) and are rendered into the OpenAPI document at /v1/openapi.json.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { VM_STATES } from '../vm/states.js';
+import { VM_STATES } from '../model/states.js';
 import { ERROR_CATALOGUE } from '../errors/errors.js';
 
 const strict = { additionalProperties: false } as const;

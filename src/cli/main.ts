@@ -15,7 +15,7 @@ import { addPeerCommands, addSaveCommands } from './save-commands.js';
 import { addObservabilityCommands, followEvents } from './observability-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 import type { VmView } from '../vm/service.js';
-import { parseNumaText } from '../vm/placement.js';
+import { parseNumaText } from '../model/placement.js';
 import type { HangarEvent } from '../store/store.js';
 import type { ImageInfo } from '../images/catalog.js';
 import type { OperationRecord } from '../operations/service.js';

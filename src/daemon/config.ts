@@ -2,7 +2,7 @@
 import { join, resolve } from 'node:path';
 import { HangarError } from '../errors/errors.js';
 import { parseSizeBytes } from '../util/size.js';
-import type { Accel } from '../vm/spec.js';
+import type { Accel } from '../model/spec.js';
 import { parseListenList, type ListenAddress } from '../auth/listen.js';
 
 export interface DaemonConfig {

@@ -7,8 +7,10 @@
 import { access, readdir, readFile, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
-import { formatCpuList, formatPageSize, pinnedHostCpus } from '../vm/placement.js';
-import type { HostdevSpec, VmSpec } from '../vm/spec.js';
+import { formatCpuList, formatPageSize, parseKernelList, pinnedHostCpus } from '../model/placement.js';
+
+export { parseKernelList } from '../model/placement.js';
+import type { HostdevSpec, VmSpec } from '../model/spec.js';
 
 export interface HostRoots {
   /** Default /sys */
@@ -38,18 +40,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** The kernel's cpulist format (`0-3,6`) → numbers; empty text → []. */
-export function parseKernelList(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.trim().split(',')) {
-    if (!part) continue;
-    const [lo, hi] = part.split('-').map(Number);
-    if (lo === undefined || !Number.isInteger(lo)) continue;
-    for (let i = lo; i <= (hi ?? lo); i++) out.push(i);
-  }
-  return out;
 }
 
 /** Online host CPUs (/sys/devices/system/cpu/online). */

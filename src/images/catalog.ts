@@ -9,7 +9,7 @@ import type { EventBus } from '../events/bus.js';
 import type { OperationContext } from '../operations/service.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { Collection, Store } from '../store/store.js';
-import type { BootSpec } from '../vm/spec.js';
+import type { BootSpec } from '../model/spec.js';
 import { cleanupImportStaging, importImage, isImportError, type ImportErrorCode } from './import/index.js';
 import { buildTinyImage, readTinyImage } from './tiny/build.js';
 import { readDebianImage } from './debian/build.js';

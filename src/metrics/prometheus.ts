@@ -10,7 +10,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { VmRecord } from '../store/store.js';
-import { VM_STATES, isActive } from '../vm/states.js';
+import { VM_STATES, isActive } from '../model/states.js';
 import { readHostMemInfo } from './procfs.js';
 import type { VmSample } from './types.js';
 

@@ -2,7 +2,7 @@
  * History points for GET /v1/vms/:name/metrics: each sample's raw counters plus per-second
  * rates over the interval since the previous sample of the same QEMU process. Pure.
  */
-import type { VmState } from '../vm/states.js';
+import type { VmState } from '../model/states.js';
 import type { DiskCounters, GuestMemory, NicCounters, VmSample } from './types.js';
 
 export interface DiskPoint extends DiskCounters {

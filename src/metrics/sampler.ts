@@ -11,7 +11,7 @@
  */
 import { QmpClosedError, QmpTimeoutError } from '../qmp/index.js';
 import type { VmRecord } from '../store/store.js';
-import type { VmState } from '../vm/states.js';
+import type { VmState } from '../model/states.js';
 import { readProcessStat, readRssBytes, readTapCounters, readThreadCpuSeconds } from './procfs.js';
 import { parseBlockStats, parseCpuThreads, parseGuestStats } from './qemu-stats.js';
 import { RingBuffer } from './ring.js';

@@ -1,6 +1,6 @@
 /** TypeBox schemas of the metrics routes (validation and the OpenAPI document). */
 import { Type } from '@sinclair/typebox';
-import { VM_STATES } from '../vm/states.js';
+import { VM_STATES } from '../model/states.js';
 
 const strict = { additionalProperties: false } as const;
 const n = (description?: string) => Type.Optional(Type.Number(description ? { description } : {}));

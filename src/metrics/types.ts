@@ -1,5 +1,5 @@
 /** What the sampler records about one VM at one moment: raw counters and gauges. */
-import type { VmState } from '../vm/states.js';
+import type { VmState } from '../model/states.js';
 
 export interface DiskCounters {
   /** The device id (disk0, seed, …). */

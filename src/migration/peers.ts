@@ -12,7 +12,7 @@ import type { Collection, Store } from '../store/store.js';
 import { normalizeFingerprint } from '../auth/tls.js';
 import { parseDaemonUrl, presentedFingerprint, type TlsEndpoint } from '../auth/tls-client.js';
 import { ApiClient } from '../cli/client.js';
-import { validateVmName } from '../vm/validate.js';
+import { validateVmName } from '../model/validate.js';
 
 export interface PeerRecord {
   name: string;

@@ -18,7 +18,7 @@ import type { EventBus } from '../events/bus.js';
 import type { OperationContext } from '../operations/service.js';
 import type { VmRecord } from '../store/store.js';
 import type { VmHandle, VmService, VmView } from '../vm/service.js';
-import { assertOperationAllowed } from '../vm/states.js';
+import { assertOperationAllowed } from '../model/states.js';
 import { applyMigrationParams, migrationParams, SAVE_DEFAULTS, type MigrationParams } from './params.js';
 import { feedSave, SaveSink } from './stream.js';
 import { cancelActiveMigration, migrationProgress, watchMigration } from './watch.js';

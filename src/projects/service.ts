@@ -7,7 +7,7 @@ import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
 import { formatBytes, parseSizeBytes } from '../util/size.js';
-import { formatMiB, parseMemoryMiB } from '../vm/validate.js';
+import { formatMiB, parseMemoryMiB } from '../model/validate.js';
 
 export interface Quotas {
   vms?: number;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HangarError } from '../errors/errors.js';
-import type { HostCaps, VmPaths, VmSpec } from '../vm/spec.js';
+import type { HostCaps, VmPaths, VmSpec } from '../model/spec.js';
 import { buildQemuArgv, HOTPLUG_PORTS, keyvalEscape, QEMU_BINARY, resolveAccel, type BuildQemuArgvOptions } from './argv.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('./argv-golden/', import.meta.url));

@@ -10,14 +10,19 @@
  */
 
 import { HangarError } from '../errors/errors.js';
-import type { Accel, DiskSpec, HostCaps, MachineType, NicSpec, PortForward, VmPaths, VmSpec } from '../vm/spec.js';
-import { cpuRanges, diskIothread, iothreadId, memoryBackendProps, validatePlacement } from '../vm/placement.js';
+import type { Accel, DiskSpec, HostCaps, MachineType, NicSpec, PortForward, VmPaths, VmSpec } from '../model/spec.js';
+import { cpuRanges, diskIothread, iothreadId, memoryBackendProps, validatePlacement } from '../model/placement.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
 export interface BuildQemuArgvOptions {
   /** Accelerator for a VM whose spec leaves `accel` unset; defaults to `auto`. */
   defaultAccel?: Accel;
+  /**
+   * `defer`: QEMU waits for its state from `migrate-incoming` (restoring a save, or the
+   * destination of a live migration) instead of booting; the hardware is the same.
+   */
+  incoming?: 'defer';
 }
 
 type JsonValue = string | number | boolean | JsonValue[] | { [key: string]: JsonValue };
@@ -40,6 +45,7 @@ interface BuildContext {
   spec: VmSpec;
   paths: VmPaths;
   accel: 'kvm' | 'tcg';
+  incoming?: 'defer';
   /** microvm has no PCI bus: virtio devices sit on virtio-mmio transports. */
   bus: 'pci' | 'mmio';
 }
@@ -90,6 +96,7 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
     spec,
     paths,
     accel: resolveAccel(spec, caps, opts),
+    incoming: opts?.incoming,
     bus: spec.machine === 'microvm' ? 'mmio' : 'pci',
   };
   validateAgainstHost(ctx);
@@ -111,6 +118,7 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
     seedSection,
     qmpSection,
     displaySection,
+    incomingSection,
   ];
   return sections.flatMap((section) => section(ctx)).flatMap(renderOption);
 }
@@ -321,6 +329,10 @@ function qmpSection({ paths }: BuildContext): QemuOption[] {
  * root and the guest's own user can open them; the daemon proxies them to authorized
  * clients), showing one display device. QEMU serves both protocols from the same console.
  */
+function incomingSection({ incoming }: BuildContext): QemuOption[] {
+  return incoming ? [raw('-incoming', incoming)] : [];
+}
+
 function displaySection({ spec, paths, bus }: BuildContext): QemuOption[] {
   const options: QemuOption[] = [];
   if (spec.vnc) {

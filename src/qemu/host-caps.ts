@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { promisify } from 'node:util';
-import type { HostCaps } from '../vm/spec.js';
+import type { HostCaps } from '../model/spec.js';
 
 export interface HostCapsReport extends HostCaps {
   qemuVersion?: string;

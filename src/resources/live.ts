@@ -5,21 +5,10 @@
  */
 import { HangarError } from '../errors/errors.js';
 import type { QmpClient } from '../qmp/index.js';
+import type { LiveResources } from '../model/vm-record.js';
 
 /** What a running guest has right now (stored with its runtime). */
-export interface LiveResources {
-  cpus: number;
-  /** Hot-plug ceiling of this run. */
-  maxCpus: number;
-  /** Memory the guest should have (balloon target), MiB. */
-  memoryMiB: number;
-  /** Boot memory plus hot-plugged DIMMs, MiB. */
-  pluggedMiB: number;
-  maxMemoryMiB: number;
-  dimms: number;
-  /** A vCPU was unplugged this run (see setGuestMemory). */
-  cpuUnplugged?: boolean;
-}
+export type { LiveResources } from '../model/vm-record.js';
 
 interface HotpluggableCpu {
   type: string;

@@ -13,15 +13,12 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { HangarError } from '../errors/errors.js';
 import type { QmpClient } from '../qmp/index.js';
-import { formatCpuList } from '../vm/placement.js';
-import type { PinSpec } from '../vm/spec.js';
-import { parseKernelList } from '../host/placement.js';
+import type { QemuThreads } from '../model/vm-record.js';
+import { formatCpuList, parseKernelList } from '../model/placement.js';
+import type { PinSpec } from '../model/spec.js';
 
 /** Thread ids of a running QEMU: vCPU index → tid, I/O thread id → tid. */
-export interface QemuThreads {
-  vcpus: Record<string, number>;
-  iothreads: Record<string, number>;
-}
+export type { QemuThreads } from '../model/vm-record.js';
 
 export interface EffectiveAffinity {
   /** vCPU index → host CPUs it may run on. */

@@ -20,7 +20,7 @@ import { clientError, QEMU_IMG } from '../storage/qemu-img.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { Collection, Store, VmRecord } from '../store/store.js';
 import type { VmHandle, VmService } from '../vm/service.js';
-import type { DiskSpec } from '../vm/spec.js';
+import type { DiskSpec } from '../model/spec.js';
 import { formatBytes } from '../util/size.js';
 
 const run = promisify(execFile);

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HangarError } from '../errors/errors.js';
 import type { VmRecord } from '../store/store.js';
 import { applyPlacementInput, checkBeforeStart, hotplugIothread, pendingPlacement, placementView, previewSettings } from './placement-ops.js';
-import { placementOf } from './placement.js';
-import type { VmSpec } from './spec.js';
+import { placementOf } from '../model/placement.js';
+import type { VmSpec } from '../model/spec.js';
 
 let root: string;
 let roots: { sys: string; proc: string; dev: string };

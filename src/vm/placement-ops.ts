@@ -12,9 +12,9 @@ import type { VmRecord } from '../store/store.js';
 import {
   diskIothread, formatCpuList, formatPageSize, mergePin, normalizeHostdevs, normalizeHugepages, normalizeNuma, validateIothreadCount,
   validatePlacement, type HugepagesInput, type NumaNodeInput, type PinInput, type PlacementSnapshot,
-} from './placement.js';
-import type { VmSpec } from './spec.js';
-import { parseMemoryMiB, validateCpus } from './validate.js';
+} from '../model/placement.js';
+import type { VmSpec } from '../model/spec.js';
+import { parseMemoryMiB, validateCpus } from '../model/validate.js';
 
 /** Placement fields of `vm create` (API body and CLI flags). */
 export interface PlacementInput {

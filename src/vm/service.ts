@@ -27,10 +27,10 @@ import { isSameLiveProcess, launchQemu, readCmdline, readLogTail, signalProcess,
 import { QmpClient, type QmpEvent } from '../qmp/index.js';
 import type { Store, VmRecord, VmRuntime } from '../store/store.js';
 import { KeyedMutex } from '../util/mutex.js';
-import type { Accel, CloudInitSpec, DiskSpec, HostCaps, MachineType, NicSpec, PortForward, VmPaths, VmSpec } from './spec.js';
-import { assertOperationAllowed, assertSavedVmAllows, isActive, type VmOperation, type VmState } from './states.js';
-import { formatMiB, parseMemoryMiB, validateCpus, validateVmName } from './validate.js';
-import { diskIothread, dimmAlignMiB, memoryBackendProps, placementOf } from './placement.js';
+import type { Accel, CloudInitSpec, DiskSpec, HostCaps, MachineType, NicSpec, PortForward, VmPaths, VmSpec } from '../model/spec.js';
+import { assertOperationAllowed, assertSavedVmAllows, isActive, type VmOperation, type VmState } from '../model/states.js';
+import { formatMiB, parseMemoryMiB, validateCpus, validateVmName } from '../model/validate.js';
+import { diskIothread, dimmAlignMiB, memoryBackendProps, placementOf } from '../model/placement.js';
 import {
   applyPlacementInput, checkBeforeStart, hotplugIothread, pendingPlacement, placementView, placementViewLive, placeThreads, previewSettings,
   type PlacementInput, type PlacementOptions, type PlacementSettings, type PlacementView,
@@ -1199,9 +1199,8 @@ export class VmService {
     await checkBeforeStart(rec, others, this.deps.placement);
     const paths = this.pathsOf(rec);
     const accel = resolveAccel(rec.spec.accel ?? this.deps.defaultAccel, this.deps.caps);
-    const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, { defaultAccel: this.deps.defaultAccel });
-    // Same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
-    if (opts.incoming) argv.push('-incoming', 'defer');
+    // Restoring: the same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
+    const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, { defaultAccel: this.deps.defaultAccel, ...(opts.incoming ? { incoming: 'defer' as const } : {}) });
     if (rec.spec.boot.kind === 'kernel') this.checkBootFiles(rec);
 
     const runDir = join(this.deps.runDir, 'vms', rec.id);

@@ -20,8 +20,8 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildQemuArgv, HOTPLUG_PORTS, hotplugPortId, QEMU_BINARY, type BuildQemuArgvOptions } from '../../src/qemu/argv.js';
-import type { HostCaps, VmPaths, VmSpec } from '../../src/vm/spec.js';
-import { iothreadId, diskIothread } from '../../src/vm/placement.js';
+import type { HostCaps, VmPaths, VmSpec } from '../../src/model/spec.js';
+import { iothreadId, diskIothread } from '../../src/model/placement.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('../../src/qemu/argv-golden/', import.meta.url));
 const qemuAvailable = spawnSync(QEMU_BINARY, ['--version']).status === 0;

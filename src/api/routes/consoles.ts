@@ -21,7 +21,7 @@ import { bridgeDisplay, type DisplayBridge } from '../../console/display-bridge.
 import { connectUnix, SPICE_PORT_IDLE_MS, SpicePorts } from '../../console/spice-proxy.js';
 import { renderVvFile, spiceSubject, VV_MEDIA_TYPE } from '../../console/vv-file.js';
 import type { VmRecord } from '../../store/store.js';
-import { isActive, type VmState } from '../../vm/states.js';
+import { isActive, type VmState } from '../../model/states.js';
 import { VmNameParam } from '../schemas.js';
 import type { ApiDeps } from '../server.js';
 import { toErrorBody } from '../server.js';

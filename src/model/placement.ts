@@ -80,6 +80,18 @@ export function parseCpuList(value: CpuListInput, field: string, max = MAX_HOST_
 }
 
 /** Sorted numbers → `0-3,6`. */
+/** The kernel's cpulist format (`0-3,6`) → numbers; empty text → []. */
+export function parseKernelList(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.trim().split(',')) {
+    if (!part) continue;
+    const [lo, hi] = part.split('-').map(Number);
+    if (lo === undefined || !Number.isInteger(lo)) continue;
+    for (let i = lo; i <= (hi ?? lo); i++) out.push(i);
+  }
+  return out;
+}
+
 export function formatCpuList(list: readonly number[]): string {
   const sorted = [...list].sort((a, b) => a - b);
   const parts: string[] = [];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildApi, type ApiDeps } from '../api/server.js';
-import { registeredRoutes } from './hooks.js';
-import { PUBLIC_ROUTES, ROUTE_POLICY, isPublicRoute, policyKey, routePolicy } from './policy.js';
-import { roleAllows } from './roles.js';
+import { buildApi, type ApiDeps } from './server.js';
+import { registeredRoutes } from '../auth/hooks.js';
+import { PUBLIC_ROUTES, ROUTE_POLICY, isPublicRoute, policyKey, routePolicy } from '../auth/policy.js';
+import { roleAllows } from '../auth/roles.js';
 
 async function routes(): Promise<string[]> {
   // As in openapi.test.ts: only the route table is looked at, no handler runs.

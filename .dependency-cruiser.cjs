@@ -21,8 +21,8 @@ const LAYERS = [
   ['cli'],
 ];
 
-const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const pathOf = (names) => `^src/(${names.map(escape).join('|')})($|/)`;
+const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const pathOf = (names) => `^src/(${names.map(escapeRegExp).join('|')})($|/)`;
 
 /** @type {import('dependency-cruiser').IForbiddenRuleType[]} */
 const layerRules = LAYERS.flatMap((layer, i) => {

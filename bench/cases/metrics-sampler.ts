@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/cli/client.js';
+import { ApiClient } from '../../src/client/index.js';
 import type { VmView } from '../../src/vm/service.js';
 import { isAlive, readRssBytes, sleep } from '../lib/proc.js';
 import { fileSize, waitForMarker } from '../lib/serial.js';

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../../src/cli/client.js';
+import { ApiClient } from '../../src/client/index.js';
 import type { VmView } from '../../src/vm/service.js';
 import { killLeftovers, readRssBytes, sleep } from './proc.js';
 

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/cli/client.js';
+import { ApiClient } from '../../src/client/index.js';
 import type { VmView } from '../../src/vm/service.js';
 import { killLeftovers, sleep } from './proc.js';
 

@@ -1,5 +1,5 @@
 /**
- * The REST + WebSocket API. Routes are thin: they validate (schemas.ts), call a
+ * The REST + WebSocket API. Routes are thin: they validate (src/contract), call a
  * service, and shape the reply. Every error leaves through one handler as
  * `{code, message}` with the catalogue's HTTP status.
  */
@@ -30,7 +30,7 @@ import { registerNetworkRoutes } from './routes/networks.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerConsoleRoutes, type DisplayConsoles } from './routes/consoles.js';
-import { parseConsolePath } from '../auth/console-tokens.js';
+import { parseConsolePath } from '../contract/consoles.js';
 import { registerUi } from './ui.js';
 import { registerAuth, type AuthContext } from '../auth/hooks.js';
 import { eventVisibility } from '../auth/scope.js';
@@ -46,8 +46,8 @@ import { registerAuditHooks, registerAuditRoutes, type AuditLog } from '../audit
 import { lazyCompilersFactory } from './lazy-compilers.js';
 import { QmpClosedError, QmpError, QmpTimeoutError } from '../qmp/index.js';
 import {
-  CreateVmBody, DeleteQuery, Peer, ErrorBody, Event, EventsQuery, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
-} from './schemas.js';
+  CreateVmBody, DeleteQuery, Peer, ErrorBody, Event, EventsQuery, EventType, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
+} from '../contract/index.js';
 
 export interface ApiDeps {
   vms: VmService;
@@ -118,6 +118,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Vm);
   app.addSchema(Image);
   app.addSchema(Event);
+  app.addSchema(EventType);
   app.addSchema(Pool);
   app.addSchema(Volume);
   app.addSchema(Operation);

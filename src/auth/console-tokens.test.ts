@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONSOLE_TOKEN_TTL_MS, ConsoleTokens, consolePath, parseConsolePath } from './console-tokens.js';
+import { CONSOLE_TOKEN_TTL_MS, ConsoleTokens } from './console-tokens.js';
 
 describe('console tokens', () => {
   const bind = { vm: 'web1', vmId: 'id-1', type: 'serial' as const, actor: 'token:abc:ui' };
@@ -37,14 +37,5 @@ describe('console tokens', () => {
     c.issue(bind);
     now += CONSOLE_TOKEN_TTL_MS + 1;
     expect(c.outstanding).toBe(0);
-  });
-
-  it('map WebSocket paths to VMs and console types', () => {
-    expect(parseConsolePath('/v1/vms/web1/console')).toEqual({ vm: 'web1', type: 'serial' });
-    expect(parseConsolePath('/v1/vms/web1/vnc')).toEqual({ vm: 'web1', type: 'vnc' });
-    expect(parseConsolePath('/v1/vms/web1/spice')).toEqual({ vm: 'web1', type: 'spice' });
-    expect(parseConsolePath('/v1/vms/web1/logs')).toBeUndefined();
-    expect(parseConsolePath('/v1/vms/%E0%A4%A/console')).toBeUndefined();
-    expect(consolePath('vnc', 'a b')).toBe('/v1/vms/a%20b/vnc');
   });
 });

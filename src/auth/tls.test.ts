@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadOrCreateCertificate, normalizeFingerprint, wantedNames } from './tls.js';
+import { loadOrCreateCertificate, wantedNames } from './tls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hangar-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,14 +45,5 @@ describe('the listener certificate', () => {
 
   it('leaves wildcard addresses and odd host names out of the required names', () => {
     expect(wantedNames([{ host: '0.0.0.0', port: 1 }, { host: '10.1.2.3', port: 1 }], 'bad_name')).toEqual({ dns: ['localhost'], ips: ['127.0.0.1', '::1', '10.1.2.3'] });
-  });
-
-  it('normalizes fingerprints as users paste them', () => {
-    const hex = 'ab'.repeat(32);
-    const want = Array(32).fill('AB').join(':');
-    expect(normalizeFingerprint(hex)).toBe(want);
-    expect(normalizeFingerprint(`SHA256 ${want.toLowerCase()}`)).toBe(want);
-    expect(normalizeFingerprint(`sha256:${hex}`)).toBe(want);
-    expect(() => normalizeFingerprint('abcd')).toThrow(/64 hex/);
   });
 });

@@ -135,12 +135,3 @@ async function generateSelfSigned(o: { dir: string; dns: readonly string[]; ips:
     await rm(tmp, { recursive: true, force: true });
   }
 }
-
-/** `sha256:ab cd…`, `ABCD…` or `AB:CD:…` → `AB:CD:…`; INVALID_SPEC unless 32 bytes of hex. */
-export function normalizeFingerprint(text: string): string {
-  const hex = text.trim().replace(/^sha-?256[:=]?/i, '').replace(/[\s:]/g, '').toUpperCase();
-  if (!/^[0-9A-F]{64}$/.test(hex)) {
-    throw new HangarError('INVALID_SPEC', `"${text}" is not a SHA-256 fingerprint: 64 hex digits, with or without colons (as \`hangar host show\` prints it).`);
-  }
-  return hex.match(/../g)!.join(':');
-}

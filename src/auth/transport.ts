@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { ERROR_CATALOGUE, HangarError, isHangarError } from '../errors/errors.js';
-import { parseConsolePath } from './console-tokens.js';
+import { parseConsolePath } from '../contract/consoles.js';
 import type { AuthContext } from './hooks.js';
 import { formatListen, type ListenAddress } from './listen.js';
 import { checkOrigin } from './origin.js';

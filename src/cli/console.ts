@@ -6,7 +6,7 @@
  */
 import { WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
-import { refusedUpgrade, type ApiClient } from './client.js';
+import { refusedUpgrade, type ApiClient } from '../client/index.js';
 
 export const DETACH_KEY = 0x1d; // Ctrl-]
 

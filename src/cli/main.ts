@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { HangarError, isHangarError } from '../errors/errors.js';
 import { DEFAULT_SOCKET, resolveDaemonConfig } from '../daemon/config.js';
 import { VERSION } from '../version.js';
-import type { ApiClient } from './client.js';
+import type { ApiClient } from '../client/index.js';
 import { addRemoteOptions, clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addStorageCommands } from './storage-commands.js';
@@ -14,11 +14,8 @@ import { addSnapshotCommands } from './snapshot-commands.js';
 import { addPeerCommands, addSaveCommands } from './save-commands.js';
 import { addObservabilityCommands, followEvents } from './observability-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
-import type { VmView } from '../vm/service.js';
 import { parseNumaText } from '../model/placement.js';
-import type { HangarEvent } from '../store/store.js';
-import type { ImageInfo } from '../images/catalog.js';
-import type { OperationRecord } from '../operations/service.js';
+import type { CreateVmBody, Event, Image, ImportImageBody, Network, Project, StopBody, Vm, VmSettingsBody } from '../contract/index.js';
 import { formatBytes } from '../util/size.js';
 import { followOperation } from './progress.js';
 import { resolve as resolvePath } from 'node:path';
@@ -38,15 +35,15 @@ function print(text: string): void {
 }
 
 const vmColumns = [
-  { header: 'NAME', value: (v: VmView) => v.name },
-  { header: 'STATE', value: (v: VmView) => v.state },
-  { header: 'CPUS', value: (v: VmView) => v.cpus },
-  { header: 'MEMORY', value: (v: VmView) => v.memoryText },
-  { header: 'PID', value: (v: VmView) => v.pid },
-  { header: 'IMAGE', value: (v: VmView) => v.image },
+  { header: 'NAME', value: (v: Vm) => v.name },
+  { header: 'STATE', value: (v: Vm) => v.state },
+  { header: 'CPUS', value: (v: Vm) => v.cpus },
+  { header: 'MEMORY', value: (v: Vm) => v.memoryText },
+  { header: 'PID', value: (v: Vm) => v.pid },
+  { header: 'IMAGE', value: (v: Vm) => v.image },
 ];
 
-function showVm(format: OutputFormat, v: VmView): void {
+function showVm(format: OutputFormat, v: Vm): void {
   print(
     render(format, v, () =>
       renderFields([
@@ -71,7 +68,7 @@ function showVm(format: OutputFormat, v: VmView): void {
 }
 
 /** `vm show` lines for hugepages, NUMA, I/O threads, pinning (configured and effective) and host devices. */
-function placementFields(v: VmView): Array<[string, unknown]> {
+function placementFields(v: Vm): Array<[string, unknown]> {
   const p = v.placement;
   if (!p) return [];
   const pins = (m: Record<string, string> | undefined, prefix: string) => Object.entries(m ?? {}).map(([k, c]) => `${prefix}${k}→${c}`);
@@ -92,10 +89,10 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** cloud-init flags → the API's cloudInit object; files are read and the password hashed here. */
-async function cloudInitFromFlags(o: { sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }): Promise<Record<string, unknown> | undefined> {
+async function cloudInitFromFlags(o: { sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }): Promise<CreateVmBody['cloudInit']> {
   if (!o.sshKey.length && !o.user && !o.password && !o.hostname && !o.userData && !o.networkConfig && !o.configDrive) return undefined;
   const ci = await import('../cloudinit/index.js');
-  const out: Record<string, unknown> = { format: o.configDrive ? 'configdrive' : 'nocloud' };
+  const out: NonNullable<CreateVmBody['cloudInit']> = { format: o.configDrive ? 'configdrive' : 'nocloud' };
   if (o.sshKey.length) out.sshKeys = (await Promise.all(o.sshKey.map((f) => ci.readSshKeyFile(resolvePath(f))))).flat();
   if (o.user) out.user = o.user;
   if (o.hostname) out.hostname = o.hostname;
@@ -106,9 +103,9 @@ async function cloudInitFromFlags(o: { sshKey: string[]; user?: string; password
 }
 
 /** `cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500` → the PATCH body. */
-export function parseSettings(pairs: string[]): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
-  const disks: Record<string, Record<string, unknown>> = {};
+export function parseSettings(pairs: string[]): VmSettingsBody {
+  const body: VmSettingsBody = {};
+  const disks: NonNullable<VmSettingsBody['disks']> = {};
   const num = (key: string, v: string): number => {
     if (!/^\d+$/.test(v)) throw new HangarError('INVALID_SPEC', `${key} must be a whole number, not "${v}".`);
     return Number(v);
@@ -122,15 +119,17 @@ export function parseSettings(pairs: string[]): Record<string, unknown> {
     if (disk) {
       const d = (disks[disk[1]!] ??= {});
       if (disk[2] === 'iothread') d.iothread = value === 'auto' || value === 'none' ? null : value;
-      else d[disk[2]!] = value === 'none' ? null : disk[2] === 'iops' ? num(key, value) : /^\d+$/.test(value) ? Number(value) : value;
+      else if (disk[2] === 'iops') d.iops = value === 'none' ? null : num(key, value);
+      else d.bps = value === 'none' ? null : /^\d+$/.test(value) ? Number(value) : value;
       continue;
     }
     const pinVcpu = /^pin\.vcpu\.?(\d+)$/.exec(key);
     if (pinVcpu || key === 'pin.emulator' || key === 'pin.iothreads') {
-      const pin = (body.pin ??= {}) as Record<string, unknown>;
+      const pin = (body.pin ??= {});
       const list = value === 'none' ? null : value;
-      if (pinVcpu) ((pin.vcpus ??= {}) as Record<string, unknown>)[pinVcpu[1]!] = list;
-      else pin[key.slice('pin.'.length)] = list;
+      if (pinVcpu) (pin.vcpus ??= {})[pinVcpu[1]!] = list;
+      else if (key === 'pin.emulator') pin.emulator = list;
+      else pin.iothreads = list;
       continue;
     }
     switch (key) {
@@ -146,7 +145,8 @@ export function parseSettings(pairs: string[]): Record<string, unknown> {
         break;
       case 'autostart.order': body.autostartOrder = num(key, value); break;
       case 'autostart.delay': body.autostartDelay = num(key, value); break;
-      case 'restart': body.restart = value; break;
+      // The daemon refuses any other mode, naming the valid ones.
+      case 'restart': body.restart = value as VmSettingsBody['restart']; break;
       case 'restart.max': body.restartMax = num(key, value); break;
       case 'restart.window': body.restartWindow = num(key, value); break;
       case 'hugepages': body.hugepages = value === 'none' ? null : value === 'true' ? true : value === 'false' ? false : value; break;
@@ -172,11 +172,11 @@ interface PlacementFlags {
 }
 
 /** `vm create` placement flags → the API body's hugepages, numa, pin, iothreads, hostdevs. */
-export function placementBody(o: PlacementFlags): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
+export function placementBody(o: PlacementFlags): Pick<CreateVmBody, 'hugepages' | 'numa' | 'pin' | 'iothreads' | 'hostdevs'> {
+  const body: Pick<CreateVmBody, 'hugepages' | 'numa' | 'pin' | 'iothreads' | 'hostdevs'> = {};
   if (o.hugepages !== undefined) body.hugepages = o.hugepages === true ? true : o.hugepages;
   if (o.numa.length) body.numa = o.numa.map(parseNumaText);
-  const pin: Record<string, unknown> = {};
+  const pin: NonNullable<CreateVmBody['pin']> = {};
   if (o.pinVcpu.length) {
     const vcpus: Record<string, string> = {};
     for (const p of o.pinVcpu) {
@@ -282,9 +282,9 @@ export function buildProgram(): Command {
     .option('--iothreads <n>', 'I/O threads for the disks (assigned round-robin)', intOption('--iothreads'))
     .option('--hostdev <address>', 'pass a host PCI device through with VFIO (repeatable), e.g. 0000:01:00.0', collect, [])
     .option('--start', 'start it right away')
-    .action(async (name: string, o: PlacementFlags & { image: string; cpus?: number; memory?: string; machine?: string; accel?: string; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & { image: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const body: Record<string, unknown> = { name, image: o.image };
+      const body: CreateVmBody = { name, image: o.image };
       if (o.forward.length) body.forwards = o.forward;
       if (o.network.length) body.networks = o.network;
       if (o.project) body.project = o.project;
@@ -305,7 +305,7 @@ export function buildProgram(): Command {
       if (o.cpuLimit !== undefined) body.cpuLimit = o.cpuLimit;
       if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
       Object.assign(body, placementBody(o));
-      const v = await g.client.call<VmView>('POST', '/v1/vms', body);
+      const v = await g.client.vms.create(body);
       if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
       else showVm(g.output, v);
     });
@@ -317,7 +317,7 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'give up after this long (default 60)', intOption('--timeout'))
     .action(async (name: string, command: string[], o: { timeout?: number }, cmd: Command) => {
       const g = globals(cmd);
-      const r = await g.client.call<{ exitCode: number; stdout: string; stderr: string }>('POST', `/v1/vms/${encodeURIComponent(name)}/exec`, { argv: command, ...(o.timeout !== undefined && { timeoutSeconds: o.timeout }) });
+      const r = await g.client.vms.exec(name, { argv: command, ...(o.timeout !== undefined && { timeoutSeconds: o.timeout }) });
       if (g.output !== 'table') print(render(g.output, r, () => ''));
       else {
         process.stdout.write(r.stdout);
@@ -331,22 +331,24 @@ export function buildProgram(): Command {
     .argument('<name>')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const r = await g.client.call<{ agent: boolean; os?: { prettyName?: string; kernelRelease?: string }; ips: string[] }>('GET', `/v1/vms/${encodeURIComponent(name)}/guest`);
-      print(render(g.output, r, () => renderFields([['agent', r.agent ? 'answering' : 'not answering'], ['os', r.os?.prettyName], ['kernel', r.os?.kernelRelease], ['ips', r.ips.join(', ') || undefined]])));
+      const r = await g.client.vms.guest(name);
+      // `os` is what the agent's guest-get-osinfo answered (the contract leaves it open).
+      const os = r.os as { prettyName?: string; kernelRelease?: string } | undefined;
+      print(render(g.output, r, () => renderFields([['agent', r.agent ? 'answering' : 'not answering'], ['os', os?.prettyName], ['kernel', os?.kernelRelease], ['ips', r.ips.join(', ') || undefined]])));
     });
 
   const nic = vm.command('nic').description('Network interfaces of a VM');
   nic.command('add').description('Add a NIC on a managed network (hot-plugged if the VM runs)').argument('<name>').requiredOption('--network <network>', 'the managed network')
     .action(async (name: string, o: { network: string }, cmd: Command) => {
       const g = globals(cmd);
-      const v = await g.client.call<VmView>('POST', `/v1/vms/${encodeURIComponent(name)}/nics`, { network: o.network });
+      const v = await g.client.vms.addNic(name, { network: o.network });
       const added = v.nics.at(-1);
       print(render(g.output, v, () => `NIC ${added?.id} (${added?.mac}) added to ${name} on ${o.network}.\n`));
     });
   nic.command('remove').description('Remove a NIC (waits for a running guest to let go)').argument('<name>').argument('<nic>', 'NIC id, e.g. net1')
     .action(async (name: string, nicId: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const v = await g.client.call<VmView>('DELETE', `/v1/vms/${encodeURIComponent(name)}/nics/${encodeURIComponent(nicId)}`);
+      const v = await g.client.vms.removeNic(name, nicId);
       print(render(g.output, v, () => `NIC ${nicId} removed from ${name}.\n`));
     });
 
@@ -357,7 +359,7 @@ export function buildProgram(): Command {
     .action(async (name: string, pairs: string[], _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const body = parseSettings(pairs);
-      const r = await g.client.call<{ vm: VmView; changes: { key: string; value: unknown; applied: string; note?: string }[] }>('PATCH', `/v1/vms/${encodeURIComponent(name)}`, body);
+      const r = await g.client.vms.set(name, body);
       print(render(g.output, r, () => renderTable(r.changes, [
         { header: 'SETTING', value: (c) => c.key },
         { header: 'VALUE', value: (c) => (typeof c.value === 'object' ? JSON.stringify(c.value) : String(c.value)) },
@@ -371,7 +373,7 @@ export function buildProgram(): Command {
     .description('List VMs and their states')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const vms = await g.client.call<VmView[]>('GET', '/v1/vms');
+      const vms = await g.client.vms.list();
       print(render(g.output, vms, () => renderTable(vms, vmColumns)));
     });
 
@@ -380,16 +382,16 @@ export function buildProgram(): Command {
     .argument('<name>')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      showVm(g.output, await g.client.call<VmView>('GET', `/v1/vms/${encodeURIComponent(name)}`));
+      showVm(g.output, await g.client.vms.get(name));
     });
 
-  const simple = (verb: string, description: string) =>
+  const simple = (verb: 'pause' | 'resume', description: string) =>
     vm.command(verb)
       .description(description)
       .argument('<name>')
       .action(async (name: string, _o: unknown, cmd: Command) => {
         const g = globals(cmd);
-        const v = await g.client.call<VmView>('POST', `/v1/vms/${encodeURIComponent(name)}/${verb}`);
+        const v = await g.client.vms[verb](name);
         if (g.output === 'table') print(`VM ${v.name} is ${v.state}${v.pid ? ` (pid ${v.pid})` : ''}.\n`);
         else showVm(g.output, v);
       });
@@ -399,7 +401,7 @@ export function buildProgram(): Command {
     .option('--fresh', 'for a saved VM: discard the save and boot afresh')
     .action(async (name: string, o: { fresh?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const v = await g.client.call<VmView>('POST', `/v1/vms/${encodeURIComponent(name)}/start`, o.fresh ? { fresh: true } : {});
+      const v = await g.client.vms.start(name, o.fresh ? { fresh: true } : {});
       if (g.output === 'table') print(`VM ${v.name} is ${v.state}${v.pid ? ` (pid ${v.pid})` : ''}.\n`);
       else showVm(g.output, v);
     });
@@ -417,10 +419,10 @@ export function buildProgram(): Command {
       .option('--timeout <seconds>', 'seconds to wait for the guest before forcing', intOption('--timeout'))
       .action(async (name: string, o: { force?: boolean; timeout?: number }, cmd: Command) => {
         const g = globals(cmd);
-        const body: Record<string, unknown> = {};
+        const body: StopBody = {};
         if (o.force) body.force = true;
         if (o.timeout !== undefined) body.timeoutSeconds = o.timeout;
-        const v = await g.client.call<VmView>('POST', `/v1/vms/${encodeURIComponent(name)}/${verb}`, body);
+        const v = await g.client.vms[verb](name, body);
         if (g.output === 'table') print(`VM ${v.name} is ${v.state}${v.pid ? ` (pid ${v.pid})` : ''}.\n`);
         else showVm(g.output, v);
       });
@@ -433,7 +435,7 @@ export function buildProgram(): Command {
     .option('--force', 'stop it first if it runs')
     .action(async (name: string, o: { force?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      await g.client.call('DELETE', `/v1/vms/${encodeURIComponent(name)}${o.force ? '?force=true' : ''}`);
+      await g.client.vms.delete(name, { force: o.force === true });
       if (g.output === 'table') print(`VM ${name} deleted.\n`);
       else print(render(g.output, { name, deleted: true }, () => ''));
     });
@@ -446,12 +448,12 @@ export function buildProgram(): Command {
     .option('--tail <bytes>', 'only the last N bytes', intOption('--tail'))
     .action(async (name: string, o: { qemu?: boolean; follow?: boolean; tail?: number }, cmd: Command) => {
       const g = globals(cmd);
-      const base = `/v1/vms/${encodeURIComponent(name)}/logs?source=${o.qemu ? 'qemu' : 'serial'}`;
-      let chunk = await g.client.call<{ data: string; nextOffset: number }>('GET', `${base}${o.tail !== undefined ? `&tail=${o.tail}` : ''}`);
+      const source = o.qemu ? 'qemu' : 'serial';
+      let chunk = await g.client.vms.logs(name, { source, ...(o.tail !== undefined && { tail: o.tail }) });
       print(chunk.data);
       while (o.follow) {
         await new Promise((r) => setTimeout(r, 250));
-        chunk = await g.client.call('GET', `${base}&offset=${chunk.nextOffset}`);
+        chunk = await g.client.vms.logs(name, { source, offset: chunk.nextOffset });
         print(chunk.data);
       }
     });
@@ -498,8 +500,7 @@ export function buildProgram(): Command {
     ...(o.maxVms !== undefined && { maxVms: o.maxVms }), ...(o.maxCpus !== undefined && { maxCpus: o.maxCpus }),
     ...(o.maxMemory !== undefined && { maxMemory: o.maxMemory }), ...(o.maxDisk !== undefined && { maxDisk: o.maxDisk }),
   });
-  type ProjectOut = { name: string; quotas: Record<string, number>; usage: { vms: number; cpus: number; memoryMiB: number; diskBytes: number } };
-  const showProject = (g: { output: OutputFormat }, p: ProjectOut) => print(render(g.output, p, () => renderFields([
+  const showProject = (g: { output: OutputFormat }, p: Project) => print(render(g.output, p, () => renderFields([
     ['name', p.name], ['vms', `${p.usage.vms}${p.quotas.vms !== undefined ? ` of ${p.quotas.vms}` : ''}`],
     ['cpus', `${p.usage.cpus}${p.quotas.cpus !== undefined ? ` of ${p.quotas.cpus}` : ''}`],
     ['memory', `${p.usage.memoryMiB}M${p.quotas.memoryMiB !== undefined ? ` of ${p.quotas.memoryMiB}M` : ''}`],
@@ -508,11 +509,11 @@ export function buildProgram(): Command {
   quotaOptions(project.command('create').description('Create a project with quotas').argument('<name>'))
     .action(async (name: string, o: { maxVms?: number; maxCpus?: number; maxMemory?: string; maxDisk?: string }, cmd: Command) => {
       const g = globals(cmd);
-      showProject(g, await g.client.call<ProjectOut>('POST', '/v1/projects', { name, ...quotaBody(o) }));
+      showProject(g, await g.client.projects.create({ name, ...quotaBody(o) }));
     });
   project.command('list').alias('ls').description('List projects with usage and quotas').action(async (_o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    const ps = await g.client.call<ProjectOut[]>('GET', '/v1/projects');
+    const ps = await g.client.projects.list();
     const of = (used: string | number, max: string | number | undefined) => `${used}${max !== undefined ? `/${max}` : ''}`;
     print(render(g.output, ps, () => renderTable(ps, [
       { header: 'NAME', value: (p) => p.name }, { header: 'VMS', value: (p) => of(p.usage.vms, p.quotas.vms) },
@@ -522,16 +523,16 @@ export function buildProgram(): Command {
   });
   project.command('show').description('Show a project').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    showProject(g, await g.client.call<ProjectOut>('GET', `/v1/projects/${encodeURIComponent(name)}`));
+    showProject(g, await g.client.projects.get(name));
   });
   quotaOptions(project.command('set').description('Change quotas (refused below what is in use)').argument('<name>'))
     .action(async (name: string, o: { maxVms?: number; maxCpus?: number; maxMemory?: string; maxDisk?: string }, cmd: Command) => {
       const g = globals(cmd);
-      showProject(g, await g.client.call<ProjectOut>('PATCH', `/v1/projects/${encodeURIComponent(name)}`, quotaBody(o)));
+      showProject(g, await g.client.projects.setQuotas(name, quotaBody(o)));
     });
   project.command('delete').alias('rm').description('Delete an empty project').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    await g.client.call('DELETE', `/v1/projects/${encodeURIComponent(name)}`);
+    await g.client.projects.delete(name);
     print(render(g.output, { name, deleted: true }, () => `Project ${name} deleted.\n`));
   });
 
@@ -543,12 +544,12 @@ export function buildProgram(): Command {
     .option('--parent <iface>', 'bridge a host interface instead: guests join its LAN')
     .action(async (name: string, o: { subnet: string; nat?: boolean; isolated?: boolean; parent?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const n = await g.client.call<{ name: string; bridge: string; gateway?: string }>('POST', '/v1/networks', { name, subnet: o.subnet, ...(o.nat && { nat: true }), ...(o.isolated && { isolated: true }), ...(o.parent && { parent: o.parent }) });
+      const n = await g.client.networks.create({ name, subnet: o.subnet, ...(o.nat && { nat: true }), ...(o.isolated && { isolated: true }), ...(o.parent && { parent: o.parent }) });
       print(render(g.output, n, () => `Network ${n.name} created (bridge ${n.bridge}${n.gateway ? `, gateway ${n.gateway}` : ''}).\n`));
     });
   network.command('list').alias('ls').description('List networks').action(async (_o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    const nets = await g.client.call<{ name: string; subnet: string; mode: string; bridge: string; vms: string[]; leases: unknown[] }[]>('GET', '/v1/networks');
+    const nets = await g.client.networks.list();
     print(render(g.output, nets, () => renderTable(nets, [
       { header: 'NAME', value: (n) => n.name }, { header: 'SUBNET', value: (n) => n.subnet }, { header: 'MODE', value: (n) => n.mode },
       { header: 'BRIDGE', value: (n) => n.bridge }, { header: 'VMS', value: (n) => n.vms.join(',') || undefined }, { header: 'LEASES', value: (n) => n.leases.length },
@@ -556,14 +557,14 @@ export function buildProgram(): Command {
   });
   network.command('show').description('Show a network and its DHCP leases').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    const n = await g.client.call<Record<string, unknown> & { leases: { mac: string; ip: string; hostname?: string }[] }>('GET', `/v1/networks/${encodeURIComponent(name)}`);
+    const n: Network = await g.client.networks.get(name);
     print(render(g.output, n, () => renderFields(Object.entries(n).filter(([k]) => k !== 'leases')) + (n.leases.length ? `leases:\n${renderTable(n.leases, [
       { header: '  MAC', value: (l) => `  ${l.mac}` }, { header: 'IP', value: (l) => l.ip }, { header: 'HOSTNAME', value: (l) => l.hostname },
     ])}` : '')));
   });
   network.command('delete').alias('rm').description('Delete a network (refused while VMs use it)').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    await g.client.call('DELETE', `/v1/networks/${encodeURIComponent(name)}`);
+    await g.client.networks.delete(name);
     print(render(g.output, { name, deleted: true }, () => `Network ${name} deleted.\n`));
   });
 
@@ -574,7 +575,7 @@ export function buildProgram(): Command {
     .description('List images')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const images = await g.client.call<ImageInfo[]>('GET', '/v1/images');
+      const images = await g.client.images.list();
       print(render(g.output, images, () => renderTable(images, [
         { header: 'NAME', value: (i) => i.name },
         { header: 'KIND', value: (i) => i.kind },
@@ -590,7 +591,7 @@ export function buildProgram(): Command {
     .argument('<name>')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const i = await g.client.call<ImageInfo>('GET', `/v1/images/${encodeURIComponent(name)}`);
+      const i = await g.client.images.get(name);
       print(render(g.output, i, () => renderFields(Object.entries(i))));
     });
   image
@@ -604,15 +605,15 @@ export function buildProgram(): Command {
     .option('--description <text>', 'a note')
     .action(async (name: string, o: { url?: string; file?: string; sha256?: string; verify: boolean; description?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const body: Record<string, unknown> = { name };
+      const body: ImportImageBody = { name };
       if (o.url !== undefined) body.url = o.url;
       if (o.file !== undefined) body.file = resolvePath(o.file);
       if (o.sha256 !== undefined) body.sha256 = o.sha256;
       if (!o.verify) body.allowUnverified = true;
       if (o.description !== undefined) body.description = o.description;
-      const op = await g.client.call<OperationRecord>('POST', '/v1/images', body);
+      const op = await g.client.images.import(body);
       const done = await followOperation(g.client, op, `importing ${name}`);
-      const i = done.result as ImageInfo;
+      const i = done.result as Image;
       print(render(g.output, i, () => `Image ${name} imported (${i.disk ? formatBytes(i.disk.virtualSizeBytes) : '?'} disk, sha256 ${i.sha256 ?? '?'}).\n`));
     });
   image
@@ -622,7 +623,7 @@ export function buildProgram(): Command {
     .argument('<name>')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      await g.client.call('DELETE', `/v1/images/${encodeURIComponent(name)}`);
+      await g.client.images.delete(name);
       print(render(g.output, { name, deleted: true }, () => `Image ${name} deleted.\n`));
     });
   image
@@ -659,12 +660,11 @@ export function buildProgram(): Command {
       const q = new URLSearchParams();
       if (o.vm) q.set('vm', o.vm);
       if (o.limit !== undefined) q.set('limit', String(o.limit));
-      const line = (e: HangarEvent) =>
+      const line = (e: Event) =>
         g.output === 'table' ? `${e.time}  ${String(e.seq).padStart(5)}  ${e.type.padEnd(16)} ${e.vm ?? '-'}  ${JSON.stringify(e.data)}\n` : `${JSON.stringify(e)}\n`;
       let after = o.after;
       if (!o.follow || after === undefined) {
-        if (after !== undefined) q.set('after', String(after));
-        const events = await g.client.call<HangarEvent[]>('GET', `/v1/events?${q.toString()}`);
+        const events = await g.client.events.list({ ...(o.vm && { vm: o.vm }), ...(o.limit !== undefined && { limit: o.limit }), ...(after !== undefined && { after }) });
         if (!o.follow && g.output !== 'table') return print(render(g.output, events, () => ''));
         for (const e of events) print(line(e));
         after = events.at(-1)?.seq ?? 0;
@@ -691,7 +691,7 @@ export function buildProgram(): Command {
     .description('Host capacity, accelerator and VM counts')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const h = await g.client.call<Record<string, unknown> & { tls?: { fingerprint: string; listen: string[] } }>('GET', '/v1/host');
+      const h = await g.client.host.get();
       const { tls, ...rest } = h;
       // Nested groups (allocated, capacity, policy, use, vms) as "key value, key value"; memory in MiB.
       const flat = (v: unknown) => (v !== null && typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k} ${String(x)}`).join(', ') || '-' : v);

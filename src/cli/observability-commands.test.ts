@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HangarError } from '../errors/errors.js';
 import type { HangarEvent } from '../store/store.js';
-import type { ApiClient } from './client.js';
+import type { ApiClient } from '../client/index.js';
 import { followEvents } from './observability-commands.js';
 
 const ev = (seq: number): HangarEvent => ({ seq, time: '', type: 'vm.state', vm: 'a', data: {} });

@@ -1,10 +1,9 @@
 /** `hangar audit`, `hangar vm metrics VM`, and the reconnecting follower behind `hangar events --follow`. */
 import type { Command } from 'commander';
 import { HangarError, isHangarError } from '../errors/errors.js';
-import type { AuditEntry, HangarEvent } from '../store/store.js';
-import type { HistoryPoint } from '../metrics/rates.js';
+import type { Event } from '../contract/index.js';
 import { formatBytes } from '../util/size.js';
-import type { ApiClient } from './client.js';
+import type { ApiClient } from '../client/index.js';
 import { render, renderTable, type OutputFormat } from './output.js';
 
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
@@ -29,11 +28,7 @@ export function addObservabilityCommands(program: Command, vm: Command, globals:
     .option('--vm <name>', 'only calls concerning this VM')
     .action(async (o: { limit?: number; after?: number; vm?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const q = new URLSearchParams();
-      if (o.limit !== undefined) q.set('limit', String(o.limit));
-      if (o.after !== undefined) q.set('after', String(o.after));
-      if (o.vm !== undefined) q.set('vm', o.vm);
-      const entries = await g.client.call<AuditEntry[]>('GET', `/v1/audit${q.size ? `?${q.toString()}` : ''}`);
+      const entries = await g.client.audit.list({ limit: o.limit, after: o.after, vm: o.vm });
       print(render(g.output, entries, () => renderTable(entries, [
         { header: 'SEQ', value: (e) => e.seq },
         { header: 'TIME', value: (e) => e.time },
@@ -52,7 +47,7 @@ export function addObservabilityCommands(program: Command, vm: Command, globals:
     .option('--since <when>', 'from this time on: an age such as 90s, 15m or 1h, or an ISO time (default: 5m)', '5m')
     .action(async (name: string, o: { since: string }, cmd: Command) => {
       const g = globals(cmd);
-      const r = await g.client.call<{ vm: string; intervalSeconds: number; samples: HistoryPoint[] }>('GET', `/v1/vms/${encodeURIComponent(name)}/metrics?since=${encodeURIComponent(o.since)}`);
+      const r = await g.client.vms.metrics(name, { since: o.since });
       print(render(g.output, r, () => {
         if (r.intervalSeconds === 0) return 'Metrics sampling is off in this daemon (--metrics-interval 0).\n';
         if (r.samples.length === 0) return `No samples of ${r.vm} since ${o.since}: it has not run (samples are taken every ${r.intervalSeconds} s while it runs).\n`;
@@ -87,7 +82,7 @@ export interface FollowOptions {
  * persisted, so none is lost or repeated). Gives up with DAEMON_UNREACHABLE after
  * `reconnectSeconds` without a connection, saying how to resume.
  */
-export async function followEvents(client: ApiClient, query: URLSearchParams, after: number, onEvent: (e: HangarEvent) => void, opts: FollowOptions): Promise<never> {
+export async function followEvents(client: ApiClient, query: URLSearchParams, after: number, onEvent: (e: Event) => void, opts: FollowOptions): Promise<never> {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let last = after;
   let downSince: number | undefined;
@@ -99,7 +94,7 @@ export async function followEvents(client: ApiClient, query: URLSearchParams, af
     let reason: string;
     try {
       await client.stream(`/v1/events?${q.toString()}`, (data) => {
-        const e = data as HangarEvent | undefined;
+        const e = data as Event | undefined;
         if (!e || typeof e.seq !== 'number' || e.seq <= last) return;
         last = e.seq;
         onEvent(e);

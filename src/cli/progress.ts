@@ -1,20 +1,20 @@
 /** Following an operation from the CLI: a progress bar on a terminal, plain lines otherwise. */
 import cliProgress from 'cli-progress';
 import { HangarError, type ErrorCode } from '../errors/errors.js';
-import type { OperationRecord } from '../operations/service.js';
-import type { ApiClient } from './client.js';
+import type { ApiClient } from '../client/index.js';
+import type { Operation } from '../contract/index.js';
 
 /**
  * Shows an operation's progress until it ends. With `cancelOnInterrupt`, Ctrl-C cancels the
  * operation (DELETE /v1/operations/:id) and the CLI waits for it to end as cancelled.
  */
-export async function followOperation(client: ApiClient, op: OperationRecord, label: string, opts: { cancelOnInterrupt?: boolean; details?: boolean } = {}): Promise<OperationRecord> {
+export async function followOperation(client: ApiClient, op: Operation, label: string, opts: { cancelOnInterrupt?: boolean; details?: boolean } = {}): Promise<Operation> {
   const tty = Boolean(process.stderr.isTTY);
   const bar = tty ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {phase}${opts.details ? ' {message}' : ''}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   bar?.start(100, 0, { phase: '', message: '' });
   const onInterrupt = () => {
     process.stderr.write(`\n${label}: cancelling…\n`);
-    void client.call('DELETE', `/v1/operations/${op.id}`).catch(() => undefined);
+    void client.operations.cancel(op.id).catch(() => undefined);
   };
   if (opts.cancelOnInterrupt) process.on('SIGINT', onInterrupt);
   let lastPrinted = -10;
@@ -22,7 +22,7 @@ export async function followOperation(client: ApiClient, op: OperationRecord, la
   try {
     while (current.state === 'running') {
       await new Promise((r) => setTimeout(r, 200));
-      current = await client.call<OperationRecord>('GET', `/v1/operations/${current.id}?wait=1`);
+      current = await client.operations.get(current.id, { wait: 1 });
       const pct = Math.floor(current.progress.percent ?? 0);
       if (bar) bar.update(pct, { phase: current.progress.phase ?? '', message: current.progress.message ?? '' });
       else if (pct >= lastPrinted + 10 || current.state !== 'running') {

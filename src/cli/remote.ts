@@ -1,9 +1,8 @@
 /** The CLI's connection flags: the unix socket by default, or `--remote https://…` with a token. */
 import type { Command } from 'commander';
-import { resolveTrust } from '../auth/tls-client.js';
 import { DEFAULT_DATA_DIR, DEFAULT_SOCKET } from '../daemon/config.js';
 import { HangarError } from '../errors/errors.js';
-import { ApiClient } from './client.js';
+import { ApiClient, resolveTrust } from '../client/index.js';
 
 export interface RemoteOptions {
   socket?: string;

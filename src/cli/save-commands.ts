@@ -5,18 +5,15 @@
 import type { Command } from 'commander';
 import { HangarError } from '../errors/errors.js';
 import type { MigrateResult } from '../migration/live.js';
-import type { PeerView } from '../migration/peers.js';
 import type { SaveResult } from '../migration/save.js';
-import type { OperationRecord } from '../operations/service.js';
 import { parseSizeBytes } from '../util/size.js';
-import type { VmView } from '../vm/service.js';
-import type { ApiClient } from './client.js';
+import type { ApiClient } from '../client/index.js';
+import type { MigrateVmBody } from '../contract/index.js';
 import { render, renderTable, type OutputFormat } from './output.js';
 import { followOperation } from './progress.js';
 
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 const print = (text: string) => process.stdout.write(text);
-const enc = encodeURIComponent;
 
 export function addSaveCommands(vm: Command, globals: Globals): void {
   vm.command('save')
@@ -26,7 +23,7 @@ export function addSaveCommands(vm: Command, globals: Globals): void {
     .action(async (name: string, o: { bandwidth?: string }, cmd: Command) => {
       const g = globals(cmd);
       const body = o.bandwidth !== undefined ? { maxBandwidth: parseSizeBytes(o.bandwidth, '--bandwidth') } : {};
-      const op = await g.client.call<OperationRecord>('POST', `/v1/vms/${enc(name)}/save`, body);
+      const op = await g.client.vms.save(name, body);
       const r = (await followOperation(g.client, op, `save ${name}`)).result as SaveResult;
       print(render(g.output, r, () => `VM ${name} saved: ${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(2)} s (${r.mbPerSecond.toFixed(0)} MB/s). \`hangar vm start ${name}\` restores it.\n`));
     });
@@ -35,7 +32,7 @@ export function addSaveCommands(vm: Command, globals: Globals): void {
     .argument('<name>')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const v = await g.client.call<VmView>('POST', `/v1/vms/${enc(name)}/discard-save`);
+      const v = await g.client.vms.discardSave(name);
       print(render(g.output, v, () => `VM ${v.name} is ${v.state}: its save was discarded.\n`));
     });
   vm.command('migrate')
@@ -52,15 +49,16 @@ export function addSaveCommands(vm: Command, globals: Globals): void {
     .option('--timeout <s>', 'give up and roll back after this long (default 600)')
     .action(async (name: string, o: { to: string; copyStorage?: boolean; bandwidth?: string; downtime?: string; multifd?: string; compress?: string; autoConverge: boolean; postcopy: string; timeout?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const body: Record<string, unknown> = { to: o.to, postcopy: o.postcopy };
+      // postcopy and compression as given: the daemon refuses other values, naming the valid ones.
+      const body: MigrateVmBody = { to: o.to, postcopy: o.postcopy as MigrateVmBody['postcopy'] };
       if (o.copyStorage) body.copyStorage = true;
       if (o.bandwidth !== undefined) body.maxBandwidth = parseSizeBytes(o.bandwidth, '--bandwidth');
       if (o.downtime !== undefined) body.downtimeLimitMs = Number(o.downtime);
       if (o.multifd !== undefined) body.multifdChannels = Number(o.multifd);
-      if (o.compress !== undefined) body.compression = o.compress;
+      if (o.compress !== undefined) body.compression = o.compress as MigrateVmBody['compression'];
       if (!o.autoConverge) body.autoConverge = false;
       if (o.timeout !== undefined) body.timeoutSeconds = Number(o.timeout);
-      const op = await g.client.call<OperationRecord>('POST', `/v1/vms/${enc(name)}/migrate`, body);
+      const op = await g.client.vms.migrate(name, body);
       const r = (await followOperation(g.client, op, `migrate ${name}`, { cancelOnInterrupt: true, details: true })).result as MigrateResult;
       print(render(g.output, r, () => `VM ${name} now runs on ${r.to}: ${(r.totalMs / 1000).toFixed(2)} s in all, downtime ${r.downtimeMs} ms (QEMU: ${r.qemuDowntimeMs} ms), ${(r.transferredBytes / 1e6).toFixed(1)} MB of memory${r.diskBytes ? ` and ${(r.diskBytes / 1e6).toFixed(1)} MB of disk` : ''} sent${r.postcopy ? ', switched to post-copy' : ''}.\n`));
     });
@@ -80,12 +78,12 @@ export function addPeerCommands(program: Command, globals: Globals): void {
       // `--token` is also the global flag for --remote: it names the peer's token only when not remote.
       const token = o.peerToken ?? (g.client.remote ? undefined : (cmd.optsWithGlobals() as { token?: string }).token);
       if (!token) throw new HangarError('INVALID_SPEC', 'Give the peer\'s admin token: --token T (or --peer-token T when talking to a daemon with --remote).');
-      const p = await g.client.call<PeerView>('POST', '/v1/peers', { name, url, token, ...(o.peerFingerprint && { fingerprint: o.peerFingerprint }) });
+      const p = await g.client.peers.add({ name, url, token, ...(o.peerFingerprint && { fingerprint: o.peerFingerprint }) });
       print(render(g.output, p, () => `Peer ${p.name} added: ${p.url}${p.host?.hostname ? ` (host ${p.host.hostname}, Hangar ${p.host.version ?? '?'})` : ''}\ncertificate SHA-256 ${p.fingerprint} (pinned)\n`));
     });
   peer.command('list').description('List peers (tokens are never shown)').action(async (_o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    const peers = await g.client.call<PeerView[]>('GET', '/v1/peers');
+    const peers = await g.client.peers.list();
     print(render(g.output, peers, () => renderTable(peers, [
       { header: 'NAME', value: (p) => p.name },
       { header: 'URL', value: (p) => p.url },
@@ -94,12 +92,12 @@ export function addPeerCommands(program: Command, globals: Globals): void {
   });
   peer.command('show').description('Show a peer and check that it answers').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    const p = await g.client.call<PeerView>('GET', `/v1/peers/${enc(name)}?check=true`);
+    const p = await g.client.peers.get(name, { check: true });
     print(render(g.output, p, () => `${p.name}: ${p.url}, answers (host ${p.host?.hostname ?? '?'}, Hangar ${p.host?.version ?? '?'})\ncertificate SHA-256 ${p.fingerprint}\n`));
   });
   peer.command('remove').description('Remove a peer').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {
     const g = globals(cmd);
-    await g.client.call('DELETE', `/v1/peers/${enc(name)}`);
+    await g.client.peers.remove(name);
     print(render(g.output, { removed: name }, () => `Peer ${name} removed.\n`));
   });
 }

@@ -17,7 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import { HangarError } from '../errors/errors.js';
 import { gateSpiceConnection, newSpicePassword } from '../console/spice-link.js';
 import { renderVvFile } from '../console/vv-file.js';
-import { refusedUpgrade, type ApiClient } from './client.js';
+import { refusedUpgrade, type ApiClient } from '../client/index.js';
 import { render, type OutputFormat } from './output.js';
 
 export interface SpiceConsoleOptions {
@@ -38,7 +38,7 @@ export interface SpiceConsoleOptions {
 export async function runSpiceConsole(client: ApiClient, vmName: string, opts: SpiceConsoleOptions = {}): Promise<void> {
   const stdout = opts.stdout ?? process.stdout;
   const stderr = opts.stderr ?? process.stderr;
-  const vm = await client.call<{ name: string; spice?: boolean; state: string }>('GET', `/v1/vms/${encodeURIComponent(vmName)}`);
+  const vm = await client.vms.get(vmName);
   if (!vm.spice) throw new HangarError('CONSOLE_UNAVAILABLE', `VM "${vm.name}" has no SPICE display: create VMs with --spice to have one.`);
   if (!['running', 'paused', 'starting'].includes(vm.state)) throw new HangarError('VM_STATE', `VM "${vm.name}" is ${vm.state}: start it to use its SPICE display.`);
 

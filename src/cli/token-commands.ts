@@ -1,7 +1,7 @@
 /** `hangar token`: API tokens for the TCP listener (admin only). */
 import { Option, type Command } from 'commander';
-import type { CreatedToken, TokenView } from '../auth/tokens.js';
-import type { ApiClient } from './client.js';
+import type { ApiClient } from '../client/index.js';
+import type { CreateTokenBody } from '../contract/index.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
@@ -17,9 +17,9 @@ export function addTokenCommands(program: Command, globals: Globals): void {
     .addOption(new Option('--role <role>', 'viewer: reads; operator: also VM lifecycle and changes; admin: everything').choices(['admin', 'operator', 'viewer']).makeOptionMandatory())
     .option('--project <project>', 'confine it to one project (viewer or operator)')
     .option('--expires <duration>', 'lifetime, e.g. 12h, 30d or 2w (default: no expiry)')
-    .action(async (name: string, o: { role: string; project?: string; expires?: string }, cmd: Command) => {
+    .action(async (name: string, o: { role: CreateTokenBody['role']; project?: string; expires?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const t = await g.client.call<CreatedToken>('POST', '/v1/tokens', {
+      const t = await g.client.tokens.create({
         name, role: o.role, ...(o.project !== undefined && { project: o.project }), ...(o.expires !== undefined && { expires: o.expires }),
       });
       if (g.output !== 'table') {
@@ -35,7 +35,7 @@ export function addTokenCommands(program: Command, globals: Globals): void {
     .description('List tokens (never their secrets)')
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const ts = await g.client.call<TokenView[]>('GET', '/v1/tokens');
+      const ts = await g.client.tokens.list();
       print(render(g.output, ts, () => renderTable(ts, [
         { header: 'NAME', value: (t) => t.name }, { header: 'ID', value: (t) => t.id }, { header: 'ROLE', value: (t) => t.role },
         { header: 'PROJECT', value: (t) => t.project }, { header: 'EXPIRES', value: (t) => (t.expired ? `expired ${t.expiresAt}` : t.expiresAt) },
@@ -48,7 +48,7 @@ export function addTokenCommands(program: Command, globals: Globals): void {
     .argument('<token>', 'name or id')
     .action(async (nameOrId: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const t = (await g.client.call<TokenView[]>('GET', '/v1/tokens')).find((x) => x.id === nameOrId || x.name === nameOrId);
+      const t = (await g.client.tokens.list()).find((x) => x.id === nameOrId || x.name === nameOrId);
       if (!t) {
         const { HangarError } = await import('../errors/errors.js');
         throw new HangarError('TOKEN_NOT_FOUND', `There is no token with the name or id "${nameOrId}": see \`hangar token list\`.`);
@@ -62,7 +62,7 @@ export function addTokenCommands(program: Command, globals: Globals): void {
     .argument('<token>', 'name or id')
     .action(async (nameOrId: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      await g.client.call('DELETE', `/v1/tokens/${encodeURIComponent(nameOrId)}`);
+      await g.client.tokens.delete(nameOrId);
       print(render(g.output, { token: nameOrId, deleted: true }, () => `Token ${nameOrId} deleted.\n`));
     });
 }

@@ -1,8 +1,10 @@
 /**
  * The event bus: every state change is persisted through the store (so `hangar events`
- * can replay history) and then handed to live subscribers (the SSE stream).
+ * can replay history) and then handed to live subscribers (the SSE stream). Only the
+ * names of src/model/events.ts can be published, each with its own payload.
  */
-import type { HangarEvent, Store } from '../store/store.js';
+import type { HangarEvent, HangarEventData, HangarEventType } from '../model/events.js';
+import type { Store } from '../store/store.js';
 
 export type EventListener = (event: HangarEvent) => void;
 
@@ -11,8 +13,16 @@ export class EventBus {
 
   constructor(private readonly store: Store) {}
 
-  async publish(type: string, vm: string | undefined, data: Record<string, unknown> = {}): Promise<HangarEvent> {
-    const event = await this.store.appendEvent(vm === undefined ? { type, data } : { type, vm, data });
+  async publish<T extends HangarEventType>(type: T, vm: string | undefined, data: HangarEventData<T>): Promise<HangarEvent>;
+  /**
+   * @deprecated For src/vm/service.ts until it builds the `vm.state`/`vm.crashed` payload in
+   * one typed expression (it assembles a record field by field today). Remove once no
+   * caller needs it: the typed signature above then checks every payload.
+   */
+  async publish(type: 'vm.state' | 'vm.crashed', vm: string, data: Record<string, unknown>): Promise<HangarEvent>;
+  async publish(type: HangarEventType, vm: string | undefined, data: object): Promise<HangarEvent> {
+    const record = data as Record<string, unknown>;
+    const event = await this.store.appendEvent(vm === undefined ? { type, data: record } : { type, vm, data: record });
     for (const listener of this.listeners) {
       try {
         listener(event);

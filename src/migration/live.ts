@@ -32,18 +32,16 @@ import type { QmpClient } from '../qmp/index.js';
 import type { StorageService } from '../storage/service.js';
 import type { MigrationMarker, VmRecord } from '../store/store.js';
 import type { DiskSpec, VmSpec } from '../model/spec.js';
-import type { VmHandle, VmService, VmView } from '../vm/service.js';
+import type { VmHandle, VmService } from '../vm/service.js';
 import { assertOperationAllowed } from '../model/states.js';
+import { incomingMigrationCalls, type Caller } from '../client/index.js';
+import type { IncomingFinishedReply, IncomingMigrationReply } from '../contract/index.js';
 import { applyMigrationParams, LIVE_MIGRATION_DEFAULTS, migrationParams, type MigrationParams } from './params.js';
 import { peerError, type PeerService } from './peers.js';
 import { cancelActiveMigration, migrationProgress, watchMigration, type MigrationInfo } from './watch.js';
 
 export type PostcopyMode = 'off' | 'on' | 'auto';
 
-/** What calls a peer's API (an ApiClient, or one request on a connection made in advance). */
-interface Caller {
-  call<T>(method: string, path: string, body?: unknown, opts?: { timeoutMs?: number }): Promise<T>;
-}
 
 export interface MigrateInput {
   /** The peer's name (`hangar peer add`). */
@@ -97,18 +95,11 @@ export interface IncomingRequest {
   copyDisks: { id: string; sizeBytes: number; format: 'qcow2' | 'raw'; pool?: string; volume?: string }[];
 }
 
-export interface IncomingReady {
-  id: string;
-  uri: string;
-  nbd?: { host: string; port: number };
-}
+/** The destination's answer to `prepare`: where its QEMU listens (and its NBD server, to copy disks). */
+export type IncomingReady = IncomingMigrationReply;
 
-/** The destination's answer to `finish`. */
-export interface IncomingFinished {
-  vm: VmView;
-  /** From the `finish` request's arrival until the guest ran again here. */
-  resumeMs: number;
-}
+/** The destination's answer to `finish`: the VM, and from the request's arrival until the guest ran again here. */
+export type IncomingFinished = IncomingFinishedReply;
 
 interface IncomingSession {
   id: string;
@@ -221,7 +212,7 @@ export class LiveMigrationService {
       asked = true;
       // This QEMU's parameters are set while the destination prepares.
       const [ready] = await Promise.all([
-        api.call<IncomingReady>('POST', '/v1/migrations/incoming', request, { timeoutMs: PREPARE_TIMEOUT_MS }).catch((e: unknown) => {
+        api.incomingMigrations.prepare(request, { timeoutMs: PREPARE_TIMEOUT_MS }).catch((e: unknown) => {
           throw peerError(peer.name, e);
         }),
         applyMigrationParams(qmp, sourceParams),
@@ -270,7 +261,7 @@ export class LiveMigrationService {
         throw new HangarError('MIGRATION_FAILED', why, { cause: e });
       } else {
         await this.rollbackSource(h, qmp, copy, wasRunning);
-        if (asked && completedAt === undefined) await api.call('DELETE', `/v1/migrations/incoming/${id}`, undefined, { timeoutMs: ABORT_TIMEOUT_MS }).catch((x: unknown) => this.log(`${rec.name}: asking ${peer.name} to abort migration ${id} failed: ${errorText(x)}`));
+        if (asked && completedAt === undefined) await api.incomingMigrations.abort(id, { timeoutMs: ABORT_TIMEOUT_MS }).catch((x: unknown) => this.log(`${rec.name}: asking ${peer.name} to abort migration ${id} failed: ${errorText(x)}`));
         await this.events.publish('vm.migration-failed', rec.name, { to: peer.name, id, error: err.message });
         if (postcopy && completedAt === undefined) {
           throw new HangarError('MIGRATION_FAILED', `The migration of "${rec.name}" failed after the switch to post-copy: ${err.message}. Part of its memory was only on ${peer.name}; the guest could not be kept.`, { cause: e });
@@ -303,7 +294,7 @@ export class LiveMigrationService {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const sentAt = Date.now();
-        const r = await (attempt === 0 ? first : api).call<IncomingFinished>('POST', `/v1/migrations/incoming/${id}/finish`, undefined, { timeoutMs: FINISH_TIMEOUT_MS });
+        const r = await incomingMigrationCalls(attempt === 0 ? first : api).finish(id, { timeoutMs: FINISH_TIMEOUT_MS });
         return { ok: true, sentAt, resumeMs: r.resumeMs };
       } catch (e) {
         last = e;
@@ -326,7 +317,7 @@ export class LiveMigrationService {
     const deadline = Date.now() + (finishMaybeDelivered ? VERDICT_WAIT_MS : 0);
     for (;;) {
       try {
-        await api.call('DELETE', `/v1/migrations/incoming/${id}`, undefined, { timeoutMs: ABORT_TIMEOUT_MS });
+        await incomingMigrationCalls(api).abort(id, { timeoutMs: ABORT_TIMEOUT_MS });
         return 'not-there';
       } catch (e) {
         if (isHangarError(e) && e.code === 'VM_STATE') return 'runs-there';
@@ -640,7 +631,7 @@ export class LiveMigrationService {
         }
       }
       await this.rollbackSource(h, qmp, rec.spec.disks.filter((d) => !d.readOnly), m.wasRunning !== false);
-      if (api && status.status !== 'completed') await api.call('DELETE', `/v1/migrations/incoming/${m.id}`, undefined, { timeoutMs: ABORT_TIMEOUT_MS }).catch(() => undefined);
+      if (api && status.status !== 'completed') await api.incomingMigrations.abort(m.id, { timeoutMs: ABORT_TIMEOUT_MS }).catch(() => undefined);
       this.log(`${rec.name}: migration ${m.id} to ${m.peer} was interrupted by a daemon restart; the guest goes on here`);
     });
   }

@@ -9,9 +9,8 @@ import { isIP } from 'node:net';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
-import { normalizeFingerprint } from '../auth/tls.js';
-import { parseDaemonUrl, presentedFingerprint, type TlsEndpoint } from '../auth/tls-client.js';
-import { ApiClient } from '../cli/client.js';
+import { ApiClient, normalizeFingerprint, parseDaemonUrl, presentedFingerprint, type TlsEndpoint } from '../client/index.js';
+import type { Peer } from '../contract/index.js';
 import { validateVmName } from '../model/validate.js';
 
 export interface PeerRecord {
@@ -22,14 +21,8 @@ export interface PeerRecord {
   createdAt: string;
 }
 
-export interface PeerView {
-  name: string;
-  url: string;
-  fingerprint: string;
-  createdAt: string;
-  /** The peer's host name and version, when it answered (GET /v1/peers/:name?check=true). */
-  host?: { hostname?: string; version?: string };
-}
+/** A peer as the API shows it (never its token). */
+export type PeerView = Peer;
 
 export interface AddPeerInput {
   name: string;
@@ -107,7 +100,7 @@ function clientOf(r: PeerRecord): ApiClient {
 
 async function hostOf(api: ApiClient, name: string): Promise<{ hostname?: string; version?: string }> {
   try {
-    const h = await api.call<{ hostname?: string; version?: string }>('GET', '/v1/host');
+    const h = await api.host.get();
     return { ...(h.hostname && { hostname: h.hostname }), ...(h.version && { version: h.version }) };
   } catch (e) {
     throw peerError(name, e);

@@ -299,7 +299,7 @@ export class StorageService {
     return next;
   }
 
-  private async recordVolume(vol: VolumeRecord, event: string, data: Record<string, unknown>): Promise<VolumeRecord> {
+  private async recordVolume(vol: VolumeRecord, event: 'volume.resized', data: { sizeBytes: number }): Promise<VolumeRecord> {
     await this.volumes.update(volumeKey(vol.pool, vol.name), vol);
     await this.events.publish(event, undefined, { pool: vol.pool, volume: vol.name, ...data });
     return vol;

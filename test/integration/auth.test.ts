@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upgradeStatus } from '../../src/auth/ws-probe.js';
 import { groupId } from '../../src/auth/setup.js';
-import { resolveTrust } from '../../src/auth/tls-client.js';
-import { ApiClient } from '../../src/cli/client.js';
+import { ApiClient, resolveTrust } from '../../src/client/index.js';
 import type { VmView } from '../../src/vm/service.js';
 import { HANGAR_BIN, TestDaemon, guestRun, serialLogEnd, sleep, waitFor, waitForGuestReady, type CliResult } from './harness.js';
 

@@ -8,11 +8,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCmdline } from '../../src/qemu/process.js';
-import type { VmView } from '../../src/vm/service.js';
+import type { Vm } from '../../src/contract/index.js';
 import { TestDaemon, guestRun, waitForGuestReady } from './harness.js';
 
 let d: TestDaemon;
-const views: Record<string, VmView> = {};
+const views: Record<string, Vm> = {};
 
 function ids(pid: number): { uid: number; gid: number; groups: string } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../../src/cli/client.js';
-import type { VmView } from '../../src/vm/service.js';
+import { ApiClient } from '../../src/client/index.js';
+import type { Vm } from '../../src/contract/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HANGAR_BIN = join(ROOT, 'bin', 'hangar');
@@ -65,7 +65,7 @@ export class TestDaemon {
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
-        await this.api.call('GET', '/v1/host');
+        await this.api.host.get();
         return;
       } catch {
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`daemon did not come up:\n${this.daemonLog}`);
@@ -88,8 +88,8 @@ export class TestDaemon {
     return runCli(['--socket', this.socket, ...args], input, timeoutMs);
   }
 
-  async vm(name: string): Promise<VmView> {
-    return this.api.call<VmView>('GET', `/v1/vms/${name}`);
+  async vm(name: string): Promise<Vm> {
+    return this.api.vms.get(name);
   }
 
   /**
@@ -115,10 +115,10 @@ export class TestDaemon {
   async cleanup(): Promise<void> {
     try {
       if (!this.child) await this.launch();
-      const vms = await this.api.call<VmView[]>('GET', '/v1/vms');
-      await Promise.all(vms.map((v) => this.api.call('DELETE', `/v1/vms/${v.name}?force=true`).catch(() => undefined)));
-      const nets = await this.api.call<{ name: string }[]>('GET', '/v1/networks');
-      for (const n of nets) await this.api.call('DELETE', `/v1/networks/${n.name}`).catch(() => undefined);
+      const vms = await this.api.vms.list();
+      await Promise.all(vms.map((v) => this.api.vms.delete(v.name, { force: true }).catch(() => undefined)));
+      const nets = await this.api.networks.list();
+      for (const n of nets) await this.api.networks.delete(n.name).catch(() => undefined);
     } catch {
       // fall through to the pid-based cleanup
     }
@@ -180,7 +180,7 @@ export function sleep(ms: number): Promise<void> {
 export async function waitForGuestReady(d: TestDaemon, name: string, opts: { since?: number; timeoutMs?: number } = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 90_000;
   await waitFor(`${name} to print HANGAR-GUEST-READY and a prompt`, async () => {
-    const r = await d.api.call<{ data: string }>('GET', `/v1/vms/${name}/logs${opts.since !== undefined ? `?offset=${opts.since}` : ''}`);
+    const r = await d.api.vms.logs(name, opts.since !== undefined ? { offset: opts.since } : {});
     const at = r.data.lastIndexOf('HANGAR-GUEST-READY');
     return at >= 0 && r.data.indexOf('# ', at) > at;
   }, timeoutMs, 100);
@@ -188,7 +188,7 @@ export async function waitForGuestReady(d: TestDaemon, name: string, opts: { sin
 
 /** The current end of a VM's serial log: pass it as `since` to wait for a fresh boot. */
 export async function serialLogEnd(d: TestDaemon, name: string): Promise<number> {
-  return (await d.api.call<{ nextOffset: number }>('GET', `/v1/vms/${name}/logs?tail=0`)).nextOffset;
+  return (await d.api.vms.logs(name, { tail: 0 })).nextOffset;
 }
 
 /** Types `command` on the guest's serial console through `hangar console` and returns what came back. */

@@ -11,7 +11,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HangarError } from '../../src/errors/errors.js';
-import type { VmView } from '../../src/vm/service.js';
+import type { Vm } from '../../src/contract/index.js';
 import { guestRun, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
 
 const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
@@ -57,7 +57,7 @@ afterAll(async () => {
 });
 
 describe('placement on a running guest', () => {
-  let v: VmView;
+  let v: Vm;
 
   it('starts a 2-vCPU guest on hugepages with 2 NUMA nodes, an I/O thread and pinned threads', async () => {
     const before = pool();
@@ -192,7 +192,7 @@ describe('clear refusals', () => {
       expect(r.code, flags.join(' ')).toBe(1);
       expect(r.stderr, flags.join(' ')).toMatch(message);
     }
-    expect((await d.api.call<VmView[]>('GET', '/v1/vms')).map((x) => x.name)).not.toContain('bad');
+    expect((await d.api.call<Vm[]>('GET', '/v1/vms')).map((x) => x.name)).not.toContain('bad');
   });
 
   it('PCI passthrough on a host without an IOMMU is refused with HOST_NO_IOMMU', async (ctx) => {
@@ -204,6 +204,6 @@ describe('clear refusals', () => {
     expect(r.stderr).toMatch(new RegExp(`HOST_NO_IOMMU: PCI passthrough of ${address.replaceAll('.', '\\.')} needs an IOMMU`));
     expect(r.stderr).toContain('intel_iommu=on');
     expect(r.stderr).toContain('amd_iommu=on');
-    expect((await d.api.call<VmView[]>('GET', '/v1/vms')).map((x) => x.name)).not.toContain('pt');
+    expect((await d.api.call<Vm[]>('GET', '/v1/vms')).map((x) => x.name)).not.toContain('pt');
   });
 });

@@ -22,7 +22,7 @@ import { connectUnix, SPICE_PORT_IDLE_MS, SpicePorts } from '../../console/spice
 import { renderVvFile, spiceSubject, VV_MEDIA_TYPE } from '../../console/vv-file.js';
 import type { VmRecord } from '../../store/store.js';
 import { isActive, type VmState } from '../../model/states.js';
-import { VmNameParam } from '../schemas.js';
+import { VmNameParam } from '../../contract/index.js';
 import type { ApiDeps } from '../server.js';
 import { toErrorBody } from '../server.js';
 

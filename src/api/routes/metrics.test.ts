@@ -5,7 +5,7 @@ import type { VmRecord } from '../../store/store.js';
 import { PrometheusMetrics } from '../../metrics/prometheus.js';
 import { instrumentApi, registerMetricsRoutes } from './metrics.js';
 import { MetricsSampler } from '../../metrics/sampler.js';
-import { parseSince } from '../../metrics/schemas.js';
+import { parseSince } from '../../contract/metrics.js';
 
 const rec = { id: 'id1', name: 'web1', state: 'running', spec: { cpus: 1, memoryMiB: 256, machine: 'q35', nics: [], disks: [], balloon: false }, runtime: { pid: 1, pidStartTime: '1' } } as unknown as VmRecord;
 

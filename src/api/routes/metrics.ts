@@ -3,13 +3,12 @@
  * history as JSON, for graphs), plus the hook that counts and times every API request.
  */
 import type { FastifyInstance } from 'fastify';
-import { VmNameParam } from '../schemas.js';
 import { HangarError } from '../../errors/errors.js';
 import type { VmRecord } from '../../store/store.js';
 import { PROMETHEUS_CONTENT_TYPE, type PrometheusMetrics } from '../../metrics/prometheus.js';
 import { toHistory } from '../../metrics/rates.js';
 import type { MetricsSampler } from '../../metrics/sampler.js';
-import { MetricsPoint, PrometheusText, VmMetricsQuery, VmMetricsReply, parseSince } from '../../metrics/schemas.js';
+import { MetricsPoint, PrometheusText, VmMetricsQuery, VmMetricsReply, VmNameParam, parseSince } from '../../contract/index.js';
 
 export interface MetricsApiDeps {
   metrics?: { sampler: MetricsSampler; prometheus: PrometheusMetrics };

@@ -9,7 +9,7 @@ import type { IncomingRequest, MigrateInput } from '../../migration/live.js';
 import type { AddPeerInput } from '../../migration/peers.js';
 import type { SaveInput } from '../../migration/save.js';
 import type { ApiDeps } from '../server.js';
-import { AddPeerBody, IncomingFinishedReply, IncomingMigrationBody, IncomingMigrationReply, MigrateVmBody, MigrationIdParam, PeerNameParam, SaveVmBody, VmNameParam } from '../schemas.js';
+import { AddPeerBody, IncomingFinishedReply, IncomingMigrationBody, IncomingMigrationReply, MigrateVmBody, MigrationIdParam, PeerNameParam, SaveVmBody, VmNameParam } from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
 

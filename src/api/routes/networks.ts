@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CreateNetworkInput } from '../../network/service.js';
 import type { ApiDeps } from '../server.js';
-import { AddNicBody, CreateNetworkBody, NetworkParam, NicParams, VmNameParam } from '../schemas.js';
+import { AddNicBody, CreateNetworkBody, NetworkParam, NicParams, VmNameParam } from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { QuotaInput } from '../../projects/service.js';
 import type { ApiDeps } from '../server.js';
-import { CreateProjectBody, ProjectParam, ProjectQuotasBody } from '../schemas.js';
+import { CreateProjectBody, ProjectParam, ProjectQuotasBody } from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { validateVolumeName } from '../../storage/pool.js';
 import type { ApiDeps } from '../server.js';
-import { CreateSnapshotBody, SnapshotParams, VmNameParam } from '../schemas.js';
+import { CreateSnapshotBody, SnapshotParams, VmNameParam } from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
 

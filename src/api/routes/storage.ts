@@ -6,7 +6,7 @@ import type { ApiDeps } from '../server.js';
 import {
   AttachBody, CloneBody, CreatePoolBody, CreateVolumeBody, DetachParams, DetachQuery, OperationParam, OperationQuery, PoolParam, ResizeBody,
   VmNameParam, VolumeParams, VolumesQuery,
-} from '../schemas.js';
+} from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
 

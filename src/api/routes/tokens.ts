@@ -1,11 +1,11 @@
 /** Routes for API tokens (admin only, see src/auth/policy.ts) and console tokens. */
 import type { FastifyInstance } from 'fastify';
 import type { AuthContext } from '../../auth/hooks.js';
-import type { ConsoleType } from '../../auth/console-tokens.js';
+import type { ConsoleType } from '../../contract/consoles.js';
 import type { CreateTokenInput } from '../../auth/tokens.js';
 import { HangarError } from '../../errors/errors.js';
 import type { ApiDeps } from '../server.js';
-import { ConsoleTokenBody, ConsoleTokenReply, CreatedToken, CreateTokenBody, Token, TokenParam, VmNameParam } from '../schemas.js';
+import { ConsoleTokenBody, ConsoleTokenReply, CreatedToken, CreateTokenBody, Token, TokenParam, VmNameParam } from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
 

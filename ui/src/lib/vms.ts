@@ -6,12 +6,17 @@ import { useCallback, useEffect, useRef } from 'react';
 import { api, vmPath } from './api';
 import { useEventListener } from './events';
 import { useApi } from './hooks';
-import type { HangarEvent, Vm } from './types';
+import type { HangarEvent, Vm, VmState } from './types';
+
+/** The state a VM's event carries (vm.state, vm.crashed, vm.adopted: one of the daemon's VM states). */
+function stateOf(e: HangarEvent): VmState | undefined {
+  return typeof e.data.state === 'string' ? (e.data.state as VmState) : undefined;
+}
 
 export function applyVmEvent(list: Vm[], e: HangarEvent): Vm[] {
   if (!e.vm) return list;
   if (e.type === 'vm.deleted') return list.filter((v) => v.name !== e.vm);
-  const state = typeof e.data.state === 'string' ? e.data.state : undefined;
+  const state = stateOf(e);
   if (!state) return list;
   return list.map((v) => (v.name === e.vm ? { ...v, state } : v));
 }
@@ -53,7 +58,7 @@ export function useVm(name: string) {
   const { set, reload } = res;
   useEventListener((e) => {
     if (e.vm !== name) return;
-    const state = typeof e.data.state === 'string' ? e.data.state : undefined;
+    const state = stateOf(e);
     if (state) set((v) => (v ? { ...v, state } : v));
     if (e.type !== 'vm.deleted') reload();
   });

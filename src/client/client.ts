@@ -1,13 +1,20 @@
 /**
- * A small HTTP client for the daemon's API: over its unix socket (no credentials), or over
- * TCP with TLS and a bearer token (`--remote https://host:port --token hgr_…`).
+ * The client of the daemon's API, the one of the project (CLI, peer daemons, tests,
+ * benchmarks): over its unix socket (no credentials), or over TCP with TLS and a bearer
+ * token (`--remote https://host:port --token hgr_…`). Typed methods per call, grouped by
+ * resource (`client.vms.list()`, `client.vms.start(name)`…, see calls.ts), over a generic
+ * `call()` for the rest.
  */
 import { request, type IncomingMessage, type RequestOptions } from 'node:http';
-import { WebSocket } from 'ws';
-import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
 import type { TLSSocket } from 'node:tls';
-import { connectVerified, parseDaemonUrl, type TlsEndpoint, type TlsTrust } from '../auth/tls-client.js';
-import { consolePath, type ConsoleType } from '../auth/console-tokens.js';
+import { WebSocket } from 'ws';
+import { consolePath, type ConsoleType } from '../contract/consoles.js';
+import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
+import {
+  auditCalls, eventCalls, hostCalls, imageCalls, incomingMigrationCalls, networkCalls, operationCalls, peerCalls, poolCalls, projectCalls, snapshotCalls,
+  tokenCalls, vmCalls, volumeCalls, type CallOptions, type Caller,
+} from './calls.js';
+import { connectVerified, parseDaemonUrl, type TlsEndpoint, type TlsTrust } from './tls.js';
 
 export interface RemoteDaemon {
   url: string;
@@ -15,7 +22,23 @@ export interface RemoteDaemon {
   trust: TlsTrust;
 }
 
-export class ApiClient {
+export class ApiClient implements Caller {
+  readonly vms = vmCalls(this);
+  readonly snapshots = snapshotCalls(this);
+  readonly pools = poolCalls(this);
+  readonly volumes = volumeCalls(this);
+  readonly operations = operationCalls(this);
+  readonly images = imageCalls(this);
+  readonly networks = networkCalls(this);
+  readonly projects = projectCalls(this);
+  readonly tokens = tokenCalls(this);
+  readonly peers = peerCalls(this);
+  /** Daemon to daemon: the destination's side of a live migration. */
+  readonly incomingMigrations = incomingMigrationCalls(this);
+  readonly events = eventCalls(this);
+  readonly host = hostCalls(this);
+  readonly audit = auditCalls(this);
+
   /** The unix socket, when not remote. */
   readonly socketPath: string;
   readonly remote: (RemoteDaemon & { endpoint: TlsEndpoint }) | undefined;
@@ -51,7 +74,7 @@ export class ApiClient {
   }
 
   /** One request; with `timeoutMs`, a server that stays silent that long fails it (DAEMON_UNREACHABLE). */
-  async call<T>(method: string, path: string, body?: unknown, opts: { timeoutMs?: number } = {}): Promise<T> {
+  async call<T>(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
     return this.callWith<T>(await this.target(), method, path, body, opts.timeoutMs);
   }
 
@@ -59,16 +82,16 @@ export class ApiClient {
    * Opens (and, over TLS, verifies) the connection now for one later request: a caller on a
    * deadline (a live migration's `finish`) pays the handshake in advance.
    */
-  async preconnect(opts: { timeoutMs?: number } = {}): Promise<{ call<T>(method: string, path: string, body?: unknown): Promise<T> }> {
+  async preconnect(opts: CallOptions = {}): Promise<Caller> {
     let early: { options: RequestOptions; socket?: TLSSocket } | undefined = await this.connectTarget();
     return {
-      call: async <T>(method: string, path: string, body?: unknown) => {
+      call: async <T>(method: string, path: string, body?: unknown, callOpts: CallOptions = {}) => {
         // Used once; a connection the server closed meanwhile (restart, idle timeout) is replaced.
         const usable = early && (!early.socket || (!early.socket.destroyed && early.socket.writable));
         const options = usable ? early!.options : await this.target();
         if (!usable) early?.socket?.destroy();
         early = undefined;
-        return this.callWith<T>(options, method, path, body, opts.timeoutMs);
+        return this.callWith<T>(options, method, path, body, callOpts.timeoutMs ?? opts.timeoutMs);
       },
     };
   }
@@ -164,7 +187,7 @@ export class ApiClient {
     const type = opts.type ?? 'serial';
     const path = consolePath(type, vm);
     if (!this.remote) return new WebSocket(`ws+unix://${this.socketPath}:${path}${opts.replay ? '?replay=1' : ''}`);
-    const grant = await this.call<{ path: string }>('POST', `/v1/vms/${encodeURIComponent(vm)}/console-tokens`, { type });
+    const grant = await this.vms.consoleToken(vm, { type });
     const socket = await connectVerified(this.remote.endpoint, this.remote.trust);
     const { host, port } = this.remote.endpoint;
     const authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -1,5 +1,5 @@
 /**
- * How the CLI reaches a daemon over TCP: a TLS connection that is verified *before* any
+ * How a client (the CLI, a peer daemon) reaches a daemon over TCP: a TLS connection that is verified *before* any
  * byte (the bearer token above all) is sent. Trust, in order:
  * - `--fingerprint` (HANGAR_FINGERPRINT): the certificate must have this SHA-256 (a pin;
  *   the host name is not checked, the pin is stronger);
@@ -14,7 +14,6 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { connect, rootCertificates, type TLSSocket } from 'node:tls';
 import { HangarError } from '../errors/errors.js';
-import { normalizeFingerprint } from './tls.js';
 
 export type TlsTrust = { kind: 'fingerprint'; fingerprint: string } | { kind: 'ca'; ca: string[]; source: string } | { kind: 'insecure' };
 
@@ -46,6 +45,15 @@ export function resolveTrust(o: TrustOptions): TlsTrust {
     // not on the daemon's host, or not allowed to read its data dir
   }
   return { kind: 'ca', ca: [...rootCertificates, ...(localCert ? [localCert] : [])], source: localCert ? `the system CAs and ${local}` : 'the system CAs' };
+}
+
+/** `sha256:ab cd…`, `ABCD…` or `AB:CD:…` → `AB:CD:…`; INVALID_SPEC unless 32 bytes of hex. */
+export function normalizeFingerprint(text: string): string {
+  const hex = text.trim().replace(/^sha-?256[:=]?/i, '').replace(/[\s:]/g, '').toUpperCase();
+  if (!/^[0-9A-F]{64}$/.test(hex)) {
+    throw new HangarError('INVALID_SPEC', `"${text}" is not a SHA-256 fingerprint: 64 hex digits, with or without colons (as \`hangar host show\` prints it).`);
+  }
+  return hex.match(/../g)!.join(':');
 }
 
 export interface TlsEndpoint {

@@ -1,8 +1,8 @@
-/** TypeBox schemas of the metrics routes (validation and the OpenAPI document). */
-import { Type } from '@sinclair/typebox';
+/** Metrics: the Prometheus exposition and a VM's sampled history with per-second rates. */
+import { Type, type Static } from '@sinclair/typebox';
 import { VM_STATES } from '../model/states.js';
+import { strict } from './common.js';
 
-const strict = { additionalProperties: false } as const;
 const n = (description?: string) => Type.Optional(Type.Number(description ? { description } : {}));
 
 export const PrometheusText = Type.String({
@@ -56,10 +56,14 @@ export const VmMetricsReply = Type.Object(
     vm: Type.String(),
     intervalSeconds: Type.Number({ description: 'Seconds between samples (0: sampling is off).' }),
     historySeconds: Type.Number({ description: 'How far back samples are kept.' }),
-    samples: Type.Array(Type.Unsafe<unknown>({ $ref: 'MetricsPoint#' }), { description: 'Oldest first.' }),
+    samples: Type.Array(Type.Unsafe<MetricsPoint>({ $ref: 'MetricsPoint#' }), { description: 'Oldest first.' }),
   },
   strict,
 );
+
+export type VmMetricsQuery = Static<typeof VmMetricsQuery>;
+export type MetricsPoint = Static<typeof MetricsPoint>;
+export type VmMetricsReply = Static<typeof VmMetricsReply>;
 
 /** `since` → unix ms, relative to `now` for an age. Undefined for no limit. */
 export function parseSince(since: string | undefined, now = Date.now()): number | undefined {

@@ -1,0 +1,179 @@
+/**
+ * The API calls, one typed method each, grouped by resource: request and reply types come
+ * from the wire contract (src/contract), so a client cannot send a body the server refuses
+ * or read a field it does not send without the type check saying so. Each group is built
+ * over anything that makes one request (`Caller`): the ApiClient, or a connection opened
+ * in advance (`ApiClient.preconnect`).
+ */
+import type * as wire from '../contract/index.js';
+
+export interface CallOptions {
+  /** A server that stays silent this long fails the call (DAEMON_UNREACHABLE). */
+  timeoutMs?: number;
+}
+
+/** Makes one request: the generic call under every typed method, for the calls without one. */
+export interface Caller {
+  call<T>(method: string, path: string, body?: unknown, opts?: CallOptions): Promise<T>;
+}
+
+const seg = encodeURIComponent;
+
+/** `?a=1&b=x` from the defined values (none: ''). */
+function query(q: Record<string, string | number | boolean | undefined>): string {
+  const parts = Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+export function vmCalls(c: Caller) {
+  const vm = (name: string, rest = '') => `/v1/vms/${seg(name)}${rest}`;
+  return {
+    list: () => c.call<wire.Vm[]>('GET', '/v1/vms'),
+    get: (name: string) => c.call<wire.Vm>('GET', vm(name)),
+    create: (body: wire.CreateVmBody) => c.call<wire.Vm>('POST', '/v1/vms', body),
+    /** Live where the running guest allows, otherwise stored for the next start (each change says which). */
+    set: (name: string, body: wire.VmSettingsBody) => c.call<wire.VmSettingsReply>('PATCH', vm(name), body),
+    delete: (name: string, opts: { force?: boolean } = {}) => c.call<void>('DELETE', vm(name, opts.force ? '?force=true' : '')),
+    start: (name: string, body: wire.StartVmBody = {}) => c.call<wire.Vm>('POST', vm(name, '/start'), body),
+    stop: (name: string, body: wire.StopBody = {}) => c.call<wire.Vm>('POST', vm(name, '/stop'), body),
+    restart: (name: string, body: wire.StopBody = {}) => c.call<wire.Vm>('POST', vm(name, '/restart'), body),
+    pause: (name: string) => c.call<wire.Vm>('POST', vm(name, '/pause')),
+    resume: (name: string) => c.call<wire.Vm>('POST', vm(name, '/resume')),
+    exec: (name: string, body: wire.ExecBody) => c.call<wire.ExecReply>('POST', vm(name, '/exec'), body),
+    guest: (name: string) => c.call<wire.GuestInfoReply>('GET', vm(name, '/guest')),
+    logs: (name: string, q: { source?: 'serial' | 'qemu'; offset?: number; tail?: number } = {}) =>
+      c.call<wire.LogsReply>('GET', vm(name, `/logs${query(q)}`)),
+    attachDisk: (name: string, body: wire.AttachBody) => c.call<wire.Vm>('POST', vm(name, '/disks'), body),
+    detachDisk: (name: string, volume: string, q: { pool?: string } = {}) => c.call<wire.Vm>('DELETE', vm(name, `/disks/${seg(volume)}${query(q)}`)),
+    addNic: (name: string, body: wire.AddNicBody) => c.call<wire.Vm>('POST', vm(name, '/nics'), body),
+    removeNic: (name: string, nic: string) => c.call<wire.Vm>('DELETE', vm(name, `/nics/${seg(nic)}`)),
+    /** An operation; its result is the save's size and duration. */
+    save: (name: string, body: wire.SaveVmBody = {}) => c.call<wire.Operation>('POST', vm(name, '/save'), body),
+    discardSave: (name: string) => c.call<wire.Vm>('POST', vm(name, '/discard-save')),
+    /** An operation; its result is the migration's account. */
+    migrate: (name: string, body: wire.MigrateVmBody) => c.call<wire.Operation>('POST', vm(name, '/migrate'), body),
+    metrics: (name: string, q: { since?: string } = {}) => c.call<wire.VmMetricsReply>('GET', vm(name, `/metrics${query(q)}`)),
+    consoleToken: (name: string, body: wire.ConsoleTokenBody) => c.call<wire.ConsoleTokenReply>('POST', vm(name, '/console-tokens'), body),
+  };
+}
+
+export function snapshotCalls(c: Caller) {
+  const base = (vm: string) => `/v1/vms/${seg(vm)}/snapshots`;
+  return {
+    list: (vm: string) => c.call<wire.Snapshot[]>('GET', base(vm)),
+    /** A disk-only snapshot, taken before the answer. */
+    create: (vm: string, body: Omit<wire.CreateSnapshotBody, 'memory'>) => c.call<wire.Snapshot>('POST', base(vm), body),
+    /** With memory and device state: an operation whose result is the snapshot. */
+    createWithMemory: (vm: string, body: Omit<wire.CreateSnapshotBody, 'memory'>) => c.call<wire.Operation>('POST', base(vm), { ...body, memory: true }),
+    revert: (vm: string, name: string) => c.call<wire.Snapshot>('POST', `${base(vm)}/${seg(name)}/revert`),
+    delete: (vm: string, name: string) => c.call<void>('DELETE', `${base(vm)}/${seg(name)}`),
+  };
+}
+
+export function poolCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Pool[]>('GET', '/v1/pools'),
+    get: (name: string) => c.call<wire.Pool>('GET', `/v1/pools/${seg(name)}`),
+    create: (body: wire.CreatePoolBody) => c.call<wire.Pool>('POST', '/v1/pools', body),
+  };
+}
+
+export function volumeCalls(c: Caller) {
+  const one = (pool: string, name: string, rest = '') => `/v1/volumes/${seg(pool)}/${seg(name)}${rest}`;
+  return {
+    list: (q: { pool?: string } = {}) => c.call<wire.Volume[]>('GET', `/v1/volumes${query(q)}`),
+    get: (pool: string, name: string) => c.call<wire.Volume>('GET', one(pool, name)),
+    create: (body: wire.CreateVolumeBody) => c.call<wire.Volume>('POST', '/v1/volumes', body),
+    resize: (pool: string, name: string, body: wire.ResizeBody) => c.call<wire.Volume>('POST', one(pool, name, '/resize'), body),
+    /** An operation; its result is the new volume. */
+    clone: (pool: string, name: string, body: wire.CloneBody) => c.call<wire.Operation>('POST', one(pool, name, '/clone'), body),
+    delete: (pool: string, name: string) => c.call<void>('DELETE', one(pool, name)),
+  };
+}
+
+export function operationCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Operation[]>('GET', '/v1/operations'),
+    /** With `wait`, the server answers when the operation ends or after that many seconds. */
+    get: (id: string, q: { wait?: number } = {}) => c.call<wire.Operation>('GET', `/v1/operations/${seg(id)}${query(q)}`),
+    cancel: (id: string) => c.call<wire.Operation>('DELETE', `/v1/operations/${seg(id)}`),
+  };
+}
+
+export function imageCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Image[]>('GET', '/v1/images'),
+    get: (name: string) => c.call<wire.Image>('GET', `/v1/images/${seg(name)}`),
+    /** An operation; its result is the image. */
+    import: (body: wire.ImportImageBody) => c.call<wire.Operation>('POST', '/v1/images', body),
+    delete: (name: string) => c.call<void>('DELETE', `/v1/images/${seg(name)}`),
+  };
+}
+
+export function networkCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Network[]>('GET', '/v1/networks'),
+    get: (name: string) => c.call<wire.Network>('GET', `/v1/networks/${seg(name)}`),
+    create: (body: wire.CreateNetworkBody) => c.call<wire.Network>('POST', '/v1/networks', body),
+    delete: (name: string) => c.call<void>('DELETE', `/v1/networks/${seg(name)}`),
+  };
+}
+
+export function projectCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Project[]>('GET', '/v1/projects'),
+    get: (name: string) => c.call<wire.Project>('GET', `/v1/projects/${seg(name)}`),
+    create: (body: wire.CreateProjectBody) => c.call<wire.Project>('POST', '/v1/projects', body),
+    setQuotas: (name: string, body: wire.ProjectQuotasBody) => c.call<wire.Project>('PATCH', `/v1/projects/${seg(name)}`, body),
+    delete: (name: string) => c.call<void>('DELETE', `/v1/projects/${seg(name)}`),
+  };
+}
+
+export function tokenCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Token[]>('GET', '/v1/tokens'),
+    /** The reply holds the whole token, shown this once. */
+    create: (body: wire.CreateTokenBody) => c.call<wire.CreatedToken>('POST', '/v1/tokens', body),
+    /** By name or id. */
+    delete: (nameOrId: string) => c.call<void>('DELETE', `/v1/tokens/${seg(nameOrId)}`),
+  };
+}
+
+export function peerCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Peer[]>('GET', '/v1/peers'),
+    /** With `check`, the daemon contacts the peer and adds its host name and version. */
+    get: (name: string, q: { check?: boolean } = {}) => c.call<wire.Peer>('GET', `/v1/peers/${seg(name)}${query(q)}`),
+    add: (body: wire.AddPeerBody) => c.call<wire.Peer>('POST', '/v1/peers', body),
+    remove: (name: string) => c.call<void>('DELETE', `/v1/peers/${seg(name)}`),
+  };
+}
+
+/** Daemon to daemon, during a live migration (the destination's side). */
+export function incomingMigrationCalls(c: Caller) {
+  const one = (id: string, rest = '') => `/v1/migrations/incoming/${seg(id)}${rest}`;
+  return {
+    prepare: (body: wire.IncomingMigrationBody, opts?: CallOptions) => c.call<wire.IncomingMigrationReply>('POST', '/v1/migrations/incoming', body, opts),
+    finish: (id: string, opts?: CallOptions) => c.call<wire.IncomingFinishedReply>('POST', one(id, '/finish'), undefined, opts),
+    abort: (id: string, opts?: CallOptions) => c.call<void>('DELETE', one(id), undefined, opts),
+  };
+}
+
+export function eventCalls(c: Caller) {
+  return {
+    /** Recent events (for the live stream: ApiClient.stream or the CLI's follower). */
+    list: (q: { after?: number; vm?: string; limit?: number } = {}) => c.call<wire.Event[]>('GET', `/v1/events${query(q)}`),
+  };
+}
+
+export function hostCalls(c: Caller) {
+  return {
+    get: () => c.call<wire.HostReply>('GET', '/v1/host'),
+  };
+}
+
+export function auditCalls(c: Caller) {
+  return {
+    list: (q: { after?: number; limit?: number; vm?: string } = {}) => c.call<wire.AuditEntry[]>('GET', `/v1/audit${query(q)}`),
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * The wire contract: what crosses the API, defined once as TypeBox schemas. The server
+ * validates with them and renders them into the OpenAPI document (docs/openapi.json, from
+ * which the web UI's types are generated); services return their static types; the client
+ * (src/client) is typed by them. Each schema has a same-named type, e.g. `Vm` is both the
+ * schema and `Static<typeof Vm>`.
+ *
+ * Layer: imports only src/model, src/errors, src/policy and TypeBox.
+ */
+export * from './audit.js';
+export * from './consoles.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './host.js';
+export * from './images.js';
+export * from './metrics.js';
+export * from './migration.js';
+export * from './networks.js';
+export * from './operations.js';
+export * from './projects.js';
+export * from './snapshots.js';
+export * from './storage.js';
+export * from './tokens.js';
+export * from './vms.js';

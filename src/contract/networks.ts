@@ -1,0 +1,42 @@
+/** Managed networks and the NICs VMs have on them. */
+import { Type, type Static } from '@sinclair/typebox';
+import { strict } from './common.js';
+
+export const Network = Type.Object(
+  {
+    name: Type.String(),
+    subnet: Type.String(),
+    nat: Type.Boolean(),
+    isolated: Type.Boolean(),
+    parent: Type.Optional(Type.String()),
+    domain: Type.Optional(Type.String()),
+    bridge: Type.String(),
+    mode: Type.String({ description: 'nat, routed, isolated or bridged (with a parent interface).' }),
+    gateway: Type.Optional(Type.String()),
+    dhcpRange: Type.Optional(Type.Array(Type.String())),
+    leases: Type.Array(Type.Object({ mac: Type.String(), ip: Type.String(), hostname: Type.Optional(Type.String()), expires: Type.String(), clientId: Type.Optional(Type.String()) })),
+    vms: Type.Array(Type.String()),
+    createdAt: Type.String(),
+  },
+  { $id: 'Network' },
+);
+export const CreateNetworkBody = Type.Object(
+  {
+    name: Type.String({ description: 'Network name (letters, digits, -).' }),
+    subnet: Type.String({ description: 'IPv4 CIDR, /16 to /29, e.g. 10.77.0.0/24.' }),
+    nat: Type.Optional(Type.Boolean({ description: 'Masquerade guests out through the host.' })),
+    isolated: Type.Optional(Type.Boolean({ description: 'No forwarding out of the network (and only DHCP/DNS to the host).' })),
+    parent: Type.Optional(Type.String({ description: 'Enslave this host interface: guests sit on its LAN (no DHCP/NAT of ours).' })),
+  },
+  strict,
+);
+export const NetworkParam = Type.Object({ name: Type.String() }, strict);
+
+export const AddNicBody = Type.Object({ network: Type.String({ description: 'The managed network to put the NIC on.' }) }, strict);
+export const NicParams = Type.Object({ name: Type.String(), nic: Type.String() }, strict);
+
+export type Network = Static<typeof Network>;
+export type CreateNetworkBody = Static<typeof CreateNetworkBody>;
+export type NetworkParam = Static<typeof NetworkParam>;
+export type AddNicBody = Static<typeof AddNicBody>;
+export type NicParams = Static<typeof NicParams>;

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { HANGAR_EVENT_TYPES, isEventOf, isHangarEventType, type HangarEvent } from '../model/events.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { EventBus } from './bus.js';
+
+describe('EventBus', () => {
+  it('persists, then hands each event to the live subscribers', async () => {
+    const bus = new EventBus(new SqliteStore(':memory:'));
+    const seen: HangarEvent[] = [];
+    const off = bus.subscribe((e) => seen.push(e));
+    bus.subscribe(() => {
+      throw new Error('a broken subscriber');
+    });
+    const e = await bus.publish('vm.created', 'web1', { cpus: 2, memory: 512, image: 'tiny' });
+    expect(e).toMatchObject({ type: 'vm.created', vm: 'web1', data: { cpus: 2, memory: 512, image: 'tiny' } });
+    expect(seen).toEqual([e]);
+    off();
+    await bus.publish('pool.created', undefined, { pool: 'p', path: '/srv/p' });
+    expect(seen).toHaveLength(1);
+    expect(bus.subscriberCount).toBe(1);
+  });
+
+  it('takes only the known names, each with its own payload (checked by tsc)', async () => {
+    const bus = new EventBus(new SqliteStore(':memory:'));
+    // @ts-expect-error: not an event name
+    await bus.publish('vm.exploded', 'web1', {});
+    // @ts-expect-error: vm.saved carries bytes and seconds
+    await bus.publish('vm.saved', 'web1', { bytes: 1 });
+    // @ts-expect-error: peer.added has no field `token`
+    await bus.publish('peer.added', undefined, { peer: 'b', url: 'https://b:8443', fingerprint: 'AA', token: 'x' });
+    const e = await bus.publish('vm.saved', 'web1', { bytes: 1, seconds: 2 });
+    if (isEventOf(e, 'vm.saved')) expect(e.data.seconds).toBe(2);
+    else expect.fail('a vm.saved event');
+  });
+});
+
+describe('the event names', () => {
+  it('are unique, dotted, and recognised', () => {
+    expect(new Set(HANGAR_EVENT_TYPES).size).toBe(HANGAR_EVENT_TYPES.length);
+    for (const t of HANGAR_EVENT_TYPES) {
+      expect(t).toMatch(/^[a-z]+\.[a-z-]+$/);
+      expect(isHangarEventType(t)).toBe(true);
+    }
+    expect(isHangarEventType('vm.exploded')).toBe(false);
+    expect(isHangarEventType('toString')).toBe(false);
+  });
+});

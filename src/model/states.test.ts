@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HangarError } from '../errors/errors.js';
-import { VM_STATES, assertOperationAllowed, assertSavedVmAllows, canTransition, isActive } from './states.js';
+import { VM_STATES, assertOperationAllowed, assertSavedVmAllows, assertTransition, canTransition, isActive } from './states.js';
 
 describe('VM state machine', () => {
   it('follows the lifecycle of DESIGN.md', () => {
@@ -16,6 +16,26 @@ describe('VM state machine', () => {
     expect(canTransition('stopped', 'running')).toBe(false);
     expect(canTransition('stopped', 'paused')).toBe(false);
     expect(canTransition('crashed', 'running')).toBe(false);
+  });
+  it('throws INTERNAL for an illegal transition, naming both states', () => {
+    expect(() => assertTransition('a', 'stopped', 'starting')).not.toThrow();
+    try {
+      assertTransition('a', 'stopped', 'running');
+      expect.unreachable();
+    } catch (e) {
+      expect((e as HangarError).code).toBe('INTERNAL');
+      expect((e as HangarError).message).toMatch(/"a".*from stopped to running/);
+    }
+  });
+  it('knows the transitions adoption and migration recovery make', () => {
+    // A restarted daemon that cannot adopt a guest, or whose monitor closed while QEMU runs.
+    for (const s of ['starting', 'running', 'paused', 'stopping', 'migrating'] as const) expect(canTransition(s, 'unknown')).toBe(true);
+    // Adoption finding QEMU shutting down.
+    expect(canTransition('starting', 'stopping')).toBe(true);
+    expect(canTransition('migrating', 'stopping')).toBe(true);
+    // A source adopted paused after a migration the destination finished.
+    expect(canTransition('paused', 'migrated')).toBe(true);
+    expect(canTransition('migrated', 'running')).toBe(false);
   });
   it('every state can stay as it is', () => {
     for (const s of VM_STATES) expect(canTransition(s, s)).toBe(true);

@@ -14,13 +14,19 @@ export type VmOperation = 'start' | 'stop' | 'force-stop' | 'restart' | 'pause' 
 const TRANSITIONS: Record<VmState, readonly VmState[]> = {
   stopped: ['starting'],
   crashed: ['starting', 'stopped'],
-  // A failed restore goes back to saved (the save file is kept).
-  starting: ['running', 'paused', 'stopped', 'crashed', 'saved', 'migrating'],
-  running: ['paused', 'stopping', 'stopped', 'crashed', 'migrating'],
-  paused: ['running', 'stopping', 'stopped', 'crashed', 'migrating'],
-  stopping: ['stopped', 'crashed', 'running', 'paused'],
+  // A failed restore goes back to saved (the save file is kept). `stopping` and `unknown`:
+  // a restarted daemon adopting a guest whose start it did not finish (QEMU shutting down, or
+  // its monitor unreachable).
+  starting: ['running', 'paused', 'stopped', 'crashed', 'saved', 'migrating', 'stopping', 'unknown'],
+  // `unknown`: the monitor went away while QEMU kept running, or a restarted daemon could not adopt it.
+  running: ['paused', 'stopping', 'stopped', 'crashed', 'migrating', 'unknown'],
+  // `migrated`: a daemon restarted during a migration adopts the paused source, then learns the
+  // destination runs the guest.
+  paused: ['running', 'stopping', 'stopped', 'crashed', 'migrating', 'migrated', 'unknown'],
+  stopping: ['stopped', 'crashed', 'running', 'paused', 'unknown'],
   // A live migration ends `migrated` on the source (the guest runs on another host now).
-  migrating: ['running', 'paused', 'stopped', 'crashed', 'saved', 'migrated'],
+  // `stopping` and `unknown`: a restarted daemon adopting the guest (QEMU shutting down, or not adoptable).
+  migrating: ['running', 'paused', 'stopped', 'crashed', 'saved', 'migrated', 'stopping', 'unknown'],
   unknown: ['running', 'paused', 'stopped', 'crashed', 'stopping'],
   // Restore (start) or discard the save (stopped).
   saved: ['starting', 'stopped'],
@@ -46,6 +52,15 @@ const ALLOWED_FROM: Record<VmOperation, readonly VmState[]> = {
 
 export function canTransition(from: VmState, to: VmState): boolean {
   return from === to || TRANSITIONS[from].includes(to);
+}
+
+/**
+ * Throws INTERNAL unless `from → to` is in the table: every state change of the VM service
+ * passes here, so a change the state machine does not know is a bug that shows at once.
+ */
+export function assertTransition(name: string, from: VmState, to: VmState): void {
+  if (canTransition(from, to)) return;
+  throw new HangarError('INTERNAL', `VM "${name}": illegal state transition from ${from} to ${to}.`, { details: { from, to } });
 }
 
 export function isActive(state: VmState): boolean {

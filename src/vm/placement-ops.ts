@@ -169,7 +169,7 @@ export async function placeThreads(spec: VmSpec, pid: number, qmp: QmpClient, op
 }
 
 /** The running guest's placement as `vm show` reports it. */
-export function placementView(rec: VmRecord): PlacementView | undefined {
+export function placementView(rec: Pick<VmRecord, 'spec'>): PlacementView | undefined {
   const { spec } = rec;
   const v: PlacementView = {};
   if (spec.hugepages) v.hugepages = formatPageSize(spec.hugepages.sizeKiB);

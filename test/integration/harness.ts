@@ -131,6 +131,9 @@ export class TestDaemon {
       }
     }
     if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+    // A state change outside the state machine's table is a bug even when the request got an answer.
+    const illegal = this.daemonLog.split('\n').filter((l) => l.includes('illegal state transition'));
+    if (illegal.length) throw new Error(`the daemon refused illegal state transitions:\n${illegal.join('\n')}`);
   }
 }
 

@@ -53,7 +53,7 @@ async function killMidWrite(path: string, firstVm: number, afterMs: number): Pro
   await exited;
 }
 
-it('a writer killed mid-write leaves whole writes only', { timeout: 30_000 }, async () => {
+it('a writer killed mid-write leaves whole writes only', { timeout: 60_000 }, async () => {
   const path = join(dir, 'hangar.db');
   for (const [round, afterMs] of [20, 150].entries()) {
     await killMidWrite(path, round * 1_000_000, afterMs);

@@ -243,4 +243,27 @@ describe('SqliteStore', () => {
     expect(await store.changes(2)).toEqual([{ revision: 3, kind: 'vm-status', key: a.id, op: 'delete' }, { revision: 3, kind: 'vm', key: a.id, op: 'delete' }]);
     expect((await store.createVm(record('b'))).revision).toBe(4);
   });
+
+  it('reads share one frozen record per version: a change gives a new one', async () => {
+    await store.createVm(record('b'));
+    const a = await store.createVm(record('a'));
+    const listed = await store.listVms();
+    expect(Object.isFrozen(listed[0])).toBe(true);
+    expect(Object.isFrozen(listed[0]!.spec.disks)).toBe(true);
+    expect(() => {
+      (listed[0] as { state: string }).state = 'running';
+    }).toThrow(TypeError);
+    expect(await store.getVm('a')).toBe(listed[0]);
+    // The array is the caller's: sorting it leaves the next list alone.
+    listed.reverse();
+    expect((await store.listVms()).map((v) => v.name)).toEqual(['a', 'b']);
+    const running = await store.updateVm({ ...a, state: 'running' });
+    const again = (await store.getVm('a'))!;
+    expect(again).not.toBe(listed[1]);
+    expect(again).toEqual(running);
+    expect((await store.listVms())[0]).toBe(again);
+    await store.deleteVm(a.id);
+    expect((await store.listVms()).map((v) => v.name)).toEqual(['b']);
+    expect(await store.getVmById(a.id)).toBeUndefined();
+  });
 });

@@ -80,7 +80,7 @@ export const MIGRATIONS: readonly Migration[] = [
         record TEXT NOT NULL,
         revision INTEGER NOT NULL,
         updated_at TEXT NOT NULL
-      );
+      ) WITHOUT ROWID;
       CREATE TABLE changes (
         revision INTEGER NOT NULL,
         idx INTEGER NOT NULL,
@@ -128,6 +128,7 @@ type PendingChange = Omit<StoreChange, 'revision'>;
 
 /** A VM's two rows, joined. */
 interface VmRow {
+  id: string;
   name: string;
   d: string;
   s: string;
@@ -137,7 +138,8 @@ interface VmRow {
   sup: string;
 }
 
-const VM_SELECT = 'SELECT d.name AS name, d.record AS d, s.record AS s, d.revision AS drev, s.revision AS srev, d.updated_at AS dup, s.updated_at AS sup FROM vm_desired d JOIN vm_status s ON s.id = d.id';
+const VM_KEYS = 'SELECT d.id, d.revision, s.revision FROM vm_desired d JOIN vm_status s ON s.id = d.id';
+const VM_SELECT = 'SELECT d.id AS id, d.name AS name, d.record AS d, s.record AS s, d.revision AS drev, s.revision AS srev, d.updated_at AS dup, s.updated_at AS sup FROM vm_desired d JOIN vm_status s ON s.id = d.id';
 
 interface Watcher {
   after: number;
@@ -161,6 +163,10 @@ export class SqliteStore implements Store {
   private vmRev: number;
   private compacted: number;
   private readonly watchers = new Set<Watcher>();
+  /** Parsed VMs by id, frozen (every caller gets the same object), valid while both revisions match. */
+  private readonly parsed = new Map<string, VmRecord>();
+  /** All VMs in name order as of a vmRev. */
+  private listed?: { revision: number; vms: VmRecord[] };
   /** Runs a function in a transaction (made once: better-sqlite3 builds a wrapper per call to db.transaction). */
   private readonly transaction: <R>(fn: () => R) => R;
 
@@ -175,7 +181,9 @@ export class SqliteStore implements Store {
     this.transaction = <R>(fn: () => R) => tx(fn) as R;
     this.stmts = {
       vmList: this.db.prepare<[], VmRow>(`${VM_SELECT} ORDER BY d.name`),
-      vmByName: this.db.prepare<[string], VmRow>(`${VM_SELECT} WHERE d.name = ?`),
+      vmKeys: this.db.prepare<[], [string, number, number]>(`${VM_KEYS} ORDER BY d.name`).raw(),
+      vmKeyByName: this.db.prepare<[string], [string, number, number]>(`${VM_KEYS} WHERE d.name = ?`).raw(),
+      vmKeyById: this.db.prepare<[string], [string, number, number]>(`${VM_KEYS} WHERE d.id = ?`).raw(),
       vmById: this.db.prepare<[string], VmRow>(`${VM_SELECT} WHERE d.id = ?`),
       insertDesired: this.db.prepare('INSERT INTO vm_desired (id, name, record, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
       insertStatus: this.db.prepare('INSERT INTO vm_status (id, record, revision, updated_at) VALUES (?, ?, ?, ?)'),
@@ -372,18 +380,50 @@ export class SqliteStore implements Store {
 
   // ---- VMs -----------------------------------------------------------------------
 
+  // Reads go through a cache of parsed records keyed by the halves' revisions: listing 1,000
+  // VMs after one changed parses one, not 1,000. The records are frozen because every caller
+  // shares them (the Store interface says so).
+
   async listVms(): Promise<VmRecord[]> {
-    return this.stmts.vmList.all().map(rowToVm);
+    if (this.listed?.revision !== this.vmRev) {
+      const keys = this.stmts.vmKeys.all();
+      const misses = keys.filter(([id, d, s]) => !this.isCached(id, d, s)).length;
+      // Many misses (the first list): one query of every row beats one per VM.
+      const vms = misses > 64 ? this.stmts.vmList.all().map((row) => this.cache(row)) : keys.map(([id, d, s]) => this.cachedVm(id, d, s));
+      if (this.parsed.size > vms.length) {
+        const ids = new Set(vms.map((v) => v.id));
+        for (const id of this.parsed.keys()) if (!ids.has(id)) this.parsed.delete(id);
+      }
+      this.listed = { revision: this.vmRev, vms };
+    }
+    return this.listed.vms.slice();
   }
 
   async getVm(name: string): Promise<VmRecord | undefined> {
-    const row = this.stmts.vmByName.get(name);
-    return row && rowToVm(row);
+    const key = this.stmts.vmKeyByName.get(name);
+    return key && this.cachedVm(...key);
   }
 
   async getVmById(id: string): Promise<VmRecord | undefined> {
-    const row = this.stmts.vmById.get(id);
-    return row && rowToVm(row);
+    const key = this.stmts.vmKeyById.get(id);
+    return key && this.cachedVm(...key);
+  }
+
+  private isCached(id: string, desiredRevision: number, statusRevision: number): boolean {
+    const hit = this.parsed.get(id);
+    return hit !== undefined && hit.desiredRevision === desiredRevision && hit.statusRevision === statusRevision;
+  }
+
+  /** The VM at these revisions (read in the same tick as them, so the row is that version). */
+  private cachedVm(id: string, desiredRevision: number, statusRevision: number): VmRecord {
+    return this.isCached(id, desiredRevision, statusRevision) ? this.parsed.get(id)! : this.cache(this.stmts.vmById.get(id)!);
+  }
+
+  private cache(row: VmRow): VmRecord {
+    if (this.isCached(row.id, row.drev, row.srev)) return this.parsed.get(row.id)!;
+    const rec = deepFreeze(rowToVm(row));
+    this.parsed.set(row.id, rec);
+    return rec;
   }
 
   async createVm(record: VmRecord): Promise<VmRecord> {
@@ -533,6 +573,14 @@ function rowToVm(row: VmRow): VmRecord {
   rec.desiredRevision = row.drev;
   rec.statusRevision = row.srev;
   return rec;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 function conflict(what: string, expected: number, actual: number): HangarError {

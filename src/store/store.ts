@@ -143,6 +143,8 @@ export interface Store {
    * listed: skip it).
    */
   watch(afterRevision: number, listener: ChangeListener, query?: Omit<ChangeQuery, 'limit'>): Watch;
+  /** VMs in name order. The records listVms, getVm and getVmById return are shared with other callers and
+   * frozen: change a copy (`{ ...rec, state }`), never the record itself. */
   listVms(): Promise<VmRecord[]>;
   /** The revision of the last change to any VM (either half, or a delete): lets services
    * cache views derived from all VMs (etcd: the prefix's revision). */

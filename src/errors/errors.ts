@@ -62,6 +62,8 @@ export const ERROR_CATALOGUE = {
   PEER_UNREACHABLE: { status: 502, title: 'The peer daemon cannot be reached or refused' },
   MIGRATION_FAILED: { status: 502, title: 'The live migration failed; the guest stays on the source' },
   MIGRATION_NOT_FOUND: { status: 404, title: 'No such incoming migration' },
+  CONFLICT: { status: 409, title: 'The record changed since it was read' },
+  REVISION_COMPACTED: { status: 410, title: 'The history before that revision was compacted: list again' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 

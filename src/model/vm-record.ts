@@ -1,6 +1,7 @@
 /**
- * A VM as the store keeps it: what the user asked for (the spec) and what is true of it now
- * (state, the QEMU process it runs in, migration markers). Plain data, shared by every layer.
+ * A VM as the store keeps it: what the user asked for (VmDesired) and what is true of it now
+ * (VmStatus: state, the QEMU process it runs in, migration markers), and VmRecord, the two
+ * side by side. Plain data, shared by every layer.
  */
 import type { VmSpec } from './spec.js';
 import type { VmState } from './states.js';
@@ -48,18 +49,58 @@ export interface VmRuntime {
   placement?: PlacementSnapshot;
 }
 
-export interface VmRecord {
+/**
+ * A VM is two records, written by different parties (the Kubernetes and KubeVirt split of
+ * `spec` and `status`), so that a cluster store can let the API and the node that runs the
+ * VM write without overwriting each other, and compare-and-swap each on its own revision:
+ *
+ * - {@link VmDesired}: what the user asked for. Written only in answer to a user's request
+ *   (create, set, attach, start/stop); it holds nothing a host decided, so it means the same
+ *   on any node and survives the VM moving to another one.
+ * - {@link VmStatus}: what is true now. Written by the node that runs the VM (the supervisor,
+ *   adoption, migration); it can be rebuilt from the host (the QEMU process, its sockets), and
+ *   most of it means something only on that host.
+ *
+ * Field by field:
+ * - `spec` is desired, even when a live change (hot-plug, `vm set`) edits it: the user asked
+ *   for it; what the guest has right now is `runtime.live` (status).
+ * - `stoppedByUser` is desired: only a user's stop or start writes it, and it is intent
+ *   ("keep this VM down, autostart must not undo it") that a node taking over the VM must
+ *   honour: it is KubeVirt's `spec.runStrategy`, not a fact about the process.
+ * - `state`, `stateReason`, `runtime`, `lastExit`: the process as it is, status.
+ * - `restartHistory`: the supervisor's own bookkeeping for the restart policy's window, status.
+ * - `guestUid`: a uid allocated on this host (unique among its guests), status: another host
+ *   allocates its own.
+ * - `migration` (in-flight marker) and `migratedTo` (where the guest went): written by the
+ *   migration on each side while the guest moves between hosts, status.
+ * - `createdAt` is desired (when the user created it); each half has its own `updatedAt` (the
+ *   time of its last write); the combined view's `updatedAt` is the later of the two, as it was
+ *   when a VM was one record.
+ *
+ * A new field belongs to status only if the node that runs the VM writes it; list it in
+ * `VM_STATUS_KEYS` (the compiler insists). Every other field is desired.
+ */
+export interface VmDesired {
+  /** Stable key of both halves (the name may be reused after a delete). */
   id: string;
   name: string;
   spec: VmSpec;
+  /** A user stopped it: autostart leaves it alone until a user starts it again. */
+  stoppedByUser?: boolean;
+  createdAt: string;
+  /** When this half was last written. */
+  updatedAt: string;
+  /** Store revision of this half's last write (etcd: the key's mod_revision). */
+  revision: number;
+}
+
+export interface VmStatus {
   state: VmState;
   /** Why the VM is in this state (crash reason, adoption failure…). */
   stateReason?: string;
   runtime?: VmRuntime;
   /** Times of automatic restarts (the restart policy's window counts these). */
   restartHistory?: string[];
-  /** A user stopped it: autostart leaves it alone until a user starts it again. */
-  stoppedByUser?: boolean;
   /** The uid this VM's QEMU runs as (one per VM), allocated at its first start by a root daemon. */
   guestUid?: number;
   /** A live migration in progress: on the source `outgoing`, on the destination `incoming`. */
@@ -68,8 +109,65 @@ export interface VmRecord {
   migratedTo?: { peer: string; url: string; at: string };
   /** Exit status of the last QEMU process, when known. */
   lastExit?: { code: number | null; signal: string | null; at: string };
-  createdAt: string;
+  /** When this half was last written. */
   updatedAt: string;
+  /** Store revision of this half's last write (etcd: the key's mod_revision). */
+  revision: number;
+}
+
+/** The desired half as a caller writes it: the store sets `updatedAt` and `revision`. */
+export type VmDesiredFields = Omit<VmDesired, 'updatedAt' | 'revision'>;
+/** The status half as a caller writes it: the store sets `updatedAt` and `revision`. */
+export type VmStatusFields = Omit<VmStatus, 'updatedAt' | 'revision'>;
+
+/**
+ * The combined view the services work with: both halves' fields side by side. The store
+ * splits it on write (a half whose content did not change is not written) and joins it on read.
+ */
+export interface VmRecord extends VmDesiredFields, VmStatusFields {
+  /** The later of the halves' `updatedAt`. */
+  updatedAt: string;
+  /** The later of the halves' revisions: the store revision of the VM's last change. Set by
+   * the store on every record it returns; `updateVm`'s compare-and-swap compares it. */
+  revision?: number;
+  /** Revision of the desired half (compare-and-swap on `updateVmDesired`). */
+  desiredRevision?: number;
+  /** Revision of the status half (compare-and-swap on `updateVmStatus`). */
+  statusRevision?: number;
+}
+
+/** The status fields, in the order the store writes them. Typed so that a field added to
+ * VmStatus without being listed here does not compile. */
+const STATUS_KEYS = {
+  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, lastExit: true,
+} as const satisfies Record<keyof VmStatusFields, true>;
+export const VM_STATUS_KEYS = Object.keys(STATUS_KEYS) as (keyof VmStatusFields)[];
+
+/** Fields of the combined view that are neither half's content (the store derives them). */
+const VIEW_ONLY_KEYS = new Set<string>(['updatedAt', 'revision', 'desiredRevision', 'statusRevision']);
+const STATUS_KEY_SET = new Set<string>(VM_STATUS_KEYS);
+
+/**
+ * Splits the combined view into its halves' content. Every field that is not a status field
+ * goes to the desired half, so a field nobody classified is never lost.
+ */
+export function splitVmRecord(record: VmRecord): { desired: VmDesiredFields; status: VmStatusFields } {
+  const status: Record<string, unknown> = {};
+  for (const key of VM_STATUS_KEYS) {
+    if (record[key] !== undefined) status[key] = record[key];
+  }
+  const desired: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (value !== undefined && !STATUS_KEY_SET.has(key) && !VIEW_ONLY_KEYS.has(key)) desired[key] = value;
+  }
+  return { desired: desired as unknown as VmDesiredFields, status: status as unknown as VmStatusFields };
+}
+
+/** The combined view of two stored halves. */
+export function joinVmRecord(desired: VmDesired, status: VmStatus): VmRecord {
+  const { updatedAt: du, revision: dr, ...d } = desired;
+  const { updatedAt: su, revision: sr, ...s } = status;
+  return { ...d, ...s, updatedAt: du > su ? du : su, revision: Math.max(dr, sr), desiredRevision: dr, statusRevision: sr };
 }
 
 /**

@@ -3,10 +3,11 @@
  * single-host SQLite store can be replaced by a cluster store (etcd) later.
  * Methods are async on purpose: a networked store will need it.
  */
-import type { VmRecord } from '../model/vm-record.js';
+import type { HangarError } from '../errors/errors.js';
+import type { VmDesiredFields, VmRecord, VmStatusFields } from '../model/vm-record.js';
 import type { HangarEvent } from '../model/events.js';
 
-export type { MigrationMarker, VmRecord, VmRuntime } from '../model/vm-record.js';
+export type { MigrationMarker, VmDesired, VmDesiredFields, VmRecord, VmRuntime, VmStatus, VmStatusFields } from '../model/vm-record.js';
 export type { HangarEvent } from '../model/events.js';
 
 /**
@@ -50,32 +51,120 @@ export interface EventQuery {
 }
 
 /**
+ * Options of a write. `expectRevision` makes it a compare-and-swap: the write fails with
+ * CONFLICT, and changes nothing, unless the stored record's revision is exactly this one.
+ * Without it the write is last-writer-wins.
+ */
+export interface WriteOptions {
+  expectRevision?: number;
+}
+
+/** A record of a collection with the store revision of its last write. */
+export interface CollectionEntry<T> {
+  key: string;
+  record: T;
+  revision: number;
+}
+
+/**
  * Records of one kind (pools, volumes, images, operations, snapshots…), keyed by a
- * string. Maps onto a table in SQLite and onto a key prefix in etcd.
+ * string. Maps onto a table in SQLite and onto a key prefix in etcd. Every write that
+ * changes something takes a new store revision and appears in the change feed.
  */
 export interface Collection<T> {
   get(key: string): Promise<T | undefined>;
   list(): Promise<T[]>;
+  /** `get` with the revision (for compare-and-swap and for a list-then-watch). */
+  entry(key: string): Promise<CollectionEntry<T> | undefined>;
+  /** `list` with keys and revisions, ordered by key. */
+  entries(): Promise<CollectionEntry<T>[]>;
   /** Returns false (and changes nothing) if the key exists. */
   create(key: string, record: T): Promise<boolean>;
-  /** Returns false if the key does not exist. */
-  update(key: string, record: T): Promise<boolean>;
+  /** Returns false if the key does not exist; CONFLICT if `expectRevision` is given and differs. */
+  update(key: string, record: T, options?: WriteOptions): Promise<boolean>;
   delete(key: string): Promise<void>;
 }
 
 export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects' | 'tokens' | 'peers';
 
+/** What a change feed entry is about: a VM's desired half (`vm`), its status half
+ * (`vm-status`), both keyed by the VM's id, or a record of a collection. */
+export type ChangeKind = 'vm' | 'vm-status' | CollectionKind;
+
+/**
+ * One entry of the change feed. Entries come in revision order; one write that touches
+ * several keys (creating a VM writes both halves) gives them all the same revision, like
+ * an etcd transaction. The entry says what changed, not to what: read the key for that.
+ */
+export interface StoreChange {
+  revision: number;
+  kind: ChangeKind;
+  key: string;
+  op: 'put' | 'delete';
+}
+
+export interface ChangeQuery {
+  /** Only these kinds (etcd: the watched prefixes). */
+  kinds?: readonly ChangeKind[];
+  /** At most this many revisions (not entries: a revision is never cut in two). */
+  limit?: number;
+}
+
+/** Receives a watch's changes, in order, never from inside a store call. */
+export interface ChangeListener {
+  change(change: StoreChange): void;
+  /** The watch ended: REVISION_COMPACTED when the history from its revision is gone (list
+   * again and watch from the revision read before listing). No change follows. */
+  error(error: HangarError): void;
+}
+
+export interface Watch {
+  close(): void;
+}
+
 export interface Store {
   collection<T>(kind: CollectionKind): Collection<T>;
+  /**
+   * The store revision: one store-wide counter (etcd: the header revision), increased by one
+   * by each write that changes something, whatever it writes (VM halves, collection records).
+   */
+  revision(): number;
+  /** Changes at or before this revision are pruned from the feed (etcd: the compact revision). */
+  compactRevision(): number;
+  /**
+   * Changes after `afterRevision`, oldest first. REVISION_COMPACTED when `afterRevision` is
+   * older than compactRevision(): the feed no longer says what happened since, list again.
+   */
+  changes(afterRevision: number, query?: ChangeQuery): Promise<StoreChange[]>;
+  /**
+   * Replays the changes after `afterRevision`, then delivers new ones as they are written,
+   * until closed. To follow a set of records: read revision(), list them, watch from that
+   * revision (a replayed change already seen in the list has a record revision ≤ the one
+   * listed: skip it).
+   */
+  watch(afterRevision: number, listener: ChangeListener, query?: Omit<ChangeQuery, 'limit'>): Watch;
+  /** VMs in name order. The records listVms, getVm and getVmById return are shared with other callers and
+   * frozen: change a copy (`{ ...rec, state }`), never the record itself. */
   listVms(): Promise<VmRecord[]>;
-  /** A number that changes whenever any VM record is created, updated or deleted (etcd: the
-   * prefix's revision). Lets services cache views derived from all VMs. */
+  /** The revision of the last change to any VM (either half, or a delete): lets services
+   * cache views derived from all VMs (etcd: the prefix's revision). */
   vmRevision(): number;
   getVm(name: string): Promise<VmRecord | undefined>;
-  /** Fails with VM_EXISTS if the name is taken. */
-  createVm(record: VmRecord): Promise<void>;
-  /** Replaces the record with the same id; sets updatedAt. */
-  updateVm(record: VmRecord): Promise<VmRecord>;
+  getVmById(id: string): Promise<VmRecord | undefined>;
+  /** Writes both halves in one transaction (both get the same revision). Fails with VM_EXISTS
+   * if the name or id is taken. */
+  createVm(record: VmRecord): Promise<VmRecord>;
+  /**
+   * Replaces the VM with the same id: writes each half whose content differs from the stored
+   * one (one transaction, one revision; nothing if neither differs) and sets its updatedAt.
+   * `expectRevision` compares against the VM's `revision` (the later of its halves'), so it
+   * fails with CONFLICT if anyone wrote either half since the record was read.
+   */
+  updateVm(record: VmRecord, options?: WriteOptions): Promise<VmRecord>;
+  /** Writes the desired half alone (keyed by its id); `expectRevision` compares against `desiredRevision`. */
+  updateVmDesired(desired: VmDesiredFields, options?: WriteOptions): Promise<VmRecord>;
+  /** Writes the status half alone; `expectRevision` compares against `statusRevision`. */
+  updateVmStatus(id: string, status: VmStatusFields, options?: WriteOptions): Promise<VmRecord>;
   deleteVm(id: string): Promise<void>;
   appendEvent(event: Omit<HangarEvent, 'seq' | 'time'>): Promise<HangarEvent>;
   listEvents(query?: EventQuery): Promise<HangarEvent[]>;

@@ -159,7 +159,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
     return {
       version: deps.version, hostname: hostname(), cpus: deps.host.cpus, memory: deps.host.memoryMiB,
-      accel: deps.accel, autoAccel: deps.caps.defaultAccel, kvmUsable: deps.caps.kvmUsable, qemuVersion: deps.caps.qemuVersion,
+      accel: deps.accel, autoAccel: deps.caps.defaultAccel, kvmUsable: deps.caps.kvmUsable, qemuVersion: deps.caps.qemuVersion || undefined,
       vms: counts, allocated: { cpus, memory },
       capacity: { cpus: capacity.cpus, memory: capacity.memoryMiB },
       policy: { cpuOvercommit: deps.host.cpuOvercommit, memoryOvercommit: deps.host.memoryOvercommit, reservedMemory: deps.host.reservedMemoryMiB },

@@ -12,7 +12,11 @@ import { constants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCgroups } from '../resources/cgroups.js';
+import { compareVersions } from '../util/version.js';
 import { DEFAULT_CACHE_DIR, probeKvm, type KvmProbeResult } from './kvm-probe.js';
+
+/** Kept here for the host check's callers and tests. */
+export { compareVersions };
 
 export { probeKvm, probeBiosImage, type KvmProbeResult, type KvmProbeOptions } from './kvm-probe.js';
 
@@ -111,14 +115,6 @@ async function toolVersion(binary: string): Promise<{ version?: string; error?: 
   });
 }
 
-export function compareVersions(a: string, b: readonly number[]): number {
-  const pa = a.split('.').map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, b.length); i++) {
-    const d = (pa[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
 
 /** `key: value kB` lines of /proc/meminfo as numbers. */
 export function parseMeminfo(text: string): Map<string, number> {

@@ -143,6 +143,11 @@ export interface HostCaps {
   /** The accelerator that `auto` resolves to on this host. */
   defaultAccel: 'kvm' | 'tcg';
   kvmUsable: boolean;
+  /**
+   * The QEMU binary's version, e.g. "7.2.22" ('' when it could not be read). The argv
+   * builder's goldens are kept per version (src/qemu/argv-golden/<version>/).
+   */
+  qemuVersion: string;
 }
 
 /** Per-VM runtime paths, chosen by the daemon (never user input). */

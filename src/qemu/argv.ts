@@ -325,14 +325,18 @@ function qmpSection({ paths }: BuildContext): QemuOption[] {
 }
 
 /**
- * The graphical console: VNC and/or SPICE on unix sockets in the VM's run directory (only
- * root and the guest's own user can open them; the daemon proxies them to authorized
- * clients), showing one display device. QEMU serves both protocols from the same console.
+ * Restoring a save, or the destination of a live migration: QEMU builds the same hardware,
+ * then waits for its state from QMP `migrate-incoming` instead of booting.
  */
 function incomingSection({ incoming }: BuildContext): QemuOption[] {
   return incoming ? [raw('-incoming', incoming)] : [];
 }
 
+/**
+ * The graphical console: VNC and/or SPICE on unix sockets in the VM's run directory (only
+ * root and the guest's own user can open them; the daemon proxies them to authorized
+ * clients), showing one display device. QEMU serves both protocols from the same console.
+ */
 function displaySection({ spec, paths, bus }: BuildContext): QemuOption[] {
   const options: QemuOption[] = [];
   if (spec.vnc) {

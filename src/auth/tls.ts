@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { hostname as osHostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { HangarError } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import { isWildcard, type ListenAddress } from './listen.js';
 import type { CertNames } from './origin.js';
 
@@ -88,7 +88,7 @@ async function readPair(certFile: string, keyFile: string): Promise<Omit<TlsMate
     x = new X509Certificate(cert);
     if (!x.checkPrivateKey(createPrivateKey(key))) throw new Error('the key does not belong to the certificate');
   } catch (e) {
-    throw new HangarError('INVALID_SPEC', `${certFile} / ${keyFile} are not a PEM certificate and its private key: ${e instanceof Error ? e.message : String(e)}.`);
+    throw new HangarError('INVALID_SPEC', `${certFile} / ${keyFile} are not a PEM certificate and its private key: ${errorText(e)}.`);
   }
   return { cert, key, fingerprint: x.fingerprint256, names: certNames(x), certFile, notAfter: new Date(x.validTo).toISOString() };
 }

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { contains, formatIPv4, overlaps, parseIPv4, parseSubnet, planSubnet, tryParseCidr } from './addr.js';
-import { NetworkError } from './errors.js';
+import { HangarError } from '../errors/errors.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
     fn();
   } catch (e) {
-    return e instanceof NetworkError ? e.code : 'OTHER';
+    return e instanceof HangarError ? e.code : 'OTHER';
   }
   return undefined;
 }

@@ -19,7 +19,7 @@ import { basename, join } from 'node:path';
 import { KeyedMutex } from '../util/mutex.js';
 import { contains, formatCidr, maskOf, overlaps, parseIPv4, parseSubnet, planSubnet, type Cidr, type SubnetPlan } from './addr.js';
 import { dnsmasqArgs, dnsmasqFiles, isDnsmasqFor, isDnsmasqUnder, parseLeases, type DnsmasqFiles, type Lease } from './dnsmasq.js';
-import { NetworkError } from './errors.js';
+import { HangarError } from '../errors/errors.js';
 import { deleteScript, matchesInstalled, parseTableJson, parseTablesJson, renderTable, replaceScript, type NetworkMode } from './firewall.js';
 import {
   DEFAULT_PREFIX,
@@ -268,20 +268,20 @@ export class HostNetworks {
     validateNetworkName(spec.name);
     const plan = planSubnet(spec.subnet);
     if (spec.nat && spec.isolated) {
-      throw new NetworkError('INVALID_SPEC', `Network "${spec.name}": --nat and --isolated exclude each other (an isolated network forwards nothing).`, {
+      throw new HangarError('INVALID_SPEC', `Network "${spec.name}": --nat and --isolated exclude each other (an isolated network forwards nothing).`, {
         details: { field: 'isolated' },
       });
     }
     if (spec.parent !== undefined) {
       validateIfname(spec.parent, 'parent interface');
       if (spec.nat || spec.isolated) {
-        throw new NetworkError('INVALID_SPEC', `Network "${spec.name}": a --parent network puts guests on the host's LAN; it takes neither --nat nor --isolated.`, {
+        throw new HangarError('INVALID_SPEC', `Network "${spec.name}": a --parent network puts guests on the host's LAN; it takes neither --nat nor --isolated.`, {
           details: { field: 'parent' },
         });
       }
     }
     if (spec.domain !== undefined && !/^(?=.{1,200}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/.test(spec.domain)) {
-      throw new NetworkError('INVALID_SPEC', `Network "${spec.name}": "${spec.domain}" is not a valid DNS domain.`, { details: { field: 'domain' } });
+      throw new HangarError('INVALID_SPEC', `Network "${spec.name}": "${spec.domain}" is not a valid DNS domain.`, { details: { field: 'domain' } });
     }
     return plan;
   }
@@ -296,14 +296,14 @@ export class HostNetworks {
     const bridge = bridgeName(this.prefix, spec.name);
     for (const e of existing) {
       if (e.name !== spec.name && bridgeName(this.prefix, e.name) === bridge) {
-        throw new NetworkError('INVALID_SPEC', `Network "${spec.name}" would share bridge ${bridge} with "${e.name}": pick another name.`, {
+        throw new HangarError('INVALID_SPEC', `Network "${spec.name}" would share bridge ${bridge} with "${e.name}": pick another name.`, {
           details: { field: 'name' },
         });
       }
     }
     const conflict = findOverlap(spec, plan.cidr, existing, this.hostNets(), bridge);
     if (conflict) {
-      throw new NetworkError('NETWORK_OVERLAP', `Subnet ${plan.subnet} overlaps ${conflict.what}: pick a subnet no other network or host interface uses.`, {
+      throw new HangarError('NETWORK_OVERLAP', `Subnet ${plan.subnet} overlaps ${conflict.what}: pick a subnet no other network or host interface uses.`, {
         details: { field: 'subnet', conflictsWith: conflict.with },
       });
     }
@@ -314,7 +314,7 @@ export class HostNetworks {
     const parent = spec.parent!;
     const sys = `/sys/class/net/${parent}`;
     const fail = (why: string): never => {
-      throw new NetworkError('NETWORK_PARENT', `Parent interface ${parent}: ${why}`, { details: { field: 'parent', value: parent } });
+      throw new HangarError('NETWORK_PARENT', `Parent interface ${parent}: ${why}`, { details: { field: 'parent', value: parent } });
     };
     if (!existsSync(sys)) fail('no such interface on this host.');
     const user = existing.find((e) => e.name !== spec.name && e.parent === parent);
@@ -357,14 +357,14 @@ export class HostNetworks {
     let link = (await this.links()).find((l) => l.ifname === bridge);
     if (link) {
       if (link.linkinfo?.info_kind !== 'bridge') {
-        throw new NetworkError('NETWORK_FAILED', `Interface ${bridge} exists and is not a bridge: remove it, or rename the network.`);
+        throw new HangarError('NETWORK_FAILED', `Interface ${bridge} exists and is not a bridge: remove it, or rename the network.`);
       }
       const owner = parseIfaceTag(link.ifalias);
       if (owner && (owner.prefix !== this.prefix || owner.kind !== 'net' || owner.network !== spec.name)) {
-        throw new NetworkError('NETWORK_FAILED', `Bridge ${bridge} belongs to ${link.ifalias}, not to network "${spec.name}".`);
+        throw new HangarError('NETWORK_FAILED', `Bridge ${bridge} belongs to ${link.ifalias}, not to network "${spec.name}".`);
       }
       if (!owner && link.ifalias) {
-        throw new NetworkError('NETWORK_FAILED', `Bridge ${bridge} exists and is not Hangar's (alias "${link.ifalias}").`);
+        throw new HangarError('NETWORK_FAILED', `Bridge ${bridge} exists and is not Hangar's (alias "${link.ifalias}").`);
       }
     } else {
       await this.ip(['link', 'add', 'name', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
@@ -393,9 +393,9 @@ export class HostNetworks {
     } else {
       const parent = spec.parent!;
       const p = (await this.links()).find((l) => l.ifname === parent);
-      if (!p) throw new NetworkError('NETWORK_PARENT', `Parent interface ${parent}: no such interface on this host.`, { details: { field: 'parent' } });
+      if (!p) throw new HangarError('NETWORK_PARENT', `Parent interface ${parent}: no such interface on this host.`, { details: { field: 'parent' } });
       if (p.master !== undefined && p.master !== bridge) {
-        throw new NetworkError('NETWORK_PARENT', `Parent interface ${parent}: already enslaved to ${p.master}.`, { details: { field: 'parent' } });
+        throw new HangarError('NETWORK_PARENT', `Parent interface ${parent}: already enslaved to ${p.master}.`, { details: { field: 'parent' } });
       }
       if (p.master !== bridge) {
         await this.ip(['link', 'set', 'dev', parent, 'master', bridge]);
@@ -410,7 +410,7 @@ export class HostNetworks {
     // 3. Rules.
     const table = tableName(this.prefix, spec.name);
     if (mode !== 'bridged') {
-      if (!tools.nft) throw new NetworkError('NETWORK_FAILED', 'nft is not installed (Debian package nftables): managed networks need it for their rules.');
+      if (!tools.nft) throw new HangarError('NETWORK_FAILED', 'nft is not installed (Debian package nftables): managed networks need it for their rules.');
       const rendered = renderTable({ table, bridge, subnet: plan.subnet, gateway: plan.gateway, mode, note: `Hangar network ${spec.name} (${mode}, prefix ${this.prefix})` });
       const installed = await this.nftTable(table);
       if (!installed || !matchesInstalled(rendered, installed)) {
@@ -491,14 +491,14 @@ export class HostNetworks {
       const br = links.find((l) => l.ifname === bridge);
       const brTag = parseIfaceTag(br?.ifalias);
       if (!br || !brTag || brTag.prefix !== this.prefix || brTag.network !== network) {
-        throw new NetworkError('NETWORK_FAILED', `Network "${network}" is not set up on this host (no bridge ${bridge}): ensure it first.`);
+        throw new HangarError('NETWORK_FAILED', `Network "${network}" is not set up on this host (no bridge ${bridge}): ensure it first.`);
       }
       const tag = ifaceTag(this.prefix, 'tap', network);
       const t = links.find((l) => l.ifname === tap);
       if (t) {
         const owned = parseIfaceTag(t.ifalias);
         if (t.linkinfo?.info_kind !== 'tun' || !owned || owned.prefix !== this.prefix || owned.kind !== 'tap') {
-          throw new NetworkError('NETWORK_FAILED', `Interface ${tap} exists and is not a Hangar tap.`);
+          throw new HangarError('NETWORK_FAILED', `Interface ${tap} exists and is not a Hangar tap.`);
         }
       } else {
         const args = ['tuntap', 'add', 'dev', tap, 'mode', 'tap'];
@@ -521,7 +521,7 @@ export class HostNetworks {
       if (!t) return;
       const owned = parseIfaceTag(t.ifalias);
       if (!owned || owned.prefix !== this.prefix || owned.kind !== 'tap') {
-        throw new NetworkError('NETWORK_FAILED', `Interface ${tap} is not a Hangar tap: left alone.`);
+        throw new HangarError('NETWORK_FAILED', `Interface ${tap} is not a Hangar tap: left alone.`);
       }
       await this.ip(['link', 'del', 'dev', tap]);
       this.log(`network ${owned.network}: deleted tap ${tap}`);
@@ -622,7 +622,7 @@ export class HostNetworks {
     changed: string[],
   ): Promise<DnsmasqRecord> {
     const bin = this.getTools().dnsmasq;
-    if (!bin) throw new NetworkError('NETWORK_FAILED', 'dnsmasq is not installed (Debian package dnsmasq-base): managed networks need it for DHCP and DNS.');
+    if (!bin) throw new HangarError('NETWORK_FAILED', 'dnsmasq is not installed (Debian package dnsmasq-base): managed networks need it for DHCP and DNS.');
     const args = dnsmasqArgs({ bridge, plan, domain: spec.domain ?? `${spec.name}.hangar.internal`, files, upstream: this.dnsUpstream });
     mkdirSync(files.dir, { recursive: true, mode: 0o755 });
 
@@ -667,7 +667,7 @@ export class HostNetworks {
     }
     if (code !== 0) {
       const why = safeRead(files.launchLog).trim() || `exit status ${code}`;
-      throw new NetworkError('NETWORK_FAILED', `dnsmasq for network "${spec.name}" did not start: ${why}`);
+      throw new HangarError('NETWORK_FAILED', `dnsmasq for network "${spec.name}" did not start: ${why}`);
     }
     let rec: DnsmasqRecord | undefined;
     for (let i = 0; i < 100 && !rec; i++) {
@@ -676,7 +676,7 @@ export class HostNetworks {
       if (isAlive(p) && isDnsmasqFor(p.argv, files.pidFile)) rec = { pid: p.pid, startTime: p.startTime };
       else await sleep(20);
     }
-    if (!rec) throw new NetworkError('NETWORK_FAILED', `dnsmasq for network "${spec.name}" started but wrote no usable pid file (${files.pidFile}).`);
+    if (!rec) throw new HangarError('NETWORK_FAILED', `dnsmasq for network "${spec.name}" started but wrote no usable pid file (${files.pidFile}).`);
     this.writeRecord(files, rec);
     changed.push(`dnsmasq ${rec.pid}`);
     this.log(`network ${spec.name}: started dnsmasq ${rec.pid} on ${bridge}`);
@@ -720,7 +720,7 @@ export class HostNetworks {
   private getTools(): { ip: string; nft?: string; dnsmasq?: string } {
     if (!this.tools) {
       const ip = findTool('ip');
-      if (!ip) throw new NetworkError('NETWORK_FAILED', 'ip is not installed (Debian package iproute2).');
+      if (!ip) throw new HangarError('NETWORK_FAILED', 'ip is not installed (Debian package iproute2).');
       this.tools = { ip, nft: findTool('nft'), dnsmasq: findTool('dnsmasq') };
     }
     return this.tools;
@@ -729,14 +729,14 @@ export class HostNetworks {
   private async ip(args: string[]): Promise<string> {
     const r = await runTool(this.getTools().ip, args);
     if (r.code !== 0) {
-      throw new NetworkError('NETWORK_FAILED', `ip ${args.join(' ')} failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
+      throw new HangarError('NETWORK_FAILED', `ip ${args.join(' ')} failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
     }
     return r.stdout;
   }
 
   private async nft(script: string): Promise<void> {
     const r = await runTool(this.getTools().nft!, ['-f', '-'], script);
-    if (r.code !== 0) throw new NetworkError('NETWORK_FAILED', `nft failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
+    if (r.code !== 0) throw new HangarError('NETWORK_FAILED', `nft failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
   }
 
   private async nftTable(table: string): Promise<ReturnType<typeof parseTableJson> | undefined> {

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { HangarError } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { OperationContext } from '../operations/service.js';
 import { QmpError, type QmpClient } from '../qmp/index.js';
@@ -222,7 +222,7 @@ export class SnapshotService {
         if (!(await this.needsReconcile(rec))) continue;
         await this.vms.operate(view.name, 'snapshot-reconcile', async (h) => this.reconcileOne(h, log));
       } catch (e) {
-        log(`${view.name}: reconciling snapshots failed: ${e instanceof Error ? e.message : String(e)}`);
+        log(`${view.name}: reconciling snapshots failed: ${errorText(e)}`);
       }
     }
   }

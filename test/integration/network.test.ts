@@ -17,7 +17,7 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostNetworks, findOverlap, findTool, readHostNets, type NetworkSpec } from '../../src/network/host.js';
-import { NetworkError } from '../../src/network/errors.js';
+import { HangarError } from '../../src/errors/errors.js';
 import { parseSubnet } from '../../src/network/addr.js';
 import { bridgeName, macAddress, tableName, tapName } from '../../src/network/names.js';
 import { findProcesses } from '../../src/network/proc.js';
@@ -204,9 +204,9 @@ function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
   } catch (e) {
     err = e;
   }
-  expect(err, `expected a ${code} error`).toBeInstanceOf(NetworkError);
-  expect((err as NetworkError).code).toBe(code);
-  if (message) expect((err as NetworkError).message).toMatch(message);
+  expect(err, `expected a ${code} error`).toBeInstanceOf(HangarError);
+  expect((err as HangarError).code).toBe(code);
+  if (message) expect((err as HangarError).message).toMatch(message);
 }
 
 describe.skipIf(!canRun)('managed networks on the host (root, real QEMU)', () => {

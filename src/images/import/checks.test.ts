@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHangarError } from '../../errors/errors.js';
+import { ImportError } from './errors.js';
 import { ProgressReporter, type ImportProgress } from './progress.js';
 import { checkInfo, checkSniffed, ConvertProgressParser, sniff, type QemuImgInfo } from './qemu-img.js';
 
@@ -10,6 +12,15 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'hangar-checks-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ImportError', () => {
+  it('reaches an API client with its catalogue code, message and details', () => {
+    expect(toHangarError(new ImportError('NO_SPACE', 'Full.')).toJSON()).toEqual({ code: 'STORAGE_FULL', message: 'Full.' });
+    expect(toHangarError(new ImportError('CHECKSUM_MISMATCH', 'Bad sum.', { details: { expected: 'a' } })).toJSON()).toEqual({ code: 'CHECKSUM_MISMATCH', message: 'Bad sum.', details: { expected: 'a' } });
+    expect(toHangarError(new ImportError('DEST_EXISTS', 'Taken.')).code).toBe('IMAGE_EXISTS');
+    expect(toHangarError(new ImportError('ABORTED', 'Cancelled.')).code).toBe('INVALID_SPEC');
+  });
+});
 
 describe('ConvertProgressParser', () => {
   it('parses qemu-img -p output split anywhere', () => {

@@ -17,7 +17,8 @@ import { createGunzip } from 'node:zlib';
 import { KeyedMutex } from '../../util/mutex.js';
 import { killOrphanQemuImg } from '../../util/orphans.js';
 import { download, redactUrl, removePart } from './download.js';
-import { ImportError, errnoCode, messageOf, noSpaceError, throwIfAborted, toImportError, type ImportErrorCode } from './errors.js';
+import { errorText } from '../../errors/errors.js';
+import { ImportError, errnoCode, noSpaceError, throwIfAborted, toImportError, type ImportErrorCode } from './errors.js';
 import { parseManifest, parseOvf } from './ovf.js';
 import { ProgressReporter, type ImportProgress } from './progress.js';
 import { checkInfo, checkSniffed, convertToQcow2, isTarHeader, qemuImgInfo, sniff, tarChecksumOk, type SourceFormat } from './qemu-img.js';
@@ -190,7 +191,7 @@ export async function importImage(source: ImportSource, opts: ImportOptions): Pr
     throw toImportError(e, signal, (err) => {
       const code: ImportErrorCode =
         job.stage === 'source' || job.stage === 'unpack' ? 'BAD_SOURCE' : job.stage === 'convert' ? 'CONVERT_FAILED' : 'BAD_OPTIONS';
-      return fail(code, `The import failed while it was at the ${job.stage} step: ${messageOf(err)}. Nothing was imported.`, err);
+      return fail(code, `The import failed while it was at the ${job.stage} step: ${errorText(err)}. Nothing was imported.`, err);
     });
   } finally {
     if (job.jobDir) {
@@ -256,7 +257,7 @@ async function importFromFile(job: Job, file: string, sha: string | undefined): 
   try {
     fh = await open(file, 'r');
   } catch (e) {
-    throw fail('BAD_SOURCE', `Cannot open ${file}: ${messageOf(e)}; give the absolute path of a readable image file.`, e);
+    throw fail('BAD_SOURCE', `Cannot open ${file}: ${errorText(e)}; give the absolute path of a readable image file.`, e);
   }
   let size: number;
   let isOva: boolean;

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ImportError, abortedError, messageOf, noSpaceError } from './errors.js';
+import { errorText } from '../../errors/errors.js';
+import { ImportError, abortedError, noSpaceError } from './errors.js';
 
 export const ALLOWED_FORMATS = ['raw', 'qcow2', 'vmdk', 'vdi', 'vhdx', 'vpc'] as const;
 export type SourceFormat = (typeof ALLOWED_FORMATS)[number];
@@ -109,7 +110,7 @@ export async function runQemuImg(qemuImg: string, args: string[], opts: RunOptio
       else resolvePromise({ stdout, stderr });
     };
     child.on('error', (e) => {
-      finish(new QemuImgFailure(`cannot run ${qemuImg}: ${messageOf(e)} (install qemu-utils)`, '', null));
+      finish(new QemuImgFailure(`cannot run ${qemuImg}: ${errorText(e)} (install qemu-utils)`, '', null));
     });
     child.on('close', (code, sig) => {
       if (aborted) return finish(abortedError(opts.signal));
@@ -134,7 +135,7 @@ export async function qemuImgInfo(qemuImg: string, path: string, opts: { signal?
     out = await runQemuImg(qemuImg, args, { signal: opts.signal, timeoutMs: 60_000, limits: true });
   } catch (e) {
     if (e instanceof ImportError) throw e;
-    throw new ImportError('UNSUPPORTED_FORMAT', `qemu-img cannot read the image (${messageOf(e)}); check that the file is a disk image and is not damaged.`, { cause: e });
+    throw new ImportError('UNSUPPORTED_FORMAT', `qemu-img cannot read the image (${errorText(e)}); check that the file is a disk image and is not damaged.`, { cause: e });
   }
   let parsed: unknown;
   try {
@@ -328,6 +329,6 @@ export async function convertToQcow2(
   } catch (e) {
     if (e instanceof ImportError) throw e;
     if (isNoSpace(e)) throw noSpaceError('for the converted image', e);
-    throw new ImportError('CONVERT_FAILED', `Converting ${opts.label} to qcow2 failed: ${messageOf(e)}. The image may be damaged; check it with qemu-img check.`, { cause: e });
+    throw new ImportError('CONVERT_FAILED', `Converting ${opts.label} to qcow2 failed: ${errorText(e)}. The image may be damaged; check it with qemu-img check.`, { cause: e });
   }
 }

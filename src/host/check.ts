@@ -7,11 +7,11 @@
  * (see kvm-probe.ts), because on nested hosts /dev/kvm opens fine and yet no guest gets
  * anywhere on it.
  */
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCgroups } from '../resources/cgroups.js';
+import { describeExit, run, succeeded } from '../util/run.js';
 import { compareVersions } from '../util/version.js';
 import { DEFAULT_CACHE_DIR, probeKvm, type KvmProbeResult } from './kvm-probe.js';
 
@@ -106,13 +106,10 @@ export async function findTool(name: string, path = process.env.PATH ?? ''): Pro
 
 /** `binary --version`'s first version number, or undefined. */
 async function toolVersion(binary: string): Promise<{ version?: string; error?: string }> {
-  return new Promise((resolve) => {
-    execFile(binary, ['--version'], { timeout: 5000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      const m = /version\s+(\d+\.\d+(?:\.\d+)?)/i.exec(String(stdout));
-      if (m?.[1]) resolve({ version: m[1] });
-      else resolve({ error: err ? err.message : (String(stderr).trim() || 'no version in its --version output') });
-    });
-  });
+  const r = await run(binary, ['--version'], { timeoutMs: 5000 });
+  const m = /version\s+(\d+\.\d+(?:\.\d+)?)/i.exec(r.stdout);
+  if (m?.[1]) return { version: m[1] };
+  return { error: !succeeded(r) ? `${binary} --version: ${r.spawnError?.message ?? describeExit(r)}` : (r.stderr.trim() || 'no version in its --version output') };
 }
 
 

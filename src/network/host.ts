@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { basename, join } from 'node:path';
 import { KeyedMutex } from '../util/mutex.js';
+import { describeExit, run, succeeded } from '../util/run.js';
 import { contains, formatCidr, maskOf, overlaps, parseIPv4, parseSubnet, planSubnet, type Cidr, type SubnetPlan } from './addr.js';
 import { dnsmasqArgs, dnsmasqFiles, isDnsmasqFor, isDnsmasqUnder, parseLeases, type DnsmasqFiles, type Lease } from './dnsmasq.js';
 import { HangarError } from '../errors/errors.js';
@@ -139,26 +140,6 @@ export function findTool(name: string): string | undefined {
     }
   }
   return undefined;
-}
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runTool(bin: string, args: string[], input?: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
-  });
 }
 
 /** Addresses and routes of the host's interfaces (main table), read without spawning anything. */
@@ -567,8 +548,8 @@ export class HostNetworks {
     }
     const nft = this.getTools().nft;
     if (nft) {
-      const r = await runTool(nft, ['-j', 'list', 'tables', 'inet']);
-      if (r.code === 0) {
+      const r = await run(nft, ['-j', 'list', 'tables', 'inet']);
+      if (succeeded(r)) {
         for (const t of parseTablesJson(r.stdout)) {
           const n = networkOfTable(this.prefix, t);
           if (n !== undefined && !names.has(n)) {
@@ -727,21 +708,21 @@ export class HostNetworks {
   }
 
   private async ip(args: string[]): Promise<string> {
-    const r = await runTool(this.getTools().ip, args);
-    if (r.code !== 0) {
-      throw new HangarError('NETWORK_FAILED', `ip ${args.join(' ')} failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
+    const r = await run(this.getTools().ip, args);
+    if (!succeeded(r)) {
+      throw new HangarError('NETWORK_FAILED', `ip ${args.join(' ')} failed: ${r.stderr.trim() || describeExit(r)}`);
     }
     return r.stdout;
   }
 
   private async nft(script: string): Promise<void> {
-    const r = await runTool(this.getTools().nft!, ['-f', '-'], script);
-    if (r.code !== 0) throw new HangarError('NETWORK_FAILED', `nft failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
+    const r = await run(this.getTools().nft!, ['-f', '-'], { input: script });
+    if (!succeeded(r)) throw new HangarError('NETWORK_FAILED', `nft failed: ${r.stderr.trim() || describeExit(r)}`);
   }
 
   private async nftTable(table: string): Promise<ReturnType<typeof parseTableJson> | undefined> {
-    const r = await runTool(this.getTools().nft!, ['-j', 'list', 'table', 'inet', table]);
-    if (r.code !== 0) return undefined;
+    const r = await run(this.getTools().nft!, ['-j', 'list', 'table', 'inet', table]);
+    if (!succeeded(r)) return undefined;
     return parseTableJson(r.stdout);
   }
 

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { HangarError, type ErrorCode } from '../errors/errors.js';
 
 export interface RunOptions {
-  /** Stops the program after this long (see `killGraceMs`); the result says `timedOut`. Default 60 s. */
+  /** Stops the program after this long (see `killGraceMs`); the result says `timedOut`. Default 60 s; Infinity: never. */
   timeoutMs?: number;
   /** On timeout, SIGTERM first and SIGKILL this much later (for programs that clean up); default: SIGKILL at once. */
   killGraceMs?: number;
@@ -152,12 +152,14 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     const kill = (signal: NodeJS.Signals): void => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     };
-    const timer = setTimeout(() => {
-      result.timedOut = true;
-      if (opts.killGraceMs === undefined) return kill('SIGKILL');
-      kill('SIGTERM');
-      killTimer = setTimeout(() => kill('SIGKILL'), opts.killGraceMs);
-    }, timeoutMs);
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          result.timedOut = true;
+          if (opts.killGraceMs === undefined) return kill('SIGKILL');
+          kill('SIGTERM');
+          killTimer = setTimeout(() => kill('SIGKILL'), opts.killGraceMs);
+        }, timeoutMs)
+      : undefined;
     const onAbort = (): void => {
       result.aborted = true;
       kill('SIGKILL');
@@ -168,7 +170,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       if (opts.onLine) for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') opts.onLine(partial[s], s);

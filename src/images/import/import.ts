@@ -17,11 +17,12 @@ import { createGunzip } from 'node:zlib';
 import { KeyedMutex } from '../../util/mutex.js';
 import { killOrphanQemuImg } from '../../util/orphans.js';
 import { download, redactUrl, removePart } from './download.js';
-import { errorText } from '../../errors/errors.js';
-import { ImportError, errnoCode, noSpaceError, throwIfAborted, toImportError, type ImportErrorCode } from './errors.js';
+import { errorText, isHangarError } from '../../errors/errors.js';
+import { ImportError, abortedError, errnoCode, noSpaceError, throwIfAborted, toImportError, type ImportErrorCode } from './errors.js';
 import { parseManifest, parseOvf } from './ovf.js';
 import { ProgressReporter, type ImportProgress } from './progress.js';
-import { checkInfo, checkSniffed, convertToQcow2, isTarHeader, qemuImgInfo, sniff, tarChecksumOk, type SourceFormat } from './qemu-img.js';
+import { convertImage } from '../../storage/qemu-img.js';
+import { checkInfo, checkSniffed, isTarHeader, readImageInfo, sniff, tarChecksumOk, type SourceFormat } from './inspect.js';
 import { extractTar, safeEntryName, type TarEntry } from './tar.js';
 
 export type { ImportProgress } from './progress.js';
@@ -343,9 +344,9 @@ async function inspectDisk(job: Job, path: string, label: string): Promise<Inspe
   throwIfAborted(job.signal);
   const sniffed = await sniff(path);
   checkSniffed(sniffed, label);
-  const info = await qemuImgInfo(job.qemuImg, path, { signal: job.signal });
+  const info = await readImageInfo(job.qemuImg, path, { signal: job.signal });
   const format = checkInfo(info, path, label, sniffed);
-  return { path, label, format, virtualSize: info['virtual-size'] };
+  return { path, label, format, virtualSize: info.virtualSizeBytes };
 }
 
 interface Converted {
@@ -364,7 +365,7 @@ async function convertAll(job: Job, disks: Inspected[]): Promise<Converted[]> {
     const message = disks.length > 1 ? `converting disk ${i + 1} of ${disks.length} (${d.format})` : `converting ${d.format} to qcow2`;
     const base = before;
     job.progress.report({ phase: 'convert', bytesDone: base, bytesTotal: total, message }, { force: true });
-    await convertToQcow2(job.qemuImg, d.path, d.format, tmp, {
+    await convertToQcow2(job.qemuImg, { path: d.path, format: d.format }, tmp, {
       signal: job.signal,
       label: d.label,
       onPercent: (pct) => {
@@ -378,6 +379,25 @@ async function convertAll(job: Job, disks: Inspected[]): Promise<Converted[]> {
   }
   job.progress.report({ phase: 'convert', bytesDone: total, bytesTotal: total, percent: 100, message: 'converted' }, { force: true });
   return out;
+}
+
+/** `qemu-img convert -p -f <format> -O qcow2 src dst`: a full pool is NO_SPACE, anything else CONVERT_FAILED. */
+async function convertToQcow2(
+  qemuImg: string,
+  src: { path: string; format: SourceFormat },
+  dst: string,
+  opts: { signal?: AbortSignal; onPercent?: (pct: number) => void; label: string },
+): Promise<void> {
+  try {
+    await convertImage(src, { path: dst, format: 'qcow2' }, {
+      binary: qemuImg, what: `converting ${opts.label}`,
+      ...(opts.signal && { signal: opts.signal }), ...(opts.onPercent && { onPercent: opts.onPercent }),
+    });
+  } catch (e) {
+    if (opts.signal?.aborted) throw abortedError(opts.signal);
+    if (isHangarError(e) && e.code === 'STORAGE_FULL') throw noSpaceError('for the converted image', e);
+    throw new ImportError('CONVERT_FAILED', `Converting ${opts.label} to qcow2 failed: ${errorText(e)}. The image may be damaged; check it with qemu-img check.`, { cause: e });
+  }
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -399,15 +419,15 @@ async function finalize(job: Job, outs: Converted[]): Promise<Array<Omit<ImportR
   const infos: Array<{ virtualSize: number; actualSize: number }> = [];
   let totalBytes = 0;
   for (const o of outs) {
-    const info = await qemuImgInfo(job.qemuImg, o.tmp, { signal: job.signal, format: 'qcow2' });
-    if (info.format !== 'qcow2' || info['virtual-size'] !== o.virtualSize) {
-      throw fail('CONVERT_FAILED', `The converted image has ${info['virtual-size']} bytes instead of ${o.virtualSize}; nothing was imported.`);
+    const info = await readImageInfo(job.qemuImg, o.tmp, { signal: job.signal, format: 'qcow2' });
+    if (info.format !== 'qcow2' || info.virtualSizeBytes !== o.virtualSize) {
+      throw fail('CONVERT_FAILED', `The converted image has ${info.virtualSizeBytes} bytes instead of ${o.virtualSize}; nothing was imported.`);
     }
     await fsyncPath(o.tmp);
     const st = await stat(o.tmp);
     const actualSize = st.blocks * 512;
     totalBytes += st.size;
-    infos.push({ virtualSize: info['virtual-size'], actualSize });
+    infos.push({ virtualSize: info.virtualSizeBytes, actualSize });
   }
   job.progress.report({ phase: 'finalize', bytesDone: 0, bytesTotal: totalBytes, message: 'making the image visible' }, { force: true });
   throwIfAborted(job.signal);

@@ -1,153 +1,28 @@
 /**
- * qemu-img, driven safely: format detection with `info --output=json` under resource
- * limits, refusal of images that would make qemu-img read other files (backing files,
- * external data files, VMDK descriptors with extents), and conversion to qcow2 with progress.
+ * What an image from outside is, before Hangar converts it: its first bytes (sniffed here),
+ * then `qemu-img info` under resource limits; refusal of images that would make qemu-img
+ * read other files (backing files, external data files, VMDK descriptors with extents).
  */
-import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { errorText } from '../../errors/errors.js';
-import { ImportError, abortedError, noSpaceError } from './errors.js';
+import { imageInfo, type ImageInfo } from '../../storage/qemu-img.js';
+import { ImportError, abortedError } from './errors.js';
 
 export const ALLOWED_FORMATS = ['raw', 'qcow2', 'vmdk', 'vdi', 'vhdx', 'vpc'] as const;
 export type SourceFormat = (typeof ALLOWED_FORMATS)[number];
 
-/** The subset of `qemu-img info --output=json` this module reads. */
-export interface QemuImgInfo {
-  format: string;
-  'virtual-size': number;
-  'actual-size'?: number;
-  filename?: string;
-  encrypted?: boolean;
-  'backing-filename'?: string;
-  'full-backing-filename'?: string;
-  'format-specific'?: { type?: string; data?: Record<string, unknown> };
-}
-
-interface RunOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  onStdout?: (chunk: string) => void;
-  /** Address-space and CPU limits through prlimit(1), against hostile images. */
-  limits?: boolean;
-}
-
-interface RunResult {
-  stdout: string;
-  stderr: string;
-}
-
-let prlimitPath: Promise<string | undefined> | undefined;
-function findPrlimit(): Promise<string | undefined> {
-  prlimitPath ??= (async () => {
-    for (const p of ['/usr/bin/prlimit', '/bin/prlimit']) {
-      try {
-        await access(p, constants.X_OK);
-        return p;
-      } catch {
-        // try the next
-      }
-    }
-    return undefined;
-  })();
-  return prlimitPath;
-}
-
-const MAX_CAPTURE = 1 << 20;
-
-export class QemuImgFailure extends Error {
-  constructor(message: string, readonly stderr: string, readonly exitCode: number | null) {
-    super(message);
-  }
-}
-
-/** Runs qemu-img with an argv array (never a shell); rejects with QemuImgFailure or an ABORTED ImportError. */
-export async function runQemuImg(qemuImg: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  if (opts.signal?.aborted) throw abortedError(opts.signal);
-  let cmd = qemuImg;
-  let argv = args;
-  if (opts.limits) {
-    const prlimit = await findPrlimit();
-    if (prlimit) {
-      cmd = prlimit;
-      argv = ['--as=2147483648', '--cpu=30', '--', qemuImg, ...args];
-    }
-  }
-  return new Promise<RunResult>((resolvePromise, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    let stdout = '';
-    let stderr = '';
-    let settled = false;
-    let aborted = false;
-    let timedOut = false;
-    const onAbort = (): void => {
-      aborted = true;
-      child.kill('SIGKILL');
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = opts.timeoutMs
-      ? setTimeout(() => {
-          timedOut = true;
-          child.kill('SIGKILL');
-        }, opts.timeoutMs)
-      : undefined;
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      if (stdout.length < MAX_CAPTURE) stdout += d;
-      opts.onStdout?.(d);
-    });
-    child.stderr.on('data', (d: string) => {
-      stderr = (stderr + d).slice(-16384);
-    });
-    const finish = (err: Error | undefined): void => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (err) reject(err);
-      else resolvePromise({ stdout, stderr });
-    };
-    child.on('error', (e) => {
-      finish(new QemuImgFailure(`cannot run ${qemuImg}: ${errorText(e)} (install qemu-utils)`, '', null));
-    });
-    child.on('close', (code, sig) => {
-      if (aborted) return finish(abortedError(opts.signal));
-      if (timedOut) return finish(new QemuImgFailure(`qemu-img ${args[0] ?? ''} took longer than ${opts.timeoutMs} ms`, stderr, code));
-      if (code === 0) return finish(undefined);
-      const detail = stderr.trim().split('\n').filter(Boolean).pop() ?? (sig ? `killed by ${sig}` : `exit code ${code}`);
-      finish(new QemuImgFailure(`qemu-img ${args[0] ?? ''} failed: ${detail}`, stderr, code));
-    });
-  });
-}
-
-function isNoSpace(e: unknown): boolean {
-  return e instanceof QemuImgFailure && /No space left on device|Disk quota exceeded/i.test(e.stderr + e.message);
-}
-
-export async function qemuImgInfo(qemuImg: string, path: string, opts: { signal?: AbortSignal; format?: string } = {}): Promise<QemuImgInfo> {
-  const args = ['info', '--output=json'];
-  if (opts.format) args.push('-f', opts.format);
-  args.push(path);
-  let out: RunResult;
+/**
+ * `qemu-img info` of an image from outside, under resource limits and a time limit (a hostile
+ * image must not exhaust the host); any failure means the file is not an image we can read.
+ */
+export async function readImageInfo(qemuImg: string, path: string, opts: { signal?: AbortSignal; format?: string } = {}): Promise<ImageInfo> {
   try {
-    out = await runQemuImg(qemuImg, args, { signal: opts.signal, timeoutMs: 60_000, limits: true });
+    return await imageInfo(path, { binary: qemuImg, limits: true, timeoutMs: 60_000, ...(opts.signal && { signal: opts.signal }), ...(opts.format && { format: opts.format }) });
   } catch (e) {
-    if (e instanceof ImportError) throw e;
+    if (opts.signal?.aborted) throw abortedError(opts.signal);
     throw new ImportError('UNSUPPORTED_FORMAT', `qemu-img cannot read the image (${errorText(e)}); check that the file is a disk image and is not damaged.`, { cause: e });
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(out.stdout);
-  } catch (e) {
-    throw new ImportError('UNSUPPORTED_FORMAT', 'qemu-img info printed something that is not JSON; check the qemu-img installation.', { cause: e });
-  }
-  const info = parsed as QemuImgInfo;
-  if (typeof info?.format !== 'string' || typeof info['virtual-size'] !== 'number') {
-    throw new ImportError('UNSUPPORTED_FORMAT', 'qemu-img info did not report a format and size for the image.');
-  }
-  return info;
 }
 
 /** What the first bytes of a file say, before qemu-img is allowed to look at it. */
@@ -261,15 +136,15 @@ export function checkSniffed(s: Sniffed, label: string): void {
 }
 
 /** Refusals from `qemu-img info`: unsupported formats, backing and data files, foreign extents. */
-export function checkInfo(info: QemuImgInfo, path: string, label: string, sniffed: Sniffed): SourceFormat {
+export function checkInfo(info: ImageInfo, path: string, label: string, sniffed: Sniffed): SourceFormat {
   const format = info.format;
   if (!(ALLOWED_FORMATS as readonly string[]).includes(format)) {
     throw new ImportError('UNSUPPORTED_FORMAT', `${label} is in the ${format} format; only ${ALLOWED_FORMATS.join(', ')} disks (and OVA archives) can be imported. Convert it first.`);
   }
-  if (info['backing-filename'] !== undefined || info['full-backing-filename'] !== undefined) {
-    throw new ImportError('UNSAFE_IMAGE', `${label} has a backing file (${info['backing-filename'] ?? info['full-backing-filename'] ?? ''}), which could point anywhere on this host; refusing it. Flatten it first (qemu-img convert without -B, or qemu-img rebase -b "").`);
+  if (info.backingFilename !== undefined || info.fullBackingFilename !== undefined) {
+    throw new ImportError('UNSAFE_IMAGE', `${label} has a backing file (${info.backingFilename ?? info.fullBackingFilename ?? ''}), which could point anywhere on this host; refusing it. Flatten it first (qemu-img convert without -B, or qemu-img rebase -b "").`);
   }
-  const data = info['format-specific']?.data ?? {};
+  const data = info.formatSpecific?.data ?? {};
   if (data['data-file'] !== undefined) {
     throw new ImportError('UNSAFE_IMAGE', `${label} keeps its data in an external file, which could point anywhere on this host; refusing it. Convert it to a self-contained image first.`);
   }
@@ -289,46 +164,8 @@ export function checkInfo(info: QemuImgInfo, path: string, label: string, sniffe
       }
     }
   }
-  if (!Number.isSafeInteger(info['virtual-size']) || info['virtual-size'] <= 0) {
+  if (!Number.isSafeInteger(info.virtualSizeBytes) || info.virtualSizeBytes <= 0) {
     throw new ImportError('BAD_SOURCE', `${label} has no usable virtual size; check that the file is a disk image.`);
   }
   return format as SourceFormat;
-}
-
-/** Parses `qemu-img convert -p` output, e.g. "    (42.17/100%)\r", keeping state across chunks. */
-export class ConvertProgressParser {
-  private buf = '';
-  push(chunk: string): number | undefined {
-    this.buf += chunk;
-    let last: number | undefined;
-    for (const m of this.buf.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)) last = Number(m[1]);
-    const cut = this.buf.lastIndexOf(')');
-    if (cut >= 0) this.buf = this.buf.slice(cut + 1);
-    if (this.buf.length > 256) this.buf = this.buf.slice(-256);
-    return last;
-  }
-}
-
-/** `qemu-img convert -p -f <format> -O qcow2 src dst`, mapping ENOSPC to NO_SPACE. */
-export async function convertToQcow2(
-  qemuImg: string,
-  src: string,
-  format: SourceFormat,
-  dst: string,
-  opts: { signal?: AbortSignal; onPercent?: (pct: number) => void; label: string },
-): Promise<void> {
-  const parser = new ConvertProgressParser();
-  try {
-    await runQemuImg(qemuImg, ['convert', '-p', '-f', format, '-O', 'qcow2', src, dst], {
-      signal: opts.signal,
-      onStdout: (d) => {
-        const pct = parser.push(d);
-        if (pct !== undefined) opts.onPercent?.(pct);
-      },
-    });
-  } catch (e) {
-    if (e instanceof ImportError) throw e;
-    if (isNoSpace(e)) throw noSpaceError('for the converted image', e);
-    throw new ImportError('CONVERT_FAILED', `Converting ${opts.label} to qcow2 failed: ${errorText(e)}. The image may be damaged; check it with qemu-img check.`, { cause: e });
-  }
 }

@@ -11,7 +11,7 @@ import { constants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCgroups } from '../resources/cgroups.js';
-import { describeExit, run, succeeded } from '../util/run.js';
+import { describeExit, findProgram, run, succeeded } from '../util/run.js';
 import { compareVersions } from '../util/version.js';
 import { DEFAULT_CACHE_DIR, probeKvm, type KvmProbeResult } from './kvm-probe.js';
 
@@ -42,9 +42,6 @@ export interface HostCheckOptions {
 export const MIN_QEMU_VERSION: readonly [number, number] = [7, 0];
 const DEFAULT_QEMU = 'qemu-system-x86_64';
 const DEFAULT_PROBE_TIMEOUT_MS = 5000;
-
-/** Where tools are looked for besides PATH (dnsmasq, ip and nft live in sbin, not always on PATH). */
-const EXTRA_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 /** The optional host tools and what needs them. */
 const TOOLS: readonly { name: string; pkg: string; neededFor: string }[] = [
@@ -90,19 +87,6 @@ async function listDir(path: string): Promise<string[]> {
   }
 }
 
-/** An executable `name` on PATH or in the usual sbin/bin directories; a path is checked as is. */
-export async function findTool(name: string, path = process.env.PATH ?? ''): Promise<string | undefined> {
-  const candidates = name.includes('/') ? [name] : [...path.split(':').filter(Boolean), ...EXTRA_DIRS].map((d) => join(d, name));
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      if ((await stat(c)).isFile()) return c;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** `binary --version`'s first version number, or undefined. */
 async function toolVersion(binary: string): Promise<{ version?: string; error?: string }> {
@@ -166,7 +150,7 @@ interface QemuFound {
 
 async function checkQemu(binary: string): Promise<[CheckResult, QemuFound]> {
   const base = { id: 'qemu', title: 'QEMU: Checking for the qemu binary' };
-  const path = await findTool(binary);
+  const path = findProgram(binary);
   if (!path) {
     return [{ ...base, status: 'fail', detail: `${binary} not found on PATH`, hint: 'Install QEMU: apt-get install qemu-system-x86' }, {}];
   }
@@ -183,7 +167,7 @@ async function checkQemu(binary: string): Promise<[CheckResult, QemuFound]> {
 
 async function checkQemuImg(): Promise<CheckResult> {
   const base = { id: 'qemu-img', title: 'QEMU: Checking for qemu-img' };
-  const path = await findTool('qemu-img');
+  const path = findProgram('qemu-img');
   if (!path) return { ...base, status: 'fail', detail: 'qemu-img not found: volumes, images and snapshots need it', hint: 'apt-get install qemu-utils' };
   const { version, error } = await toolVersion(path);
   if (!version) return { ...base, status: 'fail', detail: `${path} does not run: ${error ?? 'unknown error'}`, hint: 'apt-get install --reinstall qemu-utils' };
@@ -309,7 +293,7 @@ async function checkIommu(): Promise<CheckResult> {
 
 async function checkTool(tool: (typeof TOOLS)[number]): Promise<CheckResult> {
   const base = { id: `binary-${tool.name}`, title: `HANGAR: Checking for ${tool.name}` };
-  const path = await findTool(tool.name);
+  const path = findProgram(tool.name);
   if (path) return { ...base, status: 'pass', detail: path };
   return { ...base, status: 'warn', detail: `${tool.name} not found: no ${tool.neededFor}`, hint: `apt-get install ${tool.pkg}` };
 }

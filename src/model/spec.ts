@@ -150,6 +150,12 @@ export interface HostCaps {
   qemuVersion: string;
 }
 
+/** The accelerator a VM actually gets: the spec's, else the daemon default, with `auto` left to the host. */
+export function resolveAccel(spec: Pick<VmSpec, 'accel'>, caps: Pick<HostCaps, 'defaultAccel'>, opts?: { defaultAccel?: Accel }): 'kvm' | 'tcg' {
+  const wanted = spec.accel ?? opts?.defaultAccel ?? 'auto';
+  return wanted === 'auto' ? caps.defaultAccel : wanted;
+}
+
 /** Per-VM runtime paths, chosen by the daemon (never user input). */
 export interface VmPaths {
   qmpSocket: string;

@@ -4,6 +4,7 @@
  * managed network (gateway .1, DHCP pool from .2 to the last address before broadcast).
  */
 import { HangarError } from '../errors/errors.js';
+import { isIPv4 } from '../model/validate.js';
 
 /** Prefix lengths a managed network may have: /16 (65 534 hosts) down to /29 (6 hosts). */
 export const MIN_PREFIX = 16;
@@ -27,20 +28,10 @@ export interface SubnetPlan {
   dhcpRange: [string, string];
 }
 
-const OCTET = /^(0|[1-9][0-9]{0,2})$/;
-
-/** Parses a dotted-quad IPv4 address strictly; undefined if it is not one. */
+/** Parses a dotted-quad IPv4 address strictly (the model's isIPv4); undefined if it is not one. */
 export function parseIPv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!OCTET.test(p)) return undefined;
-    const v = Number(p);
-    if (v > 255) return undefined;
-    n = n * 256 + v;
-  }
-  return n;
+  if (!isIPv4(text)) return undefined;
+  return text.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 }
 
 export function formatIPv4(n: number): string {

@@ -12,12 +12,12 @@
  * IPv4 only. Needs root (CAP_NET_ADMIN).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { basename, join } from 'node:path';
 import { KeyedMutex } from '../util/mutex.js';
-import { describeExit, run, succeeded } from '../util/run.js';
+import { describeExit, findProgram, run, succeeded } from '../util/run.js';
 import { contains, formatCidr, maskOf, overlaps, parseIPv4, parseSubnet, planSubnet, type Cidr, type SubnetPlan } from './addr.js';
 import { dnsmasqArgs, dnsmasqFiles, isDnsmasqFor, isDnsmasqUnder, parseLeases, type DnsmasqFiles, type Lease } from './dnsmasq.js';
 import { HangarError } from '../errors/errors.js';
@@ -123,23 +123,6 @@ function modeOf(spec: NetworkSpec): NetworkMode | 'bridged' {
   if (spec.parent !== undefined) return 'bridged';
   if (spec.isolated) return 'isolated';
   return spec.nat ? 'nat' : 'routed';
-}
-
-const SEARCH_PATH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
-
-/** Absolute path of a host tool, or undefined if it is not installed. */
-export function findTool(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SEARCH_PATH];
-  for (const d of dirs) {
-    const p = join(d, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /** Addresses and routes of the host's interfaces (main table), read without spawning anything. */
@@ -700,9 +683,9 @@ export class HostNetworks {
 
   private getTools(): { ip: string; nft?: string; dnsmasq?: string } {
     if (!this.tools) {
-      const ip = findTool('ip');
+      const ip = findProgram('ip');
       if (!ip) throw new HangarError('NETWORK_FAILED', 'ip is not installed (Debian package iproute2).');
-      this.tools = { ip, nft: findTool('nft'), dnsmasq: findTool('dnsmasq') };
+      this.tools = { ip, nft: findProgram('nft'), dnsmasq: findProgram('dnsmasq') };
     }
     return this.tools;
   }

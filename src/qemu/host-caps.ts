@@ -3,27 +3,11 @@ import { accessSync, constants } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostCaps } from '../model/spec.js';
-import { run } from '../util/run.js';
+import { findProgram, run } from '../util/run.js';
 
 export interface HostCapsReport extends HostCaps {
   /** Absolute path of the QEMU binary, found once so each spawn skips the PATH search. */
   qemuPath?: string;
-}
-
-/** The absolute path of `binary` on PATH, or undefined. */
-export function findOnPath(binary: string, path = process.env.PATH ?? ''): string | undefined {
-  if (binary.includes('/')) return binary;
-  for (const dir of path.split(':')) {
-    if (!dir) continue;
-    const candidate = `${dir}/${binary}`;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 export interface DetectHostCapsOptions {
@@ -42,7 +26,7 @@ export async function detectHostCaps(qemuBinary: string, opts: DetectHostCapsOpt
   } catch {
     kvmUsable = false;
   }
-  const qemuPath = findOnPath(qemuBinary);
+  const qemuPath = findProgram(qemuBinary);
   // '' if QEMU is missing: starting a VM then fails with QEMU_FAILED and says so.
   const qemuVersion = qemuPath === undefined ? '' : await qemuVersionOf(qemuPath, opts.cacheDir);
   const report: HostCapsReport = { kvmUsable, defaultAccel: kvmUsable ? 'kvm' : 'tcg', qemuVersion };

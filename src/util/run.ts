@@ -7,6 +7,8 @@
  * by their owners with `spawn`; this module is for commands whose result is awaited.
  */
 import { spawn } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { HangarError, type ErrorCode } from '../errors/errors.js';
 
 export interface RunOptions {
@@ -225,4 +227,21 @@ export function commandError(r: RunResult<string | Buffer>, opts: Pick<RunChecke
   if (notFound(r)) return new CommandError(code, `${name} is not installed${opts.packageHint ? ` (${opts.packageHint})` : ''}`, r);
   const detail = stderrTail(r);
   return new CommandError(code, `${r.command} failed (${describeExit(r, opts.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS)})${detail ? `: ${detail}` : ''}`, r);
+}
+
+/** Where system programs live, searched after PATH: a daemon started by systemd or sudo may have a thin PATH. */
+export const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/** The absolute path of the executable file `name` on PATH or in SYSTEM_DIRS (a path is checked as is); undefined if none. */
+export function findProgram(name: string, path = process.env.PATH ?? ''): string | undefined {
+  const candidates = name.includes('/') ? [name] : [...path.split(':').filter(Boolean), ...SYSTEM_DIRS].map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      if (statSync(c).isFile()) return c;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }

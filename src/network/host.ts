@@ -34,7 +34,7 @@ import {
   validateNetworkName,
   validatePrefix,
 } from './names.js';
-import { findProcesses, isAlive, isSameProcess, readProc, sleep, stopProcess } from './proc.js';
+import { findProcesses, isAlive, isSameLiveProcess, readProc, stopProcess } from '../util/proc.js';
 
 export interface NetworkSpec {
   name: string;
@@ -638,7 +638,7 @@ export class HostNetworks {
       const pid = readPidFile(files.pidFile);
       const p = pid === undefined ? undefined : readProc(pid);
       if (isAlive(p) && isDnsmasqFor(p.argv, files.pidFile)) rec = { pid: p.pid, startTime: p.startTime };
-      else await sleep(20);
+      else await new Promise((r) => setTimeout(r, 20));
     }
     if (!rec) throw new HangarError('NETWORK_FAILED', `dnsmasq for network "${spec.name}" started but wrote no usable pid file (${files.pidFile}).`);
     this.writeRecord(files, rec);
@@ -669,7 +669,7 @@ export class HostNetworks {
 
   /** True while the dnsmasq of `state` is still that process (pid + start time). */
   static dnsmasqAlive(state: Pick<NetworkState, 'dnsmasqPid' | 'dnsmasqStartTime'>): boolean {
-    return state.dnsmasqPid !== undefined && state.dnsmasqStartTime !== undefined && isSameProcess(state.dnsmasqPid, state.dnsmasqStartTime);
+    return state.dnsmasqPid !== undefined && state.dnsmasqStartTime !== undefined && isSameLiveProcess(state.dnsmasqPid, state.dnsmasqStartTime);
   }
 
   // ---------------------------------------------------------------- host plumbing

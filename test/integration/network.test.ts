@@ -21,7 +21,7 @@ import { findProgram } from '../../src/util/run.js';
 import { HangarError } from '../../src/errors/errors.js';
 import { parseSubnet } from '../../src/network/addr.js';
 import { bridgeName, macAddress, tableName, tapName } from '../../src/network/names.js';
-import { findProcesses } from '../../src/network/proc.js';
+import { findProcesses } from '../../src/util/proc.js';
 import { QmpClient } from '../../src/qmp/index.js';
 
 const PREFIX = 'hgx';

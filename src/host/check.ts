@@ -14,6 +14,7 @@ import { detectCgroups } from '../resources/cgroups.js';
 import { describeExit, findProgram, run, succeeded } from '../util/run.js';
 import { compareVersions } from '../util/version.js';
 import { DEFAULT_CACHE_DIR, probeKvm, type KvmProbeResult } from './kvm-probe.js';
+import { pathExists } from '../util/files.js';
 
 /** Kept here for the host check's callers and tests. */
 export { compareVersions };
@@ -53,14 +54,6 @@ const TOOLS: readonly { name: string; pkg: string; neededFor: string }[] = [
 
 // --- small helpers ------------------------------------------------------------------------------
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function canReadWrite(path: string): Promise<boolean> {
   try {
@@ -313,7 +306,7 @@ async function checkTinyImage(cacheDir: string): Promise<CheckResult> {
   }
   const files = [m.kernel, m.initrd].filter((f): f is string => typeof f === 'string');
   const missing: string[] = [];
-  for (const f of files) if (!(await exists(f))) missing.push(f);
+  for (const f of files) if (!(await pathExists(f))) missing.push(f);
   if (files.length < 2 || missing.length > 0) {
     return { ...base, status: 'warn', detail: `manifest present but ${missing.length ? `missing ${missing.join(', ')}` : 'it names no kernel/initrd'}`, hint: 'hangar image build tiny --force' };
   }

@@ -128,13 +128,19 @@ export interface HostdevSpec {
 }
 
 export interface CloudInitSpec {
+  /** NoCloud (`cidata`, Linux cloud-init) or config-drive (`config-2`, cloudbase-init). */
   format: 'nocloud' | 'configdrive';
+  /** Host name (or FQDN) for the guest. */
   hostname?: string;
+  /** A user to create, with passwordless sudo and bash. Without it, keys and password go to the image's default user. */
   user?: string;
+  /** Public key lines (`ssh-ed25519 AAAA… comment`), e.g. from parseSshKeyFile(). */
   sshKeys?: string[];
-  /** SHA-512 crypt hash; the plain password is never stored. */
+  /** A SHA-512 crypt(3) hash (`$6$…`, from hashPassword()); the plain password is never stored. */
   passwordHash?: string;
+  /** Custom user-data: `#cloud-config` YAML (a mapping) or a `#!` script. */
   userData?: string;
+  /** Network configuration, YAML version 1 or 2 (optionally under a top-level `network:` key). */
   networkConfig?: string;
 }
 

@@ -24,6 +24,7 @@ import { ProgressReporter, type ImportProgress } from './progress.js';
 import { convertImage } from '../../storage/qemu-img.js';
 import { checkInfo, checkSniffed, isTarHeader, readImageInfo, sniff, tarChecksumOk, type SourceFormat } from './inspect.js';
 import { extractTar, safeEntryName, type TarEntry } from './tar.js';
+import { pathExists } from '../../util/files.js';
 
 export type { ImportProgress } from './progress.js';
 
@@ -147,18 +148,10 @@ async function ensureSpace(dir: string, bytes: number, what: string): Promise<vo
   if (fs && fs.bavail * fs.bsize < bytes) throw noSpaceError(`${what} (${bytes} bytes needed, ${fs.bavail * fs.bsize} free)`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function assertFree(destDir: string, names: string[]): Promise<void> {
   for (const n of names) {
-    if (await exists(join(destDir, n))) {
+    if (await pathExists(join(destDir, n))) {
       throw fail('DEST_EXISTS', `${join(destDir, n)} already exists; choose another image name or delete the existing image.`);
     }
   }

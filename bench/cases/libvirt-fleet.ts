@@ -18,6 +18,7 @@ import { waitForMarker } from '../lib/serial.js';
 import { fmtMiB, fmtMs, fmtRatio } from '../lib/stats.js';
 import { table, type BenchCase, type BenchContext, type CaseResult, type Goal } from '../lib/report.js';
 import { TINY_GUEST } from './libvirt-start-stop.js';
+import { errorText } from '../../src/errors/errors.js';
 
 const MEMORY_MIB = 128;
 /** The issue's sizes; the env overrides are for trying the case out quickly. */
@@ -176,7 +177,7 @@ class Fleet {
         })
         .catch((e: unknown) => {
           const qemuLog = sys === 'libvirt' ? join(this.lv.dir, 'log', 'qemu', `${g.name}.log`) : join(dirname(g.serial), 'qemu.log');
-          this.failures.push(`${sys} ${g.name}: ${e instanceof Error ? e.message : String(e)}; serial log ends «${tail(g.serial)}»; QEMU log ends «${tail(qemuLog)}»`);
+          this.failures.push(`${sys} ${g.name}: ${errorText(e)}; serial log ends «${tail(g.serial)}»; QEMU log ends «${tail(qemuLog)}»`);
           return Number.NaN;
         })));
     const alive = guests.filter((g) => isAlive(g.pid));

@@ -13,7 +13,7 @@ import type { ApiDeps } from './server.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { ErrorBody } from '../contract/errors.js';
 import { ApiClient, resolveTrust } from '../client/index.js';
-import { ERROR_CATALOGUE, HangarError, isHangarError } from '../errors/errors.js';
+import { ERROR_CATALOGUE, HangarError, toHangarError } from '../errors/errors.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { ConsoleTokens } from '../auth/console-tokens.js';
 import { registerAuth, type AuthContext } from '../auth/hooks.js';
@@ -50,7 +50,7 @@ beforeAll(async () => {
   app.addSchema(ErrorBody);
   registerAuth(app, auth);
   app.setErrorHandler((err, _req, reply) => {
-    const body = isHangarError(err) ? err.toJSON() : { code: 'INTERNAL' as const, message: err instanceof Error ? err.message : String(err) };
+    const body = toHangarError(err).toJSON();
     void reply.status(ERROR_CATALOGUE[body.code].status).send(body);
   });
   app.addHook('onResponse', async (req) => {

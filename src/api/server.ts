@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ERROR_CATALOGUE, HangarError, isHangarError } from '../errors/errors.js';
+import { ERROR_CATALOGUE, errorText, HangarError, toHangarError } from '../errors/errors.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { EventBus } from '../events/bus.js';
 import type { ImageCatalog, ImportImageInput } from '../images/catalog.js';
@@ -44,7 +44,6 @@ import type { MetricsSampler } from '../metrics/sampler.js';
 import type { PrometheusMetrics } from '../metrics/prometheus.js';
 import { registerAuditHooks, registerAuditRoutes, type AuditLog } from '../audit/audit.js';
 import { lazyCompilersFactory } from './lazy-compilers.js';
-import { QmpClosedError, QmpError, QmpTimeoutError } from '../qmp/index.js';
 import {
   CreateVmBody, DeleteQuery, Peer, ErrorBody, Event, EventsQuery, EventType, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from '../contract/index.js';
@@ -160,7 +159,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
     return {
       version: deps.version, hostname: hostname(), cpus: deps.host.cpus, memory: deps.host.memoryMiB,
-      accel: deps.accel, autoAccel: deps.caps.defaultAccel, kvmUsable: deps.caps.kvmUsable, qemuVersion: deps.caps.qemuVersion,
+      accel: deps.accel, autoAccel: deps.caps.defaultAccel, kvmUsable: deps.caps.kvmUsable, qemuVersion: deps.caps.qemuVersion || undefined,
       vms: counts, allocated: { cpus, memory },
       capacity: { cpus: capacity.cpus, memory: capacity.memoryMiB },
       policy: { cpuOvercommit: deps.host.cpuOvercommit, memoryOvercommit: deps.host.memoryOvercommit, reservedMemory: deps.host.reservedMemoryMiB },
@@ -439,7 +438,7 @@ function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps, displays: D
                 }
               });
             })
-            .catch((e: unknown) => ws.close(1011, `console unavailable: ${e instanceof Error ? e.message : String(e)}`.slice(0, 120)));
+            .catch((e: unknown) => ws.close(1011, `console unavailable: ${errorText(e)}`.slice(0, 120)));
         });
       } catch (e) {
         const body = toErrorBody(e);
@@ -449,7 +448,6 @@ function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps, displays: D
   });
 }
 
-/** The one place where anything thrown becomes a client-facing error. */
 /** What the host uses now: memory available, load, and the guests' QEMU processes' memory (newest metrics samples). */
 async function hostUse(vms: VmView[], deps: ApiDeps): Promise<{ memoryAvailable: number; load1: number; qemuRss?: number }> {
   const meminfo = await readFile('/proc/meminfo', 'utf8').catch(() => '');
@@ -464,19 +462,16 @@ async function hostUse(vms: VmView[], deps: ApiDeps): Promise<{ memoryAvailable:
   return use;
 }
 
+/** The one place where anything thrown becomes a client-facing error (the catalogue's toHangarError). */
 export function toErrorBody(err: unknown): { code: keyof typeof ERROR_CATALOGUE; message: string; details?: Record<string, unknown> } {
-  if (isHangarError(err)) return err.toJSON();
-  if (err instanceof QmpError) {
-    return { code: 'QMP_ERROR', message: `QEMU refused ${err.command}: ${err.desc} (${err.errorClass}).`, details: { command: err.command, class: err.errorClass } };
-  }
-  if (err instanceof QmpTimeoutError) return { code: 'TIMEOUT', message: `QEMU did not answer in time: ${err.message}. Check the VM with \`hangar vm show\`.` };
-  if (err instanceof QmpClosedError) return { code: 'VM_STATE', message: `The VM's QEMU went away during the request: ${err.message}. See \`hangar vm show\`.` };
-  const fe = err as FastifyError & { validation?: unknown[]; validationContext?: string };
-  if (fe && fe.validation) {
-    return { code: 'INVALID_SPEC', message: `Invalid request: ${fe.message}. See /v1/openapi.json for the accepted fields.` };
-  }
-  if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { code: 'INVALID_SPEC', message: `Invalid request: ${fe.message}.` };
-  }
-  return { code: 'INTERNAL', message: `Internal error: ${err instanceof Error ? err.message : String(err)}. This is a bug in Hangar; the daemon log has details.` };
+  return toHangarError(err, [requestError]).toJSON();
+}
+
+/** Fastify's own errors about a request (schema validation, a bad body): the client's to fix. */
+function requestError(err: unknown): HangarError | undefined {
+  const fe = err as Partial<FastifyError> & { validation?: unknown[] };
+  if (typeof fe !== 'object' || fe === null) return undefined;
+  if (fe.validation) return new HangarError('INVALID_SPEC', `Invalid request: ${fe.message}. See /v1/openapi.json for the accepted fields.`, { cause: err });
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new HangarError('INVALID_SPEC', `Invalid request: ${fe.message}.`, { cause: err });
+  return undefined;
 }

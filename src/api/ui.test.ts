@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAuth, type AuthContext } from '../auth/hooks.js';
 import { ConsoleTokens } from '../auth/console-tokens.js';
 import { TokenService } from '../auth/tokens.js';
-import { ERROR_CATALOGUE, isHangarError } from '../errors/errors.js';
+import { ERROR_CATALOGUE, toHangarError } from '../errors/errors.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { UI_NOT_BUILT, registerUi } from './ui.js';
 
@@ -27,7 +27,7 @@ async function appFor(uiDir: string): Promise<FastifyInstance> {
   const app = Fastify();
   registerAuth(app, auth);
   app.setErrorHandler((err, _req, reply) => {
-    const body = isHangarError(err) ? err.toJSON() : { code: 'INTERNAL' as const, message: String(err) };
+    const body = toHangarError(err).toJSON();
     void reply.status(ERROR_CATALOGUE[body.code].status).send(body);
   });
   app.setNotFoundHandler((_req, reply) => void reply.status(404).send({ code: 'NOT_FOUND', message: 'no route' }));

@@ -16,6 +16,7 @@ import type { ScopeLookups } from './scope.js';
 import { loadOrCreateCertificate } from './tls.js';
 import { TokenService } from './tokens.js';
 import { serveTls, type TlsListeners } from './transport.js';
+import { errorText } from '../errors/errors.js';
 
 export const SOCKET_GROUP = 'hangar';
 
@@ -60,7 +61,7 @@ export async function secureSocket(socket: string, runDir: string, warn: (msg: s
     await chown(socket, process.getuid?.() ?? 0, gid);
     return { group: SOCKET_GROUP };
   } catch (e) {
-    warn(`could not give the API socket to group ${SOCKET_GROUP}: ${e instanceof Error ? e.message : String(e)}`);
+    warn(`could not give the API socket to group ${SOCKET_GROUP}: ${errorText(e)}`);
     return {};
   }
 }

@@ -6,14 +6,13 @@
  * re-made, with a log line saying the fingerprint changed, when it does not cover a
  * listen address or the host name, or expires within 30 days.
  */
-import { execFile } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname as osHostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { HangarError } from '../errors/errors.js';
+import { describeExit, notFound, run, succeeded } from '../util/run.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import { isWildcard, type ListenAddress } from './listen.js';
 import type { CertNames } from './origin.js';
 
@@ -88,7 +87,7 @@ async function readPair(certFile: string, keyFile: string): Promise<Omit<TlsMate
     x = new X509Certificate(cert);
     if (!x.checkPrivateKey(createPrivateKey(key))) throw new Error('the key does not belong to the certificate');
   } catch (e) {
-    throw new HangarError('INVALID_SPEC', `${certFile} / ${keyFile} are not a PEM certificate and its private key: ${e instanceof Error ? e.message : String(e)}.`);
+    throw new HangarError('INVALID_SPEC', `${certFile} / ${keyFile} are not a PEM certificate and its private key: ${errorText(e)}.`);
   }
   return { cert, key, fingerprint: x.fingerprint256, names: certNames(x), certFile, notAfter: new Date(x.validTo).toISOString() };
 }
@@ -113,7 +112,8 @@ async function generateSelfSigned(o: { dir: string; dns: readonly string[]; ips:
   try {
     const san = [...o.dns.map((d) => `DNS:${d}`), ...o.ips.map((ip) => `IP:${ip}`)].join(',');
     const cn = o.dns.find((d) => d !== 'localhost') ?? 'localhost';
-    await promisify(execFile)(o.openssl ?? 'openssl', [
+    const openssl = o.openssl ?? 'openssl';
+    const r = await run(openssl, [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-sha256',
       '-keyout', join(tmp, 'key.pem'), '-out', join(tmp, 'cert.pem'), '-days', String(VALID_DAYS),
       '-subj', `/O=Hangar/CN=${cn}`,
@@ -121,11 +121,12 @@ async function generateSelfSigned(o: { dir: string; dns: readonly string[]; ips:
       '-addext', 'basicConstraints=critical,CA:FALSE',
       '-addext', 'keyUsage=critical,digitalSignature',
       '-addext', 'extendedKeyUsage=serverAuth',
-    ], { timeout: 30_000 }).catch((e: NodeJS.ErrnoException & { stderr?: string }) => {
-      throw new HangarError('INTERNAL', e.code === 'ENOENT'
+    ], { timeoutMs: 30_000 });
+    if (!succeeded(r)) {
+      throw new HangarError('INTERNAL', notFound(r)
         ? 'openssl is needed to make the self-signed certificate: install it (apt-get install openssl) or pass --tls-cert and --tls-key.'
-        : `openssl could not make the certificate: ${(e.stderr ?? e.message).trim()}`);
-    });
+        : `openssl could not make the certificate: ${r.stderr.trim() || describeExit(r)}`);
+    }
     await chmod(join(tmp, 'key.pem'), 0o600);
     await chmod(join(tmp, 'cert.pem'), 0o644);
     // Key first: a crash in between leaves a mismatched pair, which the next start replaces.

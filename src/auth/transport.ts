@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { ERROR_CATALOGUE, HangarError, isHangarError } from '../errors/errors.js';
+import { ERROR_CATALOGUE, HangarError, toHangarError } from '../errors/errors.js';
 import { parseConsolePath } from '../contract/consoles.js';
 import type { AuthContext } from './hooks.js';
 import { formatListen, type ListenAddress } from './listen.js';
@@ -66,7 +66,7 @@ export async function authorizeUpgrade(req: IncomingMessage, material: Pick<TlsM
 }
 
 function refuse(socket: Duplex, e: unknown): void {
-  const body = isHangarError(e) ? e.toJSON() : { code: 'INTERNAL' as const, message: `Internal error: ${e instanceof Error ? e.message : String(e)}.` };
+  const body = toHangarError(e).toJSON();
   const status = ERROR_CATALOGUE[body.code].status;
   const json = JSON.stringify(body);
   const extra = status === 401 ? 'www-authenticate: Bearer realm="hangar"\r\n' : '';

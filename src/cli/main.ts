@@ -3,7 +3,7 @@
  * the daemon's API; errors print `error: CODE: message` and exit non-zero.
  */
 import { Command, Option } from 'commander';
-import { HangarError, isHangarError } from '../errors/errors.js';
+import { errorText, HangarError, isHangarError } from '../errors/errors.js';
 import { DEFAULT_SOCKET, resolveDaemonConfig } from '../daemon/config.js';
 import { VERSION } from '../version.js';
 import type { ApiClient } from '../client/index.js';
@@ -715,7 +715,7 @@ export async function main(argv: string[]): Promise<void> {
     if (isHangarError(e)) {
       process.stderr.write(`error: ${e.code}: ${e.message}\n`);
     } else {
-      process.stderr.write(`error: INTERNAL: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(`error: INTERNAL: ${errorText(e)}\n`);
     }
     process.exitCode = 1;
   }

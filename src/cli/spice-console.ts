@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, type WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
-import { HangarError } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import { gateSpiceConnection, newSpicePassword } from '../console/spice-link.js';
 import { renderVvFile } from '../console/vv-file.js';
 import { refusedUpgrade, type ApiClient } from '../client/index.js';
@@ -53,7 +53,7 @@ export async function runSpiceConsole(client: ApiClient, vmName: string, opts: S
       password,
       upstream: () => spiceStream(client, vm.name),
       onError: (e) => {
-        const text = e instanceof HangarError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
+        const text = e instanceof HangarError ? `${e.code}: ${e.message}` : errorText(e);
         // Every channel of a viewer fails alike: say it once.
         if (!reported.has(text)) stderr.write(`warning: a SPICE connection failed: ${text}\n`);
         reported.add(text);

@@ -8,11 +8,11 @@
  * seed. The ISO holds password hashes and keys: it is created mode 0600 (pass `mode` if
  * QEMU runs as another user, or chown it afterwards).
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { HangarError } from '../errors/errors.js';
+import { describeExit, notFound, run, succeeded } from '../util/run.js';
 import { invalid } from './validate.js';
 
 export type SeedLabel = 'cidata' | 'config-2';
@@ -36,15 +36,11 @@ function checkSeedPath(p: string): void {
   }
 }
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      const e = err as NodeJS.ErrnoException;
-      const why = e.code === 'ENOENT' ? `${cmd} is not installed (Debian package xorriso)` : `${cmd} failed: ${String(stderr).trim() || e.message}`;
-      reject(new HangarError('STORAGE_FAILED', `cannot build the seed ISO: ${why}`, { cause: err }));
-    });
-  });
+async function xorriso(cmd: string, args: string[], timeoutMs: number): Promise<void> {
+  const r = await run(cmd, args, { timeoutMs });
+  if (succeeded(r)) return;
+  const why = notFound(r) ? `${cmd} is not installed (Debian package xorriso)` : `${cmd} failed: ${r.stderr.trim() || describeExit(r, timeoutMs)}`;
+  throw new HangarError('STORAGE_FAILED', `cannot build the seed ISO: ${why}`, { cause: r.spawnError });
 }
 
 /** Builds an ISO with volume id `label` holding `files` (path inside the ISO → content) at `outPath`. */
@@ -83,7 +79,7 @@ export async function buildSeedIso(
       await fs.writeFile(file, content, { mode: 0o644 });
       await fs.chmod(file, 0o644);
     }
-    await run(opts.xorriso ?? 'xorriso', ['-as', 'mkisofs', '-quiet', '-V', label, '-J', '-R', '-o', tmp, root], opts.timeoutMs ?? 60_000);
+    await xorriso(opts.xorriso ?? 'xorriso', ['-as', 'mkisofs', '-quiet', '-V', label, '-J', '-R', '-o', tmp, root], opts.timeoutMs ?? 60_000);
     await fs.chmod(tmp, opts.mode ?? 0o600);
     const fh = await fs.open(tmp, 'r');
     try {

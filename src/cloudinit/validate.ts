@@ -5,22 +5,12 @@
  */
 import { parseDocument, isMap, type Document } from 'yaml';
 import { HangarError } from '../errors/errors.js';
+import type { CloudInitSpec } from '../model/spec.js';
 
-export interface CloudInitInput {
+/** What the seed is built from: a VM's cloud-init settings (the model's CloudInitSpec) and its instance id. */
+export interface CloudInitInput extends Omit<CloudInitSpec, 'format'> {
   /** cloud-init runs its once-per-instance modules again when this changes. */
   instanceId: string;
-  /** Host name (or FQDN) for the guest. */
-  hostname?: string;
-  /** A user to create, with passwordless sudo and bash. Without it, keys and password go to the image's default user. */
-  user?: string;
-  /** Public key lines (`ssh-ed25519 AAAA… comment`), e.g. from parseSshKeyFile(). */
-  sshKeys?: string[];
-  /** A crypt(3) hash (`$6$…`, from hashPassword()); never a plain password. */
-  passwordHash?: string;
-  /** Custom user-data: `#cloud-config` YAML (a mapping) or a `#!` script. */
-  userData?: string;
-  /** Network configuration, YAML version 1 or 2 (optionally under a top-level `network:` key). */
-  networkConfig?: string;
 }
 
 /** Largest user-data or network-config accepted (bytes, UTF-8). */

@@ -46,7 +46,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
 
   const store = new SqliteStore(join(config.dataDir, 'hangar.db'));
   const events = new EventBus(store);
-  const caps = await detectHostCaps(QEMU_BINARY);
+  const caps = await detectHostCaps(QEMU_BINARY, { cacheDir: config.cacheDir });
   if (config.accel === 'auto' && caps.kvmUsable) {
     // /dev/kvm opening is not enough (nested KVM here runs guests thousands of times too slowly): probe for real.
     const { probeKvm } = await import('../host/kvm-probe.js');

@@ -97,3 +97,34 @@ export function isHangarError(e: unknown): e is HangarError {
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * An error a subsystem throws that knows its catalogue entry without being a HangarError
+ * (the QMP and guest agent clients, the image import engine): recognised by this method.
+ */
+export interface ConvertibleError {
+  toHangarError(): HangarError;
+}
+
+/** Maps errors of code that cannot say it itself (a framework's, Node's) to the catalogue, or passes. */
+export type ErrorMapper = (e: unknown) => HangarError | undefined;
+
+function isConvertible(e: unknown): e is ConvertibleError {
+  return typeof e === 'object' && e !== null && typeof (e as Partial<ConvertibleError>).toHangarError === 'function';
+}
+
+/**
+ * The one conversion of anything thrown into the catalogue, used where an error leaves
+ * Hangar (the API's replies, an operation's result): a HangarError as it is, a
+ * ConvertibleError by its own mapping, then the first of `mappers` that knows it, and
+ * anything else as INTERNAL, with the original as `cause`.
+ */
+export function toHangarError(e: unknown, mappers: readonly ErrorMapper[] = []): HangarError {
+  if (e instanceof HangarError) return e;
+  if (isConvertible(e)) return e.toHangarError();
+  for (const map of mappers) {
+    const mapped = map(e);
+    if (mapped) return mapped;
+  }
+  return new HangarError('INTERNAL', `Internal error: ${errorText(e)}. This is a bug in Hangar; the daemon log has details.`, { cause: e });
+}

@@ -7,12 +7,17 @@
  * (see kvm-probe.ts), because on nested hosts /dev/kvm opens fine and yet no guest gets
  * anywhere on it.
  */
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectCgroups } from '../resources/cgroups.js';
+import { describeExit, findProgram, run, succeeded } from '../util/run.js';
+import { compareVersions } from '../util/version.js';
 import { DEFAULT_CACHE_DIR, probeKvm, type KvmProbeResult } from './kvm-probe.js';
+import { pathExists } from '../util/files.js';
+
+/** Kept here for the host check's callers and tests. */
+export { compareVersions };
 
 export { probeKvm, probeBiosImage, type KvmProbeResult, type KvmProbeOptions } from './kvm-probe.js';
 
@@ -39,9 +44,6 @@ export const MIN_QEMU_VERSION: readonly [number, number] = [7, 0];
 const DEFAULT_QEMU = 'qemu-system-x86_64';
 const DEFAULT_PROBE_TIMEOUT_MS = 5000;
 
-/** Where tools are looked for besides PATH (dnsmasq, ip and nft live in sbin, not always on PATH). */
-const EXTRA_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-
 /** The optional host tools and what needs them. */
 const TOOLS: readonly { name: string; pkg: string; neededFor: string }[] = [
   { name: 'xorriso', pkg: 'xorriso', neededFor: 'cloud-init seed ISOs (vm create --ssh-key/--user-data …)' },
@@ -52,14 +54,6 @@ const TOOLS: readonly { name: string; pkg: string; neededFor: string }[] = [
 
 // --- small helpers ------------------------------------------------------------------------------
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function canReadWrite(path: string): Promise<boolean> {
   try {
@@ -86,39 +80,15 @@ async function listDir(path: string): Promise<string[]> {
   }
 }
 
-/** An executable `name` on PATH or in the usual sbin/bin directories; a path is checked as is. */
-export async function findTool(name: string, path = process.env.PATH ?? ''): Promise<string | undefined> {
-  const candidates = name.includes('/') ? [name] : [...path.split(':').filter(Boolean), ...EXTRA_DIRS].map((d) => join(d, name));
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      if ((await stat(c)).isFile()) return c;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** `binary --version`'s first version number, or undefined. */
 async function toolVersion(binary: string): Promise<{ version?: string; error?: string }> {
-  return new Promise((resolve) => {
-    execFile(binary, ['--version'], { timeout: 5000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      const m = /version\s+(\d+\.\d+(?:\.\d+)?)/i.exec(String(stdout));
-      if (m?.[1]) resolve({ version: m[1] });
-      else resolve({ error: err ? err.message : (String(stderr).trim() || 'no version in its --version output') });
-    });
-  });
+  const r = await run(binary, ['--version'], { timeoutMs: 5000 });
+  const m = /version\s+(\d+\.\d+(?:\.\d+)?)/i.exec(r.stdout);
+  if (m?.[1]) return { version: m[1] };
+  return { error: !succeeded(r) ? `${binary} --version: ${r.spawnError?.message ?? describeExit(r)}` : (r.stderr.trim() || 'no version in its --version output') };
 }
 
-export function compareVersions(a: string, b: readonly number[]): number {
-  const pa = a.split('.').map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, b.length); i++) {
-    const d = (pa[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
 
 /** `key: value kB` lines of /proc/meminfo as numbers. */
 export function parseMeminfo(text: string): Map<string, number> {
@@ -173,7 +143,7 @@ interface QemuFound {
 
 async function checkQemu(binary: string): Promise<[CheckResult, QemuFound]> {
   const base = { id: 'qemu', title: 'QEMU: Checking for the qemu binary' };
-  const path = await findTool(binary);
+  const path = findProgram(binary);
   if (!path) {
     return [{ ...base, status: 'fail', detail: `${binary} not found on PATH`, hint: 'Install QEMU: apt-get install qemu-system-x86' }, {}];
   }
@@ -190,7 +160,7 @@ async function checkQemu(binary: string): Promise<[CheckResult, QemuFound]> {
 
 async function checkQemuImg(): Promise<CheckResult> {
   const base = { id: 'qemu-img', title: 'QEMU: Checking for qemu-img' };
-  const path = await findTool('qemu-img');
+  const path = findProgram('qemu-img');
   if (!path) return { ...base, status: 'fail', detail: 'qemu-img not found: volumes, images and snapshots need it', hint: 'apt-get install qemu-utils' };
   const { version, error } = await toolVersion(path);
   if (!version) return { ...base, status: 'fail', detail: `${path} does not run: ${error ?? 'unknown error'}`, hint: 'apt-get install --reinstall qemu-utils' };
@@ -316,7 +286,7 @@ async function checkIommu(): Promise<CheckResult> {
 
 async function checkTool(tool: (typeof TOOLS)[number]): Promise<CheckResult> {
   const base = { id: `binary-${tool.name}`, title: `HANGAR: Checking for ${tool.name}` };
-  const path = await findTool(tool.name);
+  const path = findProgram(tool.name);
   if (path) return { ...base, status: 'pass', detail: path };
   return { ...base, status: 'warn', detail: `${tool.name} not found: no ${tool.neededFor}`, hint: `apt-get install ${tool.pkg}` };
 }
@@ -336,7 +306,7 @@ async function checkTinyImage(cacheDir: string): Promise<CheckResult> {
   }
   const files = [m.kernel, m.initrd].filter((f): f is string => typeof f === 'string');
   const missing: string[] = [];
-  for (const f of files) if (!(await exists(f))) missing.push(f);
+  for (const f of files) if (!(await pathExists(f))) missing.push(f);
   if (files.length < 2 || missing.length > 0) {
     return { ...base, status: 'warn', detail: `manifest present but ${missing.length ? `missing ${missing.join(', ')}` : 'it names no kernel/initrd'}`, hint: 'hangar image build tiny --force' };
   }

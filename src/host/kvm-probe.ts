@@ -26,11 +26,11 @@
  * process died mid-probe they would end by themselves: the flat guest exits QEMU when its loop
  * is done, the kernel panics without a root fs and `-no-reboot` turns the reboot into an exit.
  */
-import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { run } from '../util/run.js';
 
 export const DEFAULT_CACHE_DIR = '/var/cache/hangar';
 
@@ -206,7 +206,6 @@ export function probeBiosImage(): Buffer {
 // ---------------------------------------------------------------------------------------------
 
 interface QemuRun {
-  pid: number | undefined;
   /** Exit status, if QEMU exited by itself. */
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -222,59 +221,33 @@ interface QemuRun {
  * Runs QEMU with `argv` for at most `timeoutMs`. `watch` sees the growing stdout (the serial
  * console) and returns true to stop early. Always ends with the process killed by pid and reaped.
  */
-function runQemu(
+async function runQemu(
   binary: string,
   argv: string[],
   timeoutMs: number,
   watch: (stdout: string, elapsedMs: number) => boolean,
   onPid: (pid: number) => void,
 ): Promise<QemuRun> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const run: QemuRun = { pid: undefined, code: null, signal: null, killed: undefined, stdout: '', stderr: '', elapsedMs: 0 };
-    const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    run.pid = child.pid;
-    if (child.pid !== undefined) onPid(child.pid);
-    let finished = false;
-    const kill = (why: 'timeout' | 'done'): void => {
-      if (finished || run.killed) return;
-      run.killed = why;
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    };
-    const timer = setTimeout(() => kill('timeout'), timeoutMs);
-    child.stdout.setEncoding('latin1');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      run.stdout += chunk;
-      if (run.stdout.length > 1_000_000) run.stdout = run.stdout.slice(-500_000);
-      if (watch(run.stdout, performance.now() - started)) kill('done');
-    });
-    child.stderr.on('data', (chunk: string) => {
-      if (run.stderr.length < 64_000) run.stderr += chunk;
-    });
-    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      run.code = code;
-      run.signal = signal;
-      run.elapsedMs = performance.now() - started;
-      resolve(run);
-    };
-    child.on('error', (e) => {
-      run.spawnError = e.message;
-      // Never started (e.g. ENOENT): there is no process to wait for.
-      if (child.pid === undefined) finish(null, null);
-    });
-    // 'close': the process has exited (reaped) and its pipes are drained.
-    child.on('close', finish);
+  const started = performance.now();
+  const done = new AbortController();
+  let stdout = '';
+  const r = await run(binary, argv, {
+    timeoutMs,
+    signal: done.signal,
+    // The serial console is bytes, not text.
+    encoding: 'latin1',
+    maxStdoutBytes: 0,
+    onSpawn: onPid,
+    onStdout: (chunk) => {
+      stdout += chunk;
+      if (stdout.length > 1_000_000) stdout = stdout.slice(-500_000);
+      if (!done.signal.aborted && watch(stdout, performance.now() - started)) done.abort();
+    },
   });
+  return {
+    code: r.code, signal: r.signal, killed: r.timedOut ? 'timeout' : r.aborted ? 'done' : undefined,
+    ...(r.spawnError && { spawnError: r.spawnError.message }), stdout, stderr: r.stderr, elapsedMs: r.elapsedMs,
+  };
 }
 
 /** The line of QEMU's stderr that says what went wrong (warnings about CPUID bits skipped). */

@@ -4,13 +4,14 @@
  * catalogue errors that say what is missing and how to fix it. The roots are injectable
  * so unit tests run against a fake tree.
  */
-import { access, readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
 import { formatCpuList, formatPageSize, parseKernelList, pinnedHostCpus } from '../model/placement.js';
 
 export { parseKernelList } from '../model/placement.js';
 import type { HostdevSpec, VmSpec } from '../model/spec.js';
+import { pathExists } from '../util/files.js';
 
 export interface HostRoots {
   /** Default /sys */
@@ -33,14 +34,6 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Online host CPUs (/sys/devices/system/cpu/online). */
 export async function onlineCpus(roots?: HostRoots): Promise<number[]> {
@@ -159,7 +152,7 @@ export async function checkHostdevs(hostdevs: readonly HostdevSpec[], roots?: Ho
   }
   for (const { address } of hostdevs) {
     const devDir = join(sys, 'bus/pci/devices', address);
-    if (!(await exists(devDir))) {
+    if (!(await pathExists(devDir))) {
       throw new HangarError('HOSTDEV_UNAVAILABLE', `There is no PCI device ${address} on this host (see lspci -D).`, { details: { address } });
     }
     const groupLink = await readlink(join(devDir, 'iommu_group')).catch(() => undefined);
@@ -177,7 +170,7 @@ export async function checkHostdevs(hostdevs: readonly HostdevSpec[], roots?: Ho
           details: { address, group, members: members.map((m) => ({ ...m })), blockers: blockers.map((m) => m.address) },
         });
     }
-    if (!(await exists(join(devOf(roots), 'vfio', group)))) {
+    if (!(await pathExists(join(devOf(roots), 'vfio', group)))) {
       throw new HangarError('HOSTDEV_UNAVAILABLE', `PCI device ${address} is bound to vfio-pci but ${join(devOf(roots), 'vfio', group)} is missing: is the vfio module loaded (modprobe vfio-pci)?`, { details: { address, group } });
     }
     groups.set(address, group);

@@ -17,6 +17,7 @@ import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { errorText } from '../errors/errors.js';
 
 /** Default cache directory: $HANGAR_CACHE_DIR or /var/cache/hangar. */
 export function defaultCacheDir(): string {
@@ -445,7 +446,7 @@ export function runBuildCli<T>(cli: BuildCliOptions<T>): void {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`${cli.imageName}: build failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`${cli.imageName}: build failed: ${errorText(err)}\n`);
       process.exitCode = 1;
     },
   );

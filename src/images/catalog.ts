@@ -4,13 +4,13 @@
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HangarError, type ErrorCode } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { OperationContext } from '../operations/service.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { Collection, Store } from '../store/store.js';
 import type { BootSpec } from '../model/spec.js';
-import { cleanupImportStaging, importImage, isImportError, type ImportErrorCode } from './import/index.js';
+import { cleanupImportStaging, importImage } from './import/index.js';
 import { buildTinyImage, readTinyImage } from './tiny/build.js';
 import { readDebianImage } from './debian/build.js';
 
@@ -38,12 +38,6 @@ export interface ImportImageInput {
 }
 
 const BUILTIN_NAMES = ['tiny', 'debian-12'];
-
-const IMPORT_ERRORS: Record<ImportErrorCode, ErrorCode> = {
-  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH', DOWNLOAD_FAILED: 'DOWNLOAD_FAILED', UNSUPPORTED_FORMAT: 'UNSUPPORTED_FORMAT',
-  UNSAFE_IMAGE: 'UNSAFE_IMAGE', NO_SPACE: 'STORAGE_FULL', ABORTED: 'INVALID_SPEC', BAD_SOURCE: 'INVALID_SPEC',
-  BAD_OPTIONS: 'INVALID_SPEC', DEST_EXISTS: 'IMAGE_EXISTS', CONVERT_FAILED: 'STORAGE_FAILED',
-};
 
 export type ImageStatus = 'ready' | 'building' | 'missing' | 'failed';
 
@@ -132,17 +126,12 @@ export class ImageCatalog {
       throw new HangarError('INVALID_SPEC', 'Give exactly one source: a url (http or https) or a file (an absolute path on the host).');
     }
     const source = input.url !== undefined ? { url: input.url } : { file: input.file! };
-    let result;
-    try {
-      result = await importImage(source, {
-        workDir: join(imagesDir, '.staging'), destDir: imagesDir, destName: name, signal: ctx.signal,
-        ...(input.sha256 !== undefined && { sha256: input.sha256 }), ...(input.allowUnverified && { allowUnverified: true }),
-        onProgress: (p) => ctx.progress({ phase: p.phase, ...(p.percent !== undefined && { percent: p.percent }), bytesDone: p.bytesDone, ...(p.bytesTotal !== undefined && { bytesTotal: p.bytesTotal }), ...(p.message !== undefined && { message: p.message }) }),
-      });
-    } catch (e) {
-      if (isImportError(e)) throw new HangarError(IMPORT_ERRORS[e.code], e.message, { cause: e, ...(e.details && { details: e.details as Record<string, unknown> }) });
-      throw e;
-    }
+    // An ImportError reaches the operation's result through the catalogue's one conversion (its toHangarError).
+    const result = await importImage(source, {
+      workDir: join(imagesDir, '.staging'), destDir: imagesDir, destName: name, signal: ctx.signal,
+      ...(input.sha256 !== undefined && { sha256: input.sha256 }), ...(input.allowUnverified && { allowUnverified: true }),
+      onProgress: (p) => ctx.progress({ phase: p.phase, ...(p.percent !== undefined && { percent: p.percent }), bytesDone: p.bytesDone, ...(p.bytesTotal !== undefined && { bytesTotal: p.bytesTotal }), ...(p.message !== undefined && { message: p.message }) }),
+    });
     const rec: ImportedImageRecord = {
       name, path: result.path, format: 'qcow2', virtualSizeBytes: result.virtualSizeBytes, actualSizeBytes: result.actualSizeBytes,
       sha256: result.sha256, sourceFormat: result.sourceFormat, source, importedAt: new Date().toISOString(),
@@ -206,7 +195,7 @@ export class ImageCatalog {
         }
         this.buildError = undefined;
       } catch (e) {
-        this.buildError = e instanceof Error ? e.message : String(e);
+        this.buildError = errorText(e);
         this.log(`tiny image build failed: ${this.buildError}`);
       } finally {
         this.building = undefined;

@@ -6,7 +6,7 @@
  * daemon: listings show whether one is set, not the token.
  */
 import { isIP } from 'node:net';
-import { HangarError } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
 import { ApiClient, normalizeFingerprint, parseDaemonUrl, presentedFingerprint, type TlsEndpoint } from '../client/index.js';
@@ -110,7 +110,7 @@ async function hostOf(api: ApiClient, name: string): Promise<{ hostname?: string
 /** A failure talking to a peer, as PEER_UNREACHABLE with the peer's own words. */
 export function peerError(name: string, e: unknown): HangarError {
   if (e instanceof HangarError && (e.code === 'PEER_UNREACHABLE' || e.code === 'MIGRATION_FAILED')) return e;
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorText(e);
   const code = e instanceof HangarError ? ` (${e.code})` : '';
   return new HangarError('PEER_UNREACHABLE', `Peer "${name}": ${msg}${code}`, { cause: e });
 }

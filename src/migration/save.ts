@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { HangarError, isHangarError } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { OperationContext } from '../operations/service.js';
 import type { VmRecord } from '../store/store.js';
@@ -140,7 +140,7 @@ export class SaveService {
       if (wasRunning) await qmp.execute('cont');
       await h.syncRunState();
     } catch (e) {
-      this.log(`${name}: after a failed save, QEMU could not be resumed: ${isHangarError(e) || e instanceof Error ? e.message : String(e)}`);
+      this.log(`${name}: after a failed save, QEMU could not be resumed: ${errorText(e)}`);
     }
   }
 
@@ -172,7 +172,7 @@ export class SaveService {
             bytes = n;
           },
           (e: unknown) => {
-            if (sent < size) throw new HangarError('QEMU_FAILED', `Sending the save file to QEMU failed after ${sent} of ${size} bytes: ${e instanceof Error ? e.message : String(e)}`);
+            if (sent < size) throw new HangarError('QEMU_FAILED', `Sending the save file to QEMU failed after ${sent} of ${size} bytes: ${errorText(e)}`);
             this.log(`${rec.name}: restore: the whole file was sent; the stream ended with: ${String(e)}`);
             bytes = sent;
           },
@@ -226,7 +226,7 @@ export class SaveService {
           this.log(`${vm.name}: resumed after a save the daemon did not finish`);
         }
       } catch (e) {
-        this.log(`${vm?.name ?? id}: recovering an interrupted save failed: ${e instanceof Error ? e.message : String(e)}`);
+        this.log(`${vm?.name ?? id}: recovering an interrupted save failed: ${errorText(e)}`);
       }
     }
   }

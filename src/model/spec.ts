@@ -128,13 +128,19 @@ export interface HostdevSpec {
 }
 
 export interface CloudInitSpec {
+  /** NoCloud (`cidata`, Linux cloud-init) or config-drive (`config-2`, cloudbase-init). */
   format: 'nocloud' | 'configdrive';
+  /** Host name (or FQDN) for the guest. */
   hostname?: string;
+  /** A user to create, with passwordless sudo and bash. Without it, keys and password go to the image's default user. */
   user?: string;
+  /** Public key lines (`ssh-ed25519 AAAA… comment`), e.g. from parseSshKeyFile(). */
   sshKeys?: string[];
-  /** SHA-512 crypt hash; the plain password is never stored. */
+  /** A SHA-512 crypt(3) hash (`$6$…`, from hashPassword()); the plain password is never stored. */
   passwordHash?: string;
+  /** Custom user-data: `#cloud-config` YAML (a mapping) or a `#!` script. */
   userData?: string;
+  /** Network configuration, YAML version 1 or 2 (optionally under a top-level `network:` key). */
   networkConfig?: string;
 }
 
@@ -143,6 +149,17 @@ export interface HostCaps {
   /** The accelerator that `auto` resolves to on this host. */
   defaultAccel: 'kvm' | 'tcg';
   kvmUsable: boolean;
+  /**
+   * The QEMU binary's version, e.g. "7.2.22" ('' when it could not be read). The argv
+   * builder's goldens are kept per version (src/qemu/argv-golden/<version>/).
+   */
+  qemuVersion: string;
+}
+
+/** The accelerator a VM actually gets: the spec's, else the daemon default, with `auto` left to the host. */
+export function resolveAccel(spec: Pick<VmSpec, 'accel'>, caps: Pick<HostCaps, 'defaultAccel'>, opts?: { defaultAccel?: Accel }): 'kvm' | 'tcg' {
+  const wanted = spec.accel ?? opts?.defaultAccel ?? 'auto';
+  return wanted === 'auto' ? caps.defaultAccel : wanted;
 }
 
 /** Per-VM runtime paths, chosen by the daemon (never user input). */

@@ -75,3 +75,30 @@ export function formatMiB(mib: number): string {
   if (mib % 1024 === 0) return `${mib / 1024}G`;
   return `${mib}M`;
 }
+
+/**
+ * QEMU CPU model names (max, host, qemu64, Skylake-Server-v4...): letters, digits, '_', '.',
+ * '-', never starting with '-' or '.' ("-object" would read like an option).
+ */
+export const CPU_MODEL_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+export function validateCpuModel(model: string): string {
+  if (!CPU_MODEL_PATTERN.test(model)) {
+    throw new HangarError('INVALID_SPEC', `CPU model "${model}" is not a QEMU CPU model name (e.g. max, host, qemu64).`, { details: { field: 'cpuModel' } });
+  }
+  return model;
+}
+
+/** A dotted-quad IPv4 address, each part 0-255 without leading zeros (slirp and the kernel differ on "010"). */
+export const IPV4_PATTERN = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+export function isIPv4(text: string): boolean {
+  return IPV4_PATTERN.test(text);
+}
+
+/** A microvm has no PCI bus, hence no display device (VGA for VNC, QXL for SPICE). */
+export function validateMicrovmDisplay(spec: { machine: string; vnc?: boolean; spice?: boolean }): void {
+  if (spec.machine !== 'microvm') return;
+  if (spec.vnc) throw new HangarError('INVALID_SPEC', 'A microvm has no display: create it with vnc=false, or pick machine q35.', { details: { field: 'vnc' } });
+  if (spec.spice) throw new HangarError('INVALID_SPEC', 'A microvm has no display: create it without spice, or pick machine q35.', { details: { field: 'spice' } });
+}

@@ -3,7 +3,8 @@
  * shorthand, no leading zeros, no host bits), overlap tests, and the address plan of a
  * managed network (gateway .1, DHCP pool from .2 to the last address before broadcast).
  */
-import { NetworkError } from './errors.js';
+import { HangarError } from '../errors/errors.js';
+import { isIPv4 } from '../model/validate.js';
 
 /** Prefix lengths a managed network may have: /16 (65 534 hosts) down to /29 (6 hosts). */
 export const MIN_PREFIX = 16;
@@ -27,20 +28,10 @@ export interface SubnetPlan {
   dhcpRange: [string, string];
 }
 
-const OCTET = /^(0|[1-9][0-9]{0,2})$/;
-
-/** Parses a dotted-quad IPv4 address strictly; undefined if it is not one. */
+/** Parses a dotted-quad IPv4 address strictly (the model's isIPv4); undefined if it is not one. */
 export function parseIPv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!OCTET.test(p)) return undefined;
-    const v = Number(p);
-    if (v > 255) return undefined;
-    n = n * 256 + v;
-  }
-  return n;
+  if (!isIPv4(text)) return undefined;
+  return text.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 }
 
 export function formatIPv4(n: number): string {
@@ -77,19 +68,19 @@ const RESERVED: Array<{ cidr: string; why: string }> = [
 export function parseSubnet(text: string): Cidr {
   const parsed = tryParseCidr(text.trim());
   if (!parsed) {
-    throw new NetworkError('INVALID_SPEC', `"${text}" is not an IPv4 CIDR: write it as a.b.c.d/prefix, e.g. 10.77.0.0/24.`, {
+    throw new HangarError('INVALID_SPEC', `"${text}" is not an IPv4 CIDR: write it as a.b.c.d/prefix, e.g. 10.77.0.0/24.`, {
       details: { field: 'subnet', value: text },
     });
   }
   const { address, prefix } = parsed;
   if (prefix < MIN_PREFIX || prefix > MAX_PREFIX) {
-    throw new NetworkError('INVALID_SPEC', `Subnet ${text}: the prefix must be between /${MIN_PREFIX} and /${MAX_PREFIX} (a /${prefix} is ${prefix < MIN_PREFIX ? 'too large' : 'too small for a gateway and DHCP pool'}).`, {
+    throw new HangarError('INVALID_SPEC', `Subnet ${text}: the prefix must be between /${MIN_PREFIX} and /${MAX_PREFIX} (a /${prefix} is ${prefix < MIN_PREFIX ? 'too large' : 'too small for a gateway and DHCP pool'}).`, {
       details: { field: 'subnet', value: text },
     });
   }
   const network = (address & maskOf(prefix)) >>> 0;
   if (network !== address) {
-    throw new NetworkError('INVALID_SPEC', `Subnet ${text} has host bits set: did you mean ${formatIPv4(network)}/${prefix}?`, {
+    throw new HangarError('INVALID_SPEC', `Subnet ${text} has host bits set: did you mean ${formatIPv4(network)}/${prefix}?`, {
       details: { field: 'subnet', value: text, suggestion: `${formatIPv4(network)}/${prefix}` },
     });
   }
@@ -97,7 +88,7 @@ export function parseSubnet(text: string): Cidr {
   for (const r of RESERVED) {
     const reserved = tryParseCidr(r.cidr)!;
     if (overlaps(cidr, { network: reserved.address, prefix: reserved.prefix })) {
-      throw new NetworkError('INVALID_SPEC', `Subnet ${text} lies in ${r.cidr}, which is ${r.why}: pick a private range such as 10.77.0.0/24.`, {
+      throw new HangarError('INVALID_SPEC', `Subnet ${text} lies in ${r.cidr}, which is ${r.why}: pick a private range such as 10.77.0.0/24.`, {
         details: { field: 'subnet', value: text },
       });
     }

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { deleteScript, matchesInstalled, parseTableJson, parseTablesJson, renderTable, replaceScript, type FirewallInput } from './firewall.js';
-import { findTool } from './host.js';
+import { findProgram } from '../util/run.js';
 
 const base: FirewallInput = { table: 'hangar_hg_lab', bridge: 'hg-lab', subnet: '10.77.0.0/24', gateway: '10.77.0.1', mode: 'nat', note: 'Hangar network lab' };
 
@@ -75,7 +75,7 @@ describe('adoption check', () => {
   });
 });
 
-const nft = findTool('nft');
+const nft = findProgram('nft');
 describe.skipIf(!nft || process.getuid?.() !== 0)('nft accepts the rendered tables (check mode, nothing applied)', () => {
   it.each(['nat', 'routed', 'isolated'] as const)('%s', (mode) => {
     const r = spawnSync(nft!, ['-c', '-f', '-'], { input: replaceScript(renderTable({ ...base, table: 'hangar_hgu_check', mode })), encoding: 'utf8' });

@@ -65,18 +65,9 @@ function chains(i: FirewallInput): Chain[] {
         },
       ];
     case 'nat':
+      // Into the subnet only what answers the guests' own connections: NAT hides them.
       return [
-        {
-          name: 'forward',
-          head: filter('forward'),
-          rules: [
-            `iifname ${br} oifname ${br} accept`,
-            `iifname ${br} ip saddr ${i.subnet} accept`,
-            `iifname ${br} counter drop`,
-            `oifname ${br} ip daddr ${i.subnet} ct state established,related accept`,
-            `oifname ${br} counter drop`,
-          ],
-        },
+        routedForward('ct state established,related accept'),
         {
           name: 'postrouting',
           head: 'type nat hook postrouting priority srcnat; policy accept;',
@@ -84,19 +75,22 @@ function chains(i: FirewallInput): Chain[] {
         },
       ];
     case 'routed':
-      return [
-        {
-          name: 'forward',
-          head: filter('forward'),
-          rules: [
-            `iifname ${br} oifname ${br} accept`,
-            `iifname ${br} ip saddr ${i.subnet} accept`,
-            `iifname ${br} counter drop`,
-            `oifname ${br} ip daddr ${i.subnet} accept`,
-            `oifname ${br} counter drop`,
-          ],
-        },
-      ];
+      return [routedForward('accept')];
+  }
+
+  /** Guests talk among themselves and out from their subnet; `inbound` is the verdict for traffic into it. */
+  function routedForward(inbound: string): Chain {
+    return {
+      name: 'forward',
+      head: filter('forward'),
+      rules: [
+        `iifname ${br} oifname ${br} accept`,
+        `iifname ${br} ip saddr ${i.subnet} accept`,
+        `iifname ${br} counter drop`,
+        `oifname ${br} ip daddr ${i.subnet} ${inbound}`,
+        `oifname ${br} counter drop`,
+      ],
+    };
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSubnet } from './addr.js';
-import { NetworkError } from './errors.js';
+import { HangarError } from '../errors/errors.js';
 import { HostNetworks, findOverlap, parseProcNetRoute, type HostInterfaceNet, type NetworkSpec } from './host.js';
 
 const host: HostInterfaceNet[] = [
@@ -11,11 +11,11 @@ const host: HostInterfaceNet[] = [
 const hn = new HostNetworks({ stateDir: '/nonexistent/hangar-test', prefix: 'hgu', hostNets: () => host });
 const spec = (over: Partial<NetworkSpec> = {}): NetworkSpec => ({ name: 'lab', subnet: '10.77.0.0/24', nat: true, isolated: false, ...over });
 
-function err(fn: () => unknown): NetworkError {
+function err(fn: () => unknown): HangarError {
   try {
     fn();
   } catch (e) {
-    if (e instanceof NetworkError) return e;
+    if (e instanceof HangarError) return e;
     throw e;
   }
   throw new Error('expected an error');

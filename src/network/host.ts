@@ -12,14 +12,15 @@
  * IPv4 only. Needs root (CAP_NET_ADMIN).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { basename, join } from 'node:path';
 import { KeyedMutex } from '../util/mutex.js';
+import { describeExit, findProgram, run, succeeded } from '../util/run.js';
 import { contains, formatCidr, maskOf, overlaps, parseIPv4, parseSubnet, planSubnet, type Cidr, type SubnetPlan } from './addr.js';
 import { dnsmasqArgs, dnsmasqFiles, isDnsmasqFor, isDnsmasqUnder, parseLeases, type DnsmasqFiles, type Lease } from './dnsmasq.js';
-import { NetworkError } from './errors.js';
+import { HangarError } from '../errors/errors.js';
 import { deleteScript, matchesInstalled, parseTableJson, parseTablesJson, renderTable, replaceScript, type NetworkMode } from './firewall.js';
 import {
   DEFAULT_PREFIX,
@@ -33,7 +34,7 @@ import {
   validateNetworkName,
   validatePrefix,
 } from './names.js';
-import { findProcesses, isAlive, isSameProcess, readProc, sleep, stopProcess } from './proc.js';
+import { findProcesses, isAlive, isSameLiveProcess, readProc, stopProcess } from '../util/proc.js';
 
 export interface NetworkSpec {
   name: string;
@@ -122,43 +123,6 @@ function modeOf(spec: NetworkSpec): NetworkMode | 'bridged' {
   if (spec.parent !== undefined) return 'bridged';
   if (spec.isolated) return 'isolated';
   return spec.nat ? 'nat' : 'routed';
-}
-
-const SEARCH_PATH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
-
-/** Absolute path of a host tool, or undefined if it is not installed. */
-export function findTool(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SEARCH_PATH];
-  for (const d of dirs) {
-    const p = join(d, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runTool(bin: string, args: string[], input?: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
-  });
 }
 
 /** Addresses and routes of the host's interfaces (main table), read without spawning anything. */
@@ -268,20 +232,20 @@ export class HostNetworks {
     validateNetworkName(spec.name);
     const plan = planSubnet(spec.subnet);
     if (spec.nat && spec.isolated) {
-      throw new NetworkError('INVALID_SPEC', `Network "${spec.name}": --nat and --isolated exclude each other (an isolated network forwards nothing).`, {
+      throw new HangarError('INVALID_SPEC', `Network "${spec.name}": --nat and --isolated exclude each other (an isolated network forwards nothing).`, {
         details: { field: 'isolated' },
       });
     }
     if (spec.parent !== undefined) {
       validateIfname(spec.parent, 'parent interface');
       if (spec.nat || spec.isolated) {
-        throw new NetworkError('INVALID_SPEC', `Network "${spec.name}": a --parent network puts guests on the host's LAN; it takes neither --nat nor --isolated.`, {
+        throw new HangarError('INVALID_SPEC', `Network "${spec.name}": a --parent network puts guests on the host's LAN; it takes neither --nat nor --isolated.`, {
           details: { field: 'parent' },
         });
       }
     }
     if (spec.domain !== undefined && !/^(?=.{1,200}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/.test(spec.domain)) {
-      throw new NetworkError('INVALID_SPEC', `Network "${spec.name}": "${spec.domain}" is not a valid DNS domain.`, { details: { field: 'domain' } });
+      throw new HangarError('INVALID_SPEC', `Network "${spec.name}": "${spec.domain}" is not a valid DNS domain.`, { details: { field: 'domain' } });
     }
     return plan;
   }
@@ -296,14 +260,14 @@ export class HostNetworks {
     const bridge = bridgeName(this.prefix, spec.name);
     for (const e of existing) {
       if (e.name !== spec.name && bridgeName(this.prefix, e.name) === bridge) {
-        throw new NetworkError('INVALID_SPEC', `Network "${spec.name}" would share bridge ${bridge} with "${e.name}": pick another name.`, {
+        throw new HangarError('INVALID_SPEC', `Network "${spec.name}" would share bridge ${bridge} with "${e.name}": pick another name.`, {
           details: { field: 'name' },
         });
       }
     }
     const conflict = findOverlap(spec, plan.cidr, existing, this.hostNets(), bridge);
     if (conflict) {
-      throw new NetworkError('NETWORK_OVERLAP', `Subnet ${plan.subnet} overlaps ${conflict.what}: pick a subnet no other network or host interface uses.`, {
+      throw new HangarError('NETWORK_OVERLAP', `Subnet ${plan.subnet} overlaps ${conflict.what}: pick a subnet no other network or host interface uses.`, {
         details: { field: 'subnet', conflictsWith: conflict.with },
       });
     }
@@ -314,7 +278,7 @@ export class HostNetworks {
     const parent = spec.parent!;
     const sys = `/sys/class/net/${parent}`;
     const fail = (why: string): never => {
-      throw new NetworkError('NETWORK_PARENT', `Parent interface ${parent}: ${why}`, { details: { field: 'parent', value: parent } });
+      throw new HangarError('NETWORK_PARENT', `Parent interface ${parent}: ${why}`, { details: { field: 'parent', value: parent } });
     };
     if (!existsSync(sys)) fail('no such interface on this host.');
     const user = existing.find((e) => e.name !== spec.name && e.parent === parent);
@@ -357,14 +321,14 @@ export class HostNetworks {
     let link = (await this.links()).find((l) => l.ifname === bridge);
     if (link) {
       if (link.linkinfo?.info_kind !== 'bridge') {
-        throw new NetworkError('NETWORK_FAILED', `Interface ${bridge} exists and is not a bridge: remove it, or rename the network.`);
+        throw new HangarError('NETWORK_FAILED', `Interface ${bridge} exists and is not a bridge: remove it, or rename the network.`);
       }
       const owner = parseIfaceTag(link.ifalias);
       if (owner && (owner.prefix !== this.prefix || owner.kind !== 'net' || owner.network !== spec.name)) {
-        throw new NetworkError('NETWORK_FAILED', `Bridge ${bridge} belongs to ${link.ifalias}, not to network "${spec.name}".`);
+        throw new HangarError('NETWORK_FAILED', `Bridge ${bridge} belongs to ${link.ifalias}, not to network "${spec.name}".`);
       }
       if (!owner && link.ifalias) {
-        throw new NetworkError('NETWORK_FAILED', `Bridge ${bridge} exists and is not Hangar's (alias "${link.ifalias}").`);
+        throw new HangarError('NETWORK_FAILED', `Bridge ${bridge} exists and is not Hangar's (alias "${link.ifalias}").`);
       }
     } else {
       await this.ip(['link', 'add', 'name', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
@@ -393,9 +357,9 @@ export class HostNetworks {
     } else {
       const parent = spec.parent!;
       const p = (await this.links()).find((l) => l.ifname === parent);
-      if (!p) throw new NetworkError('NETWORK_PARENT', `Parent interface ${parent}: no such interface on this host.`, { details: { field: 'parent' } });
+      if (!p) throw new HangarError('NETWORK_PARENT', `Parent interface ${parent}: no such interface on this host.`, { details: { field: 'parent' } });
       if (p.master !== undefined && p.master !== bridge) {
-        throw new NetworkError('NETWORK_PARENT', `Parent interface ${parent}: already enslaved to ${p.master}.`, { details: { field: 'parent' } });
+        throw new HangarError('NETWORK_PARENT', `Parent interface ${parent}: already enslaved to ${p.master}.`, { details: { field: 'parent' } });
       }
       if (p.master !== bridge) {
         await this.ip(['link', 'set', 'dev', parent, 'master', bridge]);
@@ -410,7 +374,7 @@ export class HostNetworks {
     // 3. Rules.
     const table = tableName(this.prefix, spec.name);
     if (mode !== 'bridged') {
-      if (!tools.nft) throw new NetworkError('NETWORK_FAILED', 'nft is not installed (Debian package nftables): managed networks need it for their rules.');
+      if (!tools.nft) throw new HangarError('NETWORK_FAILED', 'nft is not installed (Debian package nftables): managed networks need it for their rules.');
       const rendered = renderTable({ table, bridge, subnet: plan.subnet, gateway: plan.gateway, mode, note: `Hangar network ${spec.name} (${mode}, prefix ${this.prefix})` });
       const installed = await this.nftTable(table);
       if (!installed || !matchesInstalled(rendered, installed)) {
@@ -491,14 +455,14 @@ export class HostNetworks {
       const br = links.find((l) => l.ifname === bridge);
       const brTag = parseIfaceTag(br?.ifalias);
       if (!br || !brTag || brTag.prefix !== this.prefix || brTag.network !== network) {
-        throw new NetworkError('NETWORK_FAILED', `Network "${network}" is not set up on this host (no bridge ${bridge}): ensure it first.`);
+        throw new HangarError('NETWORK_FAILED', `Network "${network}" is not set up on this host (no bridge ${bridge}): ensure it first.`);
       }
       const tag = ifaceTag(this.prefix, 'tap', network);
       const t = links.find((l) => l.ifname === tap);
       if (t) {
         const owned = parseIfaceTag(t.ifalias);
         if (t.linkinfo?.info_kind !== 'tun' || !owned || owned.prefix !== this.prefix || owned.kind !== 'tap') {
-          throw new NetworkError('NETWORK_FAILED', `Interface ${tap} exists and is not a Hangar tap.`);
+          throw new HangarError('NETWORK_FAILED', `Interface ${tap} exists and is not a Hangar tap.`);
         }
       } else {
         const args = ['tuntap', 'add', 'dev', tap, 'mode', 'tap'];
@@ -521,7 +485,7 @@ export class HostNetworks {
       if (!t) return;
       const owned = parseIfaceTag(t.ifalias);
       if (!owned || owned.prefix !== this.prefix || owned.kind !== 'tap') {
-        throw new NetworkError('NETWORK_FAILED', `Interface ${tap} is not a Hangar tap: left alone.`);
+        throw new HangarError('NETWORK_FAILED', `Interface ${tap} is not a Hangar tap: left alone.`);
       }
       await this.ip(['link', 'del', 'dev', tap]);
       this.log(`network ${owned.network}: deleted tap ${tap}`);
@@ -567,8 +531,8 @@ export class HostNetworks {
     }
     const nft = this.getTools().nft;
     if (nft) {
-      const r = await runTool(nft, ['-j', 'list', 'tables', 'inet']);
-      if (r.code === 0) {
+      const r = await run(nft, ['-j', 'list', 'tables', 'inet']);
+      if (succeeded(r)) {
         for (const t of parseTablesJson(r.stdout)) {
           const n = networkOfTable(this.prefix, t);
           if (n !== undefined && !names.has(n)) {
@@ -622,7 +586,7 @@ export class HostNetworks {
     changed: string[],
   ): Promise<DnsmasqRecord> {
     const bin = this.getTools().dnsmasq;
-    if (!bin) throw new NetworkError('NETWORK_FAILED', 'dnsmasq is not installed (Debian package dnsmasq-base): managed networks need it for DHCP and DNS.');
+    if (!bin) throw new HangarError('NETWORK_FAILED', 'dnsmasq is not installed (Debian package dnsmasq-base): managed networks need it for DHCP and DNS.');
     const args = dnsmasqArgs({ bridge, plan, domain: spec.domain ?? `${spec.name}.hangar.internal`, files, upstream: this.dnsUpstream });
     mkdirSync(files.dir, { recursive: true, mode: 0o755 });
 
@@ -667,16 +631,16 @@ export class HostNetworks {
     }
     if (code !== 0) {
       const why = safeRead(files.launchLog).trim() || `exit status ${code}`;
-      throw new NetworkError('NETWORK_FAILED', `dnsmasq for network "${spec.name}" did not start: ${why}`);
+      throw new HangarError('NETWORK_FAILED', `dnsmasq for network "${spec.name}" did not start: ${why}`);
     }
     let rec: DnsmasqRecord | undefined;
     for (let i = 0; i < 100 && !rec; i++) {
       const pid = readPidFile(files.pidFile);
       const p = pid === undefined ? undefined : readProc(pid);
       if (isAlive(p) && isDnsmasqFor(p.argv, files.pidFile)) rec = { pid: p.pid, startTime: p.startTime };
-      else await sleep(20);
+      else await new Promise((r) => setTimeout(r, 20));
     }
-    if (!rec) throw new NetworkError('NETWORK_FAILED', `dnsmasq for network "${spec.name}" started but wrote no usable pid file (${files.pidFile}).`);
+    if (!rec) throw new HangarError('NETWORK_FAILED', `dnsmasq for network "${spec.name}" started but wrote no usable pid file (${files.pidFile}).`);
     this.writeRecord(files, rec);
     changed.push(`dnsmasq ${rec.pid}`);
     this.log(`network ${spec.name}: started dnsmasq ${rec.pid} on ${bridge}`);
@@ -705,7 +669,7 @@ export class HostNetworks {
 
   /** True while the dnsmasq of `state` is still that process (pid + start time). */
   static dnsmasqAlive(state: Pick<NetworkState, 'dnsmasqPid' | 'dnsmasqStartTime'>): boolean {
-    return state.dnsmasqPid !== undefined && state.dnsmasqStartTime !== undefined && isSameProcess(state.dnsmasqPid, state.dnsmasqStartTime);
+    return state.dnsmasqPid !== undefined && state.dnsmasqStartTime !== undefined && isSameLiveProcess(state.dnsmasqPid, state.dnsmasqStartTime);
   }
 
   // ---------------------------------------------------------------- host plumbing
@@ -719,29 +683,29 @@ export class HostNetworks {
 
   private getTools(): { ip: string; nft?: string; dnsmasq?: string } {
     if (!this.tools) {
-      const ip = findTool('ip');
-      if (!ip) throw new NetworkError('NETWORK_FAILED', 'ip is not installed (Debian package iproute2).');
-      this.tools = { ip, nft: findTool('nft'), dnsmasq: findTool('dnsmasq') };
+      const ip = findProgram('ip');
+      if (!ip) throw new HangarError('NETWORK_FAILED', 'ip is not installed (Debian package iproute2).');
+      this.tools = { ip, nft: findProgram('nft'), dnsmasq: findProgram('dnsmasq') };
     }
     return this.tools;
   }
 
   private async ip(args: string[]): Promise<string> {
-    const r = await runTool(this.getTools().ip, args);
-    if (r.code !== 0) {
-      throw new NetworkError('NETWORK_FAILED', `ip ${args.join(' ')} failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
+    const r = await run(this.getTools().ip, args);
+    if (!succeeded(r)) {
+      throw new HangarError('NETWORK_FAILED', `ip ${args.join(' ')} failed: ${r.stderr.trim() || describeExit(r)}`);
     }
     return r.stdout;
   }
 
   private async nft(script: string): Promise<void> {
-    const r = await runTool(this.getTools().nft!, ['-f', '-'], script);
-    if (r.code !== 0) throw new NetworkError('NETWORK_FAILED', `nft failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
+    const r = await run(this.getTools().nft!, ['-f', '-'], { input: script });
+    if (!succeeded(r)) throw new HangarError('NETWORK_FAILED', `nft failed: ${r.stderr.trim() || describeExit(r)}`);
   }
 
   private async nftTable(table: string): Promise<ReturnType<typeof parseTableJson> | undefined> {
-    const r = await runTool(this.getTools().nft!, ['-j', 'list', 'table', 'inet', table]);
-    if (r.code !== 0) return undefined;
+    const r = await run(this.getTools().nft!, ['-j', 'list', 'table', 'inet', table]);
+    if (!succeeded(r)) return undefined;
     return parseTableJson(r.stdout);
   }
 

@@ -1,7 +1,6 @@
 /** Managed networks, host side: bridges, taps, dnsmasq and nftables rules. No knowledge of VMs. */
-export { HostNetworks, findOverlap, findTool, inSubnet, readHostNets } from './host.js';
+export { HostNetworks, findOverlap, inSubnet, readHostNets } from './host.js';
 export type { HostInterfaceNet, HostNetworksOptions, NetworkSpec, NetworkState, Orphans, TapInfo } from './host.js';
-export { NetworkError, isNetworkError, type NetworkErrorCode } from './errors.js';
 export { MAX_PREFIX, MIN_PREFIX, formatIPv4, overlaps, parseIPv4, parseSubnet, planSubnet, type Cidr, type SubnetPlan } from './addr.js';
 export {
   DEFAULT_PREFIX,

@@ -12,7 +12,7 @@
  * by interface-name prefix, so a test prefix never touches the default prefix's objects.
  */
 import { createHash } from 'node:crypto';
-import { NetworkError } from './errors.js';
+import { HangarError } from '../errors/errors.js';
 
 /** Linux interface names hold at most 15 bytes. */
 export const IFNAME_MAX = 15;
@@ -28,7 +28,7 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 /** Network names: 1..32 of a-z, 0-9 and inner hyphens (they become nft and file names). */
 export function validateNetworkName(name: string): void {
   if (typeof name !== 'string' || !NETWORK_NAME.test(name)) {
-    throw new NetworkError('INVALID_SPEC', `Network name "${String(name)}" is not valid: use 1 to 32 characters a-z, 0-9 and "-", starting and ending with a letter or digit.`, {
+    throw new HangarError('INVALID_SPEC', `Network name "${String(name)}" is not valid: use 1 to 32 characters a-z, 0-9 and "-", starting and ending with a letter or digit.`, {
       details: { field: 'name', value: name },
     });
   }
@@ -37,14 +37,14 @@ export function validateNetworkName(name: string): void {
 /** Interface-name prefixes: 1..5 of a-z0-9, starting with a letter. */
 export function validatePrefix(prefix: string): void {
   if (!PREFIX.test(prefix)) {
-    throw new NetworkError('INVALID_SPEC', `Interface prefix "${prefix}" is not valid: use 1 to 5 characters a-z, 0-9, starting with a letter.`);
+    throw new HangarError('INVALID_SPEC', `Interface prefix "${prefix}" is not valid: use 1 to 5 characters a-z, 0-9, starting with a letter.`);
   }
 }
 
 /** A name the kernel accepts for an interface (and that is safe as one argv word). */
 export function validateIfname(name: string, field = 'interface'): void {
   if (!IFNAME.test(name) || name === '.' || name === '..') {
-    throw new NetworkError('INVALID_SPEC', `"${name}" is not a valid ${field} name: 1 to ${IFNAME_MAX} characters of A-Z, a-z, 0-9, "_", "." and "-".`, {
+    throw new HangarError('INVALID_SPEC', `"${name}" is not a valid ${field} name: 1 to ${IFNAME_MAX} characters of A-Z, a-z, 0-9, "_", "." and "-".`, {
       details: { field, value: name },
     });
   }
@@ -83,7 +83,7 @@ export function bridgeName(prefix: string, name: string): string {
 /** The tap of NIC `nicId` of VM `vmId`: `<prefix>t` and a hash, 15 characters at most. */
 export function tapName(prefix: string, vmId: string, nicId: string): string {
   validatePrefix(prefix);
-  if (!vmId || !nicId) throw new NetworkError('INVALID_SPEC', 'A tap name needs a VM id and a NIC id.');
+  if (!vmId || !nicId) throw new HangarError('INVALID_SPEC', 'A tap name needs a VM id and a NIC id.');
   const room = IFNAME_MAX - prefix.length - 1;
   return `${prefix}t${hash32(`${vmId}\0${nicId}`, room)}`;
 }
@@ -141,5 +141,5 @@ export function macAddress(seed: string, taken: Iterable<string> = []): string {
     const mac = `${MAC_PREFIX}:${[...d.subarray(0, 3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
     if (!used.has(mac)) return mac;
   }
-  throw new NetworkError('NETWORK_FAILED', 'No free MAC address found: the host has too many NICs for the 52:54:00 prefix.');
+  throw new HangarError('NETWORK_FAILED', 'No free MAC address found: the host has too many NICs for the 52:54:00 prefix.');
 }

@@ -3,11 +3,10 @@
  * store and drives the host side (HostNetworks: bridge, dnsmasq, nftables, taps).
  * VMs reference networks by name; a network in use cannot be deleted.
  */
-import { HangarError } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
 import { HostNetworks, type NetworkSpec, type NetworkState } from './host.js';
-import { isNetworkError } from './errors.js';
 import type { Lease } from './dnsmasq.js';
 import { tapName } from './names.js';
 
@@ -62,7 +61,7 @@ export class NetworkService {
         this.states.set(rec.name, state);
         if (state.changed.length) log(`network ${rec.name}: repaired ${state.changed.join(', ')}`);
       } catch (e) {
-        log(`network ${rec.name} could not be set up: ${e instanceof Error ? e.message : String(e)}`);
+        log(`network ${rec.name} could not be set up: ${errorText(e)}`);
       }
     }
     const removed = await this.host.removeOrphans(all).catch(() => []);
@@ -76,10 +75,10 @@ export class NetworkService {
     if (input.parent !== undefined) spec.parent = input.parent;
     const existing = await this.records.list();
     if (existing.some((n) => n.name === spec.name)) throw new HangarError('NETWORK_EXISTS', `A network named "${spec.name}" exists: pick another name or delete it first.`);
-    await hostCall(async () => this.host.validate(spec, existing));
+    this.host.validate(spec, existing);
     if (!(await this.records.create(spec.name, spec))) throw new HangarError('NETWORK_EXISTS', `A network named "${spec.name}" was created meanwhile.`);
     try {
-      this.states.set(spec.name, await hostCall(() => this.host.ensure(spec)));
+      this.states.set(spec.name, await this.host.ensure(spec));
     } catch (e) {
       await this.host.remove(spec).catch(() => undefined);
       await this.records.delete(spec.name);
@@ -112,7 +111,7 @@ export class NetworkService {
     if ((await this.host.taps(name)).some((t) => t.attached)) {
       throw new HangarError('NETWORK_IN_USE', `A QEMU process still holds a tap on network "${name}": stop it first.`);
     }
-    await hostCall(() => this.host.remove(rec));
+    await this.host.remove(rec);
     await this.records.delete(name);
     this.states.delete(name);
     await this.events.publish('network.deleted', undefined, { network: name });
@@ -126,11 +125,11 @@ export class NetworkService {
   /** `owner`: the uid/gid of the QEMU that will open the tap (a guest's own user). */
   async createTap(network: string, tap: string, owner: { uid?: number; gid?: number } = {}): Promise<void> {
     await this.get(network);
-    await hostCall(() => this.host.createTap(network, tap, owner));
+    await this.host.createTap(network, tap, owner);
   }
 
   async deleteTap(tap: string): Promise<void> {
-    await hostCall(() => this.host.deleteTap(tap));
+    await this.host.deleteTap(tap);
   }
 
   private async view(rec: NetworkRecord): Promise<NetworkView> {
@@ -146,14 +145,3 @@ export class NetworkService {
   }
 }
 
-/** Host-side errors become catalogue errors. */
-async function hostCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (isNetworkError(e)) {
-      throw new HangarError(e.code, e.message, { cause: e, ...(e.details && { details: e.details as Record<string, unknown> }) });
-    }
-    throw e;
-  }
-}

@@ -5,7 +5,7 @@
  * operation cut short by a daemon restart says so instead of staying `running` forever.
  */
 import { randomBytes } from 'node:crypto';
-import { HangarError, isHangarError, type ErrorCode } from '../errors/errors.js';
+import { errorText, HangarError, toHangarError, type ErrorCode } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
 
@@ -84,7 +84,10 @@ export class OperationService {
         if (result !== undefined) rec.result = result;
       } catch (e) {
         rec.state = controller.signal.aborted ? 'cancelled' : 'failed';
-        rec.error = isHangarError(e) ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+        // A cancelled operation's uncatalogued error says how its work stopped, not that Hangar has a bug.
+        const cancelled = (x: unknown) => (controller.signal.aborted ? new HangarError('INTERNAL', errorText(x), { cause: x }) : undefined);
+        const err = toHangarError(e, [cancelled]);
+        rec.error = { code: err.code, message: err.message };
         rec.progress = latest;
       }
       rec.finishedAt = rec.updatedAt = new Date().toISOString();

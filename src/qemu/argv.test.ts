@@ -1,40 +1,33 @@
-import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HangarError } from '../errors/errors.js';
-import type { HostCaps, VmPaths, VmSpec } from '../model/spec.js';
-import { buildQemuArgv, HOTPLUG_PORTS, keyvalEscape, QEMU_BINARY, resolveAccel, type BuildQemuArgvOptions } from './argv.js';
+import type { HostCaps, VmSpec } from '../model/spec.js';
+import { buildQemuArgv, HOTPLUG_PORTS, keyvalEscape, QEMU_BINARY, resolveAccel } from './argv.js';
+import { goldenCaseNames, goldenCasePath, goldenVersions, goldenVersionsFor, latestGoldenVersion, loadGoldenCase, type GoldenCase } from './golden.js';
 
-const GOLDEN_DIR = fileURLToPath(new URL('./argv-golden/', import.meta.url));
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
+const LATEST = latestGoldenVersion();
 
-interface GoldenCase {
-  spec: VmSpec;
-  caps: HostCaps;
-  paths: VmPaths;
-  opts?: BuildQemuArgvOptions;
-}
-
+/** A case of the newest QEMU version's goldens (what the builder targets today). */
 function loadCase(name: string): GoldenCase {
-  return JSON.parse(readFileSync(join(GOLDEN_DIR, `${name}.json`), 'utf8')) as GoldenCase;
+  return loadGoldenCase(LATEST, name);
 }
 
 function build(c: GoldenCase): string[] {
   return buildQemuArgv(c.spec, c.caps, c.paths, c.opts);
 }
 
-const caseNames = readdirSync(GOLDEN_DIR)
-  .filter((f) => f.endsWith('.json'))
-  .map((f) => f.slice(0, -'.json'.length))
-  .sort();
+/** Every case of every version, as `7.2.0/tiny-kernel-boot`. */
+const allCases = goldenVersions().flatMap((version) => goldenCaseNames(version).map((name) => ({ version, name, id: `${version}/${name}` })));
+const caseNames = goldenCaseNames(LATEST);
 
 /** Options that take no value; every other flag takes exactly the next argv element. */
 const BARE_FLAGS = new Set(['-no-user-config', '-nodefaults', '-S']);
 const VALUED_FLAGS = new Set([
   '-name', '-display', '-msg', '-sandbox', '-pidfile', '-machine', '-accel', '-cpu', '-smp', '-m',
   '-kernel', '-initrd', '-append', '-blockdev', '-device', '-netdev', '-object', '-chardev', '-serial', '-mon', '-vnc', '-spice', '-numa',
+  '-incoming',
 ]);
 const JSON_FLAGS = new Set(['-blockdev', '-device', '-netdev', '-object']);
 
@@ -115,16 +108,30 @@ function flagCounts(argv: string[]): Record<string, number> {
 describe('golden argv', () => {
   it('has the required cases', () => {
     for (const name of ['tiny-kernel-boot', 'disk-boot-two-disks', 'user-nic-forwards', 'auto-accel-kvm-usable', 'auto-accel-kvm-unusable', 'injection-attempt', 'microvm',
-      'hugepages-backed', 'numa-two-nodes', 'numa-hugepages', 'iothreads-disks', 'vfio-hostdev', 'spice-and-vnc', 'spice-only-pc']) {
+      'hugepages-backed', 'numa-two-nodes', 'numa-hugepages', 'iothreads-disks', 'vfio-hostdev', 'spice-and-vnc', 'spice-only-pc',
+      'restore-saved-guest', 'migration-destination']) {
       expect(caseNames).toContain(name);
     }
   });
 
-  it.each(caseNames)('%s', (name) => {
-    const argv = build(loadCase(name));
+  it.each(allCases)('$id is filed under the QEMU version it names', ({ version, name }) => {
+    expect(loadGoldenCase(version, name).caps.qemuVersion).toBe(version);
+  });
+
+  it('picks the goldens a host QEMU can check: its release series, else the newest older one', () => {
+    const versions = ['7.2.0', '8.2.0', '8.2.2', '9.0.0'];
+    expect(goldenVersionsFor('7.2.22', versions)).toEqual(['7.2.0']);
+    expect(goldenVersionsFor('8.2.1', versions)).toEqual(['8.2.0', '8.2.2']);
+    expect(goldenVersionsFor('8.1.0', versions)).toEqual(['7.2.0']);
+    expect(goldenVersionsFor('10.0.0', versions)).toEqual(['9.0.0']);
+    expect(goldenVersionsFor('6.2.0', versions)).toEqual([]);
+  });
+
+  it.each(allCases)('$id', ({ version, name }) => {
+    const argv = build(loadGoldenCase(version, name));
     // One argument per line in the .argv file: a newline inside an argument would corrupt it.
     for (const arg of argv) expect(arg).not.toContain('\n');
-    const goldenPath = join(GOLDEN_DIR, `${name}.argv`);
+    const goldenPath = goldenCasePath(version, name, 'argv');
     const rendered = argv.join('\n') + '\n';
     if (UPDATE) {
       writeFileSync(goldenPath, rendered);
@@ -134,8 +141,8 @@ describe('golden argv', () => {
     expect(rendered).toBe(readFileSync(goldenPath, 'utf8'));
   });
 
-  it.each(caseNames)('%s: every option is well-formed', (name) => {
-    const c = loadCase(name);
+  it.each(allCases)('$id: every option is well-formed', ({ version, name }) => {
+    const c = loadGoldenCase(version, name);
     const options = parseOptions(build(c));
     for (const o of options) {
       if (JSON_FLAGS.has(o.flag)) expect(() => JSON.parse(o.value!) as unknown, `${o.flag} ${o.value}`).not.toThrow();
@@ -144,6 +151,8 @@ describe('golden argv', () => {
     expect(valuesOf(options, '-pidfile')).toEqual([c.paths.pidFile]);
     expect(valuesOf(options, '-sandbox')).toEqual(['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny']);
     expect(options.some((o) => o.flag === '-S')).toBe(true);
+    // Restore and migration destination wait for their state; nothing else does.
+    expect(valuesOf(options, '-incoming')).toEqual(c.opts?.incoming ? ['defer'] : []);
   });
 });
 
@@ -159,6 +168,17 @@ describe('buildQemuArgv', () => {
     deepFreeze(c);
     expect(build(c)).toEqual(build(c));
     expect(JSON.stringify(c)).toBe(before);
+  });
+
+  it('waits for migrate-incoming with incoming defer: the same hardware, and -incoming last', () => {
+    for (const name of ['restore-saved-guest', 'migration-destination']) {
+      const c = loadCase(name);
+      const { incoming, ...bootOpts } = c.opts!;
+      expect(incoming).toBe('defer');
+      const argv = build(c);
+      expect(argv.slice(-2)).toEqual(['-incoming', 'defer']);
+      expect(argv.slice(0, -2)).toEqual(buildQemuArgv(c.spec, c.caps, c.paths, bootOpts));
+    }
   });
 
   it('wires QMP and the serial console to unix sockets', () => {
@@ -307,8 +327,8 @@ describe('memory and CPU placement', () => {
 });
 
 describe('accelerator resolution', () => {
-  const kvmHost: HostCaps = { defaultAccel: 'kvm', kvmUsable: true };
-  const tcgHost: HostCaps = { defaultAccel: 'tcg', kvmUsable: false };
+  const kvmHost: HostCaps = { defaultAccel: 'kvm', kvmUsable: true, qemuVersion: LATEST };
+  const tcgHost: HostCaps = { defaultAccel: 'tcg', kvmUsable: false, qemuVersion: LATEST };
 
   it.each([
     // spec.accel, opts.defaultAccel, caps → result
@@ -433,6 +453,7 @@ describe('rejects what QEMU would refuse or misread', () => {
     ['cpu model with a comma', (c) => { c.spec.cpuModel = 'max,+vmx'; }, /CPU model/, 'INVALID_SPEC'],
     ['cpu model with a space', (c) => { c.spec.cpuModel = 'max -device x'; }, /CPU model/, 'INVALID_SPEC'],
     ['empty cpu model', (c) => { c.spec.cpuModel = ''; }, /CPU model/, 'INVALID_SPEC'],
+    ['cpu model that reads like an option', (c) => { c.spec.cpuModel = '-object'; }, /CPU model "-object" is not a QEMU CPU model name/, 'INVALID_SPEC'],
     ['cpu model host without KVM', (c) => { c.spec.cpuModel = 'host'; }, /needs KVM/, 'INVALID_SPEC'],
     ['zero cpus', (c) => { c.spec.cpus = 0; }, /cpus/, 'INVALID_SPEC'],
     ['fractional cpus', (c) => { c.spec.cpus = 1.5; }, /cpus/, 'INVALID_SPEC'],
@@ -465,8 +486,8 @@ describe('rejects what QEMU would refuse or misread', () => {
     ['hostfwd port too big', (c) => { c.spec.nics[0]!.forwards[0]!.guestPort = 65536; }, /guest port/, 'INVALID_SPEC'],
     ['hostfwd protocol', (c) => { (c.spec.nics[0]!.forwards[0] as { protocol: string }).protocol = 'sctp'; }, /protocol/, 'INVALID_SPEC'],
     ['unknown nic kind', (c) => { (c.spec.nics[0] as { kind: string }).kind = 'bridge'; }, /not supported/, 'INVALID_SPEC'],
-    ['vnc on microvm', (c) => { c.spec.machine = 'microvm'; }, /microvm has no PCI bus/, 'INVALID_SPEC'],
-    ['spice on microvm', (c) => { c.spec.machine = 'microvm'; c.spec.vnc = false; c.spec.spice = true; c.paths.spiceSocket = '/run/s.sock'; }, /cannot have a SPICE display/, 'INVALID_SPEC'],
+    ['vnc on microvm', (c) => { c.spec.machine = 'microvm'; }, /microvm has no display: create it with vnc=false/, 'INVALID_SPEC'],
+    ['spice on microvm', (c) => { c.spec.machine = 'microvm'; c.spec.vnc = false; c.spec.spice = true; c.paths.spiceSocket = '/run/s.sock'; }, /microvm has no display: create it without spice/, 'INVALID_SPEC'],
     ['spice that is not a boolean', (c) => { (c.spec as { spice: unknown }).spice = 'yes'; }, /spice must be true or false/, 'INVALID_SPEC'],
     ['spice without a socket path', (c) => { c.spec.spice = true; }, /no SPICE socket path/, 'INTERNAL'],
     ['spice socket path over 107 bytes', (c) => { c.spec.spice = true; c.paths.spiceSocket = '/' + 's'.repeat(107); }, /spiceSocket is longer than 107 bytes/, 'INTERNAL'],

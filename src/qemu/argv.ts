@@ -10,7 +10,8 @@
  */
 
 import { HangarError } from '../errors/errors.js';
-import type { Accel, DiskSpec, HostCaps, MachineType, NicSpec, PortForward, VmPaths, VmSpec } from '../model/spec.js';
+import { resolveAccel, type Accel, type DiskSpec, type HostCaps, type MachineType, type NicSpec, type PortForward, type VmPaths, type VmSpec } from '../model/spec.js';
+import { isIPv4, validateCpuModel, validateMicrovmDisplay } from '../model/validate.js';
 import { cpuRanges, diskIothread, iothreadId, memoryBackendProps, validatePlacement } from '../model/placement.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -62,9 +63,7 @@ const MAX_UNIX_SOCKET_PATH_BYTES = 107;
  * most 31 characters and disks also get a `file-<id>` node, hence 26. */
 const DEVICE_ID = /^[A-Za-z][A-Za-z0-9_.-]{0,25}$/;
 const KEYVAL_WORD = /^[a-z][a-z0-9-]*$/;
-const CPU_MODEL = /^[A-Za-z0-9_.-]+$/;
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** Device ids the builder itself uses. */
@@ -82,11 +81,8 @@ export function keyvalEscape(value: string): string {
   return value.replaceAll(',', ',,');
 }
 
-/** The accelerator a VM actually gets: the spec's, else the daemon default, with `auto` left to the host. */
-export function resolveAccel(spec: Pick<VmSpec, 'accel'>, caps: HostCaps, opts?: BuildQemuArgvOptions): 'kvm' | 'tcg' {
-  const wanted = spec.accel ?? opts?.defaultAccel ?? 'auto';
-  return wanted === 'auto' ? caps.defaultAccel : wanted;
-}
+/** The accelerator rule lives with the model; exported here too for the VM service. */
+export { resolveAccel };
 
 /** The QEMU arguments (without the binary name) that run `spec` paused (`-S`), waiting on QMP. */
 export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts?: BuildQemuArgvOptions): string[] {
@@ -325,14 +321,18 @@ function qmpSection({ paths }: BuildContext): QemuOption[] {
 }
 
 /**
- * The graphical console: VNC and/or SPICE on unix sockets in the VM's run directory (only
- * root and the guest's own user can open them; the daemon proxies them to authorized
- * clients), showing one display device. QEMU serves both protocols from the same console.
+ * Restoring a save, or the destination of a live migration: QEMU builds the same hardware,
+ * then waits for its state from QMP `migrate-incoming` instead of booting.
  */
 function incomingSection({ incoming }: BuildContext): QemuOption[] {
   return incoming ? [raw('-incoming', incoming)] : [];
 }
 
+/**
+ * The graphical console: VNC and/or SPICE on unix sockets in the VM's run directory (only
+ * root and the guest's own user can open them; the daemon proxies them to authorized
+ * clients), showing one display device. QEMU serves both protocols from the same console.
+ */
 function displaySection({ spec, paths, bus }: BuildContext): QemuOption[] {
   const options: QemuOption[] = [];
   if (spec.vnc) {
@@ -452,9 +452,7 @@ function validateSpec(spec: VmSpec, opts: BuildQemuArgvOptions | undefined): voi
   for (const accel of [spec.accel, opts?.defaultAccel]) {
     if (accel !== undefined && !ACCELS.includes(accel)) throw invalid(`Accelerator ${JSON.stringify(accel)} is not one of ${ACCELS.join(', ')}`);
   }
-  if (!CPU_MODEL.test(spec.cpuModel)) {
-    throw invalid(`CPU model ${JSON.stringify(spec.cpuModel)} may only contain letters, digits, '_', '.' and '-' (e.g. max, host, qemu64)`);
-  }
+  validateCpuModel(spec.cpuModel);
   if (!Number.isSafeInteger(spec.cpus) || spec.cpus < 1 || spec.cpus > MAX_CPUS[spec.machine]) {
     throw invalid(`cpus must be a whole number from 1 to ${MAX_CPUS[spec.machine]} for machine ${spec.machine}, got ${spec.cpus}`);
   }
@@ -537,7 +535,7 @@ function validateForward(nicId: string, f: PortForward): void {
   const where = `NIC ${nicId} port forward`;
   if (f.protocol !== 'tcp' && f.protocol !== 'udp') throw invalid(`${where} protocol ${JSON.stringify(f.protocol)} is not one of tcp, udp`);
   // slirp parses the rule itself (':' and '-' separate its fields): only a plain IPv4 literal is safe here.
-  if (!IPV4.test(f.hostAddress)) throw invalid(`${where} host address ${JSON.stringify(f.hostAddress)} must be an IPv4 address such as 127.0.0.1`);
+  if (!isIPv4(f.hostAddress)) throw invalid(`${where} host address ${JSON.stringify(f.hostAddress)} must be an IPv4 address such as 127.0.0.1`);
   for (const [label, port] of [['host', f.hostPort], ['guest', f.guestPort]] as const) {
     if (!Number.isSafeInteger(port) || port < 1 || port > 65535) throw invalid(`${where} ${label} port must be 1-65535, got ${port}`);
   }
@@ -548,9 +546,8 @@ function validateAgainstHost({ spec, accel, bus }: BuildContext): void {
   if (spec.cpuModel === 'host' && accel !== 'kvm') {
     throw invalid(`CPU model host needs KVM, but this VM runs with ${accel}; use cpuModel max instead`);
   }
+  validateMicrovmDisplay(spec);
   if (bus === 'mmio') {
-    if (spec.vnc) throw invalid('microvm has no PCI bus, so it cannot have a VGA display; set vnc to false or use machine q35');
-    if (spec.spice) throw invalid('microvm has no PCI bus, so it cannot have a SPICE display; set spice to false or use machine q35');
     const transports = spec.disks.length + spec.nics.length + (spec.balloon ? 1 : 0) + (spec.rng ? 1 : 0);
     if (transports > MICROVM_VIRTIO_TRANSPORTS) {
       throw invalid(`microvm has ${MICROVM_VIRTIO_TRANSPORTS} virtio-mmio slots but this VM needs ${transports}; remove devices or use machine q35`);

@@ -4,8 +4,9 @@
  * so a recycled pid is never mistaken for our guest.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { readProcStat } from '../util/proc.js';
 
 export interface ExitInfo {
   code: number | null;
@@ -20,42 +21,8 @@ export interface LaunchedQemu {
   exited: Promise<ExitInfo>;
 }
 
-export interface ProcStat {
-  state: string;
-  startTime: string;
-}
-
-/** Reads state and start time from /proc/PID/stat; undefined if there is no such process. */
-export function readProcStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may contain spaces or ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = rest[0];
-  const startTime = rest[19];
-  if (state === undefined || startTime === undefined) return undefined;
-  return { state, startTime };
-}
-
-/** True while the process with this pid is the one that started at `startTime` and has not exited. */
-export function isSameLiveProcess(pid: number, startTime: string): boolean {
-  const stat = readProcStat(pid);
-  // 'Z' (zombie) and 'X' (dead) have exited; only their parent has not reaped them yet.
-  return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
-}
-
-/** The process's argv, as the kernel reports it. */
-export function readCmdline(pid: number): string[] | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s.length > 0);
-  } catch {
-    return undefined;
-  }
-}
+/** Process identity (pid + start time) is the util layer's; the VM service reaches it through here. */
+export { isSameLiveProcess, readCmdline, readProcStat, signalProcess, waitForProcessExit, type ProcStat } from '../util/proc.js';
 
 /**
  * Spawns QEMU in its own session with stdio going to `logFile` (appended), so it
@@ -83,27 +50,6 @@ export function launchQemu(binary: string, argv: readonly string[], logFile: str
   // Start time is fixed at fork, so reading it now (before or after exec) gives the same value.
   const stat = readProcStat(pid);
   return { pid, pidStartTime: stat?.startTime ?? '', child, exited };
-}
-
-/** Polls until the process is gone (or a zombie); false if still alive after `timeoutMs`. */
-export async function waitForProcessExit(pid: number, startTime: string, timeoutMs: number, intervalMs = 5): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isSameLiveProcess(pid, startTime)) {
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  return true;
-}
-
-/** Sends a signal only if the pid is still the same process; returns whether it was sent. */
-export function signalProcess(pid: number, startTime: string, signal: NodeJS.Signals): boolean {
-  if (!isSameLiveProcess(pid, startTime)) return false;
-  try {
-    process.kill(pid, signal);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The last `maxBytes` of a log file, trimmed to whole lines; '' if it does not exist. */

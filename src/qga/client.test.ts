@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GuestAgent, GuestAgentError } from './client.js';
 import { FakeGuestAgent, type FakeGuestAgentOptions } from './fake-agent.js';
 import { qgaArgv } from './argv.js';
+import { toHangarError } from '../errors/errors.js';
 
 let dir: string;
 let sock: string;
@@ -386,6 +387,16 @@ describe('GuestAgent', () => {
     await fake({ handlers: { 'guest-get-osinfo': () => ({ return: { name: 'x'.repeat(5000) } }) } });
     const ga = new GuestAgent(sock, { timeoutMs: 2000, maxLineBytes: 1024 });
     expect(await codeOf(ga.osInfo())).toBe('AGENT_ERROR');
+  });
+});
+
+describe('GuestAgentError', () => {
+  it('reaches an API client with its catalogue code, and a hint when the agent does not answer', () => {
+    expect(toHangarError(new GuestAgentError('AGENT_UNAVAILABLE', 'No answer.')).toJSON()).toEqual({
+      code: 'AGENT_UNAVAILABLE', message: 'No answer. Is qemu-guest-agent installed and running in the guest?',
+    });
+    expect(toHangarError(new GuestAgentError('AGENT_ERROR', 'Refused.', { errorClass: 'GenericError' })).code).toBe('AGENT_ERROR');
+    expect(toHangarError(new GuestAgentError('TIMEOUT', 'Late.')).toJSON()).toEqual({ code: 'TIMEOUT', message: 'Late.' });
   });
 });
 

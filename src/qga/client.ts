@@ -31,10 +31,11 @@
  */
 import { randomInt } from 'node:crypto';
 import * as net from 'node:net';
+import { HangarError, type ConvertibleError } from '../errors/errors.js';
 
 export type GuestAgentErrorCode = 'AGENT_UNAVAILABLE' | 'AGENT_ERROR' | 'TIMEOUT';
 
-export class GuestAgentError extends Error {
+export class GuestAgentError extends Error implements ConvertibleError {
   override readonly name = 'GuestAgentError';
   readonly code: GuestAgentErrorCode;
   /** The guest agent command, when the error is about one. */
@@ -56,6 +57,12 @@ export class GuestAgentError extends Error {
     this.errorClass = extra.errorClass;
     this.desc = extra.desc;
     this.details = extra.details;
+  }
+
+  /** The catalogue error an API client sees (the codes are the catalogue's own). */
+  toHangarError(): HangarError {
+    const hint = this.code === 'AGENT_UNAVAILABLE' ? ' Is qemu-guest-agent installed and running in the guest?' : '';
+    return new HangarError(this.code, `${this.message}${hint}`, { cause: this });
   }
 }
 

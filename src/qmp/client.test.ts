@@ -14,6 +14,7 @@ import {
   type QmpEvent,
 } from './index.js';
 import { DEFAULT_GREETING, FakeMonitor } from './fake-monitor.js';
+import { toHangarError } from '../errors/errors.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -129,6 +130,14 @@ describe('commands', () => {
     const err = await p.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QmpError);
     expect(err).toMatchObject({ errorClass: 'GenericError', desc: "Failed to find node with node-name='x'", command: 'blockdev-del' });
+  });
+
+  it('says how each failure reaches an API client (the errors catalogue)', () => {
+    expect(toHangarError(new QmpError('blockdev-del', 'GenericError', 'no node')).toJSON()).toEqual({
+      code: 'QMP_ERROR', message: 'QEMU refused blockdev-del: no node (GenericError).', details: { command: 'blockdev-del', class: 'GenericError' },
+    });
+    expect(toHangarError(new QmpTimeoutError('no reply')).toJSON()).toEqual({ code: 'TIMEOUT', message: 'QEMU did not answer in time: no reply. Check the VM with `hangar vm show`.' });
+    expect(toHangarError(new QmpClosedError('gone')).toJSON()).toEqual({ code: 'VM_STATE', message: "The VM's QEMU went away during the request: gone. See `hangar vm show`." });
   });
 
   it('never lets a reply without an id, or with a foreign id, resolve a command', async () => {

@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { HangarError, type ConvertibleError } from '../errors/errors.js';
 
 export interface QmpEvent {
   event: string;
@@ -43,8 +44,13 @@ export interface QmpConnectOptions extends QmpClientOptions {
   retryIntervalMs?: number;
 }
 
+/*
+ * Each error says how it reaches an API client (`toHangarError`, the errors catalogue's
+ * one conversion), so nothing above has to know these classes to report them.
+ */
+
 /** QEMU refused a command: `{"error": {"class": ..., "desc": ...}}`. */
-export class QmpError extends Error {
+export class QmpError extends Error implements ConvertibleError {
   override readonly name = 'QmpError';
   readonly errorClass: string;
   readonly desc: string;
@@ -56,16 +62,30 @@ export class QmpError extends Error {
     this.errorClass = errorClass;
     this.desc = desc;
   }
+
+  toHangarError(): HangarError {
+    return new HangarError('QMP_ERROR', `QEMU refused ${this.command}: ${this.desc} (${this.errorClass}).`, {
+      cause: this, details: { command: this.command, class: this.errorClass },
+    });
+  }
 }
 
 /** No reply in time. The command may still run: it is not resent, and a late reply is dropped. */
-export class QmpTimeoutError extends Error {
+export class QmpTimeoutError extends Error implements ConvertibleError {
   override readonly name = 'QmpTimeoutError';
+
+  toHangarError(): HangarError {
+    return new HangarError('TIMEOUT', `QEMU did not answer in time: ${this.message}. Check the VM with \`hangar vm show\`.`, { cause: this });
+  }
 }
 
 /** The connection is gone (or was never usable). For a pending command the outcome is unknown. */
-export class QmpClosedError extends Error {
+export class QmpClosedError extends Error implements ConvertibleError {
   override readonly name = 'QmpClosedError';
+
+  toHangarError(): HangarError {
+    return new HangarError('VM_STATE', `The VM's QEMU went away during the request: ${this.message}. See \`hangar vm show\`.`, { cause: this });
+  }
 }
 
 /** The peer broke the protocol badly enough that the connection cannot be trusted (e.g. an over-long line). */

@@ -9,9 +9,9 @@
  * of the main loop get the emulator CPUs, and a hot-plugged vCPU starts on them too until
  * the pins are applied again (the VM service does so after a vCPU hot-plug).
  */
-import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { HangarError } from '../errors/errors.js';
+import { describeExit, notFound, run, succeeded } from '../util/run.js';
 import type { QmpClient } from '../qmp/index.js';
 import type { QemuThreads } from '../model/vm-record.js';
 import { formatCpuList, parseKernelList } from '../model/placement.js';
@@ -42,16 +42,13 @@ export async function queryThreads(qmp: QmpClient, withIothreads: boolean): Prom
 }
 
 /** util-linux taskset; it refuses CPUs that are offline or outside the caller's cpuset. */
-export const tasksetSetter: AffinitySetter = (tid, cpus) =>
-  new Promise((resolve, reject) => {
-    execFile('taskset', ['-p', '-c', cpus, String(tid)], { timeout: 5000, env: { ...process.env, LC_ALL: 'C' } }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      reject(new HangarError('INTERNAL', missing
-        ? 'Pinning needs taskset (Debian package util-linux), which is not on PATH.'
-        : `taskset -p -c ${cpus} ${tid} failed: ${String(stderr).trim() || err.message}`));
-    });
-  });
+export const tasksetSetter: AffinitySetter = async (tid, cpus) => {
+  const r = await run('taskset', ['-p', '-c', cpus, String(tid)], { timeoutMs: 5000 });
+  if (succeeded(r)) return;
+  throw new HangarError('INTERNAL', notFound(r)
+    ? 'Pinning needs taskset (Debian package util-linux), which is not on PATH.'
+    : `taskset -p -c ${cpus} ${tid} failed: ${r.stderr.trim() || describeExit(r)}`);
+};
 
 /** Cpus_allowed_list of one thread, normalized (`0-1`), or undefined if it is gone. */
 export async function readAffinity(pid: number, tid: number, procRoot = '/proc'): Promise<string | undefined> {

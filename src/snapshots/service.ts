@@ -8,22 +8,19 @@
  * the image's backing file can lose a byte, and there is nothing to merge. Revert works
  * the same for every snapshot, running or stopped.
  */
-import { execFile } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { promisify } from 'node:util';
-import { HangarError } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { OperationContext } from '../operations/service.js';
 import { QmpError, type QmpClient } from '../qmp/index.js';
-import { clientError, QEMU_IMG } from '../storage/qemu-img.js';
+import { imageInfo, snapshotImage, snapshotNames } from '../storage/qemu-img.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { Collection, Store, VmRecord } from '../store/store.js';
 import type { VmHandle, VmService } from '../vm/service.js';
 import type { DiskSpec } from '../model/spec.js';
 import { formatBytes } from '../util/size.js';
 
-const run = promisify(execFile);
 
 export interface SnapshotRecord {
   name: string;
@@ -222,7 +219,7 @@ export class SnapshotService {
         if (!(await this.needsReconcile(rec))) continue;
         await this.vms.operate(view.name, 'snapshot-reconcile', async (h) => this.reconcileOne(h, log));
       } catch (e) {
-        log(`${view.name}: reconciling snapshots failed: ${e instanceof Error ? e.message : String(e)}`);
+        log(`${view.name}: reconciling snapshots failed: ${errorText(e)}`);
       }
     }
   }
@@ -341,9 +338,7 @@ async function virtualSizes(disks: DiskSpec[], qmp: QmpClient | undefined): Prom
   }
   for (const d of disks) {
     try {
-      const { stdout } = await run(QEMU_IMG, ['info', '-U', '--output=json', '-f', d.format, d.path]);
-      const size = (JSON.parse(stdout) as { 'virtual-size'?: number })['virtual-size'];
-      if (typeof size === 'number') out.set(d.id, size);
+      out.set(d.id, (await imageInfo(d.path, { format: d.format, shared: true })).virtualSizeBytes);
     } catch {
       // unknown: the checks that need it are skipped
     }
@@ -376,24 +371,11 @@ function diffTree(tree: SnapshotTree, onDisk: Map<DiskSpec, Set<string>>): { orp
 }
 
 async function qemuImgSnapshotNames(disk: DiskSpec): Promise<string[]> {
-  try {
-    const { stdout } = await run(QEMU_IMG, ['info', '-U', '--output=json', '-f', 'qcow2', disk.path]);
-    return ((JSON.parse(stdout) as { snapshots?: { name: string }[] }).snapshots ?? []).map((x) => x.name);
-  } catch (e) {
-    const msg = (e as { stderr?: string }).stderr?.trim() ?? String(e);
-    throw new HangarError('STORAGE_FAILED', `reading the snapshots of ${disk.id} failed: ${msg}`);
-  }
+  return snapshotNames(disk.path, `reading the snapshots of ${disk.id}`);
 }
 
 async function qemuImgSnapshot(flag: '-c' | '-a' | '-d', name: string, disk: DiskSpec): Promise<void> {
-  try {
-    // `qemu-img snapshot` has no -f: name the format through --image-opts so nothing is probed.
-    const opts = `driver=qcow2,file.driver=file,file.filename=${disk.path.replaceAll(',', ',,')}`;
-    await run(QEMU_IMG, ['snapshot', '--image-opts', flag, name, opts]);
-  } catch (e) {
-    const msg = (e as { stderr?: string }).stderr?.trim() ?? String(e);
-    throw clientError(msg, `qemu-img snapshot ${flag} ${name} on ${disk.id}`) ?? new HangarError('STORAGE_FAILED', `qemu-img snapshot ${flag} ${name} on ${disk.id} failed: ${msg}`);
-  }
+  await snapshotImage(flag, name, disk.path, `qemu-img snapshot ${flag} ${name} on ${disk.id}`);
 }
 
 /**

@@ -31,11 +31,11 @@ describe('StorageService', () => {
   it('creates qcow2 and raw volumes, grows them, refuses to shrink, deletes', async () => {
     const q = await storage.createVolume({ name: 'data', size: '64M' });
     expect(q).toMatchObject({ format: 'qcow2', sizeBytes: 64 * 2 ** 20, path: join(dir, 'pools', 'default', 'data.qcow2') });
-    expect((await imageInfo(q.path, 'qcow2')).virtualSizeBytes).toBe(64 * 2 ** 20);
+    expect((await imageInfo(q.path, { format: 'qcow2', shared: true })).virtualSizeBytes).toBe(64 * 2 ** 20);
     const r = await storage.createVolume({ name: 'scratch', size: '1M', format: 'raw' });
-    expect((await imageInfo(r.path, 'raw')).virtualSizeBytes).toBe(2 ** 20);
+    expect((await imageInfo(r.path, { format: 'raw', shared: true })).virtualSizeBytes).toBe(2 ** 20);
     await storage.resizeVolume('default', 'data', '128M');
-    expect((await imageInfo(q.path, 'qcow2')).virtualSizeBytes).toBe(128 * 2 ** 20);
+    expect((await imageInfo(q.path, { format: 'qcow2', shared: true })).virtualSizeBytes).toBe(128 * 2 ** 20);
     await expect(storage.resizeVolume('default', 'data', '1M')).rejects.toMatchObject({ code: 'INVALID_SPEC' });
     await expect(storage.createVolume({ name: 'data', size: '1M' })).rejects.toMatchObject({ code: 'VOLUME_EXISTS' });
     await storage.deleteVolume('default', 'data');
@@ -49,13 +49,13 @@ describe('StorageService', () => {
     const fromImage = { name: 'base', path: img, format: 'qcow2' as const, virtualSizeBytes: 32 * 2 ** 20 };
     const linked = await storage.createVolume({ name: 'vm1-root', fromImage, size: '64M' });
     expect(linked.backing).toMatchObject({ kind: 'image', name: 'base' });
-    const info = await imageInfo(linked.path, 'qcow2');
+    const info = await imageInfo(linked.path, { format: 'qcow2', shared: true });
     expect(info.backingFilename).toBe(img);
     expect(info.virtualSizeBytes).toBe(64 * 2 ** 20);
     expect((await storage.dependentsOfImage('base')).map((v) => v.name)).toEqual(['vm1-root']);
     const copy = await storage.createVolume({ name: 'vm2-root', fromImage, fullCopy: true });
     expect(copy.backing).toBeUndefined();
-    expect((await imageInfo(copy.path, 'qcow2')).backingFilename).toBeUndefined();
+    expect((await imageInfo(copy.path, { format: 'qcow2', shared: true })).backingFilename).toBeUndefined();
     expect((await checkImage(copy.path, 'qcow2')).ok).toBe(true);
     await expect(storage.createVolume({ name: 'small', fromImage, size: '1M' })).rejects.toMatchObject({ code: 'INVALID_SPEC' });
   });
@@ -64,7 +64,7 @@ describe('StorageService', () => {
     await storage.createVolume({ name: 'a', size: '8M' });
     const b = await storage.cloneVolume('default', 'a', 'b');
     expect(b).toMatchObject({ name: 'b', sizeBytes: 8 * 2 ** 20 });
-    expect((await imageInfo(b.path, 'qcow2')).backingFilename).toBeUndefined();
+    expect((await imageInfo(b.path, { format: 'qcow2', shared: true })).backingFilename).toBeUndefined();
   });
 
   it('refuses to delete attached or VM-owned volumes', async () => {

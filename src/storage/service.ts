@@ -210,7 +210,7 @@ export class StorageService {
     const dst = await this.pool(pool);
     const key = volumeKey(pool, newName);
     if (await this.volumes.get(key)) throw new HangarError('VOLUME_EXISTS', `A volume named "${newName}" exists in pool "${pool}".`);
-    await this.ensureSpace(dst, (await imageInfo(src.path, src.format)).actualSizeBytes, newName);
+    await this.ensureSpace(dst, (await imageInfo(src.path, { format: src.format, shared: true })).actualSizeBytes, newName);
     const path = await dst.volumePath(newName, src.format);
     const tmp = `${path}.partial`;
     try {
@@ -272,7 +272,7 @@ export class StorageService {
   async adoptVolume(pool: string, name: string, path: string, format: DiskFormat, ownedBy: string): Promise<VolumeRecord | undefined> {
     const p = await this.pools.get(pool);
     if (!p || (await (await this.pool(pool)).volumePath(validateVolumeName(name), format)) !== path) return undefined;
-    const info = await imageInfo(path, format);
+    const info = await imageInfo(path, { format, shared: true });
     const rec: VolumeRecord = { pool, name, format, sizeBytes: info.virtualSizeBytes, path, ownedBy, createdAt: new Date().toISOString() };
     // The image it was cloned from, known here by its file only.
     if (info.backingFilename) rec.backing = { kind: 'image', name: basename(info.backingFilename).replace(/\.[^.]*$/, ''), path: info.backingFilename, format: info.backingFormat === 'raw' ? 'raw' : 'qcow2' };

@@ -2,8 +2,8 @@
  * After a daemon crash, `qemu-img` processes it started (conversions, copies) may still run,
  * re-parented to init, writing files nobody will ever use. These helpers find and end them.
  */
-import { readdir, readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { findProcesses, readCmdline } from './proc.js';
 
 export interface QemuImgProcess {
   pid: number;
@@ -15,31 +15,13 @@ export interface QemuImgProcess {
 
 /** qemu-img processes (other than this process) whose arguments name a file inside `dir`. */
 export async function qemuImgProcesses(dir: string): Promise<QemuImgProcess[]> {
-  const found: QemuImgProcess[] = [];
-  let pids: string[];
-  try {
-    pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
-  } catch {
-    return found;
-  }
   const prefix = `${resolve(dir)}/`;
-  for (const pid of pids) {
-    const n = Number(pid);
-    if (n === process.pid) continue;
-    try {
-      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
-      if (!argv[0] || !basename(argv[0]).startsWith('qemu-img')) continue;
-      if (!argv.some((a) => a.startsWith(prefix))) continue;
-      const statLine = await readFile(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(statLine.slice(statLine.lastIndexOf(')') + 2).split(' ')[1]);
-      const parent = ppid === process.pid ? [] : (await readFile(`/proc/${ppid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-      const parentIsDaemon = ppid === process.pid || (parent.some((a) => /hangar/.test(a)) && parent.includes('daemon'));
-      found.push({ pid: n, ppid, argv, parentIsDaemon });
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return found;
+  const procs = findProcesses((argv) => basename(argv[0] ?? '').startsWith('qemu-img') && argv.some((a) => a.startsWith(prefix)));
+  return procs.map(({ pid, ppid, argv }) => {
+    const parent = ppid === process.pid ? [] : (readCmdline(ppid) ?? []);
+    const parentIsDaemon = ppid === process.pid || (parent.some((a) => /hangar/.test(a)) && parent.includes('daemon'));
+    return { pid, ppid, argv, parentIsDaemon };
+  });
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
- * Every golden argv case, started by the real qemu-system-x86_64 (7.2) under TCG and paused
- * (-S): proves QEMU accepts each option shape the builder emits (JSON -device/-blockdev/
- * -netdev/-object, escaped keyval) and that odd values arrive intact, then quits over QMP.
+ * Every golden argv case of the host QEMU's version (src/qemu/argv-golden/<version>/), started
+ * by the real qemu-system-x86_64 under TCG and paused (-S): proves QEMU accepts each option
+ * shape the builder emits (JSON -device/-blockdev/-netdev/-object, escaped keyval) and that
+ * odd values arrive intact, then quits over QMP. Restore and migration destination cases
+ * (`-incoming defer`) must build the same machine and wait for their state (`inmigrate`).
  *
  * Two kinds of case need the host's help:
  * - hugepage cases: the test reserves the missing 2 MiB pages (/proc/sys/vm/nr_hugepages,
@@ -14,29 +16,19 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildQemuArgv, HOTPLUG_PORTS, hotplugPortId, QEMU_BINARY, type BuildQemuArgvOptions } from '../../src/qemu/argv.js';
-import type { HostCaps, VmPaths, VmSpec } from '../../src/model/spec.js';
+import { buildQemuArgv, HOTPLUG_PORTS, hotplugPortId, QEMU_BINARY } from '../../src/qemu/argv.js';
+import { goldenCaseNames, goldenVersionsFor, loadGoldenCase, type GoldenCase } from '../../src/qemu/golden.js';
+import { parseQemuVersion } from '../../src/qemu/host-caps.js';
 import { iothreadId, diskIothread } from '../../src/model/placement.js';
 
-const GOLDEN_DIR = fileURLToPath(new URL('../../src/qemu/argv-golden/', import.meta.url));
-const qemuAvailable = spawnSync(QEMU_BINARY, ['--version']).status === 0;
-
-interface GoldenCase {
-  spec: VmSpec;
-  caps: HostCaps;
-  paths: VmPaths;
-  opts?: BuildQemuArgvOptions;
-}
-
-const caseNames = readdirSync(GOLDEN_DIR)
-  .filter((f) => f.endsWith('.json'))
-  .map((f) => f.slice(0, -'.json'.length))
-  .sort();
+const versionRun = spawnSync(QEMU_BINARY, ['--version'], { encoding: 'utf8' });
+const hostQemuVersion = versionRun.status === 0 ? parseQemuVersion(versionRun.stdout) : undefined;
+/** The goldens this host's QEMU can check: its release series (else the newest older one). */
+const cases = hostQemuVersion === undefined ? [] : goldenVersionsFor(hostQemuVersion).flatMap((version) => goldenCaseNames(version).map((name) => ({ version, name, id: `${version}/${name}` })));
 
 const children: ChildProcess[] = [];
 const tempDirs: string[] = [];
@@ -84,9 +76,9 @@ function restoreHugepages(): void {
   hugepagesBefore = undefined;
 }
 
-describe.skipIf(!qemuAvailable)('QEMU 7.2 accepts every golden argv', () => {
-  it.for(caseNames)('%s', async (name, ctx) => {
-    const golden = JSON.parse(readFileSync(join(GOLDEN_DIR, `${name}.json`), 'utf8')) as GoldenCase;
+describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts every golden argv of its version`, () => {
+  it.for(cases)('$id', async ({ version, name }, ctx) => {
+    const golden = loadGoldenCase(version, name);
     const c = await prepareForThisHost(golden);
     const argv = buildQemuArgv(c.spec, c.caps, c.paths, c.opts);
 
@@ -116,7 +108,8 @@ describe.skipIf(!qemuAvailable)('QEMU 7.2 accepts every golden argv', () => {
 
     const qmp = await connectQmp(c.paths.qmpSocket, exited, qemuOutput);
     try {
-      expect(await qmp.command('query-status')).toMatchObject({ status: 'prelaunch', running: false });
+      // -incoming defer: the machine is built and waits for migrate-incoming instead of booting.
+      expect(await qmp.command('query-status')).toMatchObject({ status: c.opts?.incoming ? 'inmigrate' : 'prelaunch', running: false });
       expect(await qmp.command('query-name')).toEqual({ name: c.spec.name });
       expect(await qmp.command('query-kvm')).toMatchObject({ enabled: false });
       expect(readFileSync(c.paths.pidFile, 'utf8').trim()).toBe(String(child.pid));
@@ -219,7 +212,7 @@ async function prepareForThisHost(golden: GoldenCase): Promise<GoldenCase> {
   const c = structuredClone(golden);
   if (c.spec.accel === 'kvm') c.spec.accel = 'tcg';
   if (c.opts?.defaultAccel === 'kvm') c.opts.defaultAccel = 'tcg';
-  c.caps = { defaultAccel: 'tcg', kvmUsable: false };
+  c.caps = { ...c.caps, defaultAccel: 'tcg', kvmUsable: false };
   if (c.spec.cpuModel === 'host') c.spec.cpuModel = 'max'; // host needs KVM
 
   const dir = mkdtempSync('/tmp/hgq-');

@@ -16,11 +16,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostNetworks, findOverlap, findTool, readHostNets, type NetworkSpec } from '../../src/network/host.js';
-import { NetworkError } from '../../src/network/errors.js';
+import { HostNetworks, findOverlap, readHostNets, type NetworkSpec } from '../../src/network/host.js';
+import { findProgram } from '../../src/util/run.js';
+import { HangarError } from '../../src/errors/errors.js';
 import { parseSubnet } from '../../src/network/addr.js';
 import { bridgeName, macAddress, tableName, tapName } from '../../src/network/names.js';
-import { findProcesses } from '../../src/network/proc.js';
+import { findProcesses } from '../../src/util/proc.js';
 import { QmpClient } from '../../src/qmp/index.js';
 
 const PREFIX = 'hgx';
@@ -31,7 +32,7 @@ const TINY = '/var/cache/hangar/images/tiny/manifest.json';
 const QEMU = 'qemu-system-x86_64';
 const STATE_DIR = '/tmp/hangar-network-test-state';
 
-const tools = { ip: findTool('ip'), nft: findTool('nft'), dnsmasq: findTool('dnsmasq'), qemu: findTool(QEMU) };
+const tools = { ip: findProgram('ip'), nft: findProgram('nft'), dnsmasq: findProgram('dnsmasq'), qemu: findProgram(QEMU) };
 const canRun = process.getuid?.() === 0 && Object.values(tools).every(Boolean) && existsSync(TINY);
 
 function sh(bin: string, args: string[], allowFail = false): string {
@@ -204,9 +205,9 @@ function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
   } catch (e) {
     err = e;
   }
-  expect(err, `expected a ${code} error`).toBeInstanceOf(NetworkError);
-  expect((err as NetworkError).code).toBe(code);
-  if (message) expect((err as NetworkError).message).toMatch(message);
+  expect(err, `expected a ${code} error`).toBeInstanceOf(HangarError);
+  expect((err as HangarError).code).toBe(code);
+  if (message) expect((err as HangarError).message).toMatch(message);
 }
 
 describe.skipIf(!canRun)('managed networks on the host (root, real QEMU)', () => {
@@ -413,7 +414,7 @@ describe.skipIf(!canRun)('managed networks on the host (root, real QEMU)', () =>
     expect((await gb.run(`ip link set eth1 up && ip addr add ${guestIp}/24 dev eth1`)).rc).toBe(0);
     expect((await gb.run(`ping -c 2 -w 10 ${lanIp}`)).rc).toBe(0);
     // And back from the LAN side (busybox-static's ping: the host may have no iputils-ping).
-    const busybox = findTool('busybox');
+    const busybox = findProgram('busybox');
     const pingArgv = busybox ? [busybox, 'ping'] : ['ping'];
     const fromLan = spawnSync(tools.ip!, ['netns', 'exec', NETNS, ...pingArgv, '-c', '1', '-W', '5', guestIp], { encoding: 'utf8' });
     expect(fromLan.status, fromLan.stderr).toBe(0);

@@ -32,6 +32,7 @@ import {
 } from './guest-config.js';
 import type { BuildContext, BuildImageOptions } from '../build-common.js';
 import { buildDirs, imageDir, isObject, MANIFEST_FILE, manifestPath, nonEmptyFile, publish, readManifest, reuseOrBuild, writeFileSynced } from '../build-common.js';
+import { convertImage, imageInfo } from '../../storage/qemu-img.js';
 import { buildEnv, haveProgram, removeTree, run } from './host.js';
 import { embeddedCoreImage, grubBootSector, mbrWithPartitions, SECTOR } from './mbr.js';
 import { pickMirror, pickSecurityMirror, readHostAptSources } from './mirror.js';
@@ -302,13 +303,9 @@ async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContex
 
     phase('qcow2');
     const qcow2 = path.join(staging, DISK_FILE);
-    await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', '-c', '-o', 'compression_type=zstd', raw, qcow2], {
-      timeoutMs: 30 * 60_000,
-    });
+    await convertImage({ path: raw, format: 'raw' }, { path: qcow2, format: 'qcow2' }, { compress: true, timeoutMs: 30 * 60_000 });
     await fs.rm(raw, { force: true });
-    const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-f', 'qcow2', qcow2])).stdout) as Record<string, unknown>;
-    const virtualSizeBytes = info['virtual-size'];
-    if (typeof virtualSizeBytes !== 'number') throw new Error('qemu-img info did not report a virtual size');
+    const { virtualSizeBytes } = await imageInfo(qcow2, { format: 'qcow2' });
     const fileSizeBytes = (await fs.stat(qcow2)).size;
     progress(`disk.qcow2: ${(fileSizeBytes / 2 ** 20).toFixed(0)} MiB on disk, ${(virtualSizeBytes / 2 ** 30).toFixed(1)} GiB virtual`);
 

@@ -1,13 +1,13 @@
 /**
- * Host-side helpers for the debian-12 build: running programs (argv arrays only, a clean
- * environment, streamed output, a timeout), and unmounting whatever a killed debootstrap
+ * Host-side helpers for the debian-12 build: running programs in a clean environment (through
+ * util/run.ts: argv arrays only, streamed output, a timeout), and unmounting whatever a killed debootstrap
  * left mounted under a directory before it is removed. (The lock file and the other
  * helpers shared with the tiny build are in ../build-common.ts.)
  */
-import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { runChecked, type RunOptions as ProgramRunOptions, type RunResult } from '../../util/run.js';
 
 /** Proxy settings are passed through, so debootstrap reaches the mirror the way apt does. */
 const PASSED_THROUGH = ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
@@ -31,78 +31,24 @@ export function buildEnv(extra: Record<string, string> = {}): Record<string, str
   };
 }
 
-export interface RunOptions {
-  cwd?: string;
-  timeoutMs?: number;
+export type RunOptions = Pick<ProgramRunOptions, 'cwd' | 'timeoutMs' | 'input' | 'onLine'> & {
+  /** Default: buildEnv(). */
   env?: Record<string, string>;
-  input?: string | Buffer;
-  /** Called for each complete line of stdout and stderr (without the newline). */
-  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
-}
+};
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-}
+export type { RunResult };
 
-const MAX_STDOUT = 64 * 1024 * 1024;
-const STDERR_TAIL = 64 * 1024;
-
-/** Runs `cmd` with `args` (no shell). Rejects with the tail of stderr if it fails. */
+/**
+ * Runs `cmd` with `args` (no shell) in the build environment. Rejects with the tail of stderr
+ * if it fails; a step past its timeout (default 10 min) gets SIGTERM, then SIGKILL 10 s later.
+ */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: opts.cwd,
-      env: opts.env ?? buildEnv(),
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const partial = { stdout: '', stderr: '' };
-    const feed = (stream: 'stdout' | 'stderr', chunk: string): void => {
-      if (stream === 'stdout') {
-        if (stdout.length < MAX_STDOUT) stdout += chunk;
-      } else {
-        stderr = (stderr + chunk).slice(-STDERR_TAIL);
-      }
-      if (!opts.onLine) return;
-      const lines = (partial[stream] + chunk).split('\n');
-      partial[stream] = lines.pop() ?? '';
-      for (const l of lines) opts.onLine(l.replace(/\r$/, ''), stream);
-    };
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => feed('stdout', d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => feed('stderr', d));
-    if (opts.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(opts.input);
-    }
-    const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
-    let killTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    }, timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
-      reject(new Error(`cannot run ${cmd}: ${err.message}`));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
-      if (opts.onLine) {
-        for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') opts.onLine(partial[s], s);
-      }
-      if (code === 0 && !timedOut) {
-        resolve({ stdout, stderr });
-        return;
-      }
-      const why = timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : signal ? `killed by ${signal}` : `exit code ${code}`;
-      const detail = stderr.trim().split('\n').slice(-8).join('\n');
-      reject(new Error(`${cmd} ${args.join(' ')} failed (${why})${detail ? `:\n${detail}` : ''}`));
-    });
+  return runChecked(cmd, args, {
+    ...opts,
+    env: opts.env ?? buildEnv(),
+    timeoutMs: opts.timeoutMs ?? 10 * 60_000,
+    killGraceMs: 10_000,
+    maxStdoutBytes: 64 * 1024 * 1024,
   });
 }
 

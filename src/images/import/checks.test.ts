@@ -2,8 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHangarError } from '../../errors/errors.js';
+import { ImportError } from './errors.js';
 import { ProgressReporter, type ImportProgress } from './progress.js';
-import { checkInfo, checkSniffed, ConvertProgressParser, sniff, type QemuImgInfo } from './qemu-img.js';
+import type { ImageInfo } from '../../storage/qemu-img.js';
+import { checkInfo, checkSniffed, sniff } from './inspect.js';
 
 let dir: string;
 beforeAll(() => {
@@ -11,30 +14,29 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('ConvertProgressParser', () => {
-  it('parses qemu-img -p output split anywhere', () => {
-    const p = new ConvertProgressParser();
-    expect(p.push('    (0.00/100%)\r    (12.')).toBe(0);
-    expect(p.push('5')).toBeUndefined();
-    expect(p.push('0/100%)\r    (50.00/100%)\r')).toBe(50);
-    expect(p.push('    (100.00/100%)\r\n')).toBe(100);
+describe('ImportError', () => {
+  it('reaches an API client with its catalogue code, message and details', () => {
+    expect(toHangarError(new ImportError('NO_SPACE', 'Full.')).toJSON()).toEqual({ code: 'STORAGE_FULL', message: 'Full.' });
+    expect(toHangarError(new ImportError('CHECKSUM_MISMATCH', 'Bad sum.', { details: { expected: 'a' } })).toJSON()).toEqual({ code: 'CHECKSUM_MISMATCH', message: 'Bad sum.', details: { expected: 'a' } });
+    expect(toHangarError(new ImportError('DEST_EXISTS', 'Taken.')).code).toBe('IMAGE_EXISTS');
+    expect(toHangarError(new ImportError('ABORTED', 'Cancelled.')).code).toBe('INVALID_SPEC');
   });
 });
 
 describe('checkInfo', () => {
-  const base: QemuImgInfo = { format: 'qcow2', 'virtual-size': 1 << 20 };
+  const base: ImageInfo = { format: 'qcow2', virtualSizeBytes: 1 << 20, actualSizeBytes: 0 };
   const other = { kind: 'other' } as const;
   it('accepts the supported formats', () => {
     for (const f of ['raw', 'qcow2', 'vdi', 'vhdx', 'vpc']) expect(checkInfo({ ...base, format: f }, '/x', 'x', other)).toBe(f);
   });
   it('refuses other formats, backing files, data files, encryption and foreign extents', () => {
     expect(() => checkInfo({ ...base, format: 'qed' }, '/x', 'x', other)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_FORMAT' }));
-    expect(() => checkInfo({ ...base, 'backing-filename': '/etc/shadow' }, '/x', 'x', other)).toThrow(expect.objectContaining({ code: 'UNSAFE_IMAGE' }));
-    expect(() => checkInfo({ ...base, 'format-specific': { data: { 'data-file': '/dev/sda' } } }, '/x', 'x', other)).toThrow(
+    expect(() => checkInfo({ ...base, backingFilename: '/etc/shadow' }, '/x', 'x', other)).toThrow(expect.objectContaining({ code: 'UNSAFE_IMAGE' }));
+    expect(() => checkInfo({ ...base, formatSpecific: { data: { 'data-file': '/dev/sda' } } }, '/x', 'x', other)).toThrow(
       expect.objectContaining({ code: 'UNSAFE_IMAGE' }),
     );
     expect(() => checkInfo({ ...base, encrypted: true }, '/x', 'x', other)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_FORMAT' }));
-    const vmdk = (files: string[]): QemuImgInfo => ({ format: 'vmdk', 'virtual-size': 512, 'format-specific': { type: 'vmdk', data: { extents: files.map((filename) => ({ filename })) } } });
+    const vmdk = (files: string[]): ImageInfo => ({ format: 'vmdk', virtualSizeBytes: 512, actualSizeBytes: 0, formatSpecific: { type: 'vmdk', data: { extents: files.map((filename) => ({ filename })) } } });
     const sparse = { kind: 'vmdk-sparse', capacity: 1n } as const;
     expect(checkInfo(vmdk(['/s/d.vmdk']), '/s/d.vmdk', 'x', sparse)).toBe('vmdk');
     expect(() => checkInfo(vmdk(['/s/d.vmdk', '/etc/hostname']), '/s/d.vmdk', 'x', sparse)).toThrow(expect.objectContaining({ code: 'UNSAFE_IMAGE' }));

@@ -10,7 +10,8 @@ import https from 'node:https';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ImportError, abortedError, errnoCode, isAbortLike, messageOf, noSpaceError } from './errors.js';
+import { errorText } from '../../errors/errors.js';
+import { ImportError, abortedError, errnoCode, isAbortLike, noSpaceError } from './errors.js';
 
 export const MAX_REDIRECTS = 5;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
@@ -54,7 +55,8 @@ export function redactUrl(url: URL): string {
   return copy.href;
 }
 
-class NetworkError extends Error {
+/** A transfer that broke off (HTTP status, stall, short body); `resumable` if a retry can continue the partial file. */
+class TransferError extends Error {
   constructor(message: string, readonly resumable: boolean, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -119,7 +121,7 @@ function request(url: URL, headers: Record<string, string>, signal: AbortSignal 
     let current: IncomingMessage | undefined;
     req.on('timeout', () => {
       if (current) stalled.add(current);
-      req.destroy(new NetworkError(`no response from ${redactUrl(url)} for ${Math.round(idleTimeoutMs / 1000)} s`, true));
+      req.destroy(new TransferError(`no response from ${redactUrl(url)} for ${Math.round(idleTimeoutMs / 1000)} s`, true));
     });
     req.on('error', (e) => reject(e));
     req.on('response', (res) => {
@@ -200,11 +202,11 @@ export async function download(p: DownloadParams): Promise<DownloadResult> {
       await removePart(p.partPath, p.metaPath);
       throw e;
     }
-    const resumable = keepPart && !(e instanceof NetworkError && !e.resumable);
+    const resumable = keepPart && !(e instanceof TransferError && !e.resumable);
     if (!resumable) await removePart(p.partPath, p.metaPath);
     throw new ImportError(
       'DOWNLOAD_FAILED',
-      `Downloading ${redactUrl(p.url)} failed: ${messageOf(e)}. ${resumable ? 'Import again to resume where it stopped.' : 'Check the URL and the network, then import again.'}`,
+      `Downloading ${redactUrl(p.url)} failed: ${errorText(e)}. ${resumable ? 'Import again to resume where it stopped.' : 'Check the URL and the network, then import again.'}`,
       { cause: e, details: { resumable } },
     );
   }
@@ -281,7 +283,7 @@ async function attempt(
   if (status !== 200 && !(status === 206 && offset > 0)) {
     res.resume();
     const transient = status >= 500 || status === 408 || status === 429;
-    throw new NetworkError(`the server answered HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`, transient && offset > 0);
+    throw new TransferError(`the server answered HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`, transient && offset > 0);
   }
 
   const length = Number(headerString(res.headers['content-length']));
@@ -333,10 +335,10 @@ async function attempt(
       ? `no data arrived for ${Math.round(idle / 1000)} s`
       : prematureClose || c === 'ERR_STREAM_PREMATURE_CLOSE' || c === 'ECONNRESET'
         ? 'the connection closed before the end of the file'
-        : messageOf(e);
-    throw new NetworkError(why, true, { cause: e });
+        : errorText(e);
+    throw new TransferError(why, true, { cause: e });
   }
-  if (!res.complete) throw new NetworkError('the connection closed before the end of the file', true);
+  if (!res.complete) throw new TransferError('the connection closed before the end of the file', true);
   const file = await open(p.partPath, 'r');
   try {
     await file.sync();
@@ -344,7 +346,7 @@ async function attempt(
     await file.close();
   }
   if (total !== undefined && done !== total) {
-    throw new NetworkError(`received ${done} of ${total} bytes`, done < total);
+    throw new TransferError(`received ${done} of ${total} bytes`, done < total);
   }
   progress(done, total ?? done);
   return { sha256: hash.digest('hex'), bytes: done, resumedFrom, rangeRequested };

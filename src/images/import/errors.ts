@@ -1,7 +1,8 @@
 /**
- * Errors of the image import engine. Each carries a stable `code` that the caller maps
- * to its own error catalogue, and a message that says what to do next.
+ * Errors of the image import engine. Each carries a stable `code` of the engine's own, its
+ * catalogue code for API clients (`toHangarError`), and a message that says what to do next.
  */
+import { HangarError, type ConvertibleError, type ErrorCode } from '../../errors/errors.js';
 
 export type ImportErrorCode =
   | 'CHECKSUM_MISMATCH'
@@ -15,7 +16,14 @@ export type ImportErrorCode =
   | 'DEST_EXISTS'
   | 'CONVERT_FAILED';
 
-export class ImportError extends Error {
+/** What an API client sees for each import failure. */
+const CATALOGUE_CODES: Record<ImportErrorCode, ErrorCode> = {
+  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH', DOWNLOAD_FAILED: 'DOWNLOAD_FAILED', UNSUPPORTED_FORMAT: 'UNSUPPORTED_FORMAT',
+  UNSAFE_IMAGE: 'UNSAFE_IMAGE', NO_SPACE: 'STORAGE_FULL', ABORTED: 'INVALID_SPEC', BAD_SOURCE: 'INVALID_SPEC',
+  BAD_OPTIONS: 'INVALID_SPEC', DEST_EXISTS: 'IMAGE_EXISTS', CONVERT_FAILED: 'STORAGE_FAILED',
+};
+
+export class ImportError extends Error implements ConvertibleError {
   readonly code: ImportErrorCode;
   readonly details?: Record<string, unknown>;
 
@@ -25,6 +33,10 @@ export class ImportError extends Error {
     this.name = code === 'ABORTED' ? 'AbortError' : 'ImportError';
     this.code = code;
     this.details = options?.details;
+  }
+
+  toHangarError(): HangarError {
+    return new HangarError(CATALOGUE_CODES[this.code], this.message, { cause: this, ...(this.details && { details: this.details }) });
   }
 }
 
@@ -78,6 +90,3 @@ export function toImportError(e: unknown, signal: AbortSignal | undefined, fallb
   return fallback(e);
 }
 
-export function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

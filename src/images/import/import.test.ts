@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { findProcesses } from '../../util/proc.js';
 import { downloadKey } from './import.js';
 import { cleanupImportStaging, importImage, type ImportOptions, type ImportProgress } from './index.js';
 
@@ -450,6 +451,9 @@ describe('cleanupImportStaging', () => {
     mkdirSync(job, { recursive: true });
     writeFileSync(join(job, 'source'), 'x');
     await new Promise((res, rej) => spawn('setsid', ['-f', fake, '-f', join(job, 'source')], { stdio: 'ignore' }).on('exit', res).on('error', rej));
+    // setsid -f returns before its child has exec'd: wait for the stand-in to run, or the
+    // cleanup could remove the job directory first and tail would exit on the missing file.
+    for (let i = 0; i < 100 && findProcesses((argv) => argv[0] === fake).length === 0; i++) await new Promise((res) => setTimeout(res, 20));
     let r = await cleanupImportStaging(work);
     for (let i = 0; i < 20 && r.killed.length === 0; i++) {
       await new Promise((res) => setTimeout(res, 25));

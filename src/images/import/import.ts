@@ -17,11 +17,14 @@ import { createGunzip } from 'node:zlib';
 import { KeyedMutex } from '../../util/mutex.js';
 import { killOrphanQemuImg } from '../../util/orphans.js';
 import { download, redactUrl, removePart } from './download.js';
-import { ImportError, errnoCode, messageOf, noSpaceError, throwIfAborted, toImportError, type ImportErrorCode } from './errors.js';
+import { errorText, isHangarError } from '../../errors/errors.js';
+import { ImportError, abortedError, errnoCode, noSpaceError, throwIfAborted, toImportError, type ImportErrorCode } from './errors.js';
 import { parseManifest, parseOvf } from './ovf.js';
 import { ProgressReporter, type ImportProgress } from './progress.js';
-import { checkInfo, checkSniffed, convertToQcow2, isTarHeader, qemuImgInfo, sniff, tarChecksumOk, type SourceFormat } from './qemu-img.js';
+import { convertImage } from '../../storage/qemu-img.js';
+import { checkInfo, checkSniffed, isTarHeader, readImageInfo, sniff, tarChecksumOk, type SourceFormat } from './inspect.js';
 import { extractTar, safeEntryName, type TarEntry } from './tar.js';
+import { pathExists } from '../../util/files.js';
 
 export type { ImportProgress } from './progress.js';
 
@@ -145,18 +148,10 @@ async function ensureSpace(dir: string, bytes: number, what: string): Promise<vo
   if (fs && fs.bavail * fs.bsize < bytes) throw noSpaceError(`${what} (${bytes} bytes needed, ${fs.bavail * fs.bsize} free)`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function assertFree(destDir: string, names: string[]): Promise<void> {
   for (const n of names) {
-    if (await exists(join(destDir, n))) {
+    if (await pathExists(join(destDir, n))) {
       throw fail('DEST_EXISTS', `${join(destDir, n)} already exists; choose another image name or delete the existing image.`);
     }
   }
@@ -190,7 +185,7 @@ export async function importImage(source: ImportSource, opts: ImportOptions): Pr
     throw toImportError(e, signal, (err) => {
       const code: ImportErrorCode =
         job.stage === 'source' || job.stage === 'unpack' ? 'BAD_SOURCE' : job.stage === 'convert' ? 'CONVERT_FAILED' : 'BAD_OPTIONS';
-      return fail(code, `The import failed while it was at the ${job.stage} step: ${messageOf(err)}. Nothing was imported.`, err);
+      return fail(code, `The import failed while it was at the ${job.stage} step: ${errorText(err)}. Nothing was imported.`, err);
     });
   } finally {
     if (job.jobDir) {
@@ -256,7 +251,7 @@ async function importFromFile(job: Job, file: string, sha: string | undefined): 
   try {
     fh = await open(file, 'r');
   } catch (e) {
-    throw fail('BAD_SOURCE', `Cannot open ${file}: ${messageOf(e)}; give the absolute path of a readable image file.`, e);
+    throw fail('BAD_SOURCE', `Cannot open ${file}: ${errorText(e)}; give the absolute path of a readable image file.`, e);
   }
   let size: number;
   let isOva: boolean;
@@ -342,9 +337,9 @@ async function inspectDisk(job: Job, path: string, label: string): Promise<Inspe
   throwIfAborted(job.signal);
   const sniffed = await sniff(path);
   checkSniffed(sniffed, label);
-  const info = await qemuImgInfo(job.qemuImg, path, { signal: job.signal });
+  const info = await readImageInfo(job.qemuImg, path, { signal: job.signal });
   const format = checkInfo(info, path, label, sniffed);
-  return { path, label, format, virtualSize: info['virtual-size'] };
+  return { path, label, format, virtualSize: info.virtualSizeBytes };
 }
 
 interface Converted {
@@ -363,7 +358,7 @@ async function convertAll(job: Job, disks: Inspected[]): Promise<Converted[]> {
     const message = disks.length > 1 ? `converting disk ${i + 1} of ${disks.length} (${d.format})` : `converting ${d.format} to qcow2`;
     const base = before;
     job.progress.report({ phase: 'convert', bytesDone: base, bytesTotal: total, message }, { force: true });
-    await convertToQcow2(job.qemuImg, d.path, d.format, tmp, {
+    await convertToQcow2(job.qemuImg, { path: d.path, format: d.format }, tmp, {
       signal: job.signal,
       label: d.label,
       onPercent: (pct) => {
@@ -377,6 +372,25 @@ async function convertAll(job: Job, disks: Inspected[]): Promise<Converted[]> {
   }
   job.progress.report({ phase: 'convert', bytesDone: total, bytesTotal: total, percent: 100, message: 'converted' }, { force: true });
   return out;
+}
+
+/** `qemu-img convert -p -f <format> -O qcow2 src dst`: a full pool is NO_SPACE, anything else CONVERT_FAILED. */
+async function convertToQcow2(
+  qemuImg: string,
+  src: { path: string; format: SourceFormat },
+  dst: string,
+  opts: { signal?: AbortSignal; onPercent?: (pct: number) => void; label: string },
+): Promise<void> {
+  try {
+    await convertImage(src, { path: dst, format: 'qcow2' }, {
+      binary: qemuImg, what: `converting ${opts.label}`,
+      ...(opts.signal && { signal: opts.signal }), ...(opts.onPercent && { onPercent: opts.onPercent }),
+    });
+  } catch (e) {
+    if (opts.signal?.aborted) throw abortedError(opts.signal);
+    if (isHangarError(e) && e.code === 'STORAGE_FULL') throw noSpaceError('for the converted image', e);
+    throw new ImportError('CONVERT_FAILED', `Converting ${opts.label} to qcow2 failed: ${errorText(e)}. The image may be damaged; check it with qemu-img check.`, { cause: e });
+  }
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -398,15 +412,15 @@ async function finalize(job: Job, outs: Converted[]): Promise<Array<Omit<ImportR
   const infos: Array<{ virtualSize: number; actualSize: number }> = [];
   let totalBytes = 0;
   for (const o of outs) {
-    const info = await qemuImgInfo(job.qemuImg, o.tmp, { signal: job.signal, format: 'qcow2' });
-    if (info.format !== 'qcow2' || info['virtual-size'] !== o.virtualSize) {
-      throw fail('CONVERT_FAILED', `The converted image has ${info['virtual-size']} bytes instead of ${o.virtualSize}; nothing was imported.`);
+    const info = await readImageInfo(job.qemuImg, o.tmp, { signal: job.signal, format: 'qcow2' });
+    if (info.format !== 'qcow2' || info.virtualSizeBytes !== o.virtualSize) {
+      throw fail('CONVERT_FAILED', `The converted image has ${info.virtualSizeBytes} bytes instead of ${o.virtualSize}; nothing was imported.`);
     }
     await fsyncPath(o.tmp);
     const st = await stat(o.tmp);
     const actualSize = st.blocks * 512;
     totalBytes += st.size;
-    infos.push({ virtualSize: info['virtual-size'], actualSize });
+    infos.push({ virtualSize: info.virtualSizeBytes, actualSize });
   }
   job.progress.report({ phase: 'finalize', bytesDone: 0, bytesTotal: totalBytes, message: 'making the image visible' }, { force: true });
   throwIfAborted(job.signal);

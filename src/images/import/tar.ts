@@ -6,7 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ImportError, throwIfAborted } from './errors.js';
-import { tarChecksumOk } from './qemu-img.js';
+import { tarChecksumOk } from './inspect.js';
 
 const BLOCK = 512;
 const CHUNK = 1 << 20;

@@ -9,7 +9,6 @@
  * correctness does not depend on it (the final rename is atomic and never replaces a
  * complete image with a partial one).
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { gunzipSync, gzipSync, constants as zlibConstants } from 'node:zlib';
@@ -18,6 +17,7 @@ import { buildDirs, imageDir, MANIFEST_FILE, manifestPath, nonEmptyFile, publish
 import { CpioArchive } from './cpio.js';
 import { guestFiles, TINY_CMDLINE, type GuestModule } from './guest.js';
 import { normalizeModuleName, orderModules, readModuleInfo } from './modinfo.js';
+import { runChecked, type RunResult } from '../../util/run.js';
 
 export interface TinyImageManifest {
   name: 'tiny';
@@ -398,39 +398,15 @@ async function firstExisting(paths: string[]): Promise<string | undefined> {
 // ---------------------------------------------------------------------------------------
 // processes
 
-interface RunResult {
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      cmd,
-      args,
-      {
-        cwd: opts.cwd,
-        timeout: opts.timeoutMs ?? 5 * 60_000,
-        maxBuffer: 64 * 1024 * 1024,
-        env: { ...process.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' },
-      },
-      (err, stdout, stderr) => {
-        if (err) {
-          const detail = String(stderr).trim().split('\n').slice(-5).join('\n');
-          reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message.split('\n')[0]}${detail ? `\n${detail}` : ''}`));
-        } else {
-          resolve({ stdout: String(stdout), stderr: String(stderr) });
-        }
-      },
-    );
+/** Runs a build step; rejects with the step's command line and the end of its stderr. */
+async function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return runChecked(cmd, args, {
+    timeoutMs: opts.timeoutMs ?? 5 * 60_000, maxStdoutBytes: 64 * 1024 * 1024,
+    env: { ...process.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' }, ...(opts.cwd !== undefined && { cwd: opts.cwd }),
   });
 }
 
-function runBuffer(cmd: string, args: string[]): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 5 * 60_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message.split('\n')[0]} ${stderr.toString().trim()}`));
-      else resolve(stdout);
-    });
-  });
+/** A decompressed kernel module, as bytes. */
+async function runBuffer(cmd: string, args: string[]): Promise<Buffer> {
+  return (await runChecked(cmd, args, { encoding: 'buffer', maxStdoutBytes: 256 * 1024 * 1024, timeoutMs: 5 * 60_000 })).stdout;
 }

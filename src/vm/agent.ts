@@ -3,7 +3,7 @@
  * client at a time), asked only when QEMU says an agent has the channel open.
  */
 import { HangarError } from '../errors/errors.js';
-import { GuestAgent, isGuestAgentError } from '../qga/index.js';
+import { GuestAgent } from '../qga/index.js';
 import type { QmpClient } from '../qmp/index.js';
 import type { VmRecord } from '../store/store.js';
 
@@ -57,7 +57,8 @@ export class GuestAgents {
     if (argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
       throw new HangarError('INVALID_SPEC', 'Give the command as a non-empty list of arguments, e.g. ["uname", "-r"].');
     }
-    return agentCall(() => this.agentFor(rec).exec(argv, { ...(opts.input !== undefined && { input: opts.input }), timeoutMs: (opts.timeoutSeconds ?? 60) * 1000 }));
+    // Agent failures convert themselves to catalogue errors at the API boundary (GuestAgentError.toHangarError).
+    return this.agentFor(rec).exec(argv, { ...(opts.input !== undefined && { input: opts.input }), timeoutMs: (opts.timeoutSeconds ?? 60) * 1000 });
   }
 
   /** What the agent knows: OS and network interfaces (with addresses). */
@@ -65,7 +66,7 @@ export class GuestAgents {
     if (rec.state !== 'running') return { agent: false, ips: [] };
     const agent = this.agentFor(rec);
     if (!(await this.agentPresent(rec)) || !(await agent.ping(3000))) return { agent: false, ips: [] };
-    const [os, interfaces] = await Promise.all([agentCall(() => agent.osInfo()), agentCall(() => agent.interfaces())]);
+    const [os, interfaces] = await Promise.all([agent.osInfo(), agent.interfaces()]);
     const ips = interfaces
       .filter((i) => i.name !== 'lo')
       .flatMap((i) => i.addresses)
@@ -75,16 +76,3 @@ export class GuestAgents {
   }
 }
 
-/** Guest agent errors become catalogue errors. */
-export async function agentCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (isGuestAgentError(e)) {
-      const code = e.code === 'AGENT_ERROR' ? 'AGENT_ERROR' : e.code === 'TIMEOUT' ? 'TIMEOUT' : 'AGENT_UNAVAILABLE';
-      const hint = code === 'AGENT_UNAVAILABLE' ? ' Is qemu-guest-agent installed and running in the guest?' : '';
-      throw new HangarError(code, `${e.message}${hint}`, { cause: e });
-    }
-    throw e;
-  }
-}

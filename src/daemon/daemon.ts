@@ -44,9 +44,11 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const lockFile = join(config.dataDir, 'daemon.pid');
   await takeLock(lockFile);
 
+  // `qemu-system-x86_64 --version` is a process of its own (tens of ms of dynamic linking): it runs while the store opens.
+  const capsDetected = detectHostCaps(QEMU_BINARY);
   const store = new SqliteStore(join(config.dataDir, 'hangar.db'));
   const events = new EventBus(store);
-  const caps = await detectHostCaps(QEMU_BINARY);
+  const caps = await capsDetected;
   if (config.accel === 'auto' && caps.kvmUsable) {
     // /dev/kvm opening is not enough (nested KVM here runs guests thousands of times too slowly): probe for real.
     const { probeKvm } = await import('../host/kvm-probe.js');
@@ -68,7 +70,9 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // The VM service answers which VMs use a network; it is created right below.
   const ref: { vms?: VmService } = {};
   const networks = new NetworkService(store, events, { stateDir: join(config.dataDir, 'networks'), prefix: config.netPrefix, log: (m) => logger.info(networkLogFields(m), m) }, (n) => ref.vms!.usersOfNetwork(n));
-  await networks.init((m) => logger.warn(networkLogFields(m), m));
+  // Repairing networks and removing leftovers runs `ip` and `nft`: beside the rest of the start, done before the API answers.
+  const networksReady = networks.init((m) => logger.warn(networkLogFields(m), m));
+  networksReady.catch(() => undefined); // awaited (and thrown) below, before the API listens
   const projects = new ProjectService(store, events, (p) => ref.vms!.projectUsage(p));
   await projects.init();
   // One unprivileged user per guest's QEMU (only a root daemon can start processes as others).
@@ -116,12 +120,14 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       tls = await startTlsListeners(app, auth, { dataDir: config.dataDir, listen: config.listen, ...(config.tlsCert && { tlsCert: config.tlsCert }), ...(config.tlsKey && { tlsKey: config.tlsKey }) });
     }
   } catch (e) {
+    await networksReady.catch(() => undefined);
     await app.close();
     await vms.detachAll();
     await store.close();
     await rm(lockFile, { force: true });
     throw e;
   }
+  await networksReady;
   await mkdir(join(config.socket, '..'), { recursive: true, mode: 0o755 });
   // The lock guarantees no other daemon owns this socket; a leftover file is stale.
   await rm(config.socket, { force: true });

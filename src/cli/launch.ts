@@ -40,7 +40,9 @@ export function loadBundle(bundle: string): LoadedBundle {
   } catch {
     // none yet
   }
-  const source = readFileSync(file, 'utf8');
+  // The bundle is ASCII only (scripts/bundle.mjs sees to it): read as latin1, a plain copy
+  // into a one-byte string, where UTF-8 would be validated and decoded first.
+  const source = readFileSync(file, 'latin1');
   // The same wrapper as Node's CommonJS loader, on the first line so that line numbers stay.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: file,

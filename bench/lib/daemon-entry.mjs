@@ -1,4 +1,4 @@
-// Runs the built Hangar CLI (dist/cli/bin.js, exactly what bin/hangar runs) with one
+// Runs the built Hangar command (bin/hangar itself) with one
 // change, for the daemon-memory benchmark only: when HANGAR_BENCH_HOST_CPUS is set, the
 // daemon sees that many host CPUs. Hangar's CPU overcommit is fixed at 4× the host's CPUs
 // (src/daemon/daemon.ts), so on a 2-CPU machine it refuses a 9th 1-vCPU guest; the issue
@@ -19,5 +19,5 @@ if (Number.isInteger(wanted) && wanted > 0) {
   syncBuiltinESMExports();
 }
 
-const entry = process.env.HANGAR_BENCH_ENTRY ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'bin.js');
+const entry = process.env.HANGAR_BENCH_ENTRY ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'hangar');
 await import(pathToFileURL(entry).href);

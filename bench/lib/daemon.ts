@@ -64,7 +64,7 @@ export class BenchDaemon {
         stdio: ['ignore', logFd, logFd],
         env: {
           ...process.env,
-          ...(viaWrapper && { HANGAR_BENCH_HOST_CPUS: String(opts.hostCpus), HANGAR_BENCH_ENTRY: join(opts.root, 'dist', 'cli', 'bin.js') }),
+          ...(viaWrapper && { HANGAR_BENCH_HOST_CPUS: String(opts.hostCpus), HANGAR_BENCH_ENTRY: join(opts.root, 'bin', 'hangar') }),
         },
       });
     } finally {

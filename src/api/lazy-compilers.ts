@@ -31,16 +31,20 @@ export function lazyCompilersFactory(): { buildSerializer: BuildSerializer; buil
   return {
     buildSerializer: ((externalSchemas, options) => deferCompile(serializers(externalSchemas, options))) as BuildSerializer,
     buildValidator: ((externalSchemas, options) => {
-      const compile = validators(externalSchemas, options);
+      // Building the compiler itself (an Ajv instance that checks every shared schema against
+      // the JSON Schema meta-schema, compiling that first) is most of the cost: defer it too,
+      // to the first request that validates anything.
+      let compile: ReturnType<BuildValidator> | undefined;
       // A validator's `errors` property is read after each call: keep it on the wrapper.
-      return (routeSchema: Parameters<typeof compile>[0]) => {
-        let compiled: ReturnType<typeof compile> | undefined;
+      return (routeSchema: Parameters<ReturnType<BuildValidator>>[0]) => {
+        let compiled: ReturnType<ReturnType<BuildValidator>> | undefined;
         const wrapper = ((data: unknown) => {
+          compile ??= validators(externalSchemas, options);
           compiled ??= compile(routeSchema);
           const result = compiled(data);
           (wrapper as { errors?: unknown }).errors = (compiled as { errors?: unknown }).errors;
           return result;
-        }) as ReturnType<typeof compile>;
+        }) as ReturnType<ReturnType<BuildValidator>>;
         return wrapper;
       };
     }) as BuildValidator,

@@ -44,19 +44,10 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const lockFile = join(config.dataDir, 'daemon.pid');
   await takeLock(lockFile);
 
+  // `qemu-system-x86_64 --version` (when its cached answer is stale) is a process of its own: it runs while the store opens and the services start.
+  const capsDetected = detectHostCaps(QEMU_BINARY, { cacheDir: config.cacheDir });
   const store = new SqliteStore(join(config.dataDir, 'hangar.db'));
   const events = new EventBus(store);
-  const caps = await detectHostCaps(QEMU_BINARY, { cacheDir: config.cacheDir });
-  if (config.accel === 'auto' && caps.kvmUsable) {
-    // /dev/kvm opening is not enough (nested KVM here runs guests thousands of times too slowly): probe for real.
-    const { probeKvm } = await import('../host/kvm-probe.js');
-    const probe = await probeKvm(caps.qemuPath ?? QEMU_BINARY, 3000, { cacheDir: config.cacheDir }).catch(() => ({ usable: false, detail: 'the probe failed' }));
-    if (!probe.usable) {
-      caps.kvmUsable = false;
-      caps.defaultAccel = 'tcg';
-      logger.warn({ detail: probe.detail }, 'KVM is present but guests do not run on it: accel auto means TCG here');
-    }
-  }
   const images = new ImageCatalog({ cacheDir: config.cacheDir, imagesDir: join(config.dataDir, 'images'), store, events, log: (msg) => logger.info(msg) });
   await images.init();
   const host = { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)), cpuOvercommit: config.cpuOvercommit, memoryOvercommit: config.memoryOvercommit, reservedMemoryMiB: config.reservedMemoryMiB };
@@ -68,9 +59,22 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // The VM service answers which VMs use a network; it is created right below.
   const ref: { vms?: VmService } = {};
   const networks = new NetworkService(store, events, { stateDir: join(config.dataDir, 'networks'), prefix: config.netPrefix, log: (m) => logger.info(networkLogFields(m), m) }, (n) => ref.vms!.usersOfNetwork(n));
-  await networks.init((m) => logger.warn(networkLogFields(m), m));
+  // Repairing networks and removing leftovers runs `ip` and `nft`: beside the rest of the start, done before the API answers.
+  const networksReady = networks.init((m) => logger.warn(networkLogFields(m), m));
+  networksReady.catch(() => undefined); // awaited (and thrown) below, before the API listens
   const projects = new ProjectService(store, events, (p) => ref.vms!.projectUsage(p));
   await projects.init();
+  const caps = await capsDetected;
+  if (config.accel === 'auto' && caps.kvmUsable) {
+    // /dev/kvm opening is not enough (nested KVM here runs guests thousands of times too slowly): probe for real.
+    const { probeKvm } = await import('../host/kvm-probe.js');
+    const probe = await probeKvm(caps.qemuPath ?? QEMU_BINARY, 3000, { cacheDir: config.cacheDir }).catch(() => ({ usable: false, detail: 'the probe failed' }));
+    if (!probe.usable) {
+      caps.kvmUsable = false;
+      caps.defaultAccel = 'tcg';
+      logger.warn({ detail: probe.detail }, 'KVM is present but guests do not run on it: accel auto means TCG here');
+    }
+  }
   // One unprivileged user per guest's QEMU (only a root daemon can start processes as others).
   const guestUsers = config.guestUsers && canDropPrivileges() ? { uidBase: DEFAULT_GUEST_UID_BASE, gid: await kvmGroupId() } : undefined;
   if (!guestUsers) logger.warn("guests' QEMU runs as the daemon's own user (--no-guest-users, or the daemon is not root)");
@@ -82,23 +86,13 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   ref.vms = vms;
   const snapshots = new SnapshotService(store, events, vms);
   const saves = new SaveService(vms, events, config.dataDir, (m) => logger.info(m));
-  await vms.adoptAll();
-  await saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed'));
+  // Re-adoption mostly waits for each guest's QMP socket: it goes on while the API is built
+  // and booted (which keeps the CPU busy), and is over before the API answers.
+  const adopted = vms.adoptAll().then(() => saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed')));
+  adopted.catch(() => undefined); // awaited (and thrown) below
   const peers = new PeerService(store, events);
   const migrations = new LiveMigrationService(vms, storage, peers, events, (m) => logger.info(m));
-  // Live migrations a killed daemon was in the middle of (in the background: it may call a peer).
-  void migrations.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted migrations failed'));
-  // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (in the background: it may wait for a save job).
-  void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
-  if (config.buildImages) void images.ensureBuilt();
-
   const auth = createAuthContext({ store, projects, storage, operations });
-  // Every event is also a log line (with `vm` when it concerns one).
-  events.subscribe((e) => {
-    const fields = { event: e.type, seq: e.seq, ...(e.vm !== undefined && { vm: e.vm }), data: e.data };
-    if (e.type === 'operation.progress') logger.debug(fields, `event ${e.type}`);
-    else logger.info(fields, `event ${e.type}`);
-  });
   const sampler = new MetricsSampler(
     { listVms: () => store.listVms(), monitor: (id) => vms.monitor(id) },
     { intervalSeconds: config.metricsInterval, historySeconds: config.metricsHistory, log: (f, m) => logger.warn(f, m) },
@@ -108,20 +102,37 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const app = await buildApi({ vms, storage, operations, snapshots, saves, peers, migrations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
+  // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.
+  const appReady = new Promise<void>((resolve, reject) => void app.ready((err) => (err ? reject(err) : resolve())));
+  appReady.catch(() => undefined); // awaited (and thrown) below
+  await adopted;
+  // Live migrations a killed daemon was in the middle of (in the background: it may call a peer).
+  void migrations.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted migrations failed'));
+  // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (in the background: it may wait for a save job).
+  void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
+  if (config.buildImages) void images.ensureBuilt();
+  // Every event is also a log line (with `vm` when it concerns one).
+  events.subscribe((e) => {
+    const fields = { event: e.type, seq: e.seq, ...(e.vm !== undefined && { vm: e.vm }), data: e.data };
+    if (e.type === 'operation.progress') logger.debug(fields, `event ${e.type}`);
+    else logger.info(fields, `event ${e.type}`);
+  });
   // TLS listeners first: once the unix socket answers, the daemon is entirely up.
   let tls: Awaited<ReturnType<typeof startTlsListeners>> | undefined;
   try {
+    await appReady;
     if (config.listen.length) {
-      await app.ready();
       tls = await startTlsListeners(app, auth, { dataDir: config.dataDir, listen: config.listen, ...(config.tlsCert && { tlsCert: config.tlsCert }), ...(config.tlsKey && { tlsKey: config.tlsKey }) });
     }
   } catch (e) {
+    await networksReady.catch(() => undefined);
     await app.close();
     await vms.detachAll();
     await store.close();
     await rm(lockFile, { force: true });
     throw e;
   }
+  await networksReady;
   await mkdir(join(config.socket, '..'), { recursive: true, mode: 0o755 });
   // The lock guarantees no other daemon owns this socket; a leftover file is stale.
   await rm(config.socket, { force: true });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { detectCgroups } from '../resources/cgroups.js';
 import { describeExit, findProgram, run, succeeded } from '../util/run.js';
 import { compareVersions } from '../util/version.js';
-import { DEFAULT_CACHE_DIR, probeKvm, type KvmProbeResult } from './kvm-probe.js';
+import { DEFAULT_CACHE_DIR, probeKvm, type KvmProbeOptions, type KvmProbeResult } from './kvm-probe.js';
 import { pathExists } from '../util/files.js';
 
 /** Kept here for the host check's callers and tests. */
@@ -38,6 +38,10 @@ export interface HostCheckOptions {
   kvmProbeTimeoutMs?: number;
   /** Where built images live; default /var/cache/hangar. */
   cacheDir?: string;
+  /** The KVM device to check; default /dev/kvm. Tests point it at a missing path, a file or another char device. */
+  kvmDevice?: string;
+  /** Runs the KVM probe; default {@link probeKvm}. Tests inject a result to cover each branch on any host. */
+  probe?: (qemuBinary: string, timeoutMs: number, opts: KvmProbeOptions) => Promise<KvmProbeResult>;
 }
 
 export const MIN_QEMU_VERSION: readonly [number, number] = [7, 0];
@@ -167,30 +171,30 @@ async function checkQemuImg(): Promise<CheckResult> {
   return { ...base, status: 'pass', detail: `${version}, ${path}` };
 }
 
-async function checkKvmDevice(): Promise<CheckResult> {
+async function checkKvmDevice(device: string): Promise<CheckResult> {
   const base = { id: 'kvm-device', title: 'QEMU: Checking if device /dev/kvm exists and is accessible' };
   let isChar = false;
   try {
-    isChar = (await stat('/dev/kvm')).isCharacterDevice();
+    isChar = (await stat(device)).isCharacterDevice();
   } catch {
     return {
-      ...base, status: 'fail', detail: '/dev/kvm does not exist: guests can only run under TCG (software emulation)',
+      ...base, status: 'fail', detail: `${device} does not exist: guests can only run under TCG (software emulation)`,
       hint: 'Enable VT-x/AMD-V in the firmware and load the module (modprobe kvm_intel or kvm_amd); otherwise run guests with --accel tcg',
     };
   }
-  if (!isChar) return { ...base, status: 'fail', detail: '/dev/kvm is not a character device', hint: 'Check what created /dev/kvm; udev should make it a char device 10:232' };
-  if (!(await canReadWrite('/dev/kvm'))) {
-    return { ...base, status: 'fail', detail: '/dev/kvm exists but is not readable and writable by this user', hint: 'Run Hangar as root, or add its user to the kvm group' };
+  if (!isChar) return { ...base, status: 'fail', detail: `${device} is not a character device`, hint: 'Check what created /dev/kvm; udev should make it a char device 10:232' };
+  if (!(await canReadWrite(device))) {
+    return { ...base, status: 'fail', detail: `${device} exists but is not readable and writable by this user`, hint: 'Run Hangar as root, or add its user to the kvm group' };
   }
-  return { ...base, status: 'pass', detail: '/dev/kvm is a read-write character device' };
+  return { ...base, status: 'pass', detail: `${device} is a read-write character device` };
 }
 
-async function checkKvmProbe(qemu: QemuFound, kvmDevice: CheckResult, timeoutMs: number, cacheDir: string): Promise<[CheckResult, KvmProbeResult | undefined]> {
+async function checkKvmProbe(qemu: QemuFound, kvmDevice: CheckResult, timeoutMs: number, cacheDir: string, probeFn: NonNullable<HostCheckOptions['probe']>): Promise<[CheckResult, KvmProbeResult | undefined]> {
   const base = { id: 'kvm-probe', title: 'QEMU: Checking if a guest really runs under KVM' };
   const tcgHint = 'Run guests with TCG: start the daemon with --accel tcg (HANGAR_ACCEL=tcg) or create VMs with --accel tcg';
   if (!qemu.path) return [{ ...base, status: 'fail', detail: 'not probed: no QEMU binary', hint: 'Install QEMU first (apt-get install qemu-system-x86)' }, undefined];
   if (kvmDevice.status !== 'pass') return [{ ...base, status: 'fail', detail: `not probed: ${kvmDevice.detail}`, hint: tcgHint }, undefined];
-  const probe = await probeKvm(qemu.path, timeoutMs, { cacheDir });
+  const probe = await probeFn(qemu.path, timeoutMs, { cacheDir });
   if (!probe.usable) {
     return [{
       ...base, status: 'fail',
@@ -353,8 +357,8 @@ export async function runHostChecks(opts: HostCheckOptions = {}): Promise<CheckR
   const timeoutMs = opts.kvmProbeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
   const qemuP = checkQemu(qemuBinary);
-  const kvmDeviceP = checkKvmDevice();
-  const probeP = Promise.all([qemuP, kvmDeviceP]).then(([[, found], dev]) => checkKvmProbe(found, dev, timeoutMs, cacheDir));
+  const kvmDeviceP = checkKvmDevice(opts.kvmDevice ?? '/dev/kvm');
+  const probeP = Promise.all([qemuP, kvmDeviceP]).then(([[, found], dev]) => checkKvmProbe(found, dev, timeoutMs, cacheDir, opts.probe ?? probeKvm));
   const [[qemu], qemuImg, kvmDevice, [kvmProbe], cgroups, hugepages, iommu, tiny, tun, vhost, overcommit, ...tools] = await Promise.all([
     qemuP,
     checkQemuImg(),

@@ -27,7 +27,7 @@
  * is done, the kernel panics without a root fs and `-no-reboot` turns the reboot into an exit.
  */
 import { constants } from 'node:fs';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
@@ -409,6 +409,10 @@ async function linuxProbe(qemuBinary: string, accel: string, kernel: { kernel: s
   return { ...base, ok: false, elapsedMs: run.elapsedMs, text };
 }
 
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
 /** What /proc/cpuinfo says about hardware virtualization, as evidence for a nested host. */
 export async function cpuVirtualization(cpuinfo?: string): Promise<string | undefined> {
   const info = cpuinfo ?? await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
@@ -478,6 +482,9 @@ export async function probeKvm(qemuBinary: string, timeoutMs: number, opts: KvmP
       parts.push(`guest runs under ${accel.toUpperCase()}: ${baseline.text}`);
       parts.push(linux.tried ? linux.text : `${linux.text}, so only the flat probe vouches for KVM`);
       if (!dflt.ok) parts.push(`but with -cpu ${defaultModel} (Hangar's default CPU model): ${dflt.text}`);
+    } else if (accel === 'kvm' && !(await exists('/dev/kvm'))) {
+      // Called without the device check first (`host check` does that one): no device, no nesting question.
+      parts.push(`/dev/kvm does not exist, so no guest runs under KVM: ${baseline.text}`);
     } else {
       const cpu = await cpuVirtualization();
       parts.push(`KVM device present but a guest does not run on it (nested virtualization?${cpu ? ` ${cpu}` : ''}): ${baseline.text}`);

@@ -14,12 +14,6 @@ export class EventBus {
   constructor(private readonly store: Store) {}
 
   async publish<T extends HangarEventType>(type: T, vm: string | undefined, data: HangarEventData<T>): Promise<HangarEvent>;
-  /**
-   * @deprecated For src/vm/service.ts until it builds the `vm.state`/`vm.crashed` payload in
-   * one typed expression (it assembles a record field by field today). Remove once no
-   * caller needs it: the typed signature above then checks every payload.
-   */
-  async publish(type: 'vm.state' | 'vm.crashed', vm: string, data: Record<string, unknown>): Promise<HangarEvent>;
   async publish(type: HangarEventType, vm: string | undefined, data: object): Promise<HangarEvent> {
     const record = data as Record<string, unknown>;
     const event = await this.store.appendEvent(vm === undefined ? { type, data: record } : { type, vm, data: record });

@@ -64,9 +64,7 @@ export class VmRecords {
       if ('stateReason' in extra && extra.stateReason === undefined) delete next.stateReason;
       return next;
     });
-    const data: Record<string, unknown> = { state };
-    if (rec.runtime && isActive(state)) data.pid = rec.runtime.pid;
-    await this.events.publish('vm.state', name, data);
+    await this.events.publish('vm.state', name, rec.runtime && isActive(state) ? { state, pid: rec.runtime.pid } : { state });
     return rec;
   }
 }

@@ -418,9 +418,9 @@ export class QemuSupervisor {
       else next.stateReason = reason;
       return next;
     });
-    const data: Record<string, unknown> = { state, exitCode: exit.code, signal: exit.signal };
-    if (reason !== undefined) data.reason = reason;
-    await this.deps.events.publish(state === 'crashed' ? 'vm.crashed' : 'vm.state', name, data);
+    const exitData = { exitCode: exit.code, signal: exit.signal, ...(reason !== undefined && { reason }) };
+    if (state === 'crashed') await this.deps.events.publish('vm.crashed', name, { state, ...exitData });
+    else await this.deps.events.publish('vm.state', name, { state, ...exitData });
     return rec;
   }
 

@@ -5,57 +5,25 @@
 import { DEFAULT_RESTART_POLICY, type RestartMode } from '../policy/restart.js';
 import { DEFAULT_PROJECT } from '../projects/service.js';
 import type { MachineType } from '../model/spec.js';
-import { isActive, type VmState } from '../model/states.js';
+import { isActive } from '../model/states.js';
 import { diskIothread } from '../model/placement.js';
 import { formatMiB } from '../model/validate.js';
 import type { Store, VmRecord } from '../store/store.js';
+import type { Vm } from '../contract/vms.js';
 import { formatForward } from './forwards.js';
 import { hotplugIothread, pendingPlacement, placementView, type PlacementView } from './placement-ops.js';
 
-/** What clients see of a VM. */
-export interface VmView {
-  id: string;
-  name: string;
-  state: VmState;
-  stateReason?: string;
-  pid?: number;
-  cpus: number;
-  /** MiB */
-  memory: number;
-  memoryText: string;
+/**
+ * What clients see of a VM: the wire contract's `Vm` (src/contract/vms.ts, the one definition
+ * of what crosses the API), with the fields the model types more narrowly than JSON can say.
+ */
+export type VmView = Vm & {
   machine: MachineType;
-  accel?: string;
-  image?: string;
-  vnc: boolean;
-  spice: boolean;
-  maxCpus: number;
-  /** MiB */
-  maxMemory: number;
-  cpuLimit?: number;
-  cpuWeight?: number;
-  /** What the running guest has now, when it differs from the configuration. */
-  live?: { cpus: number; memory: number };
-  /** Settings stored for the next start (the running guest does not have them yet). */
-  pending?: string[];
-  autostart?: { order: number; delaySeconds: number };
-  restart: { mode: RestartMode; maxRestarts: number; windowSeconds: number };
-  restartsInWindow: number;
-  forwards: string[];
-  project: string;
-  nics: { id: string; kind: string; mac: string; network?: string }[];
-  cloudInit?: { format: string; hostname?: string; user?: string; sshKeys: number; password: boolean; userData: boolean; networkConfig: boolean };
-  disks: { id: string; pool?: string; volume?: string; path: string; format: string; readOnly: boolean; boot: boolean; iops?: number; bps?: number; iothread?: string }[];
-  /** A live migration in progress (`outgoing` here, or `incoming` from another host). */
-  migration?: { id: string; role: 'incoming' | 'outgoing'; peer: string; startedAt: string };
-  /** State `migrated`: the peer the guest moved to. */
-  migratedTo?: { peer: string; url: string; at: string };
-  /** Hugepages, NUMA, pinning (with each thread's affinity while it runs), I/O threads, host devices. */
+  restart: Vm['restart'] & { mode: RestartMode };
+  migration?: Vm['migration'] & { role: 'incoming' | 'outgoing' };
   placement?: PlacementView;
-  startedAt?: string;
   lastExit?: VmRecord['lastExit'];
-  createdAt: string;
-  updatedAt: string;
-}
+};
 
 /** The next time a recorded restart leaves its VM's restart window (Infinity if none will). */
 function restartWindowChange(records: VmRecord[]): number {

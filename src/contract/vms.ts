@@ -30,6 +30,16 @@ const HostdevsField = Type.Array(Type.Object({ address: Type.String({ descriptio
 });
 const IothreadsField = Type.Integer({ minimum: 0, maximum: 64, description: 'I/O threads for virtio-blk disks (iothread0…); disks are assigned round-robin.' });
 
+/** Autostart and restart policy: the same fields in `vm create` and `vm set`. */
+const PolicyFields = {
+  autostart: Type.Optional(Type.Boolean({ description: 'Start when the daemon starts (unless a user stopped it).' })),
+  autostartOrder: Type.Optional(Type.Integer({ minimum: 0, description: 'Autostart sequence position (ascending).' })),
+  autostartDelay: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds to wait after starting it before the next autostart.' })),
+  restart: Type.Optional(Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')], { description: 'Restart policy: on-failure restarts crashes; always also guest power-offs.' })),
+  restartMax: Type.Optional(Type.Integer({ minimum: 0, description: 'At most this many automatic restarts per window (default 3).' })),
+  restartWindow: Type.Optional(Type.Integer({ minimum: 1, description: 'The window in seconds (default 600).' })),
+};
+
 export const CreateVmBody = Type.Object(
   {
     name: Type.String({ description: '1-63 letters, digits or hyphens, starting with a letter (pattern ^[a-zA-Z][a-zA-Z0-9-]{0,62}$).' }),
@@ -60,12 +70,7 @@ export const CreateVmBody = Type.Object(
     maxMemory: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'Memory can be hot-plugged up to this much. Default: memory.' })),
     cpuLimit: Type.Optional(Type.Union([Type.Number(), Type.String()], { description: 'CPU limit in percent of one host CPU, e.g. 150 or "150%" (cgroups).' })),
     cpuWeight: Type.Optional(Type.Integer({ description: 'Relative CPU weight 1-10000 (100 = default).' })),
-    autostart: Type.Optional(Type.Boolean({ description: 'Start when the daemon starts (unless a user stopped it).' })),
-    autostartOrder: Type.Optional(Type.Integer({ minimum: 0, description: 'Autostart sequence position (ascending).' })),
-    autostartDelay: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds to wait after starting it before the next autostart.' })),
-    restart: Type.Optional(Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')], { description: 'Restart policy: on-failure restarts crashes; always also guest power-offs.' })),
-    restartMax: Type.Optional(Type.Integer({ minimum: 0, description: 'At most this many automatic restarts per window (default 3).' })),
-    restartWindow: Type.Optional(Type.Integer({ minimum: 1, description: 'The window in seconds (default 600).' })),
+    ...PolicyFields,
     hugepages: Type.Optional(HugepagesField),
     numa: Type.Optional(NumaField),
     pin: Type.Optional(PinBody(false)),
@@ -175,12 +180,7 @@ export const VmSettingsBody = Type.Object(
     pin: Type.Optional(PinBody(true)),
     iothreads: Type.Optional(Nullable(IothreadsField)),
     hostdevs: Type.Optional(Nullable(HostdevsField)),
-    autostart: Type.Optional(Type.Boolean({ description: 'Start when the daemon starts (unless a user stopped it).' })),
-    autostartOrder: Type.Optional(Type.Integer({ minimum: 0, description: 'Autostart sequence position (ascending).' })),
-    autostartDelay: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds to wait after starting it before the next autostart.' })),
-    restart: Type.Optional(Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')], { description: 'Restart policy: on-failure restarts crashes; always also guest power-offs.' })),
-    restartMax: Type.Optional(Type.Integer({ minimum: 0, description: 'At most this many automatic restarts per window (default 3).' })),
-    restartWindow: Type.Optional(Type.Integer({ minimum: 1, description: 'The window in seconds (default 600).' })),
+    ...PolicyFields,
   },
   strict,
 );

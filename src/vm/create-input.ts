@@ -6,11 +6,10 @@ import { HangarError } from '../errors/errors.js';
 import { validateCloudInit } from '../cloudinit/index.js';
 import type { Accel, CloudInitSpec, MachineType, VmSpec } from '../model/spec.js';
 import { parseMemoryMiB, validateCpus, validateVmName } from '../model/validate.js';
-import type { RestartMode } from '../policy/restart.js';
 import type { PlacementInput } from './placement-ops.js';
-import { applyPolicyFields, parseCpuLimit, validateWeight } from './settings-plan.js';
+import { applyPolicyFields, parseCpuLimit, validateWeight, type PolicyInput } from './settings-plan.js';
 
-export interface CreateVmInput extends PlacementInput {
+export interface CreateVmInput extends PlacementInput, PolicyInput {
   name: string;
   image?: string;
   cpus?: number;
@@ -31,12 +30,6 @@ export interface CreateVmInput extends PlacementInput {
   maxMemory?: string | number;
   cpuLimit?: number | string;
   cpuWeight?: number;
-  autostart?: boolean;
-  autostartOrder?: number;
-  autostartDelay?: number;
-  restart?: RestartMode;
-  restartMax?: number;
-  restartWindow?: number;
   /** Host port forwards for the user-mode NIC: `tcp:127.0.0.1:2222:22` (protocol:address:hostPort:guestPort). */
   forwards?: string[];
   /** Managed networks to put NICs on (one NIC each); without them the VM gets one user-mode NIC. */

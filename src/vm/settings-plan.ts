@@ -16,7 +16,17 @@ import { checkFitsHost, type HostInfo } from './capacity.js';
 import { placementView, type PlacementSettings } from './placement-ops.js';
 
 /** `vm set`: each key applies live where the guest allows, otherwise at the next start. */
-export interface VmSettings extends PlacementSettings {
+/** Autostart and restart policy: the same fields in `vm create` and `vm set`. */
+export interface PolicyInput {
+  autostart?: boolean;
+  autostartOrder?: number;
+  autostartDelay?: number;
+  restart?: RestartMode;
+  restartMax?: number;
+  restartWindow?: number;
+}
+
+export interface VmSettings extends PlacementSettings, PolicyInput {
   cpus?: number;
   memory?: string | number;
   maxCpus?: number;
@@ -26,12 +36,6 @@ export interface VmSettings extends PlacementSettings {
   cpuWeight?: number | null;
   /** Per disk (device id like disk0, or volume name): I/O limits; 0 or null lifts them. */
   disks?: Record<string, { iops?: number | null; bps?: string | number | null; iothread?: string | null }>;
-  autostart?: boolean;
-  autostartOrder?: number;
-  autostartDelay?: number;
-  restart?: RestartMode;
-  restartMax?: number;
-  restartWindow?: number;
 }
 
 export interface SettingResult {

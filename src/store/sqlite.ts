@@ -451,7 +451,7 @@ export class SqliteStore implements Store {
   }
 
   async updateVmDesired(desired: VmDesiredFields, options: WriteOptions = {}): Promise<VmRecord> {
-    const { desired: d } = splitVmRecord({ ...(desired as VmRecord) });
+    const { desired: d } = splitVmRecord(desired as VmRecord);
     this.putVm(desired.id, desired.name, { desired: JSON.stringify(d) }, { expect: options.expectRevision, of: 'desiredRevision' });
     return (await this.getVmById(desired.id))!;
   }

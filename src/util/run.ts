@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { HangarError, type ErrorCode } from '../errors/errors.js';
 
 export interface RunOptions {
@@ -125,6 +126,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       for (const l of parts) opts.onLine(l.replace(/\r$/, ''), stream);
     };
     const textEncoding = opts.encoding === 'latin1' ? 'latin1' : 'utf8';
+    // Keeps a character split between two chunks whole.
+    const decoder = new StringDecoder(textEncoding);
     // stdout and stderr are pipes (stdio above), never null.
     child.stdout!.on('data', (chunk: Buffer) => {
       if (stdoutBytes < maxStdout) {
@@ -133,7 +136,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         stdoutBytes += kept.length;
       }
       if (opts.onStdout || opts.onLine) {
-        const text = chunk.toString(textEncoding);
+        const text = decoder.write(chunk);
         opts.onStdout?.(text);
         lines('stdout', text);
       }
@@ -151,6 +154,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);
 
     let killTimer: NodeJS.Timeout | undefined;
+    let pipeTimer: NodeJS.Timeout | undefined;
     const kill = (signal: NodeJS.Signals): void => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     };
@@ -174,6 +178,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       settled = true;
       if (timer) clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);
+      if (pipeTimer) clearTimeout(pipeTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       if (opts.onLine) for (const s of ['stdout', 'stderr'] as const) if (partial[s] !== '') opts.onLine(partial[s], s);
       const out = Buffer.concat(stdout);
@@ -194,12 +199,11 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     // A child of the program may hold the pipes open after it exited (or was killed): do not
     // wait for that child.
     child.on('exit', (code, signal) => {
-      setTimeout(() => {
-        if (settled) return;
+      pipeTimer = setTimeout(() => {
         child.stdout?.destroy();
         child.stderr?.destroy();
         finish(code, signal);
-      }, PIPE_GRACE_MS).unref();
+      }, PIPE_GRACE_MS);
     });
   });
 }

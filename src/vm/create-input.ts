@@ -5,7 +5,7 @@
 import { HangarError } from '../errors/errors.js';
 import { validateCloudInit } from '../cloudinit/index.js';
 import type { Accel, CloudInitSpec, MachineType, VmSpec } from '../model/spec.js';
-import { parseMemoryMiB, validateCpus, validateVmName } from '../model/validate.js';
+import { parseMemoryMiB, validateCpuModel, validateCpus, validateMicrovmDisplay, validateVmName } from '../model/validate.js';
 import type { PlacementInput } from './placement-ops.js';
 import { applyPolicyFields, parseCpuLimit, validateWeight, type PolicyInput } from './settings-plan.js';
 
@@ -47,16 +47,8 @@ export function checkCreateInput(input: CreateVmInput): { name: string; cpus: nu
   const imageName = input.image ?? 'tiny';
   const machine = input.machine ?? 'q35';
   const vnc = input.vnc ?? machine !== 'microvm';
-  if (machine === 'microvm' && vnc) {
-    throw new HangarError('INVALID_SPEC', 'A microvm has no display: create it with vnc=false, or pick machine q35.', { details: { field: 'vnc' } });
-  }
-  if (machine === 'microvm' && input.spice) {
-    throw new HangarError('INVALID_SPEC', 'A microvm has no display: create it without spice, or pick machine q35.', { details: { field: 'spice' } });
-  }
-  // A model name never starts with '-' or '.': "-object" would read like an option.
-  if (input.cpuModel !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(input.cpuModel)) {
-    throw new HangarError('INVALID_SPEC', `CPU model "${input.cpuModel}" is not a QEMU CPU model name (e.g. max, host, qemu64).`, { details: { field: 'cpuModel' } });
-  }
+  validateMicrovmDisplay({ machine, vnc, spice: input.spice });
+  if (input.cpuModel !== undefined) validateCpuModel(input.cpuModel);
   return { name, cpus, memoryMiB, imageName, machine, vnc };
 }
 

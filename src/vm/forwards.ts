@@ -5,6 +5,7 @@
 import { createServer } from 'node:net';
 import { HangarError } from '../errors/errors.js';
 import type { PortForward } from '../model/spec.js';
+import { isIPv4 } from '../model/validate.js';
 import type { VmRecord } from '../store/store.js';
 
 /** `tcp:127.0.0.1:2222:22`, `tcp:2222:22` (loopback) or `udp:0.0.0.0:5353:53`. */
@@ -19,7 +20,7 @@ export function parseForward(text: string): PortForward {
     if (!p || !/^\d+$/.test(p) || n < 1 || n > 65535) throw bad();
     return n;
   };
-  if (!/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(address ?? '')) throw bad();
+  if (!isIPv4(address ?? '')) throw bad();
   return { protocol: proto, hostAddress: address!, hostPort: port(hostPort), guestPort: port(guestPort) };
 }
 

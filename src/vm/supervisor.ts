@@ -8,7 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errorText, HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { Accel, HostCaps, VmPaths } from '../model/spec.js';
+import { resolveAccel, type Accel, type HostCaps, type VmPaths } from '../model/spec.js';
 import type { VmState } from '../model/states.js';
 import { placementOf } from '../model/placement.js';
 import type { NetworkService } from '../network/service.js';
@@ -138,8 +138,7 @@ export class QemuSupervisor {
 
   /** kvm or tcg: what the VM's QEMU runs (or would run) with on this host. */
   accelOf(rec: VmRecord): 'kvm' | 'tcg' {
-    const accel = rec.spec.accel ?? this.deps.defaultAccel;
-    return accel === 'auto' ? this.deps.caps.defaultAccel : accel;
+    return resolveAccel(rec.spec, this.deps.caps, { defaultAccel: this.deps.defaultAccel });
   }
 
   /**

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../src/client/index.js';
 import type { VmView } from '../../src/vm/service.js';
 import { killLeftovers, readRssBytes, sleep } from './proc.js';
+import type { HangarEvent } from '../../src/model/events.js';
+export type { HangarEvent };
 
 export interface DaemonOptions {
   root: string;
@@ -25,14 +27,6 @@ export interface DaemonOptions {
   netns?: string;
   /** More daemon flags, e.g. `--listen 10.214.0.1:8443`. */
   args?: readonly string[];
-}
-
-export interface HangarEvent {
-  seq: number;
-  time: string;
-  type: string;
-  vm?: string;
-  data: Record<string, unknown>;
 }
 
 export class BenchDaemon {

@@ -31,9 +31,8 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
+  // better-sqlite3's JavaScript is bundled; its addon is loaded from node_modules (src/store/sqlite.ts names it).
   external: [
-    // A native addon: loaded from node_modules as it is.
-    'better-sqlite3',
     // Optional speed-ups of ws, tried with require() inside a try: absent here.
     'bufferutil', 'utf-8-validate',
   ],

@@ -2,11 +2,24 @@
  * Single-host store on SQLite (better-sqlite3, WAL). Schema changes are numbered
  * migrations applied in order inside one transaction each; `user_version` records the last.
  */
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { HangarError } from '../errors/errors.js';
 import type { AuditEntry, AuditQuery, Collection, CollectionKind, EventQuery, HangarEvent, Store, VmRecord } from './store.js';
 
 type Migration = (db: Database.Database) => void;
+
+/**
+ * The addon's path, handed to better-sqlite3: its own lookup (the `bindings` package) tries
+ * a dozen paths on every daemon start, and cannot find the addon from inside the bundle.
+ */
+function nativeBinding(): { nativeBinding?: string } {
+  try {
+    return { nativeBinding: createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node') };
+  } catch {
+    return {};
+  }
+}
 
 export const MIGRATIONS: readonly Migration[] = [
   (db) => {
@@ -67,7 +80,7 @@ export class SqliteStore implements Store {
   private auditsSincePrune = 0;
 
   constructor(path: string) {
-    this.db = new Database(path);
+    this.db = new Database(path, nativeBinding());
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');

@@ -15,6 +15,35 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
 rmSync(outdir, { recursive: true, force: true });
 
+/**
+ * Packages that modules load at start for a function they may never call: the bundle gets a
+ * stand-in whose functions load the real package on their first call (it is bundled all the
+ * same, only evaluated later). `glob`: @fastify/static lists files with it only for
+ * `wildcard: false`, and the UI is served with a wildcard route.
+ */
+const LAZY = [{ pkg: 'glob', importer: /[\\/]@fastify[\\/]static[\\/]/, functions: ['glob'] }];
+const lazyPackages = {
+  name: 'lazy-packages',
+  setup(b) {
+    for (const { pkg, importer, functions } of LAZY) {
+      b.onResolve({ filter: new RegExp(`^${pkg}$`) }, async (args) => {
+        if (!importer.test(args.importer)) return undefined;
+        const real = await b.resolve(pkg, { resolveDir: args.resolveDir, kind: args.kind });
+        return { path: real.path, namespace: 'lazy-package' };
+      });
+    }
+    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => {
+      const { functions } = LAZY.find((l) => args.path.includes(`${l.pkg}`));
+      const real = JSON.stringify(args.path);
+      return {
+        contents: functions.map((f) => `exports.${f} = function (...args) { return require(${real}).${f}.apply(this, args); };`).join('\n'),
+        loader: 'js',
+        resolveDir: dirname(args.path),
+      };
+    });
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { hangar: 'src/cli/main.ts' },
@@ -39,6 +68,7 @@ const result = await build({
   // import.meta.url (src/api/ui.ts, src/cli/output.ts) is the bundle's own URL.
   define: { 'import.meta.url': '__hangarBundleUrl' },
   banner: { js: "var __hangarBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyPackages],
   write: false,
 });
 

@@ -25,7 +25,7 @@ const LAZY = [{ pkg: 'glob', importer: /[\\/]@fastify[\\/]static[\\/]/, function
 const lazyPackages = {
   name: 'lazy-packages',
   setup(b) {
-    for (const { pkg, importer, functions } of LAZY) {
+    for (const { pkg, importer } of LAZY) {
       b.onResolve({ filter: new RegExp(`^${pkg}$`) }, async (args) => {
         if (!importer.test(args.importer)) return undefined;
         const real = await b.resolve(pkg, { resolveDir: args.resolveDir, kind: args.kind });

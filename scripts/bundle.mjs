@@ -67,7 +67,11 @@ const result = await build({
   ],
   // import.meta.url (src/api/ui.ts, src/cli/output.ts) is the bundle's own URL.
   define: { 'import.meta.url': '__hangarBundleUrl' },
-  banner: { js: "var __hangarBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // One function expression with the parameters of Node's CommonJS wrapper (BUNDLE_PREFIX in
+  // src/cli/launch.ts): the launcher compiles the file as it reads it. Strict mode first, as
+  // esbuild means its output to run (its own "use strict" comes after this banner).
+  banner: { js: "(function (exports, require, module, __filename, __dirname) {'use strict';var __hangarBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  footer: { js: '})' },
   plugins: [lazyPackages],
   write: false,
 });

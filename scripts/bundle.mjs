@@ -44,6 +44,39 @@ const lazyPackages = {
   },
 };
 
+/**
+ * Node's own modules that packages load at start for what they rarely do: HTTP/2 and DNS
+ * (Fastify, for servers Hangar does not make), readline (cli-progress, for a progress bar).
+ * Each becomes a stand-in that loads the real module on its first use and passes everything
+ * through. (tls, https, zlib and worker_threads are used at start anyway.)
+ */
+const LAZY_BUILTINS = ['http2', 'dns', 'readline'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) => (args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: [
+        'let real;',
+        `const load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));`,
+        // Every trap forwards to the real module (descriptors made configurable, as a proxy must for an empty target).
+        'module.exports = new Proxy({}, {',
+        '  get: (_, k) => load()[k],',
+        '  set: (_, k, v) => { load()[k] = v; return true; },',
+        '  has: (_, k) => k in load(),',
+        '  ownKeys: () => Reflect.ownKeys(load()),',
+        '  getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(load(), k); if (d) d.configurable = true; return d; },',
+        '  defineProperty: (_, k, d) => Reflect.defineProperty(load(), k, d),',
+        '  deleteProperty: (_, k) => Reflect.deleteProperty(load(), k),',
+        '  getPrototypeOf: () => Reflect.getPrototypeOf(load()),',
+        '});',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { hangar: 'src/cli/main.ts' },
@@ -72,7 +105,7 @@ const result = await build({
   // esbuild means its output to run (its own "use strict" comes after this banner).
   banner: { js: "(function (exports, require, module, __filename, __dirname) {'use strict';var __hangarBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   footer: { js: '})' },
-  plugins: [lazyPackages],
+  plugins: [lazyPackages, lazyBuiltins],
   write: false,
 });
 

@@ -15,6 +15,68 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
 rmSync(outdir, { recursive: true, force: true });
 
+/**
+ * Packages that modules load at start for a function they may never call: the bundle gets a
+ * stand-in whose functions load the real package on their first call (it is bundled all the
+ * same, only evaluated later). `glob`: @fastify/static lists files with it only for
+ * `wildcard: false`, and the UI is served with a wildcard route.
+ */
+const LAZY = [{ pkg: 'glob', importer: /[\\/]@fastify[\\/]static[\\/]/, functions: ['glob'] }];
+const lazyPackages = {
+  name: 'lazy-packages',
+  setup(b) {
+    for (const { pkg, importer } of LAZY) {
+      b.onResolve({ filter: new RegExp(`^${pkg}$`) }, async (args) => {
+        if (!importer.test(args.importer)) return undefined;
+        const real = await b.resolve(pkg, { resolveDir: args.resolveDir, kind: args.kind });
+        return { path: real.path, namespace: 'lazy-package' };
+      });
+    }
+    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => {
+      const { functions } = LAZY.find((l) => args.path.includes(`${l.pkg}`));
+      const real = JSON.stringify(args.path);
+      return {
+        contents: functions.map((f) => `exports.${f} = function (...args) { return require(${real}).${f}.apply(this, args); };`).join('\n'),
+        loader: 'js',
+        resolveDir: dirname(args.path),
+      };
+    });
+  },
+};
+
+/**
+ * Node's own modules that packages load at start for what they rarely do: HTTP/2 and DNS
+ * (Fastify, for servers Hangar does not make), readline (cli-progress, for a progress bar).
+ * Each becomes a stand-in that loads the real module on its first use and passes everything
+ * through. (tls, https, zlib and worker_threads are used at start anyway.)
+ */
+const LAZY_BUILTINS = ['http2', 'dns', 'readline'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) => (args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: [
+        'let real;',
+        `const load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));`,
+        // Every trap forwards to the real module (descriptors made configurable, as a proxy must for an empty target).
+        'module.exports = new Proxy({}, {',
+        '  get: (_, k) => load()[k],',
+        '  set: (_, k, v) => { load()[k] = v; return true; },',
+        '  has: (_, k) => k in load(),',
+        '  ownKeys: () => Reflect.ownKeys(load()),',
+        '  getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(load(), k); if (d) d.configurable = true; return d; },',
+        '  defineProperty: (_, k, d) => Reflect.defineProperty(load(), k, d),',
+        '  deleteProperty: (_, k) => Reflect.deleteProperty(load(), k),',
+        '  getPrototypeOf: () => Reflect.getPrototypeOf(load()),',
+        '});',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { hangar: 'src/cli/main.ts' },
@@ -31,15 +93,19 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
+  // better-sqlite3's JavaScript is bundled; its addon is loaded from node_modules (src/store/sqlite.ts names it).
   external: [
-    // A native addon: loaded from node_modules as it is.
-    'better-sqlite3',
     // Optional speed-ups of ws, tried with require() inside a try: absent here.
     'bufferutil', 'utf-8-validate',
   ],
   // import.meta.url (src/api/ui.ts, src/cli/output.ts) is the bundle's own URL.
   define: { 'import.meta.url': '__hangarBundleUrl' },
-  banner: { js: "var __hangarBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // One function expression with the parameters of Node's CommonJS wrapper (BUNDLE_PREFIX in
+  // src/cli/launch.ts): the launcher compiles the file as it reads it. Strict mode first, as
+  // esbuild means its output to run (its own "use strict" comes after this banner).
+  banner: { js: "(function (exports, require, module, __filename, __dirname) {'use strict';var __hangarBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  footer: { js: '})' },
+  plugins: [lazyPackages, lazyBuiltins],
   write: false,
 });
 

@@ -21,6 +21,7 @@ const GUESTS = Number(process.env.BENCH_READOPT_GUESTS ?? 20);
 const MEMORY_MIB = 128;
 const POLL_MS = 2;
 const BOOT_TIMEOUT_MS = 15 * 60_000;
+const STALL_MS = 60_000;
 /** Goals from issue 14. */
 const START_GOAL_MS = 250;
 const READOPT_GOAL_MS = 300;
@@ -132,9 +133,23 @@ export const libvirtDaemonCase: BenchCase = {
       const hWant = new Map(hv.map((v) => [v.name, v.pid!]));
       const lWant = new Map(names.map((n) => [n, host.qemuPid(n)!]));
       const serials = [...hv.map((v) => join(h.dir, 'logs', v.id, 'serial.log')), ...defs.map((g) => g.serialLog)];
-      await Promise.all(serials.map((p) => waitForMarker(p, 0, { timeoutMs: BOOT_TIMEOUT_MS, intervalMs: 200 })));
+      // Under TCG on a busy host a guest kernel now and then hangs in early boot (seen: right after
+      // "MP-BIOS bug: 8254 timer not connected to IO-APIC"). Its QEMU runs all the same, which is
+      // all re-adoption needs: once nearly all are up, one still silent STALL_MS later is left be.
+      let ready = 0;
+      let lastReady = performance.now();
+      const stalled = () => ready >= serials.length - Math.max(1, Math.floor(serials.length / 10)) && performance.now() - lastReady > STALL_MS;
+      await Promise.all(serials.map((p) =>
+        waitForMarker(p, 0, { timeoutMs: BOOT_TIMEOUT_MS, intervalMs: 200, abort: () => (stalled() ? 'stalled in early boot' : undefined) })
+          .then(() => {
+            ready++;
+            lastReady = performance.now();
+          })
+          .catch(() => undefined)));
       const bootS = (performance.now() - started) / 1000;
-      ctx.progress(`libvirt-daemon: all ${2 * GUESTS} guests booted in ${bootS.toFixed(0)} s`);
+      const hung = serials.length - ready;
+      ctx.progress(`libvirt-daemon: ${ready} of ${2 * GUESTS} guests booted in ${bootS.toFixed(0)} s${hung ? ` (${hung} stuck in early boot, left running)` : ''}`);
+      for (const [name, pid] of [...hWant, ...lWant]) if (!isAlive(pid)) throw new Error(`the QEMU of ${name} (pid ${pid}) exited before the restarts`);
       await sleep(3000);
       await alternate(ctx.n, `restart with ${GUESTS} running guests`, ctx, async (s) => {
         if (s === 'hangar') await restartHangar(h, hWant, fleet.hangar);
@@ -155,7 +170,7 @@ export const libvirtDaemonCase: BenchCase = {
         `${SPREAD_NOTE} N = ${empty.hangar.first.length} restarts per system without guests and ${fleet.hangar.all.length} with ${GUESTS} guests, after one warm-up round each; the systems alternate (ABBA).`,
         'Hangar: SIGTERM to the daemon (its guests keep running), then `bin/hangar daemon --accel tcg --cpu-overcommit 50` on the same data dir, `GET /v1/vms` on its unix socket polled every 2 ms from this process. It answers only once every running guest is re-adopted (pid + start time + QMP), so both times are the same with guests.',
         'libvirt 9.0: SIGTERM to libvirtd (virtlogd keeps running), then `libvirtd --daemon` (spawned through `unshare` + `sh`, binding its throw-away dirs), polled with `virsh list --name` (one process per poll, ~20 ms each: the floor of every libvirt figure); the QEMU pids are checked unchanged afterwards.',
-        `Guests: the tiny image, 1 vCPU, ${MEMORY_MIB} MiB, TCG, the same hardware on both sides (see the start-stop case); all ${2 * GUESTS} booted to HANGAR-GUEST-READY (${bootS.toFixed(0)} s) before the restarts. CPU time: utime + stime from /proc/PID/stat at the first answer (10 ms ticks).`,
+        `Guests: the tiny image, 1 vCPU, ${MEMORY_MIB} MiB, TCG, the same hardware on both sides (see the start-stop case); ${ready} of ${2 * GUESTS} booted to HANGAR-GUEST-READY in ${bootS.toFixed(0)} s before the restarts${hung ? ` (${hung} hung in early boot, as TCG guests now and then do on a busy host: their QEMU runs, and is re-adopted like the others)` : ''}. CPU time: utime + stime from /proc/PID/stat at the first answer (10 ms ticks).`,
       ];
       return {
         title: 'Daemon start and re-adoption (Hangar vs libvirtd)',

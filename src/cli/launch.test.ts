@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cacheFileOf, installSourceMappedStacks, loadBundle } from './launch.js';
+import { BUNDLE_PREFIX, cacheFileOf, installSourceMappedStacks, loadBundle } from './launch.js';
 
-// A bundle built the way scripts/bundle.mjs builds Hangar's: CommonJS, linked source map.
+// A bundle built the way scripts/bundle.mjs builds Hangar's: CommonJS in one function expression, linked source map.
 let dir: string;
 let bundle: string;
 const SOURCE = [
@@ -24,7 +24,7 @@ const SOURCE = [
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hangar-launch-test-'));
   writeFileSync(join(dir, 'thing.ts'), SOURCE);
-  await build({ entryPoints: [join(dir, 'thing.ts')], outfile: join(dir, 'out', 'thing.cjs'), bundle: true, format: 'cjs', platform: 'node', sourcemap: 'linked', logLevel: 'silent' });
+  await build({ entryPoints: [join(dir, 'thing.ts')], outfile: join(dir, 'out', 'thing.cjs'), bundle: true, format: 'cjs', platform: 'node', sourcemap: 'linked', logLevel: 'silent', banner: { js: BUNDLE_PREFIX }, footer: { js: '})' } });
   bundle = join(dir, 'out', 'thing.cjs');
 });
 
@@ -55,6 +55,11 @@ describe('loadBundle', () => {
     rmSync(cacheFileOf(bundle), { force: true });
     expect(loadInChild(true)).toEqual({ cache: 'none', sum: 5, wrote: true });
     expect(loadInChild(false)).toEqual({ cache: 'accepted', sum: 5 });
+  });
+
+  it('refuses a file that is not such a bundle', () => {
+    writeFileSync(join(dir, 'plain.cjs'), 'module.exports = 1;\n');
+    expect(() => loadBundle(join(dir, 'plain.cjs'))).toThrow(/not a bundle.*npm run build/);
   });
 
   it('ignores a cache that does not fit', () => {

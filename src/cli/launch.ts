@@ -25,12 +25,19 @@ export interface LoadedBundle {
   writeCache(): boolean;
 }
 
+/**
+ * A bundle is one function expression with the parameters of Node's CommonJS wrapper
+ * (scripts/bundle.mjs writes it so): compiled as it is read, without a second copy of the
+ * source wrapped around it.
+ */
+export const BUNDLE_PREFIX = "(function (exports, require, module, __filename, __dirname) {'use strict';";
+
 /** `<bundle>.cache`: the V8 code cache of the bundle. */
 export function cacheFileOf(bundle: string): string {
   return `${bundle}.cache`;
 }
 
-/** Compiles and runs a CommonJS bundle like Node's own loader would, with its code cache when there is one. */
+/** Compiles and runs a bundle like Node's CommonJS loader runs a module, with its code cache when there is one. */
 export function loadBundle(bundle: string): LoadedBundle {
   const file = resolve(bundle);
   const cacheFile = cacheFileOf(file);
@@ -43,8 +50,8 @@ export function loadBundle(bundle: string): LoadedBundle {
   // The bundle is ASCII only (scripts/bundle.mjs sees to it): read as latin1, a plain copy
   // into a one-byte string, where UTF-8 would be validated and decoded first.
   const source = readFileSync(file, 'latin1');
-  // The same wrapper as Node's CommonJS loader, on the first line so that line numbers stay.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  if (!source.startsWith(BUNDLE_PREFIX)) throw new Error(`${file} is not a bundle of scripts/bundle.mjs: rebuild (npm run build)`);
+  const script = new Script(source, {
     filename: file,
     ...(cachedData && { cachedData }),
   });

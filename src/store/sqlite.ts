@@ -8,6 +8,7 @@
  * watch()), pruned to the last CHANGE_RETENTION revisions. This process is the only writer
  * (the daemon holds the data directory), so the counter lives in memory once read at open.
  */
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { HangarError } from '../errors/errors.js';
 import { splitVmRecord, type VmDesiredFields, type VmStatusFields } from '../model/vm-record.js';
@@ -16,6 +17,18 @@ import type {
 } from './store.js';
 
 type Migration = (db: Database.Database) => void;
+
+/**
+ * The addon's path, handed to better-sqlite3: its own lookup (the `bindings` package) tries
+ * a dozen paths on every daemon start, and cannot find the addon from inside the bundle.
+ */
+function nativeBinding(): { nativeBinding?: string } {
+  try {
+    return { nativeBinding: createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node') };
+  } catch {
+    return {};
+  }
+}
 
 export const MIGRATIONS: readonly Migration[] = [
   (db) => {
@@ -172,7 +185,7 @@ export class SqliteStore implements Store {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.changeRetention = Math.max(1, options.changeRetention ?? CHANGE_RETENTION);
-    this.db = new Database(path);
+    this.db = new Database(path, nativeBinding());
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');

@@ -15,9 +15,10 @@ import { addPeerCommands, addSaveCommands } from './save-commands.js';
 import { addObservabilityCommands, followEvents } from './observability-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 import { parseNumaText } from '../model/placement.js';
-import type { CreateVmBody, Event, Image, ImportImageBody, Network, Project, StopBody, Vm, VmSettingsBody } from '../contract/index.js';
+import type { Event, Image, ImportImageBody, Network, Project, StopBody, Vm, VmSettingsBody } from '../contract/index.js';
 import { formatBytes } from '../util/size.js';
 import { followOperation } from './progress.js';
+import { addCreateCommand, collect, intOption } from './vm-create-command.js';
 import { resolve as resolvePath } from 'node:path';
 
 interface GlobalOpts extends RemoteOptions {
@@ -84,24 +85,6 @@ function placementFields(v: Vm): Array<[string, unknown]> {
   ];
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-/** cloud-init flags → the API's cloudInit object; files are read and the password hashed here. */
-async function cloudInitFromFlags(o: { sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }): Promise<CreateVmBody['cloudInit']> {
-  if (!o.sshKey.length && !o.user && !o.password && !o.hostname && !o.userData && !o.networkConfig && !o.configDrive) return undefined;
-  const ci = await import('../cloudinit/index.js');
-  const out: NonNullable<CreateVmBody['cloudInit']> = { format: o.configDrive ? 'configdrive' : 'nocloud' };
-  if (o.sshKey.length) out.sshKeys = (await Promise.all(o.sshKey.map((f) => ci.readSshKeyFile(resolvePath(f))))).flat();
-  if (o.user) out.user = o.user;
-  if (o.hostname) out.hostname = o.hostname;
-  if (o.password !== undefined) out.passwordHash = await ci.hashPassword(o.password);
-  if (o.userData) out.userData = await ci.readInputFile(resolvePath(o.userData), 'user-data');
-  if (o.networkConfig) out.networkConfig = await ci.readInputFile(resolvePath(o.networkConfig), 'network-config');
-  return out;
-}
-
 /** `cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500` → the PATCH body. */
 export function parseSettings(pairs: string[]): VmSettingsBody {
   const body: VmSettingsBody = {};
@@ -161,46 +144,6 @@ export function parseSettings(pairs: string[]): VmSettingsBody {
   return body;
 }
 
-interface PlacementFlags {
-  hugepages?: string | boolean;
-  numa: string[];
-  pinVcpu: string[];
-  pinEmulator?: string;
-  pinIothreads?: string;
-  iothreads?: number;
-  hostdev: string[];
-}
-
-/** `vm create` placement flags → the API body's hugepages, numa, pin, iothreads, hostdevs. */
-export function placementBody(o: PlacementFlags): Pick<CreateVmBody, 'hugepages' | 'numa' | 'pin' | 'iothreads' | 'hostdevs'> {
-  const body: Pick<CreateVmBody, 'hugepages' | 'numa' | 'pin' | 'iothreads' | 'hostdevs'> = {};
-  if (o.hugepages !== undefined) body.hugepages = o.hugepages === true ? true : o.hugepages;
-  if (o.numa.length) body.numa = o.numa.map(parseNumaText);
-  const pin: NonNullable<CreateVmBody['pin']> = {};
-  if (o.pinVcpu.length) {
-    const vcpus: Record<string, string> = {};
-    for (const p of o.pinVcpu) {
-      const m = /^(?:vcpu)?(\d+)=(.+)$/.exec(p.trim());
-      if (!m) throw new HangarError('INVALID_SPEC', `--pin-vcpu "${p}" is not VCPU=HOSTCPUS, e.g. 0=2 or 1=2-3.`);
-      vcpus[m[1]!] = m[2]!;
-    }
-    pin.vcpus = vcpus;
-  }
-  if (o.pinEmulator !== undefined) pin.emulator = o.pinEmulator;
-  if (o.pinIothreads !== undefined) pin.iothreads = o.pinIothreads;
-  if (Object.keys(pin).length) body.pin = pin;
-  if (o.iothreads !== undefined) body.iothreads = o.iothreads;
-  if (o.hostdev.length) body.hostdevs = o.hostdev.map((address) => ({ address }));
-  return body;
-}
-
-function intOption(name: string) {
-  return (value: string): number => {
-    if (!/^-?\d+$/.test(value)) throw new HangarError('INVALID_SPEC', `${name} must be a whole number, not "${value}".`);
-    return Number(value);
-  };
-}
-
 export function buildProgram(): Command {
   const program = new Command('hangar')
     .description('Hangar: manage virtual machines (KVM/QEMU) on this host.')
@@ -247,68 +190,7 @@ export function buildProgram(): Command {
 
   const vm = program.command('vm').description('Create and control virtual machines');
 
-  vm.command('create')
-    .description('Define a VM from an image (and start it with --start)')
-    .argument('<name>', 'VM name: letters, digits, hyphens; starts with a letter; at most 63')
-    .option('--image <image>', 'image to boot (see `hangar image list`)', 'tiny')
-    .option('--cpus <n>', 'vCPUs', intOption('--cpus'))
-    .option('--memory <size>', 'memory, e.g. 256M or 2G (plain numbers are MiB)')
-    .addOption(new Option('--machine <type>', 'machine type').choices(['q35', 'pc', 'microvm']))
-    .addOption(new Option('--accel <accel>', "accelerator (default: the daemon's)").choices(['kvm', 'tcg', 'auto']))
-    .option('--cpu-model <model>', 'QEMU CPU model (default max)')
-    .option('--no-vnc', 'no graphical console')
-    .option('--spice', 'a SPICE display too (QXL; `hangar console NAME --spice`, or a connection file from the API)')
-    .option('--disk-size <size>', 'root disk size for disk images; for kernel images (tiny) a blank data disk')
-    .option('--full-copy', 'copy the image instead of a linked clone')
-    .option('--max-cpus <n>', 'vCPUs can be hot-plugged up to this many', intOption('--max-cpus'))
-    .option('--max-memory <size>', 'memory can be hot-plugged up to this much, e.g. 2G')
-    .option('--cpu-limit <percent>', 'CPU limit in percent of one host CPU, e.g. 150%')
-    .option('--cpu-weight <n>', 'relative CPU weight 1-10000 (100 = default)', intOption('--cpu-weight'))
-    .option('--network <name>', 'put a NIC on this managed network (repeatable); without it: one user-mode NIC', collect, [])
-    .option('--project <project>', 'the project it counts against (default: default)')
-    .option('--forward <rule>', 'host port forward, protocol:[address:]hostPort:guestPort (repeatable), e.g. tcp:127.0.0.1:2222:22', collect, [])
-    .option('--ssh-key <file>', 'cloud-init: authorize the public keys in this file (repeatable)', collect, [])
-    .option('--user <name>', 'cloud-init: create this user (sudo, bash) and give it the keys/password')
-    .option('--password <password>', 'cloud-init: password for the user (hashed here; only the hash is sent and stored)')
-    .option('--hostname <name>', 'cloud-init: the guest\'s host name')
-    .option('--user-data <file>', 'cloud-init: custom user-data (#cloud-config YAML or a #! script)')
-    .option('--network-config <file>', 'cloud-init: network-config YAML')
-    .option('--config-drive', 'cloud-init: a config-drive v2 seed (config-2, for cloudbase-init) instead of NoCloud')
-    .option('--hugepages [size]', 'back guest RAM with hugepages (the host\'s default size, or 2M / 1G)')
-    .option('--numa <node>', 'a guest NUMA node, cpus=LIST,memory=SIZE[,host-nodes=LIST] (repeatable), e.g. cpus=0-1,memory=512M', collect, [])
-    .option('--pin-vcpu <vcpu=cpus>', 'pin a vCPU to host CPUs (repeatable), e.g. 0=2 or 1=2-3', collect, [])
-    .option('--pin-emulator <cpus>', 'host CPUs for QEMU\'s other threads, e.g. 0')
-    .option('--pin-iothreads <cpus>', 'host CPUs for the I/O threads')
-    .option('--iothreads <n>', 'I/O threads for the disks (assigned round-robin)', intOption('--iothreads'))
-    .option('--hostdev <address>', 'pass a host PCI device through with VFIO (repeatable), e.g. 0000:01:00.0', collect, [])
-    .option('--start', 'start it right away')
-    .action(async (name: string, o: PlacementFlags & { image: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      const body: CreateVmBody = { name, image: o.image };
-      if (o.forward.length) body.forwards = o.forward;
-      if (o.network.length) body.networks = o.network;
-      if (o.project) body.project = o.project;
-      const cloudInit = await cloudInitFromFlags(o);
-      if (cloudInit) body.cloudInit = cloudInit;
-      if (o.cpus !== undefined) body.cpus = o.cpus;
-      if (o.memory !== undefined) body.memory = o.memory;
-      if (o.machine !== undefined) body.machine = o.machine;
-      if (o.accel !== undefined) body.accel = o.accel;
-      if (o.cpuModel !== undefined) body.cpuModel = o.cpuModel;
-      if (o.vnc === false) body.vnc = false;
-      if (o.spice) body.spice = true;
-      if (o.start) body.start = true;
-      if (o.diskSize !== undefined) body.diskSize = o.diskSize;
-      if (o.fullCopy) body.fullCopy = true;
-      if (o.maxCpus !== undefined) body.maxCpus = o.maxCpus;
-      if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;
-      if (o.cpuLimit !== undefined) body.cpuLimit = o.cpuLimit;
-      if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
-      Object.assign(body, placementBody(o));
-      const v = await g.client.vms.create(body);
-      if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
-      else showVm(g.output, v);
-    });
+  addCreateCommand(vm, globals, showVm);
 
   vm.command('exec')
     .description('Run a command in the guest through qemu-guest-agent: prints its output, exits with its exit code')

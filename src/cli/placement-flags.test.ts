@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HangarError } from '../errors/errors.js';
-import { parseSettings, placementBody } from './main.js';
+import { parseSettings } from './main.js';
+import { placementBody } from './vm-create-command.js';
 
 describe('vm create placement flags', () => {
   it('become the API body', () => {

@@ -52,7 +52,7 @@ async function restartHangar(h: HangarDaemon, want: ReadonlyMap<string, number>,
         first = performance.now() - t0;
         into.cpu.push(cpuTicks(h.pid) * 10);
       }
-      if (vms.filter((v) => v.state === 'running' && v.pid !== undefined && want.get(v.name) === v.pid).length === want.size) break;
+      if (vms.filter((v) => v.state === 'running' && v.adopting !== true && v.pid !== undefined && want.get(v.name) === v.pid).length === want.size) break;
     } catch {
       if (!h.running) throw new Error(`the Hangar daemon exited on restart:\n${h.log().slice(-2000)}`);
     }

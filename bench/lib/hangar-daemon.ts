@@ -38,7 +38,8 @@ export class HangarDaemon {
     const t0 = performance.now();
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd] });
+      // bin/hangar itself (its #! line gives Node the daemon's heap flags), as a user runs it.
+      child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', logFd, logFd] });
     } finally {
       closeSync(logFd);
     }

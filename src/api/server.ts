@@ -9,7 +9,8 @@ import { hostname, loadavg } from 'node:os';
 import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { lazyWebSocketServer } from '../util/lazy-ws.js';
 import { ERROR_CATALOGUE, errorText, HangarError, toHangarError } from '../errors/errors.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { EventBus } from '../events/bus.js';
@@ -132,6 +133,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // A POST without a body (`curl -X POST …/stop`) means "no options": validate it as {}.
   app.addHook('preValidation', async (req) => {
     if (req.body === undefined && req.method !== 'GET' && req.method !== 'HEAD') req.body = {};
+  });
+  // Right after a daemon restart the API answers before every guest is re-adopted: a request
+  // about one VM waits for that VM's adoption (lists answer at once, marking it `adopting`).
+  app.addHook('preHandler', async (req) => {
+    const name = (req.params as { name?: unknown } | undefined)?.name;
+    if (typeof name === 'string' && req.url.startsWith('/v1/vms/')) await deps.vms.adopted(name);
   });
   app.setErrorHandler((err: FastifyError | HangarError | Error, req, reply) => {
     const body = toErrorBody(err);
@@ -390,7 +397,7 @@ function streamEvents(
  * (/vnc, /spice) are handed to `displays` (routes/consoles.ts).
  */
 function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps, displays: DisplayConsoles): void {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const wss = lazyWebSocketServer({ maxPayload: 64 * 1024 });
   const hubs = new Map<string, SerialHub>();
   const hubFor = (id: string, socketPath: string): SerialHub => {
     let hub = hubs.get(id);

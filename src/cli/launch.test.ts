@@ -52,7 +52,7 @@ describe('loadBundle', () => {
   };
 
   it('writes a code cache that the next start accepts', () => {
-    rmSync(cacheFileOf(bundle), { force: true });
+    rmSync(cacheFileOf(bundle, ['--import', 'tsx']), { force: true });
     expect(loadInChild(true)).toEqual({ cache: 'none', sum: 5, wrote: true });
     expect(loadInChild(false)).toEqual({ cache: 'accepted', sum: 5 });
   });
@@ -63,7 +63,7 @@ describe('loadBundle', () => {
   });
 
   it('ignores a cache that does not fit', () => {
-    writeFileSync(cacheFileOf(bundle), 'not a code cache');
+    writeFileSync(cacheFileOf(bundle, ['--import', 'tsx']), 'not a code cache');
     expect(loadInChild(false)).toEqual({ cache: 'rejected', sum: 5 });
   });
 

@@ -12,6 +12,7 @@
  *   nor come free (it parses every map at load). Here the map is read the first time a stack
  *   trace goes through the bundle.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, SourceMap } from 'node:module';
 import { dirname, resolve } from 'node:path';
@@ -32,9 +33,15 @@ export interface LoadedBundle {
  */
 export const BUNDLE_PREFIX = "(function (exports, require, module, __filename, __dirname) {'use strict';";
 
-/** `<bundle>.cache`: the V8 code cache of the bundle. */
-export function cacheFileOf(bundle: string): string {
-  return `${bundle}.cache`;
+/**
+ * `<bundle>.cache`, or `<bundle>.<hash>.cache` when Node was given flags: the V8 code cache of
+ * the bundle. V8 rejects a cache made under other flags, and `bin/hangar` (whose #! line gives
+ * Node heap flags) and `node bin/hangar` (as tests run it) start Node with different ones: one
+ * cache each, instead of each rejecting and rewriting the other's.
+ */
+export function cacheFileOf(bundle: string, nodeFlags: readonly string[] = process.execArgv): string {
+  if (nodeFlags.length === 0) return `${bundle}.cache`;
+  return `${bundle}.${createHash('sha256').update(nodeFlags.join('\0')).digest('hex').slice(0, 12)}.cache`;
 }
 
 /** Compiles and runs a bundle like Node's CommonJS loader runs a module, with its code cache when there is one. */

@@ -37,7 +37,7 @@ function print(text: string): void {
 
 const vmColumns = [
   { header: 'NAME', value: (v: Vm) => v.name },
-  { header: 'STATE', value: (v: Vm) => v.state },
+  { header: 'STATE', value: (v: Vm) => (v.adopting ? `${v.state} (adopting)` : v.state) },
   { header: 'CPUS', value: (v: Vm) => v.cpus },
   { header: 'MEMORY', value: (v: Vm) => v.memoryText },
   { header: 'PID', value: (v: Vm) => v.pid },

@@ -7,7 +7,8 @@
  */
 import { request, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { loadWs } from '../util/lazy-ws.js';
 import { consolePath, type ConsoleType } from '../contract/consoles.js';
 import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
 import {
@@ -186,6 +187,7 @@ export class ApiClient implements Caller {
   async consoleWebSocket(vm: string, opts: { replay?: boolean; type?: ConsoleType } = {}): Promise<WebSocket> {
     const type = opts.type ?? 'serial';
     const path = consolePath(type, vm);
+    const { WebSocket } = await loadWs();
     if (!this.remote) return new WebSocket(`ws+unix://${this.socketPath}:${path}${opts.replay ? '?replay=1' : ''}`);
     const grant = await this.vms.consoleToken(vm, { type });
     const socket = await connectVerified(this.remote.endpoint, this.remote.trust);

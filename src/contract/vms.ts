@@ -86,6 +86,7 @@ export const Vm = Type.Object(
     name: Type.String(),
     state: Type.Union(VM_STATES.map((s) => Type.Literal(s))),
     stateReason: Type.Optional(Type.String({ description: 'Why the VM is in this state (crash, failed adoption…).' })),
+    adopting: Type.Optional(Type.Boolean({ description: 'True while the daemon, just restarted, re-attaches to this guest (its pid, start time and QMP): `state` is what was recorded until then, and requests about this VM wait for it.' })),
     pid: Type.Optional(Type.Integer({ description: 'QEMU process id while it runs.' })),
     cpus: Type.Integer(),
     memory: Type.Integer({ description: 'Memory in MiB.' }),

@@ -86,10 +86,11 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   ref.vms = vms;
   const snapshots = new SnapshotService(store, events, vms);
   const saves = new SaveService(vms, events, config.dataDir, (m) => logger.info(m));
-  // Re-adoption mostly waits for each guest's QMP socket: it goes on while the API is built
-  // and booted (which keeps the CPU busy), and is over before the API answers.
+  // Re-adoption mostly waits for each guest's QMP socket: it goes on while the API is built,
+  // booted and answering; until a guest is adopted, lists mark it `adopting` and requests
+  // about it wait (see VmService.adopted).
   const adopted = vms.adoptAll().then(() => saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed')));
-  adopted.catch(() => undefined); // awaited (and thrown) below
+  adopted.catch(() => undefined); // logged below
   const peers = new PeerService(store, events);
   const migrations = new LiveMigrationService(vms, storage, peers, events, (m) => logger.info(m));
   const auth = createAuthContext({ store, projects, storage, operations });
@@ -105,11 +106,6 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.
   const appReady = new Promise<void>((resolve, reject) => void app.ready((err) => (err ? reject(err) : resolve())));
   appReady.catch(() => undefined); // awaited (and thrown) below
-  await adopted;
-  // Live migrations a killed daemon was in the middle of (in the background: it may call a peer).
-  void migrations.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted migrations failed'));
-  // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (in the background: it may wait for a save job).
-  void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
   if (config.buildImages) void images.ensureBuilt();
   // Every event is also a log line (with `vm` when it concerns one).
   events.subscribe((e) => {
@@ -126,6 +122,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     }
   } catch (e) {
     await networksReady.catch(() => undefined);
+    await adopted.catch(() => undefined);
     await app.close();
     await vms.detachAll();
     await store.close();
@@ -142,7 +139,18 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   if (tls) logger.info({ listen: tls.addresses, fingerprint: tls.fingerprint, cert: tls.certFile, certificate: tls.origin }, `TLS API listening on ${tls.addresses.join(', ')}; certificate SHA-256 ${tls.fingerprint}`);
   await events.publish('daemon.started', undefined, { pid: process.pid, version: VERSION, accel: config.accel });
   sampler.start();
-  void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
+  // What needs every guest re-adopted first, in the background.
+  void adopted.then(
+    () => {
+      logger.info('re-adoption finished');
+      // Live migrations a killed daemon was in the middle of (it may call a peer).
+      void migrations.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted migrations failed'));
+      // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (it may wait for a save job).
+      void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
+      void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
+    },
+    (e: unknown) => logger.error({ err: e }, 're-adoption failed'),
+  );
   logger.info({ socket: config.socket, socketGroup: socketAccess.group, dataDir: config.dataDir, accel: config.accel, kvmUsable: caps.kvmUsable, qemu: caps.qemuVersion, metricsIntervalSeconds: config.metricsInterval }, 'hangar daemon ready');
 
   let stopping: Promise<void> | undefined;
@@ -153,6 +161,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       await tls?.close();
       await sampler.stop();
       await app.close();
+      await adopted.catch(() => undefined);
       await vms.detachAll();
       await store.close();
       await rm(lockFile, { force: true });

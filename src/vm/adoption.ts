@@ -22,6 +22,8 @@ export interface AdoptionDeps {
   log: (msg: string) => void;
   /** How long to keep trying a guest's QMP socket (default 3 s). */
   qmpConnectMs?: number;
+  /** Called once per record when its adoption has ended, whatever the outcome. */
+  onDone?: (rec: VmRecord) => void;
 }
 
 /** Guests re-adopted at the same time when the daemon starts. */
@@ -37,6 +39,8 @@ export async function adoptAll(active: readonly VmRecord[], deps: AdoptionDeps):
         await adopt(rec, deps);
       } catch (e) {
         deps.log(`adopting ${rec.name} failed: ${errorText(e)}`);
+      } finally {
+        deps.onDone?.(rec);
       }
     }
   };
@@ -86,11 +90,14 @@ export async function adopt(rec: VmRecord, deps: AdoptionDeps): Promise<void> {
     state = status.running ? 'running' : 'paused';
     if (rec.state === 'stopping') lv.exitRequested = true;
   }
-  await records.update(rec.name, (r) => {
-    const next: VmRecord = { ...r, state };
-    delete next.stateReason;
-    return next;
-  });
+  // Most guests are found as recorded: then there is nothing to write.
+  if (rec.state !== state || rec.stateReason !== undefined) {
+    await records.update(rec.name, (r) => {
+      const next: VmRecord = { ...r, state };
+      delete next.stateReason;
+      return next;
+    });
+  }
   await deps.events.publish('vm.adopted', rec.name, { pid: runtime.pid, state, qemuStatus: status.status });
 }
 

@@ -101,6 +101,9 @@ export interface VmHandle {
 export class VmService {
   /** The operation each busy VM is in (by name). */
   private readonly busy = new Map<string, string>();
+  /** VMs being re-adopted after a daemon restart (by name): settled when that VM's adoption has ended. */
+  private readonly adoptions = new Map<string, Promise<void>>();
+  private adoptionGeneration = 0;
   private readonly log: (msg: string) => void;
   private readonly records: VmRecords;
   private readonly listCache: VmListCache;
@@ -118,7 +121,7 @@ export class VmService {
     const listVms = () => store.listVms();
     const paths = (rec: Pick<VmRecord, 'id'>) => vmPaths(deps.runDir, deps.logDir, rec);
     this.records = new VmRecords(store, events, log);
-    this.listCache = new VmListCache(store);
+    this.listCache = new VmListCache(store, { generation: () => this.adoptionGeneration, isAdopting: (name) => this.adoptions.has(name) });
     this.guestFiles = new GuestFiles({ records: this.records, listVms, storage: deps.storage, ...(deps.networks && { networks: deps.networks }), ...(deps.guestUsers && { guestUsers: deps.guestUsers }), log });
     this.agents = new GuestAgents({ socketOf: (rec) => paths(rec).qgaSocket!, monitor: (id) => this.supervisor.monitor(id) });
     this.policies = new VmPolicies({
@@ -151,7 +154,12 @@ export class VmService {
   // ---- queries -------------------------------------------------------------
 
   async list(): Promise<VmView[]> {
-    return (await this.deps.store.listVms()).map(toView);
+    return (await this.deps.store.listVms()).map((r) => (this.adoptions.has(r.name) ? { ...toView(r), adopting: true } : toView(r)));
+  }
+
+  /** Resolves once VM `name` is not being re-adopted (at once for any other). */
+  async adopted(name: string): Promise<void> {
+    await this.adoptions.get(name);
   }
 
   /**
@@ -163,6 +171,7 @@ export class VmService {
   }
 
   async get(name: string): Promise<VmView> {
+    await this.adopted(name);
     const rec = await this.records.get(name);
     const view = toView(rec);
     const placement = await placementViewLive(rec, this.deps.placement?.roots?.proc);
@@ -176,6 +185,7 @@ export class VmService {
   }
 
   async record(name: string): Promise<VmRecord> {
+    await this.adopted(name);
     return this.records.get(name);
   }
 
@@ -504,8 +514,17 @@ export class VmService {
    */
   async adoptAll(): Promise<void> {
     const active = (await this.deps.store.listVms()).filter((r) => isActive(r.state));
+    // Each VM is marked as being adopted at once (the API may answer meanwhile), and unmarked when its own adoption ends.
+    const done = new Map<string, () => void>();
+    for (const rec of active) this.adoptions.set(rec.name, new Promise<void>((resolve) => done.set(rec.name, resolve)));
+    this.adoptionGeneration++;
     await adoptAll(active, {
       supervisor: this.supervisor, records: this.records, events: this.deps.events, paths: (rec) => vmPaths(this.deps.runDir, this.deps.logDir, rec), log: this.log,
+      onDone: (rec) => {
+        this.adoptions.delete(rec.name);
+        this.adoptionGeneration++;
+        done.get(rec.name)?.();
+      },
     });
   }
 
@@ -519,6 +538,7 @@ export class VmService {
 
   /** Runs one mutating operation on a VM; a second one at the same time gets VM_BUSY. */
   private async exclusive<T>(name: string, op: string, fn: (rec: VmRecord) => Promise<T>): Promise<T> {
+    await this.adopted(name);
     const current = this.busy.get(name);
     if (current !== undefined) {
       throw new HangarError('VM_BUSY', `VM "${name}" is busy with "${current}": wait for it to finish, then try again.`, { details: { operation: current } });

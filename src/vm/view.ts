@@ -101,20 +101,25 @@ export function toView(r: VmRecord): VmView {
  * one buffer write instead of 1,000 parses, views and serializations.
  */
 export class VmListCache {
-  private readonly cache = new Map<string, { revision: number; validUntil: number; body: Buffer }>();
+  private readonly cache = new Map<string, { revision: number; adoption: number; validUntil: number; body: Buffer }>();
 
-  constructor(private readonly store: Pick<Store, 'vmRevision' | 'listVms'>) {}
+  constructor(
+    private readonly store: Pick<Store, 'vmRevision' | 'listVms'>,
+    /** VMs being re-adopted (their views say so), and a number that changes whenever that set does. */
+    private readonly adoption: { generation(): number; isAdopting(name: string): boolean } = { generation: () => 0, isAdopting: () => false },
+  ) {}
 
   /** All VMs, or those of one project. */
   async json(project?: string): Promise<Buffer> {
     const revision = this.store.vmRevision();
+    const adoption = this.adoption.generation();
     const key = project ?? '';
     const cached = this.cache.get(key);
-    if (cached && cached.revision === revision && Date.now() < cached.validUntil) return cached.body;
-    if (!cached || cached.revision !== revision) this.cache.clear();
+    if (cached && cached.revision === revision && cached.adoption === adoption && Date.now() < cached.validUntil) return cached.body;
+    if (!cached || cached.revision !== revision || cached.adoption !== adoption) this.cache.clear();
     const records = (await this.store.listVms()).filter((r) => project === undefined || (r.spec.project ?? DEFAULT_PROJECT) === project);
-    const body = Buffer.from(JSON.stringify(records.map(toView)));
-    this.cache.set(key, { revision, validUntil: restartWindowChange(records), body });
+    const body = Buffer.from(JSON.stringify(records.map((r) => (this.adoption.isAdopting(r.name) ? { ...toView(r), adopting: true } : toView(r)))));
+    this.cache.set(key, { revision, adoption, validUntil: restartWindowChange(records), body });
     return body;
   }
 }

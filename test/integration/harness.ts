@@ -65,9 +65,13 @@ export class TestDaemon {
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
-        await this.api.host.get();
-        return;
-      } catch {
+        // Up: answering, and every guest re-adopted (until then lists mark VMs `adopting`).
+        const adopting = (await this.api.vms.list()).filter((v) => v.adopting).map((v) => v.name);
+        if (adopting.length === 0) return;
+        if (Date.now() > deadline) throw new Error(`daemon still re-adopting ${adopting.join(', ')} after 30 s:\n${this.daemonLog}`);
+        await sleep(20);
+      } catch (e) {
+        if (e instanceof Error && e.message.startsWith('daemon still')) throw e;
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`daemon did not come up:\n${this.daemonLog}`);
         await sleep(50);
       }

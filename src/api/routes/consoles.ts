@@ -15,7 +15,8 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { lazyWebSocketServer } from '../../util/lazy-ws.js';
 import { ERROR_CATALOGUE, HangarError } from '../../errors/errors.js';
 import { bridgeDisplay, type DisplayBridge } from '../../console/display-bridge.js';
 import { connectUnix, SPICE_PORT_IDLE_MS, SpicePorts } from '../../console/spice-proxy.js';
@@ -37,7 +38,7 @@ const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 
 
 export function registerConsoleRoutes(app: FastifyInstance, deps: ApiDeps): DisplayConsoles {
   // Viewer → QEMU messages are input events and clipboard data: small.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  const wss = lazyWebSocketServer({ maxPayload: 4 * 1024 * 1024 });
   const bridges = new Map<string, Set<DisplayBridge>>();
   const spicePorts = new SpicePorts({ log: (m) => app.log.warn(m) });
 

@@ -4885,6 +4885,8 @@ export interface components {
             state: "stopped" | "starting" | "running" | "paused" | "stopping" | "crashed" | "migrating" | "unknown" | "saved" | "migrated";
             /** @description Why the VM is in this state (crash, failed adoption…). */
             stateReason?: string;
+            /** @description True while the daemon, just restarted, re-attaches to this guest (its pid, start time and QMP): `state` is what was recorded until then, and requests about this VM wait for it. */
+            adopting?: boolean;
             /** @description QEMU process id while it runs. */
             pid?: number;
             cpus: number;

@@ -23,6 +23,7 @@ import type { OperationService } from '../operations/service.js';
 import type { Accel } from '../model/spec.js';
 import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
+import { registerCloneRoutes, registerVmListRoute } from './routes/clone.js';
 import { registerMigrationRoutes } from './routes/migration.js';
 import type { SaveService } from '../migration/save.js';
 import type { LiveMigrationService } from '../migration/live.js';
@@ -253,10 +254,8 @@ function registerVmRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const one = { params: VmNameParam, response: { 200: { $ref: 'Vm#' }, ...errorResponses } };
   const action = (summary: string, extra: Record<string, unknown> = {}) => ({ schema: { tags: ['vms'], summary, ...one, ...extra } });
 
-  app.get('/v1/vms', { schema: { tags: ['vms'], summary: 'List VMs', response: { 200: { type: 'array', items: { $ref: 'Vm#' } } } } }, async (_req, reply) =>
-    // Pre-serialized (and cached) by the VM service: a string/Buffer body skips the serializer.
-    reply.type('application/json; charset=utf-8').send(await deps.vms.listJson()),
-  );
+  registerVmListRoute(app, deps);
+  registerCloneRoutes(app, deps);
 
   app.post<{ Body: CreateVmBody }>(
     '/v1/vms',

@@ -11,6 +11,7 @@ import { addRemoteOptions, clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
+import { addCloneCommands, addImageCreateCommand, addSetIdentityFlags, identityFields, setIdentityBody, type IdentityFlags } from './clone-flags.js';
 import { addPeerCommands, addSaveCommands } from './save-commands.js';
 import { addObservabilityCommands, followEvents } from './observability-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
@@ -62,6 +63,7 @@ function showVm(format: OutputFormat, v: Vm): void {
         ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}${d.iothread ? ` (${d.iothread})` : ''}`).join(', ') : undefined],
         ...placementFields(v),
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
+        ...identityFields(v),
         ['created', v.createdAt], ['id', v.id],
       ]),
     ),
@@ -191,6 +193,7 @@ export function buildProgram(): Command {
   const vm = program.command('vm').description('Create and control virtual machines');
 
   addCreateCommand(vm, globals, showVm);
+  addCloneCommands(vm, globals, showVm);
 
   vm.command('exec')
     .description('Run a command in the guest through qemu-guest-agent: prints its output, exits with its exit code')
@@ -234,13 +237,13 @@ export function buildProgram(): Command {
       print(render(g.output, v, () => `NIC ${nicId} removed from ${name}.\n`));
     });
 
-  vm.command('set')
+  addSetIdentityFlags(vm.command('set'))
     .description('Change resources and policies; live where the running guest allows, else at the next start. Keys: cpus, memory, max-cpus, max-memory, cpu.limit (e.g. 150% or none), cpu.weight, disk.<dev>.iops, disk.<dev>.bps, autostart (true/false), autostart.order, autostart.delay (s), restart (no/on-failure/always), restart.max, restart.window (s); live: pin.vcpu.<n>=CPUS, pin.emulator=CPUS, pin.iothreads=CPUS (or none); next start: hugepages (true/false/2M/1G), numa (nodes separated by ;, or none), iothreads, disk.<dev>.iothread, hostdevs (ADDR,ADDR or none)')
     .argument('<name>')
-    .argument('<settings...>', 'key=value pairs, e.g. cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500')
-    .action(async (name: string, pairs: string[], _o: unknown, cmd: Command) => {
+    .argument('[settings...]', 'key=value pairs, e.g. cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500')
+    .action(async (name: string, pairs: string[], o: IdentityFlags, cmd: Command) => {
       const g = globals(cmd);
-      const body = parseSettings(pairs);
+      const body = { ...(pairs.length ? parseSettings(pairs) : {}), ...setIdentityBody(o) };
       const r = await g.client.vms.set(name, body);
       print(render(g.output, r, () => renderTable(r.changes, [
         { header: 'SETTING', value: (c) => c.key },
@@ -253,9 +256,10 @@ export function buildProgram(): Command {
   vm.command('list')
     .alias('ls')
     .description('List VMs and their states')
-    .action(async (_o: unknown, cmd: Command) => {
+    .option('--label <k=v>', 'only VMs with this label (repeatable: all must match; k alone: any value)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .action(async (o: { label: string[] }, cmd: Command) => {
       const g = globals(cmd);
-      const vms = await g.client.vms.list();
+      const vms = await g.client.vms.list(o.label.length ? { label: o.label } : {});
       print(render(g.output, vms, () => renderTable(vms, vmColumns)));
     });
 
@@ -451,6 +455,7 @@ export function buildProgram(): Command {
   });
 
   const image = program.command('image').description('Images VMs are created from');
+  addImageCreateCommand(image, globals);
   image
     .command('list')
     .alias('ls')

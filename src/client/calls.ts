@@ -28,7 +28,13 @@ function query(q: Record<string, string | number | boolean | undefined>): string
 export function vmCalls(c: Caller) {
   const vm = (name: string, rest = '') => `/v1/vms/${seg(name)}${rest}`;
   return {
-    list: () => c.call<wire.Vm[]>('GET', '/v1/vms'),
+    /** All VMs, or those with every label of `label` (`k=v`, or `k`: any value). */
+    list: (q: { label?: string[] } = {}) => c.call<wire.Vm[]>('GET', `/v1/vms${q.label?.length ? `?${q.label.map((l) => `label=${encodeURIComponent(l)}`).join('&')}` : ''}`),
+    /** A new VM with a new identity; linked: overlays of the source's frozen disks. */
+    clone: (name: string, body: wire.CloneVmBody) => c.call<wire.CloneVmReply & { vm: wire.Vm }>('POST', vm(name, '/clone'), body),
+    rename: (name: string, body: wire.RenameVmBody) => c.call<wire.Vm>('POST', vm(name, '/rename'), body),
+    /** An operation; its result is the image made from the VM's root disk. */
+    createImage: (name: string, body: wire.ImageFromVmBody) => c.call<wire.Operation>('POST', vm(name, '/image'), body),
     get: (name: string) => c.call<wire.Vm>('GET', vm(name)),
     create: (body: wire.CreateVmBody) => c.call<wire.Vm>('POST', '/v1/vms', body),
     /** Live where the running guest allows, otherwise stored for the next start (each change says which). */

@@ -11,7 +11,7 @@ export const Image = Type.Object(
     origin: Type.Union([Type.Literal('builtin'), Type.Literal('imported')]),
     disk: Type.Optional(Type.Object({ path: Type.String(), format: Type.String(), virtualSizeBytes: Type.Integer() })),
     sha256: Type.Optional(Type.String()),
-    source: Type.Optional(Type.Object({ url: Type.Optional(Type.String()), file: Type.Optional(Type.String()) })),
+    source: Type.Optional(Type.Object({ url: Type.Optional(Type.String()), file: Type.Optional(Type.String()), vm: Type.Optional(Type.String({ description: 'The VM it was made from (image create --from-vm).' })) })),
     importedAt: Type.Optional(Type.String()),
     kernelVersion: Type.Optional(Type.String()),
     builtAt: Type.Optional(Type.String()),

@@ -33,6 +33,8 @@ export const Volume = Type.Object(
     backing: Type.Optional(Type.Object({ kind: Type.Literal('image'), name: Type.String(), path: Type.String(), format: Type.String() })),
     attachedTo: Type.Optional(Type.String({ description: 'The VM using it.' })),
     ownedBy: Type.Optional(Type.String({ description: 'The VM it was created for; deleted with it.' })),
+    base: Type.Optional(Type.Object({ pool: Type.String(), name: Type.String() }, { description: 'The frozen base volume this one is an overlay of (linked clones of a VM).' })),
+    frozen: Type.Optional(Type.Boolean({ description: 'A frozen, read-only base of linked clones: deleted with its last overlay.' })),
     createdAt: Type.String(),
   },
   { $id: 'Volume' },

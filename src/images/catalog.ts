@@ -13,6 +13,7 @@ import type { BootSpec } from '../model/spec.js';
 import { cleanupImportStaging, importImage } from './import/index.js';
 import { buildTinyImage, readTinyImage } from './tiny/build.js';
 import { readDebianImage } from './debian/build.js';
+import { copyDiskToImage } from './from-vm.js';
 
 /** An image a user imported: a qcow2 file in the data dir's images folder. */
 export interface ImportedImageRecord {
@@ -23,7 +24,7 @@ export interface ImportedImageRecord {
   actualSizeBytes: number;
   sha256: string;
   sourceFormat: string;
-  source: { url?: string; file?: string };
+  source: { url?: string; file?: string; vm?: string };
   description?: string;
   importedAt: string;
 }
@@ -57,7 +58,7 @@ export interface ImageInfo {
   builtAt?: string;
   error?: string;
   sha256?: string;
-  source?: { url?: string; file?: string };
+  source?: { url?: string; file?: string; vm?: string };
   importedAt?: string;
 }
 
@@ -140,6 +141,29 @@ export class ImageCatalog {
     if (!(await this.imported.create(name, rec))) {
       await rm(result.path, { force: true });
       throw new HangarError('IMAGE_EXISTS', `An image named "${name}" was imported meanwhile.`);
+    }
+    await this.opts.events?.publish('image.imported', undefined, { image: name, sha256: rec.sha256, sourceFormat: rec.sourceFormat });
+    return importedInfo(rec);
+  }
+
+  /**
+   * An image (kind disk) made from a VM's disk (`image create NAME --from-vm VM`): a
+   * flattened qcow2 copy of `src`, which must not change while it is copied (a stopped VM's
+   * disk, or a running VM's frozen base).
+   */
+  async createFromDisk(input: { name: string; vm: string; description?: string }, src: { path: string; format: 'qcow2' | 'raw'; shared: boolean }, ctx?: Pick<OperationContext, 'progress'>): Promise<ImageInfo> {
+    const { imagesDir } = this.opts;
+    if (!imagesDir || !this.imported) throw new HangarError('INTERNAL', 'This daemon has no images directory.');
+    const name = this.checkNewName(input.name);
+    if (await this.imported.get(name)) throw new HangarError('IMAGE_EXISTS', `An image named "${name}" exists: delete it first or pick another name.`);
+    const made = await copyDiskToImage(src, join(imagesDir, '.staging'), join(imagesDir, `${name}.qcow2`), ctx);
+    const rec: ImportedImageRecord = {
+      name, path: made.path, format: 'qcow2', virtualSizeBytes: made.virtualSizeBytes, actualSizeBytes: made.actualSizeBytes, sha256: made.sha256,
+      sourceFormat: src.format, source: { vm: input.vm }, description: input.description ?? `Made from VM ${input.vm}`, importedAt: new Date().toISOString(),
+    };
+    if (!(await this.imported.create(name, rec))) {
+      await rm(made.path, { force: true });
+      throw new HangarError('IMAGE_EXISTS', `An image named "${name}" was made meanwhile.`);
     }
     await this.opts.events?.publish('image.imported', undefined, { image: name, sha256: rec.sha256, sourceFormat: rec.sourceFormat });
     return importedInfo(rec);

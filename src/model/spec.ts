@@ -98,6 +98,12 @@ export interface VmSpec {
   iothreads?: number;
   /** Host PCI devices passed through with VFIO. */
   hostdevs?: HostdevSpec[];
+  /** SMBIOS system UUID (`-uuid`), chosen by the daemon at create and new for every clone; absent on older VMs. */
+  uuid?: string;
+  /** User labels (Kubernetes-like keys and values), for `vm list --label k=v`. */
+  labels?: Record<string, string>;
+  /** Free text about the VM. */
+  description?: string;
 }
 
 export interface HugepagesSpec {

@@ -13,6 +13,7 @@ import { HangarError } from '../errors/errors.js';
 import { resolveAccel, type Accel, type DiskSpec, type HostCaps, type MachineType, type NicSpec, type PortForward, type VmPaths, type VmSpec } from '../model/spec.js';
 import { isIPv4, validateCpuModel, validateMicrovmDisplay } from '../model/validate.js';
 import { cpuRanges, diskIothread, iothreadId, memoryBackendProps, validatePlacement } from '../model/placement.js';
+import { uuidSection } from './argv-clone.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -30,7 +31,7 @@ type JsonValue = string | number | boolean | JsonValue[] | { [key: string]: Json
 type JsonObject = { [key: string]: JsonValue };
 
 /** One command-line option as data, before rendering. */
-type QemuOption =
+export type QemuOption =
   | { flag: string; kind: 'bare' }
   /** A single argv element QEMU takes verbatim (a path, a number, a kernel cmdline). */
   | { flag: string; kind: 'raw'; value: string }
@@ -42,7 +43,7 @@ type QemuOption =
   | { flag: string; kind: 'json'; value: JsonObject };
 
 /** Everything the sections need, resolved once. */
-interface BuildContext {
+export interface BuildContext {
   spec: VmSpec;
   paths: VmPaths;
   accel: 'kvm' | 'tcg';
@@ -99,6 +100,7 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
   const sections = [
     baseSection,
     machineSection,
+    uuidSection,
     cpuSection,
     memorySection,
     bootSection,

@@ -148,11 +148,12 @@ export async function imageInfo(path: string, opts: ImageInfoOptions = {}): Prom
   return parseImageInfo(stdout, what);
 }
 
-export async function createImage(path: string, format: DiskFormat, sizeBytes: number, backing?: { path: string; format: DiskFormat }): Promise<void> {
+export async function createImage(path: string, format: DiskFormat, sizeBytes: number, backing?: { path: string; format: DiskFormat; unsafe?: boolean }): Promise<void> {
   const args = ['create', '-q', '-f', format];
   if (backing) {
     if (format !== 'qcow2') throw new HangarError('INVALID_SPEC', 'Only qcow2 volumes can have a backing file (linked clones).');
-    args.push('-b', backing.path, '-F', backing.format);
+    // unsafe (-u): the backing file is not opened (it does not exist yet, or a guest holds it).
+    args.push(...(backing.unsafe ? ['-u'] : []), '-b', backing.path, '-F', backing.format);
   }
   if (format === 'qcow2') args.push('-o', 'cluster_size=65536,lazy_refcounts=off');
   await runQemuImg([...args, path, String(sizeBytes)], { what: `creating ${path}` });
@@ -201,12 +202,14 @@ export interface ConvertOptions extends QemuImgOptions {
   onPercent?: (percent: number) => void;
   /** Compressed qcow2 clusters (zstd): for images that are published, not written to. */
   compress?: boolean;
+  /** `-U`: read a file a running guest has open read-only (a frozen base). */
+  shared?: boolean;
 }
 
 /** Copies/converts a disk with `qemu-img convert -p`, reporting percent as it goes. */
 export async function convertImage(src: { path: string; format: string }, dst: { path: string; format: DiskFormat }, opts: ConvertOptions = {}): Promise<void> {
   const parser = new ConvertProgressParser();
-  const args = ['convert', '-p', '-f', src.format, '-O', dst.format];
+  const args = ['convert', '-p', ...(opts.shared ? ['-U'] : []), '-f', src.format, '-O', dst.format];
   if (opts.compress) args.push('-c', '-o', 'compression_type=zstd');
   await runQemuImg([...args, src.path, dst.path], {
     ...opts,

@@ -32,6 +32,13 @@ export interface VolumeRecord {
   attachedTo?: string;
   /** The VM that created it (its root or data disk): deleted with that VM. */
   ownedBy?: string;
+  /**
+   * A frozen, read-only base volume of the same pool this one is an overlay of (linked
+   * clones of a VM: storage/freeze.ts). A base lives while a volume names it.
+   */
+  base?: { pool: string; name: string };
+  /** This volume is such a frozen base: read-only, deleted with its last overlay. */
+  frozen?: boolean;
   createdAt: string;
 }
 
@@ -204,7 +211,7 @@ export class StorageService {
   }
 
   /** A full, independent copy (a linked clone of a writable volume would break when it is written). */
-  async cloneVolume(pool: string, name: string, newName: string, opts: { onProgress?: (p: number) => void } = {}): Promise<VolumeRecord> {
+  async cloneVolume(pool: string, name: string, newName: string, opts: { onProgress?: (p: number) => void; shared?: boolean } = {}): Promise<VolumeRecord> {
     const src = await this.getVolume(pool, name);
     validateVolumeName(newName);
     const dst = await this.pool(pool);
@@ -214,7 +221,7 @@ export class StorageService {
     const path = await dst.volumePath(newName, src.format);
     const tmp = `${path}.partial`;
     try {
-      await convertImage({ path: src.path, format: src.format }, { path: tmp, format: src.format }, { ...(opts.onProgress && { onPercent: opts.onProgress }) });
+      await convertImage({ path: src.path, format: src.format }, { path: tmp, format: src.format }, { ...(opts.onProgress && { onPercent: opts.onProgress }), ...(opts.shared && { shared: true }) });
       const rec: VolumeRecord = { pool, name: newName, format: src.format, sizeBytes: src.sizeBytes, path, createdAt: new Date().toISOString() };
       if (!(await this.volumes.create(key, rec))) throw new HangarError('VOLUME_EXISTS', `A volume named "${newName}" was created meanwhile.`);
       await rename(tmp, path);
@@ -250,9 +257,52 @@ export class StorageService {
     if (vol.ownedBy !== undefined && !opts.evenIfOwned) {
       throw new HangarError('VOLUME_IN_USE', `Volume "${name}" is a disk of VM "${vol.ownedBy}": it is deleted with that VM.`);
     }
+    if (vol.frozen) {
+      const users = await this.overlaysOf(pool, name);
+      if (users.length > 0) throw new HangarError('VOLUME_IN_USE', `Volume "${name}" is the frozen base of ${users.map((u) => `"${u.name}"`).join(', ')}: it goes when they do.`);
+    }
     await this.volumes.delete(volumeKey(pool, name));
     await rm(vol.path, { force: true });
     await this.events.publish('volume.deleted', undefined, { pool, volume: name });
+    // A frozen base nobody reads any more goes too.
+    if (vol.base && (await this.overlaysOf(vol.base.pool, vol.base.name)).length === 0) {
+      const base = await this.volumes.get(volumeKey(vol.base.pool, vol.base.name));
+      if (base?.frozen) await this.deleteVolume(base.pool, base.name);
+    }
+  }
+
+  /** The volumes that are overlays of frozen base `name`. */
+  async overlaysOf(pool: string, name: string): Promise<VolumeRecord[]> {
+    return (await this.volumes.list()).filter((v) => v.base?.pool === pool && v.base.name === name);
+  }
+
+  /** The files a volume reads through (frozen bases, then an image), nearest first. */
+  async chainPaths(pool: string, name: string): Promise<string[]> {
+    const out: string[] = [];
+    let v = await this.volumes.get(volumeKey(pool, name));
+    for (let depth = 0; v && depth < 64; depth++) {
+      if (v.backing) out.push(v.backing.path);
+      if (!v.base) break;
+      v = await this.volumes.get(volumeKey(v.base.pool, v.base.name));
+      if (v) out.push(v.path);
+    }
+    return out;
+  }
+
+  /** Writes a volume record as it is now (storage/freeze.ts: a volume that became an overlay, a new base). */
+  async putVolume(rec: VolumeRecord, opts: { create?: boolean } = {}): Promise<void> {
+    const key = volumeKey(rec.pool, rec.name);
+    if (opts.create) {
+      if (!(await this.volumes.create(key, rec))) throw new HangarError('VOLUME_EXISTS', `A volume named "${rec.name}" exists in pool "${rec.pool}".`);
+      await this.events.publish('volume.created', undefined, { pool: rec.pool, volume: rec.name, sizeBytes: rec.sizeBytes });
+    } else {
+      await this.volumes.update(key, rec);
+    }
+  }
+
+  /** Where a new volume of this pool would live (its name checked, the pool opened). */
+  async pathFor(pool: string, name: string, format: DiskFormat = 'qcow2'): Promise<string> {
+    return (await this.pool(pool)).volumePath(validateVolumeName(name), format);
   }
 
   /**

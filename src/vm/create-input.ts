@@ -37,6 +37,9 @@ export interface CreateVmInput extends PlacementInput, PolicyInput {
   /** The project it counts against (default `default`). */
   project?: string;
   cloudInit?: Omit<CloudInitSpec, 'format'> & { format?: CloudInitSpec['format'] };
+  /** User labels (`{ env: 'prod' }`) and a description. */
+  labels?: Record<string, string>;
+  description?: string;
 }
 
 /** Name, size, machine and display of a new VM, checked (INVALID_SPEC with the field). */

@@ -26,7 +26,7 @@ export interface GuestUsers {
 export interface GuestFilesDeps {
   records: Pick<VmRecords, 'find' | 'update'>;
   listVms: () => Promise<VmRecord[]>;
-  storage: Pick<StorageService, 'getVolume'>;
+  storage: Pick<StorageService, 'getVolume' | 'chainPaths'>;
   networks?: Pick<NetworkService, 'createTap'>;
   /** Absent: QEMU runs as the daemon's user and nothing is handed over. */
   guestUsers?: GuestUsers;
@@ -106,8 +106,8 @@ export class GuestFiles {
       await handOver(disk.path, id, 0o600);
     }
     if (disk.volume) {
-      const vol = await this.deps.storage.getVolume(disk.volume.pool, disk.volume.name).catch(() => undefined);
-      if (vol?.backing) await shareReadOnly(vol.backing.path);
+      // Every file it reads through: frozen bases of linked clones of a VM, then the image.
+      for (const p of await this.deps.storage.chainPaths(disk.volume.pool, disk.volume.name).catch(() => [])) await shareReadOnly(p);
     }
   }
 

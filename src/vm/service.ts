@@ -6,7 +6,7 @@
  * (agent.ts), restart and autostart (policies.ts), views (view.ts). Every record change goes
  * through records.ts, which holds state changes to the state machine's table.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorText, HangarError } from '../errors/errors.js';
@@ -38,9 +38,13 @@ import { applySettings } from './settings-apply.js';
 import type { SettingResult, VmSettings } from './settings-plan.js';
 import { QemuSupervisor, vmPaths, type StartHooks, type StopOptions } from './supervisor.js';
 import { toView, VmListCache, type VmView } from './view.js';
+import { VmCloner, type CloneResult, type CloneVmInput } from './clone.js';
+import { applyIdentityFields, applyIdentitySettings, type IdentitySettings } from './identity.js';
 
 export { hostCapacity, type HostInfo } from './capacity.js';
 export type { CreateVmInput } from './create-input.js';
+export type { CloneResult, CloneVmInput } from './clone.js';
+export type { IdentitySettings } from './identity.js';
 export { parseForward } from './forwards.js';
 export type { GuestUsers } from './guest-files.js';
 export { parseCpuLimit, type SettingResult, type VmSettings } from './settings-plan.js';
@@ -112,6 +116,7 @@ export class VmService {
   private readonly supervisor: QemuSupervisor;
   private readonly devices: VmDevices;
   private readonly policies: VmPolicies;
+  private readonly cloner: VmCloner;
   private savedState?: SavedStateHooks;
 
   constructor(private readonly deps: VmServiceDeps) {
@@ -143,6 +148,10 @@ export class VmService {
     this.devices = new VmDevices({
       records: this.records, listVms, storage: deps.storage, ...(deps.networks && { networks: deps.networks }), events,
       qmpOf: (rec) => this.supervisor.qmpOf(rec), guestFiles: this.guestFiles,
+    });
+    this.cloner = new VmCloner({
+      store, records: this.records, storage: deps.storage, ...(deps.networks && { networks: deps.networks }), ...(deps.projects && { projects: deps.projects }),
+      events, host: deps.host, qmpOf: (rec) => this.supervisor.qmpOf(rec), paths,
     });
   }
 
@@ -246,8 +255,9 @@ export class VmService {
     const spec: VmSpec = {
       name, machine, cpuModel: input.cpuModel ?? 'max', cpus, memoryMiB, boot: image.boot ?? { kind: 'disk' }, disks: [],
       nics: input.networks?.length ? await this.devices.networkNics(vmId, input.networks, input.forwards) : [await this.devices.newUserNic()],
-      balloon: true, rng: true, vnc, image: imageName,
+      balloon: true, rng: true, vnc, image: imageName, uuid: randomUUID(),
     };
+    applyIdentityFields(spec, input);
     if (input.accel !== undefined) spec.accel = input.accel;
     if (input.spice) spec.spice = true;
     if (project !== DEFAULT_PROJECT) spec.project = project;
@@ -486,16 +496,40 @@ export class VmService {
     return this.exclusive(name, 'nic-remove', async (rec) => toView(await this.devices.detachNic(rec, nicId)));
   }
 
+  // ---- clones, rename, images of a VM (clone.ts) -------------------------------
+
+  /** Clones a stopped or running VM (linked: overlays of its frozen disks). */
+  async clone(name: string, input: CloneVmInput): Promise<CloneResult & { vm: VmView }> {
+    const done = await this.exclusive(name, 'clone', async (rec) => this.cloner.clone(rec, input));
+    this.log(`${name}: cloned to ${done.record.name} (${done.linked ? 'linked' : 'full copy'}) in ${done.durationMs.toFixed(0)} ms${done.pauseMs !== undefined ? `, source paused ${done.pauseMs.toFixed(1)} ms` : ''}`);
+    const vm = input.start ? await this.start(done.record.name) : toView(done.record);
+    return { ...done, vm };
+  }
+
+  /** Renames a stopped VM (its volumes keep their names and follow it). */
+  async rename(name: string, newName: string): Promise<VmView> {
+    return this.exclusive(name, 'rename', async (rec) => toView(await this.cloner.rename(rec, newName)));
+  }
+
+  /** Runs `fn` with the file an image of the VM's root disk is copied from, holding the VM's lock (a running VM is frozen first). */
+  async withTemplateSource<T>(name: string, fn: (src: { path: string; format: 'qcow2' | 'raw'; shared: boolean; pauseMs?: number }) => Promise<T>): Promise<T> {
+    return this.exclusive(name, 'image-create', async (rec) => fn(await this.cloner.templateSource(rec)));
+  }
+
   // ---- live settings (settings-plan.ts, settings-apply.ts) -------------------
 
   /** Changes resources: live where the running guest allows, otherwise for the next start. */
-  async set(name: string, settings: VmSettings): Promise<{ vm: VmView; changes: SettingResult[] }> {
+  async set(name: string, all: VmSettings & IdentitySettings): Promise<{ vm: VmView; changes: SettingResult[] }> {
     return this.exclusive(name, 'set', async (rec) => {
+      const { labels, description, ...settings } = all;
+      const identity = applyIdentitySettings(rec.spec, { ...(labels !== undefined && { labels }), ...(description !== undefined && { description }) });
+      rec = { ...rec, spec: identity.spec };
       const done = await applySettings(rec, settings, {
         host: this.deps.host, ...(this.deps.cgroups && { cgroups: this.deps.cgroups }), ...(this.deps.placement && { placement: this.deps.placement }),
         ...(this.deps.projects && { projects: this.deps.projects }),
         qmpOf: (r) => this.supervisor.qmpOf(r), checkCapacity: (r) => this.checkCapacityToStart(r),
       });
+      done.changes.push(...identity.changes);
       const next = await this.records.update(name, (r) => {
         const n: VmRecord = { ...r, spec: done.spec };
         if (done.live && n.runtime) n.runtime = { ...n.runtime, live: done.live, ...(done.threads && { threads: done.threads }) };

@@ -91,6 +91,9 @@ export function toView(r: VmRecord): VmView {
     v.accel = r.spec.accel;
   }
   if (r.spec.image !== undefined) v.image = r.spec.image;
+  if (r.spec.uuid !== undefined) v.uuid = r.spec.uuid;
+  if (r.spec.labels !== undefined) v.labels = r.spec.labels;
+  if (r.spec.description !== undefined) v.description = r.spec.description;
   if (r.lastExit) v.lastExit = r.lastExit;
   return v;
 }

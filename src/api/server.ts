@@ -24,6 +24,7 @@ import type { Accel } from '../model/spec.js';
 import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
 import { registerMigrationRoutes } from './routes/migration.js';
+import { registerFirmwareRoutes } from './routes/firmware.js';
 import type { SaveService } from '../migration/save.js';
 import type { LiveMigrationService } from '../migration/live.js';
 import type { PeerService } from '../migration/peers.js';
@@ -179,6 +180,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerStorageRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
   registerMigrationRoutes(app, deps);
+  registerFirmwareRoutes(app, deps);
   registerNetworkRoutes(app, deps);
   registerProjectRoutes(app, deps);
   registerTokenRoutes(app, deps);

@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { VM_STATES } from '../model/states.js';
 import { Nullable, strict } from './common.js';
+import { FirmwareCreateFields, VmFirmware } from './firmware.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -76,6 +77,7 @@ export const CreateVmBody = Type.Object(
     pin: Type.Optional(PinBody(false)),
     iothreads: Type.Optional(IothreadsField),
     hostdevs: Type.Optional(HostdevsField),
+    ...FirmwareCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -131,6 +133,7 @@ export const Vm = Type.Object(
     migratedTo: Type.Optional(Type.Object({ peer: Type.String(), url: Type.String(), at: Type.String() }, { description: 'State migrated: where the guest went.' })),
     startedAt: Type.Optional(Type.String()),
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),
+    firmware: Type.Optional(VmFirmware),
     createdAt: Type.String(),
     updatedAt: Type.String(),
   },

@@ -25,6 +25,7 @@ import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
 import { registerCloneRoutes, registerVmListRoute } from './routes/clone.js';
 import { registerMigrationRoutes } from './routes/migration.js';
+import { registerFirmwareRoutes } from './routes/firmware.js';
 import type { SaveService } from '../migration/save.js';
 import type { LiveMigrationService } from '../migration/live.js';
 import type { PeerService } from '../migration/peers.js';
@@ -180,6 +181,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerStorageRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
   registerMigrationRoutes(app, deps);
+  registerFirmwareRoutes(app, deps);
   registerNetworkRoutes(app, deps);
   registerProjectRoutes(app, deps);
   registerTokenRoutes(app, deps);

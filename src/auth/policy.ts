@@ -54,6 +54,7 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/vms/:name/start': operator('vm'),
   'POST /v1/vms/:name/save': operator('vm'),
   'POST /v1/vms/:name/discard-save': operator('vm'),
+  'POST /v1/vms/:name/nvram/reset': operator('vm'),
   // Moving a guest to another host (and the peers it may go to) is the host admin's call.
   'POST /v1/vms/:name/migrate': admin,
   'GET /v1/peers': viewer('host'),

@@ -13,6 +13,7 @@ import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 import { addCloneCommands, addImageCreateCommand, addSetIdentityFlags, identityFields, setIdentityBody, type IdentityFlags } from './clone-flags.js';
 import { addPeerCommands, addSaveCommands } from './save-commands.js';
+import { addNvramCommands, firmwareText } from './firmware-flags.js';
 import { addObservabilityCommands, followEvents } from './observability-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 import { parseNumaText } from '../model/placement.js';
@@ -55,7 +56,7 @@ function showVm(format: OutputFormat, v: Vm): void {
         ['cpu limit', v.cpuLimit === undefined ? undefined : `${v.cpuLimit}%`], ['cpu weight', v.cpuWeight],
         ['autostart', v.autostart ? `order ${v.autostart.order}, delay ${v.autostart.delaySeconds}s` : undefined],
         ['restart', v.restart.mode === 'no' ? undefined : `${v.restart.mode} (max ${v.restart.maxRestarts} per ${v.restart.windowSeconds}s; ${v.restartsInWindow} so far)`],
-        ['machine', v.machine], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['spice', v.spice], ['started', v.startedAt],
+        ['machine', v.machine], ['firmware', firmwareText(v)], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['spice', v.spice], ['started', v.startedAt],
         ['project', v.project],
         ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
         ['nics', v.nics.map((n) => `${n.id}=${n.network ?? 'user'} ${n.mac}`).join(', ')],
@@ -292,6 +293,7 @@ export function buildProgram(): Command {
       else showVm(g.output, v);
     });
   addSaveCommands(vm, globals);
+  addNvramCommands(vm, globals);
   simple('pause', 'Pause a running VM (its vCPUs and clock stop)');
   simple('resume', 'Resume a paused VM');
 

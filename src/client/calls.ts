@@ -56,6 +56,7 @@ export function vmCalls(c: Caller) {
     /** An operation; its result is the save's size and duration. */
     save: (name: string, body: wire.SaveVmBody = {}) => c.call<wire.Operation>('POST', vm(name, '/save'), body),
     discardSave: (name: string) => c.call<wire.Vm>('POST', vm(name, '/discard-save')),
+    resetNvram: (name: string) => c.call<wire.Vm>('POST', vm(name, '/nvram/reset')),
     /** An operation; its result is the migration's account. */
     migrate: (name: string, body: wire.MigrateVmBody) => c.call<wire.Operation>('POST', vm(name, '/migrate'), body),
     metrics: (name: string, q: { since?: string } = {}) => c.call<wire.VmMetricsReply>('GET', vm(name, `/metrics${query(q)}`)),

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { VM_STATES } from '../model/states.js';
 import { Nullable, strict } from './common.js';
 import { CreateIdentityFields, SetIdentityFields, VmIdentityFields } from './clone.js';
+import { FirmwareCreateFields, VmFirmware } from './firmware.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -78,6 +79,7 @@ export const CreateVmBody = Type.Object(
     iothreads: Type.Optional(IothreadsField),
     hostdevs: Type.Optional(HostdevsField),
     ...CreateIdentityFields,
+    ...FirmwareCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -133,6 +135,7 @@ export const Vm = Type.Object(
     migratedTo: Type.Optional(Type.Object({ peer: Type.String(), url: Type.String(), at: Type.String() }, { description: 'State migrated: where the guest went.' })),
     startedAt: Type.Optional(Type.String()),
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),
+    firmware: Type.Optional(VmFirmware),
     createdAt: Type.String(),
     updatedAt: Type.String(),
     ...VmIdentityFields,

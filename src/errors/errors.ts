@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   HUGEPAGES_UNAVAILABLE: { status: 409, title: 'The host does not have enough free hugepages' },
   HOST_NO_IOMMU: { status: 409, title: 'The host has no IOMMU for PCI passthrough' },
   HOSTDEV_UNAVAILABLE: { status: 409, title: 'The host PCI device cannot be passed through' },
+  FIRMWARE_UNAVAILABLE: { status: 409, title: 'No firmware on this host matches' },
   QUOTA_EXCEEDED: { status: 409, title: 'A project quota would be exceeded' },
   PROJECT_NOT_FOUND: { status: 404, title: 'No such project' },
   PROJECT_EXISTS: { status: 409, title: 'A project with that name exists' },

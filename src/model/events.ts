@@ -50,6 +50,7 @@ export interface HangarEventPayloads {
   'vm.restart-given-up': { reason: string };
   'vm.saved': { bytes: number; seconds: number };
   'vm.restored': { bytes: number; seconds: number };
+  'vm.nvram-reset': NoData;
   'vm.migration-started': { to: string; id: string; storage: 'copy' | 'shared' };
   'vm.migration-failed': { to: string; id: string; error: string };
   /** The source's account of a finished live migration. */
@@ -128,6 +129,7 @@ const WHEN: Record<HangarEventType, string> = {
   'vm.restart-given-up': 'the restart policy stopped trying',
   'vm.saved': "a VM's memory was saved and its QEMU ended",
   'vm.restored': 'a saved VM was restored',
+  'vm.nvram-reset': "a UEFI VM's NVRAM was reset to its firmware's vars template",
   'vm.migration-started': 'a live migration to a peer started',
   'vm.migration-failed': 'a live migration to a peer failed',
   'vm.migrated': 'a VM moved to a peer',

@@ -104,6 +104,24 @@ export interface VmSpec {
   labels?: Record<string, string>;
   /** Free text about the VM. */
   description?: string;
+  /** The firmware: absent means BIOS (SeaBIOS; qboot on microvm). */
+  firmware?: FirmwareSpec;
+}
+
+/**
+ * BIOS, or UEFI (OVMF) found through QEMU's firmware descriptors at create: the read-only
+ * code and the vars template the VM's own NVRAM was copied from are pinned here.
+ */
+export interface FirmwareSpec {
+  kind: 'bios' | 'uefi';
+  /** Secure Boot (the build with Microsoft's keys enrolled; q35 with SMM). */
+  secureBoot?: boolean;
+  /** The firmware code (pflash0, read-only), from the descriptor chosen at create. */
+  code?: string;
+  /** The vars template the NVRAM is made from (and reset to). */
+  varsTemplate?: string;
+  /** The VM's own NVRAM (pflash1): an owned raw volume in a storage pool. */
+  nvram?: { pool: string; volume: string; path: string };
 }
 
 export interface HugepagesSpec {
@@ -183,4 +201,6 @@ export interface VmPaths {
   qgaSocket?: string;
   /** The cloud-init seed ISO, attached read-only when the spec has `cloudInit`. */
   seedIso?: string;
+  /** The VM's NVRAM (UEFI variables, pflash1), read-write; needed with UEFI firmware. */
+  nvram?: string;
 }

@@ -14,6 +14,7 @@ import { resolveAccel, type Accel, type DiskSpec, type HostCaps, type MachineTyp
 import { isIPv4, validateCpuModel, validateMicrovmDisplay } from '../model/validate.js';
 import { cpuRanges, diskIothread, iothreadId, memoryBackendProps, validatePlacement } from '../model/placement.js';
 import { uuidSection } from './argv-clone.js';
+import { FW_CODE_NODE, FW_VARS_NODE, firmwareMachinePairs, firmwareOptions } from './argv-firmware.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -68,7 +69,7 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** Device ids the builder itself uses. */
-const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed'];
+const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed', FW_CODE_NODE, FW_VARS_NODE];
 
 /**
  * Escape a value for QEMU's keyval / QemuOpts syntax: a comma is written as `,,`.
@@ -101,6 +102,7 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
     baseSection,
     machineSection,
     uuidSection,
+    firmwareSection,
     cpuSection,
     memorySection,
     bootSection,
@@ -144,7 +146,13 @@ export const RAM_BACKEND_ID = 'ram0';
 function machineSection({ spec, accel }: BuildContext): QemuOption[] {
   const pairs: Array<[string, string]> = [['type', spec.machine]];
   if (spec.hugepages && !spec.numa) pairs.push(['memory-backend', RAM_BACKEND_ID]);
+  pairs.push(...firmwareMachinePairs(spec));
   return [keyval('-machine', pairs), raw('-accel', accel)];
+}
+
+/** UEFI: OVMF's code and the VM's NVRAM on pflash (argv-firmware.ts). */
+function firmwareSection({ spec, paths }: BuildContext): QemuOption[] {
+  return firmwareOptions(spec, paths);
 }
 
 /** pc-dimm slots a guest with hot-pluggable memory gets. */
@@ -431,6 +439,7 @@ function validatePaths(paths: VmPaths): void {
     ...(paths.spiceSocket !== undefined ? [['spiceSocket', paths.spiceSocket] as [keyof VmPaths, string]] : []),
     ...(paths.qgaSocket !== undefined ? [['qgaSocket', paths.qgaSocket] as [keyof VmPaths, string]] : []),
     ...(paths.seedIso !== undefined ? [['seedIso', paths.seedIso] as [keyof VmPaths, string]] : []),
+    ...(paths.nvram !== undefined ? [['nvram', paths.nvram] as [keyof VmPaths, string]] : []),
   ];
   for (const [key, path] of entries) {
     // Runtime paths come from the daemon, so a bad one is Hangar's bug, not the user's.

@@ -6,10 +6,11 @@ import { HangarError } from '../errors/errors.js';
 import { validateCloudInit } from '../cloudinit/index.js';
 import type { Accel, CloudInitSpec, MachineType, VmSpec } from '../model/spec.js';
 import { parseMemoryMiB, validateCpuModel, validateCpus, validateMicrovmDisplay, validateVmName } from '../model/validate.js';
+import type { FirmwareInput } from './firmware.js';
 import type { PlacementInput } from './placement-ops.js';
 import { applyPolicyFields, parseCpuLimit, validateWeight, type PolicyInput } from './settings-plan.js';
 
-export interface CreateVmInput extends PlacementInput, PolicyInput {
+export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInput {
   name: string;
   image?: string;
   cpus?: number;

@@ -143,6 +143,9 @@ export class GuestFiles {
       boot.kind === 'kernel' ? shareReadOnly(boot.kernel) : undefined,
       boot.kind === 'kernel' && boot.initrd ? shareReadOnly(boot.initrd) : undefined,
       ...rec.spec.disks.map((disk) => this.handOverDisk(disk, id)),
+      // UEFI: the firmware code is shared read-only; the NVRAM is the guest's own, like a disk.
+      rec.spec.firmware?.code ? shareReadOnly(rec.spec.firmware.code) : undefined,
+      paths.nvram ? allowPathTo(paths.nvram).then(() => handOver(paths.nvram!, id, 0o600)) : undefined,
     ]);
   }
 }

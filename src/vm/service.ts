@@ -30,6 +30,7 @@ import { applyResourceFields, checkCreateInput, cloudInitOf, type CreateVmInput 
 import { GuestAgents } from './agent.js';
 import { checkCapacityToStart, checkFitsHost, type HostInfo } from './capacity.js';
 import { diskOf, VmDevices } from './devices.js';
+import { createNvram, firmwareSpecFor, releaseNvram, resetNvram } from './firmware.js';
 import { checkForwards, parseForward } from './forwards.js';
 import { GuestFiles, type GuestUsers } from './guest-files.js';
 import { VmPolicies } from './policies.js';
@@ -265,8 +266,12 @@ export class VmService {
     await applyPlacementInput(spec, input, this.deps.placement);
     if (input.forwards?.length) spec.nics[0]!.forwards = await checkForwards(input.forwards.map(parseForward), name, await this.deps.store.listVms());
     if (input.cloudInit) spec.cloudInit = cloudInitOf(input.cloudInit);
+    const firmware = await firmwareSpecFor(input, machine, this.deps.caps.qemuVersion);
+    if (firmware) spec.firmware = firmware;
     const created: VolumeRecord[] = [];
     try {
+      const nvram = await createNvram(this.deps.storage, spec);
+      if (nvram) created.push(nvram);
       if (image.disk) {
         const root = await this.deps.storage.createVolume({
           name: `${name}-root`, fromImage: { name: image.name, ...image.disk }, ownedBy: name,
@@ -313,6 +318,7 @@ export class VmService {
           this.log(`${name}: releasing volume ${pool}/${vol} failed: ${errorText(e)}`);
         }
       }
+      await releaseNvram(this.deps.storage, rec.spec, rec.name, this.log);
       await this.savedState?.discard(rec);
       await rm(join(this.deps.runDir, 'vms', rec.id), { recursive: true, force: true });
       await rm(join(this.deps.logDir, rec.id), { recursive: true, force: true });
@@ -368,6 +374,18 @@ export class VmService {
       if (rec.state !== 'saved') throw new HangarError('VM_STATE', `VM "${name}" is ${rec.state}, not saved: there is no save to discard.`);
       await this.savedState?.discard(rec);
       return toView(await this.records.setState(name, 'stopped', { stateReason: undefined }));
+    });
+  }
+
+  /** `vm nvram reset`: a stopped UEFI VM's NVRAM becomes a fresh copy of its vars template. */
+  async resetNvram(name: string): Promise<VmView> {
+    return this.exclusive(name, 'nvram-reset', async (rec) => {
+      if (rec.state !== 'stopped' && rec.state !== 'crashed') {
+        throw new HangarError('VM_STATE', `Cannot reset the NVRAM of VM "${name}" while it is ${rec.state}: the firmware writes it while the guest runs. Stop it first.`, { details: { state: rec.state, operation: 'nvram-reset' } });
+      }
+      await resetNvram(rec);
+      await this.deps.events.publish('vm.nvram-reset', name, {});
+      return toView(rec);
     });
   }
 

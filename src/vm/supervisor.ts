@@ -42,7 +42,7 @@ export interface StartHooks {
 }
 
 /** Where a VM's runtime files (sockets, pidfile, seed) and logs are. */
-export function vmPaths(runDir: string, logDir: string, record: Pick<VmRecord, 'id'>): VmPaths {
+export function vmPaths(runDir: string, logDir: string, record: Pick<VmRecord, 'id'> & { spec?: Pick<VmRecord['spec'], 'firmware'> }): VmPaths {
   const dir = join(runDir, 'vms', record.id);
   const logs = join(logDir, record.id);
   return {
@@ -55,6 +55,8 @@ export function vmPaths(runDir: string, logDir: string, record: Pick<VmRecord, '
     seedIso: join(dir, 'seed.iso'),
     serialLog: join(logs, 'serial.log'),
     qemuLog: join(logs, 'qemu.log'),
+    // UEFI: the VM's NVRAM volume (in its pool, not the run dir: it outlives every run).
+    ...(record.spec?.firmware?.nvram && { nvram: record.spec.firmware.nvram.path }),
   };
 }
 

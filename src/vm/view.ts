@@ -10,6 +10,7 @@ import { diskIothread } from '../model/placement.js';
 import { formatMiB } from '../model/validate.js';
 import type { Store, VmRecord } from '../store/store.js';
 import type { Vm } from '../contract/vms.js';
+import { firmwareView } from './firmware.js';
 import { formatForward } from './forwards.js';
 import { hotplugIothread, pendingPlacement, placementView, type PlacementView } from './placement-ops.js';
 
@@ -71,6 +72,7 @@ export function toView(r: VmRecord): VmView {
   }
   if (r.spec.cpuLimitPercent !== undefined) v.cpuLimit = r.spec.cpuLimitPercent;
   if (r.spec.cpuWeight !== undefined) v.cpuWeight = r.spec.cpuWeight;
+  if (r.spec.firmware) v.firmware = firmwareView(r.spec.firmware);
   const live = r.runtime?.live;
   if (live && isActive(r.state)) {
     const pending: string[] = [];

@@ -16,7 +16,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -179,6 +179,14 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
         expect(bootIndex).toBe(c.spec.boot.kind === 'disk' ? (disk.bootIndex ?? -1) : -1);
       }
 
+      // UEFI: OVMF's code read-only and the NVRAM read-write on the two flash devices.
+      if (c.spec.firmware?.kind === 'uefi') {
+        expect(nodes.find((n) => n['node-name'] === 'fw-code-file')).toMatchObject({ drv: 'file', file: c.spec.firmware.code, ro: true });
+        expect(nodes.find((n) => n['node-name'] === 'fw-vars-file')).toMatchObject({ drv: 'file', file: c.paths.nvram, ro: false });
+        expect(await qmp.command('qom-get', { path: '/machine', property: 'pflash1' })).toBe('fw-vars');
+        if (c.spec.firmware.secureBoot) expect(await qmp.command('qom-get', { path: '/machine', property: 'smm' })).toBe('on');
+      }
+
       // Kernel, initrd and cmdline arrive as one value each.
       if (c.spec.boot.kind === 'kernel') {
         expect(await qmp.command('qom-get', { path: '/machine', property: 'kernel' })).toBe(c.spec.boot.kernel);
@@ -234,6 +242,11 @@ async function prepareForThisHost(golden: GoldenCase): Promise<GoldenCase> {
     pidFile: relocate(c.paths.pidFile),
     qemuLog: relocate(c.paths.qemuLog),
   };
+  if (golden.paths.nvram !== undefined) {
+    // UEFI: the VM's NVRAM, a copy of the case's vars template (the code stays the host's OVMF).
+    c.paths.nvram = relocate(golden.paths.nvram);
+    copyFileSync(c.spec.firmware!.varsTemplate!, c.paths.nvram);
+  }
 
   for (const disk of c.spec.disks) {
     disk.path = relocate(disk.path);

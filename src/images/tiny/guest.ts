@@ -63,6 +63,8 @@ load() {
 }
 # Kernel ${opts.kernelVersion}: modules in dependency order.
 ${insmods}
+# Booted by UEFI firmware: the EFI variables (efivarfs) where Linux keeps them.
+[ -d /sys/firmware/efi/efivars ] && mount -t efivarfs -o nosuid,nodev,noexec efivarfs /sys/firmware/efi/efivars
 
 exec /sbin/init
 `;

@@ -50,6 +50,8 @@ export interface NicSpec {
   network?: string;
   /** The host tap device (kind `network`), chosen by the daemon. */
   tap?: string;
+  /** Network boot (iPXE) in this place of the boot order; omitted means not tried. */
+  bootIndex?: number;
 }
 
 export interface VmSpec {
@@ -106,6 +108,10 @@ export interface VmSpec {
   description?: string;
   /** The firmware: absent means BIOS (SeaBIOS; qboot on microvm). */
   firmware?: FirmwareSpec;
+  /** CD-ROM drives (installer and driver ISOs). */
+  cdroms?: CdromSpec[];
+  /** The device kind the next start boots from first; cleared by that start. */
+  bootOnce?: BootDevice;
 }
 
 /**
@@ -122,6 +128,23 @@ export interface FirmwareSpec {
   varsTemplate?: string;
   /** The VM's own NVRAM (pflash1): an owned raw volume in a storage pool. */
   nvram?: { pool: string; volume: string; path: string };
+}
+
+/** The device kinds a boot order names. */
+export type BootDevice = 'cdrom' | 'disk' | 'network';
+export const BOOT_DEVICES: readonly BootDevice[] = ['cdrom', 'disk', 'network'];
+
+export interface CdromSpec {
+  /** Device id, unique within the VM, e.g. `cd0`. */
+  id: string;
+  /** The ISO file in the drive; absent means an empty tray. */
+  path?: string;
+  /** The image the ISO came from (informational). */
+  image?: string;
+  /** `scsi`: scsi-cd on virtio-scsi (Linux guests); `sata`: ide-cd on q35's AHCI; `ide`: ide-cd on pc's PIIX IDE. */
+  bus: 'scsi' | 'sata' | 'ide';
+  /** Lower boots first; omitted means not bootable. */
+  bootIndex?: number;
 }
 
 export interface HugepagesSpec {

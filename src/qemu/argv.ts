@@ -15,6 +15,8 @@ import { isIPv4, validateCpuModel, validateMicrovmDisplay } from '../model/valid
 import { cpuRanges, diskIothread, iothreadId, memoryBackendProps, validatePlacement } from '../model/placement.js';
 import { uuidSection } from './argv-clone.js';
 import { FW_CODE_NODE, FW_VARS_NODE, firmwareMachinePairs, firmwareOptions } from './argv-firmware.js';
+import { withBootOnce } from '../model/boot-order.js';
+import { mediaSection } from './argv-media.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -87,7 +89,8 @@ export function keyvalEscape(value: string): string {
 export { resolveAccel };
 
 /** The QEMU arguments (without the binary name) that run `spec` paused (`-S`), waiting on QMP. */
-export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts?: BuildQemuArgvOptions): string[] {
+export function buildQemuArgv(storedSpec: VmSpec, caps: HostCaps, paths: VmPaths, opts?: BuildQemuArgvOptions): string[] {
+  const spec = withBootOnce(storedSpec);
   validatePaths(paths);
   validateSpec(spec, opts);
   const ctx: BuildContext = {
@@ -109,6 +112,7 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
     hotplugSection,
     iothreadsSection,
     disksSection,
+    mediaSection,
     nicsSection,
     hostdevsSection,
     balloonSection,
@@ -266,7 +270,7 @@ function nicsSection(ctx: BuildContext): QemuOption[] {
   return ctx.spec.nics.flatMap((nic) => nicOptions(nic, ctx));
 }
 
-function nicOptions(nic: NicSpec, { bus }: BuildContext): QemuOption[] {
+function nicOptions(nic: NicSpec, { spec, bus }: BuildContext): QemuOption[] {
   let netdev: JsonObject;
   if (nic.kind === 'network') {
     if (!nic.tap || !/^[a-zA-Z0-9_-]{1,15}$/.test(nic.tap)) throw invalid(`NIC ${nic.id} on a managed network needs a tap device name (1-15 of a-z, 0-9, _ or -)`);
@@ -277,10 +281,10 @@ function nicOptions(nic: NicSpec, { bus }: BuildContext): QemuOption[] {
     // QAPI NetdevUserOptions.hostfwd is ['String'], i.e. a list of {"str": ...}.
     if (nic.forwards.length > 0) netdev.hostfwd = nic.forwards.map((f) => ({ str: hostfwdRule(f) }));
   }
-  return [
-    json('-netdev', netdev),
-    json('-device', { driver: virtioDriver('net', bus), id: nic.id, netdev: nic.id, mac: nic.mac.toLowerCase() }),
-  ];
+  const device: JsonObject = { driver: virtioDriver('net', bus), id: nic.id, netdev: nic.id, mac: nic.mac.toLowerCase() };
+  // Network boot: the NIC's iPXE option ROM (QEMU's default romfile) in the firmware's boot order.
+  if (nic.bootIndex !== undefined && spec.boot.kind === 'disk') device.bootindex = nic.bootIndex;
+  return [json('-netdev', netdev), json('-device', device)];
 }
 
 export function hostdevId(i: number): string {

@@ -24,6 +24,7 @@ import { buildQemuArgv, HOTPLUG_PORTS, hotplugPortId, QEMU_BINARY } from '../../
 import { goldenCaseNames, goldenVersionsFor, loadGoldenCase, type GoldenCase } from '../../src/qemu/golden.js';
 import { parseQemuVersion } from '../../src/qemu/host-caps.js';
 import { iothreadId, diskIothread } from '../../src/model/placement.js';
+import { withBootOnce } from '../../src/model/boot-order.js';
 
 const versionRun = spawnSync(QEMU_BINARY, ['--version'], { encoding: 'utf8' });
 const hostQemuVersion = versionRun.status === 0 ? parseQemuVersion(versionRun.stdout) : undefined;
@@ -129,6 +130,8 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
       const expectedIds = [
         ...c.spec.disks.map((d) => d.id),
         ...c.spec.nics.map((n) => n.id),
+        ...(c.spec.cdroms ?? []).map((cd) => cd.id),
+        ...((c.spec.cdroms ?? []).some((cd) => cd.bus === 'scsi') ? ['cdscsi0'] : []),
         ...(c.spec.balloon ? ['balloon0'] : []),
         ...(c.spec.rng ? ['rng0-dev'] : []),
         ...(c.spec.vnc || c.spec.spice ? ['video0'] : []),
@@ -172,7 +175,8 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
 
       // Disk paths and read-only flags arrive intact.
       const nodes = (await qmp.command('query-named-block-nodes')) as Array<{ 'node-name': string; file: string; ro: boolean; drv: string }>;
-      for (const disk of c.spec.disks) {
+      const effective = withBootOnce(c.spec);
+      for (const disk of effective.disks) {
         expect(nodes.find((n) => n['node-name'] === `file-${disk.id}`)).toMatchObject({ drv: 'file', file: disk.path, ro: disk.readOnly });
         expect(nodes.find((n) => n['node-name'] === disk.id)).toMatchObject({ drv: disk.format, ro: disk.readOnly });
         const bootIndex = await qmp.command('qom-get', { path: `/machine/peripheral/${disk.id}`, property: 'bootindex' });
@@ -185,6 +189,18 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
         expect(nodes.find((n) => n['node-name'] === 'fw-vars-file')).toMatchObject({ drv: 'file', file: c.paths.nvram, ro: false });
         expect(await qmp.command('qom-get', { path: '/machine', property: 'pflash1' })).toBe('fw-vars');
         if (c.spec.firmware.secureBoot) expect(await qmp.command('qom-get', { path: '/machine', property: 'smm' })).toBe('on');
+      }
+      // CD-ROMs: removable drives with their ISO (read-only) or an empty tray, in the boot order.
+      const blocks = (await qmp.command('query-block')) as Array<{ qdev?: string; removable: boolean; inserted?: { file: string; ro: boolean } }>;
+      for (const cd of effective.cdroms ?? []) {
+        const block = blocks.find((b) => b.qdev === cd.id || b.qdev === `/machine/peripheral/${cd.id}`);
+        expect(block?.removable).toBe(true);
+        if (cd.path === undefined) expect(block?.inserted).toBeUndefined();
+        else expect(block?.inserted).toMatchObject({ file: cd.path, ro: true });
+        expect(await qmp.command('qom-get', { path: `/machine/peripheral/${cd.id}`, property: 'bootindex' })).toBe(cd.bootIndex ?? -1);
+      }
+      for (const nic of effective.nics) {
+        if (nic.bootIndex !== undefined) expect(await qmp.command('qom-get', { path: `/machine/peripheral/${nic.id}`, property: 'bootindex' })).toBe(nic.bootIndex);
       }
 
       // Kernel, initrd and cmdline arrive as one value each.
@@ -252,6 +268,12 @@ async function prepareForThisHost(golden: GoldenCase): Promise<GoldenCase> {
     disk.path = relocate(disk.path);
     const made = spawnSync('qemu-img', ['create', '-q', '-f', disk.format, disk.path, '16M'], { encoding: 'utf8' });
     if (made.status !== 0) throw new Error(`qemu-img create ${disk.path} failed: ${made.stderr}`);
+  }
+
+  for (const cd of c.spec.cdroms ?? []) {
+    if (cd.path === undefined) continue;
+    cd.path = relocate(cd.path);
+    writeFileSync(cd.path, Buffer.alloc(64 * 1024));
   }
 
   if (c.spec.boot.kind === 'kernel') {

@@ -518,11 +518,11 @@ export function buildProgram(): Command {
   image
     .command('build')
     .description('Build a built-in image into the cache (runs locally, as root)')
-    .argument('<name>', 'built-in image: tiny or debian-12')
+    .argument('<name>', 'built-in image: tiny, debian-12 or debian-12-uefi')
     .option('--cache-dir <dir>', 'cache directory (env HANGAR_CACHE_DIR, default /var/cache/hangar)')
     .option('--force', 'rebuild even if cached')
     .action(async (name: string, o: { cacheDir?: string; force?: boolean }) => {
-      if (name !== 'tiny' && name !== 'debian-12') throw new HangarError('IMAGE_NOT_FOUND', `There is no built-in image "${name}": the built-in images are tiny and debian-12.`);
+      if (name !== 'tiny' && name !== 'debian-12' && name !== 'debian-12-uefi') throw new HangarError('IMAGE_NOT_FOUND', `There is no built-in image "${name}": the built-in images are tiny, debian-12 and debian-12-uefi.`);
       const cacheDir = resolveDaemonConfig({ ...(o.cacheDir !== undefined && { cacheDir: o.cacheDir }) }).cacheDir;
       const onProgress = (msg: string) => process.stderr.write(`  ${msg}\n`);
       if (name === 'tiny') {
@@ -530,9 +530,9 @@ export function buildProgram(): Command {
         const m = await buildTinyImage(cacheDir, { force: o.force ?? false, onProgress });
         print(`Image tiny is ready: kernel ${m.kernelVersion}, ${m.initrd}\n`);
       } else {
-        const { buildDebianImage } = await import('../images/debian/build.js');
-        const m = await buildDebianImage(cacheDir, { force: o.force ?? false, onProgress });
-        print(`Image debian-12 is ready: ${m.path} (${formatBytes(m.virtualSizeBytes)} disk, kernel ${m.kernelVersion})\n`);
+        const { buildDebianImage, DEBIAN_12, DEBIAN_12_UEFI } = await import('../images/debian/build.js');
+        const m = await buildDebianImage(cacheDir, { force: o.force ?? false, onProgress }, name === 'debian-12' ? DEBIAN_12 : DEBIAN_12_UEFI);
+        print(`Image ${name} is ready: ${m.path} (${formatBytes(m.virtualSizeBytes)} disk, kernel ${m.kernelVersion})\n`);
       }
     });
 

@@ -12,7 +12,7 @@ import type { Collection, Store } from '../store/store.js';
 import type { BootSpec } from '../model/spec.js';
 import { cleanupImportStaging, importImage } from './import/index.js';
 import { buildTinyImage, readTinyImage } from './tiny/build.js';
-import { readDebianImage } from './debian/build.js';
+import { DEBIAN_12, DEBIAN_12_UEFI, readDebianImage, type DebianVariant } from './debian/build.js';
 import { copyDiskToImage } from './from-vm.js';
 
 /** An image a user imported: a qcow2 file in the data dir's images folder. */
@@ -38,7 +38,7 @@ export interface ImportImageInput {
   description?: string;
 }
 
-const BUILTIN_NAMES = ['tiny', 'debian-12'];
+const BUILTIN_NAMES = ['tiny', 'debian-12', 'debian-12-uefi'];
 
 export type ImageStatus = 'ready' | 'building' | 'missing' | 'failed';
 
@@ -103,16 +103,19 @@ export class ImageCatalog {
 
   async list(): Promise<ImageInfo[]> {
     const imported = this.imported ? await this.imported.list() : [];
-    return [await this.tiny(), await this.debian(), ...imported.map(importedInfo)];
+    return [await this.tiny(), await this.debian(DEBIAN_12), await this.debian(DEBIAN_12_UEFI), ...imported.map(importedInfo)];
   }
 
-  /** The built-in Debian 12 disk image (debootstrap + cloud-init + guest agent), when built. */
-  private async debian(): Promise<ImageInfo> {
-    const description = 'Debian 12 (bookworm) with systemd, cloud-init, qemu-guest-agent and openssh-server; boots from disk';
-    const m = await readDebianImage(this.cacheDir);
-    if (!m) return { name: 'debian-12', description: `${description}. Build it with \`hangar image build debian-12\``, status: 'missing', kind: 'disk', origin: 'builtin' };
+  /** A built-in Debian 12 disk image (debootstrap + cloud-init + guest agent), when built. */
+  private async debian(variant: DebianVariant): Promise<ImageInfo> {
+    const description = variant.uefi
+      ? 'Debian 12 (bookworm) with the generic kernel, systemd, cloud-init, qemu-guest-agent, openssh-server and tpm2-tools; boots from disk under UEFI (Secure Boot: signed shim, GRUB and kernel) or BIOS'
+      : 'Debian 12 (bookworm) with systemd, cloud-init, qemu-guest-agent and openssh-server; boots from disk';
+    const name = variant.name;
+    const m = await readDebianImage(this.cacheDir, variant);
+    if (!m) return { name, description: `${description}. Build it with \`hangar image build ${name}\``, status: 'missing', kind: 'disk', origin: 'builtin' };
     return {
-      name: 'debian-12', description, status: 'ready', kind: 'disk', origin: 'builtin', kernelVersion: m.kernelVersion, builtAt: m.builtAt,
+      name, description, status: 'ready', kind: 'disk', origin: 'builtin', kernelVersion: m.kernelVersion, builtAt: m.builtAt,
       disk: { path: m.path, format: 'qcow2', virtualSizeBytes: m.virtualSizeBytes },
     };
   }

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTinyImage, defaultCacheDir } from '../../src/images/tiny/build.js';
-import { buildDebianImage } from '../../src/images/debian/build.js';
+import { buildDebianImage, DEBIAN_12_UEFI } from '../../src/images/debian/build.js';
 import { ROOT } from './harness.js';
 
 export default async function setup(): Promise<void> {
@@ -11,4 +11,5 @@ export default async function setup(): Promise<void> {
   }
   await buildTinyImage(defaultCacheDir(), { onProgress: (m) => process.stderr.write(`[tiny] ${m}\n`) });
   await buildDebianImage(defaultCacheDir(), { onProgress: (m) => process.stderr.write(`[debian-12] ${m}\n`) });
+  await buildDebianImage(defaultCacheDir(), { onProgress: (m) => process.stderr.write(`[debian-12-uefi] ${m}\n`) }, DEBIAN_12_UEFI);
 }

@@ -36,11 +36,14 @@ import { convertImage, imageInfo } from '../../storage/qemu-img.js';
 import { buildEnv, haveProgram, removeTree, run } from './host.js';
 import { embeddedCoreImage, grubBootSector, mbrWithPartitions, SECTOR } from './mbr.js';
 import { pickMirror, pickSecurityMirror, readHostAptSources } from './mirror.js';
+import { ESP_BYTES, ESP_NEEDS, espFiles, writeEsp } from './esp.js';
 
 export const DEBIAN_IMAGE_NAME = 'debian-12';
+export const DEBIAN_UEFI_IMAGE_NAME = 'debian-12-uefi';
+export type DebianImageName = typeof DEBIAN_IMAGE_NAME | typeof DEBIAN_UEFI_IMAGE_NAME;
 
 export interface DebianImageManifest {
-  name: 'debian-12';
+  name: DebianImageName;
   kind: 'disk';
   format: 'qcow2';
   /** Absolute path of the qcow2 disk (use it as a backing file; never write to it). */
@@ -48,8 +51,11 @@ export interface DebianImageManifest {
   virtualSizeBytes: number;
   /** Size of disk.qcow2 on the host. */
   fileSizeBytes: number;
-  /** Boots from the disk under SeaBIOS (GRUB in the MBR); no UEFI. */
-  firmware: 'bios';
+  /**
+   * `bios`: boots under SeaBIOS (GRUB in the MBR). `bios+uefi`: also under UEFI, Secure Boot
+   * included (an EFI system partition with Debian's signed shim and GRUB, a signed kernel).
+   */
+  firmware: 'bios' | 'bios+uefi';
   /** Kernel, systemd and a login prompt on the first serial port. */
   console: 'ttyS0';
   /** cloud-init's default user (sudo without password, no password login). */
@@ -60,7 +66,7 @@ export interface DebianImageManifest {
   rootUuid: string;
   /**
    * The same system by direct kernel boot (for machines without a BIOS, e.g. microvm).
-   * Copies of the kernel and initramfs the image was built with; the disk's partition 1 is root.
+   * Copies of the kernel and initramfs the image was built with; root is the partition `root=UUID=` names.
    */
   directBoot: { kernel: string; initrd: string; cmdline: string };
   /** ISO 8601 time of the build. */
@@ -68,8 +74,51 @@ export interface DebianImageManifest {
   description: string;
 }
 
-/** Bumped whenever the recipe changes, so older cached images are rebuilt. */
-const RECIPE_VERSION = 2;
+/**
+ * The two Debian images, one recipe: `debian-12` (Debian's cloud kernel, BIOS boot) and
+ * `debian-12-uefi` (the generic kernel, which has the drivers of real and emulated PC
+ * hardware such as AHCI and e1000e, signed for Secure Boot; shim and GRUB signed on an EFI
+ * system partition, and GRUB in the MBR as well, so the same guest boots under BIOS and
+ * UEFI; tpm2-tools for the guest's TPM).
+ */
+export interface DebianVariant {
+  name: DebianImageName;
+  /** Bumped whenever the recipe changes, so older cached images are rebuilt. */
+  recipe: number;
+  /** Packages on top of DEBIAN_PACKAGES. */
+  extraPackages: string[];
+  /** The kernel package, and how its modules directory ends. */
+  kernelPackage: string;
+  kernelSuffix: string;
+  uefi: boolean;
+  description: (kernelVersion: string) => string;
+}
+
+export const DEBIAN_12: DebianVariant = {
+  name: DEBIAN_IMAGE_NAME,
+  recipe: 2,
+  extraPackages: [],
+  kernelPackage: 'linux-image-cloud-amd64',
+  kernelSuffix: '-cloud-amd64',
+  uefi: false,
+  description: (k) =>
+    `Debian 12 (bookworm) with systemd, cloud kernel ${k}, cloud-init (NoCloud/ConfigDrive), ` +
+    `qemu-guest-agent and openssh-server; BIOS boot (GRUB), console and login on ttyS0, DHCP on the first NIC`,
+};
+
+export const DEBIAN_12_UEFI: DebianVariant = {
+  name: DEBIAN_UEFI_IMAGE_NAME,
+  recipe: 2,
+  extraPackages: ['tpm2-tools', 'efivar'],
+  kernelPackage: 'linux-image-amd64',
+  kernelSuffix: '-amd64',
+  uefi: true,
+  description: (k) =>
+    `Debian 12 (bookworm) with systemd, generic kernel ${k} (signed), cloud-init, qemu-guest-agent, openssh-server and ` +
+    `tpm2-tools; boots under UEFI with Secure Boot (Debian's signed shim and GRUB on an EFI system partition) and under BIOS; console on ttyS0`,
+};
+
+export const DEBIAN_VARIANTS: readonly DebianVariant[] = [DEBIAN_12, DEBIAN_12_UEFI];
 
 const SUITE = 'bookworm';
 const ARCH = 'amd64';
@@ -93,7 +142,6 @@ export const DEBIAN_PACKAGES = [
   'systemd-resolved',
   'udev',
   'dbus',
-  'linux-image-cloud-amd64',
   'initramfs-tools',
   'cloud-init',
   'python3-cffi-backend',
@@ -135,18 +183,18 @@ const ENABLED_UNITS = ['systemd-networkd.service', 'systemd-resolved.service', '
  */
 const DISABLED_UNITS = ['apt-daily.timer', 'apt-daily-upgrade.timer', 'e2scrub_reap.service'];
 
-export function debianImageDir(cacheDir: string): string {
-  return imageDir(cacheDir, DEBIAN_IMAGE_NAME);
+export function debianImageDir(cacheDir: string, variant: DebianVariant = DEBIAN_12): string {
+  return imageDir(cacheDir, variant.name);
 }
 
-export function debianManifestPath(cacheDir: string): string {
-  return manifestPath(cacheDir, DEBIAN_IMAGE_NAME);
+export function debianManifestPath(cacheDir: string, variant: DebianVariant = DEBIAN_12): string {
+  return manifestPath(cacheDir, variant.name);
 }
 
 /** The cached image, or undefined if it is missing, incomplete or from an older recipe. */
-export async function readDebianImage(cacheDir: string): Promise<DebianImageManifest | undefined> {
-  const dir = debianImageDir(cacheDir);
-  const raw = await readManifest(dir, DEBIAN_IMAGE_NAME, RECIPE_VERSION);
+export async function readDebianImage(cacheDir: string, variant: DebianVariant = DEBIAN_12): Promise<DebianImageManifest | undefined> {
+  const dir = debianImageDir(cacheDir, variant);
+  const raw = await readManifest(dir, variant.name, variant.recipe);
   if (!raw || raw['kind'] !== 'disk' || raw['format'] !== 'qcow2') return undefined;
   const { virtualSizeBytes, builtAt, description, defaultUser, kernelVersion, rootUuid, directBoot } = raw;
   if (typeof virtualSizeBytes !== 'number' || typeof builtAt !== 'string' || typeof description !== 'string') return undefined;
@@ -159,13 +207,13 @@ export async function readDebianImage(cacheDir: string): Promise<DebianImageMani
   for (const f of [disk, kernel, initrd]) if (!(await nonEmptyFile(f))) return undefined;
   const st = await fs.stat(disk);
   return {
-    name: DEBIAN_IMAGE_NAME,
+    name: variant.name,
     kind: 'disk',
     format: 'qcow2',
     path: disk,
     virtualSizeBytes,
     fileSizeBytes: st.size,
-    firmware: 'bios',
+    firmware: variant.uefi ? 'bios+uefi' : 'bios',
     console: 'ttyS0',
     defaultUser,
     cloudInitDatasources: [...CLOUD_INIT_DATASOURCES],
@@ -180,30 +228,30 @@ export async function readDebianImage(cacheDir: string): Promise<DebianImageMani
 export type BuildDebianImageOptions = BuildImageOptions;
 
 /**
- * Return the cached `debian-12` image, building it first if needed (or if `force`).
- * Safe to call concurrently from several processes. Takes a few minutes the first time.
+ * Return the cached `debian-12` (or `debian-12-uefi`) image, building it first if needed (or
+ * if `force`). Safe to call concurrently from several processes. Takes a few minutes the first time.
  */
-export async function buildDebianImage(cacheDir: string, opts: BuildDebianImageOptions = {}): Promise<DebianImageManifest> {
+export async function buildDebianImage(cacheDir: string, opts: BuildDebianImageOptions = {}, variant: DebianVariant = DEBIAN_12): Promise<DebianImageManifest> {
   return reuseOrBuild(cacheDir, opts, {
-    imageName: DEBIAN_IMAGE_NAME,
-    readCached: readDebianImage,
-    preflight: checkHost,
+    imageName: variant.name,
+    readCached: (dir) => readDebianImage(dir, variant),
+    preflight: () => checkHost(variant),
     lock: {
       waitMs: LOCK_WAIT_MS,
       staleMs: LOCK_STALE_MS,
       pollMs: 500,
-      waitingMessage: (pid) => `waiting for another ${DEBIAN_IMAGE_NAME} build (pid ${pid})`,
+      waitingMessage: (pid) => `waiting for another ${variant.name} build (pid ${pid})`,
       staleMessage: (pid) => `removing a stale build lock (pid ${pid})`,
     },
     // Orphaned work dirs may hold a killed debootstrap's bind mounts of /dev, /proc, /sys.
     removeDir: removeTree,
-    build: buildLocked,
+    build: (ctx) => buildLocked(ctx, variant),
   });
 }
 
-async function checkHost(): Promise<void> {
+async function checkHost(variant: DebianVariant): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new Error(`building the ${DEBIAN_IMAGE_NAME} image needs root (debootstrap and chroot)`);
+    throw new Error(`building the ${variant.name} image needs root (debootstrap and chroot)`);
   }
   const needs: Array<[string, string]> = [
     ['debootstrap', 'debootstrap'],
@@ -212,13 +260,14 @@ async function checkHost(): Promise<void> {
     ['grub-mkimage', 'grub-common'],
     [path.join(GRUB_PC_DIR, 'boot.img'), 'grub-pc-bin'],
     ['qemu-img', 'qemu-utils'],
+    ...(variant.uefi ? ESP_NEEDS : []),
   ];
   const missing: string[] = [];
   for (const [prog, pkg] of needs) {
     const ok = prog.includes('/') ? await nonEmptyFile(prog) : await haveProgram(prog);
     if (!ok) missing.push(`${prog} (Debian package ${pkg})`);
   }
-  if (missing.length) throw new Error(`cannot build the ${DEBIAN_IMAGE_NAME} image, missing: ${missing.join(', ')}`);
+  if (missing.length) throw new Error(`cannot build the ${variant.name} image, missing: ${missing.join(', ')}`);
 }
 
 interface Phase {
@@ -245,8 +294,8 @@ function phaseTimer(progress: (msg: string) => void): Phase {
   return phase;
 }
 
-async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContext): Promise<DebianImageManifest> {
-  const dirs = buildDirs(imagesDir, DEBIAN_IMAGE_NAME);
+async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContext, variant: DebianVariant): Promise<DebianImageManifest> {
+  const dirs = buildDirs(imagesDir, variant.name);
   const { work, staging, finalDir } = dirs;
   const rootfs = path.join(work, 'rootfs');
   const phase = phaseTimer(progress);
@@ -266,11 +315,13 @@ async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContex
     phase('debootstrap');
     const debCache = path.join(path.resolve(cacheDir), 'debootstrap', `${SUITE}-${ARCH}`);
     await fs.mkdir(debCache, { recursive: true });
-    await debootstrap(rootfs, mirror, debCache, progress);
-    await pruneDebCache(rootfs, debCache, progress);
+    const packages = [...DEBIAN_PACKAGES, variant.kernelPackage, ...variant.extraPackages];
+    await debootstrap(rootfs, mirror, debCache, packages, progress);
+    // The two images share the package cache: prune only what neither installed.
+    if (!variant.uefi) await pruneDebCache(rootfs, debCache, progress);
 
     phase('configure');
-    const kernelVersion = await findKernelVersion(rootfs);
+    const kernelVersion = await findKernelVersion(rootfs, variant.kernelSuffix);
     progress(`kernel ${kernelVersion}`);
     const rootUuid = randomUUID();
     const cmdline = kernelCmdline(rootUuid);
@@ -282,12 +333,14 @@ async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContex
         securityMirror,
         suite: SUITE,
         cmdline,
-        imageName: DEBIAN_IMAGE_NAME,
+        imageName: variant.name,
         builtAt,
-        recipe: RECIPE_VERSION,
+        recipe: variant.recipe,
       }),
       kernelVersion,
       progress,
+      // The generic kernel has ext4 as a module: without it in the initramfs, root cannot be mounted.
+      needsExt4Module: variant.uefi,
     });
     await fs.copyFile(path.join(rootfs, 'boot', `vmlinuz-${kernelVersion}`), path.join(staging, KERNEL_FILE));
     await fs.copyFile(path.join(rootfs, 'boot', `initrd.img-${kernelVersion}`), path.join(staging, INITRD_FILE));
@@ -296,10 +349,12 @@ async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContex
 
     phase('filesystem');
     const raw = path.join(work, 'disk.raw');
-    await makeRootFilesystem(raw, rootfs, rootUuid);
+    const layout = diskLayout(variant);
+    await makeRootFilesystem(raw, rootfs, rootUuid, layout.root.startLba);
 
     phase('bootloader');
-    await installGrub(raw, work);
+    if (layout.esp) await writeEsp(raw, work, layout.esp, espFiles(rootUuid));
+    await installGrub(raw, work, layout);
 
     phase('qcow2');
     const qcow2 = path.join(staging, DISK_FILE);
@@ -311,13 +366,13 @@ async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContex
 
     phase('publish');
     const manifest: DebianImageManifest = {
-      name: DEBIAN_IMAGE_NAME,
+      name: variant.name,
       kind: 'disk',
       format: 'qcow2',
       path: path.join(finalDir, DISK_FILE),
       virtualSizeBytes,
       fileSizeBytes,
-      firmware: 'bios',
+      firmware: variant.uefi ? 'bios+uefi' : 'bios',
       console: 'ttyS0',
       defaultUser: DEFAULT_USER,
       cloudInitDatasources: [...CLOUD_INIT_DATASOURCES],
@@ -329,25 +384,23 @@ async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContex
         cmdline: kernelCmdline(rootUuid),
       },
       builtAt,
-      description:
-        `Debian 12 (bookworm) with systemd, cloud kernel ${kernelVersion}, cloud-init (NoCloud/ConfigDrive), ` +
-        `qemu-guest-agent and openssh-server; BIOS boot (GRUB), console and login on ttyS0, DHCP on the first NIC`,
+      description: variant.description(kernelVersion),
     };
     const onDisk = {
       ...manifest,
-      recipe: RECIPE_VERSION,
+      recipe: variant.recipe,
       suite: SUITE,
       mirror,
-      packages: DEBIAN_PACKAGES,
+      packages,
       rootfsBytes,
       buildSeconds: Math.round((Date.now() - started) / 1000),
     };
     await writeFileSynced(path.join(staging, MANIFEST_FILE), `${JSON.stringify(onDisk, null, 2)}\n`);
-    await publish(dirs, { force, isCurrent: async () => (await readDebianImage(cacheDir)) !== undefined });
-    const result = await readDebianImage(cacheDir);
-    if (!result) throw new Error(`${DEBIAN_IMAGE_NAME} image at ${finalDir} is not readable after the build`);
+    await publish(dirs, { force, isCurrent: async () => (await readDebianImage(cacheDir, variant)) !== undefined });
+    const result = await readDebianImage(cacheDir, variant);
+    if (!result) throw new Error(`${variant.name} image at ${finalDir} is not readable after the build`);
     progress(`phases: ${phase.summary()}`);
-    progress(`${DEBIAN_IMAGE_NAME} image ready: ${path.join(finalDir, MANIFEST_FILE)}`);
+    progress(`${variant.name} image ready: ${path.join(finalDir, MANIFEST_FILE)}`);
     return result;
   } finally {
     await removeTree(work);
@@ -358,7 +411,7 @@ async function buildLocked({ cacheDir, imagesDir, progress, force }: BuildContex
 // ---------------------------------------------------------------------------------------
 // steps
 
-async function debootstrap(rootfs: string, mirror: string, debCache: string, progress: (msg: string) => void): Promise<void> {
+async function debootstrap(rootfs: string, mirror: string, debCache: string, packages: string[], progress: (msg: string) => void): Promise<void> {
   const counts = new Map<string, number>();
   const args = [
     '--variant=minbase',
@@ -366,7 +419,7 @@ async function debootstrap(rootfs: string, mirror: string, debCache: string, pro
     '--components=main',
     '--merged-usr',
     `--cache-dir=${debCache}`,
-    `--include=${DEBIAN_PACKAGES.join(',')}`,
+    `--include=${packages.join(',')}`,
     SUITE,
     rootfs,
     mirror,
@@ -413,11 +466,11 @@ async function pruneDebCache(rootfs: string, debCache: string, progress: (msg: s
   if (removed) progress(`package cache: removed ${removed} superseded .deb files`);
 }
 
-async function findKernelVersion(rootfs: string): Promise<string> {
-  const versions = (await fs.readdir(path.join(rootfs, 'usr', 'lib', 'modules')).catch(() => [] as string[])).filter((v) =>
-    v.endsWith('-cloud-amd64'),
-  );
-  if (versions.length !== 1 || !versions[0]) throw new Error(`expected one cloud kernel in the root filesystem, found ${versions.length}`);
+async function findKernelVersion(rootfs: string, suffix: string): Promise<string> {
+  // `-amd64` also ends `-cloud-amd64`: a flavour is the part after the ABI number.
+  const flavour = (v: string): string => v.replace(/^[0-9.]+-[0-9]+/, '');
+  const versions = (await fs.readdir(path.join(rootfs, 'usr', 'lib', 'modules')).catch(() => [] as string[])).filter((v) => flavour(v) === suffix);
+  if (versions.length !== 1 || !versions[0]) throw new Error(`expected one ${suffix.slice(1)} kernel in the root filesystem, found ${versions.length}`);
   const v = versions[0];
   for (const f of [`boot/vmlinuz-${v}`, `boot/initrd.img-${v}`]) {
     if (!(await nonEmptyFile(path.join(rootfs, f)))) throw new Error(`the root filesystem has no /${f}`);
@@ -447,7 +500,7 @@ async function writeGuestFile(rootfs: string, f: GuestFile): Promise<void> {
 
 async function configureRootfs(
   rootfs: string,
-  opts: { files: GuestFile[]; kernelVersion: string; progress: (msg: string) => void },
+  opts: { files: GuestFile[]; kernelVersion: string; progress: (msg: string) => void; needsExt4Module: boolean },
 ): Promise<void> {
   const { progress, kernelVersion } = opts;
   progress(`writing ${opts.files.length} configuration files`);
@@ -461,7 +514,7 @@ async function configureRootfs(
   await inChroot(rootfs, ['update-initramfs', '-u', '-k', kernelVersion]);
   const listing = (await inChroot(rootfs, ['lsinitramfs', `/boot/initrd.img-${kernelVersion}`])).stdout;
   const has = (m: string): boolean => new RegExp(`/${m}\\.ko(\\.[a-z]+)?$`, 'm').test(listing);
-  for (const m of ['virtio_pci', 'virtio_blk']) if (!has(m)) throw new Error(`the initramfs has no ${m} module`);
+  for (const m of ['virtio_pci', 'virtio_blk', ...(opts.needsExt4Module ? ['ext4'] : [])]) if (!has(m)) throw new Error(`the initramfs has no ${m} module`);
   const initrdSize = (await fs.stat(path.join(rootfs, 'boot', `initrd.img-${kernelVersion}`))).size;
   progress(
     `initramfs: ${(initrdSize / 2 ** 20).toFixed(1)} MiB, modules ${INITRAMFS_MODULES.filter(has).join(' ')}` +
@@ -512,15 +565,15 @@ async function treeSize(dir: string): Promise<number> {
   return total;
 }
 
-/** A sparse raw disk with an ext4 filesystem made from `rootfs` in partition 1. */
-async function makeRootFilesystem(raw: string, rootfs: string, rootUuid: string): Promise<void> {
+/** A sparse raw disk with an ext4 filesystem made from `rootfs` in the partition at `startLba`. */
+async function makeRootFilesystem(raw: string, rootfs: string, rootUuid: string, startLba: number): Promise<void> {
   const fh = await fs.open(raw, 'w', 0o600);
   try {
     await fh.truncate(VIRTUAL_SIZE);
   } finally {
     await fh.close();
   }
-  const partBytes = VIRTUAL_SIZE - PARTITION_START_LBA * SECTOR;
+  const partBytes = VIRTUAL_SIZE - startLba * SECTOR;
   await run(
     'mkfs.ext4',
     [
@@ -532,7 +585,7 @@ async function makeRootFilesystem(raw: string, rootfs: string, rootUuid: string)
       rootUuid,
       // Zero the inode tables and journal now (qemu-img drops the zeros) rather than in the guest.
       '-E',
-      `offset=${PARTITION_START_LBA * SECTOR},nodiscard,lazy_itable_init=0,lazy_journal_init=0`,
+      `offset=${startLba * SECTOR},nodiscard,lazy_itable_init=0,lazy_journal_init=0`,
       '-d',
       rootfs,
       raw,
@@ -541,19 +594,37 @@ async function makeRootFilesystem(raw: string, rootfs: string, rootUuid: string)
     { timeoutMs: 20 * 60_000 },
   );
   // A read-only check of what mkfs wrote (ext2fs's `?offset=` io option addresses the partition).
-  await run('e2fsck', ['-n', '-f', `${raw}?offset=${PARTITION_START_LBA * SECTOR}`], { timeoutMs: 10 * 60_000 });
+  await run('e2fsck', ['-n', '-f', `${raw}?offset=${startLba * SECTOR}`], { timeoutMs: 10 * 60_000 });
 }
 
-/** Partition table in sector 0, GRUB boot.img over it, core.img in sectors 1.. (before the partition). */
-async function installGrub(raw: string, work: string): Promise<void> {
+interface DiskLayout {
+  /** The EFI system partition (FAT, type 0xEF), before root. */
+  esp?: { startLba: number; sectors: number };
+  root: { startLba: number; sectors: number; number: number };
+}
+
+/** debian-12: root from 1 MiB. debian-12-uefi: a 64 MiB ESP from 1 MiB, then root. */
+function diskLayout(variant: DebianVariant): DiskLayout {
+  const total = VIRTUAL_SIZE / SECTOR;
+  if (!variant.uefi) return { root: { startLba: PARTITION_START_LBA, sectors: total - PARTITION_START_LBA, number: 1 } };
+  const espSectors = ESP_BYTES / SECTOR;
+  const rootStart = PARTITION_START_LBA + espSectors;
+  return { esp: { startLba: PARTITION_START_LBA, sectors: espSectors }, root: { startLba: rootStart, sectors: total - rootStart, number: 2 } };
+}
+
+/** Partition table in sector 0, GRUB boot.img over it, core.img in sectors 1.. (before the first partition). */
+async function installGrub(raw: string, work: string, layout: DiskLayout): Promise<void> {
   const core = path.join(work, 'core.img');
-  await run('grub-mkimage', ['-O', 'i386-pc', '-d', GRUB_PC_DIR, '-p', '(,msdos1)/boot/grub', '-o', core, ...GRUB_CORE_MODULES]);
+  await run('grub-mkimage', ['-O', 'i386-pc', '-d', GRUB_PC_DIR, '-p', `(,msdos${layout.root.number})/boot/grub`, '-o', core, ...GRUB_CORE_MODULES]);
   const coreImg = embeddedCoreImage(await fs.readFile(core));
   if (coreImg.length > (PARTITION_START_LBA - 1) * SECTOR) {
     throw new Error(`GRUB core.img (${coreImg.length} bytes) does not fit before the first partition`);
   }
   const table = mbrWithPartitions(
-    [{ startLba: PARTITION_START_LBA, sectors: VIRTUAL_SIZE / SECTOR - PARTITION_START_LBA, type: 0x83, bootable: true }],
+    [
+      ...(layout.esp ? [{ ...layout.esp, type: 0xef, bootable: false }] : []),
+      { startLba: layout.root.startLba, sectors: layout.root.sectors, type: 0x83, bootable: true },
+    ],
     randomBytes(4).readUInt32LE(0),
   );
   const sector0 = grubBootSector(await fs.readFile(path.join(GRUB_PC_DIR, 'boot.img')), table);

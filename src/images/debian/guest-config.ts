@@ -36,10 +36,10 @@ export const ROOT_LABEL = 'debian-root';
 
 /**
  * The initramfs carries only these storage drivers (MODULES=list): the root disk on
- * virtio-blk, virtio-scsi, SATA (q35's AHCI), IDE (pc's PIIX) or NVMe. ext4 is built into
- * Debian's cloud kernel. A small initramfs is also quicker for GRUB to read through the BIOS.
+ * virtio-blk, virtio-scsi, SATA (q35's AHCI), IDE (pc's PIIX) or NVMe, and ext4 (built into
+ * Debian's cloud kernel, a module of the generic one). A small initramfs is also quicker for GRUB to read through the BIOS.
  */
-export const INITRAMFS_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'ahci', 'ata_piix', 'nvme'];
+export const INITRAMFS_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'ahci', 'ata_piix', 'nvme', 'ext4'];
 
 /** SSH host key types generated on first boot (RSA is left out: slow to generate under TCG). */
 export const SSH_HOST_KEY_TYPES = ['ed25519', 'ecdsa'] as const;

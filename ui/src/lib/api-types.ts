@@ -96,10 +96,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List VMs */
+        /** List VMs (with label=k=v: only those with every such label) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Only VMs with these labels: "k=v" (or "k": any value); repeat for several (all must match). */
+                    label?: string | string[];
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -113,6 +116,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Vm"][];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
             };
@@ -225,6 +237,12 @@ export interface paths {
                             /** @description Full PCI address, e.g. 0000:01:00.0. */
                             address: string;
                         }[];
+                        /** @description User labels: keys of 1-63 lower-case letters, digits, ".", "_", "/", "-" (starting and ending alphanumeric); values of at most 63 printable characters. INVALID_SPEC otherwise. */
+                        labels?: {
+                            [key: string]: string;
+                        };
+                        /** @description Free text about the VM (at most 1024 characters). */
+                        description?: string;
                         /** @description Firmware: bios (default; SeaBIOS, qboot on microvm) or uefi (OVMF, found through QEMU's firmware descriptors in /usr/share/qemu/firmware; FIRMWARE_UNAVAILABLE when none fits). UEFI VMs get their own NVRAM (an owned raw volume `<name>-nvram`), made from the firmware's vars template. Not for microvm. */
                         firmware?: "bios" | "uefi";
                         /** @description UEFI Secure Boot with Microsoft's keys enrolled (SMM on): needs firmware uefi and machine q35 (else INVALID_SPEC). */
@@ -240,6 +258,273 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/clone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Clone a stopped or running VM: new MACs, SMBIOS UUID, cloud-init instance id and hostname; linked (overlays of frozen bases) or a full copy */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Name of the clone (a new VM). */
+                        name: string;
+                        /** @description Linked clone: the source's disks are frozen into read-only bases (a running source is paused for milliseconds) and the clone gets qcow2 overlays of them. Default: full, independent copies. */
+                        linked?: boolean;
+                        /** @description Start the clone once made. */
+                        start?: boolean;
+                        /** @description Host port forwards for the clone's user-mode NIC; the source's forwards are never copied (they would collide). */
+                        forwards?: string[];
+                        /** @description User labels: keys of 1-63 lower-case letters, digits, ".", "_", "/", "-" (starting and ending alphanumeric); values of at most 63 printable characters. INVALID_SPEC otherwise. */
+                        labels?: {
+                            [key: string]: string;
+                        };
+                        /** @description Free text about the VM (at most 1024 characters). */
+                        description?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vm: components["schemas"]["Vm"];
+                            source: string;
+                            linked: boolean;
+                            /** @description How long a running source was paused, in ms. */
+                            pauseMs?: number;
+                            /** @description How long the clone took in the daemon, in ms. */
+                            durationMs: number;
+                        };
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/rename": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rename a stopped VM (its volumes keep their names and follow it) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The new name. */
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make an image (kind disk) of a VM's root disk: a stopped VM as it is, a running one at one instant (paused for milliseconds); an operation */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Name of the new image (kind disk; VMs are created from it as linked clones). */
+                        image: string;
+                        description?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Operation"];
                     };
                 };
                 /** @description Every error has this shape. */
@@ -492,6 +777,10 @@ export interface paths {
                         restartMax?: number;
                         /** @description The window in seconds (default 600). */
                         restartWindow?: number;
+                        /** @description Label edits: "k=v" sets, "k-" removes. */
+                        labels?: string[];
+                        /** @description A new description; "" or null clears it. */
+                        description?: string | null;
                     };
                 };
             };
@@ -5100,6 +5389,12 @@ export interface components {
             };
             createdAt: string;
             updatedAt: string;
+            /** @description SMBIOS system UUID (-uuid), new for every VM and clone; absent on VMs made before it existed. */
+            uuid?: string;
+            labels?: {
+                [key: string]: string;
+            };
+            description?: string;
         };
         Image: {
             name: string;
@@ -5117,6 +5412,8 @@ export interface components {
             source?: {
                 url?: string;
                 file?: string;
+                /** @description The VM it was made from (image create --from-vm). */
+                vm?: string;
             };
             importedAt?: string;
             kernelVersion?: string;
@@ -5166,6 +5463,13 @@ export interface components {
             attachedTo?: string;
             /** @description The VM it was created for; deleted with it. */
             ownedBy?: string;
+            /** @description The frozen base volume this one is an overlay of (linked clones of a VM). */
+            base?: {
+                pool: string;
+                name: string;
+            };
+            /** @description A frozen, read-only base of linked clones: deleted with its last overlay. */
+            frozen?: boolean;
             createdAt: string;
         };
         Operation: {

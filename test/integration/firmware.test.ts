@@ -17,7 +17,8 @@ const MOUNT = `grep -q efivarfs /proc/mounts || mount -t efivarfs efivarfs ${EFI
 let d: TestDaemon;
 beforeAll(async () => {
   d = await TestDaemon.start();
-  const r = await d.cli(['vm', 'create', 'fw', '--firmware', 'uefi', '--start']);
+  // A small qcow2 data disk, so the VM can hold snapshots.
+  const r = await d.cli(['vm', 'create', 'fw', '--firmware', 'uefi', '--disk-size', '16M', '--start']);
   expect(r.code, r.stderr).toBe(0);
   await waitForGuestReady(d, 'fw');
 }, 120_000);
@@ -99,6 +100,26 @@ describe('UEFI firmware and the VM\'s NVRAM', () => {
     await waitForGuestReady(d, 'fw', { since });
     expect(await readVar('HangarTest')).toBe('MISSING');
     expect(await readVar('HangarSave')).toBe('MISSING');
+  }, 120_000);
+
+  it('snapshots: the NVRAM is kept beside each snapshot and reverted with it', async () => {
+    await writeVar('SnapBefore', 'one');
+    let r = await d.cli(['snapshot', 'create', 'fw', 's1']);
+    expect(r.code, r.stderr).toBe(0);
+    const nvram = (await d.vm('fw')).firmware!.nvram!.path;
+    const copy = nvram.replace(/fw-nvram\.raw$/, 'fw-nvram@s1.raw');
+    expect(existsSync(copy)).toBe(true);
+    await writeVar('SnapAfter', 'two');
+    expect(await readVar('SnapAfter')).toBe('two');
+    const since = await serialLogEnd(d, 'fw');
+    r = await d.cli(['snapshot', 'revert', 'fw', 's1']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitForGuestReady(d, 'fw', { since });
+    expect(await readVar('SnapBefore')).toBe('one');
+    expect(await readVar('SnapAfter')).toBe('MISSING');
+    r = await d.cli(['snapshot', 'delete', 'fw', 's1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(copy)).toBe(false);
   }, 120_000);
 
   it('Secure Boot: the Secure Boot build with enrolled keys, SMM on, and the guest reads SecureBoot enabled', async () => {

@@ -57,6 +57,7 @@ export const IncomingMigrationBody = Type.Object(
       id: Type.String({ pattern: '^[a-z][a-z0-9-]{0,30}$' }), sizeBytes: Type.Integer({ minimum: 1 }), format: Type.Union([Type.Literal('qcow2'), Type.Literal('raw')]),
       pool: Type.Optional(Type.String({ maxLength: 63 })), volume: Type.Optional(Type.String({ maxLength: 100 })),
     }), { maxItems: 64 }),
+    copyNvram: Type.Optional(Type.Boolean({ description: 'UEFI with copied storage: make a new NVRAM volume here (its content comes in the migration stream).' })),
   },
   { additionalProperties: false, description: 'Sent by a source daemon (admin token): the VM arriving and how it comes.' },
 );

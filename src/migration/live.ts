@@ -38,6 +38,7 @@ import { incomingMigrationCalls, type Caller } from '../client/index.js';
 import type { IncomingFinishedReply, IncomingMigrationReply } from '../contract/index.js';
 import { applyMigrationParams, LIVE_MIGRATION_DEFAULTS, migrationParams, type MigrationParams } from './params.js';
 import { peerError, type PeerService } from './peers.js';
+import { prepareIncomingNvram, releaseOutgoingNvram, withoutNvram } from './nvram-move.js';
 import { cancelActiveMigration, migrationProgress, watchMigration, type MigrationInfo } from './watch.js';
 
 export type PostcopyMode = 'off' | 'on' | 'auto';
@@ -93,6 +94,8 @@ export interface IncomingRequest {
   params: MigrationParams;
   /** Writable disks to create here and receive over NBD; every other disk must exist at its path. */
   copyDisks: { id: string; sizeBytes: number; format: 'qcow2' | 'raw'; pool?: string; volume?: string }[];
+  /** UEFI with copied storage: a new NVRAM volume there (its content comes in the stream). */
+  copyNvram?: boolean;
 }
 
 /** The destination's answer to `prepare`: where its QEMU listens (and its NBD server, to copy disks). */
@@ -193,9 +196,11 @@ export class LiveMigrationService {
       copyDisks: copy.map((d) => ({
         id: d.id, sizeBytes: sizes.get(d.id) ?? 0, format: d.format, ...(d.volume && { pool: d.volume.pool, volume: d.volume.name }),
       })),
+      ...(input.copyStorage && rec.spec.firmware?.nvram && { copyNvram: true }),
     };
+    const copied = copy.length > 0 || request.copyNvram === true;
     const sourceParams: MigrationParams = { ...params, pauseBeforeSwitchover: copy.length > 0 };
-    const marker: MigrationMarker = { id, role: 'outgoing', peer: peer.name, startedAt: new Date().toISOString(), wasRunning, ...(copy.length && { copyStorage: true }) };
+    const marker: MigrationMarker = { id, role: 'outgoing', peer: peer.name, startedAt: new Date().toISOString(), wasRunning, ...(copied && { copyStorage: true }) };
     await h.update((r) => ({ ...r, migration: marker }));
     await h.setState('migrating');
     await this.events.publish('vm.migration-started', rec.name, { to: peer.name, id, storage: copy.length ? 'copy' : 'shared' });
@@ -271,7 +276,7 @@ export class LiveMigrationService {
       }
     }
     const doneAt = Date.now();
-    await this.leftForPeer(h, rec, peer, copy.length > 0);
+    await this.leftForPeer(h, rec, peer, copied);
     const qemuDowntimeMs = info?.downtime ?? 0;
     const result: MigrateResult = {
       vm: rec.name, to: peer.name, totalMs: doneAt - t0, memoryMs: info?.['total-time'] ?? 0, qemuDowntimeMs,
@@ -349,7 +354,8 @@ export class LiveMigrationService {
   private async leftForPeer(h: VmHandle, rec: VmRecord, peer: { name: string; url: string }, copied: boolean): Promise<void> {
     await h.quitMigrated({ peer: peer.name, url: peer.url, at: new Date().toISOString() });
     await this.releaseDisks(rec, copied);
-    await h.update((r) => withoutMigration({ ...r, spec: { ...r.spec, disks: [] } }));
+    await releaseOutgoingNvram(this.storage, rec.spec, copied, this.log);
+    await h.update((r) => withoutMigration({ ...r, spec: { ...withoutNvram(r.spec), disks: [] } }));
   }
 
   /**
@@ -415,6 +421,8 @@ export class LiveMigrationService {
         const adopted = await this.storage.adoptVolume(d.volume.pool, d.volume.name, d.path, d.format, req.vm.name).catch(() => undefined);
         if (!adopted) delete d.volume;
       }
+      const nvram = await prepareIncomingNvram(this.storage, spec, req.id, req.copyNvram === true);
+      if (nvram) created.push(nvram);
       const now = new Date().toISOString();
       const record: VmRecord = {
         id: req.vm.id, name: req.vm.name, spec, state: 'stopped', createdAt: req.vm.createdAt, updatedAt: now,

@@ -9,6 +9,7 @@
  *   saved-state.bin.partial  while a save is written; never renamed unless QEMU said completed
  *   saved-state.json         when and from what state it was saved
  *   saving.json              marker while a save runs: after a daemon crash, says to resume
+ *   nvram.raw                a UEFI VM's NVRAM at the save, copied back before the restore
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import type { OperationContext } from '../operations/service.js';
 import type { VmRecord } from '../store/store.js';
 import type { VmHandle, VmService, VmView } from '../vm/service.js';
 import { assertOperationAllowed } from '../model/states.js';
+import { copyNvramFrom, copyNvramTo } from '../vm/firmware.js';
 import { applyMigrationParams, migrationParams, SAVE_DEFAULTS, type MigrationParams } from './params.js';
 import { feedSave, SaveSink } from './stream.js';
 import { cancelActiveMigration, migrationProgress, watchMigration } from './watch.js';
@@ -45,6 +47,8 @@ interface SaveMeta {
 }
 
 export const SAVE_FILE = 'saved-state.bin';
+/** A UEFI VM's NVRAM as it was saved. */
+const SAVE_NVRAM_FILE = 'nvram.raw';
 
 export class SaveService {
   constructor(
@@ -120,6 +124,8 @@ export class SaveService {
       await writeFile(join(dir, 'saved-state.json'), JSON.stringify(meta));
       const seconds = (Date.now() - t0) / 1000;
       await h.quitSaved();
+      // UEFI: the NVRAM as it was at the save, restored with it (QEMU has closed it).
+      await copyNvramTo(rec.spec, join(dir, SAVE_NVRAM_FILE)).catch((e: unknown) => this.log(`${rec.name}: keeping the NVRAM with the save failed (the saved memory still holds it): ${errorText(e)}`));
       await rm(marker, { force: true });
       await this.events.publish('vm.saved', rec.name, { bytes, seconds });
       return { vm: rec.name, path: final, bytes, seconds, mbPerSecond: bytes / 1e6 / Math.max(seconds, 1e-3) };
@@ -154,6 +160,7 @@ export class SaveService {
     const meta = await readMeta(join(this.dirOf(rec), 'saved-state.json'));
     const sock = join(dirname(this.vms.pathsOf(rec).qmpSocket), 'restore.sock');
     await rm(sock, { force: true });
+    await copyNvramFrom(rec.spec, join(this.dirOf(rec), SAVE_NVRAM_FILE));
     const t0 = Date.now();
     let bytes = 0;
     const started = await h.start({

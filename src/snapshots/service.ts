@@ -8,7 +8,7 @@
  * the image's backing file can lose a byte, and there is nothing to merge. Revert works
  * the same for every snapshot, running or stopped.
  */
-import { statfs } from 'node:fs/promises';
+import { rm, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errorText, HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
@@ -19,6 +19,7 @@ import { validateVolumeName } from '../storage/pool.js';
 import type { Collection, Store, VmRecord } from '../store/store.js';
 import type { VmHandle, VmService } from '../vm/service.js';
 import type { DiskSpec } from '../model/spec.js';
+import { copyNvramFrom, copyNvramTo, nvramSnapshotFile } from '../vm/firmware.js';
 import { formatBytes } from '../util/size.js';
 
 
@@ -120,6 +121,8 @@ export class SnapshotService {
       } else {
         for (const d of disks) await qemuImgSnapshot('-c', name, d);
       }
+      // UEFI: the NVRAM (a raw file) is copied beside the snapshot.
+      await copyNvramTo(rec.spec, nvramSnapshotFile(rec.spec, name));
       const snap: SnapshotRecord = {
         name, vm, memory: input.memory ?? false, runState: live ? (rec.state as 'running' | 'paused') : 'stopped',
         disks: disks.map((d) => ({ id: d.id, path: d.path, ...(sizes.has(d.id) && { sizeBytes: sizes.get(d.id)! }) })), createdAt: new Date().toISOString(),
@@ -161,6 +164,8 @@ export class SnapshotService {
           if (snap.runState === 'paused' && status.running) await qmp.execute('stop');
           await h.syncRunState();
         } else {
+          // (A live load needs nothing: QEMU writes the snapshot's flash back to the NVRAM on resume.)
+          await copyNvramFrom(rec.spec, nvramSnapshotFile(rec.spec, name));
           await h.start({ beforeCont: load, stayPaused: snap.runState === 'paused' });
         }
       } else {
@@ -168,6 +173,7 @@ export class SnapshotService {
         if (live) await h.forceStop();
         try {
           for (const d of disks) await qemuImgSnapshot('-a', name, d);
+          await copyNvramFrom(rec.spec, nvramSnapshotFile(rec.spec, name));
         } finally {
           // Even if a disk refused, the guest goes back to running as it was.
           if (live) await h.start();
@@ -192,6 +198,8 @@ export class SnapshotService {
           for (const d of present) await qemuImgSnapshot('-d', name, d);
         }
       }
+      const nvramCopy = nvramSnapshotFile(rec.spec, name);
+      if (nvramCopy) await rm(nvramCopy, { force: true });
       // Children move up to the deleted snapshot's parent; their data never depended on it.
       const snapshots = tree.snapshots
         .filter((s) => s.name !== name)

@@ -7,7 +7,9 @@
  * where the disks are, and one with copied storage copies it like a disk. (Under the data
  * dir it would be one more thing every move had to carry by hand.)
  */
-import { copyFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { errorText, HangarError } from '../errors/errors.js';
 import type { FirmwareSpec, MachineType, VmSpec } from '../model/spec.js';
 import { validateFirmwareSpec } from '../qemu/argv-firmware.js';
@@ -89,7 +91,33 @@ export async function resetNvram(rec: VmRecord): Promise<void> {
   await copyFile(fw.varsTemplate, fw.nvram.path);
 }
 
-/** The NVRAM volume of a deleted VM goes with it. */
+/**
+ * The NVRAM is a raw file: a copy of it is kept beside each snapshot (next to the NVRAM
+ * volume in its pool, as `<volume>@<snapshot>.raw`; volume names have no '@') and in each
+ * save, and copied back when the VM returns to that point.
+ */
+export function nvramSnapshotFile(spec: Pick<VmSpec, 'firmware'>, snapshot: string): string | undefined {
+  const nv = spec.firmware?.nvram;
+  return nv ? join(dirname(nv.path), `${nv.volume}@${snapshot}.raw`) : undefined;
+}
+
+/** Copies the VM's NVRAM to `file` (nothing for BIOS). */
+export async function copyNvramTo(spec: Pick<VmSpec, 'firmware'>, file: string | undefined): Promise<void> {
+  const nv = spec.firmware?.nvram;
+  if (!nv || !file) return;
+  await copyFile(nv.path, `${file}.partial`);
+  await rename(`${file}.partial`, file);
+}
+
+/** Copies `file` back over the VM's NVRAM (same inode: owner and mode stay); false when there is no copy. */
+export async function copyNvramFrom(spec: Pick<VmSpec, 'firmware'>, file: string | undefined): Promise<boolean> {
+  const nv = spec.firmware?.nvram;
+  if (!nv || !file || !existsSync(file)) return false;
+  await copyFile(file, nv.path);
+  return true;
+}
+
+/** The NVRAM volume of a deleted VM goes with it (and the copies kept for its snapshots). */
 export async function releaseNvram(storage: StorageService, spec: VmSpec, vmName: string, log: (msg: string) => void): Promise<void> {
   const nv = spec.firmware?.nvram;
   if (!nv) return;
@@ -98,5 +126,9 @@ export async function releaseNvram(storage: StorageService, spec: VmSpec, vmName
     if (v.ownedBy === vmName) await storage.deleteVolume(nv.pool, nv.volume, { evenIfOwned: true });
   } catch (e) {
     log(`${vmName}: releasing NVRAM volume ${nv.pool}/${nv.volume} failed: ${errorText(e)}`);
+  }
+  const dir = dirname(nv.path);
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (f.startsWith(`${nv.volume}@`) && f.endsWith('.raw')) await rm(join(dir, f), { force: true });
   }
 }

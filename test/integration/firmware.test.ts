@@ -4,11 +4,12 @@
  * NVRAM and survives stop/start and save/restore; `vm nvram reset` removes it; Secure Boot
  * reads enabled in the guest; bad input is refused with nothing made; delete removes the NVRAM.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/contract/index.js';
-import { guestRun, serialLogEnd, TestDaemon, waitForGuestReady } from './harness.js';
+import { guestRun, serialLogEnd, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
 
 const GUID = '5f2b6c1e-8a4d-4e3b-9c1a-0d2e3f4a5b6c';
 const EFIVARS = '/sys/firmware/efi/efivars';
@@ -17,7 +18,8 @@ const MOUNT = `grep -q efivarfs /proc/mounts || mount -t efivarfs efivarfs ${EFI
 let d: TestDaemon;
 beforeAll(async () => {
   d = await TestDaemon.start();
-  const r = await d.cli(['vm', 'create', 'fw', '--firmware', 'uefi', '--start']);
+  // A small qcow2 data disk, so the VM can hold snapshots.
+  const r = await d.cli(['vm', 'create', 'fw', '--firmware', 'uefi', '--disk-size', '16M', '--start']);
   expect(r.code, r.stderr).toBe(0);
   await waitForGuestReady(d, 'fw');
 }, 120_000);
@@ -101,6 +103,26 @@ describe('UEFI firmware and the VM\'s NVRAM', () => {
     expect(await readVar('HangarSave')).toBe('MISSING');
   }, 120_000);
 
+  it('snapshots: the NVRAM is kept beside each snapshot and reverted with it', async () => {
+    await writeVar('SnapBefore', 'one');
+    let r = await d.cli(['snapshot', 'create', 'fw', 's1']);
+    expect(r.code, r.stderr).toBe(0);
+    const nvram = (await d.vm('fw')).firmware!.nvram!.path;
+    const copy = nvram.replace(/fw-nvram\.raw$/, 'fw-nvram@s1.raw');
+    expect(existsSync(copy)).toBe(true);
+    await writeVar('SnapAfter', 'two');
+    expect(await readVar('SnapAfter')).toBe('two');
+    const since = await serialLogEnd(d, 'fw');
+    r = await d.cli(['snapshot', 'revert', 'fw', 's1']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitForGuestReady(d, 'fw', { since });
+    expect(await readVar('SnapBefore')).toBe('one');
+    expect(await readVar('SnapAfter')).toBe('MISSING');
+    r = await d.cli(['snapshot', 'delete', 'fw', 's1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(copy)).toBe(false);
+  }, 120_000);
+
   it('Secure Boot: the Secure Boot build with enrolled keys, SMM on, and the guest reads SecureBoot enabled', async () => {
     let r = await d.cli(['vm', 'create', 'sb', '--firmware', 'uefi', '--secure-boot', '--start']);
     expect(r.code, r.stderr).toBe(0);
@@ -115,6 +137,45 @@ describe('UEFI firmware and the VM\'s NVRAM', () => {
       expect(r.code, r.stderr).toBe(0);
     }
   }, 120_000);
+
+  it('Secure Boot refuses an unsigned EFI binary, visibly; the same disk boots it without Secure Boot', async () => {
+    // An EFI system partition whose only boot loader is Debian's unsigned GRUB (grub-efi-amd64-bin).
+    const dir = mkdtempSync('/tmp/hgt-esp-');
+    const esp = join(dir, 'esp.img');
+    try {
+      const run = (cmd: string, args: string[]) => {
+        const r = spawnSync(cmd, args, { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+      };
+      run('truncate', ['-s', '8M', esp]);
+      run('mformat', ['-i', esp, '::']);
+      run('mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT']);
+      run('mcopy', ['-i', esp, '/usr/lib/grub/x86_64-efi/monolithic/grubx64.efi', '::/EFI/BOOT/BOOTX64.EFI']);
+      const r = await d.cli(['image', 'import', 'unsigned-esp', '--file', esp]);
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const serialShows = (vm: string, text: string) => waitFor(`${vm}'s serial console to show ${text}`, async () => (await d.api.vms.logs(vm)).data.includes(text), 120_000, 250);
+    for (const [vm, flags, shows] of [
+      ['unsig-sb', ['--secure-boot'], 'Access Denied'],
+      ['unsig-nosb', [], 'GNU GRUB'],
+    ] as const) {
+      const r = await d.cli(['vm', 'create', vm, '--image', 'unsigned-esp', '--firmware', 'uefi', ...flags, '--start']);
+      expect(r.code, r.stderr).toBe(0);
+      try {
+        await serialShows(vm, shows);
+        const log = (await d.api.vms.logs(vm)).data;
+        if (vm === 'unsig-sb') {
+          // OVMF: "BdsDxe: failed to load Boot0001 ... : Access Denied", and GRUB never runs.
+          expect(log).toMatch(/failed to load Boot\d+ .*Access Denied/);
+          expect(log).not.toContain('GNU GRUB');
+        }
+      } finally {
+        expect((await d.cli(['vm', 'delete', vm, '--force'])).code).toBe(0);
+      }
+    }
+  }, 300_000);
 
   it('bad input is refused clearly and nothing is made', async () => {
     const cases: Array<[string[], string, RegExp]> = [

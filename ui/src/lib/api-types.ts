@@ -3286,6 +3286,8 @@ export interface paths {
                             pool?: string;
                             volume?: string;
                         }[];
+                        /** @description UEFI with copied storage: make a new NVRAM volume here (its content comes in the migration stream). */
+                        copyNvram?: boolean;
                     };
                 };
             };

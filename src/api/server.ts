@@ -23,6 +23,7 @@ import type { OperationService } from '../operations/service.js';
 import type { Accel } from '../model/spec.js';
 import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
+import { registerMediaRoutes } from './routes/media.js';
 import { registerMigrationRoutes } from './routes/migration.js';
 import type { SaveService } from '../migration/save.js';
 import type { LiveMigrationService } from '../migration/live.js';
@@ -178,6 +179,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerVmRoutes(app, deps);
   registerStorageRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
+  registerMediaRoutes(app, deps);
   registerMigrationRoutes(app, deps);
   registerNetworkRoutes(app, deps);
   registerProjectRoutes(app, deps);
@@ -288,9 +290,9 @@ function registerVmRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.post<{ Params: { name: string }; Body: { fresh?: boolean } | undefined }>(
+  app.post<{ Params: { name: string }; Body: { fresh?: boolean; bootOnce?: string } | undefined }>(
     '/v1/vms/:name/start',
-    action('Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots)', { body: StartVmBody }),
+    action('Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots); bootOnce boots this start from a device kind first', { body: StartVmBody }),
     async (req) => deps.vms.start(req.params.name, req.body ?? {}),
   );
   app.post<{ Params: { name: string }; Body: { force?: boolean; timeoutSeconds?: number } | undefined }>(

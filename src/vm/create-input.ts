@@ -8,8 +8,9 @@ import type { Accel, CloudInitSpec, MachineType, VmSpec } from '../model/spec.js
 import { parseMemoryMiB, validateCpuModel, validateCpus, validateMicrovmDisplay, validateVmName } from '../model/validate.js';
 import type { PlacementInput } from './placement-ops.js';
 import { applyPolicyFields, parseCpuLimit, validateWeight, type PolicyInput } from './settings-plan.js';
+import type { MediaCreateInput } from './media.js';
 
-export interface CreateVmInput extends PlacementInput, PolicyInput {
+export interface CreateVmInput extends PlacementInput, PolicyInput, MediaCreateInput {
   name: string;
   image?: string;
   cpus?: number;
@@ -40,11 +41,12 @@ export interface CreateVmInput extends PlacementInput, PolicyInput {
 }
 
 /** Name, size, machine and display of a new VM, checked (INVALID_SPEC with the field). */
-export function checkCreateInput(input: CreateVmInput): { name: string; cpus: number; memoryMiB: number; imageName: string; machine: MachineType; vnc: boolean } {
+export function checkCreateInput(input: CreateVmInput): { name: string; cpus: number; memoryMiB: number; imageName: string | undefined; machine: MachineType; vnc: boolean } {
   const name = validateVmName(input.name);
   const cpus = validateCpus(input.cpus ?? 1);
   const memoryMiB = parseMemoryMiB(input.memory ?? 256);
-  const imageName = input.image ?? 'tiny';
+  // Installing from an ISO needs no image: the VM gets a blank disk (diskSize) instead.
+  const imageName = input.image ?? (input.iso !== undefined ? undefined : 'tiny');
   const machine = input.machine ?? 'q35';
   const vnc = input.vnc ?? machine !== 'microvm';
   validateMicrovmDisplay({ machine, vnc, spice: input.spice });

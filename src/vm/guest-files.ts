@@ -143,6 +143,8 @@ export class GuestFiles {
       boot.kind === 'kernel' ? shareReadOnly(boot.kernel) : undefined,
       boot.kind === 'kernel' && boot.initrd ? shareReadOnly(boot.initrd) : undefined,
       ...rec.spec.disks.map((disk) => this.handOverDisk(disk, id)),
+      // ISOs: possibly shared with other guests, readable by all, owned by none of them.
+      ...(rec.spec.cdroms ?? []).flatMap((cd) => (cd.path === undefined ? [] : [shareReadOnly(cd.path)])),
     ]);
   }
 }

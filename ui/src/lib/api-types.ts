@@ -225,6 +225,12 @@ export interface paths {
                             /** @description Full PCI address, e.g. 0000:01:00.0. */
                             address: string;
                         }[];
+                        /** @description An ISO image (kind iso, see GET /v1/images) in a CD-ROM drive (cd0); without image the VM gets no image disk: give diskSize for a blank disk to install onto. Linux guests get the drive on virtio-scsi. */
+                        iso?: string;
+                        /** @description A second CD-ROM drive (cd1) with another ISO image, e.g. drivers. */
+                        driverIso?: string;
+                        /** @description Boot order of device kinds: cdrom, disk, network (e.g. ["cdrom","disk"] or ["cdrom,disk"]); each device of a kind gets a boot index. A kind the VM has no device of is refused (INVALID_SPEC). Default with an ISO: disk, then cdrom. */
+                        boot?: string[];
                     };
                 };
             };
@@ -558,7 +564,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots) */
+        /** Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots); bootOnce boots this start from a device kind first */
         post: {
             parameters: {
                 query?: never;
@@ -574,6 +580,8 @@ export interface paths {
                     "application/json": {
                         /** @description For a saved VM: discard the save and boot afresh instead of restoring it. */
                         fresh?: boolean;
+                        /** @description Boot this start (only) from a device kind first: cdrom, disk or network; the stored boot order is kept. */
+                        bootOnce?: string;
                     };
                 };
             };
@@ -2412,6 +2420,194 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/media/insert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Insert an ISO image into a CD-ROM drive: live in a running guest (the tray opens and closes), else for the next start */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The ISO image to insert (kind iso). */
+                        image: string;
+                        /** @description CD-ROM drive id (cd0…); optional when the VM has exactly one. */
+                        drive?: string;
+                        /** @description Open the tray even if the guest locked it. */
+                        force?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/media/eject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Eject a CD-ROM drive's medium (the VM's only drive unless drive is given): live in a running guest, else for the next start */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description CD-ROM drive id (cd0…); optional when the VM has exactly one. */
+                        drive?: string;
+                        /** @description Open the tray even if the guest locked it. */
+                        force?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -5006,18 +5202,36 @@ export interface components {
             };
             createdAt: string;
             updatedAt: string;
+            /** @description CD-ROM drives and their media. */
+            cdroms?: {
+                id: string;
+                /** @description scsi (virtio-scsi), sata (q35 AHCI) or ide. */
+                bus: string;
+                /** @description The ISO image in the drive; absent: the tray is empty. */
+                image?: string;
+                path?: string;
+                bootIndex?: number;
+            }[];
+            /** @description Device kinds in boot order (from the per-device boot indexes). */
+            bootOrder?: ("cdrom" | "disk" | "network")[];
+            bootOnce?: "cdrom" | "disk" | "network";
         };
         Image: {
             name: string;
             description: string;
             status: "ready" | "building" | "missing" | "failed";
-            /** @description kernel: direct kernel boot; disk: VMs get a disk cloned from it. */
-            kind: "kernel" | "disk";
+            /** @description kernel: direct kernel boot; disk: VMs get a disk cloned from it; iso: installer media (ISO 9660) for CD-ROM drives. */
+            kind: "kernel" | "disk" | "iso";
             origin: "builtin" | "imported";
             disk?: {
                 path: string;
                 format: string;
                 virtualSizeBytes: number;
+            };
+            /** @description The ISO file of an iso image. */
+            iso?: {
+                path: string;
+                sizeBytes: number;
             };
             sha256?: string;
             source?: {

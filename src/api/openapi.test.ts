@@ -28,8 +28,10 @@ it('documents every route and the error catalogue', async () => {
   const doc = JSON.parse(await renderOpenApi()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
   expect(Object.keys(doc.paths).sort()).toEqual([
     '/metrics', '/v1/audit', '/v1/events', '/v1/host', '/v1/images', '/v1/images/{name}', '/v1/migrations/incoming', '/v1/migrations/incoming/{id}', '/v1/migrations/incoming/{id}/finish', '/v1/networks', '/v1/networks/{name}', '/v1/operations', '/v1/operations/{id}', '/v1/peers', '/v1/peers/{name}', '/v1/pools', '/v1/pools/{pool}', '/v1/projects', '/v1/projects/{name}', '/v1/tokens', '/v1/tokens/{token}',
-    '/v1/vms', '/v1/vms/{name}', '/v1/vms/{name}/clone', '/v1/vms/{name}/console-tokens', '/v1/vms/{name}/discard-save', '/v1/vms/{name}/disks', '/v1/vms/{name}/disks/{volume}', '/v1/vms/{name}/exec', '/v1/vms/{name}/guest', '/v1/vms/{name}/image', '/v1/vms/{name}/logs', '/v1/vms/{name}/metrics', '/v1/vms/{name}/migrate', '/v1/vms/{name}/nics', '/v1/vms/{name}/nics/{nic}', '/v1/vms/{name}/nvram/reset',
-    '/v1/vms/{name}/pause', '/v1/vms/{name}/rename', '/v1/vms/{name}/restart', '/v1/vms/{name}/resume', '/v1/vms/{name}/save', '/v1/vms/{name}/snapshots', '/v1/vms/{name}/snapshots/{snapshot}',
+    '/v1/vms', '/v1/vms/{name}', '/v1/vms/{name}/clone', '/v1/vms/{name}/console-tokens', '/v1/vms/{name}/discard-save', '/v1/vms/{name}/disks', '/v1/vms/{name}/disks/{volume}', '/v1/vms/{name}/exec',
+    '/v1/vms/{name}/guest', '/v1/vms/{name}/image', '/v1/vms/{name}/logs', '/v1/vms/{name}/media/eject', '/v1/vms/{name}/media/insert', '/v1/vms/{name}/metrics', '/v1/vms/{name}/migrate',
+    '/v1/vms/{name}/nics', '/v1/vms/{name}/nics/{nic}', '/v1/vms/{name}/nvram/reset', '/v1/vms/{name}/pause', '/v1/vms/{name}/rename', '/v1/vms/{name}/restart', '/v1/vms/{name}/resume',
+    '/v1/vms/{name}/save', '/v1/vms/{name}/snapshots', '/v1/vms/{name}/snapshots/{snapshot}',
     '/v1/vms/{name}/snapshots/{snapshot}/revert', '/v1/vms/{name}/spice.vv', '/v1/vms/{name}/start', '/v1/vms/{name}/stop',
     '/v1/volumes', '/v1/volumes/{pool}/{name}', '/v1/volumes/{pool}/{name}/clone', '/v1/volumes/{pool}/{name}/resize',
   ]);

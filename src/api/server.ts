@@ -24,6 +24,7 @@ import type { Accel } from '../model/spec.js';
 import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
 import { registerCloneRoutes, registerVmListRoute } from './routes/clone.js';
+import { registerMediaRoutes } from './routes/media.js';
 import { registerMigrationRoutes } from './routes/migration.js';
 import { registerFirmwareRoutes } from './routes/firmware.js';
 import type { SaveService } from '../migration/save.js';
@@ -180,6 +181,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerVmRoutes(app, deps);
   registerStorageRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
+  registerMediaRoutes(app, deps);
   registerMigrationRoutes(app, deps);
   registerFirmwareRoutes(app, deps);
   registerNetworkRoutes(app, deps);
@@ -289,9 +291,9 @@ function registerVmRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.post<{ Params: { name: string }; Body: { fresh?: boolean } | undefined }>(
+  app.post<{ Params: { name: string }; Body: { fresh?: boolean; bootOnce?: string } | undefined }>(
     '/v1/vms/:name/start',
-    action('Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots)', { body: StartVmBody }),
+    action('Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots); bootOnce boots this start from a device kind first', { body: StartVmBody }),
     async (req) => deps.vms.start(req.params.name, req.body ?? {}),
   );
   app.post<{ Params: { name: string }; Body: { force?: boolean; timeoutSeconds?: number } | undefined }>(

@@ -52,6 +52,8 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'PATCH /v1/vms/:name': operator('vm'),
   'DELETE /v1/vms/:name': operator('vm'),
   'POST /v1/vms/:name/start': operator('vm'),
+  'POST /v1/vms/:name/media/insert': operator('vm'),
+  'POST /v1/vms/:name/media/eject': operator('vm'),
   'POST /v1/vms/:name/save': operator('vm'),
   'POST /v1/vms/:name/discard-save': operator('vm'),
   'POST /v1/vms/:name/nvram/reset': operator('vm'),

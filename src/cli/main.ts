@@ -14,6 +14,7 @@ import { addSnapshotCommands } from './snapshot-commands.js';
 import { addCloneCommands, addImageCreateCommand, addSetIdentityFlags, identityFields, setIdentityBody, type IdentityFlags } from './clone-flags.js';
 import { addPeerCommands, addSaveCommands } from './save-commands.js';
 import { addNvramCommands, firmwareText } from './firmware-flags.js';
+import { addMediaCommands, mediaFields } from './media-flags.js';
 import { addObservabilityCommands, followEvents } from './observability-commands.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 import { parseNumaText } from '../model/placement.js';
@@ -63,6 +64,7 @@ function showVm(format: OutputFormat, v: Vm): void {
         ['cloud-init', v.cloudInit ? `${v.cloudInit.format}${v.cloudInit.hostname ? `, hostname ${v.cloudInit.hostname}` : ''}${v.cloudInit.user ? `, user ${v.cloudInit.user}` : ''}, ${v.cloudInit.sshKeys} key(s)` : undefined],
         ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}${d.iothread ? ` (${d.iothread})` : ''}`).join(', ') : undefined],
         ...placementFields(v),
+        ...mediaFields(v),
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
         ...identityFields(v),
         ['created', v.createdAt], ['id', v.id],
@@ -286,14 +288,16 @@ export function buildProgram(): Command {
     .description('Start a VM; returns once it runs. A saved VM is restored where it was')
     .argument('<name>')
     .option('--fresh', 'for a saved VM: discard the save and boot afresh')
-    .action(async (name: string, o: { fresh?: boolean }, cmd: Command) => {
+    .option('--boot-once <device>', 'boot this start only from cdrom, disk or network first (the boot order is kept)')
+    .action(async (name: string, o: { fresh?: boolean; bootOnce?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const v = await g.client.vms.start(name, o.fresh ? { fresh: true } : {});
+      const v = await g.client.vms.start(name, { ...(o.fresh && { fresh: true }), ...(o.bootOnce !== undefined && { bootOnce: o.bootOnce }) });
       if (g.output === 'table') print(`VM ${v.name} is ${v.state}${v.pid ? ` (pid ${v.pid})` : ''}.\n`);
       else showVm(g.output, v);
     });
   addSaveCommands(vm, globals);
   addNvramCommands(vm, globals);
+  addMediaCommands(vm, globals, showVm);
   simple('pause', 'Pause a running VM (its vCPUs and clock stop)');
   simple('resume', 'Resume a paused VM');
 

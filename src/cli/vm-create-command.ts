@@ -11,6 +11,7 @@ import type { CreateVmBody, Vm } from '../contract/index.js';
 import type { OutputFormat } from './output.js';
 import { addIdentityFlags, identityBody, type IdentityFlags } from './clone-flags.js';
 import { addFirmwareFlags, firmwareBody, type FirmwareFlags } from './firmware-flags.js';
+import { addMediaFlags, mediaBody, type MediaFlags } from './media-flags.js';
 
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 const print = (text: string) => process.stdout.write(text);
@@ -74,10 +75,10 @@ export function intOption(name: string) {
 }
 
 export function addCreateCommand(vm: Command, globals: Globals, showVm: (format: OutputFormat, v: Vm) => void): void {
-  addFirmwareFlags(addIdentityFlags(vm.command('create'))
-    .description('Define a VM from an image (and start it with --start)')
+  addMediaFlags(addFirmwareFlags(addIdentityFlags(vm.command('create')))
+    .description('Define a VM from an image, or to install from an ISO (and start it with --start)')
     .argument('<name>', 'VM name: letters, digits, hyphens; starts with a letter; at most 63')
-    .option('--image <image>', 'image to boot (see `hangar image list`)', 'tiny')
+    .option('--image <image>', 'image to boot (see `hangar image list`); default tiny, none with --iso')
     .option('--cpus <n>', 'vCPUs', intOption('--cpus'))
     .option('--memory <size>', 'memory, e.g. 256M or 2G (plain numbers are MiB)')
     .addOption(new Option('--machine <type>', 'machine type').choices(['q35', 'pc', 'microvm']))
@@ -109,9 +110,9 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .option('--iothreads <n>', 'I/O threads for the disks (assigned round-robin)', intOption('--iothreads'))
     .option('--hostdev <address>', 'pass a host PCI device through with VFIO (repeatable), e.g. 0000:01:00.0', collect, [])
     .option('--start', 'start it right away'))
-    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & { image: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const body: CreateVmBody = { name, image: o.image };
+      const body: CreateVmBody = { name, ...(o.image !== undefined && { image: o.image }), ...mediaBody(o) };
       if (o.forward.length) body.forwards = o.forward;
       if (o.network.length) body.networks = o.network;
       if (o.project) body.project = o.project;

@@ -57,6 +57,10 @@ export function vmCalls(c: Caller) {
     save: (name: string, body: wire.SaveVmBody = {}) => c.call<wire.Operation>('POST', vm(name, '/save'), body),
     discardSave: (name: string) => c.call<wire.Vm>('POST', vm(name, '/discard-save')),
     resetNvram: (name: string) => c.call<wire.Vm>('POST', vm(name, '/nvram/reset')),
+    /** Inserts an ISO image into a CD-ROM drive (live in a running guest). */
+    mediaInsert: (name: string, body: wire.MediaInsertBody) => c.call<wire.Vm>('POST', vm(name, '/media/insert'), body),
+    /** Ejects a CD-ROM drive's medium (live in a running guest). */
+    mediaEject: (name: string, body: wire.MediaEjectBody = {}) => c.call<wire.Vm>('POST', vm(name, '/media/eject'), body),
     /** An operation; its result is the migration's account. */
     migrate: (name: string, body: wire.MigrateVmBody) => c.call<wire.Operation>('POST', vm(name, '/migrate'), body),
     metrics: (name: string, q: { since?: string } = {}) => c.call<wire.VmMetricsReply>('GET', vm(name, `/metrics${query(q)}`)),

@@ -14,6 +14,7 @@ export * from './errors.js';
 export * from './events.js';
 export * from './host.js';
 export * from './images.js';
+export * from './media.js';
 export * from './metrics.js';
 export * from './migration.js';
 export * from './networks.js';

@@ -4,6 +4,7 @@ import { VM_STATES } from '../model/states.js';
 import { Nullable, strict } from './common.js';
 import { CreateIdentityFields, SetIdentityFields, VmIdentityFields } from './clone.js';
 import { FirmwareCreateFields, VmFirmware } from './firmware.js';
+import { MediaCreateFields, MediaStartFields, MediaViewFields } from './media.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -80,6 +81,7 @@ export const CreateVmBody = Type.Object(
     hostdevs: Type.Optional(HostdevsField),
     ...CreateIdentityFields,
     ...FirmwareCreateFields,
+    ...MediaCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -139,6 +141,7 @@ export const Vm = Type.Object(
     createdAt: Type.String(),
     updatedAt: Type.String(),
     ...VmIdentityFields,
+    ...MediaViewFields,
   },
   { $id: 'Vm' },
 );
@@ -222,6 +225,7 @@ export const GuestInfoReply = Type.Object({
 export const StartVmBody = Type.Object(
   {
     fresh: Type.Optional(Type.Boolean({ description: 'For a saved VM: discard the save and boot afresh instead of restoring it.' })),
+    ...MediaStartFields,
   },
   strict,
 );

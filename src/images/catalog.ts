@@ -15,11 +15,11 @@ import { buildTinyImage, readTinyImage } from './tiny/build.js';
 import { DEBIAN_12, DEBIAN_12_UEFI, readDebianImage, type DebianVariant } from './debian/build.js';
 import { copyDiskToImage } from './from-vm.js';
 
-/** An image a user imported: a qcow2 file in the data dir's images folder. */
+/** An image a user imported: a qcow2 file (or an ISO, kept as it is) in the data dir's images folder. */
 export interface ImportedImageRecord {
   name: string;
   path: string;
-  format: 'qcow2';
+  format: 'qcow2' | 'iso';
   virtualSizeBytes: number;
   actualSizeBytes: number;
   sha256: string;
@@ -46,14 +46,16 @@ export interface ImageInfo {
   name: string;
   description: string;
   status: ImageStatus;
-  /** `kernel`: direct kernel boot, no disk; `disk`: VMs get a disk cloned from it. */
-  kind: 'kernel' | 'disk';
+  /** `kernel`: direct kernel boot, no disk; `disk`: VMs get a disk cloned from it; `iso`: installer media for CD-ROM drives. */
+  kind: 'kernel' | 'disk' | 'iso';
   /** Built into Hangar (built from Debian packages) or imported by a user. */
   origin: 'builtin' | 'imported';
   /** How a VM boots from a kernel image. */
   boot?: BootSpec;
   /** The disk a disk image's VMs are cloned from. */
   disk?: { path: string; format: 'qcow2' | 'raw'; virtualSizeBytes: number };
+  /** The ISO file of an `iso` image. */
+  iso?: { path: string; sizeBytes: number };
   kernelVersion?: string;
   builtAt?: string;
   error?: string;
@@ -137,7 +139,7 @@ export class ImageCatalog {
       onProgress: (p) => ctx.progress({ phase: p.phase, ...(p.percent !== undefined && { percent: p.percent }), bytesDone: p.bytesDone, ...(p.bytesTotal !== undefined && { bytesTotal: p.bytesTotal }), ...(p.message !== undefined && { message: p.message }) }),
     });
     const rec: ImportedImageRecord = {
-      name, path: result.path, format: 'qcow2', virtualSizeBytes: result.virtualSizeBytes, actualSizeBytes: result.actualSizeBytes,
+      name, path: result.path, format: result.format, virtualSizeBytes: result.virtualSizeBytes, actualSizeBytes: result.actualSizeBytes,
       sha256: result.sha256, sourceFormat: result.sourceFormat, source, importedAt: new Date().toISOString(),
     };
     if (input.description !== undefined) rec.description = input.description;
@@ -206,10 +208,22 @@ export class ImageCatalog {
   /** The image a VM is created from; fails clearly if it is not ready. */
   async readyImage(name: string): Promise<ImageInfo> {
     const image = await this.get(name);
+    if (image.kind === 'iso') {
+      throw new HangarError('INVALID_SPEC', `Image "${name}" is an ISO (installer media), not a disk or kernel image: give it as --iso ${name} (with --disk-size for the disk to install onto).`, { details: { field: 'image' } });
+    }
     if (image.status !== 'ready' || (!image.boot && !image.disk)) {
       throw new HangarError('IMAGE_NOT_READY', `Image "${name}" is ${image.status}${image.error ? ` (${image.error})` : ''}: wait for its build to finish, or run \`hangar image build ${name}\`.`);
     }
     return image;
+  }
+
+  /** An ISO image for a CD-ROM drive: IMAGE_NOT_FOUND when there is none of that name, INVALID_SPEC when it is not an ISO. */
+  async readyIso(name: string, field = 'iso'): Promise<ImageInfo & { iso: NonNullable<ImageInfo['iso']> }> {
+    const image = await this.get(name);
+    if (image.kind !== 'iso' || !image.iso) {
+      throw new HangarError('INVALID_SPEC', `Image "${name}" is a ${image.kind} image, not an ISO: import installer media with \`hangar image import NAME --file x.iso\` and give that name.`, { details: { field, image: name } });
+    }
+    return image as ImageInfo & { iso: NonNullable<ImageInfo['iso']> };
   }
 
   /** Builds the built-in images that are missing, in the background. */
@@ -248,6 +262,12 @@ export class ImageCatalog {
 }
 
 function importedInfo(r: ImportedImageRecord): ImageInfo {
+  if (r.format === 'iso') {
+    return {
+      name: r.name, description: r.description ?? 'Imported ISO 9660 image (installer media)', status: 'ready', kind: 'iso', origin: 'imported',
+      iso: { path: r.path, sizeBytes: r.virtualSizeBytes }, sha256: r.sha256, source: r.source, importedAt: r.importedAt,
+    };
+  }
   return {
     name: r.name, description: r.description ?? `Imported ${r.sourceFormat} disk`, status: 'ready', kind: 'disk', origin: 'imported',
     disk: { path: r.path, format: r.format, virtualSizeBytes: r.virtualSizeBytes }, sha256: r.sha256, source: r.source, importedAt: r.importedAt,

@@ -9,8 +9,9 @@ import { parseMemoryMiB, validateCpuModel, validateCpus, validateMicrovmDisplay,
 import type { FirmwareInput } from './firmware.js';
 import type { PlacementInput } from './placement-ops.js';
 import { applyPolicyFields, parseCpuLimit, validateWeight, type PolicyInput } from './settings-plan.js';
+import type { MediaCreateInput } from './media.js';
 
-export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInput {
+export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInput, MediaCreateInput {
   name: string;
   image?: string;
   cpus?: number;
@@ -44,11 +45,12 @@ export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInpu
 }
 
 /** Name, size, machine and display of a new VM, checked (INVALID_SPEC with the field). */
-export function checkCreateInput(input: CreateVmInput): { name: string; cpus: number; memoryMiB: number; imageName: string; machine: MachineType; vnc: boolean } {
+export function checkCreateInput(input: CreateVmInput): { name: string; cpus: number; memoryMiB: number; imageName: string | undefined; machine: MachineType; vnc: boolean } {
   const name = validateVmName(input.name);
   const cpus = validateCpus(input.cpus ?? 1);
   const memoryMiB = parseMemoryMiB(input.memory ?? 256);
-  const imageName = input.image ?? 'tiny';
+  // Installing from an ISO needs no image: the VM gets a blank disk (diskSize) instead.
+  const imageName = input.image ?? (input.iso !== undefined ? undefined : 'tiny');
   const machine = input.machine ?? 'q35';
   const vnc = input.vnc ?? machine !== 'microvm';
   validateMicrovmDisplay({ machine, vnc, spice: input.spice });

@@ -146,6 +146,8 @@ export class GuestFiles {
       // UEFI: the firmware code is shared read-only; the NVRAM is the guest's own, like a disk.
       rec.spec.firmware?.code ? shareReadOnly(rec.spec.firmware.code) : undefined,
       paths.nvram ? allowPathTo(paths.nvram).then(() => handOver(paths.nvram!, id, 0o600)) : undefined,
+      // ISOs: possibly shared with other guests, readable by all, owned by none of them.
+      ...(rec.spec.cdroms ?? []).flatMap((cd) => (cd.path === undefined ? [] : [shareReadOnly(cd.path)])),
     ]);
   }
 }

@@ -28,6 +28,7 @@ import { applyPlacementInput, checkBeforeStart, placementViewLive, type Placemen
 import { adoptAll } from './adoption.js';
 import { applyResourceFields, checkCreateInput, cloudInitOf, type CreateVmInput } from './create-input.js';
 import { GuestAgents } from './agent.js';
+import { applyCreateBootOrder, cdromsForCreate, changeMedia, checkBootOnce, type MediaChange } from './media.js';
 import { checkCapacityToStart, checkFitsHost, type HostInfo } from './capacity.js';
 import { diskOf, VmDevices } from './devices.js';
 import { createNvram, firmwareSpecFor, releaseNvram, resetNvram } from './firmware.js';
@@ -246,19 +247,21 @@ export class VmService {
     if (await this.deps.store.getVm(name)) {
       throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: pick another name or delete it first.`);
     }
-    const image = await this.deps.images.readyImage(imageName);
+    const image = imageName === undefined ? undefined : await this.deps.images.readyImage(imageName);
+    const cdroms = await cdromsForCreate(input, machine, this.deps.images);
     const project = input.project ?? DEFAULT_PROJECT;
     if (this.deps.projects) {
-      const diskBytes = input.diskSize !== undefined ? parseSizeBytes(input.diskSize, 'diskSize') : (image.disk?.virtualSizeBytes ?? 0);
+      const diskBytes = input.diskSize !== undefined ? parseSizeBytes(input.diskSize, 'diskSize') : (image?.disk?.virtualSizeBytes ?? 0);
       await this.deps.projects.check(project, { vms: 1, cpus, memoryMiB, diskBytes });
     }
     const vmId = randomBytes(6).toString('hex');
     const spec: VmSpec = {
-      name, machine, cpuModel: input.cpuModel ?? 'max', cpus, memoryMiB, boot: image.boot ?? { kind: 'disk' }, disks: [],
+      name, machine, cpuModel: input.cpuModel ?? 'max', cpus, memoryMiB, boot: image?.boot ?? { kind: 'disk' }, disks: [],
       nics: input.networks?.length ? await this.devices.networkNics(vmId, input.networks, input.forwards) : [await this.devices.newUserNic()],
-      balloon: true, rng: true, vnc, image: imageName, uuid: randomUUID(),
+      balloon: true, rng: true, vnc, ...(imageName !== undefined && { image: imageName }), uuid: randomUUID(),
     };
     applyIdentityFields(spec, input);
+    if (cdroms.length > 0) spec.cdroms = cdroms;
     if (input.accel !== undefined) spec.accel = input.accel;
     if (input.spice) spec.spice = true;
     if (project !== DEFAULT_PROJECT) spec.project = project;
@@ -272,7 +275,7 @@ export class VmService {
     try {
       const nvram = await createNvram(this.deps.storage, spec);
       if (nvram) created.push(nvram);
-      if (image.disk) {
+      if (image?.disk) {
         const root = await this.deps.storage.createVolume({
           name: `${name}-root`, fromImage: { name: image.name, ...image.disk }, ownedBy: name,
           ...(input.diskSize !== undefined && { size: input.diskSize }), ...(input.fullCopy && { fullCopy: true }),
@@ -280,10 +283,12 @@ export class VmService {
         created.push(root);
         spec.disks.push(diskOf('disk0', root, 0));
       } else if (input.diskSize !== undefined) {
-        const data = await this.deps.storage.createVolume({ name: `${name}-data`, size: input.diskSize, ownedBy: name });
+        // Without an image (installing from an ISO) the blank disk is the root disk, first to boot.
+        const data = await this.deps.storage.createVolume({ name: `${name}-${image ? 'data' : 'root'}`, size: input.diskSize, ownedBy: name });
         created.push(data);
-        spec.disks.push(diskOf('disk0', data));
+        spec.disks.push(diskOf('disk0', data, image ? undefined : 0));
       }
+      applyCreateBootOrder(spec, input.boot);
       for (const v of created) await this.deps.storage.markAttached(v.pool, v.name, name);
       const now = new Date().toISOString();
       const record: VmRecord = { id: vmId, name, spec, state: 'stopped', createdAt: now, updatedAt: now };
@@ -296,7 +301,7 @@ export class VmService {
       }
       throw e;
     }
-    await this.deps.events.publish('vm.created', name, { cpus, memory: memoryMiB, image: imageName });
+    await this.deps.events.publish('vm.created', name, { cpus, memory: memoryMiB, image: imageName ?? cdroms[0]?.image });
     const view = toView((await this.deps.store.getVm(name))!);
     if (input.start) return this.start(name);
     return view;
@@ -355,9 +360,13 @@ export class VmService {
   // ---- lifecycle -----------------------------------------------------------
 
   /** Starts a VM; a saved one is restored where it was, unless `fresh` discards its save. */
-  async start(name: string, opts: { fresh?: boolean } = {}): Promise<VmView> {
+  async start(name: string, opts: { fresh?: boolean; bootOnce?: string } = {}): Promise<VmView> {
     return this.exclusive(name, 'start', async (rec) => {
       this.policies.cancelRestart(name);
+      if (opts.bootOnce !== undefined) {
+        const bootOnce = checkBootOnce(rec.spec, opts.bootOnce);
+        rec = await this.records.update(name, (r) => ({ ...r, spec: { ...r.spec, bootOnce } }));
+      }
       if (rec.stoppedByUser) rec = await this.records.update(name, (r) => ({ ...r, stoppedByUser: false }));
       if (rec.state === 'saved' && this.savedState) {
         if (!opts.fresh) return toView(await this.savedState.restore(this.handle(name)));
@@ -534,6 +543,13 @@ export class VmService {
     return this.exclusive(name, 'image-create', async (rec) => fn(await this.cloner.templateSource(rec)));
   }
 
+  /** Inserts an ISO into a CD-ROM drive, or ejects it: live in a running guest (the guest sees the tray), else in the spec (media.ts). */
+  async changeMedia(name: string, change: MediaChange): Promise<VmView> {
+    return this.exclusive(name, 'media', async (rec) => toView(await changeMedia(rec, change, {
+      images: this.deps.images, qmpOf: (r) => this.supervisor.qmpOf(r), update: (fn) => this.records.update(name, fn),
+    })));
+  }
+
   // ---- live settings (settings-plan.ts, settings-apply.ts) -------------------
 
   /** Changes resources: live where the running guest allows, otherwise for the next start. */
@@ -611,7 +627,16 @@ export class VmService {
     await this.checkCapacityToStart(rec);
     const others = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state));
     await checkBeforeStart(rec, others, this.deps.placement);
-    return this.supervisor.launch(rec, hooks);
+    if (rec.spec.bootOnce === undefined) return this.supervisor.launch(rec, hooks);
+    // A one-time boot device is used by this start (whatever its outcome) and then forgotten.
+    const clear = (): Promise<VmRecord> => this.records.update(rec.name, (r) => ({ ...r, spec: { ...r.spec, bootOnce: undefined } }));
+    try {
+      await this.supervisor.launch(rec, hooks);
+    } catch (e) {
+      await clear().catch(() => undefined);
+      throw e;
+    }
+    return clear();
   }
 
   private async stopLocked(rec: VmRecord, opts: StopOptions): Promise<VmRecord> {

@@ -5,6 +5,7 @@
 import { DEFAULT_RESTART_POLICY, type RestartMode } from '../policy/restart.js';
 import { DEFAULT_PROJECT } from '../projects/service.js';
 import type { MachineType } from '../model/spec.js';
+import { mediaView } from './media-view.js';
 import { isActive } from '../model/states.js';
 import { diskIothread } from '../model/placement.js';
 import { formatMiB } from '../model/validate.js';
@@ -97,6 +98,7 @@ export function toView(r: VmRecord): VmView {
   if (r.spec.labels !== undefined) v.labels = r.spec.labels;
   if (r.spec.description !== undefined) v.description = r.spec.description;
   if (r.lastExit) v.lastExit = r.lastExit;
+  Object.assign(v, mediaView(r.spec));
   return v;
 }
 

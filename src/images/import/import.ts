@@ -22,7 +22,7 @@ import { ImportError, abortedError, errnoCode, noSpaceError, throwIfAborted, toI
 import { parseManifest, parseOvf } from './ovf.js';
 import { ProgressReporter, type ImportProgress } from './progress.js';
 import { convertImage } from '../../storage/qemu-img.js';
-import { checkInfo, checkSniffed, isTarHeader, readImageInfo, sniff, tarChecksumOk, type SourceFormat } from './inspect.js';
+import { checkInfo, checkSniffed, isIso9660, isTarHeader, readImageInfo, sniff, tarChecksumOk, type SourceFormat } from './inspect.js';
 import { extractTar, safeEntryName, type TarEntry } from './tar.js';
 import { pathExists } from '../../util/files.js';
 
@@ -55,9 +55,10 @@ export interface ImportOptions {
 }
 
 export interface ImportResult {
-  /** The (first) imported disk: `<destDir>/<destName>.qcow2`. */
+  /** The (first) imported disk: `<destDir>/<destName>.qcow2`; an ISO: `<destDir>/<destName>.iso`. */
   path: string;
-  format: 'qcow2';
+  /** `iso`: an ISO 9660 image (installer media), kept as it is. */
+  format: 'qcow2' | 'iso';
   virtualSizeBytes: number;
   actualSizeBytes: number;
   /** SHA-256 of the artifact as fetched. */
@@ -317,12 +318,35 @@ async function importArtifact(job: Job, path: string, name: string, sha256: stri
     await fh.close();
   }
   if (isOva) return importOva(job, path, name, size, { verified: sha256 });
+  if (await isIso9660(path)) return importIso(job, path, sha256);
+  if (/\.iso$/i.test(name)) {
+    throw fail('BAD_SOURCE', `${name} is named like an ISO but is not one: it has no ISO 9660 signature (CD001 at offset 0x8001). Nothing was imported.`);
+  }
   const disk = await inspectDisk(job, path, name);
   const [out] = await convertAll(job, [disk]);
   const final = await finalize(job, out ? [out] : []);
   const first = final[0];
   if (!first) throw fail('CONVERT_FAILED', 'The conversion produced no image.');
   return { ...first, sha256, sourceFormat: disk.format };
+}
+
+/** An ISO 9660 image: kept byte for byte (QEMU reads it raw, read-only), made visible as `<destName>.iso`. */
+async function importIso(job: Job, path: string, sha256: string): Promise<ImportResult> {
+  job.stage = 'finalize';
+  throwIfAborted(job.signal);
+  const dest = join(job.opts.destDir, `${job.opts.destName}.iso`);
+  await assertFree(job.opts.destDir, [`${job.opts.destName}.iso`]);
+  await fsyncPath(path);
+  const st = await stat(path);
+  try {
+    await link(path, dest);
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST') throw fail('DEST_EXISTS', `${dest} already exists; choose another image name or delete the existing image.`, e);
+    throw e;
+  }
+  await fsyncPath(job.opts.destDir);
+  job.progress.report({ phase: 'finalize', bytesDone: st.size, bytesTotal: st.size, percent: 100, message: 'done' }, { force: true });
+  return { path: dest, format: 'iso', virtualSizeBytes: st.size, actualSizeBytes: st.blocks * 512, sha256, sourceFormat: 'iso' };
 }
 
 interface Inspected {

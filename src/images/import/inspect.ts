@@ -25,6 +25,22 @@ export async function readImageInfo(qemuImg: string, path: string, opts: { signa
   }
 }
 
+/** ISO 9660: the first volume descriptor (sector 16, 2048-byte sectors) starts with a type byte, then `CD001`. */
+export const ISO9660_MAGIC_OFFSET = 0x8001;
+export const ISO9660_MAGIC = 'CD001';
+
+/** Whether a file is an ISO 9660 image (installer media): `CD001` at offset 0x8001. */
+export async function isIso9660(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(ISO9660_MAGIC.length);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, ISO9660_MAGIC_OFFSET);
+    return bytesRead === buf.length && buf.toString('latin1') === ISO9660_MAGIC;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** What the first bytes of a file say, before qemu-img is allowed to look at it. */
 export type Sniffed =
   | { kind: 'tar' }

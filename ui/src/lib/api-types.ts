@@ -96,13 +96,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List VMs (with label=k=v: only those with every such label) */
+        /** List VMs */
         get: {
             parameters: {
-                query?: {
-                    /** @description Only VMs with these labels: "k=v" (or "k": any value); repeat for several (all must match). */
-                    label?: string | string[];
-                };
+                query?: never;
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -116,15 +113,6 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Vm"][];
-                    };
-                };
-                /** @description Every error has this shape. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
                     };
                 };
             };
@@ -237,16 +225,12 @@ export interface paths {
                             /** @description Full PCI address, e.g. 0000:01:00.0. */
                             address: string;
                         }[];
-                        /** @description User labels: keys of 1-63 lower-case letters, digits, ".", "_", "/", "-" (starting and ending alphanumeric); values of at most 63 printable characters. INVALID_SPEC otherwise. */
-                        labels?: {
-                            [key: string]: string;
-                        };
-                        /** @description Free text about the VM (at most 1024 characters). */
-                        description?: string;
-                        /** @description Firmware: bios (default; SeaBIOS, qboot on microvm) or uefi (OVMF, found through QEMU's firmware descriptors in /usr/share/qemu/firmware; FIRMWARE_UNAVAILABLE when none fits). UEFI VMs get their own NVRAM (an owned raw volume `<name>-nvram`), made from the firmware's vars template. Not for microvm. */
-                        firmware?: "bios" | "uefi";
-                        /** @description UEFI Secure Boot with Microsoft's keys enrolled (SMM on): needs firmware uefi and machine q35 (else INVALID_SPEC). */
-                        secureBoot?: boolean;
+                        /** @description An ISO image (kind iso, see GET /v1/images) in a CD-ROM drive (cd0); without image the VM gets no image disk: give diskSize for a blank disk to install onto. Linux guests get the drive on virtio-scsi. */
+                        iso?: string;
+                        /** @description A second CD-ROM drive (cd1) with another ISO image, e.g. drivers. */
+                        driverIso?: string;
+                        /** @description Boot order of device kinds: cdrom, disk, network (e.g. ["cdrom","disk"] or ["cdrom,disk"]); each device of a kind gets a boot index. A kind the VM has no device of is refused (INVALID_SPEC). Default with an ISO: disk, then cdrom. */
+                        boot?: string[];
                     };
                 };
             };
@@ -258,273 +242,6 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Vm"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/vms/{name}/clone": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Clone a stopped or running VM: new MACs, SMBIOS UUID, cloud-init instance id and hostname; linked (overlays of frozen bases) or a full copy */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description VM name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description Name of the clone (a new VM). */
-                        name: string;
-                        /** @description Linked clone: the source's disks are frozen into read-only bases (a running source is paused for milliseconds) and the clone gets qcow2 overlays of them. Default: full, independent copies. */
-                        linked?: boolean;
-                        /** @description Start the clone once made. */
-                        start?: boolean;
-                        /** @description Host port forwards for the clone's user-mode NIC; the source's forwards are never copied (they would collide). */
-                        forwards?: string[];
-                        /** @description User labels: keys of 1-63 lower-case letters, digits, ".", "_", "/", "-" (starting and ending alphanumeric); values of at most 63 printable characters. INVALID_SPEC otherwise. */
-                        labels?: {
-                            [key: string]: string;
-                        };
-                        /** @description Free text about the VM (at most 1024 characters). */
-                        description?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            vm: components["schemas"]["Vm"];
-                            source: string;
-                            linked: boolean;
-                            /** @description How long a running source was paused, in ms. */
-                            pauseMs?: number;
-                            /** @description How long the clone took in the daemon, in ms. */
-                            durationMs: number;
-                        };
-                    };
-                };
-                /** @description Every error has this shape. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/vms/{name}/rename": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Rename a stopped VM (its volumes keep their names and follow it) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description VM name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description The new name. */
-                        name: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Vm"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/vms/{name}/image": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Make an image (kind disk) of a VM's root disk: a stopped VM as it is, a running one at one instant (paused for milliseconds); an operation */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description VM name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description Name of the new image (kind disk; VMs are created from it as linked clones). */
-                        image: string;
-                        description?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Operation"];
                     };
                 };
                 /** @description Every error has this shape. */
@@ -777,10 +494,6 @@ export interface paths {
                         restartMax?: number;
                         /** @description The window in seconds (default 600). */
                         restartWindow?: number;
-                        /** @description Label edits: "k=v" sets, "k-" removes. */
-                        labels?: string[];
-                        /** @description A new description; "" or null clears it. */
-                        description?: string | null;
                     };
                 };
             };
@@ -851,7 +564,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots) */
+        /** Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots); bootOnce boots this start from a device kind first */
         post: {
             parameters: {
                 query?: never;
@@ -867,6 +580,8 @@ export interface paths {
                     "application/json": {
                         /** @description For a saved VM: discard the save and boot afresh instead of restoring it. */
                         fresh?: boolean;
+                        /** @description Boot this start (only) from a device kind first: cdrom, disk or network; the stored boot order is kept. */
+                        bootOnce?: string;
                     };
                 };
             };
@@ -2710,6 +2425,194 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vms/{name}/media/insert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Insert an ISO image into a CD-ROM drive: live in a running guest (the tray opens and closes), else for the next start */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The ISO image to insert (kind iso). */
+                        image: string;
+                        /** @description CD-ROM drive id (cd0…); optional when the VM has exactly one. */
+                        drive?: string;
+                        /** @description Open the tray even if the guest locked it. */
+                        force?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/media/eject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Eject a CD-ROM drive's medium (the VM's only drive unless drive is given): live in a running guest, else for the next start */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description CD-ROM drive id (cd0…); optional when the VM has exactly one. */
+                        drive?: string;
+                        /** @description Open the tray even if the guest locked it. */
+                        force?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vms/{name}/save": {
         parameters: {
             query?: never;
@@ -3286,8 +3189,6 @@ export interface paths {
                             pool?: string;
                             volume?: string;
                         }[];
-                        /** @description UEFI with copied storage: make a new NVRAM volume here (its content comes in the migration stream). */
-                        copyNvram?: boolean;
                     };
                 };
             };
@@ -3524,81 +3425,6 @@ export interface paths {
                 };
             };
         };
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/vms/{name}/nvram/reset": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Reset a stopped UEFI VM's NVRAM (its EFI variables: boot entries, Secure Boot state) to a fresh copy of its firmware's vars template */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description VM name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Vm"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -5242,7 +5068,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -5374,48 +5200,43 @@ export interface components {
                 signal: string | null;
                 at: string;
             };
-            /** @description The firmware (absent: BIOS). */
-            firmware?: {
-                kind: "bios" | "uefi";
-                secureBoot: boolean;
-                /** @description The firmware code file (read-only), chosen at create. */
-                code?: string;
-                /** @description The vars template the NVRAM was made from (and `nvram reset` copies). */
-                varsTemplate?: string;
-                /** @description The VM's own NVRAM volume. */
-                nvram?: {
-                    pool: string;
-                    volume: string;
-                    path: string;
-                };
-            };
             createdAt: string;
             updatedAt: string;
-            /** @description SMBIOS system UUID (-uuid), new for every VM and clone; absent on VMs made before it existed. */
-            uuid?: string;
-            labels?: {
-                [key: string]: string;
-            };
-            description?: string;
+            /** @description CD-ROM drives and their media. */
+            cdroms?: {
+                id: string;
+                /** @description scsi (virtio-scsi), sata (q35 AHCI) or ide. */
+                bus: string;
+                /** @description The ISO image in the drive; absent: the tray is empty. */
+                image?: string;
+                path?: string;
+                bootIndex?: number;
+            }[];
+            /** @description Device kinds in boot order (from the per-device boot indexes). */
+            bootOrder?: ("cdrom" | "disk" | "network")[];
+            bootOnce?: "cdrom" | "disk" | "network";
         };
         Image: {
             name: string;
             description: string;
             status: "ready" | "building" | "missing" | "failed";
-            /** @description kernel: direct kernel boot; disk: VMs get a disk cloned from it. */
-            kind: "kernel" | "disk";
+            /** @description kernel: direct kernel boot; disk: VMs get a disk cloned from it; iso: installer media (ISO 9660) for CD-ROM drives. */
+            kind: "kernel" | "disk" | "iso";
             origin: "builtin" | "imported";
             disk?: {
                 path: string;
                 format: string;
                 virtualSizeBytes: number;
             };
+            /** @description The ISO file of an iso image. */
+            iso?: {
+                path: string;
+                sizeBytes: number;
+            };
             sha256?: string;
             source?: {
                 url?: string;
                 file?: string;
-                /** @description The VM it was made from (image create --from-vm). */
-                vm?: string;
             };
             importedAt?: string;
             kernelVersion?: string;
@@ -5436,7 +5257,7 @@ export interface components {
          * @description The name of an event (Event.type) the daemon publishes; each has its own data.
          * @enum {string}
          */
-        EventType: "daemon.started" | "daemon.stopping" | "vm.created" | "vm.deleted" | "vm.state" | "vm.crashed" | "vm.adopted" | "vm.adopt-failed" | "vm.stop-via-agent" | "vm.stop-timeout" | "vm.settings" | "vm.disk-attached" | "vm.disk-detached" | "vm.nic-added" | "vm.nic-removed" | "vm.autostarted" | "vm.autostart-failed" | "vm.restart-scheduled" | "vm.restarted" | "vm.restart-failed" | "vm.restart-given-up" | "vm.saved" | "vm.restored" | "vm.nvram-reset" | "vm.migration-started" | "vm.migration-failed" | "vm.migrated" | "vm.migrated-in" | "vm.migration-in-failed" | "snapshot.created" | "snapshot.reverted" | "snapshot.deleted" | "snapshot.discarded" | "pool.created" | "volume.created" | "volume.resized" | "volume.deleted" | "volume.forgotten" | "image.imported" | "image.deleted" | "network.created" | "network.deleted" | "project.created" | "project.updated" | "project.deleted" | "peer.added" | "peer.removed" | "operation.started" | "operation.progress" | "operation.done";
+        EventType: "daemon.started" | "daemon.stopping" | "vm.created" | "vm.deleted" | "vm.state" | "vm.crashed" | "vm.adopted" | "vm.adopt-failed" | "vm.stop-via-agent" | "vm.stop-timeout" | "vm.settings" | "vm.disk-attached" | "vm.disk-detached" | "vm.nic-added" | "vm.nic-removed" | "vm.autostarted" | "vm.autostart-failed" | "vm.restart-scheduled" | "vm.restarted" | "vm.restart-failed" | "vm.restart-given-up" | "vm.saved" | "vm.restored" | "vm.migration-started" | "vm.migration-failed" | "vm.migrated" | "vm.migrated-in" | "vm.migration-in-failed" | "snapshot.created" | "snapshot.reverted" | "snapshot.deleted" | "snapshot.discarded" | "pool.created" | "volume.created" | "volume.resized" | "volume.deleted" | "volume.forgotten" | "image.imported" | "image.deleted" | "network.created" | "network.deleted" | "project.created" | "project.updated" | "project.deleted" | "peer.added" | "peer.removed" | "operation.started" | "operation.progress" | "operation.done";
         Pool: {
             name: string;
             /** @enum {string} */
@@ -5465,13 +5286,6 @@ export interface components {
             attachedTo?: string;
             /** @description The VM it was created for; deleted with it. */
             ownedBy?: string;
-            /** @description The frozen base volume this one is an overlay of (linked clones of a VM). */
-            base?: {
-                pool: string;
-                name: string;
-            };
-            /** @description A frozen, read-only base of linked clones: deleted with its last overlay. */
-            frozen?: boolean;
             createdAt: string;
         };
         Operation: {

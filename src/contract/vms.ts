@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { VM_STATES } from '../model/states.js';
 import { Nullable, strict } from './common.js';
+import { TpmCreateFields, TpmVmFields } from './tpm.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -76,6 +77,7 @@ export const CreateVmBody = Type.Object(
     pin: Type.Optional(PinBody(false)),
     iothreads: Type.Optional(IothreadsField),
     hostdevs: Type.Optional(HostdevsField),
+    ...TpmCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -133,6 +135,7 @@ export const Vm = Type.Object(
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),
     createdAt: Type.String(),
     updatedAt: Type.String(),
+    ...TpmVmFields,
   },
   { $id: 'Vm' },
 );

@@ -98,6 +98,13 @@ export interface VmSpec {
   iothreads?: number;
   /** Host PCI devices passed through with VFIO. */
   hostdevs?: HostdevSpec[];
+  /** A TPM 2.0 backed by a swtpm process of its own: tpm-crb (q35) or tpm-tis (pc); no microvm. */
+  tpm?: TpmSpec;
+}
+
+/** The vTPM: always TPM 2.0; the interface the guest sees. */
+export interface TpmSpec {
+  model: 'tis' | 'crb';
 }
 
 export interface HugepagesSpec {
@@ -177,4 +184,6 @@ export interface VmPaths {
   qgaSocket?: string;
   /** The cloud-init seed ISO, attached read-only when the spec has `cloudInit`. */
   seedIso?: string;
+  /** swtpm's control socket (QEMU's tpm-emulator connects to it), when the spec has `tpm`. */
+  tpmSocket?: string;
 }

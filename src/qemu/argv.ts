@@ -13,6 +13,7 @@ import { HangarError } from '../errors/errors.js';
 import { resolveAccel, type Accel, type DiskSpec, type HostCaps, type MachineType, type NicSpec, type PortForward, type VmPaths, type VmSpec } from '../model/spec.js';
 import { isIPv4, validateCpuModel, validateMicrovmDisplay } from '../model/validate.js';
 import { cpuRanges, diskIothread, iothreadId, memoryBackendProps, validatePlacement } from '../model/placement.js';
+import { TPM_DEVICE_ID, tpmSection } from './argv-tpm.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -67,7 +68,7 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** Device ids the builder itself uses. */
-const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed'];
+const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed', TPM_DEVICE_ID];
 
 /**
  * Escape a value for QEMU's keyval / QemuOpts syntax: a comma is written as `,,`.
@@ -109,6 +110,7 @@ export function buildQemuArgv(spec: VmSpec, caps: HostCaps, paths: VmPaths, opts
     hostdevsSection,
     balloonSection,
     rngSection,
+    tpmSection,
     serialSection,
     agentSection,
     seedSection,

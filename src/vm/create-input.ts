@@ -37,6 +37,8 @@ export interface CreateVmInput extends PlacementInput, PolicyInput {
   /** The project it counts against (default `default`). */
   project?: string;
   cloudInit?: Omit<CloudInitSpec, 'format'> & { format?: CloudInitSpec['format'] };
+  /** A TPM 2.0 (swtpm): tpm-crb on q35, tpm-tis on pc; refused on microvm. */
+  tpm?: boolean;
 }
 
 /** Name, size, machine and display of a new VM, checked (INVALID_SPEC with the field). */

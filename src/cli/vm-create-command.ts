@@ -12,6 +12,7 @@ import type { OutputFormat } from './output.js';
 import { addIdentityFlags, identityBody, type IdentityFlags } from './clone-flags.js';
 import { addFirmwareFlags, firmwareBody, type FirmwareFlags } from './firmware-flags.js';
 import { addMediaFlags, mediaBody, type MediaFlags } from './media-flags.js';
+import { addTpmFlags, tpmBody, type TpmFlags } from './tpm-flags.js';
 
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 const print = (text: string) => process.stdout.write(text);
@@ -75,7 +76,7 @@ export function intOption(name: string) {
 }
 
 export function addCreateCommand(vm: Command, globals: Globals, showVm: (format: OutputFormat, v: Vm) => void): void {
-  addMediaFlags(addFirmwareFlags(addIdentityFlags(vm.command('create')))
+  const create = addMediaFlags(addFirmwareFlags(addIdentityFlags(vm.command('create')))
     .description('Define a VM from an image, or to install from an ISO (and start it with --start)')
     .argument('<name>', 'VM name: letters, digits, hyphens; starts with a letter; at most 63')
     .option('--image <image>', 'image to boot (see `hangar image list`); default tiny, none with --iso')
@@ -109,8 +110,10 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .option('--pin-iothreads <cpus>', 'host CPUs for the I/O threads')
     .option('--iothreads <n>', 'I/O threads for the disks (assigned round-robin)', intOption('--iothreads'))
     .option('--hostdev <address>', 'pass a host PCI device through with VFIO (repeatable), e.g. 0000:01:00.0', collect, [])
-    .option('--start', 'start it right away'))
-    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .option('--start', 'start it right away'));
+  addTpmFlags(create);
+  create
+    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: CreateVmBody = { name, ...(o.image !== undefined && { image: o.image }), ...mediaBody(o) };
       if (o.forward.length) body.forwards = o.forward;
@@ -132,7 +135,7 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
       if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;
       if (o.cpuLimit !== undefined) body.cpuLimit = o.cpuLimit;
       if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
-      Object.assign(body, placementBody(o), identityBody(o), firmwareBody(o));
+      Object.assign(body, placementBody(o), identityBody(o), firmwareBody(o), tpmBody(o));
       const v = await g.client.vms.create(body);
       if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
       else showVm(g.output, v);

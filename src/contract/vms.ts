@@ -5,6 +5,7 @@ import { Nullable, strict } from './common.js';
 import { CreateIdentityFields, SetIdentityFields, VmIdentityFields } from './clone.js';
 import { FirmwareCreateFields, VmFirmware } from './firmware.js';
 import { MediaCreateFields, MediaStartFields, MediaViewFields } from './media.js';
+import { TpmCreateFields, TpmVmFields } from './tpm.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -82,6 +83,7 @@ export const CreateVmBody = Type.Object(
     ...CreateIdentityFields,
     ...FirmwareCreateFields,
     ...MediaCreateFields,
+    ...TpmCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -142,6 +144,7 @@ export const Vm = Type.Object(
     updatedAt: Type.String(),
     ...VmIdentityFields,
     ...MediaViewFields,
+    ...TpmVmFields,
   },
   { $id: 'Vm' },
 );

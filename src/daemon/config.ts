@@ -35,6 +35,8 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   /** A root daemon runs each guest's QEMU as a user of its own (uids from 2,100,000,000). */
   guestUsers: boolean;
+  /** The swtpm binary behind vTPMs (a path, or a name looked up in PATH); absent: `swtpm`. */
+  swtpm?: string;
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -65,6 +67,7 @@ export interface DaemonFlags {
   logFormat?: string;
   logLevel?: string;
   guestUsers?: boolean;
+  swtpm?: string;
 }
 
 function netPrefix(value: string): string {
@@ -106,6 +109,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     reservedMemoryMiB: reservedMemory(flags.reservedMemory ?? env.HANGAR_RESERVED_MEMORY ?? '512M'),
     netPrefix: netPrefix(flags.netPrefix ?? env.HANGAR_NET_PREFIX ?? 'hg'),
     guestUsers: flags.guestUsers ?? env.HANGAR_GUEST_USERS !== '0',
+    ...((flags.swtpm ?? env.HANGAR_SWTPM) && { swtpm: (flags.swtpm ?? env.HANGAR_SWTPM)! }),
     ...tlsSettings(flags, env),
     ...observabilitySettings(flags, env),
   };

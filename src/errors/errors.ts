@@ -40,6 +40,7 @@ export const ERROR_CATALOGUE = {
   STORAGE_FAILED: { status: 500, title: 'A storage operation failed' },
   QEMU_FAILED: { status: 500, title: 'QEMU failed' },
   KVM_NO_ACCESS: { status: 409, title: "The guest's user cannot open /dev/kvm" },
+  TPM_UNAVAILABLE: { status: 409, title: 'The host cannot provide a TPM (swtpm is missing or failed)' },
   AGENT_UNAVAILABLE: { status: 503, title: 'The guest agent does not answer' },
   AGENT_ERROR: { status: 502, title: 'The guest agent refused the command' },
   PORT_IN_USE: { status: 409, title: 'A host port is already in use' },

@@ -112,6 +112,8 @@ export interface VmSpec {
   cdroms?: CdromSpec[];
   /** The device kind the next start boots from first; cleared by that start. */
   bootOnce?: BootDevice;
+  /** A TPM 2.0 backed by a swtpm process of its own: tpm-crb (q35) or tpm-tis (pc); no microvm. */
+  tpm?: TpmSpec;
 }
 
 /**
@@ -145,6 +147,11 @@ export interface CdromSpec {
   bus: 'scsi' | 'sata' | 'ide';
   /** Lower boots first; omitted means not bootable. */
   bootIndex?: number;
+}
+
+/** The vTPM: always TPM 2.0; the interface the guest sees. */
+export interface TpmSpec {
+  model: 'tis' | 'crb';
 }
 
 export interface HugepagesSpec {
@@ -226,4 +233,6 @@ export interface VmPaths {
   seedIso?: string;
   /** The VM's NVRAM (UEFI variables, pflash1), read-write; needed with UEFI firmware. */
   nvram?: string;
+  /** swtpm's control socket (QEMU's tpm-emulator connects to it), when the spec has `tpm`. */
+  tpmSocket?: string;
 }

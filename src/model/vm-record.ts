@@ -47,6 +47,8 @@ export interface VmRuntime {
   threads?: QemuThreads;
   /** Hugepages, NUMA, I/O threads and host devices this run started with (vm/placement.ts placementOf). */
   placement?: PlacementSnapshot;
+  /** The swtpm process of a VM with a TPM (pid + start time, like QEMU's), started before QEMU and ended with it. */
+  swtpm?: { pid: number; pidStartTime: string };
 }
 
 /**

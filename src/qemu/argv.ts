@@ -17,6 +17,7 @@ import { uuidSection } from './argv-clone.js';
 import { FW_CODE_NODE, FW_VARS_NODE, firmwareMachinePairs, firmwareOptions } from './argv-firmware.js';
 import { withBootOnce } from '../model/boot-order.js';
 import { mediaSection } from './argv-media.js';
+import { TPM_DEVICE_ID, tpmSection } from './argv-tpm.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -71,7 +72,7 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** Device ids the builder itself uses. */
-const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed', FW_CODE_NODE, FW_VARS_NODE];
+const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed', FW_CODE_NODE, FW_VARS_NODE, TPM_DEVICE_ID];
 
 /**
  * Escape a value for QEMU's keyval / QemuOpts syntax: a comma is written as `,,`.
@@ -117,6 +118,7 @@ export function buildQemuArgv(storedSpec: VmSpec, caps: HostCaps, paths: VmPaths
     hostdevsSection,
     balloonSection,
     rngSection,
+    tpmSection,
     serialSection,
     agentSection,
     seedSection,

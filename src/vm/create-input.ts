@@ -42,6 +42,8 @@ export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInpu
   /** User labels (`{ env: 'prod' }`) and a description. */
   labels?: Record<string, string>;
   description?: string;
+  /** A TPM 2.0 (swtpm): tpm-crb on q35, tpm-tis on pc; refused on microvm. */
+  tpm?: boolean;
 }
 
 /** Name, size, machine and display of a new VM, checked (INVALID_SPEC with the field). */

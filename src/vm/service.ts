@@ -39,6 +39,7 @@ import { VmRecords } from './records.js';
 import { applySettings } from './settings-apply.js';
 import type { SettingResult, VmSettings } from './settings-plan.js';
 import { QemuSupervisor, vmPaths, type StartHooks, type StopOptions } from './supervisor.js';
+import { VmTpm } from './tpm.js';
 import { toView, VmListCache, type VmView } from './view.js';
 import { VmCloner, type CloneResult, type CloneVmInput } from './clone.js';
 import { applyIdentityFields, applyIdentitySettings, type IdentitySettings } from './identity.js';
@@ -74,6 +75,8 @@ export interface VmServiceDeps {
   placement?: PlacementOptions;
   /** Run each guest's QEMU as a user of its own (root daemons); absent: as the daemon's user. */
   guestUsers?: GuestUsers;
+  /** vTPMs: the swtpm binary (default `swtpm` in PATH) and where TPM state lives (`<data-dir>/tpm`). */
+  tpm?: { swtpmBinary?: string; stateRoot: string };
 }
 
 /** How `start` and `delete` treat a saved VM (the migration module's save service). */
@@ -119,6 +122,7 @@ export class VmService {
   private readonly devices: VmDevices;
   private readonly policies: VmPolicies;
   private readonly cloner: VmCloner;
+  private readonly tpm?: VmTpm;
   private savedState?: SavedStateHooks;
 
   constructor(private readonly deps: VmServiceDeps) {
@@ -130,6 +134,7 @@ export class VmService {
     this.records = new VmRecords(store, events, log);
     this.listCache = new VmListCache(store, { generation: () => this.adoptionGeneration, isAdopting: (name) => this.adoptions.has(name) });
     this.guestFiles = new GuestFiles({ records: this.records, listVms, storage: deps.storage, ...(deps.networks && { networks: deps.networks }), ...(deps.guestUsers && { guestUsers: deps.guestUsers }), log });
+    if (deps.tpm) this.tpm = new VmTpm({ ...(deps.tpm.swtpmBinary !== undefined && { binary: deps.tpm.swtpmBinary }), stateRoot: deps.tpm.stateRoot, runDir: deps.runDir, log });
     this.agents = new GuestAgents({ socketOf: (rec) => paths(rec).qgaSocket!, monitor: (id) => this.supervisor.monitor(id) });
     this.policies = new VmPolicies({
       records: this.records, listVms, events,
@@ -140,7 +145,7 @@ export class VmService {
     this.supervisor = new QemuSupervisor({
       records: this.records, events, paths, caps: deps.caps, defaultAccel: deps.defaultAccel, qemuBinary: deps.qemuBinary ?? QEMU_BINARY,
       ...(deps.cgroups && { cgroups: deps.cgroups }), ...(deps.networks && { networks: deps.networks }), ...(deps.placement && { placement: deps.placement }),
-      guestFiles: this.guestFiles, agents: this.agents,
+      guestFiles: this.guestFiles, agents: this.agents, ...(this.tpm && { tpm: this.tpm }),
       isBusy: (name) => this.busy.has(name),
       onUnrequestedExit: (name, outcome) => {
         void this.policies.afterExit(name, outcome).catch((e: unknown) => log(`${name}: applying the restart policy failed: ${errorText(e)}`));
@@ -266,6 +271,10 @@ export class VmService {
     if (input.spice) spec.spice = true;
     if (project !== DEFAULT_PROJECT) spec.project = project;
     applyResourceFields(spec, input);
+    if (input.tpm) {
+      if (!this.tpm) throw new HangarError('TPM_UNAVAILABLE', 'This daemon runs no swtpm: it cannot give VMs a TPM.', { details: { field: 'tpm' } });
+      spec.tpm = this.tpm.specFor(true, machine);
+    }
     await applyPlacementInput(spec, input, this.deps.placement);
     if (input.forwards?.length) spec.nics[0]!.forwards = await checkForwards(input.forwards.map(parseForward), name, await this.deps.store.listVms());
     if (input.cloudInit) spec.cloudInit = cloudInitOf(input.cloudInit);
@@ -325,6 +334,7 @@ export class VmService {
       }
       await releaseNvram(this.deps.storage, rec.spec, rec.name, this.log);
       await this.savedState?.discard(rec);
+      await this.tpm?.removeState(rec);
       await rm(join(this.deps.runDir, 'vms', rec.id), { recursive: true, force: true });
       await rm(join(this.deps.logDir, rec.id), { recursive: true, force: true });
       await this.deps.events.publish('vm.deleted', name, {});
@@ -353,6 +363,7 @@ export class VmService {
     await this.exclusive(name, 'drop-incoming', async (rec) => {
       if (rec.id !== id || rec.migration?.role !== 'incoming' || isActive(rec.state)) return;
       await this.deps.store.deleteVm(rec.id);
+      await this.tpm?.removeState(rec);
       this.policies.cancelRestart(name);
     });
   }
@@ -594,6 +605,8 @@ export class VmService {
         done.get(rec.name)?.();
       },
     });
+    // swtpm processes no adopted guest uses (a daemon killed between starting swtpm and QEMU).
+    if (this.tpm) await this.tpm.sweepOrphans((await this.deps.store.listVms()).filter((r) => isActive(r.state))).catch((e: unknown) => this.log(`ending orphan swtpm processes failed: ${errorText(e)}`));
   }
 
   /** Lets go of every guest without touching it (the daemon is shutting down). */

@@ -22,6 +22,7 @@ import type { VmRecord, VmRuntime } from '../store/store.js';
 import type { GuestAgents } from './agent.js';
 import type { GuestFiles } from './guest-files.js';
 import { placeThreads, type PlacementOptions } from './placement-ops.js';
+import type { VmTpm } from './tpm.js';
 import type { VmRecords } from './records.js';
 
 export interface StopOptions {
@@ -53,6 +54,7 @@ export function vmPaths(runDir: string, logDir: string, record: Pick<VmRecord, '
     pidFile: join(dir, 'qemu.pid'),
     qgaSocket: join(dir, 'qga.sock'),
     seedIso: join(dir, 'seed.iso'),
+    tpmSocket: join(dir, 'swtpm.sock'),
     serialLog: join(logs, 'serial.log'),
     qemuLog: join(logs, 'qemu.log'),
     // UEFI: the VM's NVRAM volume (in its pool, not the run dir: it outlives every run).
@@ -103,6 +105,8 @@ export interface SupervisorDeps {
   placement?: PlacementOptions;
   guestFiles: Pick<GuestFiles, 'prepare'>;
   agents: Pick<GuestAgents, 'agentFor' | 'agentPresent' | 'close'>;
+  /** VMs with a TPM: their swtpm (absent: such a VM cannot start). */
+  tpm?: Pick<VmTpm, 'start' | 'stop'>;
   /** Whether an operation holds the VM: its own pauses and resumes are not news from QEMU. */
   isBusy: (name: string) => boolean;
   /** QEMU ended without a user asking (a crash, or the guest powered off): the restart policy's turn. */
@@ -161,11 +165,19 @@ export class QemuSupervisor {
     await Promise.all([paths.qmpSocket, paths.serialSocket, paths.vncSocket, paths.spiceSocket!, paths.pidFile, paths.qgaSocket!].map((p) => rm(p, { force: true })));
 
     const identity = await this.deps.guestFiles.prepare(rec, paths, accel);
-    rec = await records.setState(rec.name, 'starting', { stateReason: undefined });
-    const launched = launchQemu(this.deps.qemuBinary, argv, paths.qemuLog, identity);
+    // The TPM first: QEMU connects to swtpm's socket as it starts (a restore's too: QEMU pushes the saved TPM state into it).
+    const swtpm = rec.spec.tpm ? await this.startTpm(rec, paths, identity) : undefined;
+    let launched: ReturnType<typeof launchQemu>;
+    try {
+      rec = await records.setState(rec.name, 'starting', { stateReason: undefined });
+      launched = launchQemu(this.deps.qemuBinary, argv, paths.qemuLog, identity);
+    } catch (e) {
+      if (swtpm) await this.deps.tpm?.stop(swtpm, 0);
+      throw e;
+    }
     const runtime: VmRuntime = {
       pid: launched.pid, pidStartTime: launched.pidStartTime, qmpSocket: paths.qmpSocket, serialSocket: paths.serialSocket,
-      startedAt: new Date().toISOString(), accel,
+      startedAt: new Date().toISOString(), accel, ...(swtpm && { swtpm }),
     };
     if (rec.spec.vnc) runtime.vncSocket = paths.vncSocket;
     rec = await records.update(rec.name, (r) => ({ ...r, runtime }));
@@ -202,6 +214,11 @@ export class QemuSupervisor {
       throw new HangarError('QEMU_FAILED', `VM "${rec.name}" did not start: ${errorText(e)}. QEMU said: ${tail.trim().split('\n').slice(-3).join(' | ') || '(nothing)'}. See \`hangar vm logs ${rec.name} --qemu\`.`);
     }
     return records.setState(rec.name, 'running', { runtime: { ...runtime, live } });
+  }
+
+  private async startTpm(rec: VmRecord, paths: VmPaths, identity: Awaited<ReturnType<SupervisorDeps['guestFiles']['prepare']>>) {
+    if (!this.deps.tpm) throw new HangarError('TPM_UNAVAILABLE', `VM "${rec.name}" has a TPM, but this daemon runs no swtpm.`);
+    return this.deps.tpm.start(rec, paths, identity);
   }
 
   /**
@@ -412,13 +429,17 @@ export class QemuSupervisor {
   /** Records that QEMU has ended (no runtime any more) and says so on the event bus. */
   async finishStopped(name: string, exit: ExitInfo, state: 'stopped' | 'crashed' | 'saved' | 'migrated', reason?: string): Promise<VmRecord> {
     const lastExit = { code: exit.code, signal: exit.signal, at: new Date().toISOString() };
+    let swtpm: NonNullable<VmRuntime['swtpm']> | undefined;
     const rec = await this.deps.records.update(name, (r) => {
+      swtpm = r.runtime?.swtpm;
       const next: VmRecord = { ...r, state, lastExit };
       delete next.runtime;
       if (reason === undefined) delete next.stateReason;
       else next.stateReason = reason;
       return next;
     });
+    // QEMU has ended: so does its swtpm (it normally has already, its connection closed).
+    if (swtpm) await this.deps.tpm?.stop(swtpm).catch((e: unknown) => this.deps.log(`${name}: ending swtpm pid ${swtpm!.pid} failed: ${errorText(e)}`));
     const exitData = { exitCode: exit.code, signal: exit.signal, ...(reason !== undefined && { reason }) };
     if (state === 'crashed') await this.deps.events.publish('vm.crashed', name, { state, ...exitData });
     else await this.deps.events.publish('vm.state', name, { state, ...exitData });

@@ -71,6 +71,7 @@ export function toView(r: VmRecord): VmView {
       password: c.passwordHash !== undefined, userData: c.userData !== undefined, networkConfig: c.networkConfig !== undefined,
     };
   }
+  if (r.spec.tpm) v.tpm = { model: r.spec.tpm.model, version: '2.0' };
   if (r.spec.cpuLimitPercent !== undefined) v.cpuLimit = r.spec.cpuLimitPercent;
   if (r.spec.cpuWeight !== undefined) v.cpuWeight = r.spec.cpuWeight;
   if (r.spec.firmware) v.firmware = firmwareView(r.spec.firmware);

@@ -225,12 +225,8 @@ export interface paths {
                             /** @description Full PCI address, e.g. 0000:01:00.0. */
                             address: string;
                         }[];
-                        /** @description An ISO image (kind iso, see GET /v1/images) in a CD-ROM drive (cd0); without image the VM gets no image disk: give diskSize for a blank disk to install onto. Linux guests get the drive on virtio-scsi. */
-                        iso?: string;
-                        /** @description A second CD-ROM drive (cd1) with another ISO image, e.g. drivers. */
-                        driverIso?: string;
-                        /** @description Boot order of device kinds: cdrom, disk, network (e.g. ["cdrom","disk"] or ["cdrom,disk"]); each device of a kind gets a boot index. A kind the VM has no device of is refused (INVALID_SPEC). Default with an ISO: disk, then cdrom. */
-                        boot?: string[];
+                        /** @description A TPM 2.0 backed by swtpm, run as the guest's own user, its state kept per VM (it moves with save/restore, memory snapshots and live migration; deleted with the VM): tpm-crb on q35, tpm-tis on pc. Refused on microvm (INVALID_SPEC) and when swtpm is not installed (TPM_UNAVAILABLE). Default false. */
+                        tpm?: boolean;
                     };
                 };
             };
@@ -564,7 +560,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots); bootOnce boots this start from a device kind first */
+        /** Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots) */
         post: {
             parameters: {
                 query?: never;
@@ -580,8 +576,6 @@ export interface paths {
                     "application/json": {
                         /** @description For a saved VM: discard the save and boot afresh instead of restoring it. */
                         fresh?: boolean;
-                        /** @description Boot this start (only) from a device kind first: cdrom, disk or network; the stored boot order is kept. */
-                        bootOnce?: string;
                     };
                 };
             };
@@ -2420,194 +2414,6 @@ export interface paths {
                 };
             };
         };
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/vms/{name}/media/insert": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Insert an ISO image into a CD-ROM drive: live in a running guest (the tray opens and closes), else for the next start */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description VM name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description The ISO image to insert (kind iso). */
-                        image: string;
-                        /** @description CD-ROM drive id (cd0…); optional when the VM has exactly one. */
-                        drive?: string;
-                        /** @description Open the tray even if the guest locked it. */
-                        force?: boolean;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Vm"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                502: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/vms/{name}/media/eject": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Eject a CD-ROM drive's medium (the VM's only drive unless drive is given): live in a running guest, else for the next start */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description VM name */
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description CD-ROM drive id (cd0…); optional when the VM has exactly one. */
-                        drive?: string;
-                        /** @description Open the tray even if the guest locked it. */
-                        force?: boolean;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Vm"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Every error has this shape. */
-                502: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -5068,7 +4874,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -5202,36 +5008,25 @@ export interface components {
             };
             createdAt: string;
             updatedAt: string;
-            /** @description CD-ROM drives and their media. */
-            cdroms?: {
-                id: string;
-                /** @description scsi (virtio-scsi), sata (q35 AHCI) or ide. */
-                bus: string;
-                /** @description The ISO image in the drive; absent: the tray is empty. */
-                image?: string;
-                path?: string;
-                bootIndex?: number;
-            }[];
-            /** @description Device kinds in boot order (from the per-device boot indexes). */
-            bootOrder?: ("cdrom" | "disk" | "network")[];
-            bootOnce?: "cdrom" | "disk" | "network";
+            /** @description The VM has a vTPM (swtpm). */
+            tpm?: {
+                /** @description The guest's TPM interface: tpm-crb (q35) or tpm-tis (pc). */
+                model: "crb" | "tis";
+                /** @enum {string} */
+                version: "2.0";
+            };
         };
         Image: {
             name: string;
             description: string;
             status: "ready" | "building" | "missing" | "failed";
-            /** @description kernel: direct kernel boot; disk: VMs get a disk cloned from it; iso: installer media (ISO 9660) for CD-ROM drives. */
-            kind: "kernel" | "disk" | "iso";
+            /** @description kernel: direct kernel boot; disk: VMs get a disk cloned from it. */
+            kind: "kernel" | "disk";
             origin: "builtin" | "imported";
             disk?: {
                 path: string;
                 format: string;
                 virtualSizeBytes: number;
-            };
-            /** @description The ISO file of an iso image. */
-            iso?: {
-                path: string;
-                sizeBytes: number;
             };
             sha256?: string;
             source?: {

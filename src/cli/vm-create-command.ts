@@ -9,6 +9,7 @@ import { parseNumaText } from '../model/placement.js';
 import type { ApiClient } from '../client/index.js';
 import type { CreateVmBody, Vm } from '../contract/index.js';
 import type { OutputFormat } from './output.js';
+import { addHardwareFlags, hardwareBody, type HardwareFlags } from './hw-flags.js';
 
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 const print = (text: string) => process.stdout.write(text);
@@ -72,7 +73,7 @@ export function intOption(name: string) {
 }
 
 export function addCreateCommand(vm: Command, globals: Globals, showVm: (format: OutputFormat, v: Vm) => void): void {
-  vm.command('create')
+  addHardwareFlags(vm.command('create'))
     .description('Define a VM from an image (and start it with --start)')
     .argument('<name>', 'VM name: letters, digits, hyphens; starts with a letter; at most 63')
     .option('--image <image>', 'image to boot (see `hangar image list`)', 'tiny')
@@ -107,7 +108,7 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .option('--iothreads <n>', 'I/O threads for the disks (assigned round-robin)', intOption('--iothreads'))
     .option('--hostdev <address>', 'pass a host PCI device through with VFIO (repeatable), e.g. 0000:01:00.0', collect, [])
     .option('--start', 'start it right away')
-    .action(async (name: string, o: PlacementFlags & { image: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & HardwareFlags & { image: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: CreateVmBody = { name, image: o.image };
       if (o.forward.length) body.forwards = o.forward;
@@ -129,9 +130,9 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
       if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;
       if (o.cpuLimit !== undefined) body.cpuLimit = o.cpuLimit;
       if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
-      Object.assign(body, placementBody(o));
+      Object.assign(body, placementBody(o), hardwareBody(o));
       const v = await g.client.vms.create(body);
-      if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
+      if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n${(v.hardware?.notes ?? []).map((n) => `note: ${n}\n`).join('')}`);
       else showVm(g.output, v);
     });
 }

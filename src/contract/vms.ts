@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { VM_STATES } from '../model/states.js';
 import { Nullable, strict } from './common.js';
+import { HardwareCreateFields, HardwareView } from './hw.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -76,6 +77,7 @@ export const CreateVmBody = Type.Object(
     pin: Type.Optional(PinBody(false)),
     iothreads: Type.Optional(IothreadsField),
     hostdevs: Type.Optional(HostdevsField),
+    ...HardwareCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -129,6 +131,7 @@ export const Vm = Type.Object(
     }, { description: 'Hugepages, NUMA nodes, pinning, I/O threads and host devices.' })),
     migration: Type.Optional(Type.Object({ id: Type.String(), role: Type.String(), peer: Type.String(), startedAt: Type.String() }, { description: 'A live migration in progress: outgoing (to peer) or incoming (from the address in peer).' })),
     migratedTo: Type.Optional(Type.Object({ peer: Type.String(), url: Type.String(), at: Type.String() }, { description: 'State migrated: where the guest went.' })),
+    hardware: Type.Optional(HardwareView),
     startedAt: Type.Optional(Type.String()),
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),
     createdAt: Type.String(),

@@ -35,6 +35,8 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   /** A root daemon runs each guest's QEMU as a user of its own (uids from 2,100,000,000). */
   guestUsers: boolean;
+  /** Host directories virtiofs shares may be in (--share-root); none: shares are refused. */
+  shareRoots: string[];
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -65,11 +67,19 @@ export interface DaemonFlags {
   logFormat?: string;
   logLevel?: string;
   guestUsers?: boolean;
+  shareRoot?: string[];
 }
 
 function netPrefix(value: string): string {
   if (!/^[a-z0-9]{1,5}$/.test(value)) throw new HangarError('INVALID_SPEC', `--net-prefix must be 1-5 of a-z and 0-9, not "${value}".`);
   return value;
+}
+
+function shareRoots(values: string[]): string[] {
+  for (const v of values) {
+    if (!v.startsWith('/')) throw new HangarError('INVALID_SPEC', `--share-root must be an absolute directory, not "${v}".`);
+  }
+  return values.map((v) => resolve(v));
 }
 
 function reservedMemory(value: string): number {
@@ -106,6 +116,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     reservedMemoryMiB: reservedMemory(flags.reservedMemory ?? env.HANGAR_RESERVED_MEMORY ?? '512M'),
     netPrefix: netPrefix(flags.netPrefix ?? env.HANGAR_NET_PREFIX ?? 'hg'),
     guestUsers: flags.guestUsers ?? env.HANGAR_GUEST_USERS !== '0',
+    shareRoots: shareRoots(flags.shareRoot?.length ? flags.shareRoot : (env.HANGAR_SHARE_ROOTS ?? '').split(':').filter(Boolean)),
     ...tlsSettings(flags, env),
     ...observabilitySettings(flags, env),
   };

@@ -82,6 +82,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     store, storage, events, images, caps, host, networks, projects, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
     log: (msg) => logger.warn(vmLogFields(msg), msg),
     ...(guestUsers && { guestUsers }),
+    shareRoots: config.shareRoots,
   });
   ref.vms = vms;
   const snapshots = new SnapshotService(store, events, vms);

@@ -27,7 +27,7 @@ const BARE_FLAGS = new Set(['-no-user-config', '-nodefaults', '-S']);
 const VALUED_FLAGS = new Set([
   '-name', '-display', '-msg', '-sandbox', '-pidfile', '-machine', '-accel', '-cpu', '-smp', '-m',
   '-kernel', '-initrd', '-append', '-blockdev', '-device', '-netdev', '-object', '-chardev', '-serial', '-mon', '-vnc', '-spice', '-numa',
-  '-incoming',
+  '-incoming', '-rtc', '-action', '-global',
 ]);
 const JSON_FLAGS = new Set(['-blockdev', '-device', '-netdev', '-object']);
 

@@ -7,9 +7,10 @@ import { validateCloudInit } from '../cloudinit/index.js';
 import type { Accel, CloudInitSpec, MachineType, VmSpec } from '../model/spec.js';
 import { parseMemoryMiB, validateCpuModel, validateCpus, validateMicrovmDisplay, validateVmName } from '../model/validate.js';
 import type { PlacementInput } from './placement-ops.js';
+import type { HardwareInput } from './hw-create.js';
 import { applyPolicyFields, parseCpuLimit, validateWeight, type PolicyInput } from './settings-plan.js';
 
-export interface CreateVmInput extends PlacementInput, PolicyInput {
+export interface CreateVmInput extends PlacementInput, PolicyInput, HardwareInput {
   name: string;
   image?: string;
   cpus?: number;

@@ -27,6 +27,8 @@ import { validateVmName } from '../model/validate.js';
 import { applyPlacementInput, checkBeforeStart, placementViewLive, type PlacementOptions } from './placement-ops.js';
 import { adoptAll } from './adoption.js';
 import { applyResourceFields, checkCreateInput, cloudInitOf, type CreateVmInput } from './create-input.js';
+import { applyDiskHardware, applyHardwareInput } from './hw-create.js';
+import { withOsProfile } from './os-profiles.js';
 import { GuestAgents } from './agent.js';
 import { checkCapacityToStart, checkFitsHost, type HostInfo } from './capacity.js';
 import { diskOf, VmDevices } from './devices.js';
@@ -68,6 +70,8 @@ export interface VmServiceDeps {
   placement?: PlacementOptions;
   /** Run each guest's QEMU as a user of its own (root daemons); absent: as the daemon's user. */
   guestUsers?: GuestUsers;
+  /** Host directories virtiofs shares may be in; none: shares are refused. */
+  shareRoots?: string[];
 }
 
 /** How `start` and `delete` treat a saved VM (the migration module's save service). */
@@ -231,6 +235,7 @@ export class VmService {
   // ---- create / delete -----------------------------------------------------
 
   async create(input: CreateVmInput): Promise<VmView> {
+    input = withOsProfile(input);
     const { name, cpus, memoryMiB, imageName, machine, vnc } = checkCreateInput(input);
     checkFitsHost(this.deps.host, name, cpus, memoryMiB);
     if (await this.deps.store.getVm(name)) {
@@ -253,6 +258,7 @@ export class VmService {
     if (project !== DEFAULT_PROJECT) spec.project = project;
     applyResourceFields(spec, input);
     await applyPlacementInput(spec, input, this.deps.placement);
+    await applyHardwareInput(spec, input, { caps: this.deps.caps, listVms: () => this.deps.store.listVms(), shareRoots: this.deps.shareRoots ?? [] });
     if (input.forwards?.length) spec.nics[0]!.forwards = await checkForwards(input.forwards.map(parseForward), name, await this.deps.store.listVms());
     if (input.cloudInit) spec.cloudInit = cloudInitOf(input.cloudInit);
     const created: VolumeRecord[] = [];
@@ -269,6 +275,7 @@ export class VmService {
         created.push(data);
         spec.disks.push(diskOf('disk0', data));
       }
+      applyDiskHardware(spec, input);
       for (const v of created) await this.deps.storage.markAttached(v.pool, v.name, name);
       const now = new Date().toISOString();
       const record: VmRecord = { id: vmId, name, spec, state: 'stopped', createdAt: now, updatedAt: now };

@@ -10,6 +10,7 @@
  *   saved-state.json         when and from what state it was saved
  *   saving.json              marker while a save runs: after a daemon crash, says to resume
  */
+import { assertStateMovable } from '../model/hw.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -78,6 +79,7 @@ export class SaveService {
     return this.vms.operate(name, 'save', async (h) => {
       const rec = await h.record();
       assertOperationAllowed(name, rec.state, 'save');
+      assertStateMovable(rec.spec, 'save');
       return this.saveLocked(h, rec, params, ctx);
     });
   }

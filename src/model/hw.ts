@@ -263,3 +263,17 @@ export function validateHardware(spec: VmSpec): void {
   if (spec.rtc !== undefined) oneOf(spec.rtc, ['utc', 'localtime'] as const, 'rtc', 'RTC base');
   if (spec.hyperv !== undefined && typeof spec.hyperv !== 'boolean') throw invalid('hyperv must be true or false.', 'hyperv');
 }
+
+/**
+ * Refuses saving, live-migrating or snapshotting the memory of a VM whose devices cannot carry
+ * their state: QEMU 7.2 marks vhost-user-fs (virtiofs) unmigratable, and a host USB device stays
+ * on this host.
+ */
+export function assertStateMovable(spec: Pick<VmSpec, 'name' | 'shares' | 'usb'>, what: 'save' | 'migrate' | 'memory snapshot'): void {
+  if (spec.shares?.length) {
+    throw new HangarError('NOT_MIGRATABLE', `VM "${spec.name}" has virtiofs shares (${spec.shares.map((s) => s.tag).join(', ')}): QEMU cannot ${what === 'memory snapshot' ? 'snapshot the memory of' : what} a guest with a virtiofs device. Stop it first${what === 'memory snapshot' ? ', or take a disk-only snapshot' : ''}.`, { details: { devices: spec.shares.map((s) => s.tag) } });
+  }
+  if (spec.usb?.length && what === 'migrate') {
+    throw new HangarError('NOT_MIGRATABLE', `VM "${spec.name}" has host USB devices passed through (${spec.usb.map(usbHostText).join(', ')}): they cannot move to another host.`, { details: { devices: spec.usb.map(usbHostText) } });
+  }
+}

@@ -17,7 +17,7 @@ describe('OS profiles', () => {
   });
 
   it('leaves input without os alone and refuses unknown profiles', () => {
-    const input = { name: 'x' };
+    const input: { name: string; cpus?: number } & { os?: undefined } = { name: 'x' };
     expect(withOsProfile(input)).toBe(input);
     expect(() => withOsProfile({ os: 'beos' as never })).toThrow(/not one of linux, windows, other/);
   });

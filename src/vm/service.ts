@@ -29,6 +29,7 @@ import { adoptAll } from './adoption.js';
 import { applyResourceFields, checkCreateInput, cloudInitOf, type CreateVmInput } from './create-input.js';
 import { applyDiskHardware, applyHardwareInput } from './hw-create.js';
 import { withOsProfile } from './os-profiles.js';
+import { VmHardwareRuntime } from './virtiofs.js';
 import { GuestAgents } from './agent.js';
 import { checkCapacityToStart, checkFitsHost, type HostInfo } from './capacity.js';
 import { diskOf, VmDevices } from './devices.js';
@@ -138,6 +139,7 @@ export class VmService {
       records: this.records, events, paths, caps: deps.caps, defaultAccel: deps.defaultAccel, qemuBinary: deps.qemuBinary ?? QEMU_BINARY,
       ...(deps.cgroups && { cgroups: deps.cgroups }), ...(deps.networks && { networks: deps.networks }), ...(deps.placement && { placement: deps.placement }),
       guestFiles: this.guestFiles, agents: this.agents,
+      hw: new VmHardwareRuntime({ shareRoots: deps.shareRoots ?? [], roMountDir: join(deps.runDir, 'virtiofs-ro'), log }),
       isBusy: (name) => this.busy.has(name),
       onUnrequestedExit: (name, outcome) => {
         void this.policies.afterExit(name, outcome).catch((e: unknown) => log(`${name}: applying the restart policy failed: ${errorText(e)}`));

@@ -174,6 +174,7 @@ export function buildProgram(): Command {
     .option('--net-prefix <prefix>', 'prefix of the bridges, taps and firewall tables of managed networks (env HANGAR_NET_PREFIX, default hg)')
     .option('--no-guest-users', "run guests' QEMU as the daemon's user instead of one unprivileged user per guest (env HANGAR_GUEST_USERS=0)")
     .option('--swtpm <path>', 'the swtpm binary behind vTPMs (vm create --tpm), a path or a name in PATH (env HANGAR_SWTPM; default swtpm)')
+    .option('--share-root <dir>', 'a host directory virtiofs shares (vm create --share) may be in (repeatable; env HANGAR_SHARE_ROOTS, colon-separated); none: shares are refused', collect, [])
     .option('--listen <addr>', 'also serve the API and the web UI over TLS on ADDRESS:PORT, e.g. 127.0.0.1:8443 (repeatable; env HANGAR_LISTEN, comma-separated); API clients need a token', collect, [])
     .option('--tls-cert <file>', "the TLS listener's certificate, PEM (env HANGAR_TLS_CERT; default: self-signed, kept in <data-dir>/tls)")
     .option('--tls-key <file>', 'its private key, PEM (env HANGAR_TLS_KEY)')
@@ -181,7 +182,7 @@ export function buildProgram(): Command {
     .option('--metrics-history <seconds>', 'metrics history kept per VM (env HANGAR_METRICS_HISTORY, default 3600)')
     .addOption(new Option('--log-format <format>', 'daemon log lines on stderr (env HANGAR_LOG_FORMAT, default json)').choices(['json', 'pretty']))
     .addOption(new Option('--log-level <level>', 'least severe level logged (env HANGAR_LOG_LEVEL, default info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
-    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string; reservedMemory?: string; netPrefix?: string; listen: string[]; tlsCert?: string; tlsKey?: string; metricsInterval?: string; metricsHistory?: string; logFormat?: string; logLevel?: string; guestUsers: boolean; swtpm?: string }, cmd: Command) => {
+    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string; reservedMemory?: string; netPrefix?: string; listen: string[]; tlsCert?: string; tlsKey?: string; metricsInterval?: string; metricsHistory?: string; logFormat?: string; logLevel?: string; guestUsers: boolean; swtpm?: string; shareRoot: string[] }, cmd: Command) => {
       const { runDaemon } = await import('../daemon/daemon.js');
       const g = cmd.optsWithGlobals<GlobalOpts>();
       // --no-guest-users turns it off; without the flag the environment may (commander defaults it to true).

@@ -13,6 +13,7 @@ import { addIdentityFlags, identityBody, type IdentityFlags } from './clone-flag
 import { addFirmwareFlags, firmwareBody, type FirmwareFlags } from './firmware-flags.js';
 import { addMediaFlags, mediaBody, type MediaFlags } from './media-flags.js';
 import { addTpmFlags, tpmBody, type TpmFlags } from './tpm-flags.js';
+import { addHardwareFlags, hardwareBody, type HardwareFlags } from './hw-flags.js';
 
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 const print = (text: string) => process.stdout.write(text);
@@ -76,7 +77,7 @@ export function intOption(name: string) {
 }
 
 export function addCreateCommand(vm: Command, globals: Globals, showVm: (format: OutputFormat, v: Vm) => void): void {
-  const create = addMediaFlags(addFirmwareFlags(addIdentityFlags(vm.command('create')))
+  const create = addMediaFlags(addFirmwareFlags(addIdentityFlags(addHardwareFlags(vm.command('create'))))
     .description('Define a VM from an image, or to install from an ISO (and start it with --start)')
     .argument('<name>', 'VM name: letters, digits, hyphens; starts with a letter; at most 63')
     .option('--image <image>', 'image to boot (see `hangar image list`); default tiny, none with --iso')
@@ -113,7 +114,7 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .option('--start', 'start it right away'));
   addTpmFlags(create);
   create
-    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: CreateVmBody = { name, ...(o.image !== undefined && { image: o.image }), ...mediaBody(o) };
       if (o.forward.length) body.forwards = o.forward;
@@ -135,9 +136,9 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
       if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;
       if (o.cpuLimit !== undefined) body.cpuLimit = o.cpuLimit;
       if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
-      Object.assign(body, placementBody(o), identityBody(o), firmwareBody(o), tpmBody(o));
+      Object.assign(body, placementBody(o), identityBody(o), firmwareBody(o), tpmBody(o), hardwareBody(o));
       const v = await g.client.vms.create(body);
-      if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n`);
+      if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n${(v.hardware?.notes ?? []).map((n) => `note: ${n}\n`).join('')}`);
       else showVm(g.output, v);
     });
 }

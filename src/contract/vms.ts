@@ -6,6 +6,7 @@ import { CreateIdentityFields, SetIdentityFields, VmIdentityFields } from './clo
 import { FirmwareCreateFields, VmFirmware } from './firmware.js';
 import { MediaCreateFields, MediaStartFields, MediaViewFields } from './media.js';
 import { TpmCreateFields, TpmVmFields } from './tpm.js';
+import { HardwareCreateFields, HardwareView } from './hw.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -84,6 +85,7 @@ export const CreateVmBody = Type.Object(
     ...FirmwareCreateFields,
     ...MediaCreateFields,
     ...TpmCreateFields,
+    ...HardwareCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -137,6 +139,7 @@ export const Vm = Type.Object(
     }, { description: 'Hugepages, NUMA nodes, pinning, I/O threads and host devices.' })),
     migration: Type.Optional(Type.Object({ id: Type.String(), role: Type.String(), peer: Type.String(), startedAt: Type.String() }, { description: 'A live migration in progress: outgoing (to peer) or incoming (from the address in peer).' })),
     migratedTo: Type.Optional(Type.Object({ peer: Type.String(), url: Type.String(), at: Type.String() }, { description: 'State migrated: where the guest went.' })),
+    hardware: Type.Optional(HardwareView),
     startedAt: Type.Optional(Type.String()),
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),
     firmware: Type.Optional(VmFirmware),

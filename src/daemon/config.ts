@@ -37,6 +37,8 @@ export interface DaemonConfig {
   guestUsers: boolean;
   /** The swtpm binary behind vTPMs (a path, or a name looked up in PATH); absent: `swtpm`. */
   swtpm?: string;
+  /** Host directories virtiofs shares may be in (--share-root); none: shares are refused. */
+  shareRoots: string[];
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -68,11 +70,19 @@ export interface DaemonFlags {
   logLevel?: string;
   guestUsers?: boolean;
   swtpm?: string;
+  shareRoot?: string[];
 }
 
 function netPrefix(value: string): string {
   if (!/^[a-z0-9]{1,5}$/.test(value)) throw new HangarError('INVALID_SPEC', `--net-prefix must be 1-5 of a-z and 0-9, not "${value}".`);
   return value;
+}
+
+function shareRoots(values: string[]): string[] {
+  for (const v of values) {
+    if (!v.startsWith('/')) throw new HangarError('INVALID_SPEC', `--share-root must be an absolute directory, not "${v}".`);
+  }
+  return values.map((v) => resolve(v));
 }
 
 function reservedMemory(value: string): number {
@@ -110,6 +120,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     netPrefix: netPrefix(flags.netPrefix ?? env.HANGAR_NET_PREFIX ?? 'hg'),
     guestUsers: flags.guestUsers ?? env.HANGAR_GUEST_USERS !== '0',
     ...((flags.swtpm ?? env.HANGAR_SWTPM) && { swtpm: (flags.swtpm ?? env.HANGAR_SWTPM)! }),
+    shareRoots: shareRoots(flags.shareRoot?.length ? flags.shareRoot : (env.HANGAR_SHARE_ROOTS ?? '').split(':').filter(Boolean)),
     ...tlsSettings(flags, env),
     ...observabilitySettings(flags, env),
   };

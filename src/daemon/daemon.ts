@@ -83,6 +83,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     log: (msg) => logger.warn(vmLogFields(msg), msg),
     ...(guestUsers && { guestUsers }),
     tpm: { stateRoot: join(config.dataDir, 'tpm'), ...(config.swtpm !== undefined && { swtpmBinary: config.swtpm }) },
+    shareRoots: config.shareRoots,
   });
   ref.vms = vms;
   const snapshots = new SnapshotService(store, events, vms);

@@ -21,6 +21,7 @@
  * the source and asks the destination to abort (QEMU ended, record and new volumes removed).
  * A restarted daemon finds what it was doing in the record's migration marker (`recover`).
  */
+import { assertStateMovable } from '../model/hw.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -177,6 +178,7 @@ export class LiveMigrationService {
     return this.vms.operate(name, 'migrate', async (h) => {
       const rec = await h.record();
       this.assertMigratable(rec);
+      assertStateMovable(rec.spec, 'migrate');
       return this.migrateLocked(h, rec, input, params, ctx);
     });
   }

@@ -11,6 +11,7 @@
  *   saving.json              marker while a save runs: after a daemon crash, says to resume
  *   nvram.raw                a UEFI VM's NVRAM at the save, copied back before the restore
  */
+import { assertStateMovable } from '../model/hw.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -82,6 +83,7 @@ export class SaveService {
     return this.vms.operate(name, 'save', async (h) => {
       const rec = await h.record();
       assertOperationAllowed(name, rec.state, 'save');
+      assertStateMovable(rec.spec, 'save');
       return this.saveLocked(h, rec, params, ctx);
     });
   }

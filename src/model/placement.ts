@@ -141,8 +141,11 @@ export function dimmAlignMiB(spec: Pick<VmSpec, 'hugepages'>): number {
 }
 
 /** QOM properties of a memory backend for this VM's RAM (guest memory, NUMA nodes, DIMMs). */
-export function memoryBackendProps(spec: Pick<VmSpec, 'hugepages'>): { 'qom-type': string; hugetlb?: boolean; hugetlbsize?: number } {
+export function memoryBackendProps(spec: Pick<VmSpec, 'hugepages' | 'shares'>): { 'qom-type': string; hugetlb?: boolean; hugetlbsize?: number; share?: boolean } {
+  // virtiofs: virtiofsd maps guest RAM, so it must be a shared memfd.
+  if (spec.shares?.length && !spec.hugepages) return { 'qom-type': 'memory-backend-memfd', share: true };
   if (!spec.hugepages) return { 'qom-type': 'memory-backend-ram' };
+  if (spec.shares?.length) return { 'qom-type': 'memory-backend-memfd', hugetlb: true, hugetlbsize: spec.hugepages.sizeKiB * 1024, share: true };
   // memfd: hugetlb pages without a hugetlbfs mount to manage; QEMU maps it shared, so the
   // kernel reserves every page at start (a short host fails there, not later with SIGBUS).
   return { 'qom-type': 'memory-backend-memfd', hugetlb: true, hugetlbsize: spec.hugepages.sizeKiB * 1024 };

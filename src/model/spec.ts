@@ -29,7 +29,21 @@ export interface DiskSpec {
   bps?: number;
   /** The I/O thread (`iothread0`…) that serves this disk; unset with `iothreads` set: assigned round-robin. */
   iothread?: string;
+  /** The controller the guest sees it on; absent means virtio-blk. */
+  bus?: DiskBus;
+  /** Host page cache mode (QEMU's cache.direct / cache.no-flush / write-cache); absent: QEMU's default (writeback). */
+  cache?: DiskCache;
+  /** Host I/O engine of the file node; `native` needs cache none or directsync. */
+  aio?: 'threads' | 'native' | 'io_uring';
+  /** Pass the guest's TRIM/UNMAP down to the image (a qcow2 file shrinks). */
+  discard?: boolean;
+  /** Detect written zeroes: `unmap` (needs discard) frees them too. */
+  detectZeroes?: 'off' | 'on' | 'unmap';
 }
+
+export type DiskBus = 'virtio-blk' | 'virtio-scsi' | 'sata' | 'nvme';
+export type DiskCache = 'none' | 'writeback' | 'writethrough' | 'directsync' | 'unsafe';
+export type NicModel = 'virtio' | 'e1000e' | 'rtl8139';
 
 export interface PortForward {
   protocol: 'tcp' | 'udp';
@@ -52,7 +66,30 @@ export interface NicSpec {
   tap?: string;
   /** Network boot (iPXE) in this place of the boot order; omitted means not tried. */
   bootIndex?: number;
+  /** The emulated NIC; absent means virtio. */
+  model?: NicModel;
+  /** virtio multiqueue: queue pairs (tap NICs only); absent or 1 means one. */
+  queues?: number;
+  /** MTU the virtio NIC offers the guest (host_mtu). */
+  mtu?: number;
 }
+
+/** A host USB device passed through: by vendor:product (hex, as lsusb shows) or by bus and port path. */
+export type UsbHostSpec = { vendorId: string; productId: string } | { bus: number; port: string };
+
+export interface WatchdogSpec {
+  model: 'i6300esb' | 'itco';
+  action: 'reset' | 'poweroff' | 'pause' | 'none' | 'shutdown' | 'debug';
+}
+
+/** A virtiofs shared folder: host directory `source` (absolute, real path) seen by the guest as mount tag `tag`. */
+export interface ShareSpec {
+  tag: string;
+  source: string;
+  readOnly?: boolean;
+}
+
+export type OsProfile = 'linux' | 'windows' | 'other';
 
 export interface VmSpec {
   name: string;
@@ -114,6 +151,27 @@ export interface VmSpec {
   bootOnce?: BootDevice;
   /** A TPM 2.0 backed by a swtpm process of its own: tpm-crb (q35) or tpm-tis (pc); no microvm. */
   tpm?: TpmSpec;
+  /** vCPU topology; sockets × cores × threads equals maxCpus (or cpus). */
+  topology?: { sockets: number; cores: number; threads: number };
+  /** CPU features added (`+x`) or removed (`-x`) from the CPU model. */
+  cpuFlags?: string[];
+  /** The versioned machine type pinned at create (e.g. `pc-q35-7.2`); absent: the unversioned alias of `machine`. */
+  machineVersion?: string;
+  /** A USB controller (qemu-xhci) with an absolute-pointer tablet (set at create on VMs with a display). */
+  tablet?: boolean;
+  /** Host USB devices passed through (they get a USB controller). */
+  usb?: UsbHostSpec[];
+  watchdog?: WatchdogSpec;
+  /** A virtio vsock with this guest CID (3 or more, unique on the host). */
+  vsock?: { cid: number };
+  /** virtiofs shared folders (a virtiofsd per share; guest RAM becomes shared memfd). */
+  shares?: ShareSpec[];
+  /** The guest OS profile the VM was created with (defaults only; informational afterwards). */
+  os?: OsProfile;
+  /** Hyper-V enlightenments for Windows guests (those the accelerator cannot do are left out). */
+  hyperv?: boolean;
+  /** The guest's real-time clock: UTC (default) or local time (Windows). */
+  rtc?: 'utc' | 'localtime';
 }
 
 /**
@@ -235,4 +293,6 @@ export interface VmPaths {
   nvram?: string;
   /** swtpm's control socket (QEMU's tpm-emulator connects to it), when the spec has `tpm`. */
   tpmSocket?: string;
+  /** virtiofsd's vhost-user socket for each of `spec.shares`, in order. */
+  shareSockets?: string[];
 }

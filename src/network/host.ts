@@ -446,7 +446,7 @@ export class HostNetworks {
    * Creates (or adopts) the persistent tap `tap`, enslaved to network `network`'s bridge and up.
    * `owner` lets an unprivileged QEMU open it.
    */
-  createTap(network: string, tap: string, owner: { uid?: number; gid?: number } = {}): Promise<void> {
+  createTap(network: string, tap: string, owner: { uid?: number; gid?: number; multiQueue?: boolean } = {}): Promise<void> {
     return this.lock.run('host', async () => {
       validateNetworkName(network);
       validateIfname(tap, 'tap');
@@ -468,6 +468,8 @@ export class HostNetworks {
         const args = ['tuntap', 'add', 'dev', tap, 'mode', 'tap'];
         if (owner.uid !== undefined) args.push('user', String(owner.uid));
         if (owner.gid !== undefined) args.push('group', String(owner.gid));
+        // virtio multiqueue: QEMU opens one queue per pair on the same tap.
+        if (owner.multiQueue) args.push('multi_queue');
         await this.ip(args);
         this.log(`network ${network}: created tap ${tap}`);
       }

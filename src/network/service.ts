@@ -123,7 +123,7 @@ export class NetworkService {
   }
 
   /** `owner`: the uid/gid of the QEMU that will open the tap (a guest's own user). */
-  async createTap(network: string, tap: string, owner: { uid?: number; gid?: number } = {}): Promise<void> {
+  async createTap(network: string, tap: string, owner: { uid?: number; gid?: number; multiQueue?: boolean } = {}): Promise<void> {
     await this.get(network);
     await this.host.createTap(network, tap, owner);
   }

@@ -27,7 +27,7 @@ const BARE_FLAGS = new Set(['-no-user-config', '-nodefaults', '-S']);
 const VALUED_FLAGS = new Set([
   '-name', '-display', '-msg', '-sandbox', '-pidfile', '-machine', '-accel', '-cpu', '-smp', '-m',
   '-kernel', '-initrd', '-append', '-blockdev', '-device', '-netdev', '-object', '-chardev', '-serial', '-mon', '-vnc', '-spice', '-numa',
-  '-incoming', '-uuid', '-global', '-tpmdev',
+  '-incoming', '-uuid', '-global', '-tpmdev', '-rtc', '-action',
 ]);
 const JSON_FLAGS = new Set(['-blockdev', '-device', '-netdev', '-object']);
 

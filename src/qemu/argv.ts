@@ -18,6 +18,8 @@ import { FW_CODE_NODE, FW_VARS_NODE, firmwareMachinePairs, firmwareOptions } fro
 import { withBootOnce } from '../model/boot-order.js';
 import { mediaSection } from './argv-media.js';
 import { TPM_DEVICE_ID, tpmSection } from './argv-tpm.js';
+import { validateHardware } from '../model/hw.js';
+import { applyDiskHw, applyNicHw, cpuArg, diskControllersSection, HW_DEVICE_IDS, hwDevicesSection, machineType, smpPairs } from './argv-hw.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -72,7 +74,7 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** Device ids the builder itself uses. */
-const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed', FW_CODE_NODE, FW_VARS_NODE, TPM_DEVICE_ID];
+const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed', FW_CODE_NODE, FW_VARS_NODE, TPM_DEVICE_ID, ...Object.values(HW_DEVICE_IDS)];
 
 /**
  * Escape a value for QEMU's keyval / QemuOpts syntax: a comma is written as `,,`.
@@ -112,10 +114,12 @@ export function buildQemuArgv(storedSpec: VmSpec, caps: HostCaps, paths: VmPaths
     bootSection,
     hotplugSection,
     iothreadsSection,
+    diskControllers,
     disksSection,
     mediaSection,
     nicsSection,
     hostdevsSection,
+    hwDevices,
     balloonSection,
     rngSection,
     tpmSection,
@@ -150,8 +154,8 @@ function baseSection({ spec, paths }: BuildContext): QemuOption[] {
 export const RAM_BACKEND_ID = 'ram0';
 
 function machineSection({ spec, accel }: BuildContext): QemuOption[] {
-  const pairs: Array<[string, string]> = [['type', spec.machine]];
-  if (spec.hugepages && !spec.numa) pairs.push(['memory-backend', RAM_BACKEND_ID]);
+  const pairs: Array<[string, string]> = [['type', machineType(spec)]];
+  if ((spec.hugepages || spec.shares?.length) && !spec.numa) pairs.push(['memory-backend', RAM_BACKEND_ID]);
   pairs.push(...firmwareMachinePairs(spec));
   return [keyval('-machine', pairs), raw('-accel', accel)];
 }
@@ -164,11 +168,12 @@ function firmwareSection({ spec, paths }: BuildContext): QemuOption[] {
 /** pc-dimm slots a guest with hot-pluggable memory gets. */
 export const MEMORY_SLOTS = 8;
 
-function cpuSection({ spec }: BuildContext): QemuOption[] {
-  const smp = spec.maxCpus !== undefined && spec.maxCpus > spec.cpus
+function cpuSection({ spec, accel }: BuildContext): QemuOption[] {
+  const topology = smpPairs(spec);
+  const smp = topology ? keyval('-smp', topology) : spec.maxCpus !== undefined && spec.maxCpus > spec.cpus
     ? keyval('-smp', [['cpus', String(spec.cpus)], ['maxcpus', String(spec.maxCpus)]])
     : raw('-smp', String(spec.cpus));
-  return [raw('-cpu', spec.cpuModel), smp];
+  return [raw('-cpu', cpuArg(spec, accel)), smp];
 }
 
 export function numaBackendId(node: number): string {
@@ -193,7 +198,7 @@ function memorySection({ spec }: BuildContext): QemuOption[] {
       return [json('-object', object), keyval('-numa', pairs, 'node')];
     })];
   }
-  if (spec.hugepages) return [size, json('-object', backend(RAM_BACKEND_ID, spec.memoryMiB))];
+  if (spec.hugepages || spec.shares?.length) return [size, json('-object', backend(RAM_BACKEND_ID, spec.memoryMiB))];
   return [size];
 }
 
@@ -251,6 +256,14 @@ function disksSection(ctx: BuildContext): QemuOption[] {
   return ctx.spec.disks.flatMap((disk, i) => diskOptions(disk, i, ctx));
 }
 
+function diskControllers({ spec }: BuildContext): QemuOption[] {
+  return diskControllersSection(spec);
+}
+
+function hwDevices({ spec, paths }: BuildContext): QemuOption[] {
+  return hwDevicesSection(spec, paths.shareSockets);
+}
+
 function diskOptions(disk: DiskSpec, index: number, { spec, bus }: BuildContext): QemuOption[] {
   const fileNode = `file-${disk.id}`;
   const device: JsonObject = { driver: virtioDriver('blk', bus), id: disk.id, drive: disk.id };
@@ -259,13 +272,12 @@ function diskOptions(disk: DiskSpec, index: number, { spec, bus }: BuildContext)
   // -kernel installs the linuxboot option ROM at bootindex 0 ("The bootindex 0 has already
   // been used"), and the firmware never reaches the disks anyway: bootindex is for disk boot.
   if (disk.bootIndex !== undefined && spec.boot.kind === 'disk') device.bootindex = disk.bootIndex;
-  return [
-    json('-blockdev', { driver: 'file', 'node-name': fileNode, filename: disk.path, 'read-only': disk.readOnly }),
-    // No lazy-refcounts: it made a memory snapshot after a revert 5x faster, but with internal
-    // snapshots it corrupted data (a reverted disk-only snapshot lost its file system in a test).
-    json('-blockdev', { driver: disk.format, 'node-name': disk.id, file: fileNode, 'read-only': disk.readOnly }),
-    json('-device', device),
-  ];
+  const file: JsonObject = { driver: 'file', 'node-name': fileNode, filename: disk.path, 'read-only': disk.readOnly };
+  // No lazy-refcounts: it made a memory snapshot after a revert 5x faster, but with internal
+  // snapshots it corrupted data (a reverted disk-only snapshot lost its file system in a test).
+  const format: JsonObject = { driver: disk.format, 'node-name': disk.id, file: fileNode, 'read-only': disk.readOnly };
+  applyDiskHw(disk, index, spec, file, format, device);
+  return [json('-blockdev', file), json('-blockdev', format), json('-device', device)];
 }
 
 function nicsSection(ctx: BuildContext): QemuOption[] {
@@ -273,6 +285,7 @@ function nicsSection(ctx: BuildContext): QemuOption[] {
 }
 
 function nicOptions(nic: NicSpec, { spec, bus }: BuildContext): QemuOption[] {
+  const device: JsonObject = { driver: virtioDriver('net', bus), id: nic.id, netdev: nic.id, mac: nic.mac.toLowerCase() };
   let netdev: JsonObject;
   if (nic.kind === 'network') {
     if (!nic.tap || !/^[a-zA-Z0-9_-]{1,15}$/.test(nic.tap)) throw invalid(`NIC ${nic.id} on a managed network needs a tap device name (1-15 of a-z, 0-9, _ or -)`);
@@ -283,9 +296,9 @@ function nicOptions(nic: NicSpec, { spec, bus }: BuildContext): QemuOption[] {
     // QAPI NetdevUserOptions.hostfwd is ['String'], i.e. a list of {"str": ...}.
     if (nic.forwards.length > 0) netdev.hostfwd = nic.forwards.map((f) => ({ str: hostfwdRule(f) }));
   }
-  const device: JsonObject = { driver: virtioDriver('net', bus), id: nic.id, netdev: nic.id, mac: nic.mac.toLowerCase() };
   // Network boot: the NIC's iPXE option ROM (QEMU's default romfile) in the firmware's boot order.
   if (nic.bootIndex !== undefined && spec.boot.kind === 'disk') device.bootindex = nic.bootIndex;
+  applyNicHw(nic, netdev, device);
   return [json('-netdev', netdev), json('-device', device)];
 }
 
@@ -446,6 +459,7 @@ function validatePaths(paths: VmPaths): void {
     ...(paths.qgaSocket !== undefined ? [['qgaSocket', paths.qgaSocket] as [keyof VmPaths, string]] : []),
     ...(paths.seedIso !== undefined ? [['seedIso', paths.seedIso] as [keyof VmPaths, string]] : []),
     ...(paths.nvram !== undefined ? [['nvram', paths.nvram] as [keyof VmPaths, string]] : []),
+    ...(paths.shareSockets ?? []).map((p) => ['shareSockets', p] as [keyof VmPaths, string]),
   ];
   for (const [key, path] of entries) {
     // Runtime paths come from the daemon, so a bad one is Hangar's bug, not the user's.
@@ -489,6 +503,7 @@ function validateSpec(spec: VmSpec, opts: BuildQemuArgvOptions | undefined): voi
   validateBoot(spec);
   validateDevices(spec);
   validatePlacement(spec);
+  validateHardware(spec);
 }
 
 function validateBoot(spec: VmSpec): void {

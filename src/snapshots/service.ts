@@ -8,6 +8,7 @@
  * the image's backing file can lose a byte, and there is nothing to merge. Revert works
  * the same for every snapshot, running or stopped.
  */
+import { assertStateMovable } from '../model/hw.js';
 import { rm, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errorText, HangarError } from '../errors/errors.js';
@@ -85,6 +86,7 @@ export class SnapshotService {
       }
       const disks = snapshotDisks(rec);
       const live = rec.state === 'running' || rec.state === 'paused';
+      if (input.memory) assertStateMovable(rec.spec, 'memory snapshot');
       if (input.memory && !live) {
         throw new HangarError('VM_STATE', `A memory snapshot needs a running guest, and "${vm}" is ${rec.state}: start it, or take a disk-only snapshot.`);
       }

@@ -8,10 +8,11 @@ import type { Accel, CloudInitSpec, MachineType, VmSpec } from '../model/spec.js
 import { parseMemoryMiB, validateCpuModel, validateCpus, validateMicrovmDisplay, validateVmName } from '../model/validate.js';
 import type { FirmwareInput } from './firmware.js';
 import type { PlacementInput } from './placement-ops.js';
+import type { HardwareInput } from './hw-create.js';
 import { applyPolicyFields, parseCpuLimit, validateWeight, type PolicyInput } from './settings-plan.js';
 import type { MediaCreateInput } from './media.js';
 
-export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInput, MediaCreateInput {
+export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInput, MediaCreateInput, HardwareInput {
   name: string;
   image?: string;
   cpus?: number;

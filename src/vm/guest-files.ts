@@ -53,7 +53,7 @@ export class GuestFiles {
     for (const nic of rec.spec.nics) {
       if (nic.kind === 'network') {
         if (!this.deps.networks) throw new HangarError('INVALID_SPEC', `NIC ${nic.id} is on network "${nic.network}", but this daemon has no managed networks.`);
-        await this.createTap(rec, nic.network!, nic.tap!);
+        await this.createTap(rec, nic.network!, nic.tap!, (nic.queues ?? 1) > 1);
       }
     }
     if (rec.spec.cloudInit) await writeSeed(rec, paths.seedIso!);
@@ -85,7 +85,7 @@ export class GuestFiles {
    * 0666, which is safe (attaching to an existing tap needs its owner or CAP_NET_ADMIN);
    * where a host left it root-only, that mode is restored.
    */
-  async createTap(rec: VmRecord, network: string, tap: string): Promise<void> {
+  async createTap(rec: VmRecord, network: string, tap: string, multiQueue = false): Promise<void> {
     const id = await this.identity(rec);
     if (id) {
       const tun = await stat('/dev/net/tun').catch(() => undefined);
@@ -94,7 +94,7 @@ export class GuestFiles {
         this.deps.log(`/dev/net/tun was mode ${(tun.mode & 0o777).toString(8)}: set to 0666 (the udev default) so guests' QEMU can open their taps`);
       }
     }
-    await this.deps.networks!.createTap(network, tap, id ?? {});
+    await this.deps.networks!.createTap(network, tap, { ...id, ...(multiQueue && { multiQueue }) });
   }
 
   async handOverDisk(disk: DiskSpec, id: GuestIdentity): Promise<void> {

@@ -27,6 +27,9 @@ import { validateVmName } from '../model/validate.js';
 import { applyPlacementInput, checkBeforeStart, placementViewLive, type PlacementOptions } from './placement-ops.js';
 import { adoptAll } from './adoption.js';
 import { applyResourceFields, checkCreateInput, cloudInitOf, type CreateVmInput } from './create-input.js';
+import { applyDiskHardware, applyHardwareInput } from './hw-create.js';
+import { withOsProfile } from './os-profiles.js';
+import { VmHardwareRuntime } from './virtiofs.js';
 import { GuestAgents } from './agent.js';
 import { applyCreateBootOrder, cdromsForCreate, changeMedia, checkBootOnce, type MediaChange } from './media.js';
 import { checkCapacityToStart, checkFitsHost, type HostInfo } from './capacity.js';
@@ -77,6 +80,8 @@ export interface VmServiceDeps {
   guestUsers?: GuestUsers;
   /** vTPMs: the swtpm binary (default `swtpm` in PATH) and where TPM state lives (`<data-dir>/tpm`). */
   tpm?: { swtpmBinary?: string; stateRoot: string };
+  /** Host directories virtiofs shares may be in; none: shares are refused. */
+  shareRoots?: string[];
 }
 
 /** How `start` and `delete` treat a saved VM (the migration module's save service). */
@@ -146,6 +151,7 @@ export class VmService {
       records: this.records, events, paths, caps: deps.caps, defaultAccel: deps.defaultAccel, qemuBinary: deps.qemuBinary ?? QEMU_BINARY,
       ...(deps.cgroups && { cgroups: deps.cgroups }), ...(deps.networks && { networks: deps.networks }), ...(deps.placement && { placement: deps.placement }),
       guestFiles: this.guestFiles, agents: this.agents, ...(this.tpm && { tpm: this.tpm }),
+      hw: new VmHardwareRuntime({ shareRoots: deps.shareRoots ?? [], roMountDir: join(deps.runDir, 'virtiofs-ro'), log }),
       isBusy: (name) => this.busy.has(name),
       onUnrequestedExit: (name, outcome) => {
         void this.policies.afterExit(name, outcome).catch((e: unknown) => log(`${name}: applying the restart policy failed: ${errorText(e)}`));
@@ -247,6 +253,7 @@ export class VmService {
   // ---- create / delete -----------------------------------------------------
 
   async create(input: CreateVmInput): Promise<VmView> {
+    input = withOsProfile(input);
     const { name, cpus, memoryMiB, imageName, machine, vnc } = checkCreateInput(input);
     checkFitsHost(this.deps.host, name, cpus, memoryMiB);
     if (await this.deps.store.getVm(name)) {
@@ -276,6 +283,7 @@ export class VmService {
       spec.tpm = this.tpm.specFor(true, machine);
     }
     await applyPlacementInput(spec, input, this.deps.placement);
+    await applyHardwareInput(spec, input, { caps: this.deps.caps, listVms: () => this.deps.store.listVms(), shareRoots: this.deps.shareRoots ?? [] });
     if (input.forwards?.length) spec.nics[0]!.forwards = await checkForwards(input.forwards.map(parseForward), name, await this.deps.store.listVms());
     if (input.cloudInit) spec.cloudInit = cloudInitOf(input.cloudInit);
     const firmware = await firmwareSpecFor(input, machine, this.deps.caps.qemuVersion);
@@ -298,6 +306,7 @@ export class VmService {
         spec.disks.push(diskOf('disk0', data, image ? undefined : 0));
       }
       applyCreateBootOrder(spec, input.boot);
+      applyDiskHardware(spec, input);
       for (const v of created) await this.deps.storage.markAttached(v.pool, v.name, name);
       const now = new Date().toISOString();
       const record: VmRecord = { id: vmId, name, spec, state: 'stopped', createdAt: now, updatedAt: now };

@@ -3,6 +3,7 @@
  * `cont`), watching it through its monitor, stopping it, and recording its end exactly once.
  * Re-adopting the processes a previous daemon started is in adoption.ts.
  */
+import { withShareSockets, type VmHardwareRuntime } from './virtiofs.js';
 import { accessSync, constants } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -104,6 +105,8 @@ export interface SupervisorDeps {
   networks?: Pick<NetworkService, 'deleteTap'>;
   placement?: PlacementOptions;
   guestFiles: Pick<GuestFiles, 'prepare'>;
+  /** Host checks and virtiofsd around each QEMU (issue 15 hardware). */
+  hw?: Pick<VmHardwareRuntime, 'beforeLaunch' | 'afterExit'>;
   agents: Pick<GuestAgents, 'agentFor' | 'agentPresent' | 'close'>;
   /** VMs with a TPM: their swtpm (absent: such a VM cannot start). */
   tpm?: Pick<VmTpm, 'start' | 'stop'>;
@@ -154,7 +157,7 @@ export class QemuSupervisor {
    */
   async launch(rec: VmRecord, opts: StartHooks = {}): Promise<VmRecord> {
     const { records } = this.deps;
-    const paths = this.deps.paths(rec);
+    const paths = withShareSockets(this.deps.paths(rec), rec.spec);
     const accel = this.accelOf(rec);
     // Restoring: the same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
     const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, { defaultAccel: this.deps.defaultAccel, ...(opts.incoming ? { incoming: 'defer' as const } : {}) });
@@ -165,6 +168,7 @@ export class QemuSupervisor {
     await Promise.all([paths.qmpSocket, paths.serialSocket, paths.vncSocket, paths.spiceSocket!, paths.pidFile, paths.qgaSocket!].map((p) => rm(p, { force: true })));
 
     const identity = await this.deps.guestFiles.prepare(rec, paths, accel);
+    await this.deps.hw?.beforeLaunch(rec, paths, identity);
     // The TPM first: QEMU connects to swtpm's socket as it starts (a restore's too: QEMU pushes the saved TPM state into it).
     const swtpm = rec.spec.tpm ? await this.startTpm(rec, paths, identity) : undefined;
     let launched: ReturnType<typeof launchQemu>;
@@ -416,6 +420,7 @@ export class QemuSupervisor {
       lv.markGone();
     }
     this.deps.agents.close(lv.id);
+    await this.deps.hw?.afterExit(lv.id, lv.paths).catch((e: unknown) => this.deps.log(`${lv.name}: stopping virtiofsd failed: ${errorText(e)}`));
     const taps = (await this.deps.records.find(lv.name).catch(() => undefined))?.spec.nics.filter((n) => n.kind === 'network' && n.tap).map((n) => n.tap!) ?? [];
     for (const tap of taps) await this.deps.networks?.deleteTap(tap).catch((e: unknown) => this.deps.log(`${lv.name}: removing tap ${tap} failed: ${errorText(e)}`));
     // Tidying after the caller has its answer: QEMU removes most of these itself.

@@ -13,6 +13,7 @@ import type { Store, VmRecord } from '../store/store.js';
 import type { Vm } from '../contract/vms.js';
 import { firmwareView } from './firmware.js';
 import { formatForward } from './forwards.js';
+import { hardwareView } from './hw-view.js';
 import { hotplugIothread, pendingPlacement, placementView, type PlacementView } from './placement-ops.js';
 
 /**
@@ -61,6 +62,7 @@ export function toView(r: VmRecord): VmView {
   };
   const placement = placementView(r);
   if (placement) v.placement = placement;
+  v.hardware = hardwareView(r.spec);
   if (r.migration) v.migration = { id: r.migration.id, role: r.migration.role, peer: r.migration.peer, startedAt: r.migration.startedAt };
   if (r.migratedTo) v.migratedTo = r.migratedTo;
   if (r.spec.autostart) v.autostart = r.spec.autostart;

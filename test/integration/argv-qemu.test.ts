@@ -12,6 +12,9 @@
  *   addresses are placeholders, so QEMU cannot start them. They are still run: QEMU must
  *   parse the JSON -device and fail at the host-device lookup of the first address (a
  *   syntax or property error fails the case).
+ * - vsock cases: this host has no /dev/vhost-vsock, so QEMU must fail opening it (and nothing
+ *   earlier); with the device present they start like any case.
+ * - virtiofs cases: the test runs /usr/lib/qemu/virtiofsd on each share's socket first.
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -25,6 +28,7 @@ import { goldenCaseNames, goldenVersionsFor, loadGoldenCase, type GoldenCase } f
 import { parseQemuVersion } from '../../src/qemu/host-caps.js';
 import { iothreadId, diskIothread } from '../../src/model/placement.js';
 import { withBootOnce } from '../../src/model/boot-order.js';
+import { hwDeviceIds } from '../../src/qemu/argv-hw.js';
 
 const versionRun = spawnSync(QEMU_BINARY, ['--version'], { encoding: 'utf8' });
 const hostQemuVersion = versionRun.status === 0 ? parseQemuVersion(versionRun.stdout) : undefined;
@@ -91,6 +95,19 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
       expect(run.stderr).not.toMatch(/Property '.*' not found|Invalid parameter|Parameter '.*' expects/);
       return;
     }
+    if (c.spec.vsock && !existsSync('/dev/vhost-vsock')) {
+      const run = spawnSync(QEMU_BINARY, argv, { encoding: 'utf8', timeout: 20_000 });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/vhost-vsock: failed to open vhost device: No such file or directory/);
+      return;
+    }
+    for (const [i, socket] of (c.paths.shareSockets ?? []).entries()) {
+      const source = mkdtempSync('/tmp/hgq-share-');
+      tempDirs.push(source);
+      const fsd = spawn('/usr/lib/qemu/virtiofsd', [`--socket-path=${socket}`, '-o', `source=${source}`, '-o', 'sandbox=chroot'], { stdio: 'ignore' });
+      children.push(fsd);
+      await waitForPath(socket, `virtiofsd for share ${c.spec.shares?.[i]?.tag}`);
+    }
     let hugepagesNeeded = 0;
     if (c.spec.hugepages) {
       expect(c.spec.hugepages.sizeKiB, 'golden hugepage cases use 2 MiB pages').toBe(2048);
@@ -138,6 +155,7 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
         // The SPICE agent's virtio-serial bus (this test passes no guest agent socket).
         ...(c.spec.spice ? ['vser0'] : []),
         ...(c.spec.machine === 'q35' ? Array.from({ length: HOTPLUG_PORTS }, (_, i) => hotplugPortId(i)) : []),
+        ...hwDeviceIds(c.spec),
       ];
       expect(peripherals.sort()).toEqual(expectedIds.sort());
 
@@ -167,6 +185,7 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
       const iothreads = (await qmp.command('query-iothreads')) as Array<{ id: string }>;
       expect(iothreads.map((t) => t.id)).toEqual(Array.from({ length: c.spec.iothreads ?? 0 }, (_, i) => iothreadId(i)));
       for (const [i, disk] of c.spec.disks.entries()) {
+        if ((disk.bus ?? 'virtio-blk') !== 'virtio-blk') continue; // I/O threads serve virtio-blk only
         const want = diskIothread(c.spec, disk, i);
         const backend = c.spec.machine === 'microvm' ? `/machine/peripheral/${disk.id}` : `/machine/peripheral/${disk.id}/virtio-backend`;
         const got = await qmp.command('qom-get', { path: backend, property: 'iothread' });
@@ -179,6 +198,7 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
       for (const disk of effective.disks) {
         expect(nodes.find((n) => n['node-name'] === `file-${disk.id}`)).toMatchObject({ drv: 'file', file: disk.path, ro: disk.readOnly });
         expect(nodes.find((n) => n['node-name'] === disk.id)).toMatchObject({ drv: disk.format, ro: disk.readOnly });
+        if (disk.bus === 'nvme') continue; // the NVMe controller has no bootindex of its own
         const bootIndex = await qmp.command('qom-get', { path: `/machine/peripheral/${disk.id}`, property: 'bootindex' });
         expect(bootIndex).toBe(c.spec.boot.kind === 'disk' ? (disk.bootIndex ?? -1) : -1);
       }
@@ -227,6 +247,14 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
   });
 });
 
+async function waitForPath(path: string, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${what}: ${path} did not appear`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /**
  * Make a golden case runnable here: TCG instead of KVM (nested KVM does not boot guests on
  * these machines), fresh short temp paths that keep each golden basename (so the injection
@@ -257,6 +285,7 @@ async function prepareForThisHost(golden: GoldenCase): Promise<GoldenCase> {
     ...(c.paths.spiceSocket !== undefined && { spiceSocket: relocate(c.paths.spiceSocket) }),
     pidFile: relocate(c.paths.pidFile),
     qemuLog: relocate(c.paths.qemuLog),
+    ...(c.paths.shareSockets && { shareSockets: c.paths.shareSockets.map(relocate) }),
   };
   if (golden.paths.nvram !== undefined) {
     // UEFI: the VM's NVRAM, a copy of the case's vars template (the code stays the host's OVMF).

@@ -225,8 +225,58 @@ export interface paths {
                             /** @description Full PCI address, e.g. 0000:01:00.0. */
                             address: string;
                         }[];
-                        /** @description A TPM 2.0 backed by swtpm, run as the guest's own user, its state kept per VM (it moves with save/restore, memory snapshots and live migration; deleted with the VM): tpm-crb on q35, tpm-tis on pc. Refused on microvm (INVALID_SPEC) and when swtpm is not installed (TPM_UNAVAILABLE). Default false. */
-                        tpm?: boolean;
+                        /** @description OS profile: defaults applied under the explicit fields. windows: q35, SATA disk, e1000e NIC, USB tablet, Hyper-V enlightenments (those TCG cannot do are left out, see hardware.notes), RTC in local time, cloud-init as config-drive; also UEFI + Secure Boot + TPM. other: SATA and e1000e. */
+                        os?: "linux" | "windows" | "other";
+                        /** @description vCPU topology; sockets × cores × threads must equal maxCpus (or cpus). */
+                        topology?: string | {
+                            sockets: number;
+                            cores: number;
+                            threads: number;
+                        };
+                        /** @description CPU features to add or remove: "+avx2,-x2apic" or a list; names of a-z 0-9 _ . -. */
+                        cpuFlags?: string | string[];
+                        diskBus?: "virtio-blk" | "virtio-scsi" | "sata" | "nvme";
+                        diskCache?: "none" | "writeback" | "writethrough" | "directsync" | "unsafe";
+                        diskAio?: "threads" | "native" | "io_uring";
+                        /** @description Pass TRIM/UNMAP from the guest down to the image (a qcow2 file shrinks). */
+                        discard?: boolean;
+                        detectZeroes?: "off" | "on" | "unmap";
+                        nicModel?: "virtio" | "e1000e" | "rtl8139";
+                        /** @description virtio multiqueue pairs; NICs on managed networks only (user-mode NICs have one queue). */
+                        nicQueues?: number;
+                        /** @description MTU a virtio NIC offers the guest. */
+                        mtu?: number;
+                        /** @description USB tablet (absolute pointer); default on for VMs with a display. */
+                        tablet?: boolean;
+                        /** @description Host USB devices to pass through: "VENDOR:PRODUCT" (hex) or "BUS-PORT"; refused (HOST_DEVICE_UNAVAILABLE) when not plugged in. */
+                        usb?: (string | ({
+                            /** @description 4 hex digits */
+                            vendorId: string;
+                            /** @description 4 hex digits */
+                            productId: string;
+                        } | {
+                            bus: number;
+                            /** @description e.g. 2.3 */
+                            port: string;
+                        }))[];
+                        watchdog?: string | {
+                            model: "i6300esb" | "itco";
+                            action: "reset" | "poweroff" | "pause" | "none" | "shutdown" | "debug";
+                        };
+                        /** @description A virtio vsock (guest CID allocated, unique on the host); needs /dev/vhost-vsock (HOST_DEVICE_UNAVAILABLE). */
+                        vsock?: boolean;
+                        /** @description virtiofs shared folders (virtiofsd per share, started before QEMU). Outside the allowed roots: SHARE_PATH_NOT_ALLOWED. A VM with shares cannot be saved, migrated or snapshotted with memory (NOT_MIGRATABLE). */
+                        shares?: (string | {
+                            /** @description Mount tag in the guest (mount -t virtiofs TAG /mnt), 1-36 of letters, digits, _ . -. */
+                            tag: string;
+                            /** @description Host directory: absolute, inside a root the admin allows (daemon --share-root), symlinks resolved. */
+                            source: string;
+                            /** @description The guest cannot write (a read-only bind mount under virtiofsd). */
+                            readOnly?: boolean;
+                        })[];
+                        /** @description Hyper-V enlightenments (Windows guests). */
+                        hyperv?: boolean;
+                        rtc?: "utc" | "localtime";
                     };
                 };
             };
@@ -4874,7 +4924,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -5000,6 +5050,50 @@ export interface components {
                 url: string;
                 at: string;
             };
+            /** @description Guest hardware: topology, CPU flags, buses and models, USB, watchdog, vsock, shares, OS profile. */
+            hardware?: {
+                os?: string;
+                /** @description The machine type pinned at create, e.g. pc-q35-7.2. */
+                machineVersion?: string;
+                topology?: {
+                    sockets: number;
+                    cores: number;
+                    threads: number;
+                };
+                cpuFlags?: string[];
+                tablet: boolean;
+                hyperv?: boolean;
+                rtc?: string;
+                watchdog?: {
+                    model: string;
+                    action: string;
+                };
+                vsock?: {
+                    cid: number;
+                };
+                usb?: string[];
+                shares?: {
+                    tag: string;
+                    source: string;
+                    readOnly: boolean;
+                }[];
+                disks: {
+                    id: string;
+                    bus: string;
+                    cache?: string;
+                    aio?: string;
+                    discard: boolean;
+                    detectZeroes?: string;
+                }[];
+                nics: {
+                    id: string;
+                    model: string;
+                    queues: number;
+                    mtu?: number;
+                }[];
+                /** @description Where the VM gets less than it asked for (e.g. Hyper-V enlightenments TCG cannot give). */
+                notes: string[];
+            };
             startedAt?: string;
             lastExit?: {
                 code: number | null;
@@ -5008,13 +5102,6 @@ export interface components {
             };
             createdAt: string;
             updatedAt: string;
-            /** @description The VM has a vTPM (swtpm). */
-            tpm?: {
-                /** @description The guest's TPM interface: tpm-crb (q35) or tpm-tis (pc). */
-                model: "crb" | "tis";
-                /** @enum {string} */
-                version: "2.0";
-            };
         };
         Image: {
             name: string;

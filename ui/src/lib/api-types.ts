@@ -355,6 +355,10 @@ export interface paths {
                             pauseMs?: number;
                             /** @description How long the clone took in the daemon, in ms. */
                             durationMs: number;
+                            /** @description Where the time went: ms from the start at the end of each step (checks, files, freeze, commit, volumes, record). */
+                            steps?: {
+                                [key: string]: number;
+                            };
                         };
                     };
                 };

@@ -44,6 +44,7 @@ export const CloneVmReply = Type.Object({
   linked: Type.Boolean(),
   pauseMs: Type.Optional(Type.Number({ description: 'How long a running source was paused, in ms.' })),
   durationMs: Type.Number({ description: 'How long the clone took in the daemon, in ms.' }),
+  steps: Type.Optional(Type.Record(Type.String(), Type.Number(), { description: 'Where the time went: ms from the start at the end of each step (checks, files, freeze, commit, volumes, record).' })),
 });
 
 export const RenameVmBody = Type.Object({ name: Type.String({ description: 'The new name.' }) }, strict);

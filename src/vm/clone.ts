@@ -14,6 +14,7 @@
  * disk is a flattened copy (of the frozen base when the source runs).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
@@ -25,14 +26,14 @@ import { macAddress } from '../network/names.js';
 import type { NetworkService } from '../network/service.js';
 import { DEFAULT_PROJECT, type ProjectService } from '../projects/service.js';
 import type { QmpClient } from '../qmp/index.js';
-import { commitFreeze, prepareFreeze, abandonFreeze, type FreezePlan } from '../storage/freeze.js';
-import { createImage } from '../storage/qemu-img.js';
+import { abandonFreeze, buildFreezeFiles, commitFreeze, planFreeze, prepareFreeze, type FreezePlan } from '../storage/freeze.js';
+import { writeQcow2Overlay } from '../storage/qcow2-overlay.js';
 import type { StorageService, VolumeRecord } from '../storage/service.js';
 import type { Store, VmRecord } from '../store/store.js';
 import { checkFitsHost, type HostInfo } from './capacity.js';
 import { diskOf } from './devices.js';
 import { checkForwards, parseForward } from './forwards.js';
-import { liveFreeze } from './live-freeze.js';
+import { liveFreeze, liveSnapshotNames } from './live-freeze.js';
 import type { VmRecords } from './records.js';
 
 export interface CloneVmInput {
@@ -52,6 +53,8 @@ export interface CloneResult {
   /** How long a running source was paused (linked or full clone of a running VM). */
   pauseMs?: number;
   durationMs: number;
+  /** Where the time went (ms from the start of the clone at the end of each step). */
+  steps: Record<string, number>;
 }
 
 /**
@@ -75,6 +78,8 @@ export interface CloneDeps {
   host: HostInfo;
   qmpOf: (rec: VmRecord) => QmpClient;
   paths: (rec: Pick<VmRecord, 'id' | 'name'>) => VmPaths;
+  /** Hands a new disk file of a running VM to its QEMU's user (guest users on). */
+  handOverFile?: (rec: VmRecord, path: string) => Promise<void>;
 }
 
 /** `web1.example.com` → `web2.example.com`; `web1` → `web2`. */
@@ -114,9 +119,16 @@ export function cloneSpec(src: VmSpec, dst: string, newId: string, takenMacs: It
 export class VmCloner {
   constructor(private readonly deps: CloneDeps) {}
 
+  private handOver(rec: VmRecord): { handOver?: (path: string) => Promise<void> } {
+    const h = this.deps.handOverFile;
+    return h ? { handOver: (path) => h(rec, path) } : {};
+  }
+
   /** The caller holds the source's lock and has checked the clone's name is free. */
   async clone(src: VmRecord, input: CloneVmInput): Promise<CloneResult> {
     const t0 = performance.now();
+    const steps: Record<string, number> = {};
+    const mark = (step: string) => (steps[step] = Math.round((performance.now() - t0) * 10) / 10);
     const { deps } = this;
     const dst = validateVmName(input.name);
     const linked = input.linked === true;
@@ -152,19 +164,37 @@ export class VmCloner {
       nic.forwards = await checkForwards(input.forwards.map(parseForward), dst, all);
     }
 
+    mark('checks');
     // The point in time: frozen bases (linked, or a running source), or the stopped source's files.
+    // Every file is built first, side by side (one qemu-img each); the guest pauses only for the switch.
     let pauseMs: number | undefined;
     const bases = new Map<string, VolumeRecord>();
+    const linkedFiles = new Map<string, string>();
     if (linked || live) {
       const items: Array<{ disk: VmSpec['disks'][number]; plan: FreezePlan }> = [];
+      // A running guest's snapshots, from its QEMU (one query instead of a qemu-img per disk).
+      const liveSnaps = live ? liveSnapshotNames(deps.qmpOf(src)) : undefined;
+      liveSnaps?.catch(() => undefined);
       try {
-        for (const disk of src.spec.disks) items.push({ disk, plan: await prepareFreeze(deps.storage, disk.volume!.pool, disk.volume!.name) });
-        if (live && items.length > 0) pauseMs = (await liveFreeze(deps.qmpOf(src), items, { running: src.state === 'running' })).pauseMs;
+        for (const disk of src.spec.disks) items.push({ disk, plan: await planFreeze(deps.storage, disk.volume!.pool, disk.volume!.name) });
+        await Promise.all(items.map(async ({ disk, plan }) => {
+          const clonePath = linked ? await deps.storage.pathFor(plan.volume.pool, cloneVolumeName(src.name, dst, plan.volume.name, disk.id)) : undefined;
+          if (clonePath && existsSync(clonePath)) throw new HangarError('VOLUME_EXISTS', `Pool "${plan.volume.pool}" has a file ${clonePath} already: delete the volume that holds it, or pick another name.`);
+          await Promise.all([
+            buildFreezeFiles(plan, { hold: live, ...(liveSnaps && { snapshots: async () => (await liveSnaps).get(disk.id) ?? [] }) }),
+            clonePath ? writeQcow2Overlay(clonePath, plan.volume.sizeBytes, { path: plan.basePath, format: 'qcow2' }).then(() => linkedFiles.set(disk.id, clonePath)) : undefined,
+          ]);
+        }));
+        mark('files');
+        if (live && items.length > 0) pauseMs = (await liveFreeze(deps.qmpOf(src), items, { running: src.state === 'running', ...this.handOver(src) })).pauseMs;
       } catch (e) {
         for (const { plan } of items) await abandonFreeze(plan);
+        for (const f of linkedFiles.values()) await rm(f, { force: true });
         throw e;
       }
+      mark('freeze');
       for (const { disk, plan } of items) bases.set(disk.id, await commitFreeze(deps.storage, plan));
+      mark('commit');
     }
 
     const created: VolumeRecord[] = [];
@@ -175,8 +205,7 @@ export class VmCloner {
         const base = bases.get(disk.id);
         let vol: VolumeRecord;
         if (linked) {
-          const path = await deps.storage.pathFor(pool, newName);
-          await createImage(path, 'qcow2', base!.sizeBytes, { path: base!.path, format: 'qcow2', unsafe: true });
+          const path = linkedFiles.get(disk.id)!;
           vol = { pool, name: newName, format: 'qcow2', sizeBytes: base!.sizeBytes, path, ownedBy: dst, base: { pool, name: base!.name }, createdAt: new Date().toISOString() };
           try {
             await deps.storage.putVolume(vol, { create: true });
@@ -194,13 +223,15 @@ export class VmCloner {
         // The source's per-disk settings (limits, I/O thread, bus…) stay; only the file and volume are the clone's.
         spec.disks.push({ ...structuredClone(disk), path: d.path, format: d.format, volume: d.volume! });
       }
+      mark('volumes');
       for (const v of created) await deps.storage.markAttached(v.pool, v.name, dst);
       const now = new Date().toISOString();
       const record: VmRecord = { id: newId, name: dst, spec, state: 'stopped', createdAt: now, updatedAt: now };
       for (const f of stateFilesToCopy({ rec: src, paths: deps.paths(src) }, { rec: record, paths: deps.paths(record) })) await cp(f.from, f.to, { recursive: true });
       await deps.records.create(record);
       await deps.events.publish('vm.created', dst, { cpus: spec.cpus, memory: spec.memoryMiB, image: spec.image });
-      return { record, linked, ...(pauseMs !== undefined && { pauseMs }), durationMs: performance.now() - t0 };
+      mark('record');
+      return { record, linked, ...(pauseMs !== undefined && { pauseMs }), durationMs: performance.now() - t0, steps };
     } catch (e) {
       for (const v of created) {
         await deps.storage.markAttached(v.pool, v.name, undefined).catch(() => undefined);
@@ -247,10 +278,11 @@ export class VmCloner {
     }
     if (!isActive(rec.state)) return { path: disk.path, format: disk.format, shared: false };
     if (!disk.volume) throw new HangarError('INVALID_SPEC', `Disk ${disk.id} of running VM "${rec.name}" is not a volume: stop the VM to make an image of it.`);
-    const plan = await prepareFreeze(this.deps.storage, disk.volume.pool, disk.volume.name);
+    const snaps = await liveSnapshotNames(this.deps.qmpOf(rec));
+    const plan = await prepareFreeze(this.deps.storage, disk.volume.pool, disk.volume.name, { hold: true, snapshots: async () => snaps.get(disk.id) ?? [] });
     let pauseMs: number;
     try {
-      pauseMs = (await liveFreeze(this.deps.qmpOf(rec), [{ disk, plan }], { running: rec.state === 'running' })).pauseMs;
+      pauseMs = (await liveFreeze(this.deps.qmpOf(rec), [{ disk, plan }], { running: rec.state === 'running', ...this.handOver(rec) })).pauseMs;
     } catch (e) {
       await abandonFreeze(plan);
       throw e;

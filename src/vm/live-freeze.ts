@@ -17,7 +17,7 @@ import { rm } from 'node:fs/promises';
 import { HangarError, errorText } from '../errors/errors.js';
 import type { DiskSpec } from '../model/spec.js';
 import type { QmpClient } from '../qmp/index.js';
-import { createImage } from '../storage/qemu-img.js';
+import { writeQcow2Overlay } from '../storage/qcow2-overlay.js';
 import type { FreezePlan } from '../storage/freeze.js';
 
 /**
@@ -33,6 +33,12 @@ export function topNodeOptions(disk: DiskSpec, path: string): Record<string, unk
   };
 }
 
+/** The internal snapshots in each disk's top node of a running guest, from QEMU (no qemu-img needed). */
+export async function liveSnapshotNames(qmp: QmpClient): Promise<Map<string, string[]>> {
+  const nodes = await qmp.execute<Array<{ 'node-name': string; image?: { snapshots?: { name: string }[] } }>>('query-named-block-nodes', { flat: true });
+  return new Map(nodes.map((n) => [n['node-name'], n.image?.snapshots?.map((x) => x.name) ?? []]));
+}
+
 export interface LiveFreezeResult {
   /** How long the guest's vCPUs were stopped, in ms. */
   pauseMs: number;
@@ -42,11 +48,17 @@ export interface LiveFreezeResult {
  * Pauses the guest (unless it is paused already), switches every planned disk as above and
  * resumes it. The plans' overlays must exist (prepareFreeze).
  */
-export async function liveFreeze(qmp: QmpClient, items: Array<{ disk: DiskSpec; plan: FreezePlan }>, opts: { running: boolean }): Promise<LiveFreezeResult> {
+export async function liveFreeze(
+  qmp: QmpClient, items: Array<{ disk: DiskSpec; plan: FreezePlan }>,
+  opts: { running: boolean; /** Makes a new file QEMU opens read-write its own (a guest's own user). */ handOver?: (path: string) => Promise<void> },
+): Promise<LiveFreezeResult> {
   const holds = await Promise.all(items.map(async ({ plan }) => {
-    const path = `${plan.volume.path}.hold.partial`;
-    await createImage(path, 'qcow2', plan.volume.sizeBytes);
-    return path;
+    if (!plan.holdPath) {
+      plan.holdPath = `${plan.volume.path}.hold.partial`;
+      await writeQcow2Overlay(plan.holdPath, plan.volume.sizeBytes);
+    }
+    await Promise.all([opts.handOver?.(plan.holdPath), opts.handOver?.(plan.overlayPath)]);
+    return plan.holdPath;
   }));
   const t0 = performance.now();
   if (opts.running) await qmp.execute('stop');

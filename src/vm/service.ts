@@ -165,6 +165,10 @@ export class VmService {
     this.cloner = new VmCloner({
       store, records: this.records, storage: deps.storage, ...(deps.networks && { networks: deps.networks }), ...(deps.projects && { projects: deps.projects }),
       events, host: deps.host, qmpOf: (rec) => this.supervisor.qmpOf(rec), paths,
+      handOverFile: async (rec, path) => {
+        const id = await this.guestFiles.identity(rec);
+        if (id) await this.guestFiles.handOverDisk({ id: 'new', path, format: 'qcow2', readOnly: false }, id);
+      },
     });
   }
 

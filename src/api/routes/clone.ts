@@ -35,7 +35,7 @@ export function registerCloneRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (req, reply) => {
       const done = await deps.vms.clone(req.params.name, req.body);
-      return reply.status(201).send({ vm: done.vm, source: req.params.name, linked: done.linked, ...(done.pauseMs !== undefined && { pauseMs: done.pauseMs }), durationMs: done.durationMs });
+      return reply.status(201).send({ vm: done.vm, source: req.params.name, linked: done.linked, ...(done.pauseMs !== undefined && { pauseMs: done.pauseMs }), durationMs: done.durationMs, steps: done.steps });
     },
   );
   app.post<{ Params: { name: string }; Body: RenameVmBody }>(

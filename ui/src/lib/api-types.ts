@@ -96,10 +96,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List VMs */
+        /** List VMs (with label=k=v: only those with every such label) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Only VMs with these labels: "k=v" (or "k": any value); repeat for several (all must match). */
+                    label?: string | string[];
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -113,6 +116,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Vm"][];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
             };
@@ -225,58 +237,12 @@ export interface paths {
                             /** @description Full PCI address, e.g. 0000:01:00.0. */
                             address: string;
                         }[];
-                        /** @description OS profile: defaults applied under the explicit fields. windows: q35, SATA disk, e1000e NIC, USB tablet, Hyper-V enlightenments (those TCG cannot do are left out, see hardware.notes), RTC in local time, cloud-init as config-drive; also UEFI + Secure Boot + TPM. other: SATA and e1000e. */
-                        os?: "linux" | "windows" | "other";
-                        /** @description vCPU topology; sockets × cores × threads must equal maxCpus (or cpus). */
-                        topology?: string | {
-                            sockets: number;
-                            cores: number;
-                            threads: number;
+                        /** @description User labels: keys of 1-63 lower-case letters, digits, ".", "_", "/", "-" (starting and ending alphanumeric); values of at most 63 printable characters. INVALID_SPEC otherwise. */
+                        labels?: {
+                            [key: string]: string;
                         };
-                        /** @description CPU features to add or remove: "+avx2,-x2apic" or a list; names of a-z 0-9 _ . -. */
-                        cpuFlags?: string | string[];
-                        diskBus?: "virtio-blk" | "virtio-scsi" | "sata" | "nvme";
-                        diskCache?: "none" | "writeback" | "writethrough" | "directsync" | "unsafe";
-                        diskAio?: "threads" | "native" | "io_uring";
-                        /** @description Pass TRIM/UNMAP from the guest down to the image (a qcow2 file shrinks). */
-                        discard?: boolean;
-                        detectZeroes?: "off" | "on" | "unmap";
-                        nicModel?: "virtio" | "e1000e" | "rtl8139";
-                        /** @description virtio multiqueue pairs; NICs on managed networks only (user-mode NICs have one queue). */
-                        nicQueues?: number;
-                        /** @description MTU a virtio NIC offers the guest. */
-                        mtu?: number;
-                        /** @description USB tablet (absolute pointer); default on for VMs with a display. */
-                        tablet?: boolean;
-                        /** @description Host USB devices to pass through: "VENDOR:PRODUCT" (hex) or "BUS-PORT"; refused (HOST_DEVICE_UNAVAILABLE) when not plugged in. */
-                        usb?: (string | ({
-                            /** @description 4 hex digits */
-                            vendorId: string;
-                            /** @description 4 hex digits */
-                            productId: string;
-                        } | {
-                            bus: number;
-                            /** @description e.g. 2.3 */
-                            port: string;
-                        }))[];
-                        watchdog?: string | {
-                            model: "i6300esb" | "itco";
-                            action: "reset" | "poweroff" | "pause" | "none" | "shutdown" | "debug";
-                        };
-                        /** @description A virtio vsock (guest CID allocated, unique on the host); needs /dev/vhost-vsock (HOST_DEVICE_UNAVAILABLE). */
-                        vsock?: boolean;
-                        /** @description virtiofs shared folders (virtiofsd per share, started before QEMU). Outside the allowed roots: SHARE_PATH_NOT_ALLOWED. A VM with shares cannot be saved, migrated or snapshotted with memory (NOT_MIGRATABLE). */
-                        shares?: (string | {
-                            /** @description Mount tag in the guest (mount -t virtiofs TAG /mnt), 1-36 of letters, digits, _ . -. */
-                            tag: string;
-                            /** @description Host directory: absolute, inside a root the admin allows (daemon --share-root), symlinks resolved. */
-                            source: string;
-                            /** @description The guest cannot write (a read-only bind mount under virtiofsd). */
-                            readOnly?: boolean;
-                        })[];
-                        /** @description Hyper-V enlightenments (Windows guests). */
-                        hyperv?: boolean;
-                        rtc?: "utc" | "localtime";
+                        /** @description Free text about the VM (at most 1024 characters). */
+                        description?: string;
                     };
                 };
             };
@@ -288,6 +254,277 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/clone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Clone a stopped or running VM: new MACs, SMBIOS UUID, cloud-init instance id and hostname; linked (overlays of frozen bases) or a full copy */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Name of the clone (a new VM). */
+                        name: string;
+                        /** @description Linked clone: the source's disks are frozen into read-only bases (a running source is paused for milliseconds) and the clone gets qcow2 overlays of them. Default: full, independent copies. */
+                        linked?: boolean;
+                        /** @description Start the clone once made. */
+                        start?: boolean;
+                        /** @description Host port forwards for the clone's user-mode NIC; the source's forwards are never copied (they would collide). */
+                        forwards?: string[];
+                        /** @description User labels: keys of 1-63 lower-case letters, digits, ".", "_", "/", "-" (starting and ending alphanumeric); values of at most 63 printable characters. INVALID_SPEC otherwise. */
+                        labels?: {
+                            [key: string]: string;
+                        };
+                        /** @description Free text about the VM (at most 1024 characters). */
+                        description?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            vm: components["schemas"]["Vm"];
+                            source: string;
+                            linked: boolean;
+                            /** @description How long a running source was paused, in ms. */
+                            pauseMs?: number;
+                            /** @description How long the clone took in the daemon, in ms. */
+                            durationMs: number;
+                            /** @description Where the time went: ms from the start at the end of each step (checks, files, freeze, commit, volumes, record). */
+                            steps?: {
+                                [key: string]: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/rename": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rename a stopped VM (its volumes keep their names and follow it) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The new name. */
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make an image (kind disk) of a VM's root disk: a stopped VM as it is, a running one at one instant (paused for milliseconds); an operation */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Name of the new image (kind disk; VMs are created from it as linked clones). */
+                        image: string;
+                        description?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Operation"];
                     };
                 };
                 /** @description Every error has this shape. */
@@ -540,6 +777,10 @@ export interface paths {
                         restartMax?: number;
                         /** @description The window in seconds (default 600). */
                         restartWindow?: number;
+                        /** @description Label edits: "k=v" sets, "k-" removes. */
+                        labels?: string[];
+                        /** @description A new description; "" or null clears it. */
+                        description?: string | null;
                     };
                 };
             };
@@ -4924,7 +5165,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -5050,50 +5291,6 @@ export interface components {
                 url: string;
                 at: string;
             };
-            /** @description Guest hardware: topology, CPU flags, buses and models, USB, watchdog, vsock, shares, OS profile. */
-            hardware?: {
-                os?: string;
-                /** @description The machine type pinned at create, e.g. pc-q35-7.2. */
-                machineVersion?: string;
-                topology?: {
-                    sockets: number;
-                    cores: number;
-                    threads: number;
-                };
-                cpuFlags?: string[];
-                tablet: boolean;
-                hyperv?: boolean;
-                rtc?: string;
-                watchdog?: {
-                    model: string;
-                    action: string;
-                };
-                vsock?: {
-                    cid: number;
-                };
-                usb?: string[];
-                shares?: {
-                    tag: string;
-                    source: string;
-                    readOnly: boolean;
-                }[];
-                disks: {
-                    id: string;
-                    bus: string;
-                    cache?: string;
-                    aio?: string;
-                    discard: boolean;
-                    detectZeroes?: string;
-                }[];
-                nics: {
-                    id: string;
-                    model: string;
-                    queues: number;
-                    mtu?: number;
-                }[];
-                /** @description Where the VM gets less than it asked for (e.g. Hyper-V enlightenments TCG cannot give). */
-                notes: string[];
-            };
             startedAt?: string;
             lastExit?: {
                 code: number | null;
@@ -5102,6 +5299,12 @@ export interface components {
             };
             createdAt: string;
             updatedAt: string;
+            /** @description SMBIOS system UUID (-uuid), new for every VM and clone; absent on VMs made before it existed. */
+            uuid?: string;
+            labels?: {
+                [key: string]: string;
+            };
+            description?: string;
         };
         Image: {
             name: string;
@@ -5119,6 +5322,8 @@ export interface components {
             source?: {
                 url?: string;
                 file?: string;
+                /** @description The VM it was made from (image create --from-vm). */
+                vm?: string;
             };
             importedAt?: string;
             kernelVersion?: string;
@@ -5168,6 +5373,13 @@ export interface components {
             attachedTo?: string;
             /** @description The VM it was created for; deleted with it. */
             ownedBy?: string;
+            /** @description The frozen base volume this one is an overlay of (linked clones of a VM). */
+            base?: {
+                pool: string;
+                name: string;
+            };
+            /** @description A frozen, read-only base of linked clones: deleted with its last overlay. */
+            frozen?: boolean;
             createdAt: string;
         };
         Operation: {

@@ -19,7 +19,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,9 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
     }
     const availableBefore = c.spec.hugepages ? pool2M().available : 0;
 
+    // A TPM case's QEMU connects to its swtpm as it starts: a real one, ending with QEMU (--terminate).
+    if (c.spec.tpm) await startSwtpm(c.paths.tpmSocket!);
+
     const stderr: Buffer[] = [];
     const child = spawn(QEMU_BINARY, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
@@ -156,6 +159,7 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
         ...(c.spec.spice ? ['vser0'] : []),
         ...(c.spec.machine === 'q35' ? Array.from({ length: HOTPLUG_PORTS }, (_, i) => hotplugPortId(i)) : []),
         ...hwDeviceIds(c.spec),
+        ...(c.spec.tpm ? ['tpm0-dev'] : []),
       ];
       expect(peripherals.sort()).toEqual(expectedIds.sort());
 
@@ -238,6 +242,9 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
         expect(usernet).toMatch(new RegExp(`${f.protocol.toUpperCase()}\\[HOST_FORWARD\\]\\s+\\d+\\s+${source}\\s+${f.hostPort}\\s+10\\.0\\.2\\.15\\s+${f.guestPort}\\b`));
       }
 
+      if (c.spec.tpm) {
+        expect(await qmp.command('query-tpm')).toEqual([expect.objectContaining({ id: 'tpm0', model: c.spec.tpm.model === 'crb' ? 'tpm-crb' : 'tpm-tis', options: expect.objectContaining({ type: 'emulator' }) })]);
+      }
       await qmp.command('quit');
     } finally {
       qmp.close();
@@ -286,6 +293,7 @@ async function prepareForThisHost(golden: GoldenCase): Promise<GoldenCase> {
     pidFile: relocate(c.paths.pidFile),
     qemuLog: relocate(c.paths.qemuLog),
     ...(c.paths.shareSockets && { shareSockets: c.paths.shareSockets.map(relocate) }),
+    ...(c.paths.tpmSocket !== undefined && { tpmSocket: relocate(c.paths.tpmSocket) }),
   };
   if (golden.paths.nvram !== undefined) {
     // UEFI: the VM's NVRAM, a copy of the case's vars template (the code stays the host's OVMF).
@@ -316,6 +324,19 @@ async function prepareForThisHost(golden: GoldenCase): Promise<GoldenCase> {
 
   for (const f of c.spec.nics.flatMap((n) => n.forwards)) f.hostPort = await freePort(f.protocol, f.hostAddress);
   return c;
+}
+
+/** A swtpm (TPM 2.0) on `socket`, its state beside it; killed with the test's children if it lingers. */
+async function startSwtpm(socket: string): Promise<void> {
+  const state = `${socket}.state`;
+  mkdirSync(state);
+  const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${state}`, '--ctrl', `type=unixio,path=${socket}`, '--terminate'], { stdio: 'ignore' });
+  children.push(child);
+  const deadline = Date.now() + 5000;
+  while (!existsSync(socket)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`swtpm did not open ${socket}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /**

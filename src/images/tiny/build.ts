@@ -34,7 +34,7 @@ export interface TinyImageManifest {
 }
 
 /** Bumped whenever the build recipe changes, so older cached images are rebuilt. */
-const RECIPE_VERSION = 1;
+const RECIPE_VERSION = 2;
 
 const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 const BUSYBOX_PACKAGE = 'busybox-static';
@@ -61,8 +61,10 @@ const WANTED_MODULES: Array<{ name: string; required: boolean }> = [
   { name: 'virtio_scsi', required: false },
   { name: 'sd_mod', required: false }, // disks behind virtio-scsi
   { name: 'virtio_input', required: false },
+  { name: 'virtiofs', required: false }, // virtiofs shared folders (+ fuse); recipe 2
   { name: 'button', required: true }, // ACPI power button -> input event
   { name: 'evdev', required: true }, // /dev/input/event* for acpid
+  { name: 'efivarfs', required: false }, // EFI variables under UEFI (/sys/firmware/efi/efivars); recipe 2
 ];
 
 // Re-exported: callers have long imported it from here.

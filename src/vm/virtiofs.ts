@@ -8,7 +8,7 @@
  * unmounts the read-only views. The host checks (USB present, vhost-vsock, share roots) run
  * here too, before each start.
  */
-import { chown, mkdir, rm, rmdir } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
@@ -98,17 +98,25 @@ export class VmHardwareRuntime {
   }
 
   private async unmountViews(vmId: string): Promise<void> {
-    for (let i = 0; existsSync(this.viewDir(vmId, i)); i++) await this.unmount(this.viewDir(vmId, i));
+    const names = await readdir(this.opts.roMountDir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.startsWith(`${vmId}-fs`))) await this.unmount(join(this.opts.roMountDir, name));
   }
 
   /** Unmounts (if mounted) and removes an empty view directory; never deletes inside it. */
   private async unmount(view: string): Promise<void> {
     if (!existsSync(view)) return;
-    for (let tries = 0; tries < 4; tries++) {
+    // A virtiofsd that is still exiting keeps the view busy for a moment.
+    for (let tries = 0; tries < 50 && (await isMountPoint(view)); tries++) {
       const r = await run('umount', [view], { timeoutMs: 10_000 });
-      if (r.code !== 0) break;
+      if (r.code !== 0) await new Promise((res) => setTimeout(res, 100));
     }
     // rmdir, not rm -r: if it is still a mount point it fails and the shared files stay untouched.
     await rmdir(view).catch((e: unknown) => this.opts.log(`removing the read-only view ${view} failed: ${String(e)}`));
   }
+}
+
+/** Whether `path` is a mount point now (/proc/self/mounts escapes spaces and the like as octal). */
+async function isMountPoint(path: string): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  return mounts.split('\n').some((line) => line.split(' ')[1]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === path);
 }

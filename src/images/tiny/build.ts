@@ -61,6 +61,7 @@ const WANTED_MODULES: Array<{ name: string; required: boolean }> = [
   { name: 'virtio_scsi', required: false },
   { name: 'sd_mod', required: false }, // disks behind virtio-scsi
   { name: 'virtio_input', required: false },
+  { name: 'virtiofs', required: false }, // virtiofs shared folders (+ fuse); recipe 2
   { name: 'button', required: true }, // ACPI power button -> input event
   { name: 'evdev', required: true }, // /dev/input/event* for acpid
   { name: 'efivarfs', required: false }, // EFI variables under UEFI (/sys/firmware/efi/efivars); recipe 2

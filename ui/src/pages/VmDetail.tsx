@@ -19,7 +19,7 @@ const VncConsole = lazy(() => import('./vm/VncConsole').then((m) => ({ default: 
 
 const TABS: [string, string][] = [
   ['overview', 'Overview'], ['metrics', 'Graphs'], ['console', 'Serial console'], ['display', 'Display'],
-  ['snapshots', 'Snapshots'], ['hardware', 'Disks & NICs'], ['settings', 'Settings'], ['migrate', 'Migrate'], ['events', 'Events'],
+  ['snapshots', 'Snapshots'], ['hardware', 'Hardware'], ['settings', 'Settings'], ['migrate', 'Migrate'], ['events', 'Events'],
 ];
 
 export function VmDetail({ name, tab }: { name: string; tab: string }) {

@@ -1,10 +1,11 @@
-/** Disks and NICs: attach/detach volumes, add/remove NICs on managed networks (hot-plugged while it runs). */
+/** Disks, NICs and CD-ROMs: attach/detach volumes, add/remove NICs on managed networks (hot-plugged while it runs), change media. */
 import { useState } from 'react';
 import { ErrorBox } from '../../components/ErrorBox';
 import { api, vmPath } from '../../lib/api';
 import { bytes } from '../../lib/format';
 import { useAction, useApi } from '../../lib/hooks';
 import type { Network, Vm, Volume } from '../../lib/types';
+import { Media } from './Media';
 
 export function Hardware({ vm, onChange }: { vm: Vm; onChange: (fn: (v: Vm | undefined) => Vm | undefined) => void }) {
   const volumes = useApi<Volume[]>('/v1/volumes');
@@ -74,6 +75,8 @@ export function Hardware({ vm, onChange }: { vm: Vm; onChange: (fn: (v: Vm | und
         </select>
         <button disabled={!network || action.busy} onClick={() => void apply(() => api<Vm>('POST', vmPath(vm.name, '/nics'), { network })).then(() => setNetwork(''))}>Add NIC</button>
       </div>
+
+      <Media vm={vm} onChange={onChange} />
     </div>
   );
 }

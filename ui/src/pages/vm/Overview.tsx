@@ -13,6 +13,11 @@ export function Overview({ vm }: { vm: Vm }) {
     ['Memory', `${mib(vm.live?.memory ?? vm.memory)} (max ${mib(vm.maxMemory)})`],
     ['Machine', `${vm.machine}${vm.accel ? `, accel ${vm.accel}` : ''}`],
     ['Image', vm.image ?? '–'],
+    ['Firmware', vm.firmware ? `${vm.firmware.kind === 'uefi' ? 'UEFI' : 'BIOS'}${vm.firmware.secureBoot ? ', Secure Boot' : ''}` : 'BIOS'],
+    ['TPM', vm.tpm ? 'TPM 2.0 (swtpm)' : 'none'],
+    ['Boot order', vm.bootOrder?.join(', ') || '–'],
+    ...(vm.description ? [['Description', vm.description] as [string, string]] : []),
+    ...(vm.labels && Object.keys(vm.labels).length ? [['Labels', Object.entries(vm.labels).map(([k, v]) => `${k}=${v}`).join(', ')] as [string, string]] : []),
     ['Project', vm.project],
     ['Graphical console', vm.vnc ? 'VNC' : 'none'],
     ['Port forwards', vm.forwards.join(', ') || '–'],
@@ -23,6 +28,7 @@ export function Overview({ vm }: { vm: Vm }) {
     ['Last exit', vm.lastExit ? `${vm.lastExit.code ?? vm.lastExit.signal ?? '?'} at ${time(vm.lastExit.at)}` : '–'],
     ['Created', time(vm.createdAt)],
     ['ID', vm.id],
+    ...(vm.uuid ? [['SMBIOS UUID', vm.uuid] as [string, string]] : []),
   ];
   return (
     <dl className="fields">

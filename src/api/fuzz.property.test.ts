@@ -72,7 +72,7 @@ beforeAll(async () => {
   mkdirSync(tiny, { recursive: true });
   writeFileSync(join(tiny, 'vmlinuz'), 'kernel');
   writeFileSync(join(tiny, 'initrd.img'), 'initrd');
-  writeFileSync(join(tiny, 'manifest.json'), JSON.stringify({ name: 'tiny', kind: 'kernel', recipe: 2, cmdline: 'console=ttyS0', kernelVersion: '6.1', builtAt: new Date().toISOString(), description: 'fake' }));
+  writeFileSync(join(tiny, 'manifest.json'), JSON.stringify({ name: 'tiny', kind: 'kernel', recipe: 3, cmdline: 'console=ttyS0', kernelVersion: '6.1', builtAt: new Date().toISOString(), description: 'fake' }));
   writeFileSync(join(tmp, 'small.raw'), Buffer.alloc(1024 * 1024, 7));
 
   store = new SqliteStore(join(tmp, 'hangar.db'));

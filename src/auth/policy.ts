@@ -57,6 +57,10 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/vms/:name/save': operator('vm'),
   'POST /v1/vms/:name/discard-save': operator('vm'),
   'POST /v1/vms/:name/nvram/reset': operator('vm'),
+  // A clone is a new VM in the source's project; rename keeps it there. An image of a VM is a host-wide image: the admin's.
+  'POST /v1/vms/:name/clone': operator('vm'),
+  'POST /v1/vms/:name/rename': operator('vm'),
+  'POST /v1/vms/:name/image': admin,
   // Moving a guest to another host (and the peers it may go to) is the host admin's call.
   'POST /v1/vms/:name/migrate': admin,
   'GET /v1/peers': viewer('host'),

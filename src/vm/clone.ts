@@ -13,9 +13,10 @@
  * few milliseconds), and the clone's disk is a qcow2 overlay of that base. Full: the clone's
  * disk is a flattened copy (of the frozen base when the source runs).
  */
+import { createNvram } from './firmware.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, rm } from 'node:fs/promises';
+import { copyFile, cp, rm } from 'node:fs/promises';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import { validateLabels, validateDescription } from '../model/identity.js';
@@ -224,6 +225,18 @@ export class VmCloner {
         spec.disks.push({ ...structuredClone(disk), path: d.path, format: d.format, volume: d.volume! });
       }
       mark('volumes');
+      // UEFI: the clone gets an NVRAM volume of its own with the source's variables (boot entries, keys).
+      // Its TPM, if any, starts empty: a new machine has a TPM of its own.
+      const srcNvram = src.spec.firmware?.nvram;
+      if (spec.firmware && srcNvram) {
+        spec.firmware = { ...spec.firmware };
+        delete spec.firmware.nvram;
+        const nvram = await createNvram(deps.storage, spec);
+        if (nvram) {
+          created.push(nvram);
+          await copyFile(srcNvram.path, nvram.path);
+        }
+      }
       for (const v of created) await deps.storage.markAttached(v.pool, v.name, dst);
       const now = new Date().toISOString();
       const record: VmRecord = { id: newId, name: dst, spec, state: 'stopped', createdAt: now, updatedAt: now };

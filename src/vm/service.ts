@@ -28,7 +28,7 @@ import { applyPlacementInput, checkBeforeStart, placementViewLive, type Placemen
 import { adoptAll } from './adoption.js';
 import { applyResourceFields, checkCreateInput, cloudInitOf, type CreateVmInput } from './create-input.js';
 import { applyDiskHardware, applyHardwareInput } from './hw-create.js';
-import { withOsProfile } from './os-profiles.js';
+import { osProfile, withOsProfile } from './os-profiles.js';
 import { VmHardwareRuntime } from './virtiofs.js';
 import { GuestAgents } from './agent.js';
 import { applyCreateBootOrder, cdromsForCreate, changeMedia, checkBootOnce, type MediaChange } from './media.js';
@@ -257,14 +257,14 @@ export class VmService {
   // ---- create / delete -----------------------------------------------------
 
   async create(input: CreateVmInput): Promise<VmView> {
-    input = withOsProfile(input);
+    input = withFirmwareAndTpmDefaults(withOsProfile(input));
     const { name, cpus, memoryMiB, imageName, machine, vnc } = checkCreateInput(input);
     checkFitsHost(this.deps.host, name, cpus, memoryMiB);
     if (await this.deps.store.getVm(name)) {
       throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: pick another name or delete it first.`);
     }
     const image = imageName === undefined ? undefined : await this.deps.images.readyImage(imageName);
-    const cdroms = await cdromsForCreate(input, machine, this.deps.images);
+    const cdroms = await cdromsForCreate(input, machine, this.deps.images, input.os);
     const project = input.project ?? DEFAULT_PROJECT;
     if (this.deps.projects) {
       const diskBytes = input.diskSize !== undefined ? parseSizeBytes(input.diskSize, 'diskSize') : (image?.disk?.virtualSizeBytes ?? 0);
@@ -679,4 +679,17 @@ export class VmService {
     const active = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state));
     checkCapacityToStart(this.deps.host, rec, active);
   }
+}
+
+/**
+ * The OS profile's firmware, Secure Boot and TPM defaults (Windows: UEFI with Secure Boot and a
+ * TPM), each overridden by what the request says; Secure Boot only when the firmware is UEFI.
+ */
+function withFirmwareAndTpmDefaults(input: CreateVmInput): CreateVmInput {
+  if (input.os === undefined) return input;
+  const p = osProfile(input.os);
+  const firmware = input.firmware ?? p.firmware;
+  const secureBoot = input.secureBoot ?? (firmware === 'uefi' && input.firmware === undefined ? p.secureBoot : undefined);
+  const tpm = input.tpm ?? p.tpm;
+  return { ...input, ...(firmware !== undefined && { firmware }), ...(secureBoot !== undefined && { secureBoot }), ...(tpm !== undefined && { tpm }) };
 }

@@ -34,7 +34,7 @@ export interface TinyImageManifest {
 }
 
 /** Bumped whenever the build recipe changes, so older cached images are rebuilt. */
-const RECIPE_VERSION = 2;
+const RECIPE_VERSION = 3;
 
 const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 const BUSYBOX_PACKAGE = 'busybox-static';

@@ -243,6 +243,70 @@ export interface paths {
                         };
                         /** @description Free text about the VM (at most 1024 characters). */
                         description?: string;
+                        /** @description Firmware: bios (default; SeaBIOS, qboot on microvm) or uefi (OVMF, found through QEMU's firmware descriptors in /usr/share/qemu/firmware; FIRMWARE_UNAVAILABLE when none fits). UEFI VMs get their own NVRAM (an owned raw volume `<name>-nvram`), made from the firmware's vars template. Not for microvm. */
+                        firmware?: "bios" | "uefi";
+                        /** @description UEFI Secure Boot with Microsoft's keys enrolled (SMM on): needs firmware uefi and machine q35 (else INVALID_SPEC). */
+                        secureBoot?: boolean;
+                        /** @description An ISO image (kind iso, see GET /v1/images) in a CD-ROM drive (cd0); without image the VM gets no image disk: give diskSize for a blank disk to install onto. Linux guests get the drive on virtio-scsi. */
+                        iso?: string;
+                        /** @description A second CD-ROM drive (cd1) with another ISO image, e.g. drivers. */
+                        driverIso?: string;
+                        /** @description Boot order of device kinds: cdrom, disk, network (e.g. ["cdrom","disk"] or ["cdrom,disk"]); each device of a kind gets a boot index. A kind the VM has no device of is refused (INVALID_SPEC). Default with an ISO: disk, then cdrom. */
+                        boot?: string[];
+                        /** @description A TPM 2.0 backed by swtpm, run as the guest's own user, its state kept per VM (it moves with save/restore, memory snapshots and live migration; deleted with the VM): tpm-crb on q35, tpm-tis on pc. Refused on microvm (INVALID_SPEC) and when swtpm is not installed (TPM_UNAVAILABLE). Default false. */
+                        tpm?: boolean;
+                        /** @description OS profile: defaults applied under the explicit fields. windows: q35, SATA disk, e1000e NIC, USB tablet, Hyper-V enlightenments (those TCG cannot do are left out, see hardware.notes), RTC in local time, cloud-init as config-drive; also UEFI + Secure Boot + TPM. other: SATA and e1000e. */
+                        os?: "linux" | "windows" | "other";
+                        /** @description vCPU topology; sockets × cores × threads must equal maxCpus (or cpus). */
+                        topology?: string | {
+                            sockets: number;
+                            cores: number;
+                            threads: number;
+                        };
+                        /** @description CPU features to add or remove: "+avx2,-x2apic" or a list; names of a-z 0-9 _ . -. */
+                        cpuFlags?: string | string[];
+                        diskBus?: "virtio-blk" | "virtio-scsi" | "sata" | "nvme";
+                        diskCache?: "none" | "writeback" | "writethrough" | "directsync" | "unsafe";
+                        diskAio?: "threads" | "native" | "io_uring";
+                        /** @description Pass TRIM/UNMAP from the guest down to the image (a qcow2 file shrinks). */
+                        discard?: boolean;
+                        detectZeroes?: "off" | "on" | "unmap";
+                        nicModel?: "virtio" | "e1000e" | "rtl8139";
+                        /** @description virtio multiqueue pairs; NICs on managed networks only (user-mode NICs have one queue). */
+                        nicQueues?: number;
+                        /** @description MTU a virtio NIC offers the guest. */
+                        mtu?: number;
+                        /** @description USB tablet (absolute pointer); default on for VMs with a display. */
+                        tablet?: boolean;
+                        /** @description Host USB devices to pass through: "VENDOR:PRODUCT" (hex) or "BUS-PORT"; refused (HOST_DEVICE_UNAVAILABLE) when not plugged in. */
+                        usb?: (string | ({
+                            /** @description 4 hex digits */
+                            vendorId: string;
+                            /** @description 4 hex digits */
+                            productId: string;
+                        } | {
+                            bus: number;
+                            /** @description e.g. 2.3 */
+                            port: string;
+                        }))[];
+                        watchdog?: string | {
+                            model: "i6300esb" | "itco";
+                            action: "reset" | "poweroff" | "pause" | "none" | "shutdown" | "debug";
+                        };
+                        /** @description A virtio vsock (guest CID allocated, unique on the host); needs /dev/vhost-vsock (HOST_DEVICE_UNAVAILABLE). */
+                        vsock?: boolean;
+                        /** @description virtiofs shared folders (virtiofsd per share, started before QEMU). Outside the allowed roots: SHARE_PATH_NOT_ALLOWED. A VM with shares cannot be saved, migrated or snapshotted with memory (NOT_MIGRATABLE). */
+                        shares?: (string | {
+                            /** @description Mount tag in the guest (mount -t virtiofs TAG /mnt), 1-36 of letters, digits, _ . -. */
+                            tag: string;
+                            /** @description Host directory: absolute, inside a root the admin allows (daemon --share-root), symlinks resolved. */
+                            source: string;
+                            /** @description The guest cannot write (a read-only bind mount under virtiofsd). */
+                            readOnly?: boolean;
+                        })[];
+                        /** @description Hyper-V enlightenments (Windows guests). */
+                        hyperv?: boolean;
+                        rtc?: "utc" | "localtime";
                     };
                 };
             };
@@ -851,7 +915,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots) */
+        /** Start a VM; returns when it runs. A saved VM is restored where it was (fresh=true discards the save and boots); bootOnce boots this start from a device kind first */
         post: {
             parameters: {
                 query?: never;
@@ -867,6 +931,8 @@ export interface paths {
                     "application/json": {
                         /** @description For a saved VM: discard the save and boot afresh instead of restoring it. */
                         fresh?: boolean;
+                        /** @description Boot this start (only) from a device kind first: cdrom, disk or network; the stored boot order is kept. */
+                        bootOnce?: string;
                     };
                 };
             };
@@ -2710,6 +2776,194 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vms/{name}/media/insert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Insert an ISO image into a CD-ROM drive: live in a running guest (the tray opens and closes), else for the next start */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The ISO image to insert (kind iso). */
+                        image: string;
+                        /** @description CD-ROM drive id (cd0…); optional when the VM has exactly one. */
+                        drive?: string;
+                        /** @description Open the tray even if the guest locked it. */
+                        force?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/media/eject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Eject a CD-ROM drive's medium (the VM's only drive unless drive is given): live in a running guest, else for the next start */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description CD-ROM drive id (cd0…); optional when the VM has exactly one. */
+                        drive?: string;
+                        /** @description Open the tray even if the guest locked it. */
+                        force?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vms/{name}/save": {
         parameters: {
             query?: never;
@@ -3286,6 +3540,8 @@ export interface paths {
                             pool?: string;
                             volume?: string;
                         }[];
+                        /** @description UEFI with copied storage: make a new NVRAM volume here (its content comes in the migration stream). */
+                        copyNvram?: boolean;
                     };
                 };
             };
@@ -3522,6 +3778,81 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vms/{name}/nvram/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reset a stopped UEFI VM's NVRAM (its EFI variables: boot entries, Secure Boot state) to a fresh copy of its firmware's vars template */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description VM name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Vm"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -5165,7 +5496,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "CONFLICT" | "REVISION_COMPACTED" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -5291,11 +5622,70 @@ export interface components {
                 url: string;
                 at: string;
             };
+            /** @description Guest hardware: topology, CPU flags, buses and models, USB, watchdog, vsock, shares, OS profile. */
+            hardware?: {
+                os?: string;
+                /** @description The machine type pinned at create, e.g. pc-q35-7.2. */
+                machineVersion?: string;
+                topology?: {
+                    sockets: number;
+                    cores: number;
+                    threads: number;
+                };
+                cpuFlags?: string[];
+                tablet: boolean;
+                hyperv?: boolean;
+                rtc?: string;
+                watchdog?: {
+                    model: string;
+                    action: string;
+                };
+                vsock?: {
+                    cid: number;
+                };
+                usb?: string[];
+                shares?: {
+                    tag: string;
+                    source: string;
+                    readOnly: boolean;
+                }[];
+                disks: {
+                    id: string;
+                    bus: string;
+                    cache?: string;
+                    aio?: string;
+                    discard: boolean;
+                    detectZeroes?: string;
+                }[];
+                nics: {
+                    id: string;
+                    model: string;
+                    queues: number;
+                    mtu?: number;
+                }[];
+                /** @description Where the VM gets less than it asked for (e.g. Hyper-V enlightenments TCG cannot give). */
+                notes: string[];
+            };
             startedAt?: string;
             lastExit?: {
                 code: number | null;
                 signal: string | null;
                 at: string;
+            };
+            /** @description The firmware (absent: BIOS). */
+            firmware?: {
+                kind: "bios" | "uefi";
+                secureBoot: boolean;
+                /** @description The firmware code file (read-only), chosen at create. */
+                code?: string;
+                /** @description The vars template the NVRAM was made from (and `nvram reset` copies). */
+                varsTemplate?: string;
+                /** @description The VM's own NVRAM volume. */
+                nvram?: {
+                    pool: string;
+                    volume: string;
+                    path: string;
+                };
             };
             createdAt: string;
             updatedAt: string;
@@ -5305,18 +5695,43 @@ export interface components {
                 [key: string]: string;
             };
             description?: string;
+            /** @description CD-ROM drives and their media. */
+            cdroms?: {
+                id: string;
+                /** @description scsi (virtio-scsi), sata (q35 AHCI) or ide. */
+                bus: string;
+                /** @description The ISO image in the drive; absent: the tray is empty. */
+                image?: string;
+                path?: string;
+                bootIndex?: number;
+            }[];
+            /** @description Device kinds in boot order (from the per-device boot indexes). */
+            bootOrder?: ("cdrom" | "disk" | "network")[];
+            bootOnce?: "cdrom" | "disk" | "network";
+            /** @description The VM has a vTPM (swtpm). */
+            tpm?: {
+                /** @description The guest's TPM interface: tpm-crb (q35) or tpm-tis (pc). */
+                model: "crb" | "tis";
+                /** @enum {string} */
+                version: "2.0";
+            };
         };
         Image: {
             name: string;
             description: string;
             status: "ready" | "building" | "missing" | "failed";
-            /** @description kernel: direct kernel boot; disk: VMs get a disk cloned from it. */
-            kind: "kernel" | "disk";
+            /** @description kernel: direct kernel boot; disk: VMs get a disk cloned from it; iso: installer media (ISO 9660) for CD-ROM drives. */
+            kind: "kernel" | "disk" | "iso";
             origin: "builtin" | "imported";
             disk?: {
                 path: string;
                 format: string;
                 virtualSizeBytes: number;
+            };
+            /** @description The ISO file of an iso image. */
+            iso?: {
+                path: string;
+                sizeBytes: number;
             };
             sha256?: string;
             source?: {
@@ -5344,7 +5759,7 @@ export interface components {
          * @description The name of an event (Event.type) the daemon publishes; each has its own data.
          * @enum {string}
          */
-        EventType: "daemon.started" | "daemon.stopping" | "vm.created" | "vm.deleted" | "vm.state" | "vm.crashed" | "vm.adopted" | "vm.adopt-failed" | "vm.stop-via-agent" | "vm.stop-timeout" | "vm.settings" | "vm.disk-attached" | "vm.disk-detached" | "vm.nic-added" | "vm.nic-removed" | "vm.autostarted" | "vm.autostart-failed" | "vm.restart-scheduled" | "vm.restarted" | "vm.restart-failed" | "vm.restart-given-up" | "vm.saved" | "vm.restored" | "vm.migration-started" | "vm.migration-failed" | "vm.migrated" | "vm.migrated-in" | "vm.migration-in-failed" | "snapshot.created" | "snapshot.reverted" | "snapshot.deleted" | "snapshot.discarded" | "pool.created" | "volume.created" | "volume.resized" | "volume.deleted" | "volume.forgotten" | "image.imported" | "image.deleted" | "network.created" | "network.deleted" | "project.created" | "project.updated" | "project.deleted" | "peer.added" | "peer.removed" | "operation.started" | "operation.progress" | "operation.done";
+        EventType: "daemon.started" | "daemon.stopping" | "vm.created" | "vm.deleted" | "vm.state" | "vm.crashed" | "vm.adopted" | "vm.adopt-failed" | "vm.stop-via-agent" | "vm.stop-timeout" | "vm.settings" | "vm.disk-attached" | "vm.disk-detached" | "vm.nic-added" | "vm.nic-removed" | "vm.autostarted" | "vm.autostart-failed" | "vm.restart-scheduled" | "vm.restarted" | "vm.restart-failed" | "vm.restart-given-up" | "vm.saved" | "vm.restored" | "vm.nvram-reset" | "vm.migration-started" | "vm.migration-failed" | "vm.migrated" | "vm.migrated-in" | "vm.migration-in-failed" | "snapshot.created" | "snapshot.reverted" | "snapshot.deleted" | "snapshot.discarded" | "pool.created" | "volume.created" | "volume.resized" | "volume.deleted" | "volume.forgotten" | "image.imported" | "image.deleted" | "network.created" | "network.deleted" | "project.created" | "project.updated" | "project.deleted" | "peer.added" | "peer.removed" | "operation.started" | "operation.progress" | "operation.done";
         Pool: {
             name: string;
             /** @enum {string} */

@@ -119,7 +119,7 @@ describe('names that become paths or QEMU ids', () => {
     // Refused at once: no operation, no staging file, no image.
     await expectRefusedAll('image name', HOSTILE, ['UNSAFE_PATH', 'INVALID_SPEC'], (v) => call('POST', '/v1/images', { name: v, file: src }));
     expect(readdirSync(join(d.dir, 'images', '.staging'))).toEqual([]);
-    expect((await d.api.call<ImageInfo[]>('GET', '/v1/images')).map((i) => i.name)).toEqual(['tiny', 'debian-12']);
+    expect((await d.api.call<ImageInfo[]>('GET', '/v1/images')).map((i) => i.name)).toEqual(['tiny', 'debian-12', 'debian-12-uefi']);
     // A memory snapshot (an operation too) is refused the same way; the VM need not run for that.
     expect((await call('POST', '/v1/vms', { name: 'memvm', memory: 64 })).status).toBe(200);
     await expectRefusedAll('memory snapshot name', HOSTILE, ['UNSAFE_PATH', 'INVALID_SPEC'], (v) => call('POST', '/v1/vms/memvm/snapshots', { name: v, memory: true }));

@@ -51,7 +51,7 @@ describe('image import', () => {
     const r = await d.cli(['image', 'import', 'bad', '--url', `${base}/disk.qcow2`, '--sha256', '0'.repeat(64)]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('CHECKSUM_MISMATCH');
-    expect((await d.api.call<ImageInfo[]>('GET', '/v1/images')).map((i) => i.name)).toEqual(['tiny', 'debian-12']);
+    expect((await d.api.call<ImageInfo[]>('GET', '/v1/images')).map((i) => i.name)).toEqual(['tiny', 'debian-12', 'debian-12-uefi']);
     expect(imageFiles()).toEqual([]);
     expect(readdirSync(join(d.dir, 'images', '.staging'))).toEqual([]);
     const ops = await d.api.call<OperationRecord[]>('GET', '/v1/operations');

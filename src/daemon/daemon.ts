@@ -132,6 +132,9 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     throw e;
   }
   await networksReady;
+  // A save the killed daemon left half done is settled (the guest resumed) before anyone can
+  // see the paused guest: re-adoption and that recovery finish before the socket answers.
+  await adopted.catch(() => undefined);
   await mkdir(join(config.socket, '..'), { recursive: true, mode: 0o755 });
   // The lock guarantees no other daemon owns this socket; a leftover file is stale.
   await rm(config.socket, { force: true });

@@ -14,7 +14,7 @@ const LAYERS = [
   ['operations', 'network', 'storage', 'projects'],
   ['images'],
   ['vm'],
-  ['snapshots', 'metrics', 'audit', 'auth'],
+  ['snapshots', 'backup', 'metrics', 'audit', 'auth'],
   ['migration'],
   ['api'],
   ['daemon'],

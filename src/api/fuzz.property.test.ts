@@ -25,6 +25,7 @@ import type { NetworkState } from '../network/host.js';
 import { NetworkService } from '../network/service.js';
 import { OperationService } from '../operations/service.js';
 import { ProjectService } from '../projects/service.js';
+import { BackupService } from '../backup/service.js';
 import { SnapshotService } from '../snapshots/service.js';
 import { StorageService } from '../storage/service.js';
 import { SqliteStore } from '../store/sqlite.js';
@@ -106,8 +107,9 @@ beforeAll(async () => {
   });
   ref.vms = vms;
   const snapshots = new SnapshotService(store, events, vms);
+  const backups = new BackupService({ store, events, vms, storage, runDir: join(tmp, 'run'), tpmRoot: join(tmp, 'tpm') });
   const auth = createAuthContext({ store, projects, storage, operations });
-  app = await buildApi({ vms, storage, operations, snapshots, networks, projects, events, store, images, caps, host, accel: 'tcg', version: '0.0.0-fuzz', auth });
+  app = await buildApi({ vms, storage, operations, snapshots, backups, networks, projects, events, store, images, caps, host, accel: 'tcg', version: '0.0.0-fuzz', auth });
   await app.ready();
   token = (await auth.tokens.create({ name: 'fuzz-admin', role: 'admin' })).token;
 

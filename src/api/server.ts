@@ -23,6 +23,8 @@ import type { OperationService } from '../operations/service.js';
 import type { Accel } from '../model/spec.js';
 import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
+import { registerBackupRoutes } from './routes/backups.js';
+import type { BackupService } from '../backup/service.js';
 import { registerCloneRoutes, registerVmListRoute } from './routes/clone.js';
 import { registerMediaRoutes } from './routes/media.js';
 import { registerMigrationRoutes } from './routes/migration.js';
@@ -49,7 +51,7 @@ import type { PrometheusMetrics } from '../metrics/prometheus.js';
 import { registerAuditHooks, registerAuditRoutes, type AuditLog } from '../audit/audit.js';
 import { lazyCompilersFactory } from './lazy-compilers.js';
 import {
-  CreateVmBody, DeleteQuery, Peer, ErrorBody, Event, EventsQuery, EventType, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
+  Backup, BackupRepo, CreateVmBody, DeleteQuery, Peer, ErrorBody, Event, EventsQuery, EventType, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from '../contract/index.js';
 
 export interface ApiDeps {
@@ -57,6 +59,7 @@ export interface ApiDeps {
   storage: StorageService;
   operations: OperationService;
   snapshots: SnapshotService;
+  backups: BackupService;
   /** Save/restore of VM memory (src/migration); absent: save answers VM_STATE. */
   saves?: SaveService;
   /** Other daemons to migrate to, and live migration (src/migration); absent: those routes answer VM_STATE. */
@@ -112,7 +115,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output). The graphical consoles are WebSockets too, raw protocol bytes in binary frames, each viewer with its own connection to QEMU: GET /v1/vms/{name}/vnc (RFB, for noVNC) and GET /v1/vms/{name}/spice (SPICE, for spice-html5); CONSOLE_UNAVAILABLE when the VM has no such display. On the unix socket no credentials are needed; on the TLS (TCP) listener every request needs `Authorization: Bearer hgr_…`, and a console WebSocket needs ?token= from POST /v1/vms/{name}/console-tokens (of the console\'s type: serial, vnc or spice).' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (hangar token create): hgr_<id>_<secret>. Not needed on the unix socket.' } } },
       security: [{ bearer: [] }],
-      tags: [{ name: 'vms' }, { name: 'migration' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'networks' }, { name: 'projects' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'metrics' }, { name: 'audit' }],
+      tags: [{ name: 'vms' }, { name: 'migration' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'backups' }, { name: 'networks' }, { name: 'projects' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'metrics' }, { name: 'audit' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -126,6 +129,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Volume);
   app.addSchema(Operation);
   app.addSchema(Snapshot);
+  app.addSchema(Backup);
+  app.addSchema(BackupRepo);
   app.addSchema(Network);
   app.addSchema(Project);
   app.addSchema(Peer);
@@ -181,6 +186,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerVmRoutes(app, deps);
   registerStorageRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
+  registerBackupRoutes(app, deps);
   registerMediaRoutes(app, deps);
   registerMigrationRoutes(app, deps);
   registerFirmwareRoutes(app, deps);

@@ -90,6 +90,17 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/vms/:name/snapshots': operator('vm'),
   'POST /v1/vms/:name/snapshots/:snapshot/revert': operator('vm'),
   'DELETE /v1/vms/:name/snapshots/:snapshot': operator('vm'),
+  // Backups: taking one is an operator's act on the VM; repositories, the list (every project's
+  // VMs) and restores (a new VM from any backup) are host-wide.
+  'POST /v1/vms/:name/backups': operator('vm'),
+  'GET /v1/backups': admin,
+  'POST /v1/backups/:id/restore': admin,
+  'GET /v1/backup-repos': admin,
+  'POST /v1/backup-repos': admin,
+  'DELETE /v1/backup-repos/:repo': admin,
+  'POST /v1/backups/prune': admin,
+  'POST /v1/backup-repos/:repo/verify': admin,
+  'POST /v1/backup-repos/:repo/gc': admin,
 
   'GET /v1/images': viewer('global'),
   'GET /v1/images/:name': viewer('global'),

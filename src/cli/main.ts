@@ -11,6 +11,7 @@ import { addRemoteOptions, clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
+import { addBackupCommands } from './backup-commands.js';
 import { addCloneCommands, addImageCreateCommand, addSetIdentityFlags, identityFields, setIdentityBody, type IdentityFlags } from './clone-flags.js';
 import { addPeerCommands, addSaveCommands } from './save-commands.js';
 import { addNvramCommands, firmwareText } from './firmware-flags.js';
@@ -381,6 +382,7 @@ export function buildProgram(): Command {
 
   addStorageCommands(program, globals);
   addSnapshotCommands(program, globals);
+  addBackupCommands(program, globals);
   addObservabilityCommands(program, vm, globals);
   addTokenCommands(program, globals);
   addPeerCommands(program, globals);

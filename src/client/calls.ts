@@ -81,6 +81,23 @@ export function snapshotCalls(c: Caller) {
   };
 }
 
+export function backupCalls(c: Caller) {
+  return {
+    repos: () => c.call<wire.BackupRepo[]>('GET', '/v1/backup-repos'),
+    createRepo: (body: wire.CreateBackupRepoBody) => c.call<wire.BackupRepo>('POST', '/v1/backup-repos', body),
+    removeRepo: (name: string) => c.call<void>('DELETE', `/v1/backup-repos/${seg(name)}`),
+    list: (q: { vm?: string; repo?: string } = {}) => c.call<wire.Backup[]>('GET', `/v1/backups${query(q)}`),
+    /** An operation whose result is the backup. */
+    create: (vm: string, body: wire.CreateBackupBody = {}) => c.call<wire.Operation>('POST', `/v1/vms/${seg(vm)}/backups`, body),
+    /** An operation whose result is the restored VM. */
+    restore: (id: string, body: wire.RestoreBackupBody = {}) => c.call<wire.Operation>('POST', `/v1/backups/${seg(id)}/restore`, body),
+    prune: (body: wire.PruneBackupsBody) => c.call<wire.PruneBackupsReply>('POST', '/v1/backups/prune', body),
+    /** An operation whose result is the verification (VerifyRepoReply). */
+    verify: (repo: string) => c.call<wire.Operation>('POST', `/v1/backup-repos/${seg(repo)}/verify`),
+    gc: (repo: string) => c.call<wire.GcRepoReply>('POST', `/v1/backup-repos/${seg(repo)}/gc`),
+  };
+}
+
 export function poolCalls(c: Caller) {
   return {
     list: () => c.call<wire.Pool[]>('GET', '/v1/pools'),

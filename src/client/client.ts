@@ -12,7 +12,7 @@ import { loadWs } from '../util/lazy-ws.js';
 import { consolePath, type ConsoleType } from '../contract/consoles.js';
 import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
 import {
-  auditCalls, eventCalls, hostCalls, imageCalls, incomingMigrationCalls, networkCalls, operationCalls, peerCalls, poolCalls, projectCalls, snapshotCalls,
+  auditCalls, backupCalls, eventCalls, hostCalls, imageCalls, incomingMigrationCalls, networkCalls, operationCalls, peerCalls, poolCalls, projectCalls, snapshotCalls,
   tokenCalls, vmCalls, volumeCalls, type CallOptions, type Caller,
 } from './calls.js';
 import { connectVerified, parseDaemonUrl, type TlsEndpoint, type TlsTrust } from './tls.js';
@@ -26,6 +26,7 @@ export interface RemoteDaemon {
 export class ApiClient implements Caller {
   readonly vms = vmCalls(this);
   readonly snapshots = snapshotCalls(this);
+  readonly backups = backupCalls(this);
   readonly pools = poolCalls(this);
   readonly volumes = volumeCalls(this);
   readonly operations = operationCalls(this);

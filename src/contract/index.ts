@@ -8,6 +8,7 @@
  * Layer: imports only src/model, src/errors, src/policy and TypeBox.
  */
 export * from './audit.js';
+export * from './backups.js';
 export * from './clone.js';
 export * from './consoles.js';
 export * from './errors.js';

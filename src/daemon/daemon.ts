@@ -18,6 +18,7 @@ import { DEFAULT_GUEST_UID_BASE, canDropPrivileges, kvmGroupId } from '../securi
 import { OperationService } from '../operations/service.js';
 import { StorageService } from '../storage/service.js';
 import { SnapshotService } from '../snapshots/service.js';
+import { BackupService } from '../backup/service.js';
 import { SaveService } from '../migration/save.js';
 import { LiveMigrationService } from '../migration/live.js';
 import { PeerService } from '../migration/peers.js';
@@ -86,7 +87,9 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     shareRoots: config.shareRoots,
   });
   ref.vms = vms;
+  const backups = new BackupService({ store, events, vms, storage, runDir: config.runDir, tpmRoot: join(config.dataDir, 'tpm'), tapFor: (id, nic) => networks.tapFor(id, nic), log: (m) => logger.warn(m) });
   const snapshots = new SnapshotService(store, events, vms);
+  snapshots.useBackupBitmaps((rec, qmp, reason) => backups.dropBitmaps(rec, qmp, reason));
   const saves = new SaveService(vms, events, config.dataDir, (m) => logger.info(m));
   // Re-adoption mostly waits for each guest's QMP socket: it goes on while the API is built,
   // booted and answering; until a guest is adopted, lists mark it `adopting` and requests
@@ -102,7 +105,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   );
   const prometheus = new PrometheusMetrics({ listVms: () => store.listVms(), sampler, host, version: VERSION });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ vms, storage, operations, snapshots, saves, peers, migrations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
+  const app = await buildApi({ vms, storage, operations, snapshots, backups, saves, peers, migrations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.
@@ -152,6 +155,8 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       void migrations.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted migrations failed'));
       // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (it may wait for a save job).
       void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
+      // Backups a killed daemon was taking: fleecing nodes, exports and storage daemons go; bitmaps are folded.
+      void backups.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted backups failed'));
       void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
     },
     (e: unknown) => logger.error({ err: e }, 're-adoption failed'),

@@ -63,6 +63,9 @@ export interface HangarEventPayloads {
   'vm.migration-in-failed': { from: string; id: string; error: string };
 
   'snapshot.created': { snapshot: string; memory: boolean };
+  'backup.created': { backup: string; repo: string; kind: 'full' | 'incremental'; readBytes: number; storedBytes: number; fullReason?: string };
+  'backup.failed': { repo: string; error: string };
+  'backup.restored': { backup: string; repo: string; from: string };
   'snapshot.reverted': { snapshot: string; memory: boolean };
   'snapshot.deleted': { snapshot: string; reason?: string };
   'snapshot.discarded': { snapshot: string; disk: string; reason: string };
@@ -136,6 +139,9 @@ const WHEN: Record<HangarEventType, string> = {
   'vm.migrated-in': 'a VM arrived from a peer',
   'vm.migration-in-failed': 'a VM arriving from a peer did not',
   'snapshot.created': 'a snapshot was taken',
+  'backup.created': 'a backup of a VM was stored',
+  'backup.failed': 'a backup of a VM failed (nothing was listed)',
+  'backup.restored': 'a VM was restored from a backup',
   'snapshot.reverted': 'a VM was reverted to a snapshot',
   'snapshot.deleted': 'a snapshot was deleted',
   'snapshot.discarded': 'an unrecorded snapshot was removed from a disk',

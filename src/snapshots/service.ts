@@ -59,8 +59,12 @@ export interface CreateSnapshotInput {
 
 const JOB_TIMEOUT_MS = 10 * 60_000;
 
+/** Removes a VM's backup dirty bitmaps before a revert (QEMU refuses to revert a disk holding them). */
+export type DropBackupBitmaps = (rec: VmRecord, qmp: QmpClient | undefined, reason: string) => Promise<void>;
+
 export class SnapshotService {
   private readonly trees: Collection<SnapshotTree>;
+  private dropBackupBitmaps?: DropBackupBitmaps;
 
   constructor(store: Store, private readonly events: EventBus, private readonly vms: VmService) {
     this.trees = store.collection<SnapshotTree>('snapshots');
@@ -68,6 +72,11 @@ export class SnapshotService {
     events.subscribe((e) => {
       if (e.type === 'vm.deleted' && e.vm) void this.trees.delete(e.vm);
     });
+  }
+
+  /** Installed by the backup service. */
+  useBackupBitmaps(drop: DropBackupBitmaps): void {
+    this.dropBackupBitmaps = drop;
   }
 
   async list(vm: string): Promise<SnapshotView[]> {
@@ -154,6 +163,8 @@ export class SnapshotService {
           throw new HangarError('VM_STATE', `Disk ${sd.id} of "${vm}" was grown from ${formatBytes(sd.sizeBytes)} to ${formatBytes(size)} after snapshot "${name}" was taken: reverting would shrink it and lose what lies beyond. Take a new snapshot instead, or delete this one.`, { details: { disk: sd.id, snapshotBytes: sd.sizeBytes, currentBytes: size } });
         }
       }
+      // The disks jump back in time: the next backup of this VM reads everything.
+      await this.dropBackupBitmaps?.(rec, live ? await h.qmp() : undefined, `the VM was reverted to snapshot "${name}"`);
       if (snap.memory) {
         const args = { tag: name, vmstate: snap.disks[0]!.id, devices: disks.map((d) => d.id) };
         const load = async (qmp: QmpClient) => runJob(qmp, 'snapshot-load', args, ctx);

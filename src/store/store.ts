@@ -85,7 +85,7 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects' | 'tokens' | 'peers';
+export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects' | 'tokens' | 'peers' | 'backup-repos' | 'backup-state';
 
 /** What a change feed entry is about: a VM's desired half (`vm`), its status half
  * (`vm-status`), both keyed by the VM's id, or a record of a collection. */

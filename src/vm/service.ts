@@ -172,6 +172,12 @@ export class VmService {
     });
   }
 
+  /** Gives a file Hangar made (a backup's fleecing overlay) to the VM's QEMU user, as a disk of its own. */
+  async handOverFile(rec: VmRecord, path: string): Promise<void> {
+    const id = await this.guestFiles.identity(rec);
+    if (id) await this.guestFiles.handOverDisk({ id: 'new', path, format: 'qcow2', readOnly: false }, id);
+  }
+
   /** Installed by the save service: `start` restores a saved VM, `delete` removes its save. */
   useSavedState(hooks: SavedStateHooks): void {
     this.savedState = hooks;
@@ -369,6 +375,22 @@ export class VmService {
       await this.deps.store.deleteVm(existing.id);
     }
     await this.records.create(record);
+  }
+
+  /**
+   * A VM restored from a backup: its disks (and NVRAM volume) are written already; its TPM
+   * state, if any, is written here. Stopped; VM_EXISTS when the name is taken.
+   */
+  async createRestored(record: VmRecord, tpmFiles?: Array<{ name: string; data: Buffer }>): Promise<VmView> {
+    validateVmName(record.name);
+    if (await this.deps.store.getVm(record.name)) throw new HangarError('VM_EXISTS', `A VM named "${record.name}" already exists: restore with --as NEW, or delete it first.`);
+    if (tpmFiles?.length) {
+      if (!this.tpm) throw new HangarError('TPM_UNAVAILABLE', `The backup of "${record.name}" has a TPM, and this daemon runs no swtpm.`);
+      await this.tpm.writeState(record, tpmFiles);
+    }
+    await this.records.create(record);
+    await this.deps.events.publish('vm.created', record.name, { cpus: record.spec.cpus, memory: record.spec.memoryMiB, image: record.spec.image });
+    return toView(record);
   }
 
   /** Removes the record of a guest whose arrival failed (its QEMU has ended). */

@@ -17,7 +17,7 @@
  *   swtpm serving a socket in the daemon's run directory is an orphan and is ended.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errorText, HangarError } from '../errors/errors.js';
 import type { MachineType, TpmSpec, VmPaths } from '../model/spec.js';
@@ -91,6 +91,8 @@ export class VmTpm {
       // Only this guest's swtpm may read its TPM (its keys and NV data); it writes its own log.
       await allowPathTo(stateDir);
       await handOver(stateDir, identity, 0o700);
+      // Files put there by Hangar (a restored backup's TPM state) become the guest's too.
+      for (const f of await readdir(stateDir)) await handOver(join(stateDir, f), identity, 0o600);
       await handOver(logFile, identity, 0o600);
     }
     const launched = launchSwtpm(binary, { stateDir, ctrlSocket, pidFile, logFile }, identity);
@@ -120,6 +122,17 @@ export class VmTpm {
   }
 
   /** Removes the VM's TPM state (the VM is deleted, or its arrival by migration failed). */
+  /** Writes a TPM state (files of a backup) for a VM that has none yet. */
+  async writeState(rec: Pick<VmRecord, 'id'>, files: Array<{ name: string; data: Buffer }>): Promise<void> {
+    const dir = this.stateDirOf(rec);
+    await mkdir(this.deps.stateRoot, { recursive: true, mode: 0o700 });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const f of files) {
+      if (!/^[\w.-]+$/.test(f.name)) throw new HangarError('BACKUP_CORRUPT', `The backup's TPM state names a file "${f.name}".`);
+      await writeFile(join(dir, f.name), f.data, { mode: 0o600 });
+    }
+  }
+
   async removeState(rec: Pick<VmRecord, 'id'>): Promise<void> {
     await rm(this.stateDirOf(rec), { recursive: true, force: true });
   }

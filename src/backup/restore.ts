@@ -1,0 +1,121 @@
+/**
+ * Restoring a backup to a new VM: a blank qcow2 volume per disk, written chunk by chunk
+ * through `qemu-nbd` (zero chunks are skipped: a new qcow2 reads zeros), the NVRAM into a
+ * new NVRAM volume, the TPM state into the new VM's TPM directory, and a record made from
+ * the backed-up configuration.
+ *
+ * Under its original name (no VM has it) the VM keeps its identity: record id, UUID, MACs.
+ * Under another name (`--as`) it gets a new one, as a clone does: new record id (so cloud-
+ * init runs its per-instance steps again), UUID, MACs and hostname.
+ *
+ * Nothing is half made: a failure deletes the volumes already written, and the record is
+ * written last.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HangarError } from '../errors/errors.js';
+import type { VmSpec } from '../model/spec.js';
+import { validateVmName } from '../model/validate.js';
+import type { OperationContext } from '../operations/service.js';
+import { DEFAULT_POOL, type StorageService, type VolumeRecord } from '../storage/service.js';
+import type { Store, VmRecord } from '../store/store.js';
+import { cloneSpec } from '../vm/clone.js';
+import { diskOf } from '../vm/devices.js';
+import { createNvram } from '../vm/firmware.js';
+import type { VmService } from '../vm/service.js';
+import type { VmView } from '../vm/view.js';
+import { restoreDisk, type DiskChunks } from './disk-stream.js';
+import { NbdClient } from './nbd-client.js';
+import type { BackupRepository } from './repository.js';
+import { readFileChunks, type BackupManifest } from './manifest.js';
+
+export interface RestoreDeps {
+  store: Pick<Store, 'getVm' | 'listVms'>;
+  storage: StorageService;
+  vms: Pick<VmService, 'createRestored'>;
+  tapFor?: (vmId: string, nicId: string) => string;
+  runDir: string;
+}
+
+/** Writes one backed-up disk into the qcow2 file at `path` through a private qemu-nbd. */
+export async function writeDiskFile(path: string, repo: BackupRepository, disk: DiskChunks, runDir: string, opts: { onProgress?: (done: number) => void; signal?: AbortSignal } = {}): Promise<void> {
+  const dir = await mkdtemp(join(runDir, 'restore-'));
+  const sock = join(dir, 'nbd.sock');
+  const child = spawn('qemu-nbd', ['--persistent', '-k', sock, '-f', 'qcow2', '--cache=writeback', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    for (let i = 0; !existsSync(sock); i++) {
+      if (child.exitCode !== null || i > 1000) throw new HangarError('STORAGE_FAILED', `qemu-nbd did not serve ${path}: ${stderr.trim() || 'no message'}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const nbd = await NbdClient.connect(sock);
+    try {
+      await restoreDisk(nbd, repo, disk, { ...(opts.onProgress && { onProgress: (p) => opts.onProgress!(p.doneBytes) }), ...(opts.signal && { signal: opts.signal }) });
+    } finally {
+      await nbd.close().catch(() => undefined);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function restoreToNewVm(deps: RestoreDeps, repo: BackupRepository, m: BackupManifest, as: string | undefined, ctx?: OperationContext): Promise<VmView> {
+  const name = validateVmName(as ?? m.vm);
+  if (await deps.store.getVm(name)) {
+    throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: restore with --as NEW${as ? ' and another name' : ''}, or delete it first.`);
+  }
+  const all = await deps.store.listVms();
+  const keepIdentity = name === m.vm && !all.some((v) => v.id === m.vmId || v.spec.uuid === m.spec.uuid);
+  const id = keepIdentity ? m.vmId : randomBytes(6).toString('hex');
+  const spec: VmSpec = keepIdentity
+    ? { ...structuredClone(m.spec), disks: [] }
+    : cloneSpec(m.spec, name, id, all.flatMap((v) => v.spec.nics.map((n) => n.mac)), deps.tapFor);
+  spec.name = name;
+  if (spec.firmware) {
+    spec.firmware = { ...spec.firmware };
+    delete spec.firmware.nvram;
+  }
+  const created: VolumeRecord[] = [];
+  const total = m.disks.reduce((n, d) => n + d.sizeBytes, 0);
+  let before = 0;
+  try {
+    for (const d of m.disks) {
+      const src = m.spec.disks.find((x) => x.id === d.id);
+      const pool = d.pool && (await deps.storage.listPools()).some((p) => p.name === d.pool) ? d.pool : DEFAULT_POOL;
+      const vol = await deps.storage.createVolume({ pool, name: `${name}-${d.id}`, format: 'qcow2', size: d.sizeBytes, ownedBy: name });
+      created.push(vol);
+      await writeDiskFile(vol.path, repo, d, deps.runDir, {
+        onProgress: (done) => ctx?.progress({ phase: `writing ${d.id}`, bytesDone: before + done, bytesTotal: total, percent: Math.floor(((before + done) * 100) / Math.max(1, total)) }),
+        ...(ctx && { signal: ctx.signal }),
+      });
+      before += d.sizeBytes;
+      const disk = diskOf(d.id, vol, src?.bootIndex);
+      spec.disks.push({ ...(src ? structuredClone(src) : {}), id: d.id, path: disk.path, format: 'qcow2', readOnly: false, volume: disk.volume! });
+    }
+    if (m.nvram && spec.firmware) {
+      const nvram = await createNvram(deps.storage, spec);
+      if (nvram) {
+        created.push(nvram);
+        await writeFile(nvram.path, await readFileChunks(repo, m.nvram));
+      }
+    }
+    const tpmFiles = m.tpm ? await Promise.all(m.tpm.map(async (f) => ({ name: f.name, data: await readFileChunks(repo, f) }))) : undefined;
+    for (const v of created) await deps.storage.markAttached(v.pool, v.name, name);
+    const now = new Date().toISOString();
+    const record: VmRecord = { id, name, spec, state: 'stopped', createdAt: now, updatedAt: now };
+    return await deps.vms.createRestored(record, tpmFiles);
+  } catch (e) {
+    for (const v of created) {
+      await deps.storage.markAttached(v.pool, v.name, undefined).catch(() => undefined);
+      await deps.storage.deleteVolume(v.pool, v.name, { evenIfOwned: true }).catch(() => undefined);
+    }
+    throw e;
+  }
+}

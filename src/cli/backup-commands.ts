@@ -1,0 +1,114 @@
+/** `hangar backup-repo create|list|remove` and `hangar backup create|list|restore`. */
+import type { Command } from 'commander';
+import type { ApiClient } from '../client/index.js';
+import type { Backup, BackupRepo, VerifyRepoReply, Vm } from '../contract/index.js';
+import { HangarError } from '../errors/errors.js';
+import { formatBytes } from '../util/size.js';
+import { render, renderTable, type OutputFormat } from './output.js';
+import { followOperation } from './progress.js';
+
+type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
+const print = (text: string) => process.stdout.write(text);
+
+export function addBackupCommands(program: Command, globals: Globals): void {
+  const repo = program.command('backup-repo').description('Backup repositories: directories of deduplicated, compressed (optionally encrypted) chunks');
+  repo.command('create').description('Make a backup repository in an empty or new directory')
+    .argument('<name>').requiredOption('--path <dir>', 'the directory (absolute; local or mounted network storage)')
+    .option('--encrypt', 'encrypt chunks and manifests on this host (AES-256-GCM)').option('--key-file <file>', 'the key: a file of at least 32 secret bytes (with --encrypt)')
+    .option('--default', 'backups without --repo go here (the first repository is the default)')
+    .action(async (name: string, o: { path: string; encrypt?: boolean; keyFile?: string; default?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await g.client.backups.createRepo({ name, path: o.path, ...(o.encrypt && { encrypt: true }), ...(o.keyFile !== undefined && { keyFile: o.keyFile }), ...(o.default && { default: true }) });
+      print(render(g.output, r, () => `Backup repository ${r.name} made at ${r.path}${r.encrypted ? ' (encrypted)' : ''}${r.default ? ', the default' : ''}.\n`));
+    });
+  repo.command('list').alias('ls').description('List backup repositories')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const repos = await g.client.backups.repos();
+      print(render(g.output, repos, () => renderTable(repos, [
+        { header: 'NAME', value: (r: BackupRepo) => `${r.name}${r.default ? ' *' : ''}` },
+        { header: 'PATH', value: (r: BackupRepo) => r.path },
+        { header: 'ENCRYPTED', value: (r: BackupRepo) => (r.encrypted ? 'yes' : 'no') },
+      ])));
+    });
+  repo.command('remove').alias('rm').description('Forget a backup repository (its directory and backups stay)').argument('<name>')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      await g.client.backups.removeRepo(name);
+      print(render(g.output, { name, removed: true }, () => `Backup repository ${name} forgotten; its files stay.\n`));
+    });
+
+  const backup = program.command('backup').description('Backups of VMs: full, then incremental (only changed blocks are read); restore');
+  backup.command('create').description('Back a VM up, running or stopped (the guest runs on; its file systems are frozen for the instant when it has an agent)')
+    .argument('<vm>').option('--repo <name>', 'the repository (default: the default one)')
+    .action(async (vm: string, o: { repo?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const op = await g.client.backups.create(vm, o.repo !== undefined ? { repo: o.repo } : {});
+      const b = (await followOperation(g.client, op, `backup ${vm}`, { cancelOnInterrupt: true })).result as Backup;
+      print(render(g.output, b, () => `Backup ${b.id} of ${vm}: ${b.kind}${b.fullReason ? ` (${b.fullReason})` : ''}, read ${formatBytes(b.readBytes)}, stored ${formatBytes(b.storedBytes)} new in ${(b.durationMs / 1000).toFixed(1)} s.\n`));
+    });
+  backup.command('list').alias('ls').description('List backups, oldest first').argument('[vm]').option('--repo <name>', 'only this repository')
+    .action(async (vm: string | undefined, o: { repo?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const list = await g.client.backups.list({ ...(vm !== undefined && { vm }), ...(o.repo !== undefined && { repo: o.repo }) });
+      print(render(g.output, list, () => renderTable(list, [
+        { header: 'ID', value: (b: Backup) => b.id },
+        { header: 'VM', value: (b: Backup) => b.vm },
+        { header: 'REPO', value: (b: Backup) => b.repo },
+        { header: 'TIME', value: (b: Backup) => b.createdAt },
+        { header: 'KIND', value: (b: Backup) => b.kind },
+        { header: 'READ', value: (b: Backup) => formatBytes(b.readBytes) },
+        { header: 'STORED', value: (b: Backup) => formatBytes(b.storedBytes) },
+      ])));
+    });
+  backup.command('restore').description('Restore a backup to a new VM (stopped): its own name if free, or --as NEW (a new identity)')
+    .argument('<backup>').option('--as <name>', 'the new VM\'s name').option('--repo <name>', 'the repository holding the backup')
+    .action(async (id: string, o: { as?: string; repo?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const op = await g.client.backups.restore(id, { ...(o.as !== undefined && { as: o.as }), ...(o.repo !== undefined && { repo: o.repo }) });
+      const vm = (await followOperation(g.client, op, `restore ${id}`)).result as Vm;
+      print(render(g.output, vm, () => `Backup ${id} restored as VM ${vm.name} (stopped): hangar vm start ${vm.name}\n`));
+    });
+  backup.command('prune').description("Delete the backups a retention policy does not keep (each VM on its own; Proxmox Backup Server's rule)")
+    .argument('[vm]').option('--repo <name>', 'the repository (default: the default one)')
+    .option('--keep-last <n>', 'keep the newest N', toCount).option('--keep-daily <n>', 'then the newest of each of N days', toCount)
+    .option('--keep-weekly <n>', 'then the newest of each of N weeks', toCount).option('--keep-monthly <n>', 'then the newest of each of N months', toCount)
+    .option('--dry-run', 'only list what would be removed')
+    .action(async (vm: string | undefined, o: { repo?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; dryRun?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await g.client.backups.prune({ ...(vm !== undefined && { vm }), ...o });
+      print(render(g.output, r, () => `${o.dryRun ? 'Would remove' : 'Removed'} ${r.removed.length} backup(s)${r.removed.length ? `: ${r.removed.map((b) => b.id).join(', ')}` : ''}; kept ${r.kept.length}.${r.removed.length && !o.dryRun ? ' `hangar backup gc` frees their chunks.' : ''}\n`));
+    });
+  backup.command('verify').description('Re-read and check every chunk of a repository; exits 1 and names the backups that use a damaged chunk')
+    .option('--repo <name>', 'the repository (default: the default one)')
+    .action(async (o: { repo?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const repo = o.repo ?? (await defaultRepo(g.client));
+      const op = await g.client.backups.verify(repo);
+      const r = (await followOperation(g.client, op, `verify ${repo}`, { cancelOnInterrupt: true })).result as VerifyRepoReply;
+      const bad = r.backups.filter((b) => !b.ok);
+      print(render(g.output, r, () => bad.length === 0
+        ? `Repository ${repo}: ${r.chunksChecked} chunks checked, all ${r.backups.length} backups intact.\n`
+        : `Repository ${repo}: ${r.damagedChunks.length} of ${r.chunksChecked} chunks damaged; backups that use them:\n${bad.map((b) => `  ${b.id} (${b.vm}): ${b.damagedChunks.length} damaged chunk(s)`).join('\n')}\n`));
+      if (bad.length) process.exitCode = 1;
+    });
+  backup.command('gc').description('Remove the chunks no backup uses (after a prune)')
+    .option('--repo <name>', 'the repository (default: the default one)')
+    .action(async (o: { repo?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await g.client.backups.gc(o.repo ?? (await defaultRepo(g.client)));
+      print(render(g.output, r, () => `Repository ${r.repo}: removed ${r.removedChunks} unused chunk(s), freed ${formatBytes(r.freedBytes)}; ${r.keptChunks} in use.\n`));
+    });
+}
+
+function toCount(v: string): number {
+  if (!/^\d+$/.test(v)) throw new HangarError('INVALID_SPEC', `"${v}" is not a whole number.`);
+  return Number(v);
+}
+
+async function defaultRepo(client: ApiClient): Promise<string> {
+  const repos = await client.backups.repos();
+  const def = repos.find((r) => r.default) ?? (repos.length === 1 ? repos[0] : undefined);
+  if (!def) throw new HangarError('BACKUP_REPO_NOT_FOUND', repos.length ? 'No repository is marked default: name one with --repo.' : 'There is no backup repository yet: make one with `hangar backup-repo create NAME --path DIR`.');
+  return def.name;
+}

@@ -119,3 +119,23 @@ export async function restoreToNewVm(deps: RestoreDeps, repo: BackupRepository, 
     throw e;
   }
 }
+
+/** One backed-up disk into a new volume (not attached): `backup restore ID --disk ID [--volume NAME]`. */
+export async function restoreDiskToVolume(deps: Pick<RestoreDeps, 'storage' | 'runDir'>, repo: BackupRepository, m: BackupManifest, diskId: string, volume: string | undefined, ctx?: OperationContext): Promise<VolumeRecord> {
+  const d = m.disks.find((x) => x.id === diskId);
+  if (!d) throw new HangarError('INVALID_SPEC', `Backup ${m.id} has no disk "${diskId}"; it has ${m.disks.map((x) => x.id).join(', ')}.`, { details: { field: 'disk' } });
+  const name = volume ?? `${m.vm}-${d.id}-${m.id.slice(0, 15).toLowerCase()}`;
+  const pool = d.pool && (await deps.storage.listPools()).some((p) => p.name === d.pool) ? d.pool : DEFAULT_POOL;
+  const vol = await deps.storage.createVolume({ pool, name, format: 'qcow2', size: d.sizeBytes });
+  try {
+    await writeDiskFile(vol.path, repo, d, deps.runDir, {
+      onProgress: (done) => ctx?.progress({ phase: `writing ${d.id}`, bytesDone: done, bytesTotal: d.sizeBytes, percent: Math.floor((done * 100) / Math.max(1, d.sizeBytes)) }),
+      ...(ctx && { signal: ctx.signal }),
+    });
+  } catch (e) {
+    await deps.storage.deleteVolume(vol.pool, vol.name, { evenIfOwned: true }).catch(() => undefined);
+    throw e;
+  }
+  return vol;
+}
+

@@ -26,9 +26,9 @@ import type { OperationContext } from '../operations/service.js';
 import type { QmpClient } from '../qmp/index.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { Collection, Store, VmRecord } from '../store/store.js';
-import type { StorageService } from '../storage/service.js';
+import type { StorageService, VolumeRecord } from '../storage/service.js';
 import type { VmService, VmView } from '../vm/service.js';
-import { restoreToNewVm } from './restore.js';
+import { restoreDiskToVolume, restoreToNewVm } from './restore.js';
 import { backupDisk } from './disk-stream.js';
 import { newBackupId, putFile, summary, type BackupManifest, type BackupSummary } from './manifest.js';
 import { collectGarbage, selectKept, verifyRepository, type Retention, type VerifyResult } from './maintenance.js';
@@ -87,6 +87,13 @@ export class BackupService {
     this.repos = deps.store.collection<BackupRepoRecord>('backup-repos');
     this.states = deps.store.collection<BackupStateRecord>('backup-state');
     this.log = deps.log ?? (() => {});
+    // A deleted VM's bitmaps went with its disks: forget where they counted from.
+    deps.events.subscribe((e) => {
+      if (e.type !== 'vm.deleted' || !e.vm) return;
+      void this.states.list().then(async (all) => {
+        for (const s of all.filter((x) => x.vm === e.vm)) if (!(await deps.store.getVmById(s.vmId))) await this.states.delete(s.vmId);
+      }).catch(() => undefined);
+    });
   }
 
   // ---- repositories ----------------------------------------------------------
@@ -220,8 +227,13 @@ export class BackupService {
   }
 
   /** Restores a backup to a new VM (its own name if free, or `as`). */
-  async restore(id: string, input: { as?: string; repo?: string }, ctx?: OperationContext): Promise<VmView> {
+  async restore(id: string, input: { as?: string; repo?: string; disk?: string; volume?: string }, ctx?: OperationContext): Promise<VmView | VolumeRecord> {
     const { manifest, repo, repoRec } = await this.find(id, input.repo);
+    if (input.disk !== undefined) {
+      if (input.as !== undefined) throw new HangarError('INVALID_SPEC', '--disk restores one disk into a new volume: --as (a new VM) does not go with it.', { details: { field: 'as' } });
+      return restoreDiskToVolume({ storage: this.deps.storage, runDir: this.deps.runDir }, repo, manifest, input.disk, input.volume, ctx);
+    }
+    if (input.volume !== undefined) throw new HangarError('INVALID_SPEC', '--volume names the volume of a single restored disk: add --disk.', { details: { field: 'volume' } });
     const view = await restoreToNewVm({ store: this.deps.store, storage: this.deps.storage, vms: this.deps.vms, runDir: this.deps.runDir, ...(this.deps.tapFor && { tapFor: this.deps.tapFor }) }, repo, manifest, input.as, ctx);
     await this.deps.events.publish('backup.restored', view.name, { backup: id, repo: repoRec.name, from: manifest.vm });
     return view;
@@ -419,7 +431,7 @@ export class BackupService {
     for (const s of await this.states.list()) {
       if (!s.pending) continue;
       try {
-        const rec = await this.deps.vms.record(s.vm).catch(() => undefined);
+        const rec = (await this.deps.store.listVms()).find((v) => v.id === s.vmId);
         const qmp = rec && (rec.state === 'running' || rec.state === 'paused') ? this.deps.vms.monitor(rec.id) : undefined;
         if (qmp) {
           await cleanupExport(qmp);

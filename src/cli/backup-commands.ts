@@ -1,7 +1,7 @@
 /** `hangar backup-repo create|list|remove` and `hangar backup create|list|restore`. */
 import type { Command } from 'commander';
 import type { ApiClient } from '../client/index.js';
-import type { Backup, BackupRepo, VerifyRepoReply, Vm } from '../contract/index.js';
+import type { Backup, BackupRepo, VerifyRepoReply, Vm, Volume } from '../contract/index.js';
 import { HangarError } from '../errors/errors.js';
 import { formatBytes } from '../util/size.js';
 import { render, renderTable, type OutputFormat } from './output.js';
@@ -61,12 +61,19 @@ export function addBackupCommands(program: Command, globals: Globals): void {
         { header: 'STORED', value: (b: Backup) => formatBytes(b.storedBytes) },
       ])));
     });
-  backup.command('restore').description('Restore a backup to a new VM (stopped): its own name if free, or --as NEW (a new identity)')
+  backup.command('restore').description('Restore a backup to a new VM (stopped): its own name if free, or --as NEW (a new identity); or one disk into a new volume (--disk)')
     .argument('<backup>').option('--as <name>', 'the new VM\'s name').option('--repo <name>', 'the repository holding the backup')
-    .action(async (id: string, o: { as?: string; repo?: string }, cmd: Command) => {
+    .option('--disk <id>', 'restore only this disk (e.g. disk1) into a new, unattached volume').option('--volume <name>', 'that volume\'s name (with --disk)')
+    .action(async (id: string, o: { as?: string; repo?: string; disk?: string; volume?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const op = await g.client.backups.restore(id, { ...(o.as !== undefined && { as: o.as }), ...(o.repo !== undefined && { repo: o.repo }) });
-      const vm = (await followOperation(g.client, op, `restore ${id}`)).result as Vm;
+      const op = await g.client.backups.restore(id, { ...(o.as !== undefined && { as: o.as }), ...(o.repo !== undefined && { repo: o.repo }), ...(o.disk !== undefined && { disk: o.disk }), ...(o.volume !== undefined && { volume: o.volume }) });
+      const result = (await followOperation(g.client, op, `restore ${id}`)).result;
+      if (o.disk !== undefined) {
+        const v = result as Volume;
+        print(render(g.output, v, () => `Disk ${o.disk} of backup ${id} restored into volume ${v.name} (pool ${v.pool}): hangar volume attach ${v.name} VM\n`));
+        return;
+      }
+      const vm = result as Vm;
       print(render(g.output, vm, () => `Backup ${id} restored as VM ${vm.name} (stopped): hangar vm start ${vm.name}\n`));
     });
   backup.command('prune').description("Delete the backups a retention policy does not keep (each VM on its own; Proxmox Backup Server's rule)")

@@ -63,6 +63,8 @@ export const RestoreBackupBody = Type.Object(
   {
     as: Type.Optional(Type.String({ description: 'The new VM\'s name (a new identity: UUID, MACs, hostname). Default: the backed-up VM\'s name, if no VM has it.' })),
     repo: Type.Optional(Type.String()),
+    disk: Type.Optional(Type.String({ description: 'Restore only this disk (its id, e.g. disk1) into a new, unattached volume; the operation\'s result is the volume.' })),
+    volume: Type.Optional(Type.String({ description: 'The new volume\'s name (with disk; default <vm>-<disk>-<backup time>).' })),
   },
   strict,
 );

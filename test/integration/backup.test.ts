@@ -93,6 +93,16 @@ describe('backups of a running VM', () => {
     const list = (await d.api.backups.list({ vm: VM })).map((b) => [b.id, b.kind]);
     expect(list).toEqual([[full.id, 'full'], [inc.id, 'incremental']]);
     expect(await restoredHash(inc.id, 'r-inc')).toBe(hashes.get(inc.id));
+    // One disk into a new volume.
+    const one = await d.cli(['backup', 'restore', inc.id, '--disk', 'disk0', '--volume', 'one-disk', '--output', 'json'], undefined, 120_000);
+    expect(one.code, one.stderr).toBe(0);
+    const vol = (await d.api.volumes.list()).find((v) => v.name === 'one-disk')!;
+    expect(vol.attachedTo).toBeUndefined();
+    execFileSync('qemu-img', ['convert', '-U', '-O', 'raw', '-f', 'qcow2', vol.path, `${d.dir}/one.raw`]);
+    expect(createHash('sha256').update(readFileSync(`${d.dir}/one.raw`)).digest('hex')).toBe(hashes.get(inc.id));
+    rmSync(`${d.dir}/one.raw`);
+    expect((await d.cli(['volume', 'delete', 'one-disk'])).code).toBe(0);
+    expect((await d.cli(['backup', 'restore', inc.id, '--disk', 'nope'])).stderr).toContain('INVALID_SPEC');
     expect(await restoredHash(full.id, 'r-full')).toBe(hashes.get(full.id));
   }, 600_000);
 

@@ -1,4 +1,4 @@
-/** Sign-in, then the pages (hash routes): #/, #/vms, #/vms/NAME/TAB, #/images, #/volumes, #/networks. */
+/** Sign-in, then the pages (hash routes): #/, #/vms, #/vms/NAME/TAB, #/images, #/volumes, #/backups, #/networks. */
 import { useEffect, useState } from 'react';
 import { ApiError, setUnauthenticatedHandler, tokenStore } from './lib/api';
 import { EventsProvider } from './lib/events';
@@ -10,6 +10,7 @@ import { VmList } from './pages/VmList';
 import { VmDetail } from './pages/VmDetail';
 import { Images } from './pages/Images';
 import { Volumes } from './pages/Volumes';
+import { BackupRepos } from './pages/BackupRepos';
 import { Networks } from './pages/Networks';
 
 export function App() {
@@ -40,8 +41,9 @@ export function App() {
         {section === 'vms' && (name ? <VmDetail key={name} name={name} tab={tab ?? 'overview'} /> : <VmList />)}
         {section === 'images' && <Images />}
         {section === 'volumes' && <Volumes />}
+        {section === 'backups' && <BackupRepos />}
         {section === 'networks' && <Networks />}
-        {!['', 'vms', 'images', 'volumes', 'networks'].includes(section) && <p>No page here. <a href="#/">Dashboard</a></p>}
+        {!['', 'vms', 'images', 'volumes', 'backups', 'networks'].includes(section) && <p>No page here. <a href="#/">Dashboard</a></p>}
       </Layout>
     </EventsProvider>
   );

@@ -3262,6 +3262,10 @@ export interface paths {
                         /** @description The new VM's name (a new identity: UUID, MACs, hostname). Default: the backed-up VM's name, if no VM has it. */
                         as?: string;
                         repo?: string;
+                        /** @description Restore only this disk (its id, e.g. disk1) into a new, unattached volume; the operation's result is the volume. */
+                        disk?: string;
+                        /** @description The new volume's name (with disk; default <vm>-<disk>-<backup time>). */
+                        volume?: string;
                     };
                 };
             };

@@ -7,6 +7,7 @@ import { href } from '../lib/router';
 import { useVm } from '../lib/vms';
 import { Overview } from './vm/Overview';
 import { Snapshots } from './vm/Snapshots';
+import { Backups } from './vm/Backups';
 import { Hardware } from './vm/Hardware';
 import { Settings } from './vm/Settings';
 import { Migrate } from './vm/Migrate';
@@ -19,7 +20,7 @@ const VncConsole = lazy(() => import('./vm/VncConsole').then((m) => ({ default: 
 
 const TABS: [string, string][] = [
   ['overview', 'Overview'], ['metrics', 'Graphs'], ['console', 'Serial console'], ['display', 'Display'],
-  ['snapshots', 'Snapshots'], ['hardware', 'Hardware'], ['settings', 'Settings'], ['migrate', 'Migrate'], ['events', 'Events'],
+  ['snapshots', 'Snapshots'], ['backups', 'Backups'], ['hardware', 'Hardware'], ['settings', 'Settings'], ['migrate', 'Migrate'], ['events', 'Events'],
 ];
 
 export function VmDetail({ name, tab }: { name: string; tab: string }) {
@@ -47,6 +48,7 @@ export function VmDetail({ name, tab }: { name: string; tab: string }) {
             {tab === 'console' && <SerialConsole vm={vm} />}
             {tab === 'display' && <VncConsole vm={vm} />}
             {tab === 'snapshots' && <Snapshots vm={vm} />}
+            {tab === 'backups' && <Backups vm={vm} />}
             {tab === 'hardware' && <Hardware vm={vm} onChange={res.set} />}
             {tab === 'settings' && <Settings vm={vm} onChange={res.set} />}
             {tab === 'migrate' && <Migrate vm={vm} />}

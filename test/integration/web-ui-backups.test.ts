@@ -1,0 +1,70 @@
+/**
+ * The web UI's backups (Debian's chromium, headless, against the real daemon and the tiny
+ * guest): a repository made on the Backups page, a backup taken from the VM's Backups tab
+ * (an operation followed to the end), listed, and restored to a new VM from the page.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, TestDaemon, waitFor } from './harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+let d: TestDaemon;
+let base: string;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'ui', 'dist', 'index.html'))) throw new Error('The web UI is not built: run scripts/setup, or `npm ci && npm run build` in ui/.');
+  d = await TestDaemon.start({ args: ['--listen', '127.0.0.1:0'] });
+  const host = await d.api.call<{ tls?: { listen: string[] } }>('GET', '/v1/host');
+  base = `https://${host.tls!.listen[0]}`;
+  const t = await d.cli(['token', 'create', 'ui-admin', '--role', 'admin']);
+  expect(t.code, t.stderr).toBe(0);
+  const r = await d.cli(['vm', 'create', 'bu', '--memory', '128M', '--disk-size', '16M', '--start']);
+  expect(r.code, r.stderr).toBe(0);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
+  page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(`${base}/`);
+  await page.fill('input[name=token]', t.stdout.trim());
+  await page.click('button[type=submit]');
+  await page.waitForSelector('h1:text("Dashboard")');
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await d?.cleanup();
+});
+
+describe('backups in the web UI', () => {
+  it('makes a repository on the Backups page', async () => {
+    await page.click('nav a[href="#/backups"]');
+    await page.waitForSelector('h1:text("Backup repositories")');
+    await page.fill('input[name=repo-name]', 'ui');
+    await page.fill('input[name=repo-path]', join(d.dir, 'ui-repo'));
+    await page.click('button:text("Create repository")');
+    await page.waitForSelector('tr[data-repo=ui]');
+    expect((await d.api.backups.repos()).map((r) => r.name)).toEqual(['ui']);
+  }, 30_000);
+
+  it('backs the VM up from its Backups tab and restores it to a new VM', async () => {
+    await page.goto(`${base}/#/vms/bu/backups`);
+    await page.waitForSelector('button:text("Back up now")');
+    await page.click('button:text("Back up now")');
+    const row = await page.waitForSelector('tr[data-backup]', { timeout: 60_000 });
+    const id = await row.getAttribute('data-backup');
+    expect((await d.api.backups.list({ vm: 'bu' })).map((b) => b.id)).toEqual([id]);
+    expect(await row.textContent()).toContain('full');
+    page.once('dialog', (dlg) => void dlg.accept('bu-copy'));
+    await page.click(`tr[data-backup="${id}"] button:text("Restore…")`);
+    await waitFor('the restored VM', async () => (await d.api.vms.list()).some((v) => v.name === 'bu-copy'), 60_000, 200);
+    expect((await d.vm('bu-copy')).state).toBe('stopped');
+    await page.click('nav a[href="#/backups"]');
+    await page.click('tr[data-repo=ui] button:text("Verify")');
+    await page.waitForSelector('[data-repo-message]:text-matches("all backups intact")');
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+});

@@ -11,10 +11,11 @@
  * Nothing is half made: a failure deletes the volumes already written, and the record is
  * written last.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
 import type { VmSpec } from '../model/spec.js';
@@ -26,16 +27,18 @@ import { cloneSpec } from '../vm/clone.js';
 import { diskOf } from '../vm/devices.js';
 import { createNvram } from '../vm/firmware.js';
 import type { VmService } from '../vm/service.js';
-import type { VmView } from '../vm/view.js';
+import { toView, type VmView } from '../vm/view.js';
 import { restoreDisk, type DiskChunks } from './disk-stream.js';
 import { NbdClient } from './nbd-client.js';
 import type { BackupRepository } from './repository.js';
 import { readFileChunks, type BackupManifest } from './manifest.js';
 
+const run = promisify(execFile);
+
 export interface RestoreDeps {
   store: Pick<Store, 'getVm' | 'listVms'>;
   storage: StorageService;
-  vms: Pick<VmService, 'createRestored'>;
+  vms: Pick<VmService, 'createRestored' | 'operate' | 'replaceTpmState'>;
   tapFor?: (vmId: string, nicId: string) => string;
   runDir: string;
 }
@@ -137,5 +140,57 @@ export async function restoreDiskToVolume(deps: Pick<RestoreDeps, 'storage' | 'r
     throw e;
   }
   return vol;
+}
+
+/**
+ * In place (`--yes`): the stopped VM the backup was taken of gets the backup's disks, NVRAM
+ * and TPM state back; its configuration stays as it is now. Every disk is written to a
+ * new file beside the old one first; only when all are complete do they replace the old
+ * files (a rename each), so a failure leaves the VM as it was. The old files' snapshots go
+ * with them (the snapshot list is emptied), and a linked clone's disk becomes standalone.
+ */
+export async function restoreInPlace(deps: RestoreDeps, repo: BackupRepository, m: BackupManifest, ctx?: OperationContext): Promise<VmView> {
+  return deps.vms.operate(m.vm, 'restore', async (h) => {
+    const rec = await h.record();
+    if (rec.id !== m.vmId) throw new HangarError('VM_EXISTS', `VM "${m.vm}" is not the VM backup ${m.id} was taken of (it was deleted and made again): restore with --as NEW.`);
+    if (rec.state !== 'stopped' && rec.state !== 'crashed') throw new HangarError('VM_STATE', `VM "${m.vm}" is ${rec.state}: stop it to restore it in place, or restore with --as NEW.`, { details: { state: rec.state } });
+    const pairs = m.disks.map((d) => {
+      const cur = rec.spec.disks.find((x) => x.id === d.id);
+      if (!cur?.volume) throw new HangarError('INVALID_SPEC', `VM "${m.vm}" has no disk ${d.id} on a volume any more: restore with --as NEW.`, { details: { disk: d.id } });
+      return { d, cur, temp: `${cur.path}.restore-partial` };
+    });
+    const total = m.disks.reduce((n, d) => n + d.sizeBytes, 0);
+    let before = 0;
+    try {
+      for (const p of pairs) {
+        await rm(p.temp, { force: true });
+        await run('qemu-img', ['create', '-q', '-f', 'qcow2', p.temp, String(p.d.sizeBytes)]);
+        await writeDiskFile(p.temp, repo, p.d, deps.runDir, {
+          onProgress: (done) => ctx?.progress({ phase: `writing ${p.d.id}`, bytesDone: before + done, bytesTotal: total, percent: Math.floor(((before + done) * 100) / Math.max(1, total)) }),
+          ...(ctx && { signal: ctx.signal }),
+        });
+        before += p.d.sizeBytes;
+      }
+    } catch (e) {
+      for (const p of pairs) await rm(p.temp, { force: true });
+      throw e;
+    }
+    for (const p of pairs) {
+      const st = await stat(p.cur.path).catch(() => undefined);
+      await rename(p.temp, p.cur.path);
+      if (st) await chown(p.cur.path, st.uid, st.gid).then(() => chmod(p.cur.path, st.mode & 0o7777));
+      const vol = await deps.storage.getVolume(p.cur.volume!.pool, p.cur.volume!.name);
+      const next: VolumeRecord = { ...vol, format: 'qcow2', sizeBytes: p.d.sizeBytes };
+      delete next.base;
+      delete next.backing;
+      await deps.storage.putVolume(next);
+      if (vol.base && (await deps.storage.overlaysOf(vol.base.pool, vol.base.name)).length === 0) {
+        await deps.storage.deleteVolume(vol.base.pool, vol.base.name).catch(() => undefined);
+      }
+    }
+    if (m.nvram && rec.spec.firmware?.nvram) await writeFile(rec.spec.firmware.nvram.path, await readFileChunks(repo, m.nvram));
+    if (m.tpm?.length && rec.spec.tpm) await deps.vms.replaceTpmState(rec, await Promise.all(m.tpm.map(async (f) => ({ name: f.name, data: await readFileChunks(repo, f) }))));
+    return toView(await h.record());
+  });
 }
 

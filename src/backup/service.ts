@@ -16,7 +16,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { errorText, HangarError } from '../errors/errors.js';
@@ -28,12 +28,12 @@ import { validateVolumeName } from '../storage/pool.js';
 import type { Collection, Store, VmRecord } from '../store/store.js';
 import type { StorageService, VolumeRecord } from '../storage/service.js';
 import type { VmService, VmView } from '../vm/service.js';
-import { restoreDiskToVolume, restoreToNewVm } from './restore.js';
+import { restoreDiskToVolume, restoreInPlace, restoreToNewVm } from './restore.js';
 import { backupDisk } from './disk-stream.js';
 import { newBackupId, putFile, summary, type BackupManifest, type BackupSummary } from './manifest.js';
 import { collectGarbage, selectKept, verifyRepository, type Retention, type VerifyResult } from './maintenance.js';
 import { NbdClient } from './nbd-client.js';
-import { bitmapName, bitmapsByNode, cleanupExport, isBackupBitmap, startExport, type ExportDisk } from './qmp-export.js';
+import { bitmapName, bitmapsByNode, cleanupExport, isBackupBitmap, startExport, type BitmapInfo, type ExportDisk } from './qmp-export.js';
 import { BackupRepository, readKeyFile } from './repository.js';
 import { endOrphanStorageDaemons, startStorageDaemon } from './storage-daemon.js';
 
@@ -227,13 +227,20 @@ export class BackupService {
   }
 
   /** Restores a backup to a new VM (its own name if free, or `as`). */
-  async restore(id: string, input: { as?: string; repo?: string; disk?: string; volume?: string }, ctx?: OperationContext): Promise<VmView | VolumeRecord> {
+  async restore(id: string, input: { as?: string; repo?: string; disk?: string; volume?: string; yes?: boolean }, ctx?: OperationContext): Promise<VmView | VolumeRecord> {
     const { manifest, repo, repoRec } = await this.find(id, input.repo);
     if (input.disk !== undefined) {
       if (input.as !== undefined) throw new HangarError('INVALID_SPEC', '--disk restores one disk into a new volume: --as (a new VM) does not go with it.', { details: { field: 'as' } });
       return restoreDiskToVolume({ storage: this.deps.storage, runDir: this.deps.runDir }, repo, manifest, input.disk, input.volume, ctx);
     }
     if (input.volume !== undefined) throw new HangarError('INVALID_SPEC', '--volume names the volume of a single restored disk: add --disk.', { details: { field: 'volume' } });
+    if (input.as === undefined && (await this.deps.store.getVm(manifest.vm))) {
+      if (!input.yes) throw new HangarError('VM_EXISTS', `VM "${manifest.vm}" exists: restore it in place with --yes (it must be stopped; its disks are replaced), or to a new VM with --as NEW.`);
+      const vm = await restoreInPlace({ store: this.deps.store, storage: this.deps.storage, vms: this.deps.vms, runDir: this.deps.runDir }, repo, manifest, ctx);
+      await this.forgetBitmapsOf(vm.id, `the VM was restored in place from backup ${id}`);
+      await this.deps.events.publish('backup.restored', vm.name, { backup: id, repo: repoRec.name, from: manifest.vm, inPlace: true });
+      return vm;
+    }
     const view = await restoreToNewVm({ store: this.deps.store, storage: this.deps.storage, vms: this.deps.vms, runDir: this.deps.runDir, ...(this.deps.tapFor && { tapFor: this.deps.tapFor }) }, repo, manifest, input.as, ctx);
     await this.deps.events.publish('backup.restored', view.name, { backup: id, repo: repoRec.name, from: manifest.vm });
     return view;
@@ -401,9 +408,11 @@ export class BackupService {
     let s: BackupStateRecord;
     if (id) {
       s = { vm: rec.name, vmId: rec.id, repo, since: id, generation, bitmaps: next };
-      // A full backup leaves the older bitmaps behind: they count from nothing any more.
-      for (const [disk, old] of Object.entries(base.bitmaps)) {
-        if (old !== next[disk]) await qmp.execute('block-dirty-bitmap-remove', { node: disk, name: old }).catch(() => undefined);
+      // Older bitmaps of Hangar's (a full backup's predecessors, leftovers of a backup cut short) count from nothing any more.
+      for (const [node, list] of await bitmapsByNode(qmp).catch(() => new Map<string, BitmapInfo[]>())) {
+        for (const b of list) {
+          if (isBackupBitmap(b.name) && b.name !== next[node]) await qmp.execute('block-dirty-bitmap-remove', { node, name: b.name }).catch(() => undefined);
+        }
       }
     } else {
       const nodes = await bitmapsByNode(qmp).catch(() => new Map<string, Array<{ name: string }>>());
@@ -433,11 +442,17 @@ export class BackupService {
       try {
         const rec = (await this.deps.store.listVms()).find((v) => v.id === s.vmId);
         const qmp = rec && (rec.state === 'running' || rec.state === 'paused') ? this.deps.vms.monitor(rec.id) : undefined;
+        if (rec) {
+          const dir = dirname(this.deps.vms.pathsOf(rec).qmpSocket);
+          for (const f of await readdir(dir).catch(() => [] as string[])) if (f.startsWith('hangar-backup')) await rm(join(dir, f), { force: true });
+        }
         if (qmp) {
           await cleanupExport(qmp);
           for (const [disk, next] of Object.entries(s.pending.bitmaps)) {
             const old = s.bitmaps[disk];
+            // Changes since the last backup now count in the new bitmap; without a last backup, it counts from nothing.
             if (old && s.since) await qmp.execute('block-dirty-bitmap-merge', { node: disk, target: next, bitmaps: [old] }).catch(() => undefined);
+            else await qmp.execute('block-dirty-bitmap-remove', { node: disk, name: next }).catch(() => undefined);
             if (old) await qmp.execute('block-dirty-bitmap-remove', { node: disk, name: old }).catch(() => undefined);
           }
         }
@@ -449,6 +464,11 @@ export class BackupService {
         this.log(`${s.vm}: cleaning up a backup cut short failed: ${errorText(e)}`);
       }
     }
+  }
+
+  private async forgetBitmapsOf(vmId: string, reason: string): Promise<void> {
+    const s = await this.states.get(vmId);
+    if (s) await this.putState({ ...s, bitmaps: {}, untrusted: reason });
   }
 
   /**
@@ -466,8 +486,7 @@ export class BackupService {
         for (const name of await qcow2Bitmaps(d.path)) if (isBackupBitmap(name)) await run('qemu-img', ['bitmap', '--remove', '-f', 'qcow2', d.path, name]);
       }
     }
-    const s = await this.states.get(rec.id);
-    if (s) await this.putState({ ...s, bitmaps: {}, untrusted: reason });
+    await this.forgetBitmapsOf(rec.id, reason);
   }
 }
 

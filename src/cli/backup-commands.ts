@@ -61,12 +61,13 @@ export function addBackupCommands(program: Command, globals: Globals): void {
         { header: 'STORED', value: (b: Backup) => formatBytes(b.storedBytes) },
       ])));
     });
-  backup.command('restore').description('Restore a backup to a new VM (stopped): its own name if free, or --as NEW (a new identity); or one disk into a new volume (--disk)')
+  backup.command('restore').description('Restore a backup to a new VM (stopped): its own name if free, or --as NEW (a new identity); in place with --yes; or one disk into a new volume (--disk)')
     .argument('<backup>').option('--as <name>', 'the new VM\'s name').option('--repo <name>', 'the repository holding the backup')
     .option('--disk <id>', 'restore only this disk (e.g. disk1) into a new, unattached volume').option('--volume <name>', 'that volume\'s name (with --disk)')
-    .action(async (id: string, o: { as?: string; repo?: string; disk?: string; volume?: string }, cmd: Command) => {
+    .option('--yes', 'restore in place: the backed-up VM (stopped) gets the backup\'s disks, NVRAM and TPM state back')
+    .action(async (id: string, o: { as?: string; repo?: string; disk?: string; volume?: string; yes?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const op = await g.client.backups.restore(id, { ...(o.as !== undefined && { as: o.as }), ...(o.repo !== undefined && { repo: o.repo }), ...(o.disk !== undefined && { disk: o.disk }), ...(o.volume !== undefined && { volume: o.volume }) });
+      const op = await g.client.backups.restore(id, { ...(o.as !== undefined && { as: o.as }), ...(o.repo !== undefined && { repo: o.repo }), ...(o.disk !== undefined && { disk: o.disk }), ...(o.volume !== undefined && { volume: o.volume }), ...(o.yes && { yes: true }) });
       const result = (await followOperation(g.client, op, `restore ${id}`)).result;
       if (o.disk !== undefined) {
         const v = result as Volume;
@@ -74,7 +75,7 @@ export function addBackupCommands(program: Command, globals: Globals): void {
         return;
       }
       const vm = result as Vm;
-      print(render(g.output, vm, () => `Backup ${id} restored as VM ${vm.name} (stopped): hangar vm start ${vm.name}\n`));
+      print(render(g.output, vm, () => (o.yes ? `VM ${vm.name} restored in place from backup ${id}.\n` : `Backup ${id} restored as VM ${vm.name} (stopped): hangar vm start ${vm.name}\n`)));
     });
   backup.command('prune').description("Delete the backups a retention policy does not keep (each VM on its own; Proxmox Backup Server's rule)")
     .argument('[vm]').option('--repo <name>', 'the repository (default: the default one)')

@@ -71,6 +71,8 @@ export class SnapshotService {
     // A deleted VM's snapshots lived inside its disks: forget them with it.
     events.subscribe((e) => {
       if (e.type === 'vm.deleted' && e.vm) void this.trees.delete(e.vm);
+      // Restored in place from a backup: new disk files, without the snapshots the old ones held.
+      if (e.type === 'backup.restored' && e.vm && (e.data as { inPlace?: boolean }).inPlace) void this.trees.delete(e.vm);
     });
   }
 

@@ -393,6 +393,13 @@ export class VmService {
     return toView(record);
   }
 
+  /** A stopped VM's TPM state replaced by a backup's (in-place restore); the caller holds the VM's lock. */
+  async replaceTpmState(rec: VmRecord, files: Array<{ name: string; data: Buffer }>): Promise<void> {
+    if (!this.tpm) throw new HangarError('TPM_UNAVAILABLE', `The backup of "${rec.name}" has a TPM, and this daemon runs no swtpm.`);
+    await this.tpm.removeState(rec);
+    await this.tpm.writeState(rec, files);
+  }
+
   /** Removes the record of a guest whose arrival failed (its QEMU has ended). */
   async dropIncoming(name: string, id: string): Promise<void> {
     await this.exclusive(name, 'drop-incoming', async (rec) => {

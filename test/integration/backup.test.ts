@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backup, Vm } from '../../src/contract/index.js';
-import { guestRun, serialLogEnd, TestDaemon, waitForGuestReady } from './harness.js';
+import { guestRun, serialLogEnd, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
 
 const MiB = 1024 * 1024;
 const VM = 'bk';
@@ -146,6 +146,33 @@ describe('backups of a running VM', () => {
     expect(again.kind).toBe('incremental');
   }, 300_000);
 
+  it('a daemon killed during a backup: nothing half made is listed, QEMU is cleaned up, the next backup works', async () => {
+    let r = await d.cli(['vm', 'create', 'big', '--memory', '128M', '--disk-size', '512M', '--start']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitForGuestReady(d, 'big');
+    const out = await guestRun(d, 'big', 'dd if=/dev/urandom of=/dev/vda bs=1M count=384 conv=fsync 2>/dev/null; echo FILLED-$((1+1))', 120_000);
+    expect(out).toContain('FILLED-2');
+    const before = (await d.api.backups.list()).length;
+    const op = await d.api.backups.create('big', {});
+    await waitFor('the backup to be under way', async () => {
+      const o = await d.api.operations.get(op.id);
+      expect(o.state).toBe('running');
+      return (o.progress.percent ?? 0) >= 5;
+    }, 60_000, 20);
+    await d.kill('SIGKILL');
+    await d.launch();
+    const rec = await d.vm('big');
+    expect(rec.state).toBe('running');
+    expect((await d.api.operations.get(op.id)).state).toBe('failed');
+    expect((await d.api.backups.list()).length).toBe(before);
+    await waitFor('the leftover fleecing files to go', () => !readdirSync(`${d.dir}/run/vms/${rec.id}`).some((f) => f.startsWith('hangar-backup')), 30_000, 100);
+    const b = await backup('big');
+    expect(b.kind).toBe('full');
+    expect(b.readBytes).toBeGreaterThanOrEqual(384 * MiB);
+    r = await d.cli(['vm', 'delete', 'big', '--force']);
+    expect(r.code, r.stderr).toBe(0);
+  }, 300_000);
+
   it('bad input is refused with a clear code, and nothing changes', async () => {
     const before = (await d.api.backups.list()).length;
     for (const [args, code] of [
@@ -217,6 +244,29 @@ describe('backups of a running VM', () => {
     expect(await restoredHash(before.at(-1)!.id, 'r-after-gc')).toMatch(/^[0-9a-f]{64}$/);
     expect((await d.cli(['backup', 'prune', '--keep-last', 'x'])).stderr).toContain('INVALID_SPEC');
   }, 300_000);
+
+  it('in place (--yes): the stopped VM gets the backup\'s disk back; refused while it runs', async () => {
+    const last = (await d.api.backups.list({ vm: VM })).at(-1)!;
+    const want = await restoredHash(last.id, 'r-want');
+    let r = await d.cli(['backup', 'restore', last.id, '--yes']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('VM_STATE');
+    await guestWrite([0]);
+    expect(await guestHash()).not.toBe(want);
+    r = await d.cli(['vm', 'stop', VM, '--force']);
+    expect(r.code, r.stderr).toBe(0);
+    r = await d.cli(['backup', 'restore', last.id, '--yes'], undefined, 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await d.api.snapshots.list(VM)).toEqual([]);
+    const since = await serialLogEnd(d, VM);
+    r = await d.cli(['vm', 'start', VM]);
+    expect(r.code, r.stderr).toBe(0);
+    await waitForGuestReady(d, VM, { since });
+    expect(await guestHash()).toBe(want);
+    const next = await backup();
+    expect(next.kind).toBe('full');
+    expect(next.fullReason).toMatch(/restored in place/);
+  }, 300_000);
 });
 
 /** The chunk file only `id` uses among the backups listed (decoded from the unencrypted manifests). */
@@ -231,4 +281,3 @@ function newestOnlyChunk(id: string, others: string[]): string {
 function countChunks(): number {
   return readdirSync(`${repoPath}/chunks`, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
 }
-

@@ -3266,6 +3266,8 @@ export interface paths {
                         disk?: string;
                         /** @description The new volume's name (with disk; default <vm>-<disk>-<backup time>). */
                         volume?: string;
+                        /** @description Restore in place: the backed-up VM (stopped) gets the backup's disks, NVRAM and TPM state; its configuration stays. */
+                        yes?: boolean;
                     };
                 };
             };

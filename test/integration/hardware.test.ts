@@ -2,8 +2,8 @@
  * Guest hardware on real QEMU (TCG), issue 15. One tiny guest carries most of it: a CPU
  * topology of 2 sockets × 1 core (seen in /proc/cpuinfo), a data disk with discard and
  * detect-zeroes=unmap (TRIM in the guest shrinks the qcow2 file), two virtiofs shares (one
- * read-only) that the guest reads and writes, and the default USB tablet (the VNC server
- * tells a client the pointer is absolute). A Windows-profile VM boots to its firmware with
+ * read-only) that the guest reads and writes, and the default USB tablet on the command line.
+ * A Windows-profile VM boots to its firmware with
  * every Windows option. Then the refusals: a USB device that is not plugged in, vsock without
  * /dev/vhost-vsock, a share outside the allowed roots (also through a symlink), bad CPU flags
  * and topology, multiqueue on a user-mode NIC, and saving a guest with shares.

@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { SUDO_ALL, renderConfigDrive, renderNoCloud } from './render.js';
+import { SUDO_ALL, machineIdBootcmd, renderConfigDrive, renderNoCloud } from './render.js';
 import { fakeEd25519Key } from './test-keys.js';
 
 const KEY1 = fakeEd25519Key('alice@laptop');
@@ -127,6 +128,31 @@ describe('renderNoCloud', () => {
 
   it('validates first', () => {
     expect(() => renderNoCloud({ instanceId: 'i', userData: '#cloud-config\n: :\n  - [' })).toThrow(/user-data is not valid YAML/);
+  });
+});
+
+describe('the machine-id bootcmd', () => {
+  const ID = '0123456789abcdef0123456789abcdef';
+
+  it('is generated once per instance, before custom bootcmd entries', () => {
+    const cmd = machineIdBootcmd(ID);
+    expect(cmd.slice(0, 5)).toEqual(['cloud-init-per', 'instance', 'hangar-machine-id', 'sh', '-c']);
+    expect(cmd[5]).toContain(`id=${ID}\n`);
+    expect(y(renderNoCloud({ instanceId: 'i-1', hostname: 'h', machineId: ID })['user-data'])).toEqual({ bootcmd: [cmd] });
+    const custom = '#cloud-config\nbootcmd:\n  - echo mine\npackages: [nginx]\n';
+    expect(y(renderNoCloud({ instanceId: 'i-1', machineId: ID, userData: custom })['user-data'])).toEqual({ bootcmd: [cmd, 'echo mine'], packages: ['nginx'] });
+    expect(y(renderConfigDrive({ instanceId: 'i-1', machineId: ID })['openstack/latest/user_data']!)).toEqual({ bootcmd: [cmd] });
+  });
+
+  it('is a valid sh script', () => {
+    const r = spawnSync('sh', ['-n', '-c', machineIdBootcmd(ID)[5]!], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+  });
+
+  it('refuses a machine-id that is not 32 lowercase hex digits', () => {
+    for (const bad of ['0123', `${ID}0`, ID.toUpperCase(), `$(reboot)${ID.slice(9)}`]) {
+      expect(() => renderNoCloud({ instanceId: 'i-1', machineId: bad })).toThrow(/machine-id must be 32 lowercase hex digits/);
+    }
   });
 });
 

@@ -10,6 +10,9 @@
  * concatenated, a custom user with the generated user's name being merged into it. A custom
  * `#!` script is combined with the generated cloud-config as a MIME multipart/mixed message
  * (cloud-init and cloudbase-init both read it). Pure functions: same input, same output.
+ *
+ * With a machineId, the generated config also carries a `bootcmd` that gives a guest booted
+ * from another machine's disk its own /etc/machine-id (custom `bootcmd` entries follow it).
  */
 import { createHash } from 'node:crypto';
 import { isMap, stringify, type Document, type YAMLMap } from 'yaml';
@@ -34,6 +37,30 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
+/**
+ * The bootcmd entry that makes `machineId` the guest's machine-id, once per instance
+ * (`cloud-init-per instance`: its marker lives under the instance id, so a clone, whose
+ * instance id is new, runs it again). A fresh image's guest already has it (systemd takes the
+ * SMBIOS UUID at first boot), so nothing changes; a disk booted as another machine keeps that
+ * machine's id, from which systemd-networkd derives its DHCP client id (two clones on one
+ * network would share a lease) and journald names its directory. bootcmd is the earliest
+ * user-data hook (cloud-init's network stage, after the first DHCP exchange): journald and
+ * networkd are restarted to take the new id, and the command waits (up to 30 s) for the
+ * network to be up again before cloud-init goes on.
+ */
+export function machineIdBootcmd(machineId: string): string[] {
+  const script = [
+    `id=${machineId}`,
+    '[ "$(cat /etc/machine-id 2>/dev/null)" = "$id" ] && exit 0',
+    'echo "hangar: machine-id $(cat /etc/machine-id 2>/dev/null) belongs to another machine, taking $id"',
+    'printf \'%s\\n\' "$id" > /etc/machine-id',
+    '[ ! -e /var/lib/dbus/machine-id ] || [ -L /var/lib/dbus/machine-id ] || ln -sf /etc/machine-id /var/lib/dbus/machine-id',
+    'systemctl try-restart systemd-journald.service',
+    'if systemctl -q is-active systemd-networkd.service; then systemctl restart systemd-networkd.service && /lib/systemd/systemd-networkd-wait-online --any --timeout=30 || true; fi',
+  ].join('\n');
+  return ['cloud-init-per', 'instance', 'hangar-machine-id', 'sh', '-c', script];
+}
+
 /** The #cloud-config the options alone call for, or undefined if they call for none. */
 export function generatedCloudConfig(input: CloudInitInput): Obj | undefined {
   const keys = input.sshKeys?.map((k) => k.trim()) ?? [];
@@ -55,6 +82,7 @@ export function generatedCloudConfig(input: CloudInitInput): Obj | undefined {
     }
   }
   if (input.passwordHash !== undefined) cfg['ssh_pwauth'] = true;
+  if (input.machineId !== undefined) cfg['bootcmd'] = [machineIdBootcmd(input.machineId)];
   return Object.keys(cfg).length ? cfg : undefined;
 }
 
@@ -93,7 +121,7 @@ export function mergeUsers(generated: unknown[], custom: unknown): unknown[] {
   return out;
 }
 
-/** Generated config merged into custom #cloud-config text; custom keys win, lists concatenated. */
+/** Generated config merged into custom #cloud-config text; custom keys win, lists (users, keys, bootcmd) concatenated. */
 function mergeIntoCustom(gen: Obj, customText: string): string {
   // Blank out the '#cloud-config' line (line numbers stay) so it is not taken for a comment on the first key.
   const doc: Document.Parsed = parseYaml(customText.replace(/^[^\n]*/, ''), 'user-data');
@@ -105,6 +133,7 @@ function mergeIntoCustom(gen: Obj, customText: string): string {
     const has = custom[k] !== undefined && custom[k] !== null;
     if (k === 'users' && has) doc.set(k, doc.createNode(mergeUsers(v as unknown[], custom[k])));
     else if (k === 'ssh_authorized_keys' && has) doc.set(k, doc.createNode(union(v as unknown[], keyList(custom[k]))));
+    else if (k === 'bootcmd' && has) doc.set(k, doc.createNode([...(v as unknown[]), ...keyList(custom[k])]));
     else if (!has) {
       if (map.has(k)) map.delete(k); // an explicit null
       prepend.push(doc.createPair(k, v));

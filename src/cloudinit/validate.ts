@@ -11,6 +11,13 @@ import type { CloudInitSpec } from '../model/spec.js';
 export interface CloudInitInput extends Omit<CloudInitSpec, 'format'> {
   /** cloud-init runs its once-per-instance modules again when this changes. */
   instanceId: string;
+  /**
+   * The machine-id the guest should have (32 lowercase hex digits: the VM's SMBIOS UUID, which
+   * systemd takes on a fresh image's first boot). A guest whose disk was booted as another
+   * machine (a clone, a VM made from an image of a VM) takes it on the first boot of its
+   * instance: see machineIdBootcmd() in render.ts.
+   */
+  machineId?: string;
 }
 
 /** Largest user-data or network-config accepted (bytes, UTF-8). */
@@ -221,6 +228,9 @@ export function parseNetworkConfig(text: string): Record<string, unknown> {
 export function validateCloudInit(input: CloudInitInput): void {
   if (typeof input !== 'object' || input === null) throw invalid('cloud-init input must be an object');
   validateInstanceId(input.instanceId);
+  if (input.machineId !== undefined && (typeof input.machineId !== 'string' || !/^[0-9a-f]{32}$/.test(input.machineId))) {
+    throw invalid('machine-id must be 32 lowercase hex digits');
+  }
   if (input.hostname !== undefined) validateHostname(input.hostname);
   if (input.user !== undefined) validateUserName(input.user);
   if (input.sshKeys !== undefined) {

@@ -155,7 +155,10 @@ export class GuestFiles {
 async function writeSeed(rec: VmRecord, isoPath: string): Promise<void> {
   const { format, ...input } = rec.spec.cloudInit!;
   // The instance id is the VM's id: stable, so cloud-init runs its once-only steps once.
-  const ci = { instanceId: `hangar-${rec.id}`, ...input };
+  // The machine-id is the SMBIOS UUID (as systemd makes it on a fresh image): a clone or a VM
+  // made from a VM's image takes it instead of the source's (cloudbase-init has no bootcmd).
+  const machineId = rec.spec.uuid !== undefined && rec.spec.os !== 'windows' ? rec.spec.uuid.toLowerCase().replace(/-/g, '') : undefined;
+  const ci = { instanceId: `hangar-${rec.id}`, ...input, ...(machineId !== undefined && { machineId }) };
   if (format === 'configdrive') await buildSeedIso(renderConfigDrive(ci), 'config-2', isoPath);
   else await buildSeedIso({ ...renderNoCloud(ci) }, 'cidata', isoPath);
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, TestDaemon } from './harness.js';
+import { ROOT, TestDaemon, waitForGuestReady } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'ui');
@@ -68,6 +68,19 @@ async function importIso(name: string): Promise<string> {
   const img = await d.api.images.get(name);
   expect(img).toMatchObject({ kind: 'iso', status: 'ready' });
   return img.iso!.path;
+}
+
+/** Waits for the page to show `text` as the medium of CD-ROM drive cd0 (the cell's whole text). */
+async function waitForMedium(text: string): Promise<void> {
+  await page.waitForFunction((t) => document.querySelector('tr[data-cdrom=cd0] [data-medium]')?.textContent === t, text, { timeout: 15_000 });
+}
+
+/** Clicks a media button and returns the API's reply to it (status and body, for the assertion's message). */
+async function mediaAction(action: 'eject' | 'insert'): Promise<{ status: number; body: string }> {
+  const reply = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/v1/vms/${CD_VM}/media/${action}`));
+  await page.click(`tr[data-cdrom=cd0] button[data-action=${action}]`);
+  const r = await reply;
+  return { status: r.status(), body: await r.text() };
 }
 
 /** The value of a row of the VM page's overview. */
@@ -329,16 +342,18 @@ describe('the web UI', () => {
     expect(vm.cdroms).toEqual([{ id: 'cd0', bus: 'scsi', image: 'media-a', path: isoA }]);
     const pid = vm.pid!;
     expect(openFiles(pid)).toContain(isoA);
+    // The guest is up (its kernel has scanned the drive) before the tray moves.
+    await waitForGuestReady(d, CD_VM);
 
     await page.goto(`${base}/#/vms/${CD_VM}/hardware`);
     await page.waitForSelector('.vm-detail .title-row [data-state=running]');
-    const medium = 'tr[data-cdrom=cd0] [data-medium]';
-    await page.waitForSelector(`${medium}:text-is("media-a")`);
+    await waitForMedium('media-a');
     await shot('19-media-inserted');
 
     // Eject: the page shows the drive empty, the spec has no medium, QEMU let go of the ISO.
-    await page.click('tr[data-cdrom=cd0] button[data-action=eject]');
-    await page.waitForSelector(`${medium}:text-is("empty")`);
+    const ejected = await mediaAction('eject');
+    expect(ejected.status, ejected.body).toBe(200);
+    await waitForMedium('empty');
     expect(await page.locator('.media .error').count()).toBe(0);
     vm = await d.vm(CD_VM);
     expect(vm.state).toBe('running');
@@ -350,8 +365,9 @@ describe('the web UI', () => {
     // Insert the other ISO: live, into the same QEMU.
     expect(await page.isDisabled('tr[data-cdrom=cd0] button[data-action=insert]')).toBe(true);
     await page.selectOption('tr[data-cdrom=cd0] select', 'media-b');
-    await page.click('tr[data-cdrom=cd0] button[data-action=insert]');
-    await page.waitForSelector(`${medium}:text-is("media-b")`);
+    const inserted = await mediaAction('insert');
+    expect(inserted.status, inserted.body).toBe(200);
+    await waitForMedium('media-b');
     vm = await d.vm(CD_VM);
     expect(vm.pid).toBe(pid);
     expect(vm.cdroms).toEqual([{ id: 'cd0', bus: 'scsi', image: 'media-b', path: isoB }]);
@@ -361,7 +377,7 @@ describe('the web UI', () => {
     await shot('21-media-changed');
     // A reload shows the same (from the API, not the page's memory).
     await page.reload();
-    await page.waitForSelector(`${medium}:text-is("media-b")`);
+    await waitForMedium('media-b');
     await d.api.call('POST', `/v1/vms/${CD_VM}/stop`, { force: true });
     console.log(`media eject/insert from the page: ${Date.now() - t0} ms`);
   });

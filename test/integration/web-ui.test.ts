@@ -4,16 +4,26 @@
  * in the dialog and watch it reach `running` without a reload, type into the serial console,
  * see the VNC canvas draw, take a snapshot, stop the VM. Every page is screenshotted into
  * test-artifacts/ui/. Then, from the page, console WebSockets without a valid console token.
+ * Installer media (issue 15): a VM made in the dialog from an ISO (two tiny ISO 9660 images
+ * made here with xorriso) with a blank disk, UEFI, a TPM and an OS profile; and the medium of
+ * a running guest's CD-ROM drive ejected and another inserted from the VM page.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, TestDaemon } from './harness.js';
+import { ROOT, TestDaemon, waitForGuestReady } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'ui');
 const VM = 'webui';
+/** Made in the dialog from an ISO (not started). */
+const ISO_VM = 'webui-iso';
+/** The tiny guest with a CD-ROM drive whose medium the page changes while it runs. */
+const CD_VM = 'webui-cd';
+const run = promisify(execFile);
 
 let d: TestDaemon;
 let base: string;
@@ -21,6 +31,8 @@ let token: string;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
+let isoA: string;
+let isoB: string;
 const consoleLines: string[] = [];
 const pageErrors: string[] = [];
 
@@ -31,6 +43,49 @@ async function shot(name: string): Promise<void> {
 /** The text of the serial console's terminal, one string per row. */
 function terminalRows(): Promise<string[]> {
   return page.$$eval('[data-console=serial] .xterm-rows > div', (rows) => rows.map((r) => r.textContent ?? ''));
+}
+
+/** The files a process has open (what QEMU holds, after QMP changed a medium). */
+function openFiles(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+    try {
+      return [readlinkSync(`/proc/${pid}/fd/${fd}`)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** A tiny ISO 9660 image of one text file (xorriso), imported as an `iso` image; returns its path in the image store. */
+async function importIso(name: string): Promise<string> {
+  const tree = join(d.dir, 'iso-src', name);
+  mkdirSync(tree, { recursive: true });
+  writeFileSync(join(tree, 'README.TXT'), `Hangar web UI test medium ${name}\n`);
+  const file = join(d.dir, 'iso-src', `${name}.iso`);
+  await run('xorriso', ['-as', 'mkisofs', '-quiet', '-V', name.toUpperCase().replace(/-/g, '_'), '-o', file, tree]);
+  const r = await d.cli(['image', 'import', name, '--file', file]);
+  expect(r.code, r.stderr).toBe(0);
+  const img = await d.api.images.get(name);
+  expect(img).toMatchObject({ kind: 'iso', status: 'ready' });
+  return img.iso!.path;
+}
+
+/** Waits for the page to show `text` as the medium of CD-ROM drive cd0 (the cell's whole text). */
+async function waitForMedium(text: string): Promise<void> {
+  await page.waitForFunction((t) => document.querySelector('tr[data-cdrom=cd0] [data-medium]')?.textContent === t, text, { timeout: 15_000 });
+}
+
+/** Clicks a media button and returns the API's reply to it (status and body, for the assertion's message). */
+async function mediaAction(action: 'eject' | 'insert'): Promise<{ status: number; body: string }> {
+  const reply = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/v1/vms/${CD_VM}/media/${action}`));
+  await page.click(`tr[data-cdrom=cd0] button[data-action=${action}]`);
+  const r = await reply;
+  return { status: r.status(), body: await r.text() };
+}
+
+/** The value of a row of the VM page's overview. */
+function overviewField(label: string): Promise<string | null> {
+  return page.textContent(`.fields [data-field="${label}"] dd`);
 }
 
 async function openTab(tab: string): Promise<void> {
@@ -228,6 +283,105 @@ describe('the web UI', () => {
     await shot('16-networks');
   });
 
+  it('creates a VM to install from an ISO in the dialog: blank disk, UEFI, TPM, OS profile', async () => {
+    const t0 = Date.now();
+    isoA = await importIso('media-a');
+    isoB = await importIso('media-b');
+    await page.click('nav a[href="#/vms"]');
+    await page.waitForSelector('h1:text("Virtual machines")');
+    await page.click('button:text("Create VM")');
+    await page.waitForSelector('dialog[open]');
+    await page.fill('dialog input[name=name]', ISO_VM);
+    // The ISO list is the images of kind iso (loaded by the dialog): selectOption waits for it.
+    await page.selectOption('dialog select[name=iso]', 'media-a');
+    expect(await page.isDisabled('dialog select[name=image]')).toBe(true);
+    expect(await page.locator('dialog select[name=image] option[value=media-a]').count()).toBe(0);
+    await page.fill('dialog input[name=diskSize]', '64M');
+    await page.selectOption('dialog select[name=os]', 'other');
+    await page.selectOption('dialog select[name=firmware]', 'uefi');
+    await page.check('dialog input[name=tpm]');
+    await page.uncheck('dialog input[name=start]');
+    await shot('17-create-dialog-iso');
+    await page.click('dialog button[type=submit]');
+    await page.waitForSelector('dialog', { state: 'detached' });
+    await page.waitForSelector(`tr[data-vm=${ISO_VM}] [data-state=stopped]`);
+
+    // What the daemon made of it.
+    const vm = await d.vm(ISO_VM);
+    expect(vm.state).toBe('stopped');
+    expect(vm.image).toBeUndefined();
+    expect(vm.firmware).toMatchObject({ kind: 'uefi', secureBoot: false, nvram: { volume: `${ISO_VM}-nvram` } });
+    expect(vm.tpm).toEqual({ model: 'crb', version: '2.0' });
+    // The "other" profile: q35 with devices every OS has drivers for (the CD-ROM on SATA).
+    expect(vm.hardware?.os).toBe('other');
+    expect(vm.machine).toBe('q35');
+    expect(vm.cdroms).toEqual([{ id: 'cd0', bus: 'sata', image: 'media-a', path: isoA, bootIndex: 1 }]);
+    expect(vm.bootOrder).toEqual(['disk', 'cdrom']);
+    expect(vm.disks).toEqual([expect.objectContaining({ id: 'disk0', volume: `${ISO_VM}-root`, boot: true })]);
+    const root = await d.api.call<{ sizeBytes: number; ownedBy?: string }>('GET', `/v1/volumes/default/${ISO_VM}-root`);
+    expect(root).toMatchObject({ sizeBytes: 64 << 20, ownedBy: ISO_VM });
+
+    // And what its page shows.
+    await page.click(`tr[data-vm=${ISO_VM}] a`);
+    await page.waitForSelector('.vm-detail .fields');
+    expect(await overviewField('Firmware')).toBe('UEFI');
+    expect(await overviewField('TPM')).toBe('TPM 2.0 (swtpm)');
+    expect(await overviewField('OS')).toBe('other');
+    expect(await overviewField('Boot order')).toBe('disk, cdrom');
+    await shot('18-vm-from-iso');
+    await openTab('hardware');
+    expect(await page.textContent('tr[data-cdrom=cd0] [data-medium]')).toBe('media-a');
+    console.log(`create from ISO in the dialog: ${Date.now() - t0} ms`);
+  });
+
+  it('ejects the medium of a running guest from its page, then inserts another ISO', async () => {
+    const t0 = Date.now();
+    await d.api.call('POST', '/v1/vms', { name: CD_VM, image: 'tiny', iso: 'media-a', memory: 256, vnc: false, start: true });
+    let vm = await d.vm(CD_VM);
+    expect(vm.state).toBe('running');
+    expect(vm.cdroms).toEqual([{ id: 'cd0', bus: 'scsi', image: 'media-a', path: isoA }]);
+    const pid = vm.pid!;
+    expect(openFiles(pid)).toContain(isoA);
+    // The guest is up (its kernel has scanned the drive) before the tray moves.
+    await waitForGuestReady(d, CD_VM);
+
+    await page.goto(`${base}/#/vms/${CD_VM}/hardware`);
+    await page.waitForSelector('.vm-detail .title-row [data-state=running]');
+    await waitForMedium('media-a');
+    await shot('19-media-inserted');
+
+    // Eject: the page shows the drive empty, the spec has no medium, QEMU let go of the ISO.
+    const ejected = await mediaAction('eject');
+    expect(ejected.status, ejected.body).toBe(200);
+    await waitForMedium('empty');
+    expect(await page.locator('.media .error').count()).toBe(0);
+    vm = await d.vm(CD_VM);
+    expect(vm.state).toBe('running');
+    expect(vm.pid).toBe(pid);
+    expect(vm.cdroms).toEqual([{ id: 'cd0', bus: 'scsi' }]);
+    expect(openFiles(pid)).not.toContain(isoA);
+    await shot('20-media-ejected');
+
+    // Insert the other ISO: live, into the same QEMU.
+    expect(await page.isDisabled('tr[data-cdrom=cd0] button[data-action=insert]')).toBe(true);
+    await page.selectOption('tr[data-cdrom=cd0] select', 'media-b');
+    const inserted = await mediaAction('insert');
+    expect(inserted.status, inserted.body).toBe(200);
+    await waitForMedium('media-b');
+    vm = await d.vm(CD_VM);
+    expect(vm.pid).toBe(pid);
+    expect(vm.cdroms).toEqual([{ id: 'cd0', bus: 'scsi', image: 'media-b', path: isoB }]);
+    const files = openFiles(pid);
+    expect(files).toContain(isoB);
+    expect(files).not.toContain(isoA);
+    await shot('21-media-changed');
+    // A reload shows the same (from the API, not the page's memory).
+    await page.reload();
+    await waitForMedium('media-b');
+    await d.api.call('POST', `/v1/vms/${CD_VM}/stop`, { force: true });
+    console.log(`media eject/insert from the page: ${Date.now() - t0} ms`);
+  });
+
   it('stops the VM from its page and sees it stopped', async () => {
     await page.goto(`${base}/#/vms/${VM}`);
     await page.waitForSelector('.vm-detail [data-state=running]');
@@ -236,7 +390,7 @@ describe('the web UI', () => {
     expect((await d.vm(VM)).state).toBe('stopped');
     await page.click('nav a[href="#/"]');
     await page.waitForSelector('[data-count=stopped]');
-    await shot('17-dashboard-after');
+    await shot('22-dashboard-after');
     expect(pageErrors).toEqual([]);
     // The page's Content-Security-Policy (self only) let everything it needs through.
     expect(consoleLines.filter((l) => /Content Security Policy/i.test(l))).toEqual([]);

@@ -105,12 +105,12 @@ export function CreateVmDialog({ onClose, onCreated }: { onClose: () => void; on
       <form className="create-vm" onSubmit={submit} noValidate>
         {field('name', 'Name', <input name="name" value={f.name} onChange={set('name')} autoFocus placeholder="web1" />, 'letters, digits and hyphens, starting with a letter')}
         {field('image', 'Image', (
-          <select name="image" value={f.image} onChange={set('image')}>
+          <select name="image" value={f.image} onChange={set('image')} disabled={f.iso !== ''}>
             {(images.data ?? [{ name: 'tiny', status: 'ready' } as Image]).filter((i) => i.kind !== 'iso').map((i) => (
               <option key={i.name} value={i.name} disabled={i.status !== 'ready'}>{i.name}{i.status !== 'ready' ? ` (${i.status})` : ''}</option>
             ))}
           </select>
-        ))}
+        ), f.iso ? 'none: installing from the ISO below' : undefined)}
         <div className="row">
           {field('cpus', 'CPUs', <input name="cpus" inputMode="numeric" value={f.cpus} onChange={set('cpus')} />)}
           {field('memory', 'Memory', <input name="memory" value={f.memory} onChange={set('memory')} />, 'e.g. 256M, 2G')}

@@ -13,6 +13,7 @@ export function Overview({ vm }: { vm: Vm }) {
     ['Memory', `${mib(vm.live?.memory ?? vm.memory)} (max ${mib(vm.maxMemory)})`],
     ['Machine', `${vm.machine}${vm.accel ? `, accel ${vm.accel}` : ''}`],
     ['Image', vm.image ?? '–'],
+    ['OS', vm.hardware?.os ?? 'default (Linux)'],
     ['Firmware', vm.firmware ? `${vm.firmware.kind === 'uefi' ? 'UEFI' : 'BIOS'}${vm.firmware.secureBoot ? ', Secure Boot' : ''}` : 'BIOS'],
     ['TPM', vm.tpm ? 'TPM 2.0 (swtpm)' : 'none'],
     ['Boot order', vm.bootOrder?.join(', ') || '–'],
@@ -32,7 +33,7 @@ export function Overview({ vm }: { vm: Vm }) {
   ];
   return (
     <dl className="fields">
-      {rows.map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{v}</dd></div>)}
+      {rows.map(([k, v]) => <div key={k} data-field={k}><dt>{k}</dt><dd>{v}</dd></div>)}
     </dl>
   );
 }

@@ -224,6 +224,11 @@ describe('backups of a running VM', () => {
   }, 300_000);
 
   it('prune keeps exactly what the retention says; gc frees the chunks only pruned backups used', async () => {
+    // Overwrite two areas between backups: their old contents are then only in the older backups.
+    await guestWrite([20]);
+    await backup();
+    await guestWrite([40]);
+    await backup();
     const before = await d.api.backups.list({ vm: VM });
     expect(before.length).toBeGreaterThan(3);
     const dry = await d.api.backups.prune({ vm: VM, keepLast: 2, dryRun: true });

@@ -54,7 +54,7 @@ async function netboot(vm: string, flags: string[]): Promise<void> {
   expect(v.image).toBeUndefined();
   expect(v.bootOrder).toEqual(['network', 'disk']);
   await waitForGuestReady(d, vm, { timeoutMs: 240_000 });
-  const log = (await d.api.vms.logs(vm)).data;
+  const log = (await d.api.vms.logs(vm, { offset: 0 })).data;
   // iPXE (on the serial port: OVMF's console, SeaBIOS's serial console) asked DHCP and fetched the files.
   expect(log).toContain('Filename: boot.ipxe');
   expect(log).toMatch(/tftp:\/\/10\.217\.\d+\.1\/boot\.ipxe\.\.\. ok/);

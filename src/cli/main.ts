@@ -439,9 +439,15 @@ export function buildProgram(): Command {
     .option('--nat', 'masquerade guests out through the host')
     .option('--isolated', 'no traffic out of the network')
     .option('--parent <iface>', 'bridge a host interface instead: guests join its LAN')
-    .action(async (name: string, o: { subnet: string; nat?: boolean; isolated?: boolean; parent?: string }, cmd: Command) => {
+    .option('--tftp-root <dir>', 'network boot: serve this directory (absolute, existing) over TFTP at the gateway')
+    .option('--boot-file <file>', 'network boot: the file DHCP names to PXE/iPXE clients, relative to the TFTP root (e.g. boot.ipxe)')
+    .option('--boot-server <addr>', 'network boot: the TFTP server holding --boot-file, when not this network (IPv4)')
+    .action(async (name: string, o: { subnet: string; nat?: boolean; isolated?: boolean; parent?: string; tftpRoot?: string; bootFile?: string; bootServer?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const n = await g.client.networks.create({ name, subnet: o.subnet, ...(o.nat && { nat: true }), ...(o.isolated && { isolated: true }), ...(o.parent && { parent: o.parent }) });
+      const n = await g.client.networks.create({
+        name, subnet: o.subnet, ...(o.nat && { nat: true }), ...(o.isolated && { isolated: true }), ...(o.parent && { parent: o.parent }),
+        ...(o.tftpRoot !== undefined && { tftpRoot: o.tftpRoot }), ...(o.bootFile !== undefined && { bootFile: o.bootFile }), ...(o.bootServer !== undefined && { bootServer: o.bootServer }),
+      });
       print(render(g.output, n, () => `Network ${n.name} created (bridge ${n.bridge}${n.gateway ? `, gateway ${n.gateway}` : ''}).\n`));
     });
   network.command('list').alias('ls').description('List networks').action(async (_o: unknown, cmd: Command) => {

@@ -21,7 +21,7 @@ export function addMediaFlags(cmd: Command): Command {
   return cmd
     .option('--iso <image>', 'boot an installer: this ISO image (see `hangar image import NAME --file x.iso`) in a CD-ROM drive; with --disk-size, a blank disk to install onto')
     .option('--driver-iso <image>', 'a second CD-ROM drive with another ISO image (e.g. drivers)')
-    .option('--boot <order>', 'boot order of device kinds, e.g. cdrom,disk,network (default with --iso: disk,cdrom)');
+    .option('--boot <order>', 'boot order of device kinds, e.g. cdrom,disk,network (default with --iso: disk,cdrom); naming network without --image/--iso: no image, boot over the network onto a blank --disk-size disk');
 }
 
 /** The media flags → the API body's iso, driverIso, boot. */

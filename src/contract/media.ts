@@ -8,7 +8,7 @@ const BootDevice = Type.Union([Type.Literal('cdrom'), Type.Literal('disk'), Type
 export const MediaCreateFields = {
   iso: Type.Optional(Type.String({ description: 'An ISO image (kind iso, see GET /v1/images) in a CD-ROM drive (cd0); without image the VM gets no image disk: give diskSize for a blank disk to install onto. Linux guests get the drive on virtio-scsi.' })),
   driverIso: Type.Optional(Type.String({ description: 'A second CD-ROM drive (cd1) with another ISO image, e.g. drivers.' })),
-  boot: Type.Optional(Type.Array(Type.String(), { description: 'Boot order of device kinds: cdrom, disk, network (e.g. ["cdrom","disk"] or ["cdrom,disk"]); each device of a kind gets a boot index. A kind the VM has no device of is refused (INVALID_SPEC). Default with an ISO: disk, then cdrom.' })),
+  boot: Type.Optional(Type.Array(Type.String(), { description: 'Boot order of device kinds: cdrom, disk, network (e.g. ["cdrom","disk"] or ["cdrom,disk"]); each device of a kind gets a boot index. A kind the VM has no device of is refused (INVALID_SPEC). Default with an ISO: disk, then cdrom. Without image and ISO, an order naming network boots from the network (PXE/iPXE) with a blank disk of diskSize, if given.' })),
 };
 
 /** Fields of `POST /v1/vms/{name}/start` (spread into StartVmBody). */

@@ -7,6 +7,7 @@
  */
 import { basename } from 'node:path';
 import type { SubnetPlan } from './addr.js';
+import { netbootArgs, type NetbootSpec } from './netboot.js';
 
 export interface DnsmasqFiles {
   dir: string;
@@ -40,6 +41,8 @@ export interface DnsmasqConfig {
   upstream: 'host' | 'none';
   /** DHCP lease time, e.g. '1h'. */
   leaseTime?: string;
+  /** TFTP root and DHCP boot file (network boot), checked by netboot.ts. */
+  netboot?: NetbootSpec;
 }
 
 /** The dnsmasq arguments (without the binary) for one network. Deterministic. */
@@ -66,6 +69,7 @@ export function dnsmasqArgs(c: DnsmasqConfig): string[] {
     '--no-hosts',
     '--strict-order',
     ...(c.upstream === 'none' ? ['--no-resolv'] : []),
+    ...netbootArgs(c.netboot ?? {}),
   ];
 }
 

@@ -21,6 +21,7 @@ import { describeExit, findProgram, run, succeeded } from '../util/run.js';
 import { contains, formatCidr, maskOf, overlaps, parseIPv4, parseSubnet, planSubnet, type Cidr, type SubnetPlan } from './addr.js';
 import { dnsmasqArgs, dnsmasqFiles, isDnsmasqFor, isDnsmasqUnder, parseLeases, type DnsmasqFiles, type Lease } from './dnsmasq.js';
 import { HangarError } from '../errors/errors.js';
+import { checkNetbootHost, checkNetbootShape, type NetbootSpec } from './netboot.js';
 import { deleteScript, matchesInstalled, parseTableJson, parseTablesJson, renderTable, replaceScript, type NetworkMode } from './firewall.js';
 import {
   DEFAULT_PREFIX,
@@ -36,7 +37,7 @@ import {
 } from './names.js';
 import { findProcesses, isAlive, isSameLiveProcess, readProc, stopProcess } from '../util/proc.js';
 
-export interface NetworkSpec {
+export interface NetworkSpec extends NetbootSpec {
   name: string;
   /** IPv4 CIDR, prefix /16../29. For a --parent network: the LAN's subnet (for overlap checks only). */
   subnet: string;
@@ -247,6 +248,7 @@ export class HostNetworks {
     if (spec.domain !== undefined && !/^(?=.{1,200}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/.test(spec.domain)) {
       throw new HangarError('INVALID_SPEC', `Network "${spec.name}": "${spec.domain}" is not a valid DNS domain.`, { details: { field: 'domain' } });
     }
+    checkNetbootShape(spec.name, spec);
     return plan;
   }
 
@@ -272,6 +274,7 @@ export class HostNetworks {
       });
     }
     if (spec.parent !== undefined) this.checkParent(spec, existing, bridge);
+    checkNetbootHost(spec.name, spec);
   }
 
   private checkParent(spec: NetworkSpec, existing: NetworkSpec[], bridge: string): void {
@@ -589,7 +592,7 @@ export class HostNetworks {
   ): Promise<DnsmasqRecord> {
     const bin = this.getTools().dnsmasq;
     if (!bin) throw new HangarError('NETWORK_FAILED', 'dnsmasq is not installed (Debian package dnsmasq-base): managed networks need it for DHCP and DNS.');
-    const args = dnsmasqArgs({ bridge, plan, domain: spec.domain ?? `${spec.name}.hangar.internal`, files, upstream: this.dnsUpstream });
+    const args = dnsmasqArgs({ bridge, plan, domain: spec.domain ?? `${spec.name}.hangar.internal`, files, upstream: this.dnsUpstream, netboot: spec });
     mkdirSync(files.dir, { recursive: true, mode: 0o755 });
 
     // Every dnsmasq with our pid file is this network's: adopt the one that matches exactly.

@@ -9,6 +9,7 @@ import type { Collection, Store } from '../store/store.js';
 import { HostNetworks, type NetworkSpec, type NetworkState } from './host.js';
 import type { Lease } from './dnsmasq.js';
 import { tapName } from './names.js';
+import { normalTftpRoot } from './netboot.js';
 
 export interface NetworkRecord extends NetworkSpec {
   createdAt: string;
@@ -30,6 +31,10 @@ export interface CreateNetworkInput {
   nat?: boolean;
   isolated?: boolean;
   parent?: string;
+  /** Network boot: a directory the network serves over TFTP, the DHCP boot file, another TFTP server. */
+  tftpRoot?: string;
+  bootFile?: string;
+  bootServer?: string;
 }
 
 export class NetworkService {
@@ -73,6 +78,9 @@ export class NetworkService {
       name: input.name, subnet: input.subnet, nat: input.nat ?? false, isolated: input.isolated ?? false, createdAt: new Date().toISOString(),
     };
     if (input.parent !== undefined) spec.parent = input.parent;
+    if (input.tftpRoot !== undefined) spec.tftpRoot = normalTftpRoot(input.tftpRoot);
+    if (input.bootFile !== undefined) spec.bootFile = input.bootFile;
+    if (input.bootServer !== undefined) spec.bootServer = input.bootServer;
     const existing = await this.records.list();
     if (existing.some((n) => n.name === spec.name)) throw new HangarError('NETWORK_EXISTS', `A network named "${spec.name}" exists: pick another name or delete it first.`);
     this.host.validate(spec, existing);

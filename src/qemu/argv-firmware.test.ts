@@ -24,6 +24,18 @@ describe('argv firmware section', () => {
     }
   });
 
+  it('BIOS with a NIC in the boot order: SeaBIOS serial console (graphics=off), on pc and q35 only', () => {
+    const nics = [{ id: 'net0', bootIndex: 0 }] as never;
+    const boot = { kind: 'disk' } as const;
+    expect(firmwareMachinePairs({ ...spec(undefined), boot, nics })).toEqual([['graphics', 'off']]);
+    expect(firmwareMachinePairs({ ...spec({ kind: 'bios' }, 'pc'), boot, nics })).toEqual([['graphics', 'off']]);
+    expect(firmwareMachinePairs({ ...spec(undefined, 'microvm'), boot, nics })).toEqual([]);
+    expect(firmwareMachinePairs({ ...spec(undefined), boot, nics: [{ id: 'net0' }] as never })).toEqual([]);
+    expect(firmwareMachinePairs({ ...spec(undefined), boot: { kind: 'kernel' } as never, nics })).toEqual([]);
+    // OVMF already prints to the serial port.
+    expect(firmwareMachinePairs({ ...spec(uefi), boot, nics })).toEqual([['pflash0', 'fw-code'], ['pflash1', 'fw-vars']]);
+  });
+
   it('UEFI: code read-only and NVRAM read-write as pflash0/pflash1 block nodes', () => {
     expect(firmwareMachinePairs(spec(uefi))).toEqual([['pflash0', 'fw-code'], ['pflash1', 'fw-vars']]);
     const opts = firmwareOptions(spec(uefi), { nvram: '/pool/vm1-nvram.raw' });

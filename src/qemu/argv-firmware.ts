@@ -1,7 +1,8 @@
 /**
  * The firmware's part of the QEMU command line (a section of argv.ts, pure).
  *
- * BIOS: nothing (QEMU's default SeaBIOS; qboot on microvm). UEFI: OVMF on two pflash
+ * BIOS: QEMU's default SeaBIOS (qboot on microvm), with its serial console when the VM boots
+ * from the network. UEFI: OVMF on two pflash
  * devices, as libvirt does it on QEMU ≥ 5.1: block nodes in JSON -blockdev (code read-only,
  * the VM's own NVRAM raw read-write) named by `-machine pflash0=…,pflash1=…`. Secure Boot
  * also needs SMM (`smm=on`, q35 only) and the flash marked secure, so only code running in
@@ -50,9 +51,15 @@ export function validateFirmwareSpec(spec: Pick<VmSpec, 'firmware' | 'machine'>)
   }
 }
 
-/** `-machine` pairs: the flash block nodes, and SMM for Secure Boot. */
-export function firmwareMachinePairs(spec: Pick<VmSpec, 'firmware'>): Array<[string, string]> {
-  if (!isUefi(spec)) return [];
+/** `-machine` pairs: the flash block nodes, and SMM for Secure Boot; under BIOS, the serial console for network boot. */
+export function firmwareMachinePairs(spec: Pick<VmSpec, 'firmware'> & Partial<Pick<VmSpec, 'machine' | 'boot' | 'nics'>>): Array<[string, string]> {
+  if (!isUefi(spec)) {
+    // SeaBIOS prints only to the VGA screen; OVMF also to the serial port. A VM that boots from
+    // the network gets SeaBIOS's serial console (QEMU passes `etc/sercon-port` for graphics=off;
+    // the VGA display stays), so iPXE's DHCP and TFTP progress is in its serial log and console.
+    const netboot = spec.boot?.kind === 'disk' && (spec.nics ?? []).some((n) => n.bootIndex !== undefined);
+    return netboot && (spec.machine === 'q35' || spec.machine === 'pc') ? [['graphics', 'off']] : [];
+  }
   const pairs: Array<[string, string]> = [];
   if (spec.firmware?.secureBoot) pairs.push(['smm', 'on']);
   pairs.push(['pflash0', FW_CODE_NODE], ['pflash1', FW_VARS_NODE]);

@@ -47,13 +47,18 @@ export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInpu
   tpm?: boolean;
 }
 
+/** True if a `--boot` order names the network (`["network,disk"]`, `["disk","network"]`). */
+function namesNetworkBoot(boot: string[] | undefined): boolean {
+  return (boot ?? []).some((b) => b.split(',').some((k) => k.trim().toLowerCase() === 'network'));
+}
+
 /** Name, size, machine and display of a new VM, checked (INVALID_SPEC with the field). */
 export function checkCreateInput(input: CreateVmInput): { name: string; cpus: number; memoryMiB: number; imageName: string | undefined; machine: MachineType; vnc: boolean } {
   const name = validateVmName(input.name);
   const cpus = validateCpus(input.cpus ?? 1);
   const memoryMiB = parseMemoryMiB(input.memory ?? 256);
-  // Installing from an ISO needs no image: the VM gets a blank disk (diskSize) instead.
-  const imageName = input.image ?? (input.iso !== undefined ? undefined : 'tiny');
+  // Installing from an ISO, or booting from the network, needs no image: the VM gets a blank disk (diskSize) instead.
+  const imageName = input.image ?? (input.iso !== undefined || namesNetworkBoot(input.boot) ? undefined : 'tiny');
   const machine = input.machine ?? 'q35';
   const vnc = input.vnc ?? machine !== 'microvm';
   validateMicrovmDisplay({ machine, vnc, spice: input.spice });

@@ -3,23 +3,18 @@
  * and ping each other; a guest on an isolated network cannot reach them; deleting the
  * networks leaves nothing of Hangar's on the host.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guestRun, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
+import { hostNetSnapshot, type HostNetSnapshot } from './host-net.js';
 
-const run = promisify(execFile);
 let d: TestDaemon;
 const third = 100 + Math.floor(Math.random() * 100);
 const subnetA = `10.214.${third}.0/24`;
 const subnetB = `10.215.${third}.0/24`;
 const subnetC = `10.216.${third}.0/24`;
 
-async function hostSnapshot(): Promise<{ links: string; tables: string; dnsmasq: string }> {
-  const links = (await run('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((l) => l.split(':')[1]?.trim()).filter((n) => n?.startsWith('hgi')).sort().join(',');
-  const tables = (await run('nft', ['list', 'tables'])).stdout.split('\n').filter((l) => l.includes('hangar_hgi')).sort().join(',');
-  const dnsmasq = (await run('ps', ['-eo', 'stat=,args='])).stdout.split('\n').filter((l) => !l.startsWith('Z') && l.includes('dnsmasq') && l.includes(d.dir)).join(',');
-  return { links, tables, dnsmasq };
+function hostSnapshot(): Promise<HostNetSnapshot> {
+  return hostNetSnapshot(d, 'hgi');
 }
 
 beforeAll(async () => {

@@ -143,7 +143,7 @@ export interface paths {
                     "application/json": {
                         /** @description 1-63 letters, digits or hyphens, starting with a letter (pattern ^[a-zA-Z][a-zA-Z0-9-]{0,62}$). */
                         name: string;
-                        /** @description Image to boot; see GET /v1/images. Default `tiny`. */
+                        /** @description Image to boot; see GET /v1/images. Default `tiny` (none with iso, or with a boot order naming network). */
                         image?: string;
                         /** @description vCPUs, 1-288. Default 1. */
                         cpus?: number;
@@ -251,7 +251,7 @@ export interface paths {
                         iso?: string;
                         /** @description A second CD-ROM drive (cd1) with another ISO image, e.g. drivers. */
                         driverIso?: string;
-                        /** @description Boot order of device kinds: cdrom, disk, network (e.g. ["cdrom","disk"] or ["cdrom,disk"]); each device of a kind gets a boot index. A kind the VM has no device of is refused (INVALID_SPEC). Default with an ISO: disk, then cdrom. */
+                        /** @description Boot order of device kinds: cdrom, disk, network (e.g. ["cdrom","disk"] or ["cdrom,disk"]); each device of a kind gets a boot index. A kind the VM has no device of is refused (INVALID_SPEC). Default with an ISO: disk, then cdrom. Without image and ISO, an order naming network boots from the network (PXE/iPXE) with a blank disk of diskSize, if given. */
                         boot?: string[];
                         /** @description A TPM 2.0 backed by swtpm, run as the guest's own user, its state kept per VM (it moves with save/restore, memory snapshots and live migration; deleted with the VM): tpm-crb on q35, tpm-tis on pc. Refused on microvm (INVALID_SPEC) and when swtpm is not installed (TPM_UNAVAILABLE). Default false. */
                         tpm?: boolean;
@@ -4928,6 +4928,12 @@ export interface paths {
                         isolated?: boolean;
                         /** @description Enslave this host interface: guests sit on its LAN (no DHCP/NAT of ours). */
                         parent?: string;
+                        /** @description Network boot: an existing directory (absolute path) the network's dnsmasq serves read-only over TFTP at the gateway address; world-readable files (dnsmasq serves as nobody). */
+                        tftpRoot?: string;
+                        /** @description Network boot: the file DHCP names to clients (PXE/iPXE), a relative path under the TFTP root such as pxelinux.0 or boot.ipxe. Needs tftpRoot or bootServer. */
+                        bootFile?: string;
+                        /** @description Network boot: IPv4 address of another TFTP server holding bootFile (default: this network's gateway). */
+                        bootServer?: string;
                     };
                 };
             };
@@ -6756,6 +6762,12 @@ export interface components {
             mode: string;
             gateway?: string;
             dhcpRange?: string[];
+            /** @description Directory the network serves over TFTP (network boot). */
+            tftpRoot?: string;
+            /** @description Boot file DHCP hands to clients (iPXE, PXE). */
+            bootFile?: string;
+            /** @description TFTP server of the boot file, when not the gateway. */
+            bootServer?: string;
             leases: {
                 mac: string;
                 ip: string;

@@ -52,7 +52,7 @@ beforeAll(async () => {
   repoPath = join(d.dir, 'r1');
   let r = await d.cli(['backup-repo', 'create', 'r1', '--path', repoPath]);
   expect(r.code, r.stderr).toBe(0);
-  r = await d.cli(['vm', 'create', VM, '--memory', '128M', '--start']);
+  r = await d.cli(['vm', 'create', VM, '--memory', '128M', '--disk-size', '32M', '--start']);
   expect(r.code, r.stderr).toBe(0);
 }, 60_000);
 afterAll(async () => {

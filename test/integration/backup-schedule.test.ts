@@ -46,9 +46,9 @@ async function quiet(): Promise<void> {
 }
 
 beforeAll(async () => {
+  // Inherited by the daemon, and by its relaunch after the kill below.
   process.env.HANGAR_BACKUP_SCHEDULE_MIN_SECONDS = '1';
   d = await TestDaemon.start();
-  delete process.env.HANGAR_BACKUP_SCHEDULE_MIN_SECONDS;
   repoPath = join(d.dir, 'r1');
   let r = await d.cli(['backup-repo', 'create', 'r1', '--path', repoPath]);
   expect(r.code, r.stderr).toBe(0);
@@ -57,6 +57,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await d?.cleanup();
+  delete process.env.HANGAR_BACKUP_SCHEDULE_MIN_SECONDS;
 });
 
 describe('backup schedules', () => {

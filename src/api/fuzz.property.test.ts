@@ -31,6 +31,7 @@ import { StorageService } from '../storage/service.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { VmService } from '../vm/service.js';
 import { buildApi } from './server.js';
+import { backupScheduler } from '../backup/schedules.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 interface Schema {
@@ -108,8 +109,9 @@ beforeAll(async () => {
   ref.vms = vms;
   const snapshots = new SnapshotService(store, events, vms);
   const backups = new BackupService({ store, events, vms, storage, runDir: join(tmp, 'run'), tpmRoot: join(tmp, 'tpm') });
+  const backupSchedules = backupScheduler({ store, backups, operations });
   const auth = createAuthContext({ store, projects, storage, operations });
-  app = await buildApi({ vms, storage, operations, snapshots, backups, networks, projects, events, store, images, caps, host, accel: 'tcg', version: '0.0.0-fuzz', auth });
+  app = await buildApi({ vms, storage, operations, snapshots, backups, backupSchedules, networks, projects, events, store, images, caps, host, accel: 'tcg', version: '0.0.0-fuzz', auth });
   await app.ready();
   token = (await auth.tokens.create({ name: 'fuzz-admin', role: 'admin' })).token;
 

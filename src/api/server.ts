@@ -25,6 +25,7 @@ import { registerStorageRoutes } from './routes/storage.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
 import { registerBackupRoutes } from './routes/backups.js';
 import type { BackupService } from '../backup/service.js';
+import type { BackupScheduler } from '../backup/schedules.js';
 import { registerCloneRoutes, registerVmListRoute } from './routes/clone.js';
 import { registerMediaRoutes } from './routes/media.js';
 import { registerMigrationRoutes } from './routes/migration.js';
@@ -51,7 +52,7 @@ import type { PrometheusMetrics } from '../metrics/prometheus.js';
 import { registerAuditHooks, registerAuditRoutes, type AuditLog } from '../audit/audit.js';
 import { lazyCompilersFactory } from './lazy-compilers.js';
 import {
-  Backup, BackupRepo, CreateVmBody, DeleteQuery, Peer, ErrorBody, Event, EventsQuery, EventType, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
+  Backup, BackupRepo, BackupSchedule, CreateVmBody, DeleteQuery, Peer, ErrorBody, Event, EventsQuery, EventType, HostReply, Image, ImageParam, ImportImageBody, LogsQuery, LogsReply, Network, Operation, Pool, Project, Snapshot, ExecBody, ExecReply, GuestInfoReply, StartVmBody, StopBody, Vm, VmNameParam, VmSettingsBody, VmSettingsReply, Volume,
 } from '../contract/index.js';
 
 export interface ApiDeps {
@@ -60,6 +61,7 @@ export interface ApiDeps {
   operations: OperationService;
   snapshots: SnapshotService;
   backups: BackupService;
+  backupSchedules: BackupScheduler;
   /** Save/restore of VM memory (src/migration); absent: save answers VM_STATE. */
   saves?: SaveService;
   /** Other daemons to migrate to, and live migration (src/migration); absent: those routes answer VM_STATE. */
@@ -131,6 +133,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Snapshot);
   app.addSchema(Backup);
   app.addSchema(BackupRepo);
+  app.addSchema(BackupSchedule);
   app.addSchema(Network);
   app.addSchema(Project);
   app.addSchema(Peer);

@@ -101,6 +101,9 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/backups/prune': admin,
   'POST /v1/backup-repos/:repo/verify': admin,
   'POST /v1/backup-repos/:repo/gc': admin,
+  'GET /v1/backup-schedules': admin,
+  'POST /v1/backup-schedules': admin,
+  'DELETE /v1/backup-schedules/:vm': admin,
 
   'GET /v1/images': viewer('global'),
   'GET /v1/images/:name': viewer('global'),

@@ -64,7 +64,9 @@ export async function writeDiskFile(path: string, repo: BackupRepository, disk: 
     }
   } finally {
     child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
+    clearTimeout(timer);
     await rm(dir, { recursive: true, force: true });
   }
 }

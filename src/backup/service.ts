@@ -250,7 +250,10 @@ export class BackupService {
 
   async create(vm: string, input: { repo?: string }, ctx?: OperationContext): Promise<BackupSummary> {
     const repoRec = await this.repoRecord(input.repo);
-    const repo = await this.openRepo(repoRec);
+    const repo = await this.openRepo(repoRec).catch(async (e: unknown) => {
+      await this.deps.events.publish('backup.failed', vm, { repo: repoRec.name, error: errorText(e) }).catch(() => undefined);
+      throw e;
+    });
     if (this.writers.get(repoRec.name) === -1) throw new HangarError('VM_BUSY', `Garbage collection runs in repository "${repoRec.name}": back up once it has ended.`);
     this.writers.set(repoRec.name, (this.writers.get(repoRec.name) ?? 0) + 1);
     try {

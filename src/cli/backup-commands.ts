@@ -1,7 +1,7 @@
-/** `hangar backup-repo create|list|remove` and `hangar backup create|list|restore`. */
+/** `hangar backup-repo create|list|remove`, `hangar backup create|list|restore|prune|verify|gc` and `hangar backup schedule create|list|delete`. */
 import type { Command } from 'commander';
 import type { ApiClient } from '../client/index.js';
-import type { Backup, BackupRepo, VerifyRepoReply, Vm, Volume } from '../contract/index.js';
+import type { Backup, BackupRepo, BackupSchedule, VerifyRepoReply, Vm, Volume } from '../contract/index.js';
 import { HangarError } from '../errors/errors.js';
 import { formatBytes } from '../util/size.js';
 import { render, renderTable, type OutputFormat } from './output.js';
@@ -100,6 +100,7 @@ export function addBackupCommands(program: Command, globals: Globals): void {
         : `Repository ${repo}: ${r.damagedChunks.length} of ${r.chunksChecked} chunks damaged; backups that use them:\n${bad.map((b) => `  ${b.id} (${b.vm}): ${b.damagedChunks.length} damaged chunk(s)`).join('\n')}\n`));
       if (bad.length) process.exitCode = 1;
     });
+  addScheduleCommands(backup, globals);
   backup.command('gc').description('Remove the chunks no backup uses (after a prune)')
     .option('--repo <name>', 'the repository (default: the default one)')
     .action(async (o: { repo?: string }, cmd: Command) => {
@@ -107,6 +108,52 @@ export function addBackupCommands(program: Command, globals: Globals): void {
       const r = await g.client.backups.gc(o.repo ?? (await defaultRepo(g.client)));
       print(render(g.output, r, () => `Repository ${r.repo}: removed ${r.removedChunks} unused chunk(s), freed ${formatBytes(r.freedBytes)}; ${r.keptChunks} in use.\n`));
     });
+}
+
+function addScheduleCommands(backup: Command, globals: Globals): void {
+  const schedule = backup.command('schedule').description('Backups the daemon takes on a schedule (one per VM; times in UTC), pruned with a retention after each run');
+  schedule.command('create').description('Back a VM up every period (a run missed while the daemon was down runs once after it starts)')
+    .argument('<vm>').requiredOption('--every <period>', 'how often: 30m, 6h, 1d, 7d, 2w (at least 1m)')
+    .option('--at <HH:MM>', 'the time of day (UTC) runs fall on, e.g. 02:00 (default: one period after now)')
+    .option('--repo <name>', 'the repository (default: the default one)')
+    .option('--keep-last <n>', 'after each run keep the newest N of the VM\'s backups', toCount).option('--keep-daily <n>', 'then the newest of each of N days', toCount)
+    .option('--keep-weekly <n>', 'then the newest of each of N weeks', toCount).option('--keep-monthly <n>', 'then the newest of each of N months', toCount)
+    .action(async (vm: string, o: { every: string; at?: string; repo?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number }, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await g.client.backups.createSchedule({ vm, ...o });
+      print(render(g.output, s, () => `VM ${s.vm} is backed up every ${s.every}${s.at ? ` at ${s.at} UTC` : ''} to ${s.repo}${keepText(s) ? `, keeping ${keepText(s)}` : ''}; next run ${s.nextRunAt}.\n`));
+    });
+  schedule.command('list').alias('ls').description('List backup schedules with their next run and the outcome of the last one')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const list = await g.client.backups.schedules();
+      print(render(g.output, list, () => renderTable(list, [
+        { header: 'VM', value: (s: BackupSchedule) => s.vm },
+        { header: 'REPO', value: (s: BackupSchedule) => s.repo },
+        { header: 'EVERY', value: (s: BackupSchedule) => `${s.every}${s.at ? ` at ${s.at}` : ''}` },
+        { header: 'KEEP', value: (s: BackupSchedule) => keepText(s) || 'all' },
+        { header: 'NEXT RUN', value: (s: BackupSchedule) => (s.running ? 'running now' : s.nextRunAt) },
+        { header: 'LAST RUN', value: (s: BackupSchedule) => lastRunText(s) },
+      ])));
+    });
+  schedule.command('delete').alias('rm').description("Delete a VM's backup schedule (its backups stay)").argument('<vm>')
+    .action(async (vm: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      await g.client.backups.deleteSchedule(vm);
+      print(render(g.output, { vm, deleted: true }, () => `Backup schedule of ${vm} deleted; its backups stay.\n`));
+    });
+}
+
+function keepText(s: BackupSchedule): string {
+  return ([['last', s.keepLast], ['daily', s.keepDaily], ['weekly', s.keepWeekly], ['monthly', s.keepMonthly]] as const)
+    .filter(([, n]) => n !== undefined).map(([k, n]) => `${k} ${n}`).join(', ');
+}
+
+function lastRunText(s: BackupSchedule): string {
+  const r = s.lastRun;
+  if (!r) return s.busyRetries ? `VM busy, retry ${s.busyRetries}` : '-';
+  if (!r.ok) return `${r.startedAt} failed: ${r.error ?? r.code ?? 'unknown error'}`;
+  return `${r.startedAt} ok ${r.backup}${r.pruned?.length ? ` (pruned ${r.pruned.length})` : ''}${r.pruneError ? ` (prune failed: ${r.pruneError})` : ''}`;
 }
 
 function toCount(v: string): number {

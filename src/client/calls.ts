@@ -95,6 +95,9 @@ export function backupCalls(c: Caller) {
     /** An operation whose result is the verification (VerifyRepoReply). */
     verify: (repo: string) => c.call<wire.Operation>('POST', `/v1/backup-repos/${seg(repo)}/verify`),
     gc: (repo: string) => c.call<wire.GcRepoReply>('POST', `/v1/backup-repos/${seg(repo)}/gc`),
+    schedules: () => c.call<wire.BackupSchedule[]>('GET', '/v1/backup-schedules'),
+    createSchedule: (body: wire.CreateBackupScheduleBody) => c.call<wire.BackupSchedule>('POST', '/v1/backup-schedules', body),
+    deleteSchedule: (vm: string) => c.call<void>('DELETE', `/v1/backup-schedules/${seg(vm)}`),
   };
 }
 

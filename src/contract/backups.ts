@@ -113,3 +113,55 @@ export type PruneBackupsBody = Static<typeof PruneBackupsBody>;
 export type PruneBackupsReply = Static<typeof PruneBackupsReply>;
 export type VerifyRepoReply = Static<typeof VerifyRepoReply>;
 export type GcRepoReply = Static<typeof GcRepoReply>;
+
+const retentionFields = {
+  keepLast: Type.Optional(Type.Integer({ minimum: 0, description: 'After each run, keep the newest N backups of the VM in the repository…' })),
+  keepDaily: Type.Optional(Type.Integer({ minimum: 0, description: '…then the newest of each of N days…' })),
+  keepWeekly: Type.Optional(Type.Integer({ minimum: 0, description: '…then the newest of each of N weeks…' })),
+  keepMonthly: Type.Optional(Type.Integer({ minimum: 0, description: '…then the newest of each of N months (Proxmox Backup Server\'s rule); none: keep every backup.' })),
+};
+
+export const BackupScheduleOutcome = Type.Object({
+  startedAt: Type.String(),
+  finishedAt: Type.String(),
+  ok: Type.Boolean(),
+  backup: Type.Optional(Type.String({ description: 'The backup the run made.' })),
+  error: Type.Optional(Type.String()),
+  code: Type.Optional(Type.String({ description: 'The error code of a failed run.' })),
+  pruned: Type.Optional(Type.Array(Type.String(), { description: 'Backups the retention removed after the run.' })),
+  pruneError: Type.Optional(Type.String({ description: 'The backup was stored, but the prune after it failed.' })),
+});
+
+export const BackupSchedule = Type.Object(
+  {
+    vm: Type.String(),
+    vmId: Type.String(),
+    repo: Type.String(),
+    every: Type.String({ description: 'The period, e.g. 6h, 1d, 7d.' }),
+    everySeconds: Type.Integer(),
+    at: Type.Optional(Type.String({ description: 'HH:MM, UTC: the time of day runs fall on.' })),
+    ...retentionFields,
+    createdAt: Type.String(),
+    nextRunAt: Type.String({ description: 'When the next run is due (a run missed while the daemon was down is due at once, and runs once).' }),
+    running: Type.Boolean(),
+    busyRetries: Type.Optional(Type.Integer({ description: 'The VM was busy with another operation: retries so far of the run now due.' })),
+    lastRun: Type.Optional(BackupScheduleOutcome),
+  },
+  { $id: 'BackupSchedule' },
+);
+
+export const CreateBackupScheduleBody = Type.Object(
+  {
+    vm: Type.String(),
+    every: Type.String({ description: 'A period: Nm, Nh, Nd or Nw (e.g. 6h, 1d, 7d); at least 1m.' }),
+    at: Type.Optional(Type.String({ description: 'HH:MM, UTC: runs fall on this time of day (with every 6h at 02:00: 02:00, 08:00, 14:00, 20:00). Default: one period after the schedule is made.' })),
+    repo: Type.Optional(Type.String({ description: 'The repository (default: the default one, when the schedule is made).' })),
+    ...retentionFields,
+  },
+  strict,
+);
+
+export const BackupScheduleParam = Type.Object({ vm: Type.String() }, strict);
+
+export type BackupSchedule = Static<typeof BackupSchedule>;
+export type CreateBackupScheduleBody = Static<typeof CreateBackupScheduleBody>;

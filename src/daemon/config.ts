@@ -39,6 +39,8 @@ export interface DaemonConfig {
   swtpm?: string;
   /** Host directories virtiofs shares may be in (--share-root); none: shares are refused. */
   shareRoots: string[];
+  /** The shortest backup schedule period, seconds (60; env HANGAR_BACKUP_SCHEDULE_MIN_SECONDS, for tests). */
+  backupScheduleMinSeconds: number;
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -123,7 +125,15 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     shareRoots: shareRoots(flags.shareRoot?.length ? flags.shareRoot : (env.HANGAR_SHARE_ROOTS ?? '').split(':').filter(Boolean)),
     ...tlsSettings(flags, env),
     ...observabilitySettings(flags, env),
+    backupScheduleMinSeconds: scheduleMin(env.HANGAR_BACKUP_SCHEDULE_MIN_SECONDS),
   };
+}
+
+function scheduleMin(value: string | undefined): number {
+  if (value === undefined) return 60;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 60) throw new HangarError('INVALID_SPEC', `HANGAR_BACKUP_SCHEDULE_MIN_SECONDS must be a whole number of seconds from 1 to 60, not "${value}".`);
+  return n;
 }
 
 function observabilitySettings(flags: DaemonFlags, env: NodeJS.ProcessEnv): Pick<DaemonConfig, 'metricsInterval' | 'metricsHistory' | 'logFormat' | 'logLevel'> {

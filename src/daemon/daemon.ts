@@ -19,6 +19,8 @@ import { OperationService } from '../operations/service.js';
 import { StorageService } from '../storage/service.js';
 import { SnapshotService } from '../snapshots/service.js';
 import { BackupService } from '../backup/service.js';
+import { backupScheduler } from '../backup/schedules.js';
+import { LastBackups } from '../backup/last-backups.js';
 import { SaveService } from '../migration/save.js';
 import { LiveMigrationService } from '../migration/live.js';
 import { PeerService } from '../migration/peers.js';
@@ -88,6 +90,8 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   });
   ref.vms = vms;
   const backups = new BackupService({ store, events, vms, storage, runDir: config.runDir, tpmRoot: join(config.dataDir, 'tpm'), tapFor: (id, nic) => networks.tapFor(id, nic), log: (m) => logger.warn(m) });
+  const backupSchedules = backupScheduler({ store, backups, operations }, { minEverySeconds: config.backupScheduleMinSeconds, log: (m) => logger.warn(m) });
+  const lastBackups = new LastBackups(events);
   const snapshots = new SnapshotService(store, events, vms);
   snapshots.useBackupBitmaps((rec, qmp, reason) => backups.dropBitmaps(rec, qmp, reason));
   const saves = new SaveService(vms, events, config.dataDir, (m) => logger.info(m));
@@ -103,9 +107,12 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     { listVms: () => store.listVms(), monitor: (id) => vms.monitor(id) },
     { intervalSeconds: config.metricsInterval, historySeconds: config.metricsHistory, log: (f, m) => logger.warn(f, m) },
   );
-  const prometheus = new PrometheusMetrics({ listVms: () => store.listVms(), sampler, host, version: VERSION });
+  const prometheus = new PrometheusMetrics({
+    listVms: () => store.listVms(), sampler, host, version: VERSION,
+    backups: { last: (vm) => lastBackups.get(vm), schedules: () => backupSchedules.states() },
+  });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ vms, storage, operations, snapshots, backups, saves, peers, migrations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
+  const app = await buildApi({ vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.
@@ -117,6 +124,8 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     const fields = { event: e.type, seq: e.seq, ...(e.vm !== undefined && { vm: e.vm }), data: e.data };
     if (e.type === 'operation.progress') logger.debug(fields, `event ${e.type}`);
     else logger.info(fields, `event ${e.type}`);
+    // A deleted VM's backup schedule goes with it.
+    if (e.type === 'vm.deleted') void backupSchedules.sweep().catch((err: unknown) => logger.error({ err }, 'removing the backup schedule of a deleted VM failed'));
   });
   // TLS listeners first: once the unix socket answers, the daemon is entirely up.
   let tls: Awaited<ReturnType<typeof startTlsListeners>> | undefined;
@@ -156,7 +165,12 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (it may wait for a save job).
       void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
       // Backups a killed daemon was taking: fleecing nodes, exports and storage daemons go; bitmaps are folded.
-      void backups.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted backups failed'));
+      // Then the backup schedules start: a run missed while the daemon was down runs now, once.
+      void backups.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted backups failed'))
+        .then(() => backupSchedules.start())
+        .catch((e: unknown) => logger.error({ err: e }, 'starting the backup schedules failed'));
+      // Each VM's newest backup, for the metrics (later ones come as events).
+      void lastBackups.load(() => backups.list()).catch((e: unknown) => logger.warn({ err: e }, 'reading the newest backups for the metrics failed'));
       void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
     },
     (e: unknown) => logger.error({ err: e }, 're-adoption failed'),
@@ -169,6 +183,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       logger.info('daemon stopping; guests keep running');
       await events.publish('daemon.stopping', undefined, { pid: process.pid }).catch(() => undefined);
       await tls?.close();
+      await backupSchedules.stop();
       await sampler.stop();
       await app.close();
       await adopted.catch(() => undefined);

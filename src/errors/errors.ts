@@ -72,6 +72,8 @@ export const ERROR_CATALOGUE = {
   BACKUP_REPO_UNAVAILABLE: { status: 503, title: 'The backup repository cannot be read (storage not mounted, or not a repository)' },
   BACKUP_NOT_FOUND: { status: 404, title: 'No such backup' },
   BACKUP_CORRUPT: { status: 422, title: 'Data in the backup repository is damaged or missing' },
+  BACKUP_SCHEDULE_NOT_FOUND: { status: 404, title: 'The VM has no backup schedule' },
+  BACKUP_SCHEDULE_EXISTS: { status: 409, title: 'The VM has a backup schedule already' },
   BACKUP_KEY_MISMATCH: { status: 403, title: 'The key does not open the encrypted backup repository' },
   CONFLICT: { status: 409, title: 'The record changed since it was read' },
   REVISION_COMPACTED: { status: 410, title: 'The history before that revision was compacted: list again' },

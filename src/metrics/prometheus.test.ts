@@ -104,6 +104,31 @@ describe('GET /metrics exposition', () => {
     expect(value(text, 'hangar_host_allocated_vcpus')).toBe(0);
   });
 
+  it("exports each VM's newest backup and its schedule, from what it is handed (no manifest read)", async () => {
+    const last = new Map([['web1', { time: 1_700_000_100, readBytes: 4096, storedBytes: 1024 }], ['gone', { time: 1, readBytes: 1, storedBytes: 1 }]]);
+    let ok = true;
+    const pm = metrics([record('web1'), record('db1', { state: 'stopped', runtime: undefined })], {}, {
+      backups: {
+        last: (vm) => last.get(vm),
+        schedules: async () => [{ vmId: 'id-web1', nextRunAt: '2026-12-07T02:00:00.000Z', lastRun: { ok } }, { vmId: 'id-db1', nextRunAt: '2026-12-07T03:00:00.000Z' }],
+      },
+    });
+    let text = await pm.render();
+    expect(value(text, 'hangar_vm_backup_last_timestamp_seconds{vm="web1"}')).toBe(1_700_000_100);
+    expect(value(text, 'hangar_vm_backup_last_read_bytes{vm="web1"}')).toBe(4096);
+    expect(value(text, 'hangar_vm_backup_last_stored_bytes{vm="web1"}')).toBe(1024);
+    expect(value(text, 'hangar_vm_backup_schedule_next_run_timestamp_seconds{vm="web1"}')).toBe(Date.parse('2026-12-07T02:00:00Z') / 1000);
+    expect(value(text, 'hangar_vm_backup_schedule_last_run_success{vm="web1"}')).toBe(1);
+    // A stopped VM keeps its backup series; one without a run yet has no success series; a VM that is gone has none.
+    expect(value(text, 'hangar_vm_backup_schedule_next_run_timestamp_seconds{vm="db1"}')).toBe(Date.parse('2026-12-07T03:00:00Z') / 1000);
+    expect(text).not.toContain('hangar_vm_backup_schedule_last_run_success{vm="db1"}');
+    expect(text).not.toContain('hangar_vm_backup_last_timestamp_seconds{vm="db1"}');
+    expect(text).not.toContain('vm="gone"');
+    ok = false;
+    text = await pm.render();
+    expect(value(text, 'hangar_vm_backup_schedule_last_run_success{vm="web1"}')).toBe(0);
+  });
+
   it('uses the live vCPUs and memory of a running guest', async () => {
     const live = { cpus: 3, maxCpus: 4, memoryMiB: 512, pluggedMiB: 512, maxMemoryMiB: 1024, dimms: 0 };
     const text = await metrics([record('web1', { runtime: { ...record('x').runtime!, live } })]).render();

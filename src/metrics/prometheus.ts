@@ -30,6 +30,11 @@ export interface PrometheusDeps {
   /** prom-client's process_* and nodejs_* metrics (default true; off in tests for stable output). */
   processMetrics?: boolean;
   procRoot?: string;
+  /** Backups: each VM's newest (kept in memory) and its schedule (absent: no backup series). */
+  backups?: {
+    last(vm: string): { time: number; readBytes: number; storedBytes: number } | undefined;
+    schedules(): Promise<Array<{ vmId: string; nextRunAt: string; lastRun?: { ok: boolean } }>>;
+  };
 }
 
 const MiB = 1024 * 1024;
@@ -80,6 +85,11 @@ export class PrometheusMetrics {
       netTxBytes: vmCounter('hangar_vm_network_transmit_bytes_total', `Bytes transmitted by a NIC.${netNote}`, ['vm', 'nic']),
       netRxPackets: vmCounter('hangar_vm_network_receive_packets_total', `Packets received by a NIC.${netNote}`, ['vm', 'nic']),
       netTxPackets: vmCounter('hangar_vm_network_transmit_packets_total', `Packets transmitted by a NIC.${netNote}`, ['vm', 'nic']),
+      backupTime: vmGauge<VmLabels>('hangar_vm_backup_last_timestamp_seconds', 'When the VM\'s newest backup was taken (unix time); absent until it has one.', ['vm']),
+      backupRead: vmGauge<VmLabels>('hangar_vm_backup_last_read_bytes', 'Bytes the VM\'s newest backup read from its disks (changed blocks only, for an incremental one).', ['vm']),
+      backupStored: vmGauge<VmLabels>('hangar_vm_backup_last_stored_bytes', 'Bytes the VM\'s newest backup newly stored in its repository (after deduplication and compression).', ['vm']),
+      scheduleNext: vmGauge<VmLabels>('hangar_vm_backup_schedule_next_run_timestamp_seconds', 'When the VM\'s backup schedule runs next (unix time); absent without a schedule.', ['vm']),
+      scheduleOk: vmGauge<VmLabels>('hangar_vm_backup_schedule_last_run_success', 'The last run of the VM\'s backup schedule: 1 succeeded, 0 failed; absent before its first run.', ['vm']),
       sampleTime: vmGauge<VmLabels>('hangar_vm_sample_timestamp_seconds', 'When the VM\'s runtime values above were sampled (unix time).', ['vm']),
 
       hostCpus: new Gauge({ name: 'hangar_host_cpus', help: 'Host CPUs.', registers: r }),
@@ -125,7 +135,8 @@ export class PrometheusMetrics {
   }
 
   private async refresh(): Promise<void> {
-    const [records, mem] = await Promise.all([this.deps.listVms(), readHostMemInfo(this.deps.procRoot)]);
+    const [records, mem, schedules] = await Promise.all([this.deps.listVms(), readHostMemInfo(this.deps.procRoot), this.deps.backups?.schedules() ?? []]);
+    const scheduleOf = new Map(schedules.map((s) => [s.vmId, s]));
     const m = this.m;
     for (const s of this.vmSeries) s.reset();
     let vcpus = 0;
@@ -144,6 +155,7 @@ export class PrometheusMetrics {
         vcpus += cpus;
         memBytes += memory;
       }
+      this.exportBackups(vm, this.deps.backups?.last(vm), scheduleOf.get(rec.id));
       const s = this.deps.sampler?.latest(rec.id);
       const run = rec.runtime ? `${rec.runtime.pid}:${rec.runtime.pidStartTime}` : undefined;
       if (!s || !active || s.run !== run) continue;
@@ -166,6 +178,19 @@ export class PrometheusMetrics {
       setCounter(m.samplerSamples, {}, sampler.stats.samples);
       setCounter(m.samplerSkipped, {}, sampler.stats.skipped);
       setCounter(m.samplerErrors, {}, sampler.stats.errors);
+    }
+  }
+
+  private exportBackups(vm: string, last: { time: number; readBytes: number; storedBytes: number } | undefined, schedule: { nextRunAt: string; lastRun?: { ok: boolean } } | undefined): void {
+    const m = this.m;
+    if (last) {
+      m.backupTime.set({ vm }, last.time);
+      m.backupRead.set({ vm }, last.readBytes);
+      m.backupStored.set({ vm }, last.storedBytes);
+    }
+    if (schedule) {
+      m.scheduleNext.set({ vm }, Date.parse(schedule.nextRunAt) / 1000);
+      if (schedule.lastRun) m.scheduleOk.set({ vm }, schedule.lastRun.ok ? 1 : 0);
     }
   }
 

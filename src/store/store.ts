@@ -85,7 +85,7 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects' | 'tokens' | 'peers' | 'backup-repos' | 'backup-state';
+export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects' | 'tokens' | 'peers' | 'backup-repos' | 'backup-state' | 'backup-schedules';
 
 /** What a change feed entry is about: a VM's desired half (`vm`), its status half
  * (`vm-status`), both keyed by the VM's id, or a record of a collection. */

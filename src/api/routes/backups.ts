@@ -1,12 +1,12 @@
 /** Routes for backup repositories, backups and restores. */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../server.js';
-import { BackupParam, BackupRepoParam, BackupsQuery, CreateBackupBody, GcRepoReply, PruneBackupsBody, PruneBackupsReply, type PruneBackupsBody as Prune, CreateBackupRepoBody, RestoreBackupBody, VmNameParam, type CreateBackupRepoBody as CreateRepo, type RestoreBackupBody as Restore } from '../../contract/index.js';
+import { BackupScheduleParam, CreateBackupScheduleBody, type CreateBackupScheduleBody as CreateSchedule, BackupParam, BackupRepoParam, BackupsQuery, CreateBackupBody, GcRepoReply, PruneBackupsBody, PruneBackupsReply, type PruneBackupsBody as Prune, CreateBackupRepoBody, RestoreBackupBody, VmNameParam, type CreateBackupRepoBody as CreateRepo, type RestoreBackupBody as Restore } from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' }, 503: { $ref: 'Error#' } } as const;
 
 export function registerBackupRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const { backups, operations } = deps;
+  const { backups, operations, backupSchedules } = deps;
   app.get(
     '/v1/backup-repos',
     { schema: { tags: ['backups'], summary: 'Backup repositories', response: { 200: { type: 'array', items: { $ref: 'BackupRepo#' } }, ...errors } } },
@@ -76,5 +76,28 @@ export function registerBackupRoutes(app: FastifyInstance, deps: ApiDeps): void 
     '/v1/backup-repos/:repo/gc',
     { schema: { tags: ['backups'], summary: 'Remove the chunks no backup uses (refused while a backup writes to the repository)', params: BackupRepoParam, response: { 200: GcRepoReply, ...errors } } },
     async (req) => backups.gc(req.params.repo),
+  );
+  app.get(
+    '/v1/backup-schedules',
+    { schema: { tags: ['backups'], summary: 'Backup schedules, each with its next run and the outcome of its last one', response: { 200: { type: 'array', items: { $ref: 'BackupSchedule#' } }, ...errors } } },
+    async () => backupSchedules.list(),
+  );
+  app.post<{ Body: CreateSchedule }>(
+    '/v1/backup-schedules',
+    {
+      schema: {
+        tags: ['backups'], summary: 'Back a VM up on a schedule run by the daemon (one per VM; times in UTC), pruning its backups with a retention after each run',
+        body: CreateBackupScheduleBody, response: { 201: { $ref: 'BackupSchedule#' }, ...errors },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await backupSchedules.create(req.body)),
+  );
+  app.delete<{ Params: { vm: string } }>(
+    '/v1/backup-schedules/:vm',
+    { schema: { tags: ['backups'], summary: "Delete a VM's backup schedule (its backups stay; a run under way ends first)", params: BackupScheduleParam, response: { 204: { type: 'null' }, ...errors } } },
+    async (req, reply) => {
+      await backupSchedules.delete(req.params.vm);
+      return reply.status(204).send();
+    },
   );
 }

@@ -101,6 +101,9 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/backups/prune': admin,
   'POST /v1/backup-repos/:repo/verify': admin,
   'POST /v1/backup-repos/:repo/gc': admin,
+  // Export and import read and write files on the daemon's host as root.
+  'POST /v1/vms/:name/export': admin,
+  'POST /v1/vms/import': admin,
 
   'GET /v1/images': viewer('global'),
   'GET /v1/images/:name': viewer('global'),

@@ -73,6 +73,8 @@ export const ERROR_CATALOGUE = {
   BACKUP_NOT_FOUND: { status: 404, title: 'No such backup' },
   BACKUP_CORRUPT: { status: 422, title: 'Data in the backup repository is damaged or missing' },
   BACKUP_KEY_MISMATCH: { status: 403, title: 'The key does not open the encrypted backup repository' },
+  FILE_EXISTS: { status: 409, title: 'A file exists at that path' },
+  EXPORT_INVALID: { status: 422, title: 'The file is not a valid Hangar VM export' },
   CONFLICT: { status: 409, title: 'The record changed since it was read' },
   REVISION_COMPACTED: { status: 410, title: 'The history before that revision was compacted: list again' },
   INTERNAL: { status: 500, title: 'Internal error' },

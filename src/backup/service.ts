@@ -29,7 +29,7 @@ import type { Collection, Store, VmRecord } from '../store/store.js';
 import type { StorageService } from '../storage/service.js';
 import type { VmService, VmView } from '../vm/service.js';
 import { restoreToNewVm } from './restore.js';
-import { exportVm, importVm, type ExportDeps, type ExportResult } from './vm-export.js';
+import { exportVm, importVm, sweepImportStaging, type ExportDeps, type ExportResult } from './vm-export.js';
 import { backupDisk } from './disk-stream.js';
 import { newBackupId, putFile, summary, type BackupManifest, type BackupSummary } from './manifest.js';
 import { collectGarbage, selectKept, verifyRepository, type Retention, type VerifyResult } from './maintenance.js';
@@ -441,6 +441,7 @@ export class BackupService {
    */
   async recover(): Promise<void> {
     await endOrphanStorageDaemons(this.deps.runDir, this.log);
+    await sweepImportStaging(this.exportDeps().stagingRoot, Date.now() - performance.now());
     for (const s of await this.states.list()) {
       if (!s.pending) continue;
       try {

@@ -260,6 +260,14 @@ export async function checkDiskImage(path: string, id: string, sizeBytes: number
   if (info['virtual-size'] !== sizeBytes) throw new HangarError('EXPORT_INVALID', `Disk ${id} in the archive is ${String(info['virtual-size'])} bytes, not the ${sizeBytes} its manifest says.`);
 }
 
+/** At daemon start: removes what imports a killed daemon was extracting (older than `before`). */
+export async function sweepImportStaging(root: string, before: number): Promise<void> {
+  for (const n of await readdir(root).catch(() => [] as string[])) {
+    const st = await stat(join(root, n)).catch(() => undefined);
+    if (n.startsWith('import-') && st && st.mtimeMs < before) await rm(join(root, n), { recursive: true, force: true });
+  }
+}
+
 export async function importVm(deps: ExportDeps, input: { file: string; as?: string }, ctx?: OperationContext): Promise<VmView> {
   const file = await checkImportSource(input.file);
   ctx?.progress({ phase: 'checking the archive', percent: 0 });

@@ -21,7 +21,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { errorText, HangarError } from '../errors/errors.js';
@@ -249,6 +249,17 @@ export function checkManifest(data: unknown, members: { disks: string[]; nvram: 
 
 /** A disk from an archive must be a qcow2 of the declared size referring to no other file. */
 export async function checkDiskImage(path: string, id: string, sizeBytes: number): Promise<void> {
+  // The header first, so QEMU never opens a file an image names.
+  const fh = await open(path, 'r');
+  const head = Buffer.alloc(80);
+  try {
+    await fh.read(head, 0, 80, 0);
+  } finally {
+    await fh.close();
+  }
+  if (head.readUInt32BE(0) !== 0x514649fb) throw new HangarError('EXPORT_INVALID', `Disk ${id} in the archive is not a qcow2 image.`);
+  if (head.readBigUInt64BE(8) !== 0n) throw new HangarError('UNSAFE_IMAGE', `Disk ${id} in the archive refers to a backing file: an export holds flattened disks only.`);
+  if (head.readUInt32BE(4) >= 3 && (head.readBigUInt64BE(72) & 4n) !== 0n) throw new HangarError('UNSAFE_IMAGE', `Disk ${id} in the archive keeps its data in an external file: an export holds self-contained disks only.`);
   let info: { format?: string; 'virtual-size'?: number; 'backing-filename'?: string; 'format-specific'?: { data?: { 'data-file'?: string } } };
   try {
     info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-f', 'qcow2', path])).stdout) as typeof info;

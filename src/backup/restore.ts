@@ -25,6 +25,7 @@ import type { Store, VmRecord } from '../store/store.js';
 import { cloneSpec } from '../vm/clone.js';
 import { diskOf } from '../vm/devices.js';
 import { createNvram } from '../vm/firmware.js';
+import { freeVsockCid } from '../vm/hw-create.js';
 import type { VmService } from '../vm/service.js';
 import type { VmView } from '../vm/view.js';
 import { restoreDisk, type DiskChunks } from './disk-stream.js';
@@ -110,6 +111,8 @@ export async function materializeVm(deps: RestoreDeps, src: VmSource, as: string
     ? { ...structuredClone(src.spec), disks: [] }
     : cloneSpec(src.spec, name, id, all.flatMap((v) => v.spec.nics.map((n) => n.mac)), deps.tapFor);
   spec.name = name;
+  // Guest CIDs are unique per host: one another VM here has is replaced.
+  if (spec.vsock && all.some((v) => v.spec.vsock?.cid === spec.vsock!.cid)) spec.vsock = { cid: await freeVsockCid(async () => all) };
   if (spec.firmware) {
     spec.firmware = { ...spec.firmware };
     delete spec.firmware.nvram;

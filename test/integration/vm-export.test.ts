@@ -7,7 +7,7 @@
  * file without --force, an archive with a `../x` member, one whose disk has a backing file,
  * and a name that is taken.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +173,21 @@ describe('vm export and import', () => {
     expect(vm.id).not.toBe(source.id);
     expect(vm.nics[0]?.mac).not.toBe(source.nics[0]?.mac);
     expect(vm.firmware?.nvram?.volume).toBe('ex2-nvram');
+  }, 300_000);
+
+  it('a stopped VM exports from its files (--force replaces the archive, --compress): the import\'s disk equals the source\'s', async () => {
+    let r = await a.cli(['vm', 'stop', VM, '--timeout', '60']);
+    expect(r.code, r.stderr).toBe(0);
+    const t0 = performance.now();
+    r = await a.cli(['vm', 'export', VM, archive, '--force', '--compress', '--output', 'json'], undefined, 300_000);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout) as { sizeBytes: number; live: boolean };
+    console.log(`export of the stopped VM, compressed: ${Math.round(performance.now() - t0)} ms, archive ${res.sizeBytes} bytes`);
+    expect(res.live).toBe(false);
+    r = await b.cli(['vm', 'import', archive, '--as', 'ex3', '--output', 'json'], undefined, 300_000);
+    expect(r.code, r.stderr).toBe(0);
+    const cmp = spawnSync('qemu-img', ['compare', '-U', (await a.vm(VM)).disks[0]!.path, (await b.vm('ex3')).disks[0]!.path], { encoding: 'utf8' });
+    expect(cmp.status, cmp.stdout + cmp.stderr).toBe(0);
   }, 300_000);
 
   it('refuses tampered archives and bad paths with nothing made', async () => {

@@ -104,6 +104,9 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'GET /v1/backup-schedules': admin,
   'POST /v1/backup-schedules': admin,
   'DELETE /v1/backup-schedules/:vm': admin,
+  // Export and import read and write files on the daemon's host as root.
+  'POST /v1/vms/:name/export': admin,
+  'POST /v1/vms/import': admin,
 
   'GET /v1/images': viewer('global'),
   'GET /v1/images/:name': viewer('global'),

@@ -26,6 +26,7 @@ import type { Store, VmRecord } from '../store/store.js';
 import { cloneSpec } from '../vm/clone.js';
 import { diskOf } from '../vm/devices.js';
 import { createNvram } from '../vm/firmware.js';
+import { freeVsockCid } from '../vm/hw-create.js';
 import type { VmService } from '../vm/service.js';
 import { toView, type VmView } from '../vm/view.js';
 import { restoreDisk, type DiskChunks } from './disk-stream.js';
@@ -71,47 +72,75 @@ export async function writeDiskFile(path: string, repo: BackupRepository, disk: 
   }
 }
 
+/** A VM to make from saved state: a backup's manifest or an export archive. */
+export interface VmSource {
+  vm: string;
+  vmId: string;
+  spec: VmSpec;
+  disks: Array<{ id: string; pool?: string; sizeBytes: number }>;
+  nvram?: () => Promise<Buffer>;
+  tpm?: () => Promise<Array<{ name: string; data: Buffer }>>;
+}
+
 export async function restoreToNewVm(deps: RestoreDeps, repo: BackupRepository, m: BackupManifest, as: string | undefined, ctx?: OperationContext): Promise<VmView> {
-  const name = validateVmName(as ?? m.vm);
+  const total = m.disks.reduce((n, d) => n + d.sizeBytes, 0);
+  let before = 0;
+  const source: VmSource = {
+    vm: m.vm, vmId: m.vmId, spec: m.spec, disks: m.disks,
+    ...(m.nvram && { nvram: () => readFileChunks(repo, m.nvram!) }),
+    ...(m.tpm && { tpm: () => Promise.all(m.tpm!.map(async (f) => ({ name: f.name, data: await readFileChunks(repo, f) }))) }),
+  };
+  return materializeVm(deps, source, as, 'restore', async (d, vol) => {
+    const disk = m.disks.find((x) => x.id === d.id)!;
+    await writeDiskFile(vol.path, repo, disk, deps.runDir, {
+      onProgress: (done) => ctx?.progress({ phase: `writing ${d.id}`, bytesDone: before + done, bytesTotal: total, percent: Math.floor(((before + done) * 100) / Math.max(1, total)) }),
+      ...(ctx && { signal: ctx.signal }),
+    });
+    before += d.sizeBytes;
+  });
+}
+
+/**
+ * Makes a new VM (stopped) from saved state: a qcow2 volume per disk that `writeDisk` fills,
+ * the NVRAM, the TPM state, and the record, written last. `verb` names the act in messages.
+ */
+export async function materializeVm(deps: RestoreDeps, src: VmSource, as: string | undefined, verb: string, writeDisk: (d: VmSource['disks'][number], vol: VolumeRecord) => Promise<void>): Promise<VmView> {
+  const name = validateVmName(as ?? src.vm);
   if (await deps.store.getVm(name)) {
-    throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: restore with --as NEW${as ? ' and another name' : ''}, or delete it first.`);
+    throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: ${verb} with --as NEW${as ? ' and another name' : ''}, or delete it first.`);
   }
   const all = await deps.store.listVms();
-  const keepIdentity = name === m.vm && !all.some((v) => v.id === m.vmId || v.spec.uuid === m.spec.uuid);
-  const id = keepIdentity ? m.vmId : randomBytes(6).toString('hex');
+  const keepIdentity = name === src.vm && !all.some((v) => v.id === src.vmId || v.spec.uuid === src.spec.uuid);
+  const id = keepIdentity ? src.vmId : randomBytes(6).toString('hex');
   const spec: VmSpec = keepIdentity
-    ? { ...structuredClone(m.spec), disks: [] }
-    : cloneSpec(m.spec, name, id, all.flatMap((v) => v.spec.nics.map((n) => n.mac)), deps.tapFor);
+    ? { ...structuredClone(src.spec), disks: [] }
+    : cloneSpec(src.spec, name, id, all.flatMap((v) => v.spec.nics.map((n) => n.mac)), deps.tapFor);
   spec.name = name;
+  // Guest CIDs are unique per host: one another VM here has is replaced.
+  if (spec.vsock && all.some((v) => v.spec.vsock?.cid === spec.vsock!.cid)) spec.vsock = { cid: await freeVsockCid(async () => all) };
   if (spec.firmware) {
     spec.firmware = { ...spec.firmware };
     delete spec.firmware.nvram;
   }
   const created: VolumeRecord[] = [];
-  const total = m.disks.reduce((n, d) => n + d.sizeBytes, 0);
-  let before = 0;
   try {
-    for (const d of m.disks) {
-      const src = m.spec.disks.find((x) => x.id === d.id);
+    for (const d of src.disks) {
+      const from = src.spec.disks.find((x) => x.id === d.id);
       const pool = d.pool && (await deps.storage.listPools()).some((p) => p.name === d.pool) ? d.pool : DEFAULT_POOL;
       const vol = await deps.storage.createVolume({ pool, name: `${name}-${d.id}`, format: 'qcow2', size: d.sizeBytes, ownedBy: name });
       created.push(vol);
-      await writeDiskFile(vol.path, repo, d, deps.runDir, {
-        onProgress: (done) => ctx?.progress({ phase: `writing ${d.id}`, bytesDone: before + done, bytesTotal: total, percent: Math.floor(((before + done) * 100) / Math.max(1, total)) }),
-        ...(ctx && { signal: ctx.signal }),
-      });
-      before += d.sizeBytes;
-      const disk = diskOf(d.id, vol, src?.bootIndex);
-      spec.disks.push({ ...(src ? structuredClone(src) : {}), id: d.id, path: disk.path, format: 'qcow2', readOnly: false, volume: disk.volume! });
+      await writeDisk(d, vol);
+      const disk = diskOf(d.id, vol, from?.bootIndex);
+      spec.disks.push({ ...(from ? structuredClone(from) : {}), id: d.id, path: disk.path, format: 'qcow2', readOnly: false, volume: disk.volume! });
     }
-    if (m.nvram && spec.firmware) {
+    if (src.nvram && spec.firmware) {
       const nvram = await createNvram(deps.storage, spec);
       if (nvram) {
         created.push(nvram);
-        await writeFile(nvram.path, await readFileChunks(repo, m.nvram));
+        await writeFile(nvram.path, await src.nvram());
       }
     }
-    const tpmFiles = m.tpm ? await Promise.all(m.tpm.map(async (f) => ({ name: f.name, data: await readFileChunks(repo, f) }))) : undefined;
+    const tpmFiles = src.tpm ? await src.tpm() : undefined;
     for (const v of created) await deps.storage.markAttached(v.pool, v.name, name);
     const now = new Date().toISOString();
     const record: VmRecord = { id, name, spec, state: 'stopped', createdAt: now, updatedAt: now };

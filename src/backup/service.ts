@@ -29,6 +29,7 @@ import type { Collection, Store, VmRecord } from '../store/store.js';
 import type { StorageService, VolumeRecord } from '../storage/service.js';
 import type { VmService, VmView } from '../vm/service.js';
 import { restoreDiskToVolume, restoreInPlace, restoreToNewVm } from './restore.js';
+import { exportVm, importVm, sweepImportStaging, type ExportDeps, type ExportResult } from './vm-export.js';
 import { backupDisk } from './disk-stream.js';
 import { newBackupId, putFile, summary, type BackupManifest, type BackupSummary } from './manifest.js';
 import { collectGarbage, selectKept, verifyRepository, type Retention, type VerifyResult } from './maintenance.js';
@@ -246,6 +247,30 @@ export class BackupService {
     return view;
   }
 
+  // ---- export and import ---------------------------------------------------------
+
+  private exportDeps(): ExportDeps {
+    const { store, storage, vms, runDir, tpmRoot, tapFor } = this.deps;
+    return {
+      store, storage, vms, runDir, tpmRoot, stagingRoot: join(dirname(tpmRoot), 'import'), ...(tapFor && { tapFor }),
+      diskSizes: async (qmp, ids) => diskSizes(qmp, ids.map((id) => ({ id }))),
+    };
+  }
+
+  /** Writes VM `vm` (running or stopped) to one archive at `file`. */
+  async exportVm(vm: string, input: { file: string; force?: boolean; compress?: boolean }, ctx?: OperationContext): Promise<ExportResult> {
+    const r = await exportVm(this.exportDeps(), vm, input, ctx);
+    await this.deps.events.publish('vm.exported', vm, { file: r.file, sizeBytes: r.sizeBytes });
+    return r;
+  }
+
+  /** Makes a VM (stopped) from an archive `vm export` wrote. */
+  async importVm(input: { file: string; as?: string }, ctx?: OperationContext): Promise<VmView> {
+    const view = await importVm(this.exportDeps(), input, ctx);
+    await this.deps.events.publish('vm.imported', view.name, { file: input.file });
+    return view;
+  }
+
   // ---- backup ----------------------------------------------------------------
 
   async create(vm: string, input: { repo?: string }, ctx?: OperationContext): Promise<BackupSummary> {
@@ -440,6 +465,7 @@ export class BackupService {
    */
   async recover(): Promise<void> {
     await endOrphanStorageDaemons(this.deps.runDir, this.log);
+    await sweepImportStaging(this.exportDeps().stagingRoot, Date.now() - performance.now());
     for (const s of await this.states.list()) {
       if (!s.pending) continue;
       try {
@@ -500,7 +526,7 @@ async function qcow2Bitmaps(path: string): Promise<string[]> {
 }
 
 /** Each disk's virtual size, as its QEMU (or storage daemon) sees it. */
-async function diskSizes(qmp: QmpClient, disks: DiskSpec[]): Promise<Map<string, number>> {
+async function diskSizes(qmp: QmpClient, disks: Array<Pick<DiskSpec, 'id'>>): Promise<Map<string, number>> {
   const nodes = await qmp.execute<Array<{ 'node-name': string; image: { 'virtual-size': number } }>>('query-named-block-nodes', { flat: true });
   const out = new Map<string, number>();
   for (const d of disks) {

@@ -1,7 +1,7 @@
 /** `hangar backup-repo create|list|remove`, `hangar backup create|list|restore|prune|verify|gc` and `hangar backup schedule create|list|delete`. */
 import type { Command } from 'commander';
 import type { ApiClient } from '../client/index.js';
-import type { Backup, BackupRepo, BackupSchedule, VerifyRepoReply, Vm, Volume } from '../contract/index.js';
+import type { Backup, BackupRepo, BackupSchedule, ExportVmReply, VerifyRepoReply, Vm, Volume } from '../contract/index.js';
 import { HangarError } from '../errors/errors.js';
 import { formatBytes } from '../util/size.js';
 import { render, renderTable, type OutputFormat } from './output.js';
@@ -154,6 +154,27 @@ function lastRunText(s: BackupSchedule): string {
   if (!r) return s.busyRetries ? `VM busy, retry ${s.busyRetries}` : '-';
   if (!r.ok) return `${r.startedAt} failed: ${r.error ?? r.code ?? 'unknown error'}`;
   return `${r.startedAt} ok ${r.backup}${r.pruned?.length ? ` (pruned ${r.pruned.length})` : ''}${r.pruneError ? ` (prune failed: ${r.pruneError})` : ''}`;
+}
+
+/** `hangar vm export VM FILE` and `hangar vm import FILE [--as NAME]` (under `vm`). */
+export function addVmExportCommands(vm: Command, globals: Globals): void {
+  vm.command('export').description('Write a VM (running or stopped) to one archive: configuration, disks at one instant (the guest runs on), NVRAM, TPM state')
+    .argument('<name>').argument('<file>', 'the archive to write (an absolute path on the daemon\'s host)')
+    .option('--force', 'replace the file if it exists').option('--compress', 'compress the disks (smaller, slower)')
+    .action(async (name: string, file: string, o: { force?: boolean; compress?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const op = await g.client.backups.exportVm(name, { file, ...(o.force && { force: true }), ...(o.compress && { compress: true }) });
+      const r = (await followOperation(g.client, op, `export ${name}`, { cancelOnInterrupt: true })).result as ExportVmReply;
+      print(render(g.output, r, () => `VM ${name} exported to ${r.file}: ${formatBytes(r.sizeBytes)}, ${r.disks.length} disk(s)${r.live ? ' read while it ran' : ''}, in ${(r.durationMs / 1000).toFixed(1)} s.\n`));
+    });
+  vm.command('import').description('Make a VM (stopped) from an archive `vm export` wrote, on this or another host: its own name if free, or --as NAME (a new identity)')
+    .argument('<file>', 'the archive (an absolute path on the daemon\'s host)').option('--as <name>', 'the new VM\'s name')
+    .action(async (file: string, o: { as?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const op = await g.client.backups.importVm({ file, ...(o.as !== undefined && { as: o.as }) });
+      const v = (await followOperation(g.client, op, `import ${file}`)).result as Vm;
+      print(render(g.output, v, () => `VM ${v.name} imported from ${file} (stopped): hangar vm start ${v.name}\n`));
+    });
 }
 
 function toCount(v: string): number {

@@ -11,7 +11,7 @@ import { addRemoteOptions, clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
-import { addBackupCommands } from './backup-commands.js';
+import { addBackupCommands, addVmExportCommands } from './backup-commands.js';
 import { addCloneCommands, addImageCreateCommand, addSetIdentityFlags, identityFields, setIdentityBody, type IdentityFlags } from './clone-flags.js';
 import { addPeerCommands, addSaveCommands } from './save-commands.js';
 import { addNvramCommands, firmwareText } from './firmware-flags.js';
@@ -201,6 +201,7 @@ export function buildProgram(): Command {
 
   addCreateCommand(vm, globals, showVm);
   addCloneCommands(vm, globals, showVm);
+  addVmExportCommands(vm, globals);
 
   vm.command('exec')
     .description('Run a command in the guest through qemu-guest-agent: prints its output, exits with its exit code')

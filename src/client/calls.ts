@@ -91,6 +91,8 @@ export function backupCalls(c: Caller) {
     create: (vm: string, body: wire.CreateBackupBody = {}) => c.call<wire.Operation>('POST', `/v1/vms/${seg(vm)}/backups`, body),
     /** An operation whose result is the restored VM. */
     restore: (id: string, body: wire.RestoreBackupBody = {}) => c.call<wire.Operation>('POST', `/v1/backups/${seg(id)}/restore`, body),
+    exportVm: (vm: string, body: wire.ExportVmBody) => c.call<wire.Operation>('POST', `/v1/vms/${seg(vm)}/export`, body),
+    importVm: (body: wire.ImportVmBody) => c.call<wire.Operation>('POST', '/v1/vms/import', body),
     prune: (body: wire.PruneBackupsBody) => c.call<wire.PruneBackupsReply>('POST', '/v1/backups/prune', body),
     /** An operation whose result is the verification (VerifyRepoReply). */
     verify: (repo: string) => c.call<wire.Operation>('POST', `/v1/backup-repos/${seg(repo)}/verify`),

@@ -161,7 +161,37 @@ export const CreateBackupScheduleBody = Type.Object(
   strict,
 );
 
+export const ExportVmBody = Type.Object(
+  {
+    file: Type.String({ description: 'Absolute path of the archive the daemon writes (a tar file).' }),
+    force: Type.Optional(Type.Boolean({ description: 'Replace the file if it exists.' })),
+    compress: Type.Optional(Type.Boolean({ description: 'Compress the disks (qcow2 compression: smaller, slower).' })),
+  },
+  strict,
+);
+
 export const BackupScheduleParam = Type.Object({ vm: Type.String() }, strict);
 
 export type BackupSchedule = Static<typeof BackupSchedule>;
 export type CreateBackupScheduleBody = Static<typeof CreateBackupScheduleBody>;
+
+export const ExportVmReply = Type.Object({
+  vm: Type.String(),
+  file: Type.String(),
+  sizeBytes: Type.Integer({ description: 'The archive\'s size.' }),
+  disks: Type.Array(Type.Object({ id: Type.String(), sizeBytes: Type.Integer() })),
+  live: Type.Boolean({ description: 'The VM ran: its disks were read at one instant while it ran on.' }),
+  durationMs: Type.Integer(),
+});
+
+export const ImportVmBody = Type.Object(
+  {
+    file: Type.String({ description: 'Absolute path of an archive `vm export` wrote, on the daemon\'s host.' }),
+    as: Type.Optional(Type.String({ description: 'The new VM\'s name (a new identity: UUID, MACs, hostname). Default: the exported VM\'s name, if no VM has it.' })),
+  },
+  strict,
+);
+
+export type ExportVmBody = Static<typeof ExportVmBody>;
+export type ExportVmReply = Static<typeof ExportVmReply>;
+export type ImportVmBody = Static<typeof ImportVmBody>;

@@ -75,6 +75,8 @@ export const ERROR_CATALOGUE = {
   BACKUP_SCHEDULE_NOT_FOUND: { status: 404, title: 'The VM has no backup schedule' },
   BACKUP_SCHEDULE_EXISTS: { status: 409, title: 'The VM has a backup schedule already' },
   BACKUP_KEY_MISMATCH: { status: 403, title: 'The key does not open the encrypted backup repository' },
+  FILE_EXISTS: { status: 409, title: 'A file exists at that path' },
+  EXPORT_INVALID: { status: 422, title: 'The file is not a valid Hangar VM export' },
   CONFLICT: { status: 409, title: 'The record changed since it was read' },
   REVISION_COMPACTED: { status: 410, title: 'The history before that revision was compacted: list again' },
   INTERNAL: { status: 500, title: 'Internal error' },

@@ -66,6 +66,8 @@ export interface HangarEventPayloads {
   'backup.created': { backup: string; repo: string; kind: 'full' | 'incremental'; readBytes: number; storedBytes: number; fullReason?: string };
   'backup.failed': { repo: string; error: string };
   'backup.restored': { backup: string; repo: string; from: string; inPlace?: boolean; disk?: string; volume?: string };
+  'vm.exported': { file: string; sizeBytes: number };
+  'vm.imported': { file: string };
   'snapshot.reverted': { snapshot: string; memory: boolean };
   'snapshot.deleted': { snapshot: string; reason?: string };
   'snapshot.discarded': { snapshot: string; disk: string; reason: string };
@@ -142,6 +144,8 @@ const WHEN: Record<HangarEventType, string> = {
   'backup.created': 'a backup of a VM was stored',
   'backup.failed': 'a backup of a VM failed (nothing was listed)',
   'backup.restored': 'a VM was restored from a backup',
+  'vm.exported': 'a VM was written to an export archive',
+  'vm.imported': 'a VM was made from an export archive',
   'snapshot.reverted': 'a VM was reverted to a snapshot',
   'snapshot.deleted': 'a snapshot was deleted',
   'snapshot.discarded': 'an unrecorded snapshot was removed from a disk',

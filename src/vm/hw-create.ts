@@ -134,7 +134,7 @@ function usbText(u: UsbHostSpec): string {
 }
 
 /** The lowest guest CID from 3 up that no VM on this host has. */
-async function freeVsockCid(listVms: () => Promise<VmRecord[]>): Promise<number> {
+export async function freeVsockCid(listVms: () => Promise<VmRecord[]>): Promise<number> {
   const used = new Set((await listVms()).map((v) => v.spec.vsock?.cid).filter((c): c is number => c !== undefined));
   let cid = MIN_VSOCK_CID;
   while (used.has(cid)) cid++;

@@ -1,7 +1,8 @@
 /** Routes for backup repositories, backups and restores. */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../server.js';
-import { BackupScheduleParam, CreateBackupScheduleBody, type CreateBackupScheduleBody as CreateSchedule, BackupParam, BackupRepoParam, BackupsQuery, CreateBackupBody, GcRepoReply, PruneBackupsBody, PruneBackupsReply, type PruneBackupsBody as Prune, CreateBackupRepoBody, RestoreBackupBody, VmNameParam, type CreateBackupRepoBody as CreateRepo, type RestoreBackupBody as Restore } from '../../contract/index.js';
+import { BackupScheduleParam, CreateBackupScheduleBody, type CreateBackupScheduleBody as CreateSchedule, BackupParam, BackupRepoParam, BackupsQuery, CreateBackupBody, GcRepoReply, PruneBackupsBody, PruneBackupsReply, type PruneBackupsBody as Prune, CreateBackupRepoBody, RestoreBackupBody, VmNameParam, type CreateBackupRepoBody as CreateRepo, type RestoreBackupBody as Restore, ExportVmBody, ImportVmBody, type ExportVmBody as ExportBody, type ImportVmBody as ImportBody } from '../../contract/index.js';
+import { checkExportTarget, checkImportSource } from '../../backup/vm-export.js';
 
 const errors = { 400: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' }, 503: { $ref: 'Error#' } } as const;
 
@@ -98,6 +99,36 @@ export function registerBackupRoutes(app: FastifyInstance, deps: ApiDeps): void 
     async (req, reply) => {
       await backupSchedules.delete(req.params.vm);
       return reply.status(204).send();
+    },
+  );
+  app.post<{ Params: { name: string }; Body: ExportBody }>(
+    '/v1/vms/:name/export',
+    {
+      schema: {
+        tags: ['backups'],
+        summary: 'Write a VM (running or stopped) to one archive on the daemon\'s host: configuration, disks at one instant, NVRAM, TPM; 202 with an operation',
+        params: VmNameParam, body: ExportVmBody, response: { 202: { $ref: 'Operation#' }, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const vm = req.params.name;
+      await deps.vms.get(vm);
+      await checkExportTarget(req.body.file, req.body.force);
+      return reply.status(202).send(await operations.start('vm.export', `vm/${vm}`, (ctx) => backups.exportVm(vm, req.body, ctx)));
+    },
+  );
+  app.post<{ Body: ImportBody }>(
+    '/v1/vms/import',
+    {
+      schema: {
+        tags: ['backups'],
+        summary: 'Make a VM (stopped) from an archive `vm export` wrote, on this or another host; 202 with an operation whose result is the VM',
+        body: ImportVmBody, response: { 202: { $ref: 'Operation#' }, ...errors },
+      },
+    },
+    async (req, reply) => {
+      await checkImportSource(req.body.file);
+      return reply.status(202).send(await operations.start('vm.import', `vm/${req.body.as ?? 'import'}`, (ctx) => backups.importVm(req.body, ctx)));
     },
   );
 }

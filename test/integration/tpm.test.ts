@@ -36,7 +36,8 @@ async function waitNoSwtpm(what: string): Promise<void> {
 
 beforeAll(async () => {
   d = await TestDaemon.start();
-  const r = await d.cli(['vm', 'create', VM, '--memory', '128M', '--tpm', '--start']);
+  // A qcow2 disk of its own: a memory snapshot's state goes into it.
+  const r = await d.cli(['vm', 'create', VM, '--memory', '128M', '--disk-size', '32M', '--tpm', '--start']);
   expect(r.code, r.stderr).toBe(0);
   await waitForGuestReady(d, VM);
 }, 120_000);

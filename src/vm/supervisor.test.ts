@@ -3,7 +3,7 @@
  * the stand-in for a QEMU process (a real pid and start time), a real SQLite store and bus.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,6 +20,7 @@ import type { HangarEvent, VmRecord } from '../store/store.js';
 import { adopt, type AdoptionDeps } from './adoption.js';
 import { VmRecords } from './records.js';
 import { QemuSupervisor, vmPaths } from './supervisor.js';
+import { VmTpm } from './tpm.js';
 
 let dir: string;
 let store: SqliteStore;
@@ -35,8 +36,9 @@ const monitors: FakeMonitor[] = [];
 
 const paths = (rec: Pick<VmRecord, 'id'>) => vmPaths(join(dir, 'run'), join(dir, 'logs'), rec);
 
-function makeSupervisor(qemuBinary = '/nonexistent/qemu'): QemuSupervisor {
+function makeSupervisor(qemuBinary = '/nonexistent/qemu', tpm?: VmTpm): QemuSupervisor {
   return new QemuSupervisor({
+    ...(tpm && { tpm }),
     records, events, paths, caps: { defaultAccel: 'tcg', kvmUsable: false, qemuVersion: '7.2.0' }, defaultAccel: 'tcg', qemuBinary,
     guestFiles: { prepare: async () => undefined },
     agents: { agentFor: () => { throw new Error('no agent in these tests'); }, agentPresent: async () => false, close: () => {} },
@@ -238,5 +240,50 @@ describe('stopping and starting', () => {
     expect(after.stateReason).toMatch(/QEMU failed to start/);
     expect(published.filter((x) => x.type === 'vm.state').map((x) => x.data.state)).toEqual(['starting', 'stopped']);
     expect(exits).toEqual([]);
+  });
+});
+
+describe('the TPM state when QEMU ends', () => {
+  /**
+   * A guest with a TPM whose QEMU and swtpm are `sleep` processes; its monitor's `quit` ends
+   * both (swtpm's `--terminate`). Quits it to `endState`; returns its TPM state directory.
+   */
+  async function quitWithTpm(endState: 'saved' | 'migrated'): Promise<{ stateDir: string; swtpm: { pid: number; startTime: string } }> {
+    const tpm = new VmTpm({ stateRoot: join(dir, 'tpm'), runDir: join(dir, 'run'), log: (m) => logs.push(m) });
+    supervisor = makeSupervisor(undefined, tpm);
+    const q = fakeQemu();
+    const s = fakeQemu();
+    // Paused, as a migration or a save leaves the guest before QEMU quits.
+    const rec = await leftRunning('paused', q.pid, q.startTime);
+    await records.update('g1', (r) => ({ ...r, spec: { ...r.spec, tpm: { model: 'crb' } }, runtime: { ...r.runtime!, swtpm: { pid: s.pid, pidStartTime: s.startTime } } }));
+    const stateDir = tpm.stateDirOf(rec);
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'tpm2-00.permall'), 'state');
+    await monitorAt(rec.runtime!.qmpSocket, (cmd) => {
+      if (cmd.execute === 'quit') {
+        q.child.kill('SIGTERM');
+        s.child.kill('SIGTERM');
+      }
+      return cmd.execute === 'query-status' ? { status: 'paused', running: false } : undefined;
+    });
+    await adopt(await records.get('g1'), adoption());
+    await records.setState('g1', 'migrating');
+    await supervisor.quit(await records.get('g1'), endState);
+    expect(await stateOf()).toBe(endState);
+    return { stateDir, swtpm: s };
+  }
+
+  it('a guest that migrated away leaves no TPM state here (it went in the migration stream), and no swtpm', async () => {
+    const { stateDir, swtpm } = await quitWithTpm('migrated');
+    expect(existsSync(stateDir)).toBe(false);
+    expect(existsSync(join(dir, 'tpm'))).toBe(true);
+    expect(isSameLiveProcess(swtpm.pid, swtpm.startTime)).toBe(false);
+    expect((await records.get('g1')).runtime).toBeUndefined();
+  });
+
+  it('a saved guest keeps its TPM state (its next start uses it)', async () => {
+    const { stateDir, swtpm } = await quitWithTpm('saved');
+    expect(existsSync(join(stateDir, 'tpm2-00.permall'))).toBe(true);
+    expect(isSameLiveProcess(swtpm.pid, swtpm.startTime)).toBe(false);
   });
 });

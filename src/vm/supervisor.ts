@@ -108,8 +108,8 @@ export interface SupervisorDeps {
   /** Host checks and virtiofsd around each QEMU (issue 15 hardware). */
   hw?: Pick<VmHardwareRuntime, 'beforeLaunch' | 'afterExit'>;
   agents: Pick<GuestAgents, 'agentFor' | 'agentPresent' | 'close'>;
-  /** VMs with a TPM: their swtpm (absent: such a VM cannot start). */
-  tpm?: Pick<VmTpm, 'start' | 'stop'>;
+  /** VMs with a TPM: their swtpm and its state (absent: such a VM cannot start). */
+  tpm?: Pick<VmTpm, 'start' | 'stop' | 'removeState'>;
   /** Whether an operation holds the VM: its own pauses and resumes are not news from QEMU. */
   isBusy: (name: string) => boolean;
   /** QEMU ended without a user asking (a crash, or the guest powered off): the restart policy's turn. */
@@ -445,6 +445,8 @@ export class QemuSupervisor {
     });
     // QEMU has ended: so does its swtpm (it normally has already, its connection closed).
     if (swtpm) await this.deps.tpm?.stop(swtpm).catch((e: unknown) => this.deps.log(`${name}: ending swtpm pid ${swtpm!.pid} failed: ${errorText(e)}`));
+    // The guest left for another host, its TPM state inside the migration stream: none stays here.
+    if (state === 'migrated' && rec.spec.tpm) await this.deps.tpm?.removeState(rec).catch((e: unknown) => this.deps.log(`${name}: removing the TPM state of the departed guest failed: ${errorText(e)}`));
     const exitData = { exitCode: exit.code, signal: exit.signal, ...(reason !== undefined && { reason }) };
     if (state === 'crashed') await this.deps.events.publish('vm.crashed', name, { state, ...exitData });
     else await this.deps.events.publish('vm.state', name, { state, ...exitData });

@@ -5,7 +5,8 @@
  *   directory of its own rather than `<data-dir>/vms/<vm-id>/`, which holds a save and is
  *   removed whole when a save is restored or discarded; and not beside the disks, which
  *   are volumes in pools (moved, cloned and deleted by the storage service). It is created
- *   at the first start and removed with the VM.
+ *   at the first start and removed with the VM, and on a live migration's source once the
+ *   guest has left (the supervisor, as it records the end of QEMU as `migrated`).
  * - swtpm starts before QEMU (QEMU connects to its control socket at start-up), as the
  *   guest's own user, and is recorded with QEMU in the VM's runtime (pid + start time). It
  *   exits by itself when QEMU's connection closes (`--terminate`); the supervisor also ends

@@ -1,8 +1,9 @@
 /**
  * The vTPM on a real guest: the tiny guest (Debian's cloud kernel has tpm_crb and tpm_tis
  * built in) sees a TPM 2.0 through swtpm, reads a PCR SeaBIOS extended, and keeps an NV
- * index it defined (raw TPM2 commands written to /dev/tpm0 from busybox) across a restart
- * and a save/restore. No swtpm outlives its QEMU: after stop, delete, QEMU killed with
+ * index it defined (raw TPM2 commands written to /dev/tpm0 from busybox, tpm-commands.ts)
+ * across a restart and a save/restore, and gets the value of a memory snapshot's moment back
+ * when it is reverted to it. No swtpm outlives its QEMU: after stop, delete, QEMU killed with
  * SIGKILL, and a daemon killed with SIGKILL (the restarted daemon adopts the swtpm with the
  * guest, stops it with the guest, and ends an orphan swtpm it finds under its run directory).
  * Refusals: --tpm on microvm, and --tpm on a daemon whose swtpm is missing.
@@ -12,69 +13,22 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guestRun, serialLogEnd, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
+import { DEFINE, rcOf, readNv as readNvIn, swtpmsUnder, tpm as tpmIn, tpmOk, write } from './tpm-commands.js';
 
 let d: TestDaemon;
 const VM = 'tp';
 
 /** Live swtpm processes serving a socket in this daemon's data dir: pid → owner uid. */
 function swtpms(dir = d.dir): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
-      if (!/(^|\/)swtpm$/.test(argv[0] ?? '') || !argv.some((a) => a.includes(dir)) || /^State:\s+Z/m.test(status)) continue;
-      out.set(Number(entry), Number(/^Uid:\s+(\d+)/m.exec(status)![1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
+  return swtpmsUnder(dir);
 }
 
 function uidOf(pid: number): number {
   return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 }
 
-// Raw TPM2 commands (password session, empty owner auth) for NV index 0x01000001, 8 bytes,
-// owner/auth read+write, no dictionary-attack lockout. Written as busybox printf octal escapes.
-const NV_INDEX = 0x01000001;
-function u16(n: number): number[] {
-  return [(n >> 8) & 0xff, n & 0xff];
-}
-function u32(n: number): number[] {
-  return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
-}
-const PW_SESSION = [...u32(0x40000009), ...u16(0), 0, ...u16(0)];
-function tpmCommand(cc: number, handles: number[], params: number[]): string {
-  const body = [...handles.flatMap(u32), ...u32(PW_SESSION.length), ...PW_SESSION, ...params];
-  const bytes = [...u16(0x8002), ...u32(10 + body.length), ...u32(cc), ...body];
-  return bytes.map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('');
-}
-const nvPublic = [...u32(NV_INDEX), ...u16(0x000b), ...u32(0x02060006), ...u16(0), ...u16(8)];
-const DEFINE = tpmCommand(0x12a, [0x40000001], [...u16(0), ...u16(nvPublic.length), ...nvPublic]);
-const write = (value: string) => tpmCommand(0x137, [0x40000001, NV_INDEX], [...u16(8), ...Buffer.from(value.padEnd(8).slice(0, 8)), ...u16(0)]);
-const READ = tpmCommand(0x14e, [0x40000001, NV_INDEX], [...u16(8), ...u16(0)]);
-
-/** Sends raw TPM2 commands to /dev/tpm0 in the guest; returns each response as hex. */
-async function tpm(...commands: string[]): Promise<string[]> {
-  const fn = "tpmc() { exec 3<>/dev/tpm0; printf \"$1\" >&3; dd bs=4096 count=1 <&3 2>/dev/null | hexdump -v -e '/1 \"%02x\"'; echo; exec 3>&-; }";
-  const out = await guestRun(d, VM, `${fn}; ${commands.map((c) => `tpmc '${c}'`).join('; ')}`, 1500);
-  return out.split(/\r?\n/).map((l) => l.trim()).filter((l) => /^8001|^8002/.test(l));
-}
-
-function rcOf(response: string): string {
-  return response.slice(12, 20);
-}
-
-/** The NV index's 8 bytes, as text. */
-async function readNv(): Promise<string> {
-  const [r] = await tpm(READ);
-  expect(rcOf(r!), r).toBe('00000000');
-  // tag, size, rc, parameterSize (4), TPM2B size (2), then the data.
-  return Buffer.from(r!.slice(32, 48), 'hex').toString();
-}
+const tpm = (...commands: string[]): Promise<string[]> => tpmIn(d, VM, ...commands);
+const readNv = (): Promise<string> => readNvIn(d, VM);
 
 async function waitNoSwtpm(what: string): Promise<void> {
   await waitFor(`no swtpm after ${what}`, () => swtpms().size === 0, 10_000, 50);
@@ -82,7 +36,8 @@ async function waitNoSwtpm(what: string): Promise<void> {
 
 beforeAll(async () => {
   d = await TestDaemon.start();
-  const r = await d.cli(['vm', 'create', VM, '--memory', '128M', '--tpm', '--start']);
+  // A qcow2 disk of its own: a memory snapshot's state goes into it.
+  const r = await d.cli(['vm', 'create', VM, '--memory', '128M', '--disk-size', '32M', '--tpm', '--start']);
   expect(r.code, r.stderr).toBe(0);
   await waitForGuestReady(d, VM);
 }, 120_000);
@@ -136,6 +91,26 @@ describe('vTPM (swtpm)', () => {
     expect(swtpms().size).toBe(1);
     expect(await readNv()).toBe('HGTPM-02');
   }, 120_000);
+
+  it('a memory snapshot holds the TPM: reverting to it brings back the NV value of that moment; the guest runs on, with its one swtpm', async () => {
+    expect(await readNv()).toBe('HGTPM-02');
+    const before = await d.vm(VM);
+    const [swtpmPid] = [...swtpms().keys()];
+    const snap = await d.cli(['snapshot', 'create', VM, 'tpm-02', '--memory'], undefined, 120_000);
+    expect(snap.code, snap.stderr).toBe(0);
+    await tpmOk(d, VM, write('HGTPM-03'));
+    expect(await readNv()).toBe('HGTPM-03');
+    const rv = await d.cli(['snapshot', 'revert', VM, 'tpm-02'], undefined, 120_000);
+    expect(rv.code, rv.stderr).toBe(0);
+    const after = await d.vm(VM);
+    expect(after.state).toBe('running');
+    expect(after.pid).toBe(before.pid);
+    expect([...swtpms().keys()]).toEqual([swtpmPid]);
+    expect(await readNv()).toBe('HGTPM-02');
+    // The TPM keeps working from there (and the value the next tests expect is the snapshot's).
+    await tpmOk(d, VM, write('HGTPM-02'));
+    expect(await readNv()).toBe('HGTPM-02');
+  }, 180_000);
 
   it('QEMU killed with SIGKILL: crashed, and its swtpm is gone', async () => {
     const vm = await d.vm(VM);

@@ -89,7 +89,7 @@ export async function backupDisk(nbd: NbdClient, repo: BackupRepository, opts: B
   let readBytes = 0;
   let storedBytes = 0;
   let doneBytes = 0;
-  const chunks = await pool(count, opts.concurrency ?? 4, async (i) => {
+  const chunks = await pool(count, opts.concurrency ?? 8, async (i) => {
     const start = i * cs;
     const end = Math.min(size, start + cs);
     let digest: string | null;

@@ -82,15 +82,19 @@ export interface VmSource {
   tpm?: () => Promise<Array<{ name: string; data: Buffer }>>;
 }
 
-export async function restoreToNewVm(deps: RestoreDeps, repo: BackupRepository, m: BackupManifest, as: string | undefined, ctx?: OperationContext): Promise<VmView> {
-  const total = m.disks.reduce((n, d) => n + d.sizeBytes, 0);
-  let before = 0;
-  const source: VmSource = {
+/** A backup as a VmSource: its configuration, disks, NVRAM and TPM state. */
+export function backupSource(repo: BackupRepository, m: BackupManifest): VmSource {
+  return {
     vm: m.vm, vmId: m.vmId, spec: m.spec, disks: m.disks,
     ...(m.nvram && { nvram: () => readFileChunks(repo, m.nvram!) }),
     ...(m.tpm && { tpm: () => Promise.all(m.tpm!.map(async (f) => ({ name: f.name, data: await readFileChunks(repo, f) }))) }),
   };
-  return materializeVm(deps, source, as, 'restore', async (d, vol) => {
+}
+
+export async function restoreToNewVm(deps: RestoreDeps, repo: BackupRepository, m: BackupManifest, as: string | undefined, ctx?: OperationContext): Promise<VmView> {
+  const total = m.disks.reduce((n, d) => n + d.sizeBytes, 0);
+  let before = 0;
+  return materializeVm(deps, backupSource(repo, m), as, 'restore', async (d, vol) => {
     const disk = m.disks.find((x) => x.id === d.id)!;
     await writeDiskFile(vol.path, repo, disk, deps.runDir, {
       onProgress: (done) => ctx?.progress({ phase: `writing ${d.id}`, bytesDone: before + done, bytesTotal: total, percent: Math.floor(((before + done) * 100) / Math.max(1, total)) }),

@@ -29,6 +29,7 @@ import type { Collection, Store, VmRecord } from '../store/store.js';
 import type { StorageService, VolumeRecord } from '../storage/service.js';
 import type { VmService, VmView } from '../vm/service.js';
 import { restoreDiskToVolume, restoreInPlace, restoreToNewVm } from './restore.js';
+import { restoreLive, resumeLiveRestores, type LiveRestoreDeps } from './live-restore.js';
 import { exportVm, importVm, sweepImportStaging, type ExportDeps, type ExportResult } from './vm-export.js';
 import { backupDisk } from './disk-stream.js';
 import { newBackupId, putFile, summary, type BackupManifest, type BackupSummary } from './manifest.js';
@@ -70,6 +71,10 @@ export interface BackupServiceDeps {
   /** `<data-dir>/tpm`: a VM's TPM state is `<tpmRoot>/<vm-id>/`. */
   tpmRoot: string;
   storage: StorageService;
+  /** The argv that runs `hangar` (node, bin/hangar): a live restore's NBD server runs as `hangar backup serve`. */
+  hangar?: string[];
+  /** A live restore's copy speed limit in bytes/s (tests); unset: as fast as it goes. */
+  liveRestoreSpeed?: number;
   /** The tap name of a managed-network NIC (restores under a new identity). */
   tapFor?: (vmId: string, nicId: string) => string;
   log?: (msg: string) => void;
@@ -227,14 +232,34 @@ export class BackupService {
     }
   }
 
+  private liveDeps(): LiveRestoreDeps {
+    return {
+      store: this.deps.store, storage: this.deps.storage, vms: this.deps.vms, runDir: this.deps.runDir, hangar: this.deps.hangar ?? [],
+      log: this.log, ...(this.deps.tapFor && { tapFor: this.deps.tapFor }), ...(this.deps.liveRestoreSpeed && { speed: this.deps.liveRestoreSpeed }),
+    };
+  }
+
+  /** At daemon start, after adoption: live restores a killed daemon was following go on (or are marked failed). */
+  async resumeLiveRestores(): Promise<void> {
+    if (!this.deps.hangar) return;
+    await resumeLiveRestores(this.liveDeps(), (name) => this.repoRecord(name));
+  }
+
   /** Restores a backup to a new VM (its own name if free, or `as`). */
-  async restore(id: string, input: { as?: string; repo?: string; disk?: string; volume?: string; yes?: boolean }, ctx?: OperationContext): Promise<VmView | VolumeRecord> {
+  async restore(id: string, input: { as?: string; repo?: string; disk?: string; volume?: string; yes?: boolean; live?: boolean }, ctx?: OperationContext): Promise<VmView | VolumeRecord> {
     const { manifest, repo, repoRec } = await this.find(id, input.repo);
     if (input.disk !== undefined) {
       if (input.as !== undefined) throw new HangarError('INVALID_SPEC', '--disk restores one disk into a new volume: --as (a new VM) does not go with it.', { details: { field: 'as' } });
       return restoreDiskToVolume({ storage: this.deps.storage, runDir: this.deps.runDir }, repo, manifest, input.disk, input.volume, ctx);
     }
     if (input.volume !== undefined) throw new HangarError('INVALID_SPEC', '--volume names the volume of a single restored disk: add --disk.', { details: { field: 'volume' } });
+    if (input.live) {
+      if (input.yes) throw new HangarError('INVALID_SPEC', '--live starts a new VM at once: it does not go with --yes (in place).', { details: { field: 'live' } });
+      if (!this.deps.hangar) throw new HangarError('INTERNAL', 'This daemon cannot start the live restore\'s NBD server.');
+      const view = await restoreLive(this.liveDeps(), repoRec, repo, manifest, input.as, ctx);
+      await this.deps.events.publish('backup.restored', view.name, { backup: id, repo: repoRec.name, from: manifest.vm, live: true });
+      return view;
+    }
     if (input.as === undefined && (await this.deps.store.getVm(manifest.vm))) {
       if (!input.yes) throw new HangarError('VM_EXISTS', `VM "${manifest.vm}" exists: restore it in place with --yes (it must be stopped; its disks are replaced), or to a new VM with --as NEW.`);
       const vm = await restoreInPlace({ store: this.deps.store, storage: this.deps.storage, vms: this.deps.vms, runDir: this.deps.runDir }, repo, manifest, ctx);

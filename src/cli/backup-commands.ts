@@ -2,6 +2,10 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client/index.js';
 import type { Backup, BackupRepo, BackupSchedule, ExportVmReply, VerifyRepoReply, Vm, Volume } from '../contract/index.js';
+import { rm } from 'node:fs/promises';
+import type { BackupManifest } from '../backup/manifest.js';
+import { BackupNbdServer } from '../backup/nbd-server.js';
+import { BackupRepository, readKeyFile } from '../backup/repository.js';
 import { HangarError } from '../errors/errors.js';
 import { formatBytes } from '../util/size.js';
 import { render, renderTable, type OutputFormat } from './output.js';
@@ -65,9 +69,10 @@ export function addBackupCommands(program: Command, globals: Globals): void {
     .argument('<backup>').option('--as <name>', 'the new VM\'s name').option('--repo <name>', 'the repository holding the backup')
     .option('--disk <id>', 'restore only this disk (e.g. disk1) into a new, unattached volume').option('--volume <name>', 'that volume\'s name (with --disk)')
     .option('--yes', 'restore in place: the backed-up VM (stopped) gets the backup\'s disks, NVRAM and TPM state back')
-    .action(async (id: string, o: { as?: string; repo?: string; disk?: string; volume?: string; yes?: boolean }, cmd: Command) => {
+    .option('--live', 'start the new VM at once; what it reads first comes from the backup, the rest is copied in the background')
+    .action(async (id: string, o: { as?: string; repo?: string; disk?: string; volume?: string; yes?: boolean; live?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const op = await g.client.backups.restore(id, { ...(o.as !== undefined && { as: o.as }), ...(o.repo !== undefined && { repo: o.repo }), ...(o.disk !== undefined && { disk: o.disk }), ...(o.volume !== undefined && { volume: o.volume }), ...(o.yes && { yes: true }) });
+      const op = await g.client.backups.restore(id, { ...(o.as !== undefined && { as: o.as }), ...(o.repo !== undefined && { repo: o.repo }), ...(o.disk !== undefined && { disk: o.disk }), ...(o.volume !== undefined && { volume: o.volume }), ...(o.yes && { yes: true }), ...(o.live && { live: true }) });
       const result = (await followOperation(g.client, op, `restore ${id}`)).result;
       if (o.disk !== undefined) {
         const v = result as Volume;
@@ -75,7 +80,24 @@ export function addBackupCommands(program: Command, globals: Globals): void {
         return;
       }
       const vm = result as Vm;
-      print(render(g.output, vm, () => (o.yes ? `VM ${vm.name} restored in place from backup ${id}.\n` : `Backup ${id} restored as VM ${vm.name} (stopped): hangar vm start ${vm.name}\n`)));
+      print(render(g.output, vm, () => (o.yes ? `VM ${vm.name} restored in place from backup ${id}.\n` : o.live ? `Backup ${id} restored live as VM ${vm.name}: running, its disks complete.\n` : `Backup ${id} restored as VM ${vm.name} (stopped): hangar vm start ${vm.name}\n`)));
+    });
+  backup.command('serve').description("Serve a backup's disks read-only over NBD on a Unix socket until SIGTERM (the process a live restore runs; the daemon starts it)")
+    .requiredOption('--repo-path <dir>', 'the repository directory').requiredOption('--backup <id>', 'the backup').requiredOption('--listen <path>', 'the Unix socket to listen on')
+    .option('--key-file <file>', "the repository's key (an encrypted repository)")
+    .action(async (o: { repoPath: string; backup: string; listen: string; keyFile?: string }) => {
+      const repo = await BackupRepository.open(o.repoPath, o.keyFile ? await readKeyFile(o.keyFile) : undefined);
+      const m = await repo.readManifest<BackupManifest>(o.backup);
+      const server = new BackupNbdServer(repo, new Map(m.disks.map((d) => [d.id, d])), (msg) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`));
+      await rm(o.listen, { force: true });
+      await server.listen(o.listen);
+      process.stderr.write(`${new Date().toISOString()} serving backup ${m.id} (${m.disks.map((d) => d.id).join(', ')}) on ${o.listen}\n`);
+      await new Promise((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      // Open connections (the guest's QEMU) would hold close() back: end at once.
+      process.exit(0);
     });
   backup.command('prune').description("Delete the backups a retention policy does not keep (each VM on its own; Proxmox Backup Server's rule)")
     .argument('[vm]').option('--repo <name>', 'the repository (default: the default one)')

@@ -65,6 +65,7 @@ export const RestoreBackupBody = Type.Object(
     repo: Type.Optional(Type.String()),
     disk: Type.Optional(Type.String({ description: 'Restore only this disk (its id, e.g. disk1) into a new, unattached volume; the operation\'s result is the volume.' })),
     volume: Type.Optional(Type.String({ description: 'The new volume\'s name (with disk; default <vm>-<disk>-<backup time>).' })),
+    live: Type.Optional(Type.Boolean({ description: 'Start the new VM at once: what it reads first comes from the backup, the rest is copied in the background (the operation ends when the copy does).' })),
     yes: Type.Optional(Type.Boolean({ description: 'Restore in place: the backed-up VM (stopped) gets the backup\'s disks, NVRAM and TPM state; its configuration stays.' })),
   },
   strict,

@@ -139,6 +139,9 @@ export const Vm = Type.Object(
     }, { description: 'Hugepages, NUMA nodes, pinning, I/O threads and host devices.' })),
     migration: Type.Optional(Type.Object({ id: Type.String(), role: Type.String(), peer: Type.String(), startedAt: Type.String() }, { description: 'A live migration in progress: outgoing (to peer) or incoming (from the address in peer).' })),
     migratedTo: Type.Optional(Type.Object({ peer: Type.String(), url: Type.String(), at: Type.String() }, { description: 'State migrated: where the guest went.' })),
+    liveRestore: Type.Optional(Type.Object({
+      backup: Type.String(), repo: Type.String(), state: Type.Union([Type.Literal('copying'), Type.Literal('failed')]), startedAt: Type.String(), error: Type.Optional(Type.String()),
+    }, { description: 'Restored with backup restore --live and its disks are still being copied from the backup (copying), or the copy was cut short and the disks are incomplete (failed).' })),
     hardware: Type.Optional(HardwareView),
     startedAt: Type.Optional(Type.String()),
     lastExit: Type.Optional(Type.Object({ code: Type.Union([Type.Integer(), Type.Null()]), signal: Type.Union([Type.String(), Type.Null()]), at: Type.String() })),

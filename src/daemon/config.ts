@@ -41,6 +41,8 @@ export interface DaemonConfig {
   shareRoots: string[];
   /** The shortest backup schedule period, seconds (60; env HANGAR_BACKUP_SCHEDULE_MIN_SECONDS, for tests). */
   backupScheduleMinSeconds: number;
+  /** A live restore's copy speed limit, bytes/s (env HANGAR_LIVE_RESTORE_BPS, for tests); unset: none. */
+  liveRestoreBps?: number;
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -126,7 +128,14 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     ...tlsSettings(flags, env),
     ...observabilitySettings(flags, env),
     backupScheduleMinSeconds: scheduleMin(env.HANGAR_BACKUP_SCHEDULE_MIN_SECONDS),
+    ...(env.HANGAR_LIVE_RESTORE_BPS && { liveRestoreBps: liveRestoreBps(env.HANGAR_LIVE_RESTORE_BPS) }),
   };
+}
+
+function liveRestoreBps(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 65536) throw new HangarError('INVALID_SPEC', `HANGAR_LIVE_RESTORE_BPS must be a whole number of bytes per second of at least 65536, not "${value}".`);
+  return n;
 }
 
 function scheduleMin(value: string | undefined): number {

@@ -89,7 +89,9 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     shareRoots: config.shareRoots,
   });
   ref.vms = vms;
-  const backups = new BackupService({ store, events, vms, storage, runDir: config.runDir, tpmRoot: join(config.dataDir, 'tpm'), tapFor: (id, nic) => networks.tapFor(id, nic), log: (m) => logger.warn(m) });
+  const backups = new BackupService({ store, events, vms, storage, runDir: config.runDir, tpmRoot: join(config.dataDir, 'tpm'), tapFor: (id, nic) => networks.tapFor(id, nic), log: (m) => logger.warn(m),
+    // A live restore's NBD server runs as `hangar backup serve`, with this daemon's node and bin/hangar.
+    ...(process.argv[1] && { hangar: [process.execPath, process.argv[1]] }), ...(config.liveRestoreBps && { liveRestoreSpeed: config.liveRestoreBps }) });
   const backupSchedules = backupScheduler({ store, backups, operations }, { minEverySeconds: config.backupScheduleMinSeconds, log: (m) => logger.warn(m) });
   const lastBackups = new LastBackups(events);
   const snapshots = new SnapshotService(store, events, vms);
@@ -167,6 +169,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       // Backups a killed daemon was taking: fleecing nodes, exports and storage daemons go; bitmaps are folded.
       // Then the backup schedules start: a run missed while the daemon was down runs now, once.
       void backups.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted backups failed'))
+        .then(() => backups.resumeLiveRestores().catch((e: unknown) => logger.error({ err: e }, 'resuming live restores failed')))
         .then(() => backupSchedules.start())
         .catch((e: unknown) => logger.error({ err: e }, 'starting the backup schedules failed'));
       // Each VM's newest backup, for the metrics (later ones come as events).

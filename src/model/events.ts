@@ -65,7 +65,7 @@ export interface HangarEventPayloads {
   'snapshot.created': { snapshot: string; memory: boolean };
   'backup.created': { backup: string; repo: string; kind: 'full' | 'incremental'; readBytes: number; storedBytes: number; fullReason?: string };
   'backup.failed': { repo: string; error: string };
-  'backup.restored': { backup: string; repo: string; from: string; inPlace?: boolean; disk?: string; volume?: string };
+  'backup.restored': { backup: string; repo: string; from: string; inPlace?: boolean; live?: boolean; disk?: string; volume?: string };
   'vm.exported': { file: string; sizeBytes: number };
   'vm.imported': { file: string };
   'snapshot.reverted': { snapshot: string; memory: boolean };

@@ -109,6 +109,8 @@ export interface VmStatus {
   migration?: MigrationMarker;
   /** On a migration's source, once it completed (state `migrated`): where the guest went. */
   migratedTo?: { peer: string; url: string; at: string };
+  /** Restored from a backup while it runs (`backup restore --live`): blocks still come from the backup's server. */
+  liveRestore?: LiveRestoreMarker;
   /** Exit status of the last QEMU process, when known. */
   lastExit?: { code: number | null; signal: string | null; at: string };
   /** When this half was last written. */
@@ -141,7 +143,7 @@ export interface VmRecord extends VmDesiredFields, VmStatusFields {
 /** The status fields, in the order the store writes them. Typed so that a field added to
  * VmStatus without being listed here does not compile. */
 const STATUS_KEYS = {
-  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, lastExit: true,
+  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, liveRestore: true, lastExit: true,
 } as const satisfies Record<keyof VmStatusFields, true>;
 export const VM_STATUS_KEYS = Object.keys(STATUS_KEYS) as (keyof VmStatusFields)[];
 
@@ -170,6 +172,19 @@ export function joinVmRecord(desired: VmDesired, status: VmStatus): VmRecord {
   const { updatedAt: du, revision: dr, ...d } = desired;
   const { updatedAt: su, revision: sr, ...s } = status;
   return { ...d, ...s, updatedAt: du > su ? du : su, revision: Math.max(dr, sr), desiredRevision: dr, statusRevision: sr };
+}
+
+/** A live restore: where the VM's disks still read from, and how far the copy is. */
+export interface LiveRestoreMarker {
+  backup: string;
+  repo: string;
+  state: 'copying' | 'failed';
+  error?: string;
+  /** The `hangar backup serve` process and its directory (socket, log). */
+  dir: string;
+  serverPid?: number;
+  serverStartTime?: string;
+  startedAt: string;
 }
 
 /**

@@ -400,6 +400,16 @@ export class VmService {
     await this.tpm.writeState(rec, files);
   }
 
+  /** Sets or clears a VM's live-restore marker (no lock: the marker is the restore's own). */
+  async setLiveRestore(name: string, marker: VmRecord['liveRestore']): Promise<VmRecord> {
+    return this.records.update(name, (r) => {
+      const next = { ...r };
+      if (marker) next.liveRestore = marker;
+      else delete next.liveRestore;
+      return next;
+    });
+  }
+
   /** Removes the record of a guest whose arrival failed (its QEMU has ended). */
   async dropIncoming(name: string, id: string): Promise<void> {
     await this.exclusive(name, 'drop-incoming', async (rec) => {

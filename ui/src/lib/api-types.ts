@@ -3266,6 +3266,8 @@ export interface paths {
                         disk?: string;
                         /** @description The new volume's name (with disk; default <vm>-<disk>-<backup time>). */
                         volume?: string;
+                        /** @description Start the new VM at once: what it reads first comes from the backup, the rest is copied in the background (the operation ends when the copy does). */
+                        live?: boolean;
                         /** @description Restore in place: the backed-up VM (stopped) gets the backup's disks, NVRAM and TPM state; its configuration stays. */
                         yes?: boolean;
                     };
@@ -6967,6 +6969,14 @@ export interface components {
                 peer: string;
                 url: string;
                 at: string;
+            };
+            /** @description Restored with backup restore --live and its disks are still being copied from the backup (copying), or the copy was cut short and the disks are incomplete (failed). */
+            liveRestore?: {
+                backup: string;
+                repo: string;
+                state: "copying" | "failed";
+                startedAt: string;
+                error?: string;
             };
             /** @description Guest hardware: topology, CPU flags, buses and models, USB, watchdog, vsock, shares, OS profile. */
             hardware?: {

@@ -103,10 +103,12 @@ export function addBackupCommands(program: Command, globals: Globals): void {
     .argument('[vm]').option('--repo <name>', 'the repository (default: the default one)')
     .option('--keep-last <n>', 'keep the newest N', toCount).option('--keep-daily <n>', 'then the newest of each of N days', toCount)
     .option('--keep-weekly <n>', 'then the newest of each of N weeks', toCount).option('--keep-monthly <n>', 'then the newest of each of N months', toCount)
-    .option('--dry-run', 'only list what would be removed')
-    .action(async (vm: string | undefined, o: { repo?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; dryRun?: boolean }, cmd: Command) => {
+    .option('--dry-run', 'only list what would be removed').option('--yes', 'confirm: the backups the retention does not keep are deleted')
+    .action(async (vm: string | undefined, o: { repo?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; dryRun?: boolean; yes?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const r = await g.client.backups.prune({ ...(vm !== undefined && { vm }), ...o });
+      const { yes, ...retention } = o;
+      if (!yes && !o.dryRun) throw new HangarError('INVALID_SPEC', 'backup prune deletes backups: confirm with --yes, or see what it would delete with --dry-run.', { details: { field: 'yes' } });
+      const r = await g.client.backups.prune({ ...(vm !== undefined && { vm }), ...retention });
       print(render(g.output, r, () => `${o.dryRun ? 'Would remove' : 'Removed'} ${r.removed.length} backup(s)${r.removed.length ? `: ${r.removed.map((b) => b.id).join(', ')}` : ''}; kept ${r.kept.length}.${r.removed.length && !o.dryRun ? ' `hangar backup gc` frees their chunks.' : ''}\n`));
     });
   backup.command('verify').description('Re-read and check every chunk of a repository; exits 1 and names the backups that use a damaged chunk')

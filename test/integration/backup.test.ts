@@ -235,7 +235,10 @@ describe('backups of a running VM', () => {
     expect(dry.kept.map((b) => b.id)).toEqual(before.slice(-2).reverse().map((b) => b.id));
     expect((await d.api.backups.list({ vm: VM })).length).toBe(before.length);
     const chunksBefore = countChunks();
-    const r = await d.cli(['backup', 'prune', VM, '--keep-last', '2', '--output', 'json']);
+    const unconfirmed = await d.cli(['backup', 'prune', VM, '--keep-last', '2']);
+    expect(unconfirmed.stderr).toContain('--yes');
+    expect((await d.api.backups.list({ vm: VM })).length).toBe(before.length);
+    const r = await d.cli(['backup', 'prune', VM, '--keep-last', '2', '--yes', '--output', 'json']);
     expect(r.code, r.stderr).toBe(0);
     expect((await d.api.backups.list({ vm: VM })).map((b) => b.id)).toEqual(before.slice(-2).map((b) => b.id));
     const gc = await d.cli(['backup', 'gc', '--output', 'json']);
@@ -247,7 +250,7 @@ describe('backups of a running VM', () => {
     const v = await d.cli(['backup', 'verify']);
     expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(await restoredHash(before.at(-1)!.id, 'r-after-gc')).toMatch(/^[0-9a-f]{64}$/);
-    expect((await d.cli(['backup', 'prune', '--keep-last', 'x'])).stderr).toContain('INVALID_SPEC');
+    expect((await d.cli(['backup', 'prune', '--keep-last', 'x', '--yes'])).stderr).toContain('INVALID_SPEC');
   }, 300_000);
 
   it('in place (--yes): the stopped VM gets the backup\'s disk back; refused while it runs', async () => {

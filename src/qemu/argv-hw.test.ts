@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { VmSpec } from '../model/spec.js';
 import { buildQemuArgv } from './argv.js';
@@ -63,6 +63,7 @@ describe('hardware argv', () => {
     expect(values(argv, '-object').map((o) => JSON.parse(o) as Record<string, unknown>)).toContainEqual({ 'qom-type': 'memory-backend-memfd', id: 'ram0', size: 256 * 2 ** 20, share: true });
     expect(values(argv, '-chardev')).toContain(`socket,id=fs0-sock,path=${dir}/fs0.sock`);
     expect(devices(argv)).toContainEqual({ driver: 'vhost-user-fs-pci', id: 'fs0', chardev: 'fs0-sock', tag: 'data' });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses a user-mode NIC with queues and disk ids that clash with the hardware ids', () => {

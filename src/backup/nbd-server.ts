@@ -9,6 +9,7 @@
  * Reference: https://github.com/NetworkBlockDevice/nbd/blob/master/doc/proto.md
  */
 import net from 'node:net';
+import { ByteReader } from './byte-reader.js';
 import type { DiskChunks } from './disk-stream.js';
 import type { BackupRepository } from './repository.js';
 
@@ -42,41 +43,6 @@ const EPERM = 1;
 
 const MAX_READ = 32 * 1024 * 1024;
 const CACHE_CHUNKS = 16;
-
-/** Reads exactly what is asked for from a socket, in order. */
-class Reader {
-  private buf: Buffer = Buffer.alloc(0);
-  private waiter?: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void };
-  private error?: Error;
-
-  push(b: Buffer): void {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, b]) : b;
-    this.wake();
-  }
-
-  fail(e: Error): void {
-    this.error ??= e;
-    this.waiter?.reject(e);
-    this.waiter = undefined;
-  }
-
-  read(n: number): Promise<Buffer> {
-    if (this.error) return Promise.reject(this.error);
-    return new Promise((resolve, reject) => {
-      this.waiter = { n, resolve, reject };
-      this.wake();
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    if (!w || this.buf.length < w.n) return;
-    this.waiter = undefined;
-    const out = this.buf.subarray(0, w.n);
-    this.buf = this.buf.subarray(w.n);
-    w.resolve(out);
-  }
-}
 
 export class BackupNbdServer {
   private readonly server: net.Server;
@@ -126,7 +92,7 @@ export class BackupNbdServer {
   }
 
   private async serve(socket: net.Socket): Promise<void> {
-    const r = new Reader();
+    const r = new ByteReader();
     socket.on('data', (b: Buffer) => r.push(b));
     socket.on('error', (e) => r.fail(e));
     socket.on('close', () => r.fail(new Error('closed')));

@@ -49,4 +49,9 @@ describe('export archive checks', () => {
     await expect(checkExportTarget('/no/such/dir/x.tar', false)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(checkExportTarget('/tmp', false)).rejects.toMatchObject({ code: 'INVALID_SPEC' });
   });
+
+  it('never replaces a device or anything else that is not a regular file, even with --force', async () => {
+    await expect(checkExportTarget('/dev/zero', true)).rejects.toMatchObject({ code: 'INVALID_SPEC' });
+    await expect(checkExportTarget('/dev/null', true)).rejects.toMatchObject({ code: 'INVALID_SPEC' });
+  });
 });

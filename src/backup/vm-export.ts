@@ -84,6 +84,9 @@ export async function checkExportTarget(file: unknown, force: boolean | undefine
   if (!dir?.isDirectory()) throw new HangarError('NOT_FOUND', `There is no directory ${dirname(path)} to write ${basename(path)} in.`, { details: { field: 'file' } });
   const there = await lstat(path).catch(() => undefined);
   if (there?.isDirectory()) throw new HangarError('INVALID_SPEC', `${path} is a directory: name the archive file to write.`, { details: { field: 'file' } });
+  // Only a regular file is ever replaced: the archive is renamed over the target, and
+  // a device such as /dev/zero or a symlink must never be swapped for it.
+  if (there && !there.isFile()) throw new HangarError('INVALID_SPEC', `${path} is not a regular file: name a file to write the archive to.`, { details: { field: 'file' } });
   if (there && !force) throw new HangarError('FILE_EXISTS', `${path} exists already: pick another name, or --force to replace it.`, { details: { field: 'file' } });
   return path;
 }

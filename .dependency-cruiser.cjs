@@ -8,7 +8,7 @@ const LAYERS = [
   ['errors', 'policy', 'version.ts'],
   ['util'],
   ['model'],
-  ['contract', 'qmp', 'qga', 'cloudinit', 'console', 'security'],
+  ['contract', 'qmp', 'qga', 'cloudinit', 'console', 'security', 'etcd'],
   ['store', 'qemu', 'resources', 'client'],
   ['host', 'events'],
   ['operations', 'network', 'storage', 'projects'],

@@ -16,22 +16,23 @@
  *   write; keys come from the key file through HKDF-SHA256 with the repository's salt. The
  *   config holds an HMAC that tells a wrong key from a damaged chunk.
  * - Every file is written to `tmp/` and renamed into place: a chunk or a manifest is whole
- *   or absent. Chunks are not fsynced one by one: the file system is synced once (syncfs)
- *   before a manifest is written, and the manifest itself is fsynced. A backup is listed only once its manifest is written,
+ *   or absent. Chunks are not fsynced as they are written: before a manifest is written,
+ *   the chunks written since the last one (and their directories) are fsynced, many at a
+ *   time, and the manifest itself is fsynced. (A syncfs of the whole file system was
+ *   tried: it also waits for every other writer's dirty data, 2.5 s more for a small
+ *   incremental after another program wrote 2 GiB.) A backup is listed only once its manifest is written,
  *   which happens after all its chunks are; chunks of a backup cut short are garbage that
  *   `gc` removes.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { execFile } from 'node:child_process';
 import { deflateRaw, inflateRaw } from 'node:zlib';
 import { errorText, HangarError } from '../errors/errors.js';
 
 const deflate = promisify(deflateRaw);
-const run = promisify(execFile);
 const inflate = promisify(inflateRaw);
 
 export const CHUNK_SIZE = 4 * 1024 * 1024;
@@ -42,6 +43,8 @@ const FLAG_ENCRYPTED = 2;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const COMPRESSION_LEVEL = 1;
+/** fsyncs in flight when a manifest is written. */
+const SYNC_CONCURRENCY = 32;
 const SAMPLE_BYTES = 64 * 1024;
 export const COMPRESSION = `deflate level ${COMPRESSION_LEVEL} (zlib)`;
 
@@ -83,6 +86,8 @@ export interface PutResult {
 
 export class BackupRepository {
   private readonly known = new Set<string>();
+  /** Chunk files written since the last manifest, not yet fsynced. */
+  private readonly unsynced = new Set<string>();
 
   private constructor(readonly path: string, readonly config: RepoConfig, private readonly keys: Keys | undefined) {}
 
@@ -154,9 +159,9 @@ export class BackupRepository {
     if (await this.hasChunk(digest)) return { digest, storedBytes: 0 };
     const encoded = await this.encode(data);
     await mkdir(join(this.path, 'chunks', digest.slice(0, 2)), { recursive: true });
-    // No fsync per chunk: writeManifest syncs the whole file system once before the manifest
-    // that names the chunks is written (Proxmox Backup Server's default "filesystem" level).
+    // No fsync here: writeManifest syncs the chunks written since the last manifest, together.
     await this.writeAtomic(this.chunkPath(digest), encoded, false);
+    this.unsynced.add(this.chunkPath(digest));
     this.known.add(digest);
     return { digest, storedBytes: encoded.length };
   }
@@ -200,7 +205,7 @@ export class BackupRepository {
 
   async writeManifest(id: string, manifest: object): Promise<void> {
     // Every chunk the manifest names is on stable storage before the manifest is.
-    await this.syncFileSystem();
+    await this.syncChunks();
     await this.writeAtomic(join(this.path, 'backups', `${id}.json`), await this.encode(Buffer.from(JSON.stringify(manifest)), false));
   }
 
@@ -275,11 +280,27 @@ export class BackupRepository {
     return flags & FLAG_COMPRESSED ? inflate(body) : body;
   }
 
-  /** syncfs(2) of the repository's file system, through coreutils' `sync -f` (Node has no binding). */
-  async syncFileSystem(): Promise<void> {
-    await run('sync', ['-f', join(this.path, 'chunks')]).catch((e: unknown) => {
+  /** fsyncs the chunks written since the last call, and the directories they were renamed into. */
+  async syncChunks(): Promise<void> {
+    const files = [...this.unsynced];
+    this.unsynced.clear();
+    const dirs = [...new Set(files.map((f) => dirname(f)))];
+    const fsyncPath = async (p: string) => {
+      const fh = await open(p, fsConstants.O_RDONLY);
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    };
+    try {
+      for (const batch of [files, dirs]) {
+        for (let i = 0; i < batch.length; i += SYNC_CONCURRENCY) await Promise.all(batch.slice(i, i + SYNC_CONCURRENCY).map(fsyncPath));
+      }
+    } catch (e) {
+      for (const f of files) this.unsynced.add(f);
       throw new HangarError('STORAGE_FAILED', `Flushing the backup repository at ${this.path} failed: ${errorText(e)}`, { cause: e });
-    });
+    }
   }
 
   private async writeAtomic(path: string, data: Buffer, sync = true): Promise<void> {

@@ -78,6 +78,8 @@ export const ERROR_CATALOGUE = {
   FILE_EXISTS: { status: 409, title: 'A file exists at that path' },
   EXPORT_INVALID: { status: 422, title: 'The file is not a valid Hangar VM export' },
   CONFLICT: { status: 409, title: 'The record changed since it was read' },
+  CLUSTER_STORE_UNAVAILABLE: { status: 503, title: 'The cluster store (etcd) cannot be reached: reads answer from the last state, writes wait' },
+  CLUSTER_STORE_FAILED: { status: 500, title: 'The cluster store (etcd) refused the request' },
   REVISION_COMPACTED: { status: 410, title: 'The history before that revision was compacted: list again' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;

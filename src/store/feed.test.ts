@@ -7,18 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HangarError } from '../errors/errors.js';
-import type { StoreChange, VmRecord } from './store.js';
+import type { StoreChange } from './store.js';
+import { record } from './contract.js';
 import { SqliteStore } from './sqlite.js';
 
-function record(name: string): VmRecord {
-  const now = new Date().toISOString();
-  return {
-    id: `id-${name}`, name, state: 'stopped', createdAt: now, updatedAt: now,
-    spec: { name, machine: 'q35', cpuModel: 'max', cpus: 1, memoryMiB: 256, boot: { kind: 'disk' }, disks: [], nics: [], balloon: true, rng: true, vnc: true },
-  };
-}
-
-const brief = (c: StoreChange) => `${c.revision} ${c.kind} ${c.key} ${c.op}`;
 
 /** A listener that collects what it is given. */
 function collector() {
@@ -50,71 +42,6 @@ describe('change feed', () => {
     await store.deleteVm(a.id);
     await vols.update('default/d', { size: 2 });
   }
-
-  it('lists changes in revision order and resumes after any revision', async () => {
-    await history();
-    const all = await store.changes(0);
-    expect(all.map(brief)).toEqual([
-      '1 vm id-a put', '1 vm-status id-a put', '2 vm-status id-a put', '3 volumes default/d put',
-      '4 vm-status id-a delete', '4 vm id-a delete', '5 volumes default/d put',
-    ]);
-    for (let r = 0; r <= 5; r++) expect(await store.changes(r)).toEqual(all.filter((c) => c.revision > r));
-    expect(await store.changes(99)).toEqual([]);
-  });
-
-  it('pages by revisions without cutting one in two, and filters by kind', async () => {
-    await history();
-    expect((await store.changes(0, { limit: 1 })).map(brief)).toEqual(['1 vm id-a put', '1 vm-status id-a put']);
-    expect((await store.changes(1, { limit: 2 })).map((c) => c.revision)).toEqual([2, 3]);
-    expect((await store.changes(0, { kinds: ['volumes'] })).map(brief)).toEqual(['3 volumes default/d put', '5 volumes default/d put']);
-    expect((await store.changes(0, { kinds: ['vm'] })).map((c) => c.op)).toEqual(['put', 'delete']);
-  });
-
-  it('a watch replays from its revision, then delivers live changes in order', async () => {
-    await history();
-    const c = collector();
-    const w = store.watch(3, c.listener);
-    expect(c.seen).toEqual([]); // never from inside the call
-    await tick();
-    expect(c.seen.map(brief)).toEqual(['4 vm-status id-a delete', '4 vm id-a delete', '5 volumes default/d put']);
-    const creating = store.createVm(record('b'));
-    expect(store.revision()).toBe(6); // written…
-    expect(c.seen).toHaveLength(3); // …and the listener has not run inside the call
-    const b = await creating;
-    await store.updateVm({ ...b, spec: { ...b.spec, cpus: 2 } });
-    await tick();
-    expect(c.seen.map(brief).slice(3)).toEqual(['6 vm id-b put', '6 vm-status id-b put', '7 vm id-b put']);
-    w.close();
-    await store.updateVm({ ...b, state: 'running' });
-    await tick();
-    expect(c.seen).toHaveLength(6);
-    expect(c.errors).toEqual([]);
-  });
-
-  it('a watch from now sees only what comes next; one from a future revision waits for it', async () => {
-    await history();
-    const now = collector();
-    const later = collector();
-    const kinds = collector();
-    store.watch(store.revision(), now.listener);
-    store.watch(6, later.listener);
-    store.watch(0, kinds.listener, { kinds: ['volumes'] });
-    await store.createVm(record('b'));
-    await store.createVm(record('c'));
-    await tick();
-    expect(now.seen.map(brief)).toEqual(['6 vm id-b put', '6 vm-status id-b put', '7 vm id-c put', '7 vm-status id-c put']);
-    expect(later.seen.map(brief)).toEqual(['7 vm id-c put', '7 vm-status id-c put']);
-    expect(kinds.seen.map(brief)).toEqual(['3 volumes default/d put', '5 volumes default/d put']);
-  });
-
-  it('a listener that throws does not stop the others or the writer', async () => {
-    const good = collector();
-    store.watch(0, { change: () => { throw new Error('broken'); }, error: () => {} });
-    store.watch(0, good.listener);
-    await store.createVm(record('a'));
-    await tick();
-    expect(good.seen).toHaveLength(2);
-  });
 
   it('after compaction: changes() and watch() from before it say REVISION_COMPACTED', async () => {
     await history();

@@ -13,8 +13,10 @@ import Database from 'better-sqlite3';
 import { HangarError } from '../errors/errors.js';
 import { splitVmRecord, type VmDesiredFields, type VmStatusFields } from '../model/vm-record.js';
 import type {
-  AuditEntry, AuditQuery, ChangeKind, ChangeListener, ChangeQuery, Collection, CollectionEntry, CollectionKind, EventQuery, HangarEvent, Store, StoreChange, VmRecord, Watch, WriteOptions,
+  AuditEntry, AuditQuery, ChangeListener, ChangeQuery, Collection, CollectionEntry, CollectionKind, EventQuery, HangarEvent, Store, StoreChange, VmRecord, Watch, WriteOptions,
 } from './store.js';
+import { enqueue, type FeedWatcher } from './change-feed.js';
+import { conflict, deepFreeze, vmExists } from './records.js';
 
 type Migration = (db: Database.Database) => void;
 
@@ -154,14 +156,6 @@ interface VmRow {
 const VM_KEYS = 'SELECT d.id, d.revision, s.revision FROM vm_desired d JOIN vm_status s ON s.id = d.id';
 const VM_SELECT = 'SELECT d.id AS id, d.name AS name, d.record AS d, s.record AS s, d.revision AS drev, s.revision AS srev, d.updated_at AS dup, s.updated_at AS sup FROM vm_desired d JOIN vm_status s ON s.id = d.id';
 
-interface Watcher {
-  after: number;
-  listener: ChangeListener;
-  kinds?: ReadonlySet<ChangeKind>;
-  queue: StoreChange[];
-  scheduled: boolean;
-  closed: boolean;
-}
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -175,7 +169,7 @@ export class SqliteStore implements Store {
   /** The revision of the last write to a VM; starts at rev (the list cache is per process). */
   private vmRev: number;
   private compacted: number;
-  private readonly watchers = new Set<Watcher>();
+  private readonly watchers = new Set<FeedWatcher>();
   /** Parsed VMs by id, frozen (every caller gets the same object), valid while both revisions match. */
   private readonly parsed = new Map<string, VmRecord>();
   /** All VMs in name order as of a vmRev. */
@@ -261,7 +255,7 @@ export class SqliteStore implements Store {
   }
 
   watch(afterRevision: number, listener: ChangeListener, query: Omit<ChangeQuery, 'limit'> = {}): Watch {
-    const w: Watcher = { after: afterRevision, listener, queue: [], scheduled: false, closed: false };
+    const w: FeedWatcher = { after: afterRevision, listener, queue: [], scheduled: false, closed: false };
     if (query.kinds) w.kinds = new Set(query.kinds);
     if (afterRevision < this.compacted) {
       const error = this.compactedError(afterRevision);
@@ -271,7 +265,7 @@ export class SqliteStore implements Store {
       return { close: () => void (w.closed = true) };
     }
     // Read the history and register in the same tick: no write can fall between the two.
-    for (const c of this.stmts.changes.all(afterRevision, Math.max(afterRevision, this.rev))) this.enqueue(w, c);
+    for (const c of this.stmts.changes.all(afterRevision, Math.max(afterRevision, this.rev))) enqueue(w, c);
     this.watchers.add(w);
     return {
       close: () => {
@@ -320,7 +314,7 @@ export class SqliteStore implements Store {
     this.rev = revision;
     if (out.changes.some((c) => c.kind === 'vm' || c.kind === 'vm-status')) this.vmRev = revision;
     for (const w of this.watchers) {
-      for (const c of out.changes) this.enqueue(w, { revision, ...c });
+      for (const c of out.changes) enqueue(w, { revision, ...c });
     }
     if (++this.writesSinceCompact >= Math.min(1000, this.changeRetention)) {
       this.writesSinceCompact = 0;
@@ -329,26 +323,7 @@ export class SqliteStore implements Store {
     return out.result;
   }
 
-  private enqueue(w: Watcher, change: StoreChange): void {
-    if (change.revision <= w.after || (w.kinds && !w.kinds.has(change.kind))) return;
-    w.queue.push(change);
-    if (w.scheduled) return;
-    w.scheduled = true;
-    // Delivered after the write returns: a listener never runs inside a store call.
-    queueMicrotask(() => {
-      w.scheduled = false;
-      const batch = w.queue;
-      w.queue = [];
-      for (const c of batch) {
-        if (w.closed) return;
-        try {
-          w.listener.change(c);
-        } catch {
-          // A broken listener must not stop the others or the writer (as in the event bus).
-        }
-      }
-    });
-  }
+
 
   // ---- collections -------------------------------------------------------------
 
@@ -588,26 +563,10 @@ function rowToVm(row: VmRow): VmRecord {
   return rec;
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
-
-function conflict(what: string, expected: number, actual: number): HangarError {
-  return new HangarError('CONFLICT', `${what} changed since it was read (revision ${expected}, now ${actual}): read it again and retry.`, {
-    details: { expectedRevision: expected, revision: actual },
-  });
-}
-
 /** A taken VM name or id, as the catalogue says it. */
 function uniqueToExists(e: unknown, name: string): unknown {
   const code = (e as { code?: string }).code;
-  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-    return new HangarError('VM_EXISTS', `A VM named "${name}" already exists: pick another name or delete it first.`);
-  }
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return vmExists(name);
   return e;
 }
 

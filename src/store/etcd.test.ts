@@ -1,0 +1,81 @@
+/**
+ * The etcd store: the store contract against a real etcd, then what only a networked store
+ * has (a mirror other writers change, reads through an outage, a compacted history).
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EtcdClient } from '../etcd/client.js';
+import { startEtcd, type TestEtcd } from '../etcd/test-etcd.js';
+import { record, storeContract } from './contract.js';
+import { EtcdStore } from './etcd.js';
+
+let etcd: TestEtcd;
+let n = 0;
+beforeAll(async () => {
+  etcd = await startEtcd();
+}, 30_000);
+afterAll(async () => {
+  await etcd?.stop();
+});
+
+const open = (prefix: string, o: { timeoutMs?: number } = {}) => EtcdStore.open({ client: new EtcdClient({ endpoints: etcd.endpoints, timeoutMs: o.timeoutMs ?? 2000 }), prefix });
+
+describe('EtcdStore', () => {
+  let store: EtcdStore;
+  beforeEach(async () => {
+    store = await open(`/t${++n}/`);
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  describe('the store contract', () => storeContract(() => store));
+
+  it('a second node sees the first one\'s writes through its watch, and both guard the same name', async () => {
+    const other = await open(`/t${n}/`);
+    try {
+      const a = await store.createVm(record('a'));
+      await expect(other.createVm(record('a', 'elsewhere'))).rejects.toMatchObject({ code: 'VM_EXISTS' });
+      await store.updateVm({ ...a, state: 'running' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await other.getVm('a'))?.state).toBe('running');
+      // A compare-and-swap from a stale read on the other node loses.
+      const stale = (await other.getVm('a'))!;
+      await store.updateVm({ ...stale, state: 'paused' });
+      await expect(other.updateVm({ ...stale, state: 'stopped' }, { expectRevision: stale.revision })).rejects.toMatchObject({ code: 'CONFLICT' });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('loads what is stored when it opens', async () => {
+    await store.createVm(record('a'));
+    await store.collection('pools').create('p', { name: 'p' });
+    const again = await open(`/t${n}/`);
+    try {
+      expect((await again.listVms()).map((v) => v.name)).toEqual(['a']);
+      expect(await again.collection('pools').get('p')).toEqual({ name: 'p' });
+      expect(again.revision()).toBe(store.revision());
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+describe('EtcdStore while etcd is down', () => {
+  it('reads answer from the last state, writes fail with CLUSTER_STORE_UNAVAILABLE, and all resumes after', async () => {
+    const store = await open(`/down${++n}/`, { timeoutMs: 500 });
+    try {
+      await store.createVm(record('a'));
+      await etcd.kill(0);
+      expect((await store.getVm('a'))?.name).toBe('a');
+      await expect(store.createVm(record('b'))).rejects.toMatchObject({ code: 'CLUSTER_STORE_UNAVAILABLE' });
+      await expect(store.collection('pools').create('p', {})).rejects.toMatchObject({ code: 'CLUSTER_STORE_UNAVAILABLE' });
+      await etcd.restart(0);
+      const b = await store.createVm(record('b'));
+      expect((await store.listVms()).map((v) => v.name)).toEqual(['a', 'b']);
+      expect(store.revision()).toBe(b.revision);
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
+});

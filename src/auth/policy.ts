@@ -141,6 +141,9 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/networks': admin,
   'DELETE /v1/networks/:name': admin,
 
+  'GET /v1/cluster': viewer('global'),
+  'POST /v1/cluster/init': admin,
+  'GET /v1/nodes': viewer('host'),
   'GET /v1/tokens': admin,
   'POST /v1/tokens': admin,
   'DELETE /v1/tokens/:token': admin,

@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import type { ApiClient } from '../client/index.js';
 import { addRemoteOptions, clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
+import { addClusterCommands } from './cluster-commands.js';
 import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 import { addBackupCommands, addVmExportCommands } from './backup-commands.js';
@@ -386,6 +387,7 @@ export function buildProgram(): Command {
   addBackupCommands(program, globals);
   addObservabilityCommands(program, vm, globals);
   addTokenCommands(program, globals);
+  addClusterCommands(program, globals);
   addPeerCommands(program, globals);
 
   const project = program.command('project').description('Projects: every VM is in one; quotas on VMs, vCPUs, memory and disk');

@@ -172,6 +172,14 @@ export function tokenCalls(c: Caller) {
   };
 }
 
+export function clusterCalls(c: Caller) {
+  return {
+    status: () => c.call<wire.ClusterStatus>('GET', '/v1/cluster'),
+    init: (body: wire.ClusterInitBody) => c.call<wire.ClusterStatus>('POST', '/v1/cluster/init', body),
+    nodes: () => c.call<wire.Node[]>('GET', '/v1/nodes'),
+  };
+}
+
 export function peerCalls(c: Caller) {
   return {
     list: () => c.call<wire.Peer[]>('GET', '/v1/peers'),

@@ -10,6 +10,7 @@
 export * from './audit.js';
 export * from './backups.js';
 export * from './clone.js';
+export * from './cluster.js';
 export * from './consoles.js';
 export * from './errors.js';
 export * from './events.js';

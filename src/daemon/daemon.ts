@@ -12,7 +12,8 @@ import { ImageCatalog } from '../images/catalog.js';
 import { QEMU_BINARY } from '../qemu/argv.js';
 import { detectHostCaps } from '../qemu/host-caps.js';
 import { isSameLiveProcess, readProcStat } from '../qemu/process.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { ClusterService } from '../cluster/service.js';
+import { nodeSelf } from './cluster-node.js';
 import { VmService } from '../vm/service.js';
 import { DEFAULT_GUEST_UID_BASE, canDropPrivileges, kvmGroupId } from '../security/guest-identity.js';
 import { OperationService } from '../operations/service.js';
@@ -49,7 +50,9 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
 
   // `qemu-system-x86_64 --version` (when its cached answer is stale) is a process of its own: it runs while the store opens and the services start.
   const capsDetected = detectHostCaps(QEMU_BINARY, { cacheDir: config.cacheDir });
-  const store = new SqliteStore(join(config.dataDir, 'hangar.db'));
+  // SQLite on a single host; etcd once the node is in a cluster (<data-dir>/cluster.json).
+  const cluster = await ClusterService.open({ dataDir: config.dataDir, log: (m) => logger.warn(m), self: nodeSelf(config) });
+  const store = cluster.store;
   const events = new EventBus(store);
   const images = new ImageCatalog({ cacheDir: config.cacheDir, imagesDir: join(config.dataDir, 'images'), store, events, log: (msg) => logger.info(msg) });
   await images.init();
@@ -114,7 +117,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     backups: { last: (vm) => lastBackups.get(vm), schedules: () => backupSchedules.states() },
   });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
+  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.
@@ -157,6 +160,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const socketAccess = await secureSocket(config.socket, config.runDir, (m) => logger.warn(m));
   if (tls) logger.info({ listen: tls.addresses, fingerprint: tls.fingerprint, cert: tls.certFile, certificate: tls.origin }, `TLS API listening on ${tls.addresses.join(', ')}; certificate SHA-256 ${tls.fingerprint}`);
   await events.publish('daemon.started', undefined, { pid: process.pid, version: VERSION, accel: config.accel });
+  await cluster.start();
   sampler.start();
   // What needs every guest re-adopted first, in the background.
   void adopted.then(
@@ -191,7 +195,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       await app.close();
       await adopted.catch(() => undefined);
       await vms.detachAll();
-      await store.close();
+      await cluster.stop();
       await rm(lockFile, { force: true });
       await rm(config.socket, { force: true });
     })());

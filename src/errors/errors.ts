@@ -80,6 +80,8 @@ export const ERROR_CATALOGUE = {
   CONFLICT: { status: 409, title: 'The record changed since it was read' },
   CLUSTER_STORE_UNAVAILABLE: { status: 503, title: 'The cluster store (etcd) cannot be reached: reads answer from the last state, writes wait' },
   CLUSTER_STORE_FAILED: { status: 500, title: 'The cluster store (etcd) refused the request' },
+  CLUSTER_EXISTS: { status: 409, title: 'This node is in a cluster already, or the etcd prefix holds another cluster' },
+  NOT_IN_CLUSTER: { status: 409, title: 'This node is not in a cluster (hangar cluster init)' },
   REVISION_COMPACTED: { status: 410, title: 'The history before that revision was compacted: list again' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;

@@ -72,6 +72,8 @@ export interface WatchHandler {
   /** Events of one revision or more, in order; `revision` is the response header's (with no
    * events, a progress notice: everything up to it was sent). */
   events(events: WatchEvent[], revision: number): void;
+  /** etcd set the watch up (events from the start revision follow). */
+  created?(): void;
   /** The history from the start revision is compacted: list again. */
   compacted(compactRevision: number): void;
   /** The stream broke (etcd unreachable, connection closed). The watch is over. */
@@ -140,6 +142,8 @@ export class EtcdClient {
   private readonly timeoutMs: number;
   private readonly agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: undefined as https.Agent | undefined };
   private closed = false;
+  /** When etcd last answered a call (ms since the epoch). */
+  lastAnswerAt = 0;
 
   constructor(private readonly opts: EtcdClientOptions) {
     if (opts.endpoints.length === 0) throw new HangarError('INVALID_SPEC', 'Name at least one etcd endpoint (http://HOST:PORT).');
@@ -157,6 +161,11 @@ export class EtcdClient {
     if (opts.tls) this.agents.https = new https.Agent({ keepAlive: true, maxSockets: 16, ...opts.tls });
   }
 
+  /** The endpoints, for messages. */
+  get endpointList(): string {
+    return this.endpoints.join(', ');
+  }
+
   /** Calls one gateway method, trying each endpoint once (starting with the last good one). */
   async call<T>(path: string, body: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     let last: unknown;
@@ -165,6 +174,7 @@ export class EtcdClient {
       try {
         const out = await this.request<T>(this.endpoints[index]!, path, body, timeoutMs);
         this.current = index;
+        this.lastAnswerAt = Date.now();
         return out;
       } catch (e) {
         // An answer from etcd (a refused request) is final; only a failure to reach it moves on.
@@ -378,7 +388,10 @@ export class EtcdClient {
     }
     // The answer that creates the watch carries etcd's current revision, not the watch's
     // progress: the events from the start revision come after it.
-    if (r.created && !r.events?.length) return;
+    if (r.created && !r.events?.length) {
+      handler.created?.();
+      return;
+    }
     const events = (r.events ?? []).map((e) => ({ type: e.type === 'DELETE' ? 'DELETE' as const : 'PUT' as const, kv: toKv(e.kv ?? {}) }));
     handler.events(events, Number(r.header?.revision ?? 0));
   }

@@ -115,6 +115,9 @@ export class EtcdStore implements Store {
 
   private follow(fromRevision: number): void {
     this.watchHandle = this.client.watch(this.prefix, { prefix: true, startRevision: fromRevision + 1, progressNotify: true }, {
+      created: () => {
+        this.connected = true;
+      },
       events: (events, revision) => {
         this.connected = true;
         this.onEvents(events.map((e) => ({ type: e.type, kv: e.kv })), revision);
@@ -429,6 +432,13 @@ export class EtcdStore implements Store {
   async listAudit(query: AuditQuery = {}): Promise<AuditEntry[]> {
     const limit = Math.min(Math.max(query.limit ?? 100, 1), 10_000);
     return listLog<AuditEntry>(this.client, `${this.prefix}audit/`, { afterSeq: query.afterSeq, limit, filter: query.vm === undefined ? undefined : (e) => e.vm === query.vm });
+  }
+
+  async assertWritable(): Promise<void> {
+    if (!this.connected) throw new HangarError('CLUSTER_STORE_UNAVAILABLE', `The cluster store (etcd at ${this.client.endpointList}) is out of reach: nothing was changed. Reads answer from the last state; try again when etcd is back.`);
+    // The watch may not have noticed a cut yet: a round trip proves etcd answers (at most one a second).
+    if (Date.now() - this.client.lastAnswerAt < 1000) return;
+    await this.client.status();
   }
 
   async close(): Promise<void> {

@@ -85,7 +85,9 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export type CollectionKind = 'pools' | 'volumes' | 'images' | 'operations' | 'snapshots' | 'networks' | 'projects' | 'tokens' | 'peers' | 'backup-repos' | 'backup-state' | 'backup-schedules';
+export const COLLECTION_KINDS = ['pools', 'volumes', 'images', 'operations', 'snapshots', 'networks', 'projects', 'tokens', 'peers', 'backup-repos', 'backup-state', 'backup-schedules', 'nodes', 'node-leases'] as const;
+/** `nodes` and `node-leases` exist only in a cluster (src/cluster/membership.ts). */
+export type CollectionKind = (typeof COLLECTION_KINDS)[number];
 
 /** What a change feed entry is about: a VM's desired half (`vm`), its status half
  * (`vm-status`), both keyed by the VM's id, or a record of a collection. */
@@ -172,5 +174,11 @@ export interface Store {
   appendAudit(entry: Omit<AuditEntry, 'seq'>): Promise<AuditEntry>;
   /** Entries after `afterSeq` (oldest first), or the last `limit` ones. */
   listAudit(query?: AuditQuery): Promise<AuditEntry[]>;
+  /**
+   * Throws CLUSTER_STORE_UNAVAILABLE when a write could not be recorded now (etcd out of
+   * reach). Called before acting on a guest, so that nothing is done that the store would
+   * then not know of. The single-host store has nothing to check.
+   */
+  assertWritable?(): Promise<void>;
   close(): Promise<void>;
 }

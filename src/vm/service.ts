@@ -678,6 +678,8 @@ export class VmService {
     }
     this.busy.set(name, op);
     try {
+      // Nothing is done to a guest that the store could not then record (etcd out of reach).
+      await this.deps.store.assertWritable?.();
       const rec = await this.records.get(name);
       assertSavedVmAllows(name, rec.state, op);
       return await fn(rec);

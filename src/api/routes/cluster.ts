@@ -1,0 +1,33 @@
+/** Routes of the cluster (src/cluster): status, init, nodes. */
+import type { FastifyInstance } from 'fastify';
+import { HangarError } from '../../errors/errors.js';
+import type { ApiDeps } from '../server.js';
+import { ClusterInitBody, ClusterStatus, Node } from '../../contract/index.js';
+
+const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' }, 503: { $ref: 'Error#' } } as const;
+
+export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const cluster = () => {
+    if (!deps.cluster) throw new HangarError('NOT_IN_CLUSTER', 'This daemon has no cluster support set up.');
+    return deps.cluster;
+  };
+  app.addSchema(ClusterStatus);
+  app.addSchema(Node);
+  app.get('/v1/cluster', { schema: { tags: ['cluster'], summary: "This node's view of the cluster: single host, or node of a cluster on etcd", response: { 200: { $ref: 'ClusterStatus#' }, ...errors } } }, async () =>
+    cluster().status(),
+  );
+  app.post<{ Body: ClusterInitBody }>(
+    '/v1/cluster/init',
+    {
+      schema: {
+        tags: ['cluster'],
+        summary: "Make this host the first node of a new cluster on etcd: its VMs and records are copied there (writes wait meanwhile), then it runs on etcd. Guests keep running",
+        body: ClusterInitBody, response: { 200: { $ref: 'ClusterStatus#' }, ...errors },
+      },
+    },
+    async (req) => cluster().init(req.body),
+  );
+  app.get('/v1/nodes', { schema: { tags: ['cluster'], summary: 'The nodes of the cluster, with state, capacity, allocation, labels and lease age', response: { 200: { type: 'array', items: { $ref: 'Node#' } }, ...errors } } }, async () =>
+    cluster().nodes(),
+  );
+}

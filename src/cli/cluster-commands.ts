@@ -1,0 +1,51 @@
+/** `hangar cluster` and `hangar node`: a cluster of hosts on etcd. */
+import type { Command } from 'commander';
+import type { ApiClient } from '../client/index.js';
+import { render, renderFields, renderTable, type OutputFormat } from './output.js';
+
+type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
+
+const print = (text: string) => process.stdout.write(text);
+const gib = (mib: number) => `${(mib / 1024).toFixed(1)} GiB`;
+
+export function addClusterCommands(program: Command, globals: Globals): void {
+  const cluster = program.command('cluster').description('A cluster of hosts on etcd: one API for all of them');
+
+  cluster.command('init')
+    .description("Make this daemon's host the first node of a new cluster on etcd (its VMs and records move there; guests keep running)")
+    .requiredOption('--etcd <urls>', 'etcd client URLs, comma-separated: http://HOST:2379[,http://HOST2:2379…]')
+    .option('--name <node>', "this node's name (default: the host name)")
+    .option('--lease-ttl <seconds>', "the node's lease TTL: how long it stays online in etcd after its last keep-alive (2-300, default 10)", (v) => Number(v))
+    .action(async (o: { etcd: string; name?: string; leaseTtl?: number }, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await g.client.cluster.init({ etcd: o.etcd, ...(o.name !== undefined && { name: o.name }), ...(o.leaseTtl !== undefined && { leaseTtl: o.leaseTtl }) });
+      print(render(g.output, s, () => `Node ${s.node} is the first node of cluster ${s.clusterId} (etcd ${s.etcd?.join(', ')}).\n`));
+    });
+
+  cluster.command('status')
+    .description("This node's view of the cluster: single host, or its node name, etcd, connection and lease")
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await g.client.cluster.status();
+      print(render(g.output, s, () => renderFields(Object.entries(s).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]))));
+    });
+
+  const node = program.command('node').description('The nodes of the cluster');
+  node.command('list')
+    .alias('ls')
+    .description('List the nodes: state, capacity, allocation, labels, lease age')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const nodes = await g.client.cluster.nodes();
+      print(render(g.output, nodes, () => renderTable(nodes, [
+        { header: 'NAME', value: (n) => n.name },
+        { header: 'STATE', value: (n) => n.state },
+        { header: 'ADDRESS', value: (n) => n.address },
+        { header: 'CPUS', value: (n) => `${n.allocation.cpus}/${n.cpus}` },
+        { header: 'MEMORY', value: (n) => `${gib(n.allocation.memoryMiB)}/${gib(n.memoryMiB)}` },
+        { header: 'VMS', value: (n) => `${n.allocation.running}/${n.allocation.vms}` },
+        { header: 'LABELS', value: (n) => Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(',') },
+        { header: 'LEASE', value: (n) => (n.leaseAgeSeconds === undefined ? undefined : `${n.leaseAgeSeconds}s/${n.leaseTtlSeconds}s`) },
+      ])));
+    });
+}

@@ -1,0 +1,191 @@
+/**
+ * The cluster as this node sees it: whether it is in one, `cluster init` (the single-host
+ * store copied into etcd, then every service switched over while the daemon runs), and
+ * the node list. A daemon without `<data-dir>/cluster.json` is a single host on SQLite.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { EtcdClient } from '../etcd/client.js';
+import { HangarError, errorText } from '../errors/errors.js';
+import { EtcdStore } from '../store/etcd.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { COLLECTION_KINDS, type Store } from '../store/store.js';
+import { SwitchableStore } from '../store/switchable.js';
+import { checkNodeName, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_PREFIX, parseEtcdEndpoints, readClusterConfig, writeClusterConfig, type ClusterConfig } from './config.js';
+import { Membership, type NodeRecord, type NodeView } from './membership.js';
+
+export interface ClusterStatus {
+  mode: 'single' | 'cluster';
+  node?: string;
+  clusterId?: string;
+  etcd?: string[];
+  prefix?: string;
+  /** The store follows etcd now (false while etcd is unreachable: reads answer from the last state). */
+  connected?: boolean;
+  revision: number;
+  leaseTtlSeconds?: number;
+  /** When this node's lease runs out unless renewed. */
+  leaseDeadline?: string;
+}
+
+export interface InitInput {
+  etcd: string | string[];
+  name?: string;
+  leaseTtl?: number;
+}
+
+/** What the node tells the cluster about itself. */
+export type NodeSelf = Omit<NodeRecord, 'joinedAt' | 'labels' | 'name'>;
+
+interface Options {
+  dataDir: string;
+  self: NodeSelf;
+  log: (message: string) => void;
+  /** etcd request timeout (ms). */
+  etcdTimeoutMs?: number;
+}
+
+/** The meta key of a cluster: its id, and whether init finished. */
+interface ClusterMeta {
+  id: string;
+  createdAt: string;
+  createdBy: string;
+  state: 'initializing' | 'ready';
+}
+
+export class ClusterService {
+  private config?: ClusterConfig;
+  private client?: EtcdClient;
+  private etcdStore?: EtcdStore;
+  private membership?: Membership;
+
+  private constructor(readonly store: SwitchableStore, private readonly o: Options) {}
+
+  /**
+   * Opens the store this node runs on: etcd when it is in a cluster (waiting for etcd as
+   * long as it takes, saying so), else its SQLite file.
+   */
+  static async open(o: Options): Promise<ClusterService> {
+    const config = await readClusterConfig(o.dataDir);
+    if (!config) return new ClusterService(new SwitchableStore(new SqliteStore(join(o.dataDir, 'hangar.db'))), o);
+    const client = new EtcdClient({ endpoints: config.etcd, timeoutMs: o.etcdTimeoutMs ?? 3000 });
+    let store: EtcdStore | undefined;
+    for (let attempt = 0; !store; attempt++) {
+      try {
+        store = await EtcdStore.open({ client, prefix: config.prefix, log: o.log });
+      } catch (e) {
+        if (attempt % 10 === 0) o.log(`The cluster store (etcd at ${config.etcd.join(', ')}) cannot be read yet (${errorText(e)}): retrying every second. Guests keep running.`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    const service = new ClusterService(new SwitchableStore(store), o);
+    service.config = config;
+    service.client = client;
+    service.etcdStore = store;
+    return service;
+  }
+
+  /** Starts this node's lease (in a cluster). */
+  async start(): Promise<void> {
+    if (!this.config || !this.client) return;
+    this.membership = new Membership(this.client, this.store, {
+      prefix: this.config.prefix, ttlSeconds: this.config.leaseTtlSeconds, self: { name: this.config.node, ...this.o.self }, log: this.o.log,
+    });
+    await this.membership.start();
+  }
+
+  status(): ClusterStatus {
+    if (!this.config) return { mode: 'single', revision: this.store.revision() };
+    const deadline = this.membership?.deadline();
+    return {
+      mode: 'cluster', node: this.config.node, clusterId: this.config.clusterId, etcd: this.config.etcd, prefix: this.config.prefix,
+      connected: this.etcdStore?.connected ?? false, revision: this.store.revision(), leaseTtlSeconds: this.config.leaseTtlSeconds,
+      ...(deadline && { leaseDeadline: new Date(deadline).toISOString() }),
+    };
+  }
+
+  async nodes(): Promise<NodeView[]> {
+    if (!this.membership) throw notInCluster();
+    return this.membership.list();
+  }
+
+  /**
+   * Makes this node the first of a new cluster on etcd: everything it stores is copied
+   * there (writes wait meanwhile), then every service reads and writes etcd.
+   */
+  async init(input: InitInput): Promise<ClusterStatus> {
+    if (this.config) throw new HangarError('CLUSTER_EXISTS', `This node is node "${this.config.node}" of cluster ${this.config.clusterId} already.`);
+    const etcd = parseEtcdEndpoints(input.etcd);
+    const node = checkNodeName(input.name);
+    const ttl = input.leaseTtl ?? DEFAULT_LEASE_TTL_SECONDS;
+    if (!Number.isInteger(ttl) || ttl < 2 || ttl > 300) throw new HangarError('INVALID_SPEC', `The lease TTL must be 2-300 seconds, not ${String(ttl)}.`, { details: { field: 'leaseTtl' } });
+    const prefix = DEFAULT_PREFIX;
+    const client = new EtcdClient({ endpoints: etcd, timeoutMs: this.o.etcdTimeoutMs ?? 3000 });
+    try {
+      await client.status();
+      const meta = await this.claim(client, prefix, node);
+      const config: ClusterConfig = { etcd, node, prefix, leaseTtlSeconds: ttl, clusterId: meta.id };
+      let etcdStore: EtcdStore | undefined;
+      await this.store.switchWith(async (old) => {
+        etcdStore = await EtcdStore.open({ client, prefix, log: this.o.log });
+        try {
+          await copyStore(old, etcdStore);
+          await client.put(`${prefix}cluster`, JSON.stringify({ ...meta, state: 'ready' } satisfies ClusterMeta));
+          await writeClusterConfig(this.o.dataDir, config);
+        } catch (e) {
+          await etcdStore.close();
+          const cleanup = new EtcdClient({ endpoints: etcd });
+          await cleanup.delete(prefix, { prefix: true }).catch(() => undefined);
+          cleanup.close();
+          throw e;
+        }
+        return etcdStore;
+      });
+      this.config = config;
+      this.client = client;
+      this.etcdStore = etcdStore;
+      this.o.log(`This node is now node "${node}" of cluster ${meta.id} on etcd at ${etcd.join(', ')}.`);
+      await this.start();
+      return this.status();
+    } catch (e) {
+      if (!this.config) client.close();
+      throw e;
+    }
+  }
+
+  /** Creates the cluster's meta key; a half-done init of this same node is cleared first. */
+  private async claim(client: EtcdClient, prefix: string, node: string): Promise<ClusterMeta> {
+    const meta: ClusterMeta = { id: randomUUID(), createdAt: new Date().toISOString(), createdBy: node, state: 'initializing' };
+    const key = `${prefix}cluster`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const r = await client.txn({ compare: [{ key, target: 'CREATE', result: 'EQUAL', value: 0 }], success: [{ put: { key, value: JSON.stringify(meta) } }], failure: [{ range: { key } }] });
+      if (r.succeeded) return meta;
+      const existing = JSON.parse(r.ranges[0]?.kvs[0]?.value ?? '{}') as Partial<ClusterMeta>;
+      if (existing.state === 'initializing' && existing.createdBy === node && attempt === 0) {
+        // This node's own init was cut short (the daemon was killed): start it over.
+        await client.delete(prefix, { prefix: true });
+        continue;
+      }
+      throw new HangarError('CLUSTER_EXISTS', `etcd at ${client.endpointList} holds cluster ${existing.id ?? '(unknown)'} already${existing.createdBy ? ` (made by node "${existing.createdBy}")` : ''}: join that cluster instead, or use another etcd.`);
+    }
+    throw new HangarError('CLUSTER_EXISTS', 'The cluster prefix in etcd is in use.');
+  }
+
+  async stop(): Promise<void> {
+    this.membership?.stop();
+    await this.store.close();
+  }
+}
+
+/** Copies every VM and record of one store into another (an empty one). */
+async function copyStore(from: Store, to: Store): Promise<void> {
+  for (const vm of await from.listVms()) await to.createVm(vm);
+  for (const kind of COLLECTION_KINDS) {
+    const dest = to.collection(kind);
+    for (const e of await from.collection(kind).entries()) await dest.create(e.key, e.record);
+  }
+}
+
+function notInCluster(): HangarError {
+  return new HangarError('NOT_IN_CLUSTER', 'This node is not in a cluster: make one with `hangar cluster init --etcd URL`.');
+}

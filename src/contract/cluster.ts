@@ -1,0 +1,42 @@
+/** The cluster (src/cluster): this node's view of it, `cluster init`, and the node list. */
+import { Type, type Static } from '@sinclair/typebox';
+import { strict } from './common.js';
+
+export const ClusterStatus = Type.Object({
+  mode: Type.Union([Type.Literal('single'), Type.Literal('cluster')], { description: 'single: this host alone, on its SQLite store; cluster: a node of a cluster on etcd.' }),
+  node: Type.Optional(Type.String({ description: "This node's name." })),
+  clusterId: Type.Optional(Type.String()),
+  etcd: Type.Optional(Type.Array(Type.String(), { description: 'The etcd endpoints.' })),
+  prefix: Type.Optional(Type.String({ description: "The cluster's key prefix in etcd." })),
+  connected: Type.Optional(Type.Boolean({ description: 'The node follows etcd now; false while etcd is unreachable (reads answer from the last state, writes fail with CLUSTER_STORE_UNAVAILABLE).' })),
+  revision: Type.Integer({ description: 'The store revision this node has seen.' }),
+  leaseTtlSeconds: Type.Optional(Type.Integer()),
+  leaseDeadline: Type.Optional(Type.String({ description: "When this node's lease runs out unless renewed." })),
+}, { $id: 'ClusterStatus' });
+export type ClusterStatus = Static<typeof ClusterStatus>;
+
+export const ClusterInitBody = Type.Object({
+  etcd: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], { description: 'etcd client URLs (http(s)://HOST:PORT), a list or comma-separated.' }),
+  name: Type.Optional(Type.String({ description: "This node's name (default: the host name). 1-63 lower-case letters, digits and -." })),
+  leaseTtl: Type.Optional(Type.Integer({ description: "The node's lease TTL in seconds (2-300, default 10): how long etcd keeps it online after its last keep-alive." })),
+}, strict);
+export type ClusterInitBody = Static<typeof ClusterInitBody>;
+
+export const Node = Type.Object({
+  name: Type.String(),
+  state: Type.Union([Type.Literal('online'), Type.Literal('offline')], { description: 'online while its lease is alive in etcd.' }),
+  address: Type.Optional(Type.String({ description: 'Its TLS API address (host:port), when it listens.' })),
+  cpus: Type.Integer(),
+  memoryMiB: Type.Integer(),
+  cpuOvercommit: Type.Number(),
+  memoryOvercommit: Type.Number(),
+  labels: Type.Record(Type.String(), Type.String()),
+  joinedAt: Type.String(),
+  version: Type.String(),
+  leaseTtlSeconds: Type.Optional(Type.Integer()),
+  leaseAgeSeconds: Type.Optional(Type.Integer({ description: 'Seconds since its lease was last renewed, as etcd counts them.' })),
+  allocation: Type.Object({
+    vms: Type.Integer(), running: Type.Integer(), cpus: Type.Integer({ description: 'vCPUs of its running VMs.' }), memoryMiB: Type.Integer({ description: 'Memory of its running VMs.' }),
+  }),
+}, { $id: 'Node' });
+export type Node = Static<typeof Node>;

@@ -108,7 +108,12 @@ export async function restoreToNewVm(deps: RestoreDeps, repo: BackupRepository, 
  * Makes a new VM (stopped) from saved state: a qcow2 volume per disk that `writeDisk` fills,
  * the NVRAM, the TPM state, and the record, written last. `verb` names the act in messages.
  */
-export async function materializeVm(deps: RestoreDeps, src: VmSource, as: string | undefined, verb: string, writeDisk: (d: VmSource['disks'][number], vol: VolumeRecord) => Promise<void>): Promise<VmView> {
+export async function materializeVm(
+  deps: RestoreDeps, src: VmSource, as: string | undefined, verb: string,
+  writeDisk: (d: VmSource['disks'][number], vol: VolumeRecord) => Promise<void>,
+  /** Told of each volume made, before anything is written to it (an import records them: in-flight.ts). */
+  onVolume?: (vol: VolumeRecord, vm: string) => Promise<void>,
+): Promise<VmView> {
   const name = validateVmName(as ?? src.vm);
   if (await deps.store.getVm(name)) {
     throw new HangarError('VM_EXISTS', `A VM named "${name}" already exists: ${verb} with --as NEW${as ? ' and another name' : ''}, or delete it first.`);
@@ -133,6 +138,7 @@ export async function materializeVm(deps: RestoreDeps, src: VmSource, as: string
       const pool = d.pool && (await deps.storage.listPools()).some((p) => p.name === d.pool) ? d.pool : DEFAULT_POOL;
       const vol = await deps.storage.createVolume({ pool, name: `${name}-${d.id}`, format: 'qcow2', size: d.sizeBytes, ownedBy: name });
       created.push(vol);
+      await onVolume?.(vol, name);
       await writeDisk(d, vol);
       const disk = diskOf(d.id, vol, from?.bootIndex);
       spec.disks.push({ ...(from ? structuredClone(from) : {}), id: d.id, path: disk.path, format: 'qcow2', readOnly: false, volume: disk.volume! });
@@ -141,6 +147,7 @@ export async function materializeVm(deps: RestoreDeps, src: VmSource, as: string
       const nvram = await createNvram(deps.storage, spec);
       if (nvram) {
         created.push(nvram);
+        await onVolume?.(nvram, name);
         await writeFile(nvram.path, await src.nvram());
       }
     }

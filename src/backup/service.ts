@@ -31,6 +31,7 @@ import type { VmService, VmView } from '../vm/service.js';
 import { restoreDiskToVolume, restoreInPlace, restoreToNewVm } from './restore.js';
 import { restoreLive, resumeLiveRestores, type LiveRestoreDeps } from './live-restore.js';
 import { exportVm, importVm, sweepImportStaging, type ExportDeps, type ExportResult } from './vm-export.js';
+import { InFlight, removeLeftovers } from './in-flight.js';
 import { backupDisk } from './disk-stream.js';
 import { newBackupId, putFile, summary, type BackupManifest, type BackupSummary } from './manifest.js';
 import { collectGarbage, selectKept, verifyRepository, type Retention, type VerifyResult } from './maintenance.js';
@@ -38,6 +39,7 @@ import { NbdClient } from './nbd-client.js';
 import { bitmapName, bitmapsByNode, cleanupExport, isBackupBitmap, startExport, type BitmapInfo, type ExportDisk } from './qmp-export.js';
 import { BackupRepository, readKeyFile } from './repository.js';
 import { endOrphanStorageDaemons, startStorageDaemon } from './storage-daemon.js';
+import { killOrphanQemuImg } from '../util/orphans.js';
 
 export interface BackupRepoRecord {
   name: string;
@@ -88,11 +90,14 @@ export class BackupService {
   private readonly log: (msg: string) => void;
   /** Backups writing to each repository (-1: garbage collection runs there). */
   private readonly writers = new Map<string, number>();
+  /** Exports and imports in flight (`<data-dir>/in-flight`): what a killed daemon left goes at start. */
+  private readonly inFlight: InFlight;
 
   constructor(private readonly deps: BackupServiceDeps) {
     this.repos = deps.store.collection<BackupRepoRecord>('backup-repos');
     this.states = deps.store.collection<BackupStateRecord>('backup-state');
     this.log = deps.log ?? (() => {});
+    this.inFlight = new InFlight(join(dirname(deps.tpmRoot), 'in-flight'));
     // A deleted VM's bitmaps went with its disks: forget where they counted from.
     deps.events.subscribe((e) => {
       if (e.type !== 'vm.deleted' || !e.vm) return;
@@ -277,7 +282,7 @@ export class BackupService {
   private exportDeps(): ExportDeps {
     const { store, storage, vms, runDir, tpmRoot, tapFor } = this.deps;
     return {
-      store, storage, vms, runDir, tpmRoot, stagingRoot: join(dirname(tpmRoot), 'import'), ...(tapFor && { tapFor }),
+      store, storage, vms, runDir, tpmRoot, stagingRoot: join(dirname(tpmRoot), 'import'), inFlight: this.inFlight, ...(tapFor && { tapFor }),
       diskSizes: async (qmp, ids) => diskSizes(qmp, ids.map((id) => ({ id }))),
     };
   }
@@ -491,6 +496,7 @@ export class BackupService {
   async recover(): Promise<void> {
     await endOrphanStorageDaemons(this.deps.runDir, this.log);
     await sweepImportStaging(this.exportDeps().stagingRoot, Date.now() - performance.now());
+    await this.removeTransferLeftovers();
     for (const s of await this.states.list()) {
       if (!s.pending) continue;
       try {
@@ -518,6 +524,50 @@ export class BackupService {
         this.log(`${s.vm}: cleaning up a backup cut short failed: ${errorText(e)}`);
       }
     }
+  }
+
+  /**
+   * Exports and imports a killed daemon was in the middle of: their staging directories and
+   * copies (recorded, carrying the transfer's token) and the volumes of a VM an import never made.
+   */
+  private async removeTransferLeftovers(): Promise<void> {
+    const { store, storage } = this.deps;
+    await removeLeftovers(this.inFlight, {
+      volumeInUse: async (pool, name, vm) => {
+        const vol = (await storage.listVolumes(pool)).find((v) => v.name === name);
+        if (!vol) return true; // gone already: nothing to delete
+        if (await store.getVm(vm)) return true;
+        if (vol.attachedTo && (await store.getVm(vol.attachedTo))) return true;
+        return (await store.listVms()).some((r) => JSON.stringify(r.spec).includes(JSON.stringify(vol.path)));
+      },
+      deleteVolume: async (pool, name) => {
+        await storage.markAttached(pool, name, undefined);
+        await storage.deleteVolume(pool, name, { evenIfOwned: true });
+      },
+      endWriters: async (dir) => {
+        await killOrphanQemuImg(dir);
+      },
+      endLiveExport: async (vmId) => {
+        const rec = await store.getVmById(vmId);
+        if (!rec || (rec.state !== 'running' && rec.state !== 'paused')) return;
+        const cleanup = async (qmp: QmpClient | undefined) => {
+          if (qmp) await cleanupExport(qmp);
+          const dir = dirname(this.deps.vms.pathsOf(rec).qmpSocket);
+          for (const f of await readdir(dir).catch(() => [] as string[])) if (f.startsWith('hangar-backup')) await rm(join(dir, f), { force: true });
+        };
+        try {
+          // Under the VM's lock: no backup or export of it runs meanwhile.
+          await this.deps.vms.operate(rec.name, 'export-cleanup', async (h) => cleanup(await h.qmp()));
+        } catch (e) {
+          // The snapshot reconciliation after a restart holds the lock while it waits for
+          // Hangar's jobs in QEMU to end, and the export's fleecing job ends only when
+          // cancelled here: do it without the lock (as `recover` does for backups).
+          if (!(e instanceof HangarError && e.code === 'VM_BUSY' && e.details?.operation === 'snapshot-reconcile')) throw e;
+          await cleanup(this.deps.vms.monitor(rec.id));
+        }
+      },
+      log: this.log,
+    }).catch((e: unknown) => this.log(`removing what interrupted exports and imports left failed: ${errorText(e)}`));
   }
 
   private async forgetBitmapsOf(vmId: string, reason: string): Promise<void> {

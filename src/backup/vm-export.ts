@@ -9,18 +9,22 @@
  *   the guest runs on), a stopped VM's from its files (under the VM's operation lock);
  * - `nvram.raw`, `tpm/<file>`: when the VM has them.
  *
- * The archive is built next to FILE and becomes FILE by a rename: a failure leaves nothing.
+ * The archive is built in a staging directory next to FILE, `.<FILE>.<token>.export`, and
+ * becomes FILE by a rename: a failure leaves nothing, and what a killed daemon left goes at
+ * the next start (the staging directory is recorded before it is made: in-flight.ts).
  *
  * Import trusts nothing in the archive: the member list is checked first (only the names
  * above, no absolute path, no `..`), the members are extracted one by one by name into a
  * private directory and must be plain files, the JSON is checked, and each disk must be a
  * qcow2 of the declared size that refers to no other file (UNSAFE_IMAGE). The VM is then
  * made as a restore makes it (`materializeVm`): under its own name with its identity, or
- * `--as NAME` with a new one; a failure removes what was made.
+ * `--as NAME` with a new one; a failure removes what was made, and what a killed daemon left
+ * (volumes of a VM never made, a disk being copied in as `<volume>.<token>.import`) goes
+ * at the next start.
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { constants as fsConstants, existsSync } from 'node:fs';
 import { chmod, chown, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,6 +34,7 @@ import type { OperationContext } from '../operations/service.js';
 import type { QmpClient } from '../qmp/index.js';
 import type { VmService, VmView } from '../vm/service.js';
 import { materializeVm, type RestoreDeps } from './restore.js';
+import type { InFlight } from './in-flight.js';
 import { startExport } from './qmp-export.js';
 
 const run = promisify(execFile);
@@ -68,6 +73,8 @@ export interface ExportDeps extends RestoreDeps {
   /** Where an import extracts its archive (on the data directory's file system). */
   stagingRoot: string;
   diskSizes: (qmp: QmpClient, ids: string[]) => Promise<Map<string, number>>;
+  /** Records what an export or import makes, for the cleanup after a killed daemon. */
+  inFlight: InFlight;
 }
 
 function mustBeAbsolute(file: unknown, what: string): string {
@@ -128,10 +135,16 @@ export async function exportVm(deps: ExportDeps, vm: string, input: { file: stri
     if (!live && rec.state !== 'stopped' && rec.state !== 'crashed') {
       throw new HangarError('VM_STATE', `Cannot export VM "${vm}" while it is ${rec.state}: export it running, paused or stopped.`, { details: { state: rec.state } });
     }
-    const staging = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.export`);
-    const partial = `${file}.partial`;
-    await mkdir(join(staging, 'disks'), { recursive: true, mode: 0o700 });
+    const transfer = await deps.inFlight.begin('export', `${rec.name} to ${file}`);
+    const staging = await transfer.path('dir', (token) => join(dirname(file), `.${basename(file)}.${token}.export`));
+    // Not recursive: a directory there already is not ours.
+    await mkdir(staging, { mode: 0o700 }).catch(async (e: unknown) => {
+      await transfer.end();
+      throw e;
+    });
+    const partial = join(staging, 'archive.tar.partial');
     try {
+      await mkdir(join(staging, 'disks'), { mode: 0o700 });
       const disks: ExportManifest['disks'] = [];
       const progress = (i: number, pct: number) => ctx?.progress({ phase: `reading ${rec.spec.disks[i]!.id}`, percent: Math.floor((i * 100 + pct) / Math.max(1, rec.spec.disks.length) * 0.95) });
       const convert = async (i: number, src: string[], sizeBytes: number) => {
@@ -141,6 +154,7 @@ export async function exportVm(deps: ExportDeps, vm: string, input: { file: stri
       };
       if (live && rec.spec.disks.length) {
         const qmp = await h.qmp();
+        await transfer.live(rec.id);
         const sizes = await deps.diskSizes(qmp, rec.spec.disks.map((d) => d.id));
         const agent = rec.state === 'running' && (await deps.vms.agentPresent(rec)) ? deps.vms.agentFor(rec) : undefined;
         const session = await startExport(qmp, rec.spec.disks.map((d) => ({ node: d.id, sizeBytes: sizes.get(d.id)! })), {
@@ -185,16 +199,13 @@ export async function exportVm(deps: ExportDeps, vm: string, input: { file: stri
       const manifest: ExportManifest = { format: EXPORT_FORMAT, version: EXPORT_VERSION, createdAt: new Date().toISOString(), vm: rec.name, vmId: rec.id, spec: rec.spec, disks, nvram, tpm };
       await writeFile(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
       ctx?.progress({ phase: 'writing the archive', percent: 95 });
-      await rm(partial, { force: true });
       await runTool('tar', ['--create', '--format=gnu', '--file', partial, '--directory', staging, '--', ...members], undefined, ctx?.signal);
       await rename(partial, file);
       const size = (await stat(file)).size;
       return { vm: rec.name, file, sizeBytes: size, disks: disks.map((d) => ({ id: d.id, sizeBytes: d.sizeBytes })), live, durationMs: Math.round(performance.now() - t0) };
-    } catch (e) {
-      await rm(partial, { force: true }).catch(() => undefined);
-      throw e;
     } finally {
-      await rm(staging, { recursive: true, force: true });
+      // The marker stays if the staging directory does (the next start removes it).
+      if (await rm(staging, { recursive: true, force: true }).then(() => true, () => false)) await transfer.end();
     }
   });
 }
@@ -292,9 +303,10 @@ export async function importVm(deps: ExportDeps, input: { file: string; as?: str
     throw new HangarError('EXPORT_INVALID', `${file} is not a tar archive: ${errorText(e)}`);
   }
   const members = checkMembers(listing.split('\n').filter((l) => l !== ''));
+  const transfer = await deps.inFlight.begin('import', file);
   const staging = join(deps.stagingRoot, `import-${randomBytes(6).toString('hex')}`);
-  await mkdir(staging, { recursive: true, mode: 0o700 });
   try {
+    await mkdir(staging, { recursive: true, mode: 0o700 });
     const names = [MANIFEST, ...members.disks.map((d) => `disks/${d}.qcow2`), ...(members.nvram ? ['nvram.raw'] : []), ...members.tpm.map((t) => `tpm/${t}`)];
     ctx?.progress({ phase: 'extracting', percent: 5 });
     await runTool('tar', ['--extract', '--file', file, '--directory', staging, '--no-same-owner', '--no-same-permissions', '--', ...names], undefined, ctx?.signal);
@@ -324,11 +336,19 @@ export async function importVm(deps: ExportDeps, input: { file: string; as?: str
       await chmod(src, blank.mode & 0o7777);
       await rename(src, vol.path).catch(async (e: NodeJS.ErrnoException) => {
         if (e.code !== 'EXDEV') throw e;
-        await copyFile(src, `${vol.path}.import`);
-        await rename(`${vol.path}.import`, vol.path);
+        const tmp = await transfer.path('file', (token) => `${vol.path}.${token}.import`);
+        try {
+          await copyFile(src, tmp, fsConstants.COPYFILE_EXCL);
+          await rename(tmp, vol.path);
+        } catch (err) {
+          // EEXIST: a file of that name was there already, so it is not ours.
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await rm(tmp, { force: true }).catch(() => undefined);
+          throw err;
+        }
       });
-    });
+    }, (vol, vm) => transfer.volume({ pool: vol.pool, name: vol.name, vm }));
   } finally {
     await rm(staging, { recursive: true, force: true });
+    await transfer.end();
   }
 }

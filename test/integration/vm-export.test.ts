@@ -5,14 +5,15 @@
  * hashes as A's did, the EFI variable and the TPM NV index it wrote came along. `--as` makes
  * a second one with a new identity. Refused with nothing made: a relative path, an existing
  * file without --force, an archive with a `../x` member, one whose disk has a backing file,
- * and a name that is taken.
+ * and a name that is taken. A daemon killed (-9) while it exports the running VM leaves
+ * nothing once it is back: no staging directory, no fleecing in the guest's QEMU.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/contract/index.js';
-import { guestRun, TestDaemon, waitForGuestReady } from './harness.js';
+import { guestRun, sleep, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
 
 const VM = 'ex';
 const GUID = '5f2b6c1e-8a4d-4e3b-9c1a-0d2e3f4a5b6c';
@@ -64,6 +65,26 @@ async function footprint(d: TestDaemon): Promise<string> {
   const staging = join(d.dir, 'import');
   const left = existsSync(staging) ? readdirSync(staging) : [];
   return JSON.stringify({ vms, vols, left });
+}
+
+/** Files a live export makes in the guests' run directories (`hangar-backup-fleece-*`, the NBD socket). */
+function fleecing(d: TestDaemon): string[] {
+  const run = join(d.dir, 'run');
+  return readdirSync(run, { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)hangar-backup/.test(f));
+}
+
+/** Live qemu-img processes whose arguments name `path`. */
+function qemuImgOn(path: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (/qemu-img$/.test(argv[0] ?? '') && argv.some((a) => a.includes(path))) pids.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
 }
 
 /** Rebuilds the archive in `dir` with `edit` applied to its extracted members (python's tarfile for odd names). */
@@ -140,6 +161,38 @@ describe('vm export and import', () => {
     expect(r.stderr).toContain('FILE_EXISTS');
     expect(statSync(archive).mtimeMs).toBe(before);
   }, 400_000);
+
+  it('a daemon killed (-9) during an export of the running VM leaves nothing once it is back', async () => {
+    const target = join(a.dir, 'killed.tar');
+    await a.api.backups.exportVm(VM, { file: target, compress: true });
+    // Wait until the disk is being read from the guest's QEMU, then kill the daemon.
+    let staging = '';
+    const deadline = Date.now() + 60_000;
+    while (!staging) {
+      const s = readdirSync(a.dir).find((f) => f.startsWith('.killed.tar.') && f.endsWith('.export'));
+      if (s && existsSync(join(a.dir, s, 'disks')) && readdirSync(join(a.dir, s, 'disks')).length) staging = join(a.dir, s);
+      else if (Date.now() > deadline) throw new Error('the export never started reading the disk');
+      else await sleep(2);
+    }
+    await a.kill();
+    // What it left: the staging directory, the guest's fleecing files and export, the marker.
+    expect(existsSync(staging)).toBe(true);
+    expect(fleecing(a)).not.toEqual([]);
+    expect(readdirSync(join(a.dir, 'in-flight'))).toHaveLength(1);
+    await a.launch();
+    await waitFor('the leftovers gone', () => !existsSync(staging) && fleecing(a).length === 0 && readdirSync(join(a.dir, 'in-flight')).length === 0, 30_000, 100)
+      .catch((e: Error) => {
+        throw new Error(`${e.message}: staging ${existsSync(staging)}, fleecing ${fleecing(a).join(' ')}\n${a.daemonLog.slice(-3000)}`);
+      });
+    expect(readdirSync(a.dir).filter((f) => f.startsWith('.killed.tar') || f.startsWith('killed.tar'))).toEqual([]);
+    expect(qemuImgOn(staging)).toEqual([]);
+    expect((await a.vm(VM)).state).toBe('running');
+    expect(await guestRun(a, VM, 'echo ALIVE-$((2+4))')).toContain('ALIVE-6');
+    // The guest's QEMU exports nothing any more: the next live export sets its own up.
+    const r = await a.cli(['vm', 'export', VM, target, '--output', 'json'], undefined, 300_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fleecing(a)).toEqual([]);
+  }, 300_000);
 
   it('imports on another daemon under its own name (same identity); it boots there with the same disk, NVRAM and TPM state', async () => {
     const t0 = performance.now();

@@ -1,7 +1,8 @@
 /**
  * The web UI's backups (Debian's chromium, headless, against the real daemon and the tiny
  * guest): a repository made on the Backups page, a backup taken from the VM's Backups tab
- * (an operation followed to the end), listed, and restored to a new VM from the page.
+ * (an operation followed to the end), listed, and restored to a new VM from the page; a
+ * backup schedule made on that tab (a bad period refused and shown), listed, and deleted.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,4 +68,40 @@ describe('backups in the web UI', () => {
     await page.waitForSelector('[data-repo-message]:text-matches("all backups intact")');
     expect(pageErrors).toEqual([]);
   }, 120_000);
+
+  it('makes, lists and deletes a backup schedule on the VM\'s Backups tab', async () => {
+    await page.goto(`${base}/#/vms/bu/backups`);
+    await page.waitForSelector('.backup-schedules :text("No backup schedule.")');
+    // A bad period: refused by the daemon, its error shown, nothing made.
+    await page.fill('input[name=schedule-every]', '5x');
+    await page.click('button:text("Create schedule")');
+    expect(await (await page.waitForSelector('.backup-schedules [role=alert]')).getAttribute('data-code')).toBe('INVALID_SPEC');
+    expect(await d.api.backups.schedules()).toEqual([]);
+    await page.fill('input[name=schedule-every]', '6h');
+    await page.fill('input[name=schedule-at]', '02:00');
+    await page.selectOption('select[name=schedule-repo]', 'ui');
+    await page.fill('input[name=schedule-keepLast]', '3');
+    await page.fill('input[name=schedule-keepDaily]', '7');
+    await page.click('button:text("Create schedule")');
+    const row = await page.waitForSelector('tr[data-schedule=bu]');
+    expect(await page.$('.backup-schedules [role=alert]')).toBeNull();
+    const text = (await row.textContent())!;
+    expect(text).toContain('6h at 02:00 UTC');
+    expect(text).toContain('last 3, daily 7');
+    expect(await row.$eval('[data-last-run]', (e) => e.getAttribute('data-last-run'))).toBe('none');
+    const [s] = await d.api.backups.schedules();
+    expect(s).toMatchObject({ vm: 'bu', repo: 'ui', every: '6h', at: '02:00', keepLast: 3, keepDaily: 7 });
+    expect(s!.keepWeekly).toBeUndefined();
+    expect(['02', '08', '14', '20']).toContain(s!.nextRunAt.slice(11, 13));
+    // The form is gone while the VM has a schedule (one per VM); a dismissed confirm deletes nothing.
+    expect(await page.$('button:text("Create schedule")')).toBeNull();
+    page.once('dialog', (dlg) => void dlg.dismiss());
+    await page.click('tr[data-schedule=bu] button:text("Delete")');
+    expect(await d.api.backups.schedules()).toHaveLength(1);
+    page.once('dialog', (dlg) => void dlg.accept());
+    await page.click('tr[data-schedule=bu] button:text("Delete")');
+    await page.waitForSelector('.backup-schedules :text("No backup schedule.")');
+    expect(await d.api.backups.schedules()).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 30_000);
 });

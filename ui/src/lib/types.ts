@@ -24,6 +24,7 @@ export type Network = Schemas['Network'];
 export type Snapshot = Schemas['Snapshot'];
 export type Backup = Schemas['Backup'];
 export type BackupRepo = Schemas['BackupRepo'];
+export type BackupSchedule = Schemas['BackupSchedule'];
 export type Operation = Schemas['Operation'];
 export type MetricsPoint = Schemas['MetricsPoint'];
 export type MetricsReply = Reply<'/v1/vms/{name}/metrics', 'get'>;

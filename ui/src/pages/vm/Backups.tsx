@@ -1,6 +1,7 @@
-/** Backups of one VM: take one (an operation with progress), list them, restore one to a new VM. */
+/** Backups of one VM: take one (an operation with progress), list them, restore one to a new VM; its schedule. */
 import { useState, type FormEvent } from 'react';
 import { ErrorBox } from '../../components/ErrorBox';
+import { BackupSchedules } from './BackupSchedules';
 import { api, vmPath } from '../../lib/api';
 import { useEventListener } from '../../lib/events';
 import { bytes, time } from '../../lib/format';
@@ -72,6 +73,7 @@ export function Backups({ vm }: { vm: Vm }) {
           </tbody>
         </table>
       )}
+      <BackupSchedules vm={vm} repos={repos.data} />
     </div>
   );
 }

@@ -230,7 +230,7 @@ export class SnapshotService {
   /**
    * At daemon start, after adoption: a snapshot the previous daemon was taking (or deleting)
    * when it died may have been finished by QEMU or qemu-img but never recorded. Waits for
-   * Hangar's QMP jobs still running in adopted guests, then makes the disks agree with the
+   * Hangar's snapshot jobs (`hangar-snapshot-*`; a backup's fleecing job is the backup recovery's) still running in adopted guests, then makes the disks agree with the
    * tree: snapshots inside a VM's disks that the tree does not know are deleted, and tree
    * entries no disk holds any more are dropped. A VM is only locked when it needs this, so
    * requests right after a restart do not meet VM_BUSY. Logs (and skips) what it cannot fix.
@@ -253,7 +253,7 @@ export class SnapshotService {
     if (!live && rec.state !== 'stopped' && rec.state !== 'crashed') return false;
     const qmp = live ? this.vms.monitor(rec.id) : undefined;
     if (live && !qmp) return false;
-    if (qmp && (await qmp.execute<Array<{ id: string }>>('query-jobs')).some((j) => j.id.startsWith('hangar-'))) return true;
+    if (qmp && (await qmp.execute<Array<{ id: string }>>('query-jobs')).some((j) => j.id.startsWith('hangar-snapshot-'))) return true;
     const { orphans, gone } = diffTree(await this.tree(rec.name), await diskSnapshotNames(rec, qmp));
     return orphans.length > 0 || gone.length > 0;
   }
@@ -263,7 +263,7 @@ export class SnapshotService {
     const live = rec.state === 'running' || rec.state === 'paused';
     const qmp = live ? await h.qmp() : undefined;
     if (qmp) {
-      const ours = (await qmp.execute<Array<{ id: string }>>('query-jobs')).filter((j) => j.id.startsWith('hangar-'));
+      const ours = (await qmp.execute<Array<{ id: string }>>('query-jobs')).filter((j) => j.id.startsWith('hangar-snapshot-'));
       for (const job of ours) {
         const deadline = Date.now() + JOB_TIMEOUT_MS;
         for (;;) {

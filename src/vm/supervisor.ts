@@ -7,7 +7,7 @@ import { withShareSockets, type VmHardwareRuntime } from './virtiofs.js';
 import { accessSync, constants } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { errorText, HangarError } from '../errors/errors.js';
+import { errorText, HangarError, isHangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import { resolveAccel, type Accel, type HostCaps, type VmPaths } from '../model/spec.js';
 import type { VmState } from '../model/states.js';
@@ -416,6 +416,8 @@ export class QemuSupervisor {
       if (outcome && outcome !== 'requested-stop') this.deps.onUnrequestedExit(lv.name, outcome);
     } catch (e) {
       this.deps.log(`${lv.name}: recording the end of QEMU failed: ${errorText(e)}`);
+      // etcd out of reach: the end is recorded once it answers again, never forgotten.
+      if (isHangarError(e) && e.code === 'CLUSTER_STORE_UNAVAILABLE') this.recordEndLater(lv.name, exit ?? { code: null, signal: null });
     } finally {
       lv.markGone();
     }
@@ -429,6 +431,18 @@ export class QemuSupervisor {
       rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
       rm(lv.paths.spiceSocket!, { force: true }),
     ]).catch(() => undefined);
+  }
+
+  /** Retries recording a guest's end every 2 s until the store takes it (as `crashed` unless it was stopped meanwhile). */
+  private recordEndLater(name: string, exit: ExitInfo): void {
+    const timer = setTimeout(() => {
+      void (async () => {
+        const rec = await this.deps.records.find(name).catch(() => undefined);
+        if (!rec || !(rec.state === 'running' || rec.state === 'paused' || rec.state === 'stopping') || this.live.has(rec.id)) return;
+        await this.finishStopped(name, exit, 'crashed', `QEMU ended (${describeExit(exit)}) while the cluster store was out of reach`);
+      })().catch(() => this.recordEndLater(name, exit));
+    }, 2000);
+    timer.unref();
   }
 
   /** Records that QEMU has ended (no runtime any more) and says so on the event bus. */

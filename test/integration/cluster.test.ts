@@ -89,9 +89,14 @@ describe('cluster on etcd', () => {
     // Nothing was done that could not be recorded: both guests still run.
     expect(d.qemuPids().sort()).toEqual([pid, pidB].sort());
     expect((await d.vm('cl-b')).state).toBe('running');
+    // A guest that dies meanwhile is recorded once etcd answers again, not forgotten.
+    process.kill(pidB!, 'SIGKILL');
     await etcd.restart(0);
-    await waitFor('writes through etcd again', async () => (await d.cli(['vm', 'stop', 'cl-b', '--force'])).code === 0, 20_000, 500);
-    expect((await d.vm('cl-b')).state).toBe('stopped');
+    await waitFor('the dead guest recorded as crashed', async () => (await d.vm('cl-b')).state === 'crashed', 20_000, 200);
+    expect((await d.vm('cl-b')).stateReason).toContain('out of reach');
     expect((await d.vm('cl-a'))).toMatchObject({ state: 'running', pid });
+    const stopA = await d.cli(['vm', 'stop', 'cl-a', '--force']);
+    expect(stopA.code, stopA.stderr).toBe(0);
+    expect((await d.vm('cl-a')).state).toBe('stopped');
   });
 });

@@ -143,6 +143,8 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
 
   'GET /v1/cluster': viewer('global'),
   'POST /v1/cluster/init': admin,
+  'POST /v1/cluster/join-tokens': admin,
+  'POST /v1/cluster/join': admin,
   'GET /v1/nodes': viewer('host'),
   'GET /v1/tokens': admin,
   'POST /v1/tokens': admin,

@@ -22,6 +22,29 @@ export function addClusterCommands(program: Command, globals: Globals): void {
       print(render(g.output, s, () => `Node ${s.node} is the first node of cluster ${s.clusterId} (etcd ${s.etcd?.join(', ')}).\n`));
     });
 
+  cluster.command('add')
+    .description('Print a single-use join token (valid an hour) for a new node of this name')
+    .argument('<node>', "the new node's name")
+    .action(async (node: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const t = await g.client.cluster.addNode({ node });
+      if (g.output !== 'table') {
+        print(render(g.output, t, () => ''));
+        return;
+      }
+      print(`${t.token}\n`);
+      process.stderr.write(`On the new host, whose daemon runs: hangar cluster join <the line above>\nValid once, until ${t.expiresAt}, for node ${t.node} only.\n`);
+    });
+
+  cluster.command('join')
+    .description("Make this daemon's host a node of the cluster the token names (the host must have no VMs)")
+    .argument('<token>', 'the token `hangar cluster add NODE` printed on a member')
+    .action(async (token: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await g.client.cluster.join({ token });
+      print(render(g.output, s, () => `This host is node ${s.node} of cluster ${s.clusterId}.\n`));
+    });
+
   cluster.command('status')
     .description("This node's view of the cluster: single host, or its node name, etcd, connection and lease")
     .action(async (_o: unknown, cmd: Command) => {

@@ -48,6 +48,8 @@ const vmColumns = [
   { header: 'PID', value: (v: Vm) => v.pid },
   { header: 'IMAGE', value: (v: Vm) => v.image },
 ];
+/** In a cluster, `vm list` says which node each VM is on. */
+const nodeColumn = { header: 'NODE', value: (v: Vm) => v.node };
 
 function showVm(format: OutputFormat, v: Vm): void {
   print(
@@ -269,7 +271,7 @@ export function buildProgram(): Command {
     .action(async (o: { label: string[] }, cmd: Command) => {
       const g = globals(cmd);
       const vms = await g.client.vms.list(o.label.length ? { label: o.label } : {});
-      print(render(g.output, vms, () => renderTable(vms, vmColumns)));
+      print(render(g.output, vms, () => renderTable(vms, vms.some((v) => v.node) ? [...vmColumns.slice(0, 2), nodeColumn, ...vmColumns.slice(2)] : vmColumns)));
     });
 
   vm.command('show')

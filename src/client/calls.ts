@@ -177,6 +177,8 @@ export function clusterCalls(c: Caller) {
     status: () => c.call<wire.ClusterStatus>('GET', '/v1/cluster'),
     init: (body: wire.ClusterInitBody) => c.call<wire.ClusterStatus>('POST', '/v1/cluster/init', body),
     nodes: () => c.call<wire.Node[]>('GET', '/v1/nodes'),
+    addNode: (body: wire.JoinTokenBody) => c.call<wire.JoinTokenReply>('POST', '/v1/cluster/join-tokens', body),
+    join: (body: wire.ClusterJoinBody) => c.call<wire.ClusterStatus>('POST', '/v1/cluster/join', body),
   };
 }
 

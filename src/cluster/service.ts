@@ -13,6 +13,7 @@ import { COLLECTION_KINDS, type Store } from '../store/store.js';
 import { SwitchableStore } from '../store/switchable.js';
 import { checkNodeName, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_PREFIX, parseEtcdEndpoints, readClusterConfig, writeClusterConfig, type ClusterConfig } from './config.js';
 import { Membership, type NodeRecord, type NodeView } from './membership.js';
+import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
 
 export interface ClusterStatus {
   mode: 'single' | 'cluster';
@@ -94,6 +95,11 @@ export class ClusterService {
     await this.membership.start();
   }
 
+  /** This node's name in the cluster (undefined on a single host). */
+  get nodeName(): string | undefined {
+    return this.config?.node;
+  }
+
   status(): ClusterStatus {
     if (!this.config) return { mode: 'single', revision: this.store.revision() };
     const deadline = this.membership?.deadline();
@@ -129,7 +135,7 @@ export class ClusterService {
       await this.store.switchWith(async (old) => {
         etcdStore = await EtcdStore.open({ client, prefix, log: this.o.log });
         try {
-          await copyStore(old, etcdStore);
+          await copyStore(old, etcdStore, node);
           await client.put(`${prefix}cluster`, JSON.stringify({ ...meta, state: 'ready' } satisfies ClusterMeta));
           await writeClusterConfig(this.o.dataDir, config);
         } catch (e) {
@@ -145,6 +151,68 @@ export class ClusterService {
       this.client = client;
       this.etcdStore = etcdStore;
       this.o.log(`This node is now node "${node}" of cluster ${meta.id} on etcd at ${etcd.join(', ')}.`);
+      await this.start();
+      return this.status();
+    } catch (e) {
+      if (!this.config) client.close();
+      throw e;
+    }
+  }
+
+  /** A single-use token for a new node of this name (`cluster add`), valid an hour. */
+  async addNode(name: unknown): Promise<{ node: string; token: string; expiresAt: string }> {
+    if (!this.config) throw notInCluster();
+    const node = checkNodeName(name);
+    const leases = this.store.collection('node-leases');
+    if (await leases.get(node)) throw new HangarError('CLUSTER_EXISTS', `Node "${node}" is in the cluster and online: a new host needs another name.`);
+    const t = makeJoinToken({ clusterId: this.config.clusterId, etcd: this.config.etcd, prefix: this.config.prefix, node });
+    const tokens = this.store.collection<JoinTokenRecord>('join-tokens');
+    if (!(await tokens.create(node, t.record))) await tokens.update(node, t.record);
+    return { node, token: t.token, expiresAt: t.parsed.expiresAt };
+  }
+
+  /**
+   * Joins the cluster a token names: the token is checked and spent in one etcd
+   * transaction, then this daemon runs on etcd. Its own records are left behind (a joining
+   * host has no VMs), as with Incus.
+   */
+  async join(input: { token: unknown; name?: unknown }): Promise<ClusterStatus> {
+    if (this.config) throw new HangarError('CLUSTER_EXISTS', `This node is node "${this.config.node}" of cluster ${this.config.clusterId} already.`);
+    const t = parseJoinToken(input.token);
+    if (input.name !== undefined && checkNodeName(input.name) !== t.node) {
+      throw new HangarError('INVALID_SPEC', `The token is for node "${t.node}", not "${String(input.name)}".`, { details: { field: 'name' } });
+    }
+    const vms = await this.store.listVms();
+    if (vms.length) throw new HangarError('NODE_NOT_EMPTY', `This host has ${vms.length} VM(s) (${vms.slice(0, 3).map((v) => v.name).join(', ')}${vms.length > 3 ? '…' : ''}): a joining host must have none. Export them first (hangar vm export), or delete them.`);
+    const client = new EtcdClient({ endpoints: t.etcd, timeoutMs: this.o.etcdTimeoutMs ?? 3000 });
+    try {
+      const meta = JSON.parse((await client.range(`${t.prefix}cluster`)).kvs[0]?.value ?? '{}') as Partial<ClusterMeta>;
+      if (meta.id !== t.clusterId || meta.state !== 'ready') throw new HangarError('JOIN_TOKEN_INVALID', `etcd at ${client.endpointList} does not hold cluster ${t.clusterId}.`);
+      const key = `${t.prefix}c/join-tokens/${t.node}`;
+      const stored = (await client.range(key)).kvs[0];
+      const record = stored ? (JSON.parse(stored.value) as JoinTokenRecord) : undefined;
+      if (!stored || !tokenMatches(t, record)) throw new HangarError('JOIN_TOKEN_INVALID', `The join token for node "${t.node}" is unknown, used or expired: make a new one with \`hangar cluster add ${t.node}\`.`);
+      // Spent in the same step that checks it: a second join with it finds nothing.
+      const spent = await client.txn({ compare: [{ key, target: 'MOD', result: 'EQUAL', value: stored.modRevision }], success: [{ delete: { key } }] });
+      if (!spent.succeeded) throw new HangarError('JOIN_TOKEN_INVALID', `The join token for node "${t.node}" was used meanwhile.`);
+      const config: ClusterConfig = { etcd: t.etcd, node: t.node, prefix: t.prefix, leaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS, clusterId: t.clusterId };
+      let etcdStore: EtcdStore | undefined;
+      await this.store.switchWith(async () => {
+        etcdStore = await EtcdStore.open({ client, prefix: t.prefix, log: this.o.log });
+        const lease = await etcdStore.collection<{ ttlSeconds: number }>('node-leases').list();
+        config.leaseTtlSeconds = lease[0]?.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
+        try {
+          await writeClusterConfig(this.o.dataDir, config);
+        } catch (e) {
+          await etcdStore.close();
+          throw e;
+        }
+        return etcdStore;
+      });
+      this.config = config;
+      this.client = client;
+      this.etcdStore = etcdStore;
+      this.o.log(`This node joined cluster ${t.clusterId} as node "${t.node}".`);
       await this.start();
       return this.status();
     } catch (e) {
@@ -178,8 +246,9 @@ export class ClusterService {
 }
 
 /** Copies every VM and record of one store into another (an empty one). */
-async function copyStore(from: Store, to: Store): Promise<void> {
-  for (const vm of await from.listVms()) await to.createVm(vm);
+async function copyStore(from: Store, to: Store, node: string): Promise<void> {
+  // Every VM of the host is this node's.
+  for (const vm of await from.listVms()) await to.createVm({ ...vm, node });
   for (const kind of COLLECTION_KINDS) {
     const dest = to.collection(kind);
     for (const e of await from.collection(kind).entries()) await dest.create(e.key, e.record);

@@ -40,3 +40,17 @@ export const Node = Type.Object({
   }),
 }, { $id: 'Node' });
 export type Node = Static<typeof Node>;
+
+export const JoinTokenBody = Type.Object({ node: Type.String({ description: 'The name the new node will have.' }) }, strict);
+export type JoinTokenBody = Static<typeof JoinTokenBody>;
+export const JoinTokenReply = Type.Object({
+  node: Type.String(),
+  token: Type.String({ description: 'hjt1.…: single use, valid an hour; give it to `hangar cluster join` on the new host.' }),
+  expiresAt: Type.String(),
+});
+export type JoinTokenReply = Static<typeof JoinTokenReply>;
+export const ClusterJoinBody = Type.Object({
+  token: Type.String({ description: 'The token `hangar cluster add NODE` printed on a member.' }),
+  name: Type.Optional(Type.String({ description: "Must match the token's node name when given." })),
+}, strict);
+export type ClusterJoinBody = Static<typeof ClusterJoinBody>;

@@ -115,6 +115,7 @@ export const Vm = Type.Object(
     autostart: Type.Optional(Type.Object({ order: Type.Integer(), delaySeconds: Type.Integer() })),
     restart: Type.Object({ mode: Type.String(), maxRestarts: Type.Integer(), windowSeconds: Type.Integer() }),
     restartsInWindow: Type.Integer({ description: 'Automatic restarts within the restart window.' }),
+    node: Type.Optional(Type.String({ description: 'In a cluster: the node that holds and runs the VM.' })),
     forwards: Type.Array(Type.String()),
     project: Type.String(),
     nics: Type.Array(Type.Object({ id: Type.String(), kind: Type.String(), mac: Type.String(), network: Type.Optional(Type.String()) })),

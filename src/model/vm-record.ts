@@ -113,6 +113,8 @@ export interface VmStatus {
   liveRestore?: LiveRestoreMarker;
   /** Exit status of the last QEMU process, when known. */
   lastExit?: { code: number | null; signal: string | null; at: string };
+  /** In a cluster: the node that holds the VM and runs it (absent on a single host). */
+  node?: string;
   /** When this half was last written. */
   updatedAt: string;
   /** Store revision of this half's last write (etcd: the key's mod_revision). */
@@ -143,7 +145,7 @@ export interface VmRecord extends VmDesiredFields, VmStatusFields {
 /** The status fields, in the order the store writes them. Typed so that a field added to
  * VmStatus without being listed here does not compile. */
 const STATUS_KEYS = {
-  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, liveRestore: true, lastExit: true,
+  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, liveRestore: true, lastExit: true, node: true,
 } as const satisfies Record<keyof VmStatusFields, true>;
 export const VM_STATUS_KEYS = Object.keys(STATUS_KEYS) as (keyof VmStatusFields)[];
 

@@ -15,6 +15,8 @@ export class VmRecords {
     private readonly store: Pick<Store, 'getVm' | 'createVm' | 'updateVm'>,
     private readonly events: Pick<EventBus, 'publish'>,
     private readonly log: (msg: string) => void,
+    /** In a cluster: this node's name, written into each VM it creates. */
+    private readonly node: () => string | undefined = () => undefined,
   ) {}
 
   /** The record, or VM_NOT_FOUND. */
@@ -33,7 +35,8 @@ export class VmRecords {
     if (record.state !== 'stopped') {
       throw new HangarError('INTERNAL', `VM "${record.name}": a new record must start stopped, not ${record.state}.`, { details: { to: record.state } });
     }
-    await this.store.createVm(record);
+    const node = this.node();
+    await this.store.createVm(node === undefined ? record : { ...record, node });
   }
 
   /**

@@ -59,6 +59,8 @@ export type { VmView } from './view.js';
 export type { VmOperation };
 
 export interface VmServiceDeps {
+  /** In a cluster: this node's name (VMs of other nodes are not touched here); undefined on a single host. */
+  node?: () => string | undefined;
   store: Store;
   storage: StorageService;
   /** Absent where the host has no usable cpu cgroup controller. */
@@ -134,9 +136,10 @@ export class VmService {
     const { store, events } = deps;
     this.log = deps.log ?? (() => {});
     const log = this.log;
-    const listVms = () => store.listVms();
+    // This node's VMs (host resources, policies); the API lists every node's.
+    const listVms = async () => (await store.listVms()).filter((r) => this.isLocal(r));
     const paths = (rec: Pick<VmRecord, 'id'>) => vmPaths(deps.runDir, deps.logDir, rec);
-    this.records = new VmRecords(store, events, log);
+    this.records = new VmRecords(store, events, log, () => deps.node?.());
     this.listCache = new VmListCache(store, { generation: () => this.adoptionGeneration, isAdopting: (name) => this.adoptions.has(name) });
     this.guestFiles = new GuestFiles({ records: this.records, listVms, storage: deps.storage, ...(deps.networks && { networks: deps.networks }), ...(deps.guestUsers && { guestUsers: deps.guestUsers }), log });
     if (deps.tpm) this.tpm = new VmTpm({ ...(deps.tpm.swtpmBinary !== undefined && { binary: deps.tpm.swtpmBinary }), stateRoot: deps.tpm.stateRoot, runDir: deps.runDir, log });
@@ -644,7 +647,8 @@ export class VmService {
    * is never killed: it is marked `unknown` with the reason.
    */
   async adoptAll(): Promise<void> {
-    const active = (await this.deps.store.listVms()).filter((r) => isActive(r.state));
+    // Only this node's guests: another node's run elsewhere (or on this host under that node).
+    const active = (await this.deps.store.listVms()).filter((r) => isActive(r.state) && this.isLocal(r));
     // Each VM is marked as being adopted at once (the API may answer meanwhile), and unmarked when its own adoption ends.
     const done = new Map<string, () => void>();
     for (const rec of active) this.adoptions.set(rec.name, new Promise<void>((resolve) => done.set(rec.name, resolve)));
@@ -659,6 +663,12 @@ export class VmService {
     });
     // swtpm processes no adopted guest uses (a daemon killed between starting swtpm and QEMU).
     if (this.tpm) await this.tpm.sweepOrphans((await this.deps.store.listVms()).filter((r) => isActive(r.state))).catch((e: unknown) => this.log(`ending orphan swtpm processes failed: ${errorText(e)}`));
+  }
+
+  /** The VM is this node's (always, on a single host). */
+  isLocal(rec: VmRecord): boolean {
+    const self = this.deps.node?.();
+    return rec.node === undefined || self === undefined || rec.node === self;
   }
 
   /** Lets go of every guest without touching it (the daemon is shutting down). */
@@ -681,6 +691,7 @@ export class VmService {
       // Nothing is done to a guest that the store could not then record (etcd out of reach).
       await this.deps.store.assertWritable?.();
       const rec = await this.records.get(name);
+      if (!this.isLocal(rec)) throw onOtherNode(rec);
       assertSavedVmAllows(name, rec.state, op);
       return await fn(rec);
     } finally {
@@ -733,4 +744,9 @@ function withFirmwareAndTpmDefaults(input: CreateVmInput): CreateVmInput {
   const secureBoot = input.secureBoot ?? (firmware === 'uefi' && input.firmware === undefined ? p.secureBoot : undefined);
   const tpm = input.tpm ?? p.tpm;
   return { ...input, ...(firmware !== undefined && { firmware }), ...(secureBoot !== undefined && { secureBoot }), ...(tpm !== undefined && { tpm }) };
+}
+
+/** A VM another node of the cluster holds: acted on there (until requests are carried to it). */
+function onOtherNode(rec: VmRecord): HangarError {
+  return new HangarError('VM_ON_OTHER_NODE', `VM "${rec.name}" is on node "${rec.node}": send the request to that node's API.`, { details: { node: rec.node } });
 }

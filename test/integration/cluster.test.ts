@@ -5,11 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
-import { TestDaemon, waitFor, waitForGuestReady } from './harness.js';
+import { sleep, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
 
 let etcd: TestEtcd;
 let d: TestDaemon;
 let other: TestDaemon;
+let third: TestDaemon | undefined;
 
 beforeAll(async () => {
   etcd = await startEtcd();
@@ -23,6 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.cleanup();
   await other?.cleanup();
+  await third?.cleanup();
   await etcd?.stop();
 });
 
@@ -65,12 +67,43 @@ describe('cluster on etcd', () => {
     expect(JSON.parse((await other.cli(['cluster', 'status', '-o', 'json'])).stdout)).toMatchObject({ mode: 'single' });
   });
 
+  it('a second host joins with a single-use token; each node runs its own VMs, and says where the others are', async () => {
+    expect((await d.cli(['cluster', 'add', 'Bad_Name'])).stderr).toContain('INVALID_SPEC');
+    expect((await other.cli(['cluster', 'join', 'hjt1.garbage'])).stderr).toContain('INVALID_SPEC');
+    const add = await d.cli(['cluster', 'add', 'n2']);
+    expect(add.code, add.stderr).toBe(0);
+    const token = add.stdout.trim();
+    const joined = await other.cli(['cluster', 'join', token, '-o', 'json']);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect(JSON.parse(joined.stdout)).toMatchObject({ mode: 'cluster', node: 'n2', leaseTtlSeconds: 3 });
+    // Single use: a third host cannot join with it.
+    third = await TestDaemon.start();
+    expect((await third.cli(['cluster', 'join', token])).stderr).toContain('JOIN_TOKEN_INVALID');
+    expect(JSON.parse((await third.cli(['cluster', 'status', '-o', 'json'])).stdout)).toMatchObject({ mode: 'single' });
+    await waitFor('both nodes online', async () => {
+      const nodes = JSON.parse((await other.cli(['node', 'list', '-o', 'json'])).stdout) as { name: string; state: string }[];
+      return nodes.map((n) => `${n.name}:${n.state}`).join(' ') === 'n1:online n2:online';
+    }, 10_000);
+    // A VM made on n2 is n2's: n1 lists it with its node, and leaves it to n2.
+    const c = await other.cli(['vm', 'create', 'cl-c', '--memory', '128M', '--start']);
+    expect(c.code, c.stderr).toBe(0);
+    expect(await d.vm('cl-c')).toMatchObject({ node: 'n2', state: 'running' });
+    expect((await d.cli(['vm', 'list'])).stdout).toMatch(/cl-c\s+running\s+n2/);
+    const stop = await d.cli(['vm', 'stop', 'cl-c']);
+    expect(stop.stderr).toContain('VM_ON_OTHER_NODE');
+    expect((await other.vm('cl-c')).state).toBe('running');
+  });
+
   it('a killed daemon comes back on etcd and re-adopts its guests', async () => {
+    const pidC = (await other.vm('cl-c')).pid;
     const pid = (await d.vm('cl-a')).pid;
     await d.kill('SIGKILL');
     await d.launch();
     expect(JSON.parse((await d.cli(['cluster', 'status', '-o', 'json'])).stdout)).toMatchObject({ mode: 'cluster', node: 'n1' });
     expect(await d.vm('cl-a')).toMatchObject({ state: 'running', pid });
+    // n2's guest was none of n1's business.
+    expect(await d.vm('cl-c')).toMatchObject({ state: 'running', pid: pidC, node: 'n2' });
+    expect(other.qemuPids()).toEqual([pidC]);
     await waitFor('the node online again', async () => {
       const nodes = JSON.parse((await d.cli(['node', 'list', '-o', 'json'])).stdout) as { state: string }[];
       return nodes[0]?.state === 'online';
@@ -82,7 +115,7 @@ describe('cluster on etcd', () => {
     const pidB = (await d.vm('cl-b')).pid;
     await etcd.kill(0);
     expect((await d.vm('cl-a')).state).toBe('running');
-    expect((await d.api.vms.list()).length).toBe(2);
+    expect((await d.api.vms.list()).length).toBe(3);
     const stop = await d.cli(['vm', 'stop', 'cl-b', '--force']);
     expect(stop.code).not.toBe(0);
     expect(stop.stderr).toContain('CLUSTER_STORE_UNAVAILABLE');
@@ -91,6 +124,7 @@ describe('cluster on etcd', () => {
     expect((await d.vm('cl-b')).state).toBe('running');
     // A guest that dies meanwhile is recorded once etcd answers again, not forgotten.
     process.kill(pidB!, 'SIGKILL');
+    await sleep(2000); // the daemon notices the death while etcd is still away
     await etcd.restart(0);
     await waitFor('the dead guest recorded as crashed', async () => (await d.vm('cl-b')).state === 'crashed', 20_000, 200);
     expect((await d.vm('cl-b')).stateReason).toContain('out of reach');

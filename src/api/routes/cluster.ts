@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HangarError } from '../../errors/errors.js';
 import type { ApiDeps } from '../server.js';
-import { ClusterInitBody, ClusterStatus, Node } from '../../contract/index.js';
+import { ClusterInitBody, ClusterJoinBody, ClusterStatus, JoinTokenBody, JoinTokenReply, Node } from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' }, 503: { $ref: 'Error#' } } as const;
 
@@ -26,6 +26,22 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
       },
     },
     async (req) => cluster().init(req.body),
+  );
+  app.post<{ Body: JoinTokenBody }>(
+    '/v1/cluster/join-tokens',
+    { schema: { tags: ['cluster'], summary: 'A single-use join token (valid an hour) for a new node of this name (`hangar cluster add NODE`)', body: JoinTokenBody, response: { 201: JoinTokenReply, ...errors } } },
+    async (req, reply) => reply.status(201).send(await cluster().addNode(req.body.node)),
+  );
+  app.post<{ Body: ClusterJoinBody }>(
+    '/v1/cluster/join',
+    {
+      schema: {
+        tags: ['cluster'],
+        summary: 'Join the cluster a join token names (this host must have no VMs); the token is spent',
+        body: ClusterJoinBody, response: { 200: { $ref: 'ClusterStatus#' }, ...errors },
+      },
+    },
+    async (req) => cluster().join(req.body),
   );
   app.get('/v1/nodes', { schema: { tags: ['cluster'], summary: 'The nodes of the cluster, with state, capacity, allocation, labels and lease age', response: { 200: { type: 'array', items: { $ref: 'Node#' } }, ...errors } } }, async () =>
     cluster().nodes(),

@@ -36,7 +36,7 @@ import type { PeerService } from '../migration/peers.js';
 import { registerNetworkRoutes } from './routes/networks.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerTokenRoutes } from './routes/tokens.js';
-import { registerClusterRoutes } from './routes/cluster.js';
+import { registerClusterRoutes, registerForwarding } from './routes/cluster.js';
 import type { ClusterService } from '../cluster/service.js';
 import { registerConsoleRoutes, type DisplayConsoles } from './routes/consoles.js';
 import { parseConsolePath } from '../contract/consoles.js';
@@ -144,6 +144,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerAuth(app, deps.auth);
   instrumentApi(app, deps);
   registerAuditHooks(app, deps.audit);
+  registerForwarding(app, deps);
 
   // A POST without a body (`curl -X POST …/stop`) means "no options": validate it as {}.
   app.addHook('preValidation', async (req) => {

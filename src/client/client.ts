@@ -82,6 +82,16 @@ export class ApiClient implements Caller {
   }
 
   /**
+   * One request whose answer is passed on as it came (status and JSON body), errors included:
+   * what a cluster node uses to carry a request to the node that runs the VM.
+   */
+  async relay(method: string, path: string, body: unknown, headers: Record<string, string>, opts: CallOptions = {}): Promise<{ status: number; body: unknown }> {
+    const base = await this.target();
+    const res = await this.send({ ...base, headers: { ...base.headers, ...headers } }, method, path, body, opts.timeoutMs);
+    return { status: res.status, body: res.text.length ? safeJson(res.text) : undefined };
+  }
+
+  /**
    * Opens (and, over TLS, verifies) the connection now for one later request: a caller on a
    * deadline (a live migration's `finish`) pays the handshake in advance.
    */
@@ -100,6 +110,13 @@ export class ApiClient implements Caller {
   }
 
   private async callWith<T>(base: RequestOptions, method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
+    const res = await this.send(base, method, path, body, timeoutMs);
+    const parsed: unknown = res.text.length ? safeJson(res.text) : undefined;
+    if (res.status >= 400) throw toHangarError(res.status, parsed);
+    return parsed as T;
+  }
+
+  private async send(base: RequestOptions, method: string, path: string, body: unknown, timeoutMs: number | undefined): Promise<{ status: number; text: string }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
@@ -125,9 +142,7 @@ export class ApiClient implements Caller {
       if (timeoutMs !== undefined) req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.end(payload);
     });
-    const parsed: unknown = res.text.length ? safeJson(res.text) : undefined;
-    if (res.status >= 400) throw toHangarError(res.status, parsed);
-    return parsed as T;
+    return res;
   }
 
   /**

@@ -12,6 +12,8 @@ export interface NodeRecord {
   name: string;
   /** The API's TLS address other nodes and clients reach it at (host:port), when it listens. */
   address?: string;
+  /** SHA-256 fingerprint of its TLS certificate: what other nodes pin when they call it. */
+  fingerprint?: string;
   cpus: number;
   memoryMiB: number;
   cpuOvercommit: number;

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { ApiClient } from '../client/client.js';
 import { EtcdClient } from '../etcd/client.js';
 import { HangarError, errorText } from '../errors/errors.js';
 import { EtcdStore } from '../store/etcd.js';
@@ -54,7 +55,15 @@ interface ClusterMeta {
   state: 'initializing' | 'ready';
 }
 
+/** What the daemon's API layer gives the cluster (set at start, used at init and join too). */
+export interface NodeApi {
+  fingerprint?: string;
+  createNodeToken?: (name: string) => Promise<string>;
+}
+
 export class ClusterService {
+  private api?: NodeApi;
+  private nodeToken?: string;
   private config?: ClusterConfig;
   private client?: EtcdClient;
   private etcdStore?: EtcdStore;
@@ -86,13 +95,48 @@ export class ClusterService {
     return service;
   }
 
-  /** Starts this node's lease (in a cluster). */
-  async start(): Promise<void> {
+  /**
+   * Starts this node's lease (in a cluster). `api` is what the daemon's TLS listener and
+   * tokens give: its certificate's fingerprint, and a way to make the admin token nodes
+   * call each other with (made once, at init).
+   */
+  async start(api?: NodeApi): Promise<void> {
+    if (api) this.api = api;
     if (!this.config || !this.client) return;
     this.membership = new Membership(this.client, this.store, {
-      prefix: this.config.prefix, ttlSeconds: this.config.leaseTtlSeconds, self: { name: this.config.node, ...this.o.self }, log: this.o.log,
+      prefix: this.config.prefix, ttlSeconds: this.config.leaseTtlSeconds, log: this.o.log,
+      self: { name: this.config.node, ...this.o.self, ...(this.api?.fingerprint && { fingerprint: this.api.fingerprint }) },
     });
     await this.membership.start();
+    this.nodeToken = (await this.client.range(`${this.config.prefix}cluster-node-token`)).kvs[0]?.value;
+  }
+
+  /**
+   * Carries an API request to the node that holds the VM, over its TLS listener (its
+   * certificate pinned by the fingerprint it published), with the cluster's node token.
+   * The answer comes back as the node gave it.
+   */
+  async forward(node: string, method: string, url: string, body: unknown, actor: string): Promise<{ status: number; body: unknown }> {
+    if (!this.config) throw notInCluster();
+    const rec = await this.store.collection<NodeRecord>('nodes').get(node);
+    const online = await this.store.collection('node-leases').get(node);
+    if (!rec?.address || !rec.fingerprint || !this.nodeToken) {
+      throw new HangarError('VM_ON_OTHER_NODE', `The VM is on node "${node}", which has no TLS listener (start its daemon with --listen): send the request to it directly.`, { details: { node } });
+    }
+    if (!online) throw new HangarError('NODE_UNREACHABLE', `The VM is on node "${node}", which is offline (its lease expired).`, { details: { node } });
+    const client = new ApiClient({ url: `https://${rec.address}`, token: this.nodeToken, trust: { kind: 'fingerprint', fingerprint: rec.fingerprint } });
+    try {
+      return await client.relay(method, url, body, { 'x-hangar-forwarded-by': this.config.node, 'x-hangar-forwarded-for': actor }, { timeoutMs: 120_000 });
+    } catch (e) {
+      throw new HangarError('NODE_UNREACHABLE', `Node "${node}" (${rec.address}) did not answer: ${errorText(e)}`, { details: { node }, cause: e });
+    }
+  }
+
+  /** Makes the admin token nodes call each other with, once per cluster (kept in etcd). */
+  private async makeNodeToken(prefix: string, client: EtcdClient, clusterId: string): Promise<void> {
+    if (!this.api?.createNodeToken) return;
+    const token = await this.api.createNodeToken(`cluster-nodes-${clusterId.slice(0, 8)}`);
+    await client.put(`${prefix}cluster-node-token`, token);
   }
 
   /** This node's name in the cluster (undefined on a single host). */
@@ -151,6 +195,7 @@ export class ClusterService {
       this.client = client;
       this.etcdStore = etcdStore;
       this.o.log(`This node is now node "${node}" of cluster ${meta.id} on etcd at ${etcd.join(', ')}.`);
+      await this.makeNodeToken(prefix, client, meta.id);
       await this.start();
       return this.status();
     } catch (e) {

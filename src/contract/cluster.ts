@@ -26,6 +26,7 @@ export const Node = Type.Object({
   name: Type.String(),
   state: Type.Union([Type.Literal('online'), Type.Literal('offline')], { description: 'online while its lease is alive in etcd.' }),
   address: Type.Optional(Type.String({ description: 'Its TLS API address (host:port), when it listens.' })),
+  fingerprint: Type.Optional(Type.String({ description: "SHA-256 fingerprint of its TLS certificate (what other nodes pin)." })),
   cpus: Type.Integer(),
   memoryMiB: Type.Integer(),
   cpuOvercommit: Type.Number(),

@@ -160,7 +160,11 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const socketAccess = await secureSocket(config.socket, config.runDir, (m) => logger.warn(m));
   if (tls) logger.info({ listen: tls.addresses, fingerprint: tls.fingerprint, cert: tls.certFile, certificate: tls.origin }, `TLS API listening on ${tls.addresses.join(', ')}; certificate SHA-256 ${tls.fingerprint}`);
   await events.publish('daemon.started', undefined, { pid: process.pid, version: VERSION, accel: config.accel });
-  await cluster.start();
+  await cluster.start({
+    ...(tls && { fingerprint: tls.fingerprint }),
+    // Nodes call each other with an admin token made once per cluster (its secret kept in etcd).
+    createNodeToken: async (name) => (await auth.tokens.create({ name, role: 'admin' })).token,
+  });
   sampler.start();
   // What needs every guest re-adopted first, in the background.
   void adopted.then(

@@ -4,7 +4,7 @@
  * re-adopts; while etcd is down reads answer and writes fail with CLUSTER_STORE_UNAVAILABLE.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
+import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
 import { sleep, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
 
 let etcd: TestEtcd;
@@ -14,8 +14,9 @@ let third: TestDaemon | undefined;
 
 beforeAll(async () => {
   etcd = await startEtcd();
-  d = await TestDaemon.start();
-  other = await TestDaemon.start();
+  // TLS listeners: nodes carry requests to each other over them.
+  d = await TestDaemon.start({ args: ['--listen', `127.0.0.1:${await freePort()}`] });
+  other = await TestDaemon.start({ args: ['--listen', `127.0.0.1:${await freePort()}`] });
   const r = await d.cli(['vm', 'create', 'cl-a', '--memory', '128M', '--start']);
   expect(r.code, r.stderr).toBe(0);
   expect((await d.cli(['vm', 'create', 'cl-b', '--memory', '128M'])).code).toBe(0);
@@ -84,14 +85,23 @@ describe('cluster on etcd', () => {
       const nodes = JSON.parse((await other.cli(['node', 'list', '-o', 'json'])).stdout) as { name: string; state: string }[];
       return nodes.map((n) => `${n.name}:${n.state}`).join(' ') === 'n1:online n2:online';
     }, 10_000);
-    // A VM made on n2 is n2's: n1 lists it with its node, and leaves it to n2.
+    // A VM made on n2 is n2's: n1 lists it with its node, and carries requests about it to n2.
     const c = await other.cli(['vm', 'create', 'cl-c', '--memory', '128M', '--start']);
     expect(c.code, c.stderr).toBe(0);
     expect(await d.vm('cl-c')).toMatchObject({ node: 'n2', state: 'running' });
     expect((await d.cli(['vm', 'list'])).stdout).toMatch(/cl-c\s+running\s+n2/);
-    const stop = await d.cli(['vm', 'stop', 'cl-c']);
-    expect(stop.stderr).toContain('VM_ON_OTHER_NODE');
-    expect((await other.vm('cl-c')).state).toBe('running');
+    const stop = await d.cli(['vm', 'stop', 'cl-c', '--force']);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect((await other.vm('cl-c')).state).toBe('stopped');
+    expect(other.qemuPids()).toEqual([]);
+    const start = await d.cli(['vm', 'start', 'cl-c']);
+    expect(start.code, start.stderr).toBe(0);
+    const shown = await d.vm('cl-c');
+    expect(shown).toMatchObject({ state: 'running', node: 'n2' });
+    expect(other.qemuPids()).toEqual([shown.pid]);
+    // Errors come back as the owner gave them.
+    const pause = await d.cli(['vm', 'resume', 'cl-c']);
+    expect(pause.stderr).toContain('VM_STATE');
   });
 
   it('a killed daemon comes back on etcd and re-adopts its guests', async () => {

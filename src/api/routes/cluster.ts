@@ -47,3 +47,26 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
     cluster().nodes(),
   );
 }
+
+/** Routes about one VM that stay on the node asked (their answer is a stream of this host's, or a token for it). */
+const NOT_FORWARDED = new Set(['/v1/vms/:name/console-tokens']);
+
+/**
+ * One API: a request about a VM another node holds is carried to that node, and its answer
+ * passed back as it came. Runs after authentication and validation here (the caller's
+ * role and project are checked where it called); a request already carried is never carried again.
+ */
+export function registerForwarding(app: FastifyInstance, deps: ApiDeps): void {
+  app.addHook('preHandler', async (req, reply) => {
+    const cluster = deps.cluster;
+    const self = cluster?.nodeName;
+    const url = req.routeOptions.url;
+    if (!cluster || !self || !url?.startsWith('/v1/vms/:name') || NOT_FORWARDED.has(url) || req.headers['x-hangar-forwarded-by']) return;
+    const name = (req.params as { name?: unknown }).name;
+    if (typeof name !== 'string') return;
+    const rec = await deps.store.getVm(name);
+    if (!rec?.node || rec.node === self) return;
+    const out = await cluster.forward(rec.node, req.method, req.url, req.body, req.auditActor);
+    return reply.code(out.status).header('x-hangar-node', rec.node).send(out.body);
+  });
+}

@@ -145,6 +145,7 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/cluster/init': admin,
   'POST /v1/cluster/join-tokens': admin,
   'POST /v1/cluster/join': admin,
+  'POST /v1/cluster/placement': operator('vm-create'),
   'GET /v1/nodes': viewer('host'),
   'GET /v1/tokens': admin,
   'POST /v1/tokens': admin,

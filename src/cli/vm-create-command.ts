@@ -8,7 +8,7 @@ import { HangarError } from '../errors/errors.js';
 import { parseNumaText } from '../model/placement.js';
 import type { ApiClient } from '../client/index.js';
 import type { CreateVmBody, Vm } from '../contract/index.js';
-import type { OutputFormat } from './output.js';
+import { render, renderTable, type OutputFormat } from './output.js';
 import { addIdentityFlags, identityBody, type IdentityFlags } from './clone-flags.js';
 import { addFirmwareFlags, firmwareBody, type FirmwareFlags } from './firmware-flags.js';
 import { addMediaFlags, mediaBody, type MediaFlags } from './media-flags.js';
@@ -111,10 +111,13 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .option('--pin-iothreads <cpus>', 'host CPUs for the I/O threads')
     .option('--iothreads <n>', 'I/O threads for the disks (assigned round-robin)', intOption('--iothreads'))
     .option('--hostdev <address>', 'pass a host PCI device through with VFIO (repeatable), e.g. 0000:01:00.0', collect, [])
-    .option('--start', 'start it right away'));
+    .option('--start', 'start it right away')
+    .option('--target <node>', 'in a cluster: the node to create it on, or @label / @label=value (default: the node with the most free capacity)')
+    .option('--dry-run', 'in a cluster: say where it would be placed, create nothing')
+    .option('--explain', 'with --dry-run: why each node was chosen or ruled out'));
   addTpmFlags(create);
   create
-    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; dryRun?: boolean; explain?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: CreateVmBody = { name, ...(o.image !== undefined && { image: o.image }), ...mediaBody(o) };
       if (o.forward.length) body.forwards = o.forward;
@@ -137,8 +140,29 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
       if (o.cpuLimit !== undefined) body.cpuLimit = o.cpuLimit;
       if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
       Object.assign(body, placementBody(o), identityBody(o), firmwareBody(o), tpmBody(o), hardwareBody(o));
+      if (o.target !== undefined) body.target = o.target;
+      if (o.dryRun) {
+        await printPlacement(g, body, o.explain === true);
+        return;
+      }
       const v = await g.client.vms.create(body);
       if (g.output === 'table') print(`VM ${v.name} created (${v.state}).\n${(v.hardware?.notes ?? []).map((n) => `note: ${n}\n`).join('')}`);
       else showVm(g.output, v);
     });
+}
+
+/** `vm create --dry-run [--explain]`: where the VM would go in the cluster, and why. */
+async function printPlacement(g: { output: OutputFormat; client: ApiClient }, body: CreateVmBody, explain: boolean): Promise<void> {
+  const status = await g.client.cluster.status();
+  if (status.mode === 'single') {
+    print(render(g.output, { chosen: null, lines: [] }, () => 'This host is not in a cluster: the VM would be created here.\n'));
+    return;
+  }
+  const p = await g.client.cluster.placement({ ...(body.cpus !== undefined && { cpus: body.cpus }), ...(body.memory !== undefined && { memory: body.memory }), ...(body.target !== undefined && { target: body.target }) });
+  print(render(g.output, p, () => `VM ${body.name} would be created on node ${p.chosen}.\n${explain ? renderTable(p.lines, [
+    { header: 'NODE', value: (l) => (l.node === p.chosen ? `${l.node} *` : l.node) },
+    { header: 'ELIGIBLE', value: (l) => (l.eligible ? 'yes' : 'no') },
+    { header: 'SCORE', value: (l) => l.score },
+    { header: 'WHY', value: (l) => l.reasons.join('; ') },
+  ]) : ''}`));
 }

@@ -178,6 +178,7 @@ export function clusterCalls(c: Caller) {
     init: (body: wire.ClusterInitBody) => c.call<wire.ClusterStatus>('POST', '/v1/cluster/init', body),
     nodes: () => c.call<wire.Node[]>('GET', '/v1/nodes'),
     addNode: (body: wire.JoinTokenBody) => c.call<wire.JoinTokenReply>('POST', '/v1/cluster/join-tokens', body),
+    placement: (body: wire.PlacementBody) => c.call<wire.PlacementReply>('POST', '/v1/cluster/placement', body),
     join: (body: wire.ClusterJoinBody) => c.call<wire.ClusterStatus>('POST', '/v1/cluster/join', body),
   };
 }

@@ -14,6 +14,8 @@ import { COLLECTION_KINDS, type Store } from '../store/store.js';
 import { SwitchableStore } from '../store/switchable.js';
 import { checkNodeName, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_PREFIX, parseEtcdEndpoints, readClusterConfig, writeClusterConfig, type ClusterConfig } from './config.js';
 import { Membership, type NodeRecord, type NodeView } from './membership.js';
+import { checkTarget, place, type NodeLoad, type PlacementResult } from './placement.js';
+import { parseMemoryMiB } from '../model/validate.js';
 import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
 
 export interface ClusterStatus {
@@ -54,6 +56,16 @@ interface ClusterMeta {
   createdBy: string;
   state: 'initializing' | 'ready';
 }
+
+/** A create's claim on a node, until its VM exists (or RESERVATION_MS pass). */
+interface Reservation {
+  node: string;
+  cpus: number;
+  memoryMiB: number;
+  expiresAt: string;
+}
+
+const RESERVATION_MS = 120_000;
 
 /** What the daemon's API layer gives the cluster (set at start, used at init and join too). */
 export interface NodeApi {
@@ -130,6 +142,66 @@ export class ClusterService {
     } catch (e) {
       throw new HangarError('NODE_UNREACHABLE', `Node "${node}" (${rec.address}) did not answer: ${errorText(e)}`, { details: { node }, cause: e });
     }
+  }
+
+  /**
+   * Places a new VM: picks a node (placement.ts) and, unless `dryRun`, reserves its vCPUs
+   * and memory there until the VM exists. Placements are serialized by one etcd key (each
+   * reservation is written only if nobody placed anything since the state it was decided
+   * on), so concurrent creates never overfill a node.
+   */
+  async place(input: { cpus?: unknown; memory?: unknown; target?: unknown }, o: { vm?: string; dryRun?: boolean } = {}): Promise<PlacementResult> {
+    if (!this.config || !this.client || !this.etcdStore) throw notInCluster();
+    const cpus = input.cpus ?? 1;
+    if (typeof cpus !== 'number' || !Number.isInteger(cpus) || cpus < 1) throw new HangarError('INVALID_SPEC', `cpus must be a whole number of vCPUs, not ${String(cpus)}.`, { details: { field: 'cpus' } });
+    const req = { cpus, memoryMiB: parseMemoryMiB(input.memory ?? 256), ...(input.target !== undefined && { target: checkTarget(input.target) }) };
+    const prefix = this.config.prefix;
+    const epochKey = `${prefix}c/placement/epoch`;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const epoch = await this.store.collection<{ n: number }>('placement').entry('epoch');
+      const result = place(req, await this.loads());
+      if (!result.chosen) {
+        throw new HangarError('HOST_CAPACITY', `No node can take a VM of ${req.cpus} vCPU(s) and ${req.memoryMiB} MiB${req.target ? ` on ${req.target}` : ''}: ${result.lines.map((l) => `${l.node}: ${l.reasons.join(', ')}`).join('; ')}.`, { details: { placement: result.lines } });
+      }
+      if (o.dryRun || !o.vm) return result;
+      const reservation: Reservation = { node: result.chosen, cpus: req.cpus, memoryMiB: req.memoryMiB, expiresAt: new Date(Date.now() + RESERVATION_MS).toISOString() };
+      const r = await this.client.txn({
+        compare: [epoch ? { key: epochKey, target: 'MOD', result: 'EQUAL', value: epoch.revision } : { key: epochKey, target: 'CREATE', result: 'EQUAL', value: 0 }],
+        success: [{ put: { key: epochKey, value: JSON.stringify({ n: (epoch?.record.n ?? 0) + 1 }) } }, { put: { key: `${prefix}c/reservations/${o.vm}`, value: JSON.stringify(reservation) } }],
+      });
+      await this.etcdStore.caughtUp(r.revision);
+      if (r.succeeded) return result;
+    }
+    throw new HangarError('CONFLICT', 'Placement kept losing to other creates: try again.');
+  }
+
+  /** Frees a create's reservation (its VM exists now, or the create failed). */
+  async release(vm: string): Promise<void> {
+    await this.store.collection('reservations').delete(vm).catch(() => undefined);
+  }
+
+  /** Each node with what it holds and has reserved. */
+  private async loads(): Promise<NodeLoad[]> {
+    const [nodes, leases, vms, reservations] = await Promise.all([
+      this.store.collection<NodeRecord>('nodes').list(),
+      this.store.collection('node-leases').entries(),
+      this.store.listVms(),
+      this.store.collection<Reservation>('reservations').entries(),
+    ]);
+    const online = new Set(leases.map((l) => l.key));
+    const names = new Set(vms.map((v) => v.name));
+    const now = Date.now();
+    return nodes.map((node) => {
+      const held = vms.filter((v) => v.node === node.name);
+      const pending = reservations.filter((r) => r.record.node === node.name && !names.has(r.key) && Date.parse(r.record.expiresAt) > now).map((r) => r.record);
+      return {
+        node, online: online.has(node.name),
+        committed: {
+          cpus: held.reduce((s, v) => s + v.spec.cpus, 0) + pending.reduce((s, r) => s + r.cpus, 0),
+          memoryMiB: held.reduce((s, v) => s + v.spec.memoryMiB, 0) + pending.reduce((s, r) => s + r.memoryMiB, 0),
+        },
+      };
+    });
   }
 
   /** Makes the admin token nodes call each other with, once per cluster (kept in etcd). */

@@ -55,3 +55,23 @@ export const ClusterJoinBody = Type.Object({
   name: Type.Optional(Type.String({ description: "Must match the token's node name when given." })),
 }, strict);
 export type ClusterJoinBody = Static<typeof ClusterJoinBody>;
+
+export const PlacementBody = Type.Object({
+  cpus: Type.Optional(Type.Integer({ description: 'vCPUs (default 1).' })),
+  memory: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'MiB, or a size such as "2G" (default 256 MiB).' })),
+  target: Type.Optional(Type.String({ description: 'A node name, or @label / @label=value.' })),
+}, strict);
+export type PlacementBody = Static<typeof PlacementBody>;
+export const PlacementLine = Type.Object({
+  node: Type.String(),
+  eligible: Type.Boolean(),
+  reasons: Type.Array(Type.String(), { description: 'Why it was ruled out, or what it has free.' }),
+  score: Type.Optional(Type.Number({ description: '0-1: the share of vCPUs and memory left free after the VM lands (equal weights); the highest wins.' })),
+  freeCpus: Type.Integer(),
+  freeMemoryMiB: Type.Integer(),
+});
+export const PlacementReply = Type.Object({
+  chosen: Type.Optional(Type.String()),
+  lines: Type.Array(PlacementLine),
+});
+export type PlacementReply = Static<typeof PlacementReply>;

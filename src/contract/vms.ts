@@ -48,6 +48,7 @@ const PolicyFields = {
 export const CreateVmBody = Type.Object(
   {
     name: Type.String({ description: '1-63 letters, digits or hyphens, starting with a letter (pattern ^[a-zA-Z][a-zA-Z0-9-]{0,62}$).' }),
+    target: Type.Optional(Type.String({ description: 'In a cluster: the node to create it on, or @label / @label=value for any node with that label (default: the node with the most free capacity).' })),
     image: Type.Optional(Type.String({ description: 'Image to boot; see GET /v1/images. Default `tiny` (none with iso, or with a boot order naming network).' })),
     cpus: Type.Optional(Type.Integer({ description: 'vCPUs, 1-288. Default 1.' })),
     memory: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'MiB as a number, or a size such as "256M" or "2G". Default 256 MiB.' })),

@@ -203,7 +203,7 @@ export class EtcdStore implements Store {
   }
 
   /** Waits until the mirror has seen this revision (a node reads its own writes). */
-  private caughtUp(revision: number): Promise<void> {
+  caughtUp(revision: number): Promise<void> {
     if (revision <= this.rev || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

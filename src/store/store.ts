@@ -85,8 +85,8 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export const COLLECTION_KINDS = ['pools', 'volumes', 'images', 'operations', 'snapshots', 'networks', 'projects', 'tokens', 'peers', 'backup-repos', 'backup-state', 'backup-schedules', 'nodes', 'node-leases', 'join-tokens'] as const;
-/** `nodes`, `node-leases` and `join-tokens` exist only in a cluster (src/cluster). */
+export const COLLECTION_KINDS = ['pools', 'volumes', 'images', 'operations', 'snapshots', 'networks', 'projects', 'tokens', 'peers', 'backup-repos', 'backup-state', 'backup-schedules', 'nodes', 'node-leases', 'join-tokens', 'placement', 'reservations'] as const;
+/** `nodes`, `node-leases`, `join-tokens`, `placement` and `reservations` exist only in a cluster (src/cluster). */
 export type CollectionKind = (typeof COLLECTION_KINDS)[number];
 
 /** What a change feed entry is about: a VM's desired half (`vm`), its status half

@@ -15,8 +15,9 @@ let third: TestDaemon | undefined;
 beforeAll(async () => {
   etcd = await startEtcd();
   // TLS listeners: nodes carry requests to each other over them.
-  d = await TestDaemon.start({ args: ['--listen', `127.0.0.1:${await freePort()}`] });
-  other = await TestDaemon.start({ args: ['--listen', `127.0.0.1:${await freePort()}`] });
+  // Capacity told apart by overcommit (both nodes are this host): n1 4 vCPUs, n2 6.
+  d = await TestDaemon.start({ args: ['--listen', `127.0.0.1:${await freePort()}`, '--cpu-overcommit', '2'] });
+  other = await TestDaemon.start({ args: ['--listen', `127.0.0.1:${await freePort()}`, '--cpu-overcommit', '3'] });
   const r = await d.cli(['vm', 'create', 'cl-a', '--memory', '128M', '--start']);
   expect(r.code, r.stderr).toBe(0);
   expect((await d.cli(['vm', 'create', 'cl-b', '--memory', '128M'])).code).toBe(0);
@@ -102,6 +103,33 @@ describe('cluster on etcd', () => {
     // Errors come back as the owner gave them.
     const pause = await d.cli(['vm', 'resume', 'cl-c']);
     expect(pause.stderr).toContain('VM_STATE');
+  });
+
+  it('places new VMs by free capacity, explains why, honours --target, and never overfills a node under concurrent creates', async () => {
+    // Held now: n1 cl-a + cl-b (2 of 4 vCPUs), n2 cl-c (1 of 6).
+    const explain = await d.cli(['vm', 'create', 'pl-x', '--dry-run', '--explain']);
+    expect(explain.code, explain.stderr).toBe(0);
+    expect(explain.stdout).toMatch(/would be created on node n2/);
+    expect(explain.stdout).toMatch(/n1\s+yes\s+[\d.]+\s+2 of 4 vCPUs/);
+    expect(await d.api.vms.list()).toHaveLength(3); // nothing made
+    const big = await d.cli(['vm', 'create', 'pl-big', '--cpus', '8', '--memory', '128M']);
+    expect(big.stderr).toContain('HOST_CAPACITY');
+    expect(big.stderr).toMatch(/n1: 2 of 4 vCPUs free, 8 asked/);
+    const pinned = await d.cli(['vm', 'create', 'pl-t', '--memory', '128M', '--target', 'n1']);
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(await d.vm('pl-t')).toMatchObject({ node: 'n1' });
+    expect((await d.cli(['vm', 'create', 'pl-u', '--target', 'n9'])).stderr).toContain('HOST_CAPACITY');
+    // Free now: n1 1, n2 5. Eight creates at once through both nodes: six fit, two are refused, no node overfilled.
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? other : d).cli(['vm', 'create', `pl-${i}`, '--memory', '128M'])));
+    expect(results.filter((r) => r.code === 0)).toHaveLength(6);
+    for (const r of results.filter((x) => x.code !== 0)) expect(r.stderr).toContain('HOST_CAPACITY');
+    const vms = await d.api.vms.list();
+    const used = (node: string) => vms.filter((v) => v.node === node).reduce((sum, v) => sum + v.cpus, 0);
+    expect(used('n1')).toBe(4);
+    expect(used('n2')).toBe(6);
+    // The ones placed on n2 are n2's: they exist in its data dir.
+    for (const v of vms.filter((x) => x.name.startsWith('pl-') && x.node === 'n2')) expect((await other.vm(v.name)).node).toBe('n2');
+    for (const v of vms.filter((x) => x.name.startsWith('pl-'))) expect((await d.cli(['vm', 'delete', v.name])).code).toBe(0);
   });
 
   it('a killed daemon comes back on etcd and re-adopts its guests', async () => {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HangarError } from '../../errors/errors.js';
 import type { ApiDeps } from '../server.js';
-import { ClusterInitBody, ClusterJoinBody, ClusterStatus, JoinTokenBody, JoinTokenReply, Node } from '../../contract/index.js';
+import { ClusterInitBody, ClusterJoinBody, ClusterStatus, JoinTokenBody, JoinTokenReply, Node, PlacementBody, PlacementReply, type CreateVmBody } from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' }, 503: { $ref: 'Error#' } } as const;
 
@@ -43,6 +43,11 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
     },
     async (req) => cluster().join(req.body),
   );
+  app.post<{ Body: PlacementBody }>(
+    '/v1/cluster/placement',
+    { schema: { tags: ['cluster'], summary: 'Where a VM of this size would be placed, and why each node was chosen or ruled out (nothing is reserved): `vm create --dry-run --explain`', body: PlacementBody, response: { 200: PlacementReply, ...errors } } },
+    async (req) => cluster().place(req.body, { dryRun: true }),
+  );
   app.get('/v1/nodes', { schema: { tags: ['cluster'], summary: 'The nodes of the cluster, with state, capacity, allocation, labels and lease age', response: { 200: { type: 'array', items: { $ref: 'Node#' } }, ...errors } } }, async () =>
     cluster().nodes(),
   );
@@ -61,7 +66,23 @@ export function registerForwarding(app: FastifyInstance, deps: ApiDeps): void {
     const cluster = deps.cluster;
     const self = cluster?.nodeName;
     const url = req.routeOptions.url;
-    if (!cluster || !self || !url?.startsWith('/v1/vms/:name') || NOT_FORWARDED.has(url) || req.headers['x-hangar-forwarded-by']) return;
+    if (!cluster || !self || req.headers['x-hangar-forwarded-by']) return;
+    if (url === '/v1/vms' && req.method === 'POST') {
+      // A new VM goes where placement says, its capacity reserved there until it exists.
+      const body = req.body as CreateVmBody;
+      const placed = await cluster.place(body, { vm: body.name });
+      if (placed.chosen === self) {
+        reply.raw.once('finish', () => void cluster.release(body.name));
+        return;
+      }
+      try {
+        const out = await cluster.forward(placed.chosen!, req.method, req.url, body, req.auditActor);
+        return await reply.code(out.status).header('x-hangar-node', placed.chosen!).send(out.body);
+      } finally {
+        await cluster.release(body.name);
+      }
+    }
+    if (!url?.startsWith('/v1/vms/:name') || NOT_FORWARDED.has(url)) return;
     const name = (req.params as { name?: unknown }).name;
     if (typeof name !== 'string') return;
     const rec = await deps.store.getVm(name);

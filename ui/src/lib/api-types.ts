@@ -143,6 +143,8 @@ export interface paths {
                     "application/json": {
                         /** @description 1-63 letters, digits or hyphens, starting with a letter (pattern ^[a-zA-Z][a-zA-Z0-9-]{0,62}$). */
                         name: string;
+                        /** @description In a cluster: the node to create it on, or @label / @label=value for any node with that label (default: the node with the most free capacity). */
+                        target?: string;
                         /** @description Image to boot; see GET /v1/images. Default `tiny` (none with iso, or with a boot order naming network). */
                         image?: string;
                         /** @description vCPUs, 1-288. Default 1. */
@@ -6627,6 +6629,119 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ClusterStatus"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cluster/placement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Where a VM of this size would be placed, and why each node was chosen or ruled out (nothing is reserved): `vm create --dry-run --explain` */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description vCPUs (default 1). */
+                        cpus?: number;
+                        /** @description MiB, or a size such as "2G" (default 256 MiB). */
+                        memory?: number | string;
+                        /** @description A node name, or @label / @label=value. */
+                        target?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            chosen?: string;
+                            lines: {
+                                node: string;
+                                eligible: boolean;
+                                /** @description Why it was ruled out, or what it has free. */
+                                reasons: string[];
+                                /** @description 0-1: the share of vCPUs and memory left free after the VM lands (equal weights); the highest wins. */
+                                score?: number;
+                                freeCpus: number;
+                                freeMemoryMiB: number;
+                            }[];
+                        };
                     };
                 };
                 /** @description Every error has this shape. */

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeRecord } from './membership.js';
+import { checkTarget, place, type NodeLoad } from './placement.js';
+
+const node = (name: string, cpus: number, memoryMiB: number, labels: Record<string, string> = {}): NodeRecord => ({
+  name, cpus, memoryMiB, cpuOvercommit: 1, memoryOvercommit: 1, labels, joinedAt: 't', version: 'v',
+});
+const load = (n: NodeRecord, cpus: number, memoryMiB: number, online = true): NodeLoad => ({ node: n, online, committed: { cpus, memoryMiB } });
+
+describe('placement', () => {
+  it('picks the node with the most free capacity left, and says why the others were not', () => {
+    const r = place({ cpus: 1, memoryMiB: 1024 }, [load(node('a', 4, 8192), 3, 1024), load(node('b', 4, 8192), 1, 1024), load(node('c', 4, 8192), 0, 0, false)]);
+    expect(r.chosen).toBe('b');
+    expect(r.lines.map((l) => [l.node, l.eligible])).toEqual([['a', true], ['b', true], ['c', false]]);
+    expect(r.lines[2]!.reasons).toEqual(['offline']);
+    expect(r.lines[1]!.score).toBeGreaterThan(r.lines[0]!.score!);
+  });
+
+  it('rules out nodes short of vCPUs or memory, counting overcommit', () => {
+    const over = { ...node('a', 2, 1024), cpuOvercommit: 2 };
+    const r = place({ cpus: 3, memoryMiB: 512 }, [load(over, 0, 768), load(node('b', 2, 4096), 0, 0)]);
+    expect(r.chosen).toBeUndefined();
+    expect(r.lines[0]!.reasons).toEqual(['256 of 1024 MiB free, 512 asked']);
+    expect(r.lines[1]!.reasons).toEqual(['2 of 2 vCPUs free, 3 asked']);
+  });
+
+  it('honours a target node or label', () => {
+    const nodes = [load(node('a', 8, 8192, { rack: 'x' }), 0, 0), load(node('b', 8, 8192, { rack: 'y', ssd: '' }), 4, 4096)];
+    expect(place({ cpus: 1, memoryMiB: 1, target: 'b' }, nodes).chosen).toBe('b');
+    expect(place({ cpus: 1, memoryMiB: 1, target: '@rack=y' }, nodes).chosen).toBe('b');
+    expect(place({ cpus: 1, memoryMiB: 1, target: '@ssd' }, nodes).chosen).toBe('b');
+    expect(place({ cpus: 1, memoryMiB: 1, target: '@rack=z' }, nodes).lines[0]!.reasons).toEqual(['label rack=x, not z']);
+    expect(place({ cpus: 1, memoryMiB: 1, target: 'c' }, nodes).chosen).toBeUndefined();
+  });
+
+  it('refuses a target that is neither a node name nor a label', () => {
+    for (const bad of ['', 'Bad_Name', '@', '@a b', 7]) expect(() => checkTarget(bad)).toThrow(expect.objectContaining({ code: 'INVALID_SPEC' }));
+    expect(checkTarget('@rack=b')).toBe('@rack=b');
+  });
+});

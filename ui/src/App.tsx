@@ -1,4 +1,4 @@
-/** Sign-in, then the pages (hash routes): #/, #/vms, #/vms/NAME/TAB, #/images, #/volumes, #/backups, #/networks. */
+/** Sign-in, then the pages (hash routes): #/, #/vms, #/vms/NAME/TAB, #/images, #/volumes, #/backups, #/networks, #/nodes. */
 import { useEffect, useState } from 'react';
 import { ApiError, setUnauthenticatedHandler, tokenStore } from './lib/api';
 import { EventsProvider } from './lib/events';
@@ -12,6 +12,7 @@ import { Images } from './pages/Images';
 import { Volumes } from './pages/Volumes';
 import { BackupRepos } from './pages/BackupRepos';
 import { Networks } from './pages/Networks';
+import { Nodes } from './pages/Nodes';
 
 export function App() {
   const [signedIn, setSignedIn] = useState(() => tokenStore.get() !== null);
@@ -43,7 +44,8 @@ export function App() {
         {section === 'volumes' && <Volumes />}
         {section === 'backups' && <BackupRepos />}
         {section === 'networks' && <Networks />}
-        {!['', 'vms', 'images', 'volumes', 'backups', 'networks'].includes(section) && <p>No page here. <a href="#/">Dashboard</a></p>}
+        {section === 'nodes' && <Nodes />}
+        {!['', 'vms', 'images', 'volumes', 'backups', 'networks', 'nodes'].includes(section) && <p>No page here. <a href="#/">Dashboard</a></p>}
       </Layout>
     </EventsProvider>
   );

@@ -3,7 +3,7 @@ import type { ReactNode } from 'react';
 import { useEvents } from '../lib/events';
 import { href } from '../lib/router';
 
-const NAV: [string, string][] = [['', 'Dashboard'], ['vms', 'Virtual machines'], ['images', 'Images'], ['volumes', 'Volumes'], ['backups', 'Backups'], ['networks', 'Networks']];
+const NAV: [string, string][] = [['', 'Dashboard'], ['vms', 'Virtual machines'], ['images', 'Images'], ['volumes', 'Volumes'], ['backups', 'Backups'], ['networks', 'Networks'], ['nodes', 'Nodes']];
 
 export function Layout({ section, onSignOut, children }: { section: string; onSignOut: () => void; children: ReactNode }) {
   const { connected } = useEvents();

@@ -68,3 +68,13 @@ export function useAction(): { busy: boolean; error: ApiError | undefined; run<T
   }, []);
   return { busy, error, run, clear: () => setError(undefined) };
 }
+
+/** Calls `fn` every `ms` while the page is shown (for what no event announces, such as node leases). */
+export function useInterval(fn: () => void, ms: number): void {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    const t = setInterval(() => ref.current(), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+}

@@ -30,3 +30,5 @@ export type MetricsPoint = Schemas['MetricsPoint'];
 export type MetricsReply = Reply<'/v1/vms/{name}/metrics', 'get'>;
 export type SettingsReply = Reply<'/v1/vms/{name}', 'patch'>;
 export type Peer = Schemas['Peer'];
+export type ClusterStatus = Schemas['ClusterStatus'];
+export type ClusterNode = Schemas['Node'];

@@ -14,6 +14,8 @@ export function VmList() {
   const vms = useVmList();
   const [creating, setCreating] = useState(false);
   const starting = useAction();
+  // In a cluster each VM belongs to a node: the column shows only then.
+  const showNode = vms.data?.some((v) => v.node !== undefined) ?? false;
   return (
     <section>
       <div className="title-row">
@@ -26,7 +28,7 @@ export function VmList() {
       {vms.data && vms.data.length > 0 && (
         <table className="vms">
           <thead>
-            <tr><th>name</th><th>state</th><th>CPUs</th><th>memory</th><th>image</th><th>project</th><th>actions</th></tr>
+            <tr><th>name</th><th>state</th><th>CPUs</th><th>memory</th><th>image</th><th>project</th>{showNode && <th>node</th>}<th>actions</th></tr>
           </thead>
           <tbody>
             {vms.data.map((vm) => (
@@ -37,6 +39,7 @@ export function VmList() {
                 <td>{mib(vm.live?.memory ?? vm.memory)}</td>
                 <td>{vm.image ?? '–'}</td>
                 <td>{vm.project}</td>
+                {showNode && <td data-field="node">{vm.node ?? '–'}</td>}
                 <td><VmActions vm={vm} compact /></td>
               </tr>
             ))}

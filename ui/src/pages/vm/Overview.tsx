@@ -8,6 +8,7 @@ export function Overview({ vm }: { vm: Vm }) {
     ...(vm.migratedTo ? [['Moved to', `${vm.migratedTo.peer} (${vm.migratedTo.url}) at ${time(vm.migratedTo.at)}`] as [string, string]] : []),
     ...(vm.liveRestore ? [['Live restore', `${vm.liveRestore.state === 'copying' ? 'copying the disks from' : 'FAILED: disks incomplete, from'} backup ${vm.liveRestore.backup} (${vm.liveRestore.repo})${vm.liveRestore.error ? `: ${vm.liveRestore.error}` : ''}`] as [string, string]] : []),
     ...(vm.migration ? [['Migration', `${vm.migration.role} ${vm.migration.role === 'outgoing' ? 'to' : 'from'} ${vm.migration.peer}, since ${time(vm.migration.startedAt)}`] as [string, string]] : []),
+    ...(vm.node ? [['Node', vm.node] as [string, string]] : []),
     ['QEMU pid', vm.pid !== undefined ? String(vm.pid) : '–'],
     ['Started', time(vm.startedAt)],
     ['vCPUs', `${vm.live?.cpus ?? vm.cpus} (max ${vm.maxCpus})`],

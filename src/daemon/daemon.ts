@@ -108,12 +108,14 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const peers = new PeerService(store, events);
   const migrations = new LiveMigrationService(vms, storage, peers, events, (m) => logger.info(m));
   const auth = createAuthContext({ store, projects, storage, operations });
+  // This node's guests (in a cluster the store holds every node's).
+  const localVms = async () => (await store.listVms()).filter((r) => vms.isLocal(r));
   const sampler = new MetricsSampler(
-    { listVms: () => store.listVms(), monitor: (id) => vms.monitor(id) },
+    { listVms: localVms, monitor: (id) => vms.monitor(id) },
     { intervalSeconds: config.metricsInterval, historySeconds: config.metricsHistory, log: (f, m) => logger.warn(f, m) },
   );
   const prometheus = new PrometheusMetrics({
-    listVms: () => store.listVms(), sampler, host, version: VERSION,
+    listVms: localVms, sampler, host, version: VERSION, cluster,
     backups: { last: (vm) => lastBackups.get(vm), schedules: () => backupSchedules.states() },
   });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });

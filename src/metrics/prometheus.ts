@@ -30,6 +30,11 @@ export interface PrometheusDeps {
   /** prom-client's process_* and nodejs_* metrics (default true; off in tests for stable output). */
   processMetrics?: boolean;
   procRoot?: string;
+  /** In a cluster: this node's view and the node list (absent: no cluster series). */
+  cluster?: {
+    status(): { mode: string; connected?: boolean; leaseDeadline?: string };
+    nodes(): Promise<Array<{ name: string; state: string; leaseAgeSeconds?: number; allocation: { cpus: number; memoryMiB: number; running: number } }>>;
+  };
   /** Backups: each VM's newest (kept in memory) and its schedule (absent: no backup series). */
   backups?: {
     last(vm: string): { time: number; readBytes: number; storedBytes: number } | undefined;
@@ -90,6 +95,12 @@ export class PrometheusMetrics {
       backupStored: vmGauge<VmLabels>('hangar_vm_backup_last_stored_bytes', 'Bytes the VM\'s newest backup newly stored in its repository (after deduplication and compression).', ['vm']),
       scheduleNext: vmGauge<VmLabels>('hangar_vm_backup_schedule_next_run_timestamp_seconds', 'When the VM\'s backup schedule runs next (unix time); absent without a schedule.', ['vm']),
       scheduleOk: vmGauge<VmLabels>('hangar_vm_backup_schedule_last_run_success', 'The last run of the VM\'s backup schedule: 1 succeeded, 0 failed; absent before its first run.', ['vm']),
+      nodeUp: vmGauge<'node'>('hangar_cluster_node_up', 'In a cluster: 1 while the node\'s lease is alive in etcd, else 0.', ['node']),
+      nodeLeaseAge: vmGauge<'node'>('hangar_cluster_node_lease_age_seconds', 'In a cluster: seconds since the node\'s lease was last renewed, as etcd counts them.', ['node']),
+      nodeVcpus: vmGauge<'node'>('hangar_cluster_node_allocated_vcpus', 'In a cluster: vCPUs of the VMs running on the node.', ['node']),
+      nodeMemory: vmGauge<'node'>('hangar_cluster_node_allocated_memory_bytes', 'In a cluster: memory of the VMs running on the node.', ['node']),
+      storeConnected: vmGauge<never>('hangar_cluster_store_connected', 'In a cluster: 1 while this node follows etcd, 0 while etcd is out of reach.', []),
+      leaseLeft: vmGauge<never>('hangar_cluster_lease_remaining_seconds', 'In a cluster: seconds until this node\'s own lease runs out unless renewed.', []),
       sampleTime: vmGauge<VmLabels>('hangar_vm_sample_timestamp_seconds', 'When the VM\'s runtime values above were sampled (unix time).', ['vm']),
 
       hostCpus: new Gauge({ name: 'hangar_host_cpus', help: 'Host CPUs.', registers: r }),
@@ -170,6 +181,7 @@ export class PrometheusMetrics {
     const { memoryMiB, memoryOvercommit, reservedMemoryMiB = 0 } = this.deps.host;
     if (memoryOvercommit !== undefined) m.hostMemCapacity.set(Math.floor(Math.max(0, memoryMiB - reservedMemoryMiB) * memoryOvercommit) * MiB);
 
+    await this.exportCluster();
     const sampler = this.deps.sampler;
     m.samplerInterval.set(sampler?.enabled ? sampler.intervalSeconds : 0);
     if (sampler) {
@@ -178,6 +190,21 @@ export class PrometheusMetrics {
       setCounter(m.samplerSamples, {}, sampler.stats.samples);
       setCounter(m.samplerSkipped, {}, sampler.stats.skipped);
       setCounter(m.samplerErrors, {}, sampler.stats.errors);
+    }
+  }
+
+  private async exportCluster(): Promise<void> {
+    const c = this.deps.cluster;
+    const status = c?.status();
+    if (!c || status?.mode !== 'cluster') return;
+    const m = this.m;
+    m.storeConnected.set(status.connected ? 1 : 0);
+    if (status.leaseDeadline) m.leaseLeft.set(Math.max(0, (Date.parse(status.leaseDeadline) - Date.now()) / 1000));
+    for (const n of await c.nodes().catch(() => [])) {
+      m.nodeUp.set({ node: n.name }, n.state === 'online' ? 1 : 0);
+      if (n.leaseAgeSeconds !== undefined) m.nodeLeaseAge.set({ node: n.name }, n.leaseAgeSeconds);
+      m.nodeVcpus.set({ node: n.name }, n.allocation.cpus);
+      m.nodeMemory.set({ node: n.name }, n.allocation.memoryMiB * MiB);
     }
   }
 

@@ -3,9 +3,24 @@
  * touching its guests; the node holds a lease; a killed daemon comes back on etcd and
  * re-adopts; while etcd is down reads answer and writes fail with CLUSTER_STORE_UNAVAILABLE.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
 import { sleep, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
+
+/** GET /metrics on a daemon's socket, as text. */
+function scrape(socketPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path: '/metrics' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 let etcd: TestEtcd;
 let d: TestDaemon;
@@ -100,6 +115,12 @@ describe('cluster on etcd', () => {
     const shown = await d.vm('cl-c');
     expect(shown).toMatchObject({ state: 'running', node: 'n2' });
     expect(other.qemuPids()).toEqual([shown.pid]);
+    // Metrics: both nodes up; this node's own guests only in the host series.
+    const metrics = await scrape(d.socket);
+    expect(metrics).toMatch(/^hangar_cluster_node_up\{node="n1"\} 1$/m);
+    expect(metrics).toMatch(/^hangar_cluster_node_up\{node="n2"\} 1$/m);
+    expect(metrics).toMatch(/^hangar_cluster_store_connected 1$/m);
+    expect(metrics).not.toMatch(/hangar_vm_info\{vm="cl-c"/);
     // Errors come back as the owner gave them.
     const pause = await d.cli(['vm', 'resume', 'cl-c']);
     expect(pause.stderr).toContain('VM_STATE');

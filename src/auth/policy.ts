@@ -147,6 +147,8 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/cluster/join': admin,
   'POST /v1/cluster/placement': operator('vm-create'),
   'GET /v1/nodes': viewer('host'),
+  'PATCH /v1/nodes/:node': admin,
+  'DELETE /v1/nodes/:node': admin,
   'GET /v1/tokens': admin,
   'POST /v1/tokens': admin,
   'DELETE /v1/tokens/:token': admin,

@@ -1,5 +1,6 @@
 /** `hangar cluster` and `hangar node`: a cluster of hosts on etcd. */
 import type { Command } from 'commander';
+import { HangarError } from '../errors/errors.js';
 import type { ApiClient } from '../client/index.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
 
@@ -70,5 +71,32 @@ export function addClusterCommands(program: Command, globals: Globals): void {
         { header: 'LABELS', value: (n) => Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(',') },
         { header: 'LEASE', value: (n) => (n.leaseAgeSeconds === undefined ? undefined : `${n.leaseAgeSeconds}s/${n.leaseTtlSeconds}s`) },
       ])));
+    });
+
+  node.command('set')
+    .description("Set or remove a node's labels (placement targets them with --target @key=value)")
+    .argument('<node>', 'the node')
+    .option('--label <key=value>', 'set a label; key= with no value removes it (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .action(async (name: string, o: { label: string[] }, cmd: Command) => {
+      const g = globals(cmd);
+      const labels: Record<string, string | null> = {};
+      for (const l of o.label) {
+        const eq = l.indexOf('=');
+        if (eq <= 0) throw new HangarError('INVALID_SPEC', `--label ${l}: write key=value (key= removes it).`);
+        labels[l.slice(0, eq)] = eq === l.length - 1 ? null : l.slice(eq + 1);
+      }
+      const n = await g.client.cluster.setLabels(name, { labels });
+      print(render(g.output, n, () => `Node ${n.name}: ${Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'no labels'}.\n`));
+    });
+
+  node.command('remove')
+    .alias('rm')
+    .description('Remove an offline node from the cluster')
+    .argument('<node>', 'the node')
+    .option('--force', 'even when it holds VMs (they stay listed, stranded)')
+    .action(async (name: string, o: { force?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      await g.client.cluster.removeNode(name, o.force === true);
+      print(render(g.output, { node: name, removed: true }, () => `Node ${name} removed.\n`));
     });
 }

@@ -177,6 +177,8 @@ export function clusterCalls(c: Caller) {
     status: () => c.call<wire.ClusterStatus>('GET', '/v1/cluster'),
     init: (body: wire.ClusterInitBody) => c.call<wire.ClusterStatus>('POST', '/v1/cluster/init', body),
     nodes: () => c.call<wire.Node[]>('GET', '/v1/nodes'),
+    setLabels: (node: string, body: wire.NodeLabelsBody) => c.call<wire.Node>('PATCH', `/v1/nodes/${seg(node)}`, body),
+    removeNode: (node: string, force: boolean) => c.call<void>('DELETE', `/v1/nodes/${seg(node)}${force ? '?force=true' : ''}`),
     addNode: (body: wire.JoinTokenBody) => c.call<wire.JoinTokenReply>('POST', '/v1/cluster/join-tokens', body),
     placement: (body: wire.PlacementBody) => c.call<wire.PlacementReply>('POST', '/v1/cluster/placement', body),
     join: (body: wire.ClusterJoinBody) => c.call<wire.ClusterStatus>('POST', '/v1/cluster/join', body),

@@ -123,6 +123,12 @@ export class ClusterService {
     this.nodeToken = (await this.client.range(`${this.config.prefix}cluster-node-token`)).kvs[0]?.value;
   }
 
+  /** The node is online and has a TLS listener requests can be carried to. */
+  async reachable(node: string): Promise<boolean> {
+    const rec = await this.store.collection<NodeRecord>('nodes').get(node);
+    return Boolean(rec?.address && rec.fingerprint && this.nodeToken && (await this.store.collection('node-leases').get(node)));
+  }
+
   /**
    * Carries an API request to the node that holds the VM, over its TLS listener (its
    * certificate pinned by the fingerprint it published), with the cluster's node token.
@@ -274,6 +280,52 @@ export class ClusterService {
       if (!this.config) client.close();
       throw e;
     }
+  }
+
+  /** Sets or removes (value null) labels of a node (placement's `@label` targets). */
+  async setLabels(name: string, labels: Record<string, string | null>): Promise<NodeView> {
+    if (!this.membership) throw notInCluster();
+    for (const [k, v] of Object.entries(labels)) {
+      if (!/^[A-Za-z0-9_./-]{1,63}$/.test(k) || (v !== null && !/^[A-Za-z0-9_./-]{0,63}$/.test(v))) {
+        throw new HangarError('INVALID_SPEC', `"${k}=${String(v)}" is not a label: 1-63 letters, digits, ".", "_", "/" or "-" each side.`, { details: { field: 'labels' } });
+      }
+    }
+    const nodes = this.store.collection<NodeRecord>('nodes');
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const e = await nodes.entry(name);
+      if (!e) throw new HangarError('NOT_FOUND', `There is no node "${name}" in the cluster.`);
+      const next = { ...e.record.labels };
+      for (const [k, v] of Object.entries(labels)) {
+        if (v === null) delete next[k];
+        else next[k] = v;
+      }
+      try {
+        await nodes.update(name, { ...e.record, labels: next }, { expectRevision: e.revision });
+        return (await this.membership.list()).find((n) => n.name === name)!;
+      } catch (err) {
+        if (!(err instanceof HangarError && err.code === 'CONFLICT')) throw err;
+      }
+    }
+    throw new HangarError('CONFLICT', `Node "${name}" kept changing: try again.`);
+  }
+
+  /**
+   * Removes a node that is offline (its daemon stopped, or its host gone). Refused while it
+   * holds VMs unless `force`: they stay listed, on a node that no longer exists (stranded).
+   */
+  async removeNode(name: string, force: boolean): Promise<void> {
+    if (!this.membership) throw notInCluster();
+    const nodes = this.store.collection<NodeRecord>('nodes');
+    if (!(await nodes.get(name))) throw new HangarError('NOT_FOUND', `There is no node "${name}" in the cluster.`);
+    if (await this.store.collection('node-leases').get(name)) {
+      throw new HangarError('NODE_ONLINE', `Node "${name}" is online: stop its daemon first (its lease then expires), or remove it from that node's host.`);
+    }
+    const held = (await this.store.listVms()).filter((v) => v.node === name);
+    if (held.length && !force) {
+      throw new HangarError('NODE_ONLINE', `Node "${name}" holds ${held.length} VM(s) (${held.slice(0, 3).map((v) => v.name).join(', ')}${held.length > 3 ? '…' : ''}): move or delete them, or --force to remove the node anyway (they stay listed, stranded).`, { details: { vms: held.map((v) => v.name) } });
+    }
+    await nodes.delete(name);
+    await this.store.collection('join-tokens').delete(name);
   }
 
   /** A single-use token for a new node of this name (`cluster add`), valid an hour. */

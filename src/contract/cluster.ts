@@ -75,3 +75,9 @@ export const PlacementReply = Type.Object({
   lines: Type.Array(PlacementLine),
 });
 export type PlacementReply = Static<typeof PlacementReply>;
+
+export const NodeParam = Type.Object({ node: Type.String() }, strict);
+export const NodeLabelsBody = Type.Object({
+  labels: Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]), { description: 'Labels to set; null removes one.' }),
+}, strict);
+export type NodeLabelsBody = Static<typeof NodeLabelsBody>;

@@ -81,6 +81,7 @@ export const ERROR_CATALOGUE = {
   CLUSTER_STORE_UNAVAILABLE: { status: 503, title: 'The cluster store (etcd) cannot be reached: reads answer from the last state, writes wait' },
   CLUSTER_STORE_FAILED: { status: 500, title: 'The cluster store (etcd) refused the request' },
   CLUSTER_EXISTS: { status: 409, title: 'This node is in a cluster already, or the etcd prefix holds another cluster' },
+  NODE_ONLINE: { status: 409, title: 'The node is online, or holds VMs (remove it with --force)' },
   NODE_UNREACHABLE: { status: 503, title: 'The cluster node that holds the VM is offline or does not answer' },
   VM_ON_OTHER_NODE: { status: 409, title: 'The VM is on another node of the cluster' },
   JOIN_TOKEN_INVALID: { status: 403, title: 'The join token is unknown, used, expired, or for another node' },

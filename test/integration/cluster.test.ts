@@ -140,6 +140,15 @@ describe('cluster on etcd', () => {
     expect(pinned.code, pinned.stderr).toBe(0);
     expect(await d.vm('pl-t')).toMatchObject({ node: 'n1' });
     expect((await d.cli(['vm', 'create', 'pl-u', '--target', 'n9'])).stderr).toContain('HOST_CAPACITY');
+    // Labels: set on one node, targeted by @label, removed again.
+    expect((await d.cli(['node', 'set', 'n2', '--label', 'rack=b'])).code).toBe(0);
+    expect((await d.cli(['node', 'set', 'n2', '--label', 'bad label=x'])).stderr).toContain('INVALID_SPEC');
+    const labelled = await d.cli(['vm', 'create', 'pl-l', '--memory', '128M', '--target', '@rack=b']);
+    expect(labelled.code, labelled.stderr).toBe(0);
+    expect(await d.vm('pl-l')).toMatchObject({ node: 'n2' });
+    expect((await d.cli(['vm', 'delete', 'pl-l'])).code).toBe(0);
+    expect((await d.cli(['node', 'set', 'n2', '--label', 'rack='])).code).toBe(0);
+    expect(JSON.parse((await d.cli(['node', 'list', '-o', 'json'])).stdout)[1].labels).toEqual({});
     // Free now: n1 1, n2 5. Eight creates at once through both nodes: six fit, two are refused, no node overfilled.
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? other : d).cli(['vm', 'create', `pl-${i}`, '--memory', '128M'])));
     expect(results.filter((r) => r.code === 0)).toHaveLength(6);
@@ -191,5 +200,21 @@ describe('cluster on etcd', () => {
     const stopA = await d.cli(['vm', 'stop', 'cl-a', '--force']);
     expect(stopA.code, stopA.stderr).toBe(0);
     expect((await d.vm('cl-a')).state).toBe('stopped');
+  });
+
+  it('an offline node can be removed; one that is online, or holds VMs without --force, cannot', async () => {
+    expect((await d.cli(['node', 'remove', 'n2'])).stderr).toContain('NODE_ONLINE');
+    await other.kill('SIGTERM');
+    await waitFor('n2 offline', async () => {
+      const nodes = JSON.parse((await d.cli(['node', 'list', '-o', 'json'])).stdout) as { name: string; state: string }[];
+      return nodes.find((n) => n.name === 'n2')?.state === 'offline';
+    }, 15_000, 250);
+    const held = await d.cli(['node', 'remove', 'n2']);
+    expect(held.stderr).toContain('NODE_ONLINE');
+    expect(held.stderr).toContain('cl-c');
+    expect((await d.cli(['node', 'remove', 'n2', '--force'])).code).toBe(0);
+    expect((JSON.parse((await d.cli(['node', 'list', '-o', 'json'])).stdout) as { name: string }[]).map((n) => n.name)).toEqual(['n1']);
+    expect(await d.vm('cl-c')).toMatchObject({ node: 'n2' });
+    expect((await d.cli(['node', 'remove', 'n9'])).stderr).toContain('NOT_FOUND');
   });
 });

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HangarError } from '../../errors/errors.js';
 import type { ApiDeps } from '../server.js';
-import { ClusterInitBody, ClusterJoinBody, ClusterStatus, JoinTokenBody, JoinTokenReply, Node, PlacementBody, PlacementReply, type CreateVmBody } from '../../contract/index.js';
+import { ClusterInitBody, ClusterJoinBody, ClusterStatus, JoinTokenBody, JoinTokenReply, Node, NodeLabelsBody, NodeParam, PlacementBody, PlacementReply, type CreateVmBody } from '../../contract/index.js';
 
 const errors = { 400: { $ref: 'Error#' }, 401: { $ref: 'Error#' }, 403: { $ref: 'Error#' }, 409: { $ref: 'Error#' }, 500: { $ref: 'Error#' }, 503: { $ref: 'Error#' } } as const;
 
@@ -48,6 +48,19 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
     { schema: { tags: ['cluster'], summary: 'Where a VM of this size would be placed, and why each node was chosen or ruled out (nothing is reserved): `vm create --dry-run --explain`', body: PlacementBody, response: { 200: PlacementReply, ...errors } } },
     async (req) => cluster().place(req.body, { dryRun: true }),
   );
+  app.patch<{ Params: { node: string }; Body: NodeLabelsBody }>(
+    '/v1/nodes/:node',
+    { schema: { tags: ['cluster'], summary: "Set or remove a node's labels (null removes one)", params: NodeParam, body: NodeLabelsBody, response: { 200: { $ref: 'Node#' }, ...errors } } },
+    async (req) => cluster().setLabels(req.params.node, req.body.labels),
+  );
+  app.delete<{ Params: { node: string }; Querystring: { force?: string } }>(
+    '/v1/nodes/:node',
+    { schema: { tags: ['cluster'], summary: 'Remove an offline node (?force=true even when it holds VMs: they stay listed, stranded)', params: NodeParam, response: { 204: { type: 'null' }, ...errors } } },
+    async (req, reply) => {
+      await cluster().removeNode(req.params.node, req.query.force === 'true');
+      return reply.status(204).send();
+    },
+  );
   app.get('/v1/nodes', { schema: { tags: ['cluster'], summary: 'The nodes of the cluster, with state, capacity, allocation, labels and lease age', response: { 200: { type: 'array', items: { $ref: 'Node#' } }, ...errors } } }, async () =>
     cluster().nodes(),
   );
@@ -87,6 +100,8 @@ export function registerForwarding(app: FastifyInstance, deps: ApiDeps): void {
     if (typeof name !== 'string') return;
     const rec = await deps.store.getVm(name);
     if (!rec?.node || rec.node === self) return;
+    // A read about a VM whose node is offline or gone answers here, from the last state.
+    if (req.method === 'GET' && !(await cluster.reachable(rec.node))) return;
     const out = await cluster.forward(rec.node, req.method, req.url, req.body, req.auditActor);
     return reply.code(out.status).header('x-hangar-node', rec.node).send(out.body);
   });

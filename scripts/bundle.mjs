@@ -7,6 +7,7 @@
 // modules are only evaluated by `hangar daemon`, the image builders only by `image build`.
 import { build } from 'esbuild';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -77,6 +78,45 @@ const lazyBuiltins = {
   },
 };
 
+/**
+ * find-my-way (Fastify's router) generates a small function with `new Function` for every
+ * route and every static path node as routes are added: 535 of them for the API, ~15 % of the
+ * daemon's start-up, since generated code is compiled afresh at every start (a code cache
+ * only holds the bundle's own functions). Each becomes a stand-in that generates the very same
+ * function on its first call: only the routes a daemon serves pay for it. The build fails if
+ * find-my-way's code no longer reads as expected (a new version: look at it again).
+ */
+const DEFERRED_CODEGEN = [
+  {
+    file: /[\\/]find-my-way[\\/]lib[\\/]node\.js$/,
+    from: "return new Function('path', 'i', `'use strict'\\nreturn ${lines.join(' && ')}`) // eslint-disable-line",
+    to: "const body = `'use strict'\\nreturn ${lines.join(' && ')}`; let compiled; return function matchPrefix (path, i) { return (compiled ??= new Function('path', 'i', body))(path, i) }",
+  },
+  {
+    file: /[\\/]find-my-way[\\/]lib[\\/]handler-storage\.js$/,
+    from: "return new Function('NullObject', fnBody.join('\\n'))(NullObject)  // eslint-disable-line",
+    to: "const body = fnBody.join('\\n'); let fn; return function _createParamsObject (param0, param1, param2, param3, extraParams) { return (fn ??= new Function('NullObject', body)(NullObject))(param0, param1, param2, param3, extraParams) }",
+  },
+  {
+    file: /[\\/]find-my-way[\\/]lib[\\/]handler-storage\.js$/,
+    from: "this._getHandlerMatchingConstraints = new Function('derivedConstraints', lines.join('\\n')) // eslint-disable-line",
+    to: "const body = lines.join('\\n'); let compiled; this._getHandlerMatchingConstraints = function (derivedConstraints) { return (compiled ??= new Function('derivedConstraints', body)).call(this, derivedConstraints) }",
+  },
+];
+const deferredCodegen = {
+  name: 'deferred-codegen',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]find-my-way[\\/]lib[\\/](node|handler-storage)\.js$/ }, async (args) => {
+      let contents = await readFile(args.path, 'utf8');
+      for (const d of DEFERRED_CODEGEN.filter((x) => x.file.test(args.path))) {
+        if (contents.split(d.from).length !== 2) throw new Error(`scripts/bundle.mjs: ${args.path} no longer has \`${d.from}\` (once): update DEFERRED_CODEGEN`);
+        contents = contents.replace(d.from, () => d.to);
+      }
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { hangar: 'src/cli/main.ts' },
@@ -105,7 +145,7 @@ const result = await build({
   // esbuild means its output to run (its own "use strict" comes after this banner).
   banner: { js: "(function (exports, require, module, __filename, __dirname) {'use strict';var __hangarBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   footer: { js: '})' },
-  plugins: [lazyPackages, lazyBuiltins],
+  plugins: [lazyPackages, lazyBuiltins, deferredCodegen],
   write: false,
 });
 

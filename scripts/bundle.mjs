@@ -149,11 +149,26 @@ const result = await build({
   write: false,
 });
 
+// The launcher bin/hangar requires (CommonJS, like bin/hangar: see there).
+const launcher = await build({
+  absWorkingDir: root,
+  entryPoints: { launch: 'src/cli/launch.ts' },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  write: false,
+});
+result.outputFiles.push(...launcher.outputFiles);
+
 // esbuild escapes non-ASCII characters in code (charset ascii) but keeps them in the few
 // comments it preserves. One such character makes V8 hold the whole bundle as a two-byte
 // string, decoded and parsed several times slower: replace each UTF-16 unit by '?' (same
 // columns, so the source map stays exact).
 for (const file of result.outputFiles) {
   mkdirSync(dirname(file.path), { recursive: true });
-  writeFileSync(file.path, file.path.endsWith('.cjs') ? file.text.replace(/[\u0080-\uffff]/g, '?') : file.contents);
+  writeFileSync(file.path, file.path.endsWith('hangar.cjs') ? file.text.replace(/[\u0080-\uffff]/g, '?') : file.contents);
 }

@@ -47,11 +47,14 @@ const lazyPackages = {
 
 /**
  * Node's own modules that packages load at start for what they rarely do: HTTP/2 and DNS
- * (Fastify, for servers Hangar does not make), readline (cli-progress, for a progress bar).
- * Each becomes a stand-in that loads the real module on its first use and passes everything
- * through. (tls, https, zlib and worker_threads are used at start anyway.)
+ * (Fastify, for servers Hangar does not make), readline (cli-progress, for a progress bar),
+ * TLS and HTTPS (ws, for clients). Each becomes a stand-in that loads the real module on its
+ * first use and passes everything through. Hangar's own modules load tls and https with
+ * process.getBuiltinModule where they use them (an ES module import of a stand-in loads it at
+ * once). zlib, worker_threads, tty and cluster are used at start anyway (prom-client, pino,
+ * debug), as is anything a package destructures as it loads.
  */
-const LAZY_BUILTINS = ['http2', 'dns', 'readline'];
+const LAZY_BUILTINS = ['http2', 'dns', 'readline', 'tls', 'https'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {

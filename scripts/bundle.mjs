@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the `hangar` command (src/cli/main.ts and everything it imports, npm packages
+// Bundles the `hangar` command (src/cli/entry.ts and everything it imports, npm packages
 // included) into dist/bundle/hangar.cjs with esbuild; `npm run build` runs it after tsc, and
 // bin/hangar loads it through src/cli/launch.ts (V8 code cache, source-mapped stack traces).
 // Why: loading ~250 separate modules (resolving, reading and compiling each) was most of the
@@ -122,7 +122,7 @@ const deferredCodegen = {
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { hangar: 'src/cli/main.ts' },
+  entryPoints: { hangar: 'src/cli/entry.ts' },
   outdir,
   outExtension: { '.js': '.cjs' },
   bundle: true,

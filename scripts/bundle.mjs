@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the `hangar` command (src/cli/main.ts and everything it imports, npm packages
+// Bundles the `hangar` command (src/cli/entry.ts and everything it imports, npm packages
 // included) into dist/bundle/hangar.cjs with esbuild; `npm run build` runs it after tsc, and
 // bin/hangar loads it through src/cli/launch.ts (V8 code cache, source-mapped stack traces).
 // Why: loading ~250 separate modules (resolving, reading and compiling each) was most of the
@@ -7,6 +7,7 @@
 // modules are only evaluated by `hangar daemon`, the image builders only by `image build`.
 import { build } from 'esbuild';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,11 +47,14 @@ const lazyPackages = {
 
 /**
  * Node's own modules that packages load at start for what they rarely do: HTTP/2 and DNS
- * (Fastify, for servers Hangar does not make), readline (cli-progress, for a progress bar).
- * Each becomes a stand-in that loads the real module on its first use and passes everything
- * through. (tls, https, zlib and worker_threads are used at start anyway.)
+ * (Fastify, for servers Hangar does not make), readline (cli-progress, for a progress bar),
+ * TLS and HTTPS (ws, for clients). Each becomes a stand-in that loads the real module on its
+ * first use and passes everything through. Hangar's own modules load tls and https with
+ * process.getBuiltinModule where they use them (an ES module import of a stand-in loads it at
+ * once). zlib, worker_threads, tty and cluster are used at start anyway (prom-client, pino,
+ * debug), as is anything a package destructures as it loads.
  */
-const LAZY_BUILTINS = ['http2', 'dns', 'readline'];
+const LAZY_BUILTINS = ['http2', 'dns', 'readline', 'tls', 'https'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -77,9 +81,48 @@ const lazyBuiltins = {
   },
 };
 
+/**
+ * find-my-way (Fastify's router) generates a small function with `new Function` for every
+ * route and every static path node as routes are added: 535 of them for the API, ~15 % of the
+ * daemon's start-up, since generated code is compiled afresh at every start (a code cache
+ * only holds the bundle's own functions). Each becomes a stand-in that generates the very same
+ * function on its first call: only the routes a daemon serves pay for it. The build fails if
+ * find-my-way's code no longer reads as expected (a new version: look at it again).
+ */
+const DEFERRED_CODEGEN = [
+  {
+    file: /[\\/]find-my-way[\\/]lib[\\/]node\.js$/,
+    from: "return new Function('path', 'i', `'use strict'\\nreturn ${lines.join(' && ')}`) // eslint-disable-line",
+    to: "const body = `'use strict'\\nreturn ${lines.join(' && ')}`; let compiled; return function matchPrefix (path, i) { return (compiled ??= new Function('path', 'i', body))(path, i) }",
+  },
+  {
+    file: /[\\/]find-my-way[\\/]lib[\\/]handler-storage\.js$/,
+    from: "return new Function('NullObject', fnBody.join('\\n'))(NullObject)  // eslint-disable-line",
+    to: "const body = fnBody.join('\\n'); let fn; return function _createParamsObject (param0, param1, param2, param3, extraParams) { return (fn ??= new Function('NullObject', body)(NullObject))(param0, param1, param2, param3, extraParams) }",
+  },
+  {
+    file: /[\\/]find-my-way[\\/]lib[\\/]handler-storage\.js$/,
+    from: "this._getHandlerMatchingConstraints = new Function('derivedConstraints', lines.join('\\n')) // eslint-disable-line",
+    to: "const body = lines.join('\\n'); let compiled; this._getHandlerMatchingConstraints = function (derivedConstraints) { return (compiled ??= new Function('derivedConstraints', body)).call(this, derivedConstraints) }",
+  },
+];
+const deferredCodegen = {
+  name: 'deferred-codegen',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]find-my-way[\\/]lib[\\/](node|handler-storage)\.js$/ }, async (args) => {
+      let contents = await readFile(args.path, 'utf8');
+      for (const d of DEFERRED_CODEGEN.filter((x) => x.file.test(args.path))) {
+        if (contents.split(d.from).length !== 2) throw new Error(`scripts/bundle.mjs: ${args.path} no longer has \`${d.from}\` (once): update DEFERRED_CODEGEN`);
+        contents = contents.replace(d.from, () => d.to);
+      }
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { hangar: 'src/cli/main.ts' },
+  entryPoints: { hangar: 'src/cli/entry.ts' },
   outdir,
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -105,9 +148,24 @@ const result = await build({
   // esbuild means its output to run (its own "use strict" comes after this banner).
   banner: { js: "(function (exports, require, module, __filename, __dirname) {'use strict';var __hangarBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   footer: { js: '})' },
-  plugins: [lazyPackages, lazyBuiltins],
+  plugins: [lazyPackages, lazyBuiltins, deferredCodegen],
   write: false,
 });
+
+// The launcher bin/hangar requires (CommonJS, like bin/hangar: see there).
+const launcher = await build({
+  absWorkingDir: root,
+  entryPoints: { launch: 'src/cli/launch.ts' },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  write: false,
+});
+result.outputFiles.push(...launcher.outputFiles);
 
 // esbuild escapes non-ASCII characters in code (charset ascii) but keeps them in the few
 // comments it preserves. One such character makes V8 hold the whole bundle as a two-byte
@@ -115,5 +173,5 @@ const result = await build({
 // columns, so the source map stays exact).
 for (const file of result.outputFiles) {
   mkdirSync(dirname(file.path), { recursive: true });
-  writeFileSync(file.path, file.path.endsWith('.cjs') ? file.text.replace(/[\u0080-\uffff]/g, '?') : file.contents);
+  writeFileSync(file.path, file.path.endsWith('hangar.cjs') ? file.text.replace(/[\u0080-\uffff]/g, '?') : file.contents);
 }

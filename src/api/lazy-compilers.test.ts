@@ -46,3 +46,22 @@ describe('lazyCompilersFactory in Fastify', () => {
     await app.close();
   });
 });
+
+describe('lazyCompilersFactory({ eager: true })', () => {
+  const build = (eager: boolean) => {
+    const app = Fastify({ schemaController: { compilersFactory: lazyCompilersFactory({ eager }) } });
+    // Not a JSON Schema type: only the meta-schema check finds it.
+    app.get('/q', { schema: { querystring: { type: 'object', properties: { n: { type: 'integr' } } } } }, async () => ({}));
+    return app;
+  };
+
+  it('checks every schema against the meta-schema when the routes are built', async () => {
+    await expect(build(true).ready()).rejects.toThrow(/schema/);
+  });
+
+  it('lazy: builds without compiling (the check is the tests\' job)', async () => {
+    const app = build(false);
+    await expect(app.ready()).resolves.toBeDefined();
+    await app.close();
+  });
+});

@@ -91,6 +91,8 @@ export interface ApiDeps {
   cluster?: ClusterService;
   /** The built web UI served at / and /ui/ (default: ui/dist of this checkout). */
   uiDir?: string;
+  /** Compile (and check against the JSON Schema meta-schema) every route's schemas as routes are added, not on first use: for the tests. */
+  eagerSchemas?: boolean;
 }
 
 const errorResponses = {
@@ -104,7 +106,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
     bodyLimit: 1024 * 1024,
     // Validators and serializers compile on each route's first use, not at start-up.
-    schemaController: { compilersFactory: lazyCompilersFactory() },
+    schemaController: { compilersFactory: lazyCompilersFactory({ eager: deps.eagerSchemas === true }) },
     // A path segment that is not valid percent-encoding, or longer than any name, is refused
     // before routing: answer in the catalogue's shape too, not with Fastify's own body.
     frameworkErrors: (err, _req, reply) => {

@@ -4,7 +4,7 @@
  * WebSocket upgrade on TCP must be for a console, carry a fresh console token
  * (`?token=`), and pass the Origin rule (origin.ts) before the app sees it.
  */
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -27,7 +27,8 @@ export async function serveTls(app: FastifyInstance, o: { listen: readonly Liste
   const addresses: string[] = [];
   try {
     for (const addr of o.listen) {
-      const server = createServer({ cert: o.material.cert, key: o.material.key, minVersion: 'TLSv1.2' }, app.routing);
+      // node:https on first use: the daemon loads this module at start, few daemons listen on TLS.
+      const server = process.getBuiltinModule('node:https').createServer({ cert: o.material.cert, key: o.material.key, minVersion: 'TLSv1.2' }, app.routing);
       server.keepAliveTimeout = 72_000;
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         authorizeUpgrade(req, o.material, o.auth).then(

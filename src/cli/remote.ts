@@ -1,5 +1,4 @@
 /** The CLI's connection flags: the unix socket by default, or `--remote https://…` with a token. */
-import type { Command } from 'commander';
 import { DEFAULT_DATA_DIR, DEFAULT_SOCKET } from '../daemon/config.js';
 import { HangarError } from '../errors/errors.js';
 import { ApiClient, resolveTrust } from '../client/index.js';
@@ -13,14 +12,7 @@ export interface RemoteOptions {
   insecure?: boolean;
 }
 
-export function addRemoteOptions(program: Command): Command {
-  return program
-    .option('--remote <url>', 'talk to a daemon over TCP instead: https://host:port (env HANGAR_URL)')
-    .option('--token <token>', 'API token for --remote (env HANGAR_TOKEN; prefer the env: flags show in ps)')
-    .option('--fingerprint <sha256>', "trust the daemon's certificate by its SHA-256, as `hangar host show` prints it (env HANGAR_FINGERPRINT)")
-    .option('--ca <file>', "trust the daemon's certificate through this CA or certificate file, PEM (env HANGAR_CA)")
-    .option('--insecure', 'do not verify the daemon\'s certificate (never on an untrusted network)');
-}
+export { addRemoteOptions } from './program.js';
 
 /**
  * The client the flags and environment ask for. Flags win over the environment; an

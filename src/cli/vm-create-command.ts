@@ -5,6 +5,7 @@
 import { Option, type Command } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import { HangarError } from '../errors/errors.js';
+import { collect } from './program.js';
 import { parseNumaText } from '../model/placement.js';
 import type { ApiClient } from '../client/index.js';
 import type { CreateVmBody, Vm } from '../contract/index.js';
@@ -18,9 +19,7 @@ import { addHardwareFlags, hardwareBody, type HardwareFlags } from './hw-flags.j
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 const print = (text: string) => process.stdout.write(text);
 
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+export { collect };
 
 /** cloud-init flags → the API's cloudInit object; files are read and the password hashed here. */
 async function cloudInitFromFlags(o: { sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean }): Promise<CreateVmBody['cloudInit']> {

@@ -12,8 +12,11 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { connect, rootCertificates, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { HangarError } from '../errors/errors.js';
+
+/** node:tls, loaded on first use: every command (the daemon too) loads this module, few of them make a TLS connection. */
+const tls = () => process.getBuiltinModule('node:tls');
 
 export type TlsTrust = { kind: 'fingerprint'; fingerprint: string } | { kind: 'ca'; ca: string[]; source: string } | { kind: 'insecure' };
 
@@ -44,7 +47,7 @@ export function resolveTrust(o: TrustOptions): TlsTrust {
   } catch {
     // not on the daemon's host, or not allowed to read its data dir
   }
-  return { kind: 'ca', ca: [...rootCertificates, ...(localCert ? [localCert] : [])], source: localCert ? `the system CAs and ${local}` : 'the system CAs' };
+  return { kind: 'ca', ca: [...tls().rootCertificates, ...(localCert ? [localCert] : [])], source: localCert ? `the system CAs and ${local}` : 'the system CAs' };
 }
 
 /** `sha256:ab cd…`, `ABCD…` or `AB:CD:…` → `AB:CD:…`; INVALID_SPEC unless 32 bytes of hex. */
@@ -80,7 +83,7 @@ const CONNECT_TIMEOUT_MS = 15_000;
 export function connectVerified(endpoint: TlsEndpoint, trust: TlsTrust): Promise<TLSSocket> {
   const where = `${isIP(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
   return new Promise((resolve, reject) => {
-    const socket = connect({
+    const socket = tls().connect({
       host: endpoint.host, port: endpoint.port,
       ...(isIP(endpoint.host) === 0 && { servername: endpoint.host }),
       rejectUnauthorized: trust.kind === 'ca',
@@ -124,7 +127,7 @@ function isVerifyError(e: NodeJS.ErrnoException): boolean {
 /** The fingerprint a server presents, read without trusting it (nothing is sent). */
 export function presentedFingerprint(endpoint: TlsEndpoint): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const s = connect({ host: endpoint.host, port: endpoint.port, rejectUnauthorized: false, ...(isIP(endpoint.host) === 0 && { servername: endpoint.host }), timeout: 5000 });
+    const s = tls().connect({ host: endpoint.host, port: endpoint.port, rejectUnauthorized: false, ...(isIP(endpoint.host) === 0 && { servername: endpoint.host }), timeout: 5000 });
     const done = (fp?: string) => {
       s.destroy();
       resolve(fp);

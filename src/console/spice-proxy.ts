@@ -10,7 +10,6 @@
  * passwords, and when the daemon stops.
  */
 import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import { HangarError } from '../errors/errors.js';
 import { gateSpiceConnection, newSpicePassword, type SpiceKeyPair } from './spice-link.js';
 
@@ -90,7 +89,8 @@ export class SpicePorts {
       });
     };
     p.server = opts.tls
-      ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: 15_000 }, onConnection)
+      // node:tls on first use (the daemon loads this module at start, rarely serves SPICE over TLS).
+      ? process.getBuiltinModule('node:tls').createServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: 15_000 }, onConnection)
       : createTcpServer(onConnection);
     // A TLS client that fails its handshake never reaches onConnection.
     p.server.on('tlsClientError', () => undefined);

@@ -2,6 +2,7 @@
  * The Hangar daemon: opens the store, re-adopts running guests, and serves the API on
  * a unix socket. Stopping the daemon never stops a guest.
  */
+import type { ServerResponse } from 'node:http';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,9 @@ import { AuditLog } from '../audit/audit.js';
 import { createAuthContext, secureSocket, startTlsListeners } from '../auth/setup.js';
 import { VERSION } from '../version.js';
 
+/** Housekeeping after the start begins at the latest this long after the daemon listens (see runDaemon). */
+const HOUSEKEEPING_DELAY_MS = 200;
+
 export interface RunningDaemon {
   stop(): Promise<void>;
 }
@@ -65,7 +69,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // The VM service answers which VMs use a network; it is created right below.
   const ref: { vms?: VmService } = {};
   const networks = new NetworkService(store, events, { stateDir: join(config.dataDir, 'networks'), prefix: config.netPrefix, log: (m) => logger.info(networkLogFields(m), m) }, (n) => ref.vms!.usersOfNetwork(n));
-  // Repairing networks and removing leftovers runs `ip` and `nft`: beside the rest of the start, done before the API answers.
+  // Repairing the stored networks runs `ip` and `nft`: beside the rest of the start, done before the API answers.
   const networksReady = networks.init((m) => logger.warn(networkLogFields(m), m));
   networksReady.catch(() => undefined); // awaited (and thrown) below, before the API listens
   const projects = new ProjectService(store, events, (p) => ref.vms!.projectUsage(p));
@@ -168,31 +172,49 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     createNodeToken: async (name) => (await auth.tokens.create({ name, role: 'admin' })).token,
   });
   sampler.start();
-  // What needs every guest re-adopted first, in the background.
-  void adopted.then(
-    () => {
-      logger.info('re-adoption finished');
-      // Live migrations a killed daemon was in the middle of (it may call a peer).
-      void migrations.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted migrations failed'));
-      // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (it may wait for a save job).
-      void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
-      // Backups a killed daemon was taking: fleecing nodes, exports and storage daemons go; bitmaps are folded.
-      // Then the backup schedules start: a run missed while the daemon was down runs now, once.
-      void backups.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted backups failed'))
-        .then(() => backups.resumeLiveRestores().catch((e: unknown) => logger.error({ err: e }, 'resuming live restores failed')))
-        .then(() => backupSchedules.start())
-        .catch((e: unknown) => logger.error({ err: e }, 'starting the backup schedules failed'));
-      // Each VM's newest backup, for the metrics (later ones come as events).
-      void lastBackups.load(() => backups.list()).catch((e: unknown) => logger.warn({ err: e }, 'reading the newest backups for the metrics failed'));
-      void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
-    },
-    (e: unknown) => logger.error({ err: e }, 're-adoption failed'),
-  );
+  // Housekeeping starts once the daemon has answered its first request, or HOUSEKEEPING_DELAY_MS
+  // after it listens: whoever waits for the daemon to come up is answered first. None of it is
+  // needed to answer: a request about a VM waits for its adoption, creating a network for the
+  // removal of what deleted networks left.
+  let housekeepingBegun = false;
+  const housekeeping = () => {
+    clearTimeout(housekeepingTimer);
+    if (housekeepingBegun) return;
+    housekeepingBegun = true;
+    // What deleted networks left on the host (`ip`, `nft`, a scan of /proc).
+    void networks.removeLeftovers((m) => logger.warn(networkLogFields(m), m));
+    // What needs every guest re-adopted first (it is by now).
+    void adopted.then(
+      () => {
+        logger.info('re-adoption finished');
+        // Live migrations a killed daemon was in the middle of (it may call a peer).
+        void migrations.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted migrations failed'));
+        // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (it may wait for a save job).
+        void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
+        // Backups a killed daemon was taking: fleecing nodes, exports and storage daemons go; bitmaps are folded.
+        // Then the backup schedules start: a run missed while the daemon was down runs now, once.
+        void backups.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted backups failed'))
+          .then(() => backups.resumeLiveRestores().catch((e: unknown) => logger.error({ err: e }, 'resuming live restores failed')))
+          .then(() => backupSchedules.start())
+          .catch((e: unknown) => logger.error({ err: e }, 'starting the backup schedules failed'));
+        // Each VM's newest backup, for the metrics (later ones come as events).
+        void lastBackups.load(() => backups.list()).catch((e: unknown) => logger.warn({ err: e }, 'reading the newest backups for the metrics failed'));
+        void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
+      },
+      (e: unknown) => logger.error({ err: e }, 're-adoption failed'),
+    );
+  };
+  const housekeepingTimer = setTimeout(housekeeping, HOUSEKEEPING_DELAY_MS);
+  app.server.once('request', (_req: unknown, res: ServerResponse) => res.once('close', () => setImmediate(housekeeping)));
   logger.info({ socket: config.socket, socketGroup: socketAccess.group, dataDir: config.dataDir, accel: config.accel, kvmUsable: caps.kvmUsable, qemu: caps.qemuVersion, metricsIntervalSeconds: config.metricsInterval }, 'hangar daemon ready');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      // Housekeeping that has not started never does (it would find the store closed).
+      clearTimeout(housekeepingTimer);
+      const housekept = housekeepingBegun;
+      housekeepingBegun = true;
       logger.info('daemon stopping; guests keep running');
       await events.publish('daemon.stopping', undefined, { pid: process.pid }).catch(() => undefined);
       await tls?.close();
@@ -200,6 +222,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       await sampler.stop();
       await app.close();
       await adopted.catch(() => undefined);
+      if (housekept) await networks.leftoversRemoved;
       await vms.detachAll();
       await cluster.stop();
       await rm(lockFile, { force: true });

@@ -41,6 +41,9 @@ export class NetworkService {
   private readonly records: Collection<NetworkRecord>;
   readonly host: HostNetworks;
   private readonly states = new Map<string, NetworkState>();
+  /** `create` waits for it: see init and removeLeftovers. */
+  private leftovers: Promise<void> = Promise.resolve();
+  private releaseCreates: () => void = () => undefined;
 
   constructor(
     store: Store,
@@ -57,8 +60,14 @@ export class NetworkService {
     return this.host.prefix;
   }
 
-  /** At daemon start: re-adopt (or repair) every stored network; nothing is duplicated. */
+  /**
+   * At daemon start: re-adopt (or repair) every stored network; nothing is duplicated. Call
+   * `removeLeftovers` after it: until that is done, `create` waits.
+   */
   async init(log: (m: string) => void): Promise<void> {
+    let release!: () => void;
+    this.leftovers = new Promise<void>((resolve) => (release = resolve));
+    this.releaseCreates = release;
     const all = await this.records.list();
     for (const rec of all) {
       try {
@@ -69,11 +78,29 @@ export class NetworkService {
         log(`network ${rec.name} could not be set up: ${errorText(e)}`);
       }
     }
-    const removed = await this.host.removeOrphans(all).catch(() => []);
-    if (removed.length) log(`removed leftovers of deleted networks: ${removed.join(', ')}`);
+  }
+
+  /**
+   * After `init`: removes what deleted networks left on the host (it lists the host's links,
+   * nftables tables and processes). The daemon runs it once it answers; `create` waits for it,
+   * so a new network is never taken for a leftover. Never rejects.
+   */
+  removeLeftovers(log: (m: string) => void): Promise<void> {
+    const release = this.releaseCreates;
+    this.leftovers = (async () => {
+      const removed = await this.host.removeOrphans(await this.records.list()).catch(() => []);
+      if (removed.length) log(`removed leftovers of deleted networks: ${removed.join(', ')}`);
+    })().catch(() => undefined).finally(release);
+    return this.leftovers;
+  }
+
+  /** Resolves once `removeLeftovers` is done (at once when `init` never ran; pending from `init` until then). */
+  get leftoversRemoved(): Promise<void> {
+    return this.leftovers;
   }
 
   async create(input: CreateNetworkInput): Promise<NetworkView> {
+    await this.leftovers;
     const spec: NetworkRecord = {
       name: input.name, subnet: input.subnet, nat: input.nat ?? false, isolated: input.isolated ?? false, createdAt: new Date().toISOString(),
     };

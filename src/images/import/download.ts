@@ -6,7 +6,6 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -116,7 +115,8 @@ interface Response {
 
 function request(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, idleTimeoutMs: number, redirectsLeft: number): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
-    const mod = url.protocol === 'https:' ? https : http;
+    // node:https on first use: the daemon loads this module at start, it rarely downloads.
+    const mod = url.protocol === 'https:' ? process.getBuiltinModule('node:https') : http;
     const req = mod.request(url, { method: 'GET', headers, signal, timeout: idleTimeoutMs });
     let current: IncomingMessage | undefined;
     req.on('timeout', () => {

@@ -1,0 +1,15 @@
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import * as C from './dist/contract/index.js';
+const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
+const mode = process.argv[2];
+const ext = {}; for (const k of ['ErrorBody','Vm','Image','Event','EventType','Pool','Volume','Operation','Snapshot','Backup','BackupRepo','BackupSchedule','Network','Project','Peer']) ext[C[k].$id] = C[k];
+const opts = { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, ...(mode === 'novalidate' && { validateSchema: false }) } };
+const { ListVmsQuery } = await import('./dist/contract/clone.js');
+let t = cpu();
+const f = AjvCompiler();
+const comp = mode === 'noext' ? f({}, opts) : f(ext, opts);
+const t1 = cpu();
+const v = comp({ schema: ListVmsQuery, method: 'GET', url: '/v1/vms', httpPart: 'querystring' });
+const t2 = cpu();
+v({});
+console.log(mode, 'instance', (t1 - t).toFixed(1), 'compile', (t2 - t1).toFixed(1));

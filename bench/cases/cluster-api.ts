@@ -96,22 +96,38 @@ async function measure(ctx: BenchContext, n1: BenchDaemon, n2: BenchDaemon, etcd
     const via = await forwardedHeader(n1.socket, path);
     if (via !== 'n2') throw new Error(`n1 did not carry the request to n2 (x-hangar-node: ${via ?? 'none'})`);
 
-    // vm show
+    // vm show, and a mutating request without the guest's work (resume of a stopped VM: VM_STATE from the owner)
     const show: Record<ShowPath, number[]> = { own: [], forwarded: [], tlsNew: [], tlsKept: [] };
+    const refused = { own: [] as number[], forwarded: [] as number[] };
     const showOnce: Record<ShowPath, () => Promise<VmView>> = {
       own: () => n2.api.call<VmView>('GET', path),
       forwarded: () => n1.api.call<VmView>('GET', path),
       tlsNew: () => tlsNew.call<VmView>('GET', path),
       tlsKept: () => tlsKept.call<VmView>('GET', path),
     };
+    const refuse = async (c: ApiClient) => {
+      const e = await c.call('POST', `${path}/resume`, {}).then(() => undefined, (err: unknown) => err as { code?: string });
+      if (e?.code !== 'VM_STATE') throw new Error(`resume of a stopped VM: expected VM_STATE, got ${JSON.stringify(e)}`);
+    };
     const paths = Object.keys(showOnce) as ShowPath[];
-    ctx.progress(`cluster-api: vm show, ${SHOW_N} per path (+5 warm-up), interleaved`);
-    for (let i = -5; i < SHOW_N; i++) {
-      for (const p of rotate(paths, i + 5)) {
+    const probes: ((record: boolean) => Promise<void>)[] = [
+      ...paths.map((p) => async (record: boolean) => {
         const r = await timed(showOnce[p]);
         if (r.value.name !== VM || r.value.node !== 'n2') throw new Error(`${p}: unexpected answer ${JSON.stringify(r.value).slice(0, 200)}`);
-        if (i >= 0) show[p].push(r.ms);
-      }
+        if (record) show[p].push(r.ms);
+      }),
+      async (record: boolean) => {
+        const r = await timed(() => refuse(n2.api));
+        if (record) refused.own.push(r.ms);
+      },
+      async (record: boolean) => {
+        const r = await timed(() => refuse(n1.api));
+        if (record) refused.forwarded.push(r.ms);
+      },
+    ];
+    ctx.progress(`cluster-api: vm show (4 paths) and a refused resume (2 paths), ${SHOW_N} each (+5 warm-up), interleaved`);
+    for (let i = -5; i < SHOW_N; i++) {
+      for (const probe of rotate(probes, i + 5)) await probe(i >= 0);
     }
 
     // vm start / vm stop --force
@@ -152,6 +168,7 @@ async function measure(ctx: BenchContext, n1: BenchDaemon, n2: BenchDaemon, etcd
     const put = summarize(puts);
 
     const S = Object.fromEntries(paths.map((p) => [p, summarize(show[p])])) as Record<ShowPath, Summary>;
+    const R = { own: summarize(refused.own), forwarded: summarize(refused.forwarded) };
     const st = {
       ownStart: summarize(startStop.own.start), fwdStart: summarize(startStop.forwarded.start),
       ownStop: summarize(startStop.own.stop), fwdStop: summarize(startStop.forwarded.stop),
@@ -165,6 +182,8 @@ async function measure(ctx: BenchContext, n1: BenchDaemon, n2: BenchDaemon, etcd
         row(`GET ${path} — ${SHOW_LABEL.forwarded}`, S.forwarded, S.own),
         row(`GET ${path} — ${SHOW_LABEL.tlsNew}`, S.tlsNew, S.own),
         row(`GET ${path} — ${SHOW_LABEL.tlsKept}`, S.tlsKept, S.own),
+        row(`POST ${path}/resume, stopped VM (VM_STATE) — ${SHOW_LABEL.own}`, R.own),
+        row(`POST ${path}/resume, stopped VM (VM_STATE) — ${SHOW_LABEL.forwarded}`, R.forwarded, R.own),
       ], align),
       table(headers, [
         row(`POST ${path}/start — ${SHOW_LABEL.own}`, st.ownStart),

@@ -6,8 +6,11 @@ import { AuditLog, auditTarget, auditVm, registerAuditHooks, registerAuditRoutes
 class MemoryAudit {
   entries: AuditEntry[] = [];
   fail = false;
+  /** When set, appends wait for it (a slow etcd write). */
+  gate?: Promise<void>;
   async appendAudit(e: Omit<AuditEntry, 'seq'>): Promise<AuditEntry> {
     if (this.fail) throw new Error('disk full');
+    await this.gate;
     const stored = { seq: this.entries.length + 1, ...e };
     this.entries.push(stored);
     return stored;
@@ -37,6 +40,8 @@ async function app(store: MemoryAudit, actor?: string) {
   a.post('/v1/vms/:name/stop', async () => {
     throw new Error('it is stopped');
   });
+  // A request this node carried to the VM's node (src/api/routes/cluster.ts) answers with the node's name.
+  a.post('/v1/vms/:name/start', async (_req, reply) => reply.header('x-hangar-node', 'n2').send({ ok: true }));
   a.delete('/v1/volumes/:pool/:name', async (_req, reply) => reply.status(204).send());
   a.get('/v1/vms', async () => []);
   await a.ready();
@@ -77,6 +82,23 @@ describe('audit hooks', () => {
     const { a } = await app(store, 'token:t1:ci-bot');
     await a.inject({ method: 'POST', url: '/v1/vms', payload: { name: 'x' } });
     expect(store.entries[0]!.actor).toBe('token:t1:ci-bot');
+  });
+
+  it('an answer waits for its entry, except one carried to another node (recorded there first): its entry follows', async () => {
+    const store = new MemoryAudit();
+    let open!: () => void;
+    store.gate = new Promise((r) => (open = r));
+    const { a } = await app(store);
+    let direct = false;
+    const pending = a.inject({ method: 'POST', url: '/v1/vms', payload: { name: 'x' } }).then(() => (direct = true));
+    const carried = await a.inject({ method: 'POST', url: '/v1/vms/x/start', payload: {} });
+    expect(carried.statusCode).toBe(200);
+    expect(direct).toBe(false);
+    expect(store.entries).toEqual([]);
+    open();
+    await pending;
+    await new Promise((r) => setImmediate(r));
+    expect(store.entries.map((e) => e.route).sort()).toEqual(['/v1/vms', '/v1/vms/:name/start']);
   });
 
   it('a store failure is logged and the call still answers', async () => {

@@ -116,7 +116,11 @@ export function registerAuditHooks(app: FastifyInstance, audit: AuditLog | undef
   app.addHook('onSend', async (req, reply, payload) => {
     if (!isAudited(req)) return payload;
     (req as unknown as Record<symbol, boolean>)[kAudited] = true;
-    await audit.record(auditEntry(req, reply.statusCode, errorCodeOf(reply, payload), reply.elapsedTime));
+    const recorded = audit.record(auditEntry(req, reply.statusCode, errorCodeOf(reply, payload), reply.elapsedTime));
+    // A request this node carried to the VM's node (src/api/routes/cluster.ts) was recorded
+    // there before this answer came back: this node's entry (the caller as it came here)
+    // follows without holding the answer, which would wait on a second etcd write.
+    if (!reply.hasHeader('x-hangar-node')) await recorded;
     return payload;
   });
   app.addHook('onResponse', async (req, reply) => {

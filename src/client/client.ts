@@ -15,12 +15,14 @@ import {
   auditCalls, backupCalls, clusterCalls, eventCalls, hostCalls, imageCalls, incomingMigrationCalls, networkCalls, operationCalls, peerCalls, poolCalls, projectCalls, snapshotCalls,
   tokenCalls, vmCalls, volumeCalls, type CallOptions, type Caller,
 } from './calls.js';
-import { connectVerified, parseDaemonUrl, type TlsEndpoint, type TlsTrust } from './tls.js';
+import { connectVerified, parseDaemonUrl, type PinnedAgent, type TlsEndpoint, type TlsTrust } from './tls.js';
 
 export interface RemoteDaemon {
   url: string;
   token?: string;
   trust: TlsTrust;
+  /** Keep verified connections for later requests (`call`, `relay`) instead of one per request; its endpoint and trust are used. */
+  agent?: PinnedAgent;
 }
 
 export class ApiClient implements Caller {
@@ -68,11 +70,13 @@ export class ApiClient implements Caller {
 
   private async connectTarget(): Promise<{ options: RequestOptions; socket?: TLSSocket }> {
     if (!this.remote) return { options: { socketPath: this.socketPath } };
+    const auth = this.remote.token ? { authorization: `Bearer ${this.remote.token}` } : {};
+    if (this.remote.agent) return { options: { host: this.remote.endpoint.host, port: this.remote.endpoint.port, agent: this.remote.agent, headers: auth } };
     const socket = await connectVerified(this.remote.endpoint, this.remote.trust);
     const { host, port } = this.remote.endpoint;
     return {
       socket,
-      options: { host, port, createConnection: () => socket, headers: this.remote.token ? { authorization: `Bearer ${this.remote.token}` } : {} },
+      options: { host, port, createConnection: () => socket, headers: auth },
     };
   }
 
@@ -116,15 +120,17 @@ export class ApiClient implements Caller {
     return parsed as T;
   }
 
-  private async send(base: RequestOptions, method: string, path: string, body: unknown, timeoutMs: number | undefined): Promise<{ status: number; text: string }> {
+  private async send(base: RequestOptions, method: string, path: string, body: unknown, timeoutMs: number | undefined, retry = true): Promise<{ status: number; text: string }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      let answered = false;
       const req = request(
         {
           ...base, method, path,
           headers: { ...base.headers, ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
         },
         (r) => {
+          answered = true;
           const chunks: Buffer[] = [];
           r.on('data', (c: Buffer) => chunks.push(c));
           r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -136,6 +142,11 @@ export class ApiClient implements Caller {
       let sent = false;
       req.on('finish', () => (sent = true));
       req.on('error', (e: NodeJS.ErrnoException) => {
+        // A kept connection the server closed while idle (its close crossed our request): once more on a new one.
+        if (retry && req.reusedSocket && !answered && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+          resolve(this.send(base, method, path, body, timeoutMs, false));
+          return;
+        }
         const err = this.unreachable(e);
         reject(sent ? new HangarError(err.code, err.message, { details: { requestSent: true }, cause: e }) : err);
       });

@@ -10,6 +10,8 @@
  *   therefore needs --fingerprint or --ca: the error says which fingerprint it presented.
  */
 import { readFileSync } from 'node:fs';
+import { Agent, type ClientRequestArgs } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -118,6 +120,34 @@ export function connectVerified(endpoint: TlsEndpoint, trust: TlsTrust): Promise
       resolve(socket);
     });
   });
+}
+
+/** How long a kept connection may stay idle: well under the daemon's keep-alive timeout (72 s), so the client closes it first. */
+const IDLE_MS = 30_000;
+
+/**
+ * A keep-alive HTTP agent whose every connection is made by connectVerified: one endpoint,
+ * one trust, checked in full on each new connection (no TLS session resumption, so a
+ * certificate that changed is seen); later requests reuse a verified connection instead of
+ * paying a TCP and TLS handshake each. Idle connections do not keep the process alive.
+ */
+export class PinnedAgent extends Agent {
+  /** New connections made (each one verified). */
+  connections = 0;
+
+  constructor(readonly endpoint: TlsEndpoint, readonly trust: TlsTrust) {
+    super({ keepAlive: true, timeout: IDLE_MS, maxFreeSockets: 4 });
+  }
+
+  override createConnection(_options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex {
+    this.connections++;
+    connectVerified(this.endpoint, this.trust).then(
+      (socket) => callback?.(null, socket),
+      (e: Error) => callback?.(e, undefined as unknown as Duplex),
+    );
+    // http.Agent waits for the callback when nothing is returned here.
+    return undefined as unknown as Duplex;
+  }
 }
 
 function isVerifyError(e: NodeJS.ErrnoException): boolean {

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { ApiClient } from '../client/client.js';
 import { EtcdClient } from '../etcd/client.js';
 import { HangarError, errorText } from '../errors/errors.js';
 import { EtcdStore } from '../store/etcd.js';
@@ -16,6 +15,7 @@ import { checkNodeName, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_PREFIX, parseEtcdEndp
 import { Membership, type NodeRecord, type NodeView } from './membership.js';
 import { checkTarget, place, type NodeLoad, type PlacementResult } from './placement.js';
 import { parseMemoryMiB } from '../model/validate.js';
+import { NodeClients } from './node-clients.js';
 import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
 
 export interface ClusterStatus {
@@ -80,6 +80,8 @@ export class ClusterService {
   private client?: EtcdClient;
   private etcdStore?: EtcdStore;
   private membership?: Membership;
+  /** Kept verified connections to the other nodes, for carried requests. */
+  private readonly nodeClients = new NodeClients();
 
   private constructor(readonly store: SwitchableStore, private readonly o: Options) {}
 
@@ -142,10 +144,11 @@ export class ClusterService {
       throw new HangarError('VM_ON_OTHER_NODE', `The VM is on node "${node}", which has no TLS listener (start its daemon with --listen): send the request to it directly.`, { details: { node } });
     }
     if (!online) throw new HangarError('NODE_UNREACHABLE', `The VM is on node "${node}", which is offline (its lease expired).`, { details: { node } });
-    const client = new ApiClient({ url: `https://${rec.address}`, token: this.nodeToken, trust: { kind: 'fingerprint', fingerprint: rec.fingerprint } });
+    const client = this.nodeClients.get(node, rec.address, rec.fingerprint, this.nodeToken);
     try {
       return await client.relay(method, url, body, { 'x-hangar-forwarded-by': this.config.node, 'x-hangar-forwarded-for': actor }, { timeoutMs: 120_000 });
     } catch (e) {
+      this.nodeClients.drop(node);
       throw new HangarError('NODE_UNREACHABLE', `Node "${node}" (${rec.address}) did not answer: ${errorText(e)}`, { details: { node }, cause: e });
     }
   }
@@ -409,6 +412,7 @@ export class ClusterService {
   }
 
   async stop(): Promise<void> {
+    this.nodeClients.close();
     this.membership?.stop();
     await this.store.close();
   }

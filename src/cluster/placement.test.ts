@@ -24,6 +24,12 @@ describe('placement', () => {
     expect(r.lines[1]!.reasons).toEqual(['2 of 2 vCPUs free, 3 asked']);
   });
 
+  it('rules out a node requests cannot be carried to', () => {
+    const r = place({ cpus: 1, memoryMiB: 1 }, [{ ...load(node('a', 8, 8192), 0, 0), unreachable: 'no TLS listener' }, load(node('b', 2, 1024), 1, 512)]);
+    expect(r.chosen).toBe('b');
+    expect(r.lines[0]!.reasons).toEqual(['no TLS listener']);
+  });
+
   it('honours a target node or label', () => {
     const nodes = [load(node('a', 8, 8192, { rack: 'x' }), 0, 0), load(node('b', 8, 8192, { rack: 'y', ssd: '' }), 4, 4096)];
     expect(place({ cpus: 1, memoryMiB: 1, target: 'b' }, nodes).chosen).toBe('b');

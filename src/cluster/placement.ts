@@ -21,6 +21,8 @@ export interface PlacementRequest {
 export interface NodeLoad {
   node: NodeRecord;
   online: boolean;
+  /** Why requests cannot be carried to it, if they cannot. */
+  unreachable?: string;
   /** vCPUs and memory of the VMs it holds and of reservations on it. */
   committed: { cpus: number; memoryMiB: number };
 }
@@ -68,6 +70,7 @@ export function place(req: PlacementRequest, loads: readonly NodeLoad[]): Placem
     const freeMemoryMiB = memCap - l.committed.memoryMiB;
     const reasons: string[] = [];
     if (!l.online) reasons.push('offline');
+    if (l.unreachable) reasons.push(l.unreachable);
     const t = targetMatches(req.target, n);
     if (t) reasons.push(t);
     if (req.cpus > freeCpus) reasons.push(`${freeCpus} of ${cpuCap} vCPUs free, ${req.cpus} asked`);

@@ -117,6 +117,7 @@ export class ClusterService {
   async start(api?: NodeApi): Promise<void> {
     if (api) this.api = api;
     if (!this.config || !this.client) return;
+    this.membership?.stop(); // a start that failed half-way is tried again
     this.membership = new Membership(this.client, this.store, {
       prefix: this.config.prefix, ttlSeconds: this.config.leaseTtlSeconds, log: this.o.log,
       self: { name: this.config.node, ...this.o.self, ...(this.api?.fingerprint && { fingerprint: this.api.fingerprint }) },
@@ -205,6 +206,8 @@ export class ClusterService {
       const pending = reservations.filter((r) => r.record.node === node.name && !names.has(r.key) && Date.parse(r.record.expiresAt) > now).map((r) => r.record);
       return {
         node, online: online.has(node.name),
+        // A create is carried to the node over its TLS listener: without one, only the node itself can place there.
+        ...(node.name !== this.config?.node && !(node.address && node.fingerprint) && { unreachable: 'no TLS listener to carry the create to (start its daemon with --listen)' }),
         committed: {
           cpus: held.reduce((s, v) => s + v.spec.cpus, 0) + pending.reduce((s, r) => s + r.cpus, 0),
           memoryMiB: held.reduce((s, v) => s + v.spec.memoryMiB, 0) + pending.reduce((s, r) => s + r.memoryMiB, 0),

@@ -166,11 +166,18 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const socketAccess = await secureSocket(config.socket, config.runDir, (m) => logger.warn(m));
   if (tls) logger.info({ listen: tls.addresses, fingerprint: tls.fingerprint, cert: tls.certFile, certificate: tls.origin }, `TLS API listening on ${tls.addresses.join(', ')}; certificate SHA-256 ${tls.fingerprint}`);
   await events.publish('daemon.started', undefined, { pid: process.pid, version: VERSION, accel: config.accel });
-  await cluster.start({
+  const nodeApi = {
     ...(tls && { fingerprint: tls.fingerprint }),
     // Nodes call each other with an admin token made once per cluster (its secret kept in etcd).
-    createNodeToken: async (name) => (await auth.tokens.create({ name, role: 'admin' })).token,
-  });
+    createNodeToken: async (name: string) => (await auth.tokens.create({ name, role: 'admin' })).token,
+  };
+  // In a cluster: the node's record and lease. etcd may be away for a moment: retried, never fatal.
+  const startMembership = (): void =>
+    void cluster.start(nodeApi).catch((e: unknown) => {
+      logger.warn({ err: e }, 'starting the node lease failed; retrying in 2 s');
+      setTimeout(startMembership, 2000).unref();
+    });
+  startMembership();
   sampler.start();
   // Housekeeping starts once the daemon has answered its first request, or HOUSEKEEPING_DELAY_MS
   // after it listens: whoever waits for the daemon to come up is answered first. None of it is

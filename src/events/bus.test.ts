@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HANGAR_EVENT_TYPES, isEventOf, isHangarEventType, type HangarEvent } from '../model/events.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { HangarError } from '../errors/errors.js';
 import { EventBus } from './bus.js';
 
 describe('EventBus', () => {
@@ -31,6 +32,27 @@ describe('EventBus', () => {
     const e = await bus.publish('vm.saved', 'web1', { bytes: 1, seconds: 2 });
     if (isEventOf(e, 'vm.saved')) expect(e.data.seconds).toBe(2);
     else expect.fail('a vm.saved event');
+  });
+});
+
+describe('EventBus while the cluster store is out of reach', () => {
+  const failing = (code: 'CLUSTER_STORE_UNAVAILABLE' | 'INTERNAL') => {
+    const store = new SqliteStore(':memory:');
+    store.appendEvent = () => Promise.reject(new HangarError(code, 'no'));
+    return new EventBus(store);
+  };
+
+  it('still tells this node\'s subscribers (seq 0: not in the log), and the publisher goes on', async () => {
+    const bus = failing('CLUSTER_STORE_UNAVAILABLE');
+    const seen: HangarEvent[] = [];
+    bus.subscribe((e) => seen.push(e));
+    const e = await bus.publish('vm.state', 'a', { state: 'crashed' });
+    expect(e).toMatchObject({ seq: 0, type: 'vm.state', vm: 'a' });
+    expect(seen).toEqual([e]);
+  });
+
+  it('any other failure of the store is still an error', async () => {
+    await expect(failing('INTERNAL').publish('vm.state', 'a', { state: 'crashed' })).rejects.toMatchObject({ code: 'INTERNAL' });
   });
 });
 

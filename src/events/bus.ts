@@ -5,6 +5,7 @@
  */
 import type { HangarEvent, HangarEventData, HangarEventType } from '../model/events.js';
 import type { Store } from '../store/store.js';
+import { isHangarError } from '../errors/errors.js';
 
 export type EventListener = (event: HangarEvent) => void;
 
@@ -16,7 +17,15 @@ export class EventBus {
   async publish<T extends HangarEventType>(type: T, vm: string | undefined, data: HangarEventData<T>): Promise<HangarEvent>;
   async publish(type: HangarEventType, vm: string | undefined, data: object): Promise<HangarEvent> {
     const record = data as Record<string, unknown>;
-    const event = await this.store.appendEvent(vm === undefined ? { type, data: record } : { type, vm, data: record });
+    let event: HangarEvent;
+    try {
+      event = await this.store.appendEvent(vm === undefined ? { type, data: record } : { type, vm, data: record });
+    } catch (e) {
+      // etcd out of reach: what happened has happened; its event still reaches this node's
+      // subscribers (seq 0: not in the log), and the operation that published goes on.
+      if (!(isHangarError(e) && e.code === 'CLUSTER_STORE_UNAVAILABLE')) throw e;
+      event = { seq: 0, time: new Date().toISOString(), type, data: record, ...(vm !== undefined && { vm }) };
+    }
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -61,7 +61,9 @@ async function netboot(vm: string, flags: string[]): Promise<void> {
   expect(log).toContain(`HANGAR-NETBOOT-SCRIPT from 10.217.${third}.1`);
   // Big files show a percentage (redrawn with backspaces) before the "ok".
   expect(log).toMatch(/tftp:\/\/10\.217\.\d+\.1\/vmlinuz\.\.\.[^\n]* ok/);
-  expect(log).toMatch(/tftp:\/\/10\.217\.\d+\.1\/initrd\.img\.\.\.[^\n]* ok/);
+  // The initrd's "ok" may be cut by the kernel's console reset right after it; the guest
+  // booting to READY with the script's command line shows the initrd arrived.
+  expect(log).toMatch(/tftp:\/\/10\.217\.\d+\.1\/initrd\.img\.\.\./);
   expect(await guestRun(d, vm, 'cat /proc/cmdline')).toContain(MARK);
   process.stderr.write(`[netboot] ${vm} (${flags.join(' ') || 'bios'}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

@@ -39,9 +39,11 @@ beforeAll(async () => {
   expect((await d.cli(['pool', 'list'])).code).toBe(0);
 });
 afterAll(async () => {
-  await d?.cleanup();
+  // The joined nodes first: they use n1's pool records (paths in d's data dir), and starting
+  // one again after d's cleanup would make that dir anew.
   await other?.cleanup();
   await third?.cleanup();
+  await d?.cleanup();
   await etcd?.stop();
 });
 

@@ -43,8 +43,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await n1?.cleanup();
+  // The joined node first: it uses the first node's pool records (their paths are in n1's
+  // data dir), and starting it again after n1's cleanup would make that dir anew.
   await n2?.cleanup();
+  await n1?.cleanup();
   await etcd?.stop();
 });
 

@@ -68,23 +68,7 @@ export class ChangeFeed {
   }
 
   watch(afterRevision: number, listener: ChangeListener, query: Omit<ChangeQuery, 'limit'> = {}): Watch {
-    const w: Watcher = { after: afterRevision, listener, queue: [], scheduled: false, closed: false };
-    if (query.kinds) w.kinds = new Set(query.kinds);
-    if (afterRevision < this.compacted) {
-      const error = this.compactedError(afterRevision);
-      queueMicrotask(() => {
-        if (!w.closed) listener.error(error);
-      });
-      return { close: () => void (w.closed = true) };
-    }
-    for (const c of this.history) enqueue(w, c);
-    this.watchers.add(w);
-    return {
-      close: () => {
-        w.closed = true;
-        this.watchers.delete(w);
-      },
-    };
+    return openWatch(afterRevision, listener, query, this.compacted, () => this.history, this.watchers);
   }
 
   close(): void {
@@ -93,10 +77,43 @@ export class ChangeFeed {
   }
 
   private compactedError(afterRevision: number): HangarError {
-    return new HangarError('REVISION_COMPACTED', `The change feed starts after revision ${this.compacted}, not ${afterRevision}: list again, then follow the changes from the revision read before listing.`, {
-      details: { afterRevision, compactRevision: this.compacted },
-    });
+    return compactedError(afterRevision, this.compacted);
   }
+}
+
+/** REVISION_COMPACTED: the feed starts after `compacted`, not at `afterRevision`. */
+export function compactedError(afterRevision: number, compacted: number): HangarError {
+  return new HangarError('REVISION_COMPACTED', `The change feed starts after revision ${compacted}, not ${afterRevision}: list again, then follow the changes from the revision read before listing.`, {
+    details: { afterRevision, compactRevision: compacted },
+  });
+}
+
+/**
+ * A watch from `afterRevision`: REVISION_COMPACTED (delivered, never thrown) when that is
+ * before `compacted`; else the history after it is queued and the watcher registered in
+ * one tick (no write can fall between the two).
+ */
+export function openWatch(
+  afterRevision: number, listener: ChangeListener, query: Omit<ChangeQuery, 'limit'>, compacted: number,
+  history: () => Iterable<StoreChange>, watchers: Set<Watcher>,
+): Watch {
+  const w: Watcher = { after: afterRevision, listener, queue: [], scheduled: false, closed: false };
+  if (query.kinds) w.kinds = new Set(query.kinds);
+  if (afterRevision < compacted) {
+    const error = compactedError(afterRevision, compacted);
+    queueMicrotask(() => {
+      if (!w.closed) listener.error(error);
+    });
+    return { close: () => void (w.closed = true) };
+  }
+  for (const c of history()) enqueue(w, c);
+  watchers.add(w);
+  return {
+    close: () => {
+      w.closed = true;
+      watchers.delete(w);
+    },
+  };
 }
 
 /** Queues a change for a watcher and delivers the queue after the current call (never inside a store call). */

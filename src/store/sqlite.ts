@@ -15,7 +15,7 @@ import { splitVmRecord, type VmDesiredFields, type VmStatusFields } from '../mod
 import type {
   AuditEntry, AuditQuery, ChangeListener, ChangeQuery, Collection, CollectionEntry, CollectionKind, EventQuery, HangarEvent, Store, StoreChange, VmRecord, Watch, WriteOptions,
 } from './store.js';
-import { enqueue, type FeedWatcher } from './change-feed.js';
+import { compactedError, enqueue, openWatch, type FeedWatcher } from './change-feed.js';
 import { conflict, deepFreeze, vmExists } from './records.js';
 
 type Migration = (db: Database.Database) => void;
@@ -255,24 +255,8 @@ export class SqliteStore implements Store {
   }
 
   watch(afterRevision: number, listener: ChangeListener, query: Omit<ChangeQuery, 'limit'> = {}): Watch {
-    const w: FeedWatcher = { after: afterRevision, listener, queue: [], scheduled: false, closed: false };
-    if (query.kinds) w.kinds = new Set(query.kinds);
-    if (afterRevision < this.compacted) {
-      const error = this.compactedError(afterRevision);
-      queueMicrotask(() => {
-        if (!w.closed) listener.error(error);
-      });
-      return { close: () => void (w.closed = true) };
-    }
-    // Read the history and register in the same tick: no write can fall between the two.
-    for (const c of this.stmts.changes.all(afterRevision, Math.max(afterRevision, this.rev))) enqueue(w, c);
-    this.watchers.add(w);
-    return {
-      close: () => {
-        w.closed = true;
-        this.watchers.delete(w);
-      },
-    };
+    // Reads the history and registers in the same tick: no write can fall between the two.
+    return openWatch(afterRevision, listener, query, this.compacted, () => this.stmts.changes.all(afterRevision, Math.max(afterRevision, this.rev)), this.watchers);
   }
 
   /**
@@ -294,10 +278,9 @@ export class SqliteStore implements Store {
   }
 
   private compactedError(afterRevision: number): HangarError {
-    return new HangarError('REVISION_COMPACTED', `The change feed starts after revision ${this.compacted}, not ${afterRevision}: list again, then follow the changes from the revision read before listing.`, {
-      details: { afterRevision, compactRevision: this.compacted },
-    });
+    return compactedError(afterRevision, this.compacted);
   }
+
 
   /**
    * Runs `fn` in one transaction as the next revision. `fn` returns the changes it made;

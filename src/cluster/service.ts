@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import type { ClusterStatus } from '../contract/cluster.js';
 import { EtcdClient } from '../etcd/client.js';
 import { HangarError, errorText } from '../errors/errors.js';
 import { EtcdStore } from '../store/etcd.js';
@@ -18,19 +19,7 @@ import { parseMemoryMiB } from '../model/validate.js';
 import { NodeClients } from './node-clients.js';
 import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
 
-export interface ClusterStatus {
-  mode: 'single' | 'cluster';
-  node?: string;
-  clusterId?: string;
-  etcd?: string[];
-  prefix?: string;
-  /** The store follows etcd now (false while etcd is unreachable: reads answer from the last state). */
-  connected?: boolean;
-  revision: number;
-  leaseTtlSeconds?: number;
-  /** When this node's lease runs out unless renewed. */
-  leaseDeadline?: string;
-}
+export type { ClusterStatus };
 
 export interface InitInput {
   etcd: string | string[];

@@ -15,6 +15,16 @@ export function record(name: string, id = `id-${name}`): VmRecord {
   };
 }
 
+/** Five revisions: a VM created, started, a volume, the VM deleted, the volume updated. */
+export async function history(store: Store): Promise<void> {
+  const a = await store.createVm(record('a'));
+  await store.updateVm({ ...a, state: 'running' });
+  const vols = store.collection<{ size: number }>('volumes');
+  await vols.create('default/d', { size: 1 });
+  await store.deleteVm(a.id);
+  await vols.update('default/d', { size: 2 });
+}
+
 const tick = () => new Promise((r) => setTimeout(r, 20));
 
 /** A listener that collects what it is given. */
@@ -244,15 +254,6 @@ export function storeContract(current: () => Store): void {
     expect((await store.listVms()).map((v) => v.name)).toEqual(['b']);
   });
 
-  /** Five revisions: a VM created, started, a volume, the VM deleted, the volume updated. */
-  async function history(store: Store): Promise<void> {
-    const a = await store.createVm(record('a'));
-    await store.updateVm({ ...a, state: 'running' });
-    const vols = store.collection<{ size: number }>('volumes');
-    await vols.create('default/d', { size: 1 });
-    await store.deleteVm(a.id);
-    await vols.update('default/d', { size: 2 });
-  }
 
   it('the change feed lists changes in revision order, resumes after any revision, pages and filters', async () => {
     const store = begin();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HangarError } from '../errors/errors.js';
 import type { StoreChange } from './store.js';
-import { record } from './contract.js';
+import { history, record } from './contract.js';
 import { SqliteStore } from './sqlite.js';
 
 
@@ -33,18 +33,9 @@ describe('change feed', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Five revisions: a VM created, started, a volume, the VM deleted, the volume updated. */
-  async function history(): Promise<void> {
-    const a = await store.createVm(record('a'));
-    await store.updateVm({ ...a, state: 'running' });
-    const vols = store.collection<{ size: number }>('volumes');
-    await vols.create('default/d', { size: 1 });
-    await store.deleteVm(a.id);
-    await vols.update('default/d', { size: 2 });
-  }
 
   it('after compaction: changes() and watch() from before it say REVISION_COMPACTED', async () => {
-    await history();
+    await history(store);
     store.compact(3);
     expect(store.compactRevision()).toBe(3);
     await expect(store.changes(2)).rejects.toMatchObject({ code: 'REVISION_COMPACTED', details: { afterRevision: 2, compactRevision: 3 } });

@@ -140,6 +140,13 @@ export async function exportVm(deps: ExportDeps, vm: string, input: { file: stri
     // Not recursive: a directory there already is not ours.
     await mkdir(staging, { mode: 0o700 }).catch(async (e: unknown) => {
       await transfer.end();
+      // A directory that takes no new entries (/proc, a read-only mount, no permission)
+      // is the caller's choice of path, not a fault of the daemon.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR') {
+        throw new HangarError('INVALID_SPEC', `Cannot write in ${dirname(file)} (${code}): name a file in a writable directory.`, { details: { field: 'file' } });
+      }
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new HangarError('STORAGE_FULL', `No space in ${dirname(file)} to export to.`);
       throw e;
     });
     const partial = join(staging, 'archive.tar.partial');

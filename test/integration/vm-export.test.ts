@@ -160,6 +160,11 @@ describe('vm export and import', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('FILE_EXISTS');
     expect(statSync(archive).mtimeMs).toBe(before);
+    // A directory that takes no new files is the caller's error, not the daemon's.
+    r = await a.cli(['vm', 'export', VM, '/proc/self/new.tar']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('INVALID_SPEC');
+    expect((await a.vm(VM)).state).toBe('running');
   }, 400_000);
 
   it('a daemon killed (-9) during an export of the running VM leaves nothing once it is back', async () => {

@@ -167,6 +167,21 @@ const launcher = await build({
 });
 result.outputFiles.push(...launcher.outputFiles);
 
+// The fencer (src/cluster/fencer/main.ts): a small process of its own beside the daemon.
+const fencer = await build({
+  absWorkingDir: root,
+  entryPoints: { fencer: 'src/cluster/fencer/main.ts' },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  write: false,
+});
+result.outputFiles.push(...fencer.outputFiles);
+
 // esbuild escapes non-ASCII characters in code (charset ascii) but keeps them in the few
 // comments it preserves. One such character makes V8 hold the whole bundle as a two-byte
 // string, decoded and parsed several times slower: replace each UTF-16 unit by '?' (same

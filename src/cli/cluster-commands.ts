@@ -17,9 +17,15 @@ export function addClusterCommands(program: Command, globals: Globals): void {
     .requiredOption('--etcd <urls>', 'etcd client URLs, comma-separated: http://HOST:2379[,http://HOST2:2379…]')
     .option('--name <node>', "this node's name (default: the host name)")
     .option('--lease-ttl <seconds>', "the node's lease TTL: how long it stays online in etcd after its last keep-alive (2-300, default 10)", (v) => Number(v))
-    .action(async (o: { etcd: string; name?: string; leaseTtl?: number }, cmd: Command) => {
+    .option('--keepalive <seconds>', 'seconds between lease keep-alives (default TTL/3)', (v) => Number(v))
+    .option('--fence-margin <seconds>', "how long before its lease's deadline a node's fencer kills its HA guests (default 1)", (v) => Number(v))
+    .option('--ha-grace <seconds>', 'how long the other nodes wait after a lease expired before restarting its HA VMs (default 2)', (v) => Number(v))
+    .action(async (o: { etcd: string; name?: string; leaseTtl?: number; keepalive?: number; fenceMargin?: number; haGrace?: number }, cmd: Command) => {
       const g = globals(cmd);
-      const s = await g.client.cluster.init({ etcd: o.etcd, ...(o.name !== undefined && { name: o.name }), ...(o.leaseTtl !== undefined && { leaseTtl: o.leaseTtl }) });
+      const s = await g.client.cluster.init({
+        etcd: o.etcd, ...(o.name !== undefined && { name: o.name }), ...(o.leaseTtl !== undefined && { leaseTtl: o.leaseTtl }),
+        ...(o.keepalive !== undefined && { keepalive: o.keepalive }), ...(o.fenceMargin !== undefined && { fenceMargin: o.fenceMargin }), ...(o.haGrace !== undefined && { haGrace: o.haGrace }),
+      });
       print(render(g.output, s, () => `Node ${s.node} is the first node of cluster ${s.clusterId} (etcd ${s.etcd?.join(', ')}).\n`));
     });
 
@@ -40,9 +46,10 @@ export function addClusterCommands(program: Command, globals: Globals): void {
   cluster.command('join')
     .description("Make this daemon's host a node of the cluster the token names (the host must have no VMs)")
     .argument('<token>', 'the token `hangar cluster add NODE` printed on a member')
-    .action(async (token: string, _o: unknown, cmd: Command) => {
+    .option('--etcd <urls>', "this node's etcd endpoints, comma-separated (default: those in the token)")
+    .action(async (token: string, o: { etcd?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const s = await g.client.cluster.join({ token });
+      const s = await g.client.cluster.join({ token, ...(o.etcd !== undefined && { etcd: o.etcd }) });
       print(render(g.output, s, () => `This host is node ${s.node} of cluster ${s.clusterId}.\n`));
     });
 

@@ -62,6 +62,9 @@ function showVm(format: OutputFormat, v: Vm): void {
         ['cpu limit', v.cpuLimit === undefined ? undefined : `${v.cpuLimit}%`], ['cpu weight', v.cpuWeight],
         ['autostart', v.autostart ? `order ${v.autostart.order}, delay ${v.autostart.delaySeconds}s` : undefined],
         ['restart', v.restart.mode === 'no' ? undefined : `${v.restart.mode} (max ${v.restart.maxRestarts} per ${v.restart.windowSeconds}s; ${v.restartsInWindow} so far)`],
+        ['node', v.node], ['ha', v.ha ? `on (priority ${v.ha.priority})` : undefined],
+        ['ha pending', v.haPending ? `${v.haPending.reason}${v.haPending.from ? ` (from ${v.haPending.from})` : ''} since ${v.haPending.at}` : undefined],
+        ['last move', v.lastMove ? `${v.lastMove.from} → ${v.lastMove.to}: ${v.lastMove.reason} (${v.lastMove.at})` : undefined],
         ['machine', v.machine], ['firmware', firmwareText(v)], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['spice', v.spice], ['started', v.startedAt],
         ['project', v.project],
         ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
@@ -143,12 +146,17 @@ export function parseSettings(pairs: string[]): VmSettingsBody {
       case 'restart': body.restart = value as VmSettingsBody['restart']; break;
       case 'restart.max': body.restartMax = num(key, value); break;
       case 'restart.window': body.restartWindow = num(key, value); break;
+      case 'ha':
+        if (value !== 'true' && value !== 'false') throw new HangarError('INVALID_SPEC', `ha must be true or false, not "${value}".`);
+        body.ha = value === 'true';
+        break;
+      case 'ha.priority': body.haPriority = num(key, value); break;
       case 'hugepages': body.hugepages = value === 'none' ? null : value === 'true' ? true : value === 'false' ? false : value; break;
       case 'numa': body.numa = value === 'none' ? null : value.split(';').map((n) => parseNumaText(n.trim())); break;
       case 'iothreads': body.iothreads = value === 'none' ? null : num(key, value); break;
       case 'hostdevs': body.hostdevs = value === 'none' ? null : value.split(',').map((address) => ({ address: address.trim() })); break;
       default:
-        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops, disk.<dev>.bps, disk.<dev>.iothread, autostart, autostart.order, autostart.delay, restart, restart.max, restart.window, hugepages, numa, iothreads, pin.vcpu.<n>, pin.emulator, pin.iothreads or hostdevs.`);
+        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops, disk.<dev>.bps, disk.<dev>.iothread, autostart, autostart.order, autostart.delay, restart, restart.max, restart.window, ha, ha.priority, hugepages, numa, iothreads, pin.vcpu.<n>, pin.emulator, pin.iothreads or hostdevs.`);
     }
   }
   if (Object.keys(disks).length) body.disks = disks;

@@ -34,10 +34,11 @@ export function addStorageCommands(program: Command, globals: Globals): void {
     print(render(g.output, p, () => renderFields(Object.entries(p))));
   });
   pool.command('create').description('Create a directory pool').argument('<pool>').requiredOption('--path <dir>', 'absolute directory path')
-    .action(async (name: string, o: { path: string }, cmd: Command) => {
+    .option('--shared', 'the same directory is mounted on every node of the cluster (HA VMs need their disks on such a pool)')
+    .action(async (name: string, o: { path: string; shared?: boolean }, cmd: Command) => {
       const g = globals(cmd);
-      const p = await g.client.pools.create({ name, path: o.path });
-      print(render(g.output, p, () => `Pool ${p.name} created at ${p.path}.\n`));
+      const p = await g.client.pools.create({ name, path: o.path, ...(o.shared && { shared: true }) });
+      print(render(g.output, p, () => `Pool ${p.name} created at ${p.path}${p.shared ? ' (shared by every node)' : ''}.\n`));
     });
 
   const volume = program.command('volume').description('Disk volumes (qcow2 or raw) in pools');

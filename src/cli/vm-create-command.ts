@@ -111,12 +111,15 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .option('--iothreads <n>', 'I/O threads for the disks (assigned round-robin)', intOption('--iothreads'))
     .option('--hostdev <address>', 'pass a host PCI device through with VFIO (repeatable), e.g. 0000:01:00.0', collect, [])
     .option('--start', 'start it right away')
+    .option('--pool <pool>', 'the storage pool of its new disks (default: default)')
+    .option('--ha', 'high availability in a cluster: restarted on another node when its node is lost (its disks must be on a shared pool)')
+    .option('--ha-priority <n>', 'HA restart order, higher first (default 0)', intOption('--ha-priority'))
     .option('--target <node>', 'in a cluster: the node to create it on, or @label / @label=value (default: the node with the most free capacity)')
     .option('--dry-run', 'in a cluster: say where it would be placed, create nothing')
     .option('--explain', 'with --dry-run: why each node was chosen or ruled out'));
   addTpmFlags(create);
   create
-    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; dryRun?: boolean; explain?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; pool?: string; ha?: boolean; haPriority?: number; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; dryRun?: boolean; explain?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: CreateVmBody = { name, ...(o.image !== undefined && { image: o.image }), ...mediaBody(o) };
       if (o.forward.length) body.forwards = o.forward;
@@ -133,6 +136,9 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
       if (o.spice) body.spice = true;
       if (o.start) body.start = true;
       if (o.diskSize !== undefined) body.diskSize = o.diskSize;
+      if (o.pool !== undefined) body.pool = o.pool;
+      if (o.ha) body.ha = true;
+      if (o.haPriority !== undefined) body.haPriority = o.haPriority;
       if (o.fullCopy) body.fullCopy = true;
       if (o.maxCpus !== undefined) body.maxCpus = o.maxCpus;
       if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;

@@ -19,6 +19,23 @@ export interface ClusterConfig {
   leaseTtlSeconds: number;
   /** The cluster's id (made at init). */
   clusterId: string;
+  /** How often the fencer renews the lease (default: a third of the TTL). */
+  keepaliveSeconds?: number;
+  /** How long before the lease's deadline the fencer kills the node's HA guests (default 1 s). */
+  fenceMarginSeconds?: number;
+  /** How long the other nodes wait after the lease expired before restarting its HA guests (default 2 s). */
+  haGraceSeconds?: number;
+}
+
+/** The fencing and HA timings of a configuration, defaults filled in, in milliseconds. */
+export function haTimings(c: Pick<ClusterConfig, 'leaseTtlSeconds' | 'keepaliveSeconds' | 'fenceMarginSeconds' | 'haGraceSeconds'>): { ttlMs: number; keepaliveMs: number; marginMs: number; graceMs: number } {
+  const ttlMs = c.leaseTtlSeconds * 1000;
+  return {
+    ttlMs,
+    keepaliveMs: c.keepaliveSeconds !== undefined ? c.keepaliveSeconds * 1000 : Math.max(200, Math.floor(ttlMs / 3)),
+    marginMs: (c.fenceMarginSeconds ?? 1) * 1000,
+    graceMs: (c.haGraceSeconds ?? 2) * 1000,
+  };
 }
 
 export const DEFAULT_LEASE_TTL_SECONDS = 10;

@@ -1,11 +1,11 @@
 /**
  * A node's membership: its record (`nodes/NAME`: address, capacity, labels) and its lease
- * (`node-leases/NAME`, bound to an etcd lease the node keeps alive). A node is online while
- * its lease key exists. The node keeps its own lease deadline (last acknowledged keep-alive
- * plus the TTL) instead of trusting the client to report a lost lease in time.
+ * (`node-leases/NAME`, bound to an etcd lease that the node's fencer keeps alive: see
+ * fencer/fencer.ts). A node is online while its lease key exists. The fencer keeps its own
+ * lease deadline (last acknowledged keep-alive plus the TTL) instead of trusting etcd's
+ * client to report a lost lease in time.
  */
 import type { EtcdClient } from '../etcd/client.js';
-import { errorText } from '../errors/errors.js';
 import type { Store, VmRecord } from '../store/store.js';
 
 export interface NodeRecord {
@@ -40,69 +40,28 @@ export interface NodeView extends NodeRecord {
 }
 
 export class Membership {
-  private timer?: NodeJS.Timeout;
-  private lease?: string;
-  private lastAck = 0;
-  private stopped = false;
-  private lostLogged = false;
-
   constructor(
     private readonly client: EtcdClient,
     private readonly store: Store,
-    private readonly o: { prefix: string; ttlSeconds: number; self: Omit<NodeRecord, 'joinedAt' | 'labels'>; log: (m: string) => void },
+    private readonly o: { ttlSeconds: number; self: Omit<NodeRecord, 'joinedAt' | 'labels'>; deadline: () => number },
   ) {}
 
   get name(): string {
     return this.o.self.name;
   }
 
-  /** When this node's lease expires unless renewed (ms since the epoch; 0 before the first grant). */
+  /** When this node's lease expires unless renewed (ms since the epoch; 0 before the first grant): the fencer's. */
   deadline(): number {
-    return this.lastAck === 0 ? 0 : this.lastAck + this.o.ttlSeconds * 1000;
+    return this.o.deadline();
   }
 
+  /** Writes the node's record (its lease is the fencer's: fencer/fencer.ts). */
   async start(): Promise<void> {
     const nodes = this.store.collection<NodeRecord>('nodes');
     const old = await nodes.get(this.name);
     const record: NodeRecord = { ...this.o.self, labels: old?.labels ?? {}, joinedAt: old?.joinedAt ?? new Date().toISOString() };
     if (!old) await nodes.create(this.name, record);
     else if (JSON.stringify(old) !== JSON.stringify(record)) await nodes.update(this.name, record);
-    await this.grant();
-    this.timer = setInterval(() => void this.renew(), Math.max(200, (this.o.ttlSeconds * 1000) / 3));
-    this.timer.unref();
-  }
-
-  private async grant(): Promise<void> {
-    const sent = Date.now();
-    const { id } = await this.client.leaseGrant(this.o.ttlSeconds);
-    this.lease = id;
-    this.lastAck = sent;
-    const value: NodeLeaseRecord = { lease: id, ttlSeconds: this.o.ttlSeconds, since: new Date(sent).toISOString(), pid: process.pid };
-    await this.client.put(`${this.o.prefix}c/node-leases/${this.name}`, JSON.stringify(value), { lease: id });
-  }
-
-  private async renew(): Promise<void> {
-    if (this.stopped || !this.lease) return;
-    const sent = Date.now();
-    try {
-      const ttl = await this.client.leaseKeepAlive(this.lease, Math.max(200, (this.o.ttlSeconds * 1000) / 3));
-      if (ttl > 0) {
-        this.lastAck = sent;
-        this.lostLogged = false;
-        return;
-      }
-      this.o.log(`Node ${this.name}'s lease ${this.lease} expired in etcd: granting a new one.`);
-      await this.grant();
-    } catch (e) {
-      if (!this.lostLogged) this.o.log(`Renewing node ${this.name}'s lease failed (${errorText(e)}); it expires ${new Date(this.deadline()).toISOString()} unless renewed.`);
-      this.lostLogged = true;
-    }
-  }
-
-  /** Stops renewing (the lease then expires on its own: the node's guests run on). */
-  stop(): void {
-    this.stopped = true;
-    clearInterval(this.timer);
   }
 
   /** Every node with its state, lease age and what its VMs use. */

@@ -12,12 +12,14 @@ import { EtcdStore } from '../store/etcd.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { COLLECTION_KINDS, type Store } from '../store/store.js';
 import { SwitchableStore } from '../store/switchable.js';
-import { checkNodeName, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_PREFIX, parseEtcdEndpoints, readClusterConfig, writeClusterConfig, type ClusterConfig } from './config.js';
+import { checkNodeName, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_PREFIX, haTimings, parseEtcdEndpoints, readClusterConfig, writeClusterConfig, type ClusterConfig } from './config.js';
 import { Membership, type NodeRecord, type NodeView } from './membership.js';
 import { checkTarget, place, type NodeLoad, type PlacementResult } from './placement.js';
 import { parseMemoryMiB } from '../model/validate.js';
 import { NodeClients } from './node-clients.js';
 import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
+import { FencerLink } from './fencer/link.js';
+import { HaManager, type HaDeps } from './ha.js';
 
 export type { ClusterStatus };
 
@@ -25,6 +27,12 @@ export interface InitInput {
   etcd: string | string[];
   name?: string;
   leaseTtl?: number;
+  /** Seconds between the fencer's keep-alives (default TTL/3). */
+  keepalive?: number;
+  /** Seconds before the lease's deadline at which a node's fencer kills its HA guests (default 1). */
+  fenceMargin?: number;
+  /** Seconds the other nodes wait after a lease expired before restarting its HA VMs (default 2). */
+  haGrace?: number;
 }
 
 /** What the node tells the cluster about itself. */
@@ -44,6 +52,27 @@ interface ClusterMeta {
   createdAt: string;
   createdBy: string;
   state: 'initializing' | 'ready';
+  /** Fencing and HA timings every node uses (`cluster init` flags); absent: the defaults. */
+  timings?: Timings;
+}
+
+type Timings = Pick<ClusterConfig, 'keepaliveSeconds' | 'fenceMarginSeconds' | 'haGraceSeconds'>;
+
+/** The timings `cluster init` was given, checked against the TTL. */
+function checkTimings(input: InitInput, ttl: number): Timings {
+  const out: Timings = {};
+  const field = (name: 'keepalive' | 'fenceMargin' | 'haGrace', key: keyof Timings, min: number, max: number) => {
+    const v = input[name];
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      throw new HangarError('INVALID_SPEC', `${name} must be ${min}-${max} seconds with a lease TTL of ${ttl} s, not ${String(v)}.`, { details: { field: name } });
+    }
+    out[key] = v;
+  };
+  field('keepalive', 'keepaliveSeconds', 0.2, ttl / 2);
+  field('fenceMargin', 'fenceMarginSeconds', 0.2, ttl / 2);
+  field('haGrace', 'haGraceSeconds', 0, 600);
+  return out;
 }
 
 /** A create's claim on a node, until its VM exists (or RESERVATION_MS pass). */
@@ -69,6 +98,10 @@ export class ClusterService {
   private client?: EtcdClient;
   private etcdStore?: EtcdStore;
   private membership?: Membership;
+  /** The node's fencer (in a cluster): holds the lease, kills HA guests when it cannot. */
+  fencer?: FencerLink;
+  private ha?: HaManager;
+  private haHooks?: Pick<HaDeps, 'start' | 'publish'>;
   /** Kept verified connections to the other nodes, for carried requests. */
   private readonly nodeClients = new NodeClients();
 
@@ -106,12 +139,30 @@ export class ClusterService {
   async start(api?: NodeApi): Promise<void> {
     if (api) this.api = api;
     if (!this.config || !this.client) return;
-    this.membership?.stop(); // a start that failed half-way is tried again
+    // The lease is the fencer's: it runs beside the daemon and outlives it, as the guests do.
+    this.fencer ??= new FencerLink({ dataDir: this.o.dataDir, log: this.o.log });
+    await this.fencer.start();
+    const fencer = this.fencer;
     this.membership = new Membership(this.client, this.store, {
-      prefix: this.config.prefix, ttlSeconds: this.config.leaseTtlSeconds, log: this.o.log,
+      ttlSeconds: this.config.leaseTtlSeconds, deadline: () => fencer.state()?.deadline ?? 0,
       self: { name: this.config.node, ...this.o.self, ...(this.api?.fingerprint && { fingerprint: this.api.fingerprint }) },
     });
     await this.membership.start();
+    if (this.haHooks && !this.ha) {
+      const t = haTimings(this.config);
+      this.ha = new HaManager({
+        store: this.store, self: this.config.node, graceMs: t.graceMs, marginMs: t.marginMs, fencer,
+        connected: () => this.etcdStore?.connected ?? false, log: this.o.log, ...this.haHooks,
+        place: async (vm) => {
+          try {
+            return { node: (await this.place({ cpus: vm.spec.cpus, memory: vm.spec.memoryMiB }, { dryRun: true })).chosen };
+          } catch (e) {
+            return { why: errorText(e) };
+          }
+        },
+      });
+      this.ha.start();
+    }
     this.nodeToken = (await this.client.range(`${this.config.prefix}cluster-node-token`)).kvs[0]?.value;
   }
 
@@ -126,7 +177,7 @@ export class ClusterService {
    * certificate pinned by the fingerprint it published), with the cluster's node token.
    * The answer comes back as the node gave it.
    */
-  async forward(node: string, method: string, url: string, body: unknown, actor: string): Promise<{ status: number; body: unknown }> {
+  async forward(node: string, method: string, url: string, body: unknown, actor: string, o: { timeoutMs?: number } = {}): Promise<{ status: number; body: unknown }> {
     if (!this.config) throw notInCluster();
     const rec = await this.store.collection<NodeRecord>('nodes').get(node);
     const online = await this.store.collection('node-leases').get(node);
@@ -136,7 +187,7 @@ export class ClusterService {
     if (!online) throw new HangarError('NODE_UNREACHABLE', `The VM is on node "${node}", which is offline (its lease expired).`, { details: { node } });
     const client = this.nodeClients.get(node, rec.address, rec.fingerprint, this.nodeToken);
     try {
-      return await client.relay(method, url, body, { 'x-hangar-forwarded-by': this.config.node, 'x-hangar-forwarded-for': actor }, { timeoutMs: 120_000 });
+      return await client.relay(method, url, body, { 'x-hangar-forwarded-by': this.config.node, 'x-hangar-forwarded-for': actor }, { timeoutMs: o.timeoutMs ?? 120_000 });
     } catch (e) {
       this.nodeClients.drop(node);
       throw new HangarError('NODE_UNREACHABLE', `Node "${node}" (${rec.address}) did not answer: ${errorText(e)}`, { details: { node }, cause: e });
@@ -220,10 +271,15 @@ export class ClusterService {
   status(): ClusterStatus {
     if (!this.config) return { mode: 'single', revision: this.store.revision() };
     const deadline = this.membership?.deadline();
+    const fenced = this.fencer?.state()?.fenced;
+    const t = haTimings(this.config);
     return {
       mode: 'cluster', node: this.config.node, clusterId: this.config.clusterId, etcd: this.config.etcd, prefix: this.config.prefix,
       connected: this.etcdStore?.connected ?? false, revision: this.store.revision(), leaseTtlSeconds: this.config.leaseTtlSeconds,
       ...(deadline && { leaseDeadline: new Date(deadline).toISOString() }),
+      ...(this.fencer?.running() && { fencerPid: this.fencer.state()!.pid }),
+      ...(fenced && { fenced: { at: new Date(fenced.at).toISOString(), reason: fenced.reason, vms: fenced.vms } }),
+      haGraceSeconds: t.graceMs / 1000, fenceMarginSeconds: t.marginMs / 1000,
     };
   }
 
@@ -242,18 +298,19 @@ export class ClusterService {
     const node = checkNodeName(input.name);
     const ttl = input.leaseTtl ?? DEFAULT_LEASE_TTL_SECONDS;
     if (!Number.isInteger(ttl) || ttl < 2 || ttl > 300) throw new HangarError('INVALID_SPEC', `The lease TTL must be 2-300 seconds, not ${String(ttl)}.`, { details: { field: 'leaseTtl' } });
+    const timings = checkTimings(input, ttl);
     const prefix = DEFAULT_PREFIX;
     const client = new EtcdClient({ endpoints: etcd, timeoutMs: this.o.etcdTimeoutMs ?? 3000 });
     try {
       await client.status();
       const meta = await this.claim(client, prefix, node);
-      const config: ClusterConfig = { etcd, node, prefix, leaseTtlSeconds: ttl, clusterId: meta.id };
+      const config: ClusterConfig = { etcd, node, prefix, leaseTtlSeconds: ttl, clusterId: meta.id, ...timings };
       let etcdStore: EtcdStore | undefined;
       await this.store.switchWith(async (old) => {
         etcdStore = await EtcdStore.open({ client, prefix, log: this.o.log });
         try {
           await copyStore(old, etcdStore, node);
-          await client.put(`${prefix}cluster`, JSON.stringify({ ...meta, state: 'ready' } satisfies ClusterMeta));
+          await client.put(`${prefix}cluster`, JSON.stringify({ ...meta, state: 'ready', timings } satisfies ClusterMeta));
           await writeClusterConfig(this.o.dataDir, config);
         } catch (e) {
           await etcdStore.close();
@@ -340,7 +397,7 @@ export class ClusterService {
    * transaction, then this daemon runs on etcd. Its own records are left behind (a joining
    * host has no VMs), as with Incus.
    */
-  async join(input: { token: unknown; name?: unknown }): Promise<ClusterStatus> {
+  async join(input: { token: unknown; name?: unknown; etcd?: unknown }): Promise<ClusterStatus> {
     if (this.config) throw new HangarError('CLUSTER_EXISTS', `This node is node "${this.config.node}" of cluster ${this.config.clusterId} already.`);
     const t = parseJoinToken(input.token);
     if (input.name !== undefined && checkNodeName(input.name) !== t.node) {
@@ -348,7 +405,9 @@ export class ClusterService {
     }
     const vms = await this.store.listVms();
     if (vms.length) throw new HangarError('NODE_NOT_EMPTY', `This host has ${vms.length} VM(s) (${vms.slice(0, 3).map((v) => v.name).join(', ')}${vms.length > 3 ? '…' : ''}): a joining host must have none. Export them first (hangar vm export), or delete them.`);
-    const client = new EtcdClient({ endpoints: t.etcd, timeoutMs: this.o.etcdTimeoutMs ?? 3000 });
+    // This node's own way to etcd (a local member, another address) may differ from the token's.
+    const etcd = input.etcd === undefined ? t.etcd : parseEtcdEndpoints(input.etcd);
+    const client = new EtcdClient({ endpoints: etcd, timeoutMs: this.o.etcdTimeoutMs ?? 3000 });
     try {
       const meta = JSON.parse((await client.range(`${t.prefix}cluster`)).kvs[0]?.value ?? '{}') as Partial<ClusterMeta>;
       if (meta.id !== t.clusterId || meta.state !== 'ready') throw new HangarError('JOIN_TOKEN_INVALID', `etcd at ${client.endpointList} does not hold cluster ${t.clusterId}.`);
@@ -359,7 +418,7 @@ export class ClusterService {
       // Spent in the same step that checks it: a second join with it finds nothing.
       const spent = await client.txn({ compare: [{ key, target: 'MOD', result: 'EQUAL', value: stored.modRevision }], success: [{ delete: { key } }] });
       if (!spent.succeeded) throw new HangarError('JOIN_TOKEN_INVALID', `The join token for node "${t.node}" was used meanwhile.`);
-      const config: ClusterConfig = { etcd: t.etcd, node: t.node, prefix: t.prefix, leaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS, clusterId: t.clusterId };
+      const config: ClusterConfig = { etcd, node: t.node, prefix: t.prefix, leaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS, clusterId: t.clusterId, ...meta.timings };
       let etcdStore: EtcdStore | undefined;
       await this.store.switchWith(async () => {
         etcdStore = await EtcdStore.open({ client, prefix: t.prefix, log: this.o.log });
@@ -403,9 +462,33 @@ export class ClusterService {
     throw new HangarError('CLUSTER_EXISTS', 'The cluster prefix in etcd is in use.');
   }
 
+  /**
+   * NODE_FENCED when this node may not start an HA VM now: its fencer has fenced it, or the
+   * lease is too close to its deadline to be sure no other node takes the VM over.
+   */
+  mayStart(rec: { name: string; spec: { ha?: unknown } }): void {
+    if (!rec.spec.ha || !this.config) return;
+    const s = this.fencer?.state();
+    const t = haTimings(this.config);
+    if (!s?.deadline || s.fenced || Date.now() >= s.deadline - t.marginMs - 500) {
+      throw new HangarError('NODE_FENCED', `Node "${this.config.node}" ${s?.fenced ? `is fenced (${s.fenced.reason})` : 'holds no sure lease now'}: HA VM "${rec.name}" may not start here until its lease is renewed.`, { details: { node: this.config.node } });
+    }
+  }
+
+  /** What the HA manager needs of the daemon (VM start, events); it runs once the node is in a cluster. */
+  useHa(hooks: Pick<HaDeps, 'start' | 'publish'>): void {
+    this.haHooks = hooks;
+  }
+
+  /** The cluster's fencing and HA timings (undefined on a single host). */
+  get timings(): ReturnType<typeof haTimings> | undefined {
+    return this.config && haTimings(this.config);
+  }
+
   async stop(): Promise<void> {
     this.nodeClients.close();
-    this.membership?.stop();
+    this.fencer?.stop();
+    this.ha?.stop();
     await this.store.close();
   }
 }

@@ -12,6 +12,10 @@ export const ClusterStatus = Type.Object({
   revision: Type.Integer({ description: 'The store revision this node has seen.' }),
   leaseTtlSeconds: Type.Optional(Type.Integer()),
   leaseDeadline: Type.Optional(Type.String({ description: "When this node's lease runs out unless renewed." })),
+  fencerPid: Type.Optional(Type.Integer({ description: "The pid of this node's fencer, while it runs (it holds the lease and kills the node's HA guests when it cannot renew it)." })),
+  fenced: Type.Optional(Type.Object({ at: Type.String(), reason: Type.String(), vms: Type.Array(Type.String()) }, { description: 'This node is fenced now: its fencer killed these HA guests; they start again once the lease is renewed, unless another node took them.' })),
+  haGraceSeconds: Type.Optional(Type.Number({ description: 'How long other nodes wait after a lease expired before restarting its HA VMs.' })),
+  fenceMarginSeconds: Type.Optional(Type.Number({ description: "How long before its lease's deadline a node's fencer kills its HA guests." })),
 }, { $id: 'ClusterStatus' });
 export type ClusterStatus = Static<typeof ClusterStatus>;
 
@@ -19,6 +23,9 @@ export const ClusterInitBody = Type.Object({
   etcd: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], { description: 'etcd client URLs (http(s)://HOST:PORT), a list or comma-separated.' }),
   name: Type.Optional(Type.String({ description: "This node's name (default: the host name). 1-63 lower-case letters, digits and -." })),
   leaseTtl: Type.Optional(Type.Integer({ description: "The node's lease TTL in seconds (2-300, default 10): how long etcd keeps it online after its last keep-alive." })),
+  keepalive: Type.Optional(Type.Number({ description: "Seconds between a node's lease keep-alives (0.2 to TTL/2; default TTL/3)." })),
+  fenceMargin: Type.Optional(Type.Number({ description: "Seconds before its lease's deadline at which a node's fencer kills its HA guests (0.2 to TTL/2; default 1)." })),
+  haGrace: Type.Optional(Type.Number({ description: 'Seconds the other nodes wait after a lease expired before restarting its HA VMs (0-600; default 2).' })),
 }, strict);
 export type ClusterInitBody = Static<typeof ClusterInitBody>;
 
@@ -53,6 +60,7 @@ export type JoinTokenReply = Static<typeof JoinTokenReply>;
 export const ClusterJoinBody = Type.Object({
   token: Type.String({ description: 'The token `hangar cluster add NODE` printed on a member.' }),
   name: Type.Optional(Type.String({ description: "Must match the token's node name when given." })),
+  etcd: Type.Optional(Type.String({ description: "This node's etcd endpoints, comma-separated (default: the token's, those of the node that made it)." })),
 }, strict);
 export type ClusterJoinBody = Static<typeof ClusterJoinBody>;
 

@@ -13,13 +13,16 @@ export const Pool = Type.Object(
     usedBytes: Type.Integer(),
     availableBytes: Type.Integer(),
     volumes: Type.Integer(),
+    shared: Type.Optional(Type.Boolean({ description: 'Every node of the cluster reaches this same directory (an NFS mount, say): its disks can run on any node, and HA VMs need them.' })),
     createdAt: Type.String(),
   },
   { $id: 'Pool' },
 );
 
 export const CreatePoolBody = Type.Object(
-  { name: Type.String({ description: 'Pool name (letters, digits, . _ -).' }), path: Type.String({ description: 'Absolute path of the directory.' }) },
+  { name: Type.String({ description: 'Pool name (letters, digits, . _ -).' }), path: Type.String({ description: 'Absolute path of the directory.' }),
+    shared: Type.Optional(Type.Boolean({ description: 'The same directory is mounted on every node of the cluster (default false).' })),
+  },
   strict,
 );
 

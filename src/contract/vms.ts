@@ -43,6 +43,8 @@ const PolicyFields = {
   restart: Type.Optional(Type.Union([Type.Literal('no'), Type.Literal('on-failure'), Type.Literal('always')], { description: 'Restart policy: on-failure restarts crashes; always also guest power-offs.' })),
   restartMax: Type.Optional(Type.Integer({ minimum: 0, description: 'At most this many automatic restarts per window (default 3).' })),
   restartWindow: Type.Optional(Type.Integer({ minimum: 1, description: 'The window in seconds (default 600).' })),
+  ha: Type.Optional(Type.Boolean({ description: 'High availability (in a cluster): restarted on another node when its node is lost, once that node\'s fencer has killed it. Every disk must be on a shared pool.' })),
+  haPriority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'HA restart order: higher first (default 0).' })),
 };
 
 export const CreateVmBody = Type.Object(
@@ -58,6 +60,7 @@ export const CreateVmBody = Type.Object(
     vnc: Type.Optional(Type.Boolean({ description: 'Graphical console (VGA + VNC on a unix socket). Default true except for microvm.' })),
     spice: Type.Optional(Type.Boolean({ description: 'A SPICE display too (QXL display device, SPICE agent channel; SPICE on a unix socket the daemon proxies: WebSocket /v1/vms/{name}/spice, connection files from /v1/vms/{name}/spice.vv). Default false; not for microvm.' })),
     start: Type.Optional(Type.Boolean({ description: 'Start the VM right after creating it.' })),
+    pool: Type.Optional(Type.String({ description: 'The storage pool of its new disks (default: default); an HA VM needs a shared one.' })),
     diskSize: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String()], { description: 'Root disk size for disk images (at least the image\'s size); for kernel images, a blank data disk of this size.' })),
     fullCopy: Type.Optional(Type.Boolean({ description: 'Copy the image instead of a linked clone (qcow2 backing file).' })),
     forwards: Type.Optional(Type.Array(Type.String(), { description: 'Host port forwards on the user-mode NIC: "tcp:127.0.0.1:2222:22" (protocol:[address:]hostPort:guestPort).' })),
@@ -117,6 +120,9 @@ export const Vm = Type.Object(
     restart: Type.Object({ mode: Type.String(), maxRestarts: Type.Integer(), windowSeconds: Type.Integer() }),
     restartsInWindow: Type.Integer({ description: 'Automatic restarts within the restart window.' }),
     node: Type.Optional(Type.String({ description: 'In a cluster: the node that holds and runs the VM.' })),
+    ha: Type.Optional(Type.Object({ priority: Type.Integer() }, { description: 'High availability is on: restarted on another node when its node is lost.' })),
+    haPending: Type.Optional(Type.Object({ reason: Type.String(), from: Type.Optional(Type.String()), at: Type.String() }, { description: 'The HA manager is to start it on its node, and why.' })),
+    lastMove: Type.Optional(Type.Object({ from: Type.String(), to: Type.String(), reason: Type.String(), at: Type.String() }, { description: 'Its last move between nodes: from, to, why, when.' })),
     forwards: Type.Array(Type.String()),
     project: Type.String(),
     nics: Type.Array(Type.Object({ id: Type.String(), kind: Type.String(), mac: Type.String(), network: Type.Optional(Type.String()) })),

@@ -43,6 +43,11 @@ export interface DaemonConfig {
   backupScheduleMinSeconds: number;
   /** A live restore's copy speed limit, bytes/s (env HANGAR_LIVE_RESTORE_BPS, for tests); unset: none. */
   liveRestoreBps?: number;
+  /**
+   * QEMU's image locking (env HANGAR_IMAGE_LOCKING=off, for tests of fencing with two nodes
+   * on one host, where the lock alone would keep a second QEMU off a disk); default on.
+   */
+  imageLocking: boolean;
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -129,6 +134,7 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     ...observabilitySettings(flags, env),
     backupScheduleMinSeconds: scheduleMin(env.HANGAR_BACKUP_SCHEDULE_MIN_SECONDS),
     ...(env.HANGAR_LIVE_RESTORE_BPS && { liveRestoreBps: liveRestoreBps(env.HANGAR_LIVE_RESTORE_BPS) }),
+    imageLocking: env.HANGAR_IMAGE_LOCKING !== 'off',
   };
 }
 

@@ -89,13 +89,15 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const guestUsers = config.guestUsers && canDropPrivileges() ? { uidBase: DEFAULT_GUEST_UID_BASE, gid: await kvmGroupId() } : undefined;
   if (!guestUsers) logger.warn("guests' QEMU runs as the daemon's own user (--no-guest-users, or the daemon is not root)");
   const vms = new VmService({
-    store, node: () => cluster.nodeName, storage, events, images, caps, host, networks, projects, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
+    store, node: () => cluster.nodeName, ...(!config.imageLocking && { imageLocking: false }), mayStart: (rec) => cluster.mayStart(rec), storage, events, images, caps, host, networks, projects, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
     log: (msg) => logger.warn(vmLogFields(msg), msg),
     ...(guestUsers && { guestUsers }),
     tpm: { stateRoot: join(config.dataDir, 'tpm'), ...(config.swtpm !== undefined && { swtpmBinary: config.swtpm }) },
     shareRoots: config.shareRoots,
   });
   ref.vms = vms;
+  // HA (in a cluster): VMs of lost nodes are started here when placement picks this node.
+  cluster.useHa({ start: (name) => vms.start(name), publish: (type, vm, data) => events.publish(type, vm, data) });
   const backups = new BackupService({ store, events, vms, storage, runDir: config.runDir, tpmRoot: join(config.dataDir, 'tpm'), tapFor: (id, nic) => networks.tapFor(id, nic), log: (m) => logger.warn(m),
     // A live restore's NBD server runs as `hangar backup serve`, with this daemon's node and bin/hangar.
     ...(process.argv[1] && { hangar: [process.execPath, process.argv[1]] }), ...(config.liveRestoreBps && { liveRestoreSpeed: config.liveRestoreBps }) });

@@ -84,6 +84,8 @@ export const ERROR_CATALOGUE = {
   NODE_ONLINE: { status: 409, title: 'The node is online, or holds VMs (remove it with --force)' },
   NODE_UNREACHABLE: { status: 503, title: 'The cluster node that holds the VM is offline or does not answer' },
   VM_ON_OTHER_NODE: { status: 409, title: 'The VM is on another node of the cluster' },
+  HA_NEEDS_SHARED_STORAGE: { status: 409, title: 'An HA VM needs every disk on a shared pool' },
+  NODE_FENCED: { status: 503, title: 'This node is fenced (its lease is not renewed): it may not run HA VMs now' },
   JOIN_TOKEN_INVALID: { status: 403, title: 'The join token is unknown, used, expired, or for another node' },
   NODE_NOT_EMPTY: { status: 409, title: 'A host joining a cluster must have no VMs' },
   NOT_IN_CLUSTER: { status: 409, title: 'This node is not in a cluster (hangar cluster init)' },

@@ -60,6 +60,12 @@ export interface HangarEventPayloads {
     storage: 'shared' | 'copy' | 'none';
   };
   'vm.migrated-in': { from: string; id: string };
+  'vm.ha-moved': { from: string; to: string; reason: string };
+  'vm.ha-started': { node: string; reason: string };
+  'vm.ha-failed': { node: string; error: string };
+  'vm.ha-stranded': { node: string; reason: string };
+  'node.fenced': { node: string; reason: string; vms: string[] };
+  'node.unfenced': { node: string };
   'vm.migration-in-failed': { from: string; id: string; error: string };
 
   'snapshot.created': { snapshot: string; memory: boolean };
@@ -138,6 +144,12 @@ const WHEN: Record<HangarEventType, string> = {
   'vm.migration-started': 'a live migration to a peer started',
   'vm.migration-failed': 'a live migration to a peer failed',
   'vm.migrated': 'a VM moved to a peer',
+  'vm.ha-moved': "an HA VM of a lost node was given to another node",
+  'vm.ha-started': 'an HA VM was started by the HA manager',
+  'vm.ha-failed': 'the HA manager could not start an HA VM',
+  'vm.ha-stranded': "an HA VM of a lost node cannot be restarted elsewhere (say why)",
+  'node.fenced': "a node's fencer killed its HA guests (its lease could not be renewed)",
+  'node.unfenced': "a fenced node's lease was renewed: it may run its HA guests again",
   'vm.migrated-in': 'a VM arrived from a peer',
   'vm.migration-in-failed': 'a VM arriving from a peer did not',
   'snapshot.created': 'a snapshot was taken',

@@ -123,6 +123,11 @@ export interface VmSpec {
   autostart?: { order: number; delaySeconds: number };
   /** What happens when QEMU crashes (or, with `always`, when the guest powers off). */
   restart?: RestartPolicy;
+  /**
+   * High availability (in a cluster): restarted on another node when its node is lost, after
+   * that node's fencer killed it. Needs every disk on a shared pool. Higher priorities first.
+   */
+  ha?: { priority: number };
   /** The project the VM counts against (quotas). */
   project?: string;
   /** cloud-init settings: a seed (NoCloud `cidata` or config-drive `config-2`) is built at each start. */

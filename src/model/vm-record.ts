@@ -115,6 +115,10 @@ export interface VmStatus {
   lastExit?: { code: number | null; signal: string | null; at: string };
   /** In a cluster: the node that holds the VM and runs it (absent on a single host). */
   node?: string;
+  /** An HA VM that its node is to start (recovered from a lost node, or killed by this node's fencer). */
+  haPending?: { reason: string; from?: string; at: string };
+  /** The VM's last move between nodes: from where, to where, why and when. */
+  lastMove?: { from: string; to: string; reason: string; at: string };
   /** When this half was last written. */
   updatedAt: string;
   /** Store revision of this half's last write (etcd: the key's mod_revision). */
@@ -145,7 +149,7 @@ export interface VmRecord extends VmDesiredFields, VmStatusFields {
 /** The status fields, in the order the store writes them. Typed so that a field added to
  * VmStatus without being listed here does not compile. */
 const STATUS_KEYS = {
-  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, liveRestore: true, lastExit: true, node: true,
+  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, liveRestore: true, lastExit: true, node: true, haPending: true, lastMove: true,
 } as const satisfies Record<keyof VmStatusFields, true>;
 export const VM_STATUS_KEYS = Object.keys(STATUS_KEYS) as (keyof VmStatusFields)[];
 

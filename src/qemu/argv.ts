@@ -31,6 +31,8 @@ export interface BuildQemuArgvOptions {
    * destination of a live migration) instead of booting; the hardware is the same.
    */
   incoming?: 'defer';
+  /** false: `locking: off` on the disks' file nodes (tests only: two nodes on one host). */
+  imageLocking?: boolean;
 }
 
 type JsonValue = string | number | boolean | JsonValue[] | { [key: string]: JsonValue };
@@ -56,6 +58,7 @@ export interface BuildContext {
   incoming?: 'defer';
   /** microvm has no PCI bus: virtio devices sit on virtio-mmio transports. */
   bus: 'pci' | 'mmio';
+  imageLocking: boolean;
 }
 
 const MACHINES: readonly MachineType[] = ['q35', 'pc', 'microvm'];
@@ -101,6 +104,7 @@ export function buildQemuArgv(storedSpec: VmSpec, caps: HostCaps, paths: VmPaths
     paths,
     accel: resolveAccel(spec, caps, opts),
     incoming: opts?.incoming,
+    imageLocking: opts?.imageLocking ?? true,
     bus: spec.machine === 'microvm' ? 'mmio' : 'pci',
   };
   validateAgainstHost(ctx);
@@ -264,7 +268,7 @@ function hwDevices({ spec, paths }: BuildContext): QemuOption[] {
   return hwDevicesSection(spec, paths.shareSockets);
 }
 
-function diskOptions(disk: DiskSpec, index: number, { spec, bus }: BuildContext): QemuOption[] {
+function diskOptions(disk: DiskSpec, index: number, { spec, bus, imageLocking }: BuildContext): QemuOption[] {
   const fileNode = `file-${disk.id}`;
   const device: JsonObject = { driver: virtioDriver('blk', bus), id: disk.id, drive: disk.id };
   const iothread = diskIothread(spec, disk, index);
@@ -273,6 +277,7 @@ function diskOptions(disk: DiskSpec, index: number, { spec, bus }: BuildContext)
   // been used"), and the firmware never reaches the disks anyway: bootindex is for disk boot.
   if (disk.bootIndex !== undefined && spec.boot.kind === 'disk') device.bootindex = disk.bootIndex;
   const file: JsonObject = { driver: 'file', 'node-name': fileNode, filename: disk.path, 'read-only': disk.readOnly };
+  if (!imageLocking) file.locking = 'off';
   // No lazy-refcounts: it made a memory snapshot after a revert 5x faster, but with internal
   // snapshots it corrupted data (a reverted disk-only snapshot lost its file system in a test).
   const format: JsonObject = { driver: disk.format, 'node-name': disk.id, file: fileNode, 'read-only': disk.readOnly };

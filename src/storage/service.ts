@@ -46,6 +46,8 @@ export interface PoolRecord {
   name: string;
   kind: 'dir';
   path: string;
+  /** Every node of the cluster reaches this same directory: its disks can run on any node. */
+  shared?: boolean;
   createdAt: string;
 }
 
@@ -124,16 +126,21 @@ export class StorageService {
 
   // ---- pools ---------------------------------------------------------------
 
-  async createPool(name: string, path: string): Promise<PoolView> {
+  async createPool(name: string, path: string, o: { shared?: boolean } = {}): Promise<PoolView> {
     validateVolumeName(name, 'pool');
     if (!path.startsWith('/')) throw new HangarError('INVALID_SPEC', `The pool path must be absolute, not "${path}".`);
-    const rec: PoolRecord = { name, kind: 'dir', path, createdAt: new Date().toISOString() };
+    const rec: PoolRecord = { name, kind: 'dir', path, ...(o.shared && { shared: true }), createdAt: new Date().toISOString() };
     const pool = new DirPool(name, path);
     await pool.open();
     if (!(await this.pools.create(name, rec))) throw new HangarError('VOLUME_EXISTS', `A pool named "${name}" exists already.`);
     this.openPools.set(name, pool);
     await this.events.publish('pool.created', undefined, { pool: name, path });
     return this.showPool(name);
+  }
+
+  /** The pool's record (no capacity look-up), or undefined. */
+  poolRecord(name: string): Promise<PoolRecord | undefined> {
+    return this.pools.get(name);
   }
 
   async listPools(): Promise<PoolView[]> {

@@ -47,6 +47,26 @@ describe('EtcdStore', () => {
     }
   });
 
+  it('a node that lost a VM cannot write it back to itself: only a write that says it moves the VM changes its node', async () => {
+    const other = await open(`/t${n}/`);
+    try {
+      const a = await store.createVm({ ...record('a'), node: 'n1', state: 'running' });
+      // n2 takes the VM over (HA recovery, migration hand-over): an explicit move.
+      await other.updateVmStatus(a.id, { state: 'stopped', node: 'n2' }, { moveNode: true });
+      await new Promise((r) => setTimeout(r, 100));
+      // n1 still holds its old view and records a crash: refused, nothing written.
+      await expect(store.updateVmStatus(a.id, { state: 'crashed', node: 'n1' })).rejects.toMatchObject({ code: 'VM_ON_OTHER_NODE' });
+      await expect(store.updateVm({ ...a, state: 'crashed' })).rejects.toMatchObject({ code: 'VM_ON_OTHER_NODE' });
+      expect(await other.getVm('a')).toMatchObject({ node: 'n2', state: 'stopped' });
+      // Without a move, a node changes nothing else about the node field either.
+      await expect(other.updateVmStatus(a.id, { state: 'stopped', node: 'n3' })).rejects.toMatchObject({ code: 'VM_ON_OTHER_NODE' });
+      await other.updateVmStatus(a.id, { state: 'running', node: 'n2' });
+      expect((await other.getVm('a'))?.state).toBe('running');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('loads what is stored when it opens', async () => {
     await store.createVm(record('a'));
     await store.collection('pools').create('p', { name: 'p' });

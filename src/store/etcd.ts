@@ -332,7 +332,7 @@ export class EtcdStore implements Store {
 
   async updateVm(record: VmRecord, options: WriteOptions = {}): Promise<VmRecord> {
     const { desired, status } = splitVmRecord(record);
-    const put = await this.putVm(record.id, record.name, { desired, status }, { expect: options.expectRevision, of: 'revision' });
+    const put = await this.putVm(record.id, record.name, { desired, status }, { expect: options.expectRevision, of: 'revision', moveNode: options.moveNode });
     return { ...record, ...put };
   }
 
@@ -344,7 +344,7 @@ export class EtcdStore implements Store {
 
   async updateVmStatus(id: string, status: VmStatusFields, options: WriteOptions = {}): Promise<VmRecord> {
     const { status: st } = splitVmRecord(status as VmRecord);
-    await this.putVm(id, undefined, { status: st }, { expect: options.expectRevision, of: 'statusRevision' });
+    await this.putVm(id, undefined, { status: st }, { expect: options.expectRevision, of: 'statusRevision', moveNode: options.moveNode });
     return this.vm(id)!;
   }
 
@@ -353,7 +353,7 @@ export class EtcdStore implements Store {
     id: string,
     name: string | undefined,
     halves: { desired?: object; status?: object },
-    cas: { expect: number | undefined; of: 'revision' | 'desiredRevision' | 'statusRevision' },
+    cas: { expect: number | undefined; of: 'revision' | 'desiredRevision' | 'statusRevision'; moveNode?: boolean | undefined },
   ): Promise<Pick<Required<VmRecord>, 'updatedAt' | 'revision' | 'desiredRevision' | 'statusRevision'>> {
     const d = this.desired.get(id);
     const s = this.status.get(id);
@@ -362,6 +362,14 @@ export class EtcdStore implements Store {
     if (cas.expect !== undefined) {
       const stored = cas.of === 'desiredRevision' ? d.revision : cas.of === 'statusRevision' ? s.revision : Math.max(d.revision, s.revision);
       if (stored !== cas.expect) throw conflict(`VM "${oldName}"`, cas.expect, stored);
+    }
+    if (halves.status && !cas.moveNode) {
+      // The guard compares with the stored half the transaction's revision check pins.
+      const stored = (JSON.parse(fieldsOf(s.value)) as { node?: string }).node;
+      const next = (halves.status as { node?: string }).node;
+      if (stored !== undefined && next !== stored) {
+        throw new HangarError('VM_ON_OTHER_NODE', `VM "${oldName}" is on node "${stored}" now: this node's view of it is out of date.`, { details: { node: stored } });
+      }
     }
     const now = new Date().toISOString();
     const ops: TxnOp[] = [];

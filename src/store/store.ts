@@ -57,6 +57,13 @@ export interface EventQuery {
  */
 export interface WriteOptions {
   expectRevision?: number;
+  /**
+   * This write may change the VM's `node` (a migration's hand-over, HA recovery, an
+   * evacuation). Without it, a status write whose `node` differs from the stored one is
+   * refused with VM_ON_OTHER_NODE: a node that lost a VM (it was moved while the node was
+   * cut off or frozen) cannot write it back to itself from what it last saw.
+   */
+  moveNode?: boolean;
 }
 
 /** A record of a collection with the store revision of its last write. */

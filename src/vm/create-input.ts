@@ -26,6 +26,8 @@ export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInpu
   start?: boolean;
   /** Size of the root disk (disk images) or of a blank data disk (kernel images). */
   diskSize?: string | number;
+  /** The pool of the new disks (default: default). */
+  pool?: string;
   /** Copy the image instead of making a linked clone. */
   fullCopy?: boolean;
   /** Hot-plug ceilings for this VM's runs. */

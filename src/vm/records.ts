@@ -46,6 +46,11 @@ export class VmRecords {
   update(name: string, fn: (r: VmRecord) => VmRecord): Promise<VmRecord> {
     return this.lock.run(name, async () => {
       const current = await this.get(name);
+      // A VM another node holds (moved away while this node was cut off) is not this node's to write.
+      const self = this.node();
+      if (self !== undefined && current.node !== undefined && current.node !== self) {
+        throw new HangarError('VM_ON_OTHER_NODE', `VM "${name}" is on node "${current.node}" now, not this node ("${self}").`, { details: { node: current.node } });
+      }
       const next = fn(current);
       if (next.state !== current.state) {
         try {

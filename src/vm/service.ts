@@ -46,6 +46,7 @@ import { VmTpm } from './tpm.js';
 import { toView, VmListCache, type VmView } from './view.js';
 import { VmCloner, type CloneResult, type CloneVmInput } from './clone.js';
 import { applyIdentityFields, applyIdentitySettings, type IdentitySettings } from './identity.js';
+import { checkHaStorage } from './ha-check.js';
 
 export { hostCapacity, type HostInfo } from './capacity.js';
 export type { CreateVmInput } from './create-input.js';
@@ -61,6 +62,10 @@ export type { VmOperation };
 export interface VmServiceDeps {
   /** In a cluster: this node's name (VMs of other nodes are not touched here); undefined on a single host. */
   node?: () => string | undefined;
+  /** In a cluster: throws (NODE_FENCED) when this node may not start the VM now (an HA VM while its lease is not sure). */
+  mayStart?: (rec: VmRecord) => void;
+  /** QEMU's image locking (default on); off only for tests (config.ts). */
+  imageLocking?: boolean;
   store: Store;
   storage: StorageService;
   /** Absent where the host has no usable cpu cgroup controller. */
@@ -151,7 +156,7 @@ export class VmService {
       start: (name) => this.start(name),
     });
     this.supervisor = new QemuSupervisor({
-      records: this.records, events, paths, caps: deps.caps, defaultAccel: deps.defaultAccel, qemuBinary: deps.qemuBinary ?? QEMU_BINARY,
+      records: this.records, events, paths, caps: deps.caps, defaultAccel: deps.defaultAccel, imageLocking: deps.imageLocking ?? true, qemuBinary: deps.qemuBinary ?? QEMU_BINARY,
       ...(deps.cgroups && { cgroups: deps.cgroups }), ...(deps.networks && { networks: deps.networks }), ...(deps.placement && { placement: deps.placement }),
       guestFiles: this.guestFiles, agents: this.agents, ...(this.tpm && { tpm: this.tpm }),
       hw: new VmHardwareRuntime({ shareRoots: deps.shareRoots ?? [], roMountDir: join(deps.runDir, 'virtiofs-ro'), log }),
@@ -307,20 +312,21 @@ export class VmService {
       if (nvram) created.push(nvram);
       if (image?.disk) {
         const root = await this.deps.storage.createVolume({
-          name: `${name}-root`, fromImage: { name: image.name, ...image.disk }, ownedBy: name,
+          name: `${name}-root`, fromImage: { name: image.name, ...image.disk }, ownedBy: name, ...(input.pool !== undefined && { pool: input.pool }),
           ...(input.diskSize !== undefined && { size: input.diskSize }), ...(input.fullCopy && { fullCopy: true }),
         });
         created.push(root);
         spec.disks.push(diskOf('disk0', root, 0));
       } else if (input.diskSize !== undefined) {
         // Without an image (installing from an ISO) the blank disk is the root disk, first to boot.
-        const data = await this.deps.storage.createVolume({ name: `${name}-${image ? 'data' : 'root'}`, size: input.diskSize, ownedBy: name });
+        const data = await this.deps.storage.createVolume({ name: `${name}-${image ? 'data' : 'root'}`, size: input.diskSize, ownedBy: name, ...(input.pool !== undefined && { pool: input.pool }) });
         created.push(data);
         spec.disks.push(diskOf('disk0', data, image ? undefined : 0));
       }
       applyCreateBootOrder(spec, input.boot);
       applyDiskHardware(spec, input);
       for (const v of created) await this.deps.storage.markAttached(v.pool, v.name, name);
+      await checkHaStorage(spec, (p) => this.deps.storage.poolRecord(p));
       const now = new Date().toISOString();
       const record: VmRecord = { id: vmId, name, spec, state: 'stopped', createdAt: now, updatedAt: now };
       await this.records.create(record);
@@ -630,6 +636,7 @@ export class VmService {
         qmpOf: (r) => this.supervisor.qmpOf(r), checkCapacity: (r) => this.checkCapacityToStart(r),
       });
       done.changes.push(...identity.changes);
+      if (done.spec.ha && !rec.spec.ha) await checkHaStorage(done.spec, (p) => this.deps.storage.poolRecord(p));
       const next = await this.records.update(name, (r) => {
         const n: VmRecord = { ...r, spec: done.spec };
         if (done.live && n.runtime) n.runtime = { ...n.runtime, live: done.live, ...(done.threads && { threads: done.threads }) };
@@ -702,8 +709,9 @@ export class VmService {
   /** Starts a VM whose lock the caller holds: host checks, then the supervisor launches QEMU. */
   private async startLocked(rec: VmRecord, hooks: StartHooks = {}): Promise<VmRecord> {
     assertOperationAllowed(rec.name, rec.state, 'start');
+    this.deps.mayStart?.(rec);
     await this.checkCapacityToStart(rec);
-    const others = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state));
+    const others = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state) && this.isLocal(v));
     await checkBeforeStart(rec, others, this.deps.placement);
     if (rec.spec.bootOnce === undefined) return this.supervisor.launch(rec, hooks);
     // A one-time boot device is used by this start (whatever its outcome) and then forgotten.
@@ -728,7 +736,8 @@ export class VmService {
 
   /** HOST_CAPACITY unless `rec` fits beside the VMs that run now. */
   private async checkCapacityToStart(rec: VmRecord): Promise<void> {
-    const active = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state));
+    // This host's guests only: another node's run on another host.
+    const active = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state) && this.isLocal(v));
     checkCapacityToStart(this.deps.host, rec, active);
   }
 }

@@ -24,6 +24,8 @@ export interface PolicyInput {
   restart?: RestartMode;
   restartMax?: number;
   restartWindow?: number;
+  ha?: boolean;
+  haPriority?: number;
 }
 
 export interface VmSettings extends PlacementSettings, PolicyInput {
@@ -192,7 +194,7 @@ export function planSettings(spec: VmSpec, settings: VmSettings, live: LiveResou
     }
   }
   for (const key of applyPolicyFields(next, settings)) {
-    changes.push({ key, value: key === 'autostart' ? (next.autostart ?? false) : next.restart, applied: 'live', note: 'policy' });
+    changes.push({ key, value: key === 'autostart' ? (next.autostart ?? false) : key === 'ha' ? (next.ha ?? false) : next.restart, applied: 'live', note: 'policy' });
   }
   return { spec: next, checks, liveActions, changes };
 }
@@ -215,8 +217,18 @@ function planCpuControl(
 }
 
 /** autostart / restart settings, shared by create and set. Returns the keys it changed. */
-export function applyPolicyFields(spec: VmSpec, input: Pick<VmSettings, 'autostart' | 'autostartOrder' | 'autostartDelay' | 'restart' | 'restartMax' | 'restartWindow'>): string[] {
+export function applyPolicyFields(spec: VmSpec, input: Pick<VmSettings, 'autostart' | 'autostartOrder' | 'autostartDelay' | 'restart' | 'restartMax' | 'restartWindow' | 'ha' | 'haPriority'>): string[] {
   const changed: string[] = [];
+  if (input.ha === false) {
+    delete spec.ha;
+    changed.push('ha');
+  } else if (input.ha || input.haPriority !== undefined) {
+    const priority = input.haPriority !== undefined ? validateCount(input.haPriority, 'ha.priority') : (spec.ha?.priority ?? 0);
+    if (priority > 1000) throw new HangarError('INVALID_SPEC', `ha.priority must be 0-1000, not ${priority}.`, { details: { field: 'haPriority' } });
+    if (!spec.ha && !input.ha) throw new HangarError('INVALID_SPEC', 'ha.priority needs ha=true.', { details: { field: 'haPriority' } });
+    spec.ha = { priority };
+    changed.push('ha');
+  }
   if (input.autostart === false) {
     delete spec.autostart;
     changed.push('autostart');

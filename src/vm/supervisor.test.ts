@@ -39,7 +39,7 @@ const paths = (rec: Pick<VmRecord, 'id'>) => vmPaths(join(dir, 'run'), join(dir,
 function makeSupervisor(qemuBinary = '/nonexistent/qemu', tpm?: VmTpm): QemuSupervisor {
   return new QemuSupervisor({
     ...(tpm && { tpm }),
-    records, events, paths, caps: { defaultAccel: 'tcg', kvmUsable: false, qemuVersion: '7.2.0' }, defaultAccel: 'tcg', qemuBinary,
+    records, events, paths, caps: { defaultAccel: 'tcg', kvmUsable: false, qemuVersion: '7.2.0' }, defaultAccel: 'tcg', imageLocking: true, qemuBinary,
     guestFiles: { prepare: async () => undefined },
     agents: { agentFor: () => { throw new Error('no agent in these tests'); }, agentPresent: async () => false, close: () => {} },
     isBusy: () => false,

@@ -99,6 +99,8 @@ export interface SupervisorDeps {
   paths: (rec: Pick<VmRecord, 'id'>) => VmPaths;
   caps: HostCaps;
   defaultAccel: Accel;
+  /** QEMU's image locking on the guest's disks (off only in tests). */
+  imageLocking: boolean;
   qemuBinary: string;
   /** Absent where the host has no usable cpu cgroup controller. */
   cgroups?: CgroupDriver;
@@ -160,7 +162,7 @@ export class QemuSupervisor {
     const paths = withShareSockets(this.deps.paths(rec), rec.spec);
     const accel = this.accelOf(rec);
     // Restoring: the same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
-    const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, { defaultAccel: this.deps.defaultAccel, ...(opts.incoming ? { incoming: 'defer' as const } : {}) });
+    const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, { defaultAccel: this.deps.defaultAccel, ...(!this.deps.imageLocking && { imageLocking: false }), ...(opts.incoming ? { incoming: 'defer' as const } : {}) });
     if (rec.spec.boot.kind === 'kernel') checkBootFiles(rec);
 
     await mkdir(dirname(paths.qmpSocket), { recursive: true, mode: 0o700 });
@@ -440,7 +442,11 @@ export class QemuSupervisor {
         const rec = await this.deps.records.find(name).catch(() => undefined);
         if (!rec || !(rec.state === 'running' || rec.state === 'paused' || rec.state === 'stopping') || this.live.has(rec.id)) return;
         await this.finishStopped(name, exit, 'crashed', `QEMU ended (${describeExit(exit)}) while the cluster store was out of reach`);
-      })().catch(() => this.recordEndLater(name, exit));
+      })().catch((e: unknown) => {
+        // Only an unreachable store is waited out: a VM that another node holds now is not this node's to record.
+        if (isHangarError(e) && e.code === 'CLUSTER_STORE_UNAVAILABLE') this.recordEndLater(name, exit);
+        else this.deps.log(`${name}: recording the end of QEMU failed: ${errorText(e)}`);
+      });
     }, 2000);
     timer.unref();
   }

@@ -96,6 +96,22 @@ export class TestDaemon {
     return this.api.vms.get(name);
   }
 
+  /** The pid of this node's fencer while it runs (a node in a cluster has one: it outlives the daemon). */
+  fencerPids(): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
+        if (argv.some((a) => a.endsWith('fencer.cjs')) && argv.includes(this.dir) && state !== 'Z') pids.push(Number(entry));
+      } catch {
+        // the process went away while we looked
+      }
+    }
+    return pids;
+  }
+
   /**
    * PIDs of every live QEMU process whose command line points into this data dir (and, for
    * a daemon in a network namespace, that runs in it: another daemon's guest may use a disk here).
@@ -127,6 +143,14 @@ export class TestDaemon {
       // fall through to the pid-based cleanup
     }
     await this.kill('SIGTERM');
+    // A node's fencer outlives its daemon (as the guests do): it goes by its pid too.
+    for (const pid of this.fencerPids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     for (const pid of this.qemuPids()) {
       try {
         process.kill(pid, 'SIGKILL');

@@ -74,6 +74,9 @@ const NOT_FORWARDED = new Set(['/v1/vms/:name/console-tokens']);
  * passed back as it came. Runs after authentication and validation here (the caller's
  * role and project are checked where it called); a request already carried is never carried again.
  */
+/** How long `vm show` waits for the VM's node before answering from the last state. */
+const SHOW_TIMEOUT_MS = 3000;
+
 export function registerForwarding(app: FastifyInstance, deps: ApiDeps): void {
   app.addHook('preHandler', async (req, reply) => {
     const cluster = deps.cluster;
@@ -102,6 +105,13 @@ export function registerForwarding(app: FastifyInstance, deps: ApiDeps): void {
     if (!rec?.node || rec.node === self) return;
     // A read about a VM whose node is offline or gone answers here, from the last state.
     if (req.method === 'GET' && !(await cluster.reachable(rec.node))) return;
+    // `vm show` through a node that does not answer (frozen, cut off, before its lease
+    // expires) answers from the last state too, after a short wait.
+    if (req.method === 'GET' && url === '/v1/vms/:name') {
+      const out = await cluster.forward(rec.node, req.method, req.url, req.body, req.auditActor, { timeoutMs: SHOW_TIMEOUT_MS }).catch(() => undefined);
+      if (!out) return;
+      return reply.code(out.status).header('x-hangar-node', rec.node).send(out.body);
+    }
     const out = await cluster.forward(rec.node, req.method, req.url, req.body, req.auditActor);
     return reply.code(out.status).header('x-hangar-node', rec.node).send(out.body);
   });

@@ -163,6 +163,8 @@ export interface paths {
                         spice?: boolean;
                         /** @description Start the VM right after creating it. */
                         start?: boolean;
+                        /** @description The storage pool of its new disks (default: default); an HA VM needs a shared one. */
+                        pool?: string;
                         /** @description Root disk size for disk images (at least the image's size); for kernel images, a blank data disk of this size. */
                         diskSize?: number | string;
                         /** @description Copy the image instead of a linked clone (qcow2 backing file). */
@@ -208,6 +210,10 @@ export interface paths {
                         restartMax?: number;
                         /** @description The window in seconds (default 600). */
                         restartWindow?: number;
+                        /** @description High availability (in a cluster): restarted on another node when its node is lost, once that node's fencer has killed it. Every disk must be on a shared pool. */
+                        ha?: boolean;
+                        /** @description HA restart order: higher first (default 0). */
+                        haPriority?: number;
                         /** @description Back guest RAM (and hot-plugged DIMMs) with hugepages: true (the host's default size), "2M", "1G" or {sizeKiB}. A start is refused (HUGEPAGES_UNAVAILABLE) unless enough pages are free. */
                         hugepages?: boolean | string | {
                             sizeKiB: number;
@@ -843,6 +849,10 @@ export interface paths {
                         restartMax?: number;
                         /** @description The window in seconds (default 600). */
                         restartWindow?: number;
+                        /** @description High availability (in a cluster): restarted on another node when its node is lost, once that node's fencer has killed it. Every disk must be on a shared pool. */
+                        ha?: boolean;
+                        /** @description HA restart order: higher first (default 0). */
+                        haPriority?: number;
                         /** @description Label edits: "k=v" sets, "k-" removes. */
                         labels?: string[];
                         /** @description A new description; "" or null clears it. */
@@ -1611,6 +1621,8 @@ export interface paths {
                         name: string;
                         /** @description Absolute path of the directory. */
                         path: string;
+                        /** @description The same directory is mounted on every node of the cluster (default false). */
+                        shared?: boolean;
                     };
                 };
             };
@@ -6417,6 +6429,12 @@ export interface paths {
                         name?: string;
                         /** @description The node's lease TTL in seconds (2-300, default 10): how long etcd keeps it online after its last keep-alive. */
                         leaseTtl?: number;
+                        /** @description Seconds between a node's lease keep-alives (0.2 to TTL/2; default TTL/3). */
+                        keepalive?: number;
+                        /** @description Seconds before its lease's deadline at which a node's fencer kills its HA guests (0.2 to TTL/2; default 1). */
+                        fenceMargin?: number;
+                        /** @description Seconds the other nodes wait after a lease expired before restarting its HA VMs (0-600; default 2). */
+                        haGrace?: number;
                     };
                 };
             };
@@ -6618,6 +6636,8 @@ export interface paths {
                         token: string;
                         /** @description Must match the token's node name when given. */
                         name?: string;
+                        /** @description This node's etcd endpoints, comma-separated (default: the token's, those of the node that made it). */
+                        etcd?: string;
                     };
                 };
             };
@@ -7616,7 +7636,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "HA_NEEDS_SHARED_STORAGE" | "NODE_FENCED" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -7670,6 +7690,23 @@ export interface components {
             restartsInWindow: number;
             /** @description In a cluster: the node that holds and runs the VM. */
             node?: string;
+            /** @description High availability is on: restarted on another node when its node is lost. */
+            ha?: {
+                priority: number;
+            };
+            /** @description The HA manager is to start it on its node, and why. */
+            haPending?: {
+                reason: string;
+                from?: string;
+                at: string;
+            };
+            /** @description Its last move between nodes: from, to, why, when. */
+            lastMove?: {
+                from: string;
+                to: string;
+                reason: string;
+                at: string;
+            };
             forwards: string[];
             project: string;
             nics: {
@@ -7889,7 +7926,7 @@ export interface components {
          * @description The name of an event (Event.type) the daemon publishes; each has its own data.
          * @enum {string}
          */
-        EventType: "daemon.started" | "daemon.stopping" | "vm.created" | "vm.deleted" | "vm.state" | "vm.crashed" | "vm.adopted" | "vm.adopt-failed" | "vm.stop-via-agent" | "vm.stop-timeout" | "vm.settings" | "vm.disk-attached" | "vm.disk-detached" | "vm.nic-added" | "vm.nic-removed" | "vm.autostarted" | "vm.autostart-failed" | "vm.restart-scheduled" | "vm.restarted" | "vm.restart-failed" | "vm.restart-given-up" | "vm.saved" | "vm.restored" | "vm.nvram-reset" | "vm.migration-started" | "vm.migration-failed" | "vm.migrated" | "vm.migrated-in" | "vm.migration-in-failed" | "snapshot.created" | "backup.created" | "backup.failed" | "backup.restored" | "vm.exported" | "vm.imported" | "snapshot.reverted" | "snapshot.deleted" | "snapshot.discarded" | "pool.created" | "volume.created" | "volume.resized" | "volume.deleted" | "volume.forgotten" | "image.imported" | "image.deleted" | "network.created" | "network.deleted" | "project.created" | "project.updated" | "project.deleted" | "peer.added" | "peer.removed" | "operation.started" | "operation.progress" | "operation.done";
+        EventType: "daemon.started" | "daemon.stopping" | "vm.created" | "vm.deleted" | "vm.state" | "vm.crashed" | "vm.adopted" | "vm.adopt-failed" | "vm.stop-via-agent" | "vm.stop-timeout" | "vm.settings" | "vm.disk-attached" | "vm.disk-detached" | "vm.nic-added" | "vm.nic-removed" | "vm.autostarted" | "vm.autostart-failed" | "vm.restart-scheduled" | "vm.restarted" | "vm.restart-failed" | "vm.restart-given-up" | "vm.saved" | "vm.restored" | "vm.nvram-reset" | "vm.migration-started" | "vm.migration-failed" | "vm.migrated" | "vm.ha-moved" | "vm.ha-started" | "vm.ha-failed" | "vm.ha-stranded" | "node.fenced" | "node.unfenced" | "vm.migrated-in" | "vm.migration-in-failed" | "snapshot.created" | "backup.created" | "backup.failed" | "backup.restored" | "vm.exported" | "vm.imported" | "snapshot.reverted" | "snapshot.deleted" | "snapshot.discarded" | "pool.created" | "volume.created" | "volume.resized" | "volume.deleted" | "volume.forgotten" | "image.imported" | "image.deleted" | "network.created" | "network.deleted" | "project.created" | "project.updated" | "project.deleted" | "peer.added" | "peer.removed" | "operation.started" | "operation.progress" | "operation.done";
         Pool: {
             name: string;
             /** @enum {string} */
@@ -7899,6 +7936,8 @@ export interface components {
             usedBytes: number;
             availableBytes: number;
             volumes: number;
+            /** @description Every node of the cluster reaches this same directory (an NFS mount, say): its disks can run on any node, and HA VMs need them. */
+            shared?: boolean;
             createdAt: string;
         };
         Volume: {
@@ -8136,6 +8175,18 @@ export interface components {
             leaseTtlSeconds?: number;
             /** @description When this node's lease runs out unless renewed. */
             leaseDeadline?: string;
+            /** @description The pid of this node's fencer, while it runs (it holds the lease and kills the node's HA guests when it cannot renew it). */
+            fencerPid?: number;
+            /** @description This node is fenced now: its fencer killed these HA guests; they start again once the lease is renewed, unless another node took them. */
+            fenced?: {
+                at: string;
+                reason: string;
+                vms: string[];
+            };
+            /** @description How long other nodes wait after a lease expired before restarting its HA VMs. */
+            haGraceSeconds?: number;
+            /** @description How long before its lease's deadline a node's fencer kills its HA guests. */
+            fenceMarginSeconds?: number;
         };
         Node: {
             name: string;

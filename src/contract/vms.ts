@@ -7,6 +7,7 @@ import { FirmwareCreateFields, VmFirmware } from './firmware.js';
 import { MediaCreateFields, MediaStartFields, MediaViewFields } from './media.js';
 import { TpmCreateFields, TpmVmFields } from './tpm.js';
 import { HardwareCreateFields, HardwareView } from './hw.js';
+import { GroupCreateFields, GroupViewFields } from './groups.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -87,6 +88,7 @@ export const CreateVmBody = Type.Object(
     ...MediaCreateFields,
     ...TpmCreateFields,
     ...HardwareCreateFields,
+    ...GroupCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -153,6 +155,7 @@ export const Vm = Type.Object(
     ...VmIdentityFields,
     ...MediaViewFields,
     ...TpmVmFields,
+    ...GroupViewFields,
   },
   { $id: 'Vm' },
 );

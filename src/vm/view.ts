@@ -66,6 +66,8 @@ export function toView(r: VmRecord): VmView {
   if (r.migration) v.migration = { id: r.migration.id, role: r.migration.role, peer: r.migration.peer, startedAt: r.migration.startedAt };
   if (r.migratedTo) v.migratedTo = r.migratedTo;
   if (r.node) v.node = r.node;
+  if (r.group) v.group = r.group;
+  if (r.placed) v.placed = r.placed;
   if (r.liveRestore) v.liveRestore = { backup: r.liveRestore.backup, repo: r.liveRestore.repo, state: r.liveRestore.state, startedAt: r.liveRestore.startedAt, ...(r.liveRestore.error && { error: r.liveRestore.error }) };
   if (r.spec.autostart) v.autostart = r.spec.autostart;
   if (r.spec.cloudInit) {

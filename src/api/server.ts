@@ -37,6 +37,7 @@ import { registerNetworkRoutes } from './routes/networks.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerClusterRoutes, registerForwarding } from './routes/cluster.js';
+import { registerGroupRoutes } from './routes/groups.js';
 import type { ClusterService } from '../cluster/service.js';
 import { registerConsoleRoutes, type DisplayConsoles } from './routes/consoles.js';
 import { parseConsolePath } from '../contract/consoles.js';
@@ -204,6 +205,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerProjectRoutes(app, deps);
   registerTokenRoutes(app, deps);
   registerClusterRoutes(app, deps);
+  registerGroupRoutes(app, deps);
   registerMetricsRoutes(app, deps);
   registerAuditRoutes(app, deps);
   await registerUi(app, deps.uiDir);

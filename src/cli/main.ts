@@ -11,6 +11,7 @@ import type { ApiClient } from '../client/index.js';
 import { clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
+import { addGroupCommands, groupFields } from './group-commands.js';
 import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 import { addBackupCommands, addVmExportCommands } from './backup-commands.js';
@@ -66,7 +67,7 @@ function showVm(format: OutputFormat, v: Vm): void {
         ['ha pending', v.haPending ? `${v.haPending.reason}${v.haPending.from ? ` (from ${v.haPending.from})` : ''} since ${v.haPending.at}` : undefined],
         ['last move', v.lastMove ? `${v.lastMove.from} → ${v.lastMove.to}: ${v.lastMove.reason} (${v.lastMove.at})` : undefined],
         ['machine', v.machine], ['firmware', firmwareText(v)], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['spice', v.spice], ['started', v.startedAt],
-        ['project', v.project],
+        ['project', v.project], ['node', v.node], ...groupFields(v),
         ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
         ['nics', v.nics.map((n) => `${n.id}=${n.network ?? 'user'} ${n.mac}`).join(', ')],
         ['cloud-init', v.cloudInit ? `${v.cloudInit.format}${v.cloudInit.hostname ? `, hostname ${v.cloudInit.hostname}` : ''}${v.cloudInit.user ? `, user ${v.cloudInit.user}` : ''}, ${v.cloudInit.sshKeys} key(s)` : undefined],
@@ -356,6 +357,7 @@ export function buildProgram(): Command {
   addObservabilityCommands(program, vm, globals);
   addTokenCommands(program, globals);
   addClusterCommands(program, globals);
+  addGroupCommands(program, globals);
   addPeerCommands(program, globals);
 
   const project = program.command('project').description('Projects: every VM is in one; quotas on VMs, vCPUs, memory and disk');

@@ -115,11 +115,12 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .option('--ha', 'high availability in a cluster: restarted on another node when its node is lost (its disks must be on a shared pool)')
     .option('--ha-priority <n>', 'HA restart order, higher first (default 0)', intOption('--ha-priority'))
     .option('--target <node>', 'in a cluster: the node to create it on, or @label / @label=value (default: the node with the most free capacity)')
+    .option('--group <group>', 'join this placement group (hangar group create): in a cluster, placement keeps its affinity or anti-affinity rule')
     .option('--dry-run', 'in a cluster: say where it would be placed, create nothing')
     .option('--explain', 'with --dry-run: why each node was chosen or ruled out'));
   addTpmFlags(create);
   create
-    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; pool?: string; ha?: boolean; haPriority?: number; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; dryRun?: boolean; explain?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; pool?: string; ha?: boolean; haPriority?: number; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; group?: string; dryRun?: boolean; explain?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: CreateVmBody = { name, ...(o.image !== undefined && { image: o.image }), ...mediaBody(o) };
       if (o.forward.length) body.forwards = o.forward;
@@ -146,6 +147,7 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
       if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
       Object.assign(body, placementBody(o), identityBody(o), firmwareBody(o), tpmBody(o), hardwareBody(o));
       if (o.target !== undefined) body.target = o.target;
+      if (o.group !== undefined) body.group = o.group;
       if (o.dryRun) {
         await printPlacement(g, body, o.explain === true);
         return;
@@ -163,7 +165,7 @@ async function printPlacement(g: { output: OutputFormat; client: ApiClient }, bo
     print(render(g.output, { chosen: null, lines: [] }, () => 'This host is not in a cluster: the VM would be created here.\n'));
     return;
   }
-  const p = await g.client.cluster.placement({ ...(body.cpus !== undefined && { cpus: body.cpus }), ...(body.memory !== undefined && { memory: body.memory }), ...(body.target !== undefined && { target: body.target }) });
+  const p = await g.client.cluster.placement({ ...(body.cpus !== undefined && { cpus: body.cpus }), ...(body.memory !== undefined && { memory: body.memory }), ...(body.target !== undefined && { target: body.target }), ...(body.group !== undefined && { group: body.group }) });
   print(render(g.output, p, () => `VM ${body.name} would be created on node ${p.chosen}.\n${explain ? renderTable(p.lines, [
     { header: 'NODE', value: (l) => (l.node === p.chosen ? `${l.node} *` : l.node) },
     { header: 'ELIGIBLE', value: (l) => (l.eligible ? 'yes' : 'no') },

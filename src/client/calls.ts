@@ -185,6 +185,17 @@ export function clusterCalls(c: Caller) {
   };
 }
 
+export function groupCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.PlacementGroup[]>('GET', '/v1/groups'),
+    get: (name: string) => c.call<wire.PlacementGroup>('GET', `/v1/groups/${seg(name)}`),
+    create: (body: wire.CreateGroupBody) => c.call<wire.PlacementGroup>('POST', '/v1/groups', body),
+    delete: (name: string, force: boolean) => c.call<void>('DELETE', `/v1/groups/${seg(name)}${force ? '?force=true' : ''}`),
+    addMember: (name: string, vm: string) => c.call<wire.PlacementGroup>('POST', `/v1/groups/${seg(name)}/members`, { vm }),
+    removeMember: (name: string, vm: string) => c.call<wire.PlacementGroup>('DELETE', `/v1/groups/${seg(name)}/members/${seg(vm)}`),
+  };
+}
+
 export function peerCalls(c: Caller) {
   return {
     list: () => c.call<wire.Peer[]>('GET', '/v1/peers'),

@@ -151,6 +151,8 @@ export class HaManager {
     const status: VmStatusFields = { ...statusOf(v), node: target.node, state: 'stopped', stateReason: `HA: ${reason}`, haPending: { reason, from: lost, at }, lastMove: { from: lost, to: target.node, reason: `HA: ${reason}`, at } };
     delete status.runtime;
     delete status.migration;
+    // Why the create chose the old node no longer holds: `lastMove` says why it is here.
+    delete status.placed;
     try {
       await this.d.store.updateVmStatus(v.id, status, { expectRevision: v.statusRevision!, moveNode: true });
     } catch (e) {

@@ -44,3 +44,38 @@ describe('placement', () => {
     expect(checkTarget('@rack=b')).toBe('@rack=b');
   });
 });
+
+describe('placement groups', () => {
+  const three = () => [load(node('a', 8, 8192), 0, 0), load(node('b', 8, 8192), 2, 2048), load(node('c', 8, 8192), 4, 4096)];
+  const rule = (policy: 'affinity' | 'anti-affinity', hard: boolean, members: Record<string, string[]>) => ({ name: 'g', policy, hard, members });
+
+  it('hard anti-affinity rules out the nodes that hold a member, whatever their capacity', () => {
+    const r = place({ cpus: 1, memoryMiB: 256, group: rule('anti-affinity', true, { a: ['w1'], b: ['w2'] }) }, three());
+    expect(r.chosen).toBe('c');
+    expect(r.lines[0]!.reasons).toEqual(['group g (anti-affinity, hard): holds w1']);
+    expect(r.lines[2]!.reasons).toContain('group g (anti-affinity, hard): no member here');
+    expect(place({ cpus: 1, memoryMiB: 256, group: rule('anti-affinity', true, { a: ['w1'], b: ['w2'], c: ['w3'] }) }, three()).chosen).toBeUndefined();
+  });
+
+  it('soft anti-affinity outweighs capacity while a node without members is left, then packs the fewest', () => {
+    const r = place({ cpus: 1, memoryMiB: 256, group: rule('anti-affinity', false, { a: ['w1'] }) }, three());
+    expect(r.chosen).toBe('b');
+    expect(r.lines[0]!.weights).toEqual({ capacity: expect.any(Number), group: -1 });
+    const full = place({ cpus: 1, memoryMiB: 256, group: rule('anti-affinity', false, { a: ['w1'], b: ['w2', 'w4'], c: ['w3'] }) }, three());
+    expect(full.chosen).toBe('a');
+    expect(full.lines.find((l) => l.node === 'b')!.score).toBeLessThan(0);
+  });
+
+  it('affinity follows the first member: hard rules the others out, soft prefers its node', () => {
+    const hard = place({ cpus: 1, memoryMiB: 256, group: rule('affinity', true, { c: ['db1'] }) }, three());
+    expect(hard.chosen).toBe('c');
+    expect(hard.lines[0]!.reasons).toEqual(['group g (affinity, hard): its members are on c']);
+    expect(place({ cpus: 1, memoryMiB: 256, group: rule('affinity', false, { c: ['db1'] }) }, three()).chosen).toBe('c');
+    // The first member goes where capacity says.
+    expect(place({ cpus: 1, memoryMiB: 256, group: rule('affinity', true, {}) }, three()).chosen).toBe('a');
+    // A full affinity node: hard refuses, soft goes elsewhere.
+    const full = [load(node('a', 8, 8192), 0, 0), load(node('c', 2, 8192), 2, 0)];
+    expect(place({ cpus: 1, memoryMiB: 256, group: rule('affinity', true, { c: ['db1'] }) }, full).chosen).toBeUndefined();
+    expect(place({ cpus: 1, memoryMiB: 256, group: rule('affinity', false, { c: ['db1'] }) }, full).chosen).toBe('a');
+  });
+});

@@ -1,7 +1,10 @@
 /**
  * Placement of a new VM on a node: filters (online, the target asked for, free vCPUs and
- * memory under the node's overcommit ratios), then a score (the share of CPU and memory
- * left free after the VM lands, equally weighted: the emptiest node wins, ties by name).
+ * memory under the node's overcommit ratios, a hard placement group's rule), then a score:
+ * the share of CPU and memory left free after the VM lands, equally weighted (0-1), plus a
+ * soft placement group's weight (-1 per member of an anti-affinity group on the node, +1 per
+ * member of an affinity group: it outweighs capacity, so the rule is kept whenever it can
+ * be). The highest score wins, ties by name.
  * Every node gets a line saying why it was chosen or ruled out (`vm create --dry-run --explain`).
  *
  * What a node has committed counts every VM it holds (running or not: a stopped VM may start
@@ -16,6 +19,38 @@ export interface PlacementRequest {
   memoryMiB: number;
   /** A node name, or `@key=value` / `@key` for any node with that label. */
   target?: string;
+  /** The placement group the VM joins, with where its members are. */
+  group?: GroupRule;
+}
+
+/** A placement group as placement sees it (src/cluster/groups.ts makes it). */
+export interface GroupRule {
+  name: string;
+  policy: 'affinity' | 'anti-affinity';
+  hard: boolean;
+  /** Node → the members on it, VMs and reservations of creates under way. */
+  members: Record<string, string[]>;
+}
+
+/** What ruled a node out because of a group starts so (the service tells PLACEMENT_IMPOSSIBLE from HOST_CAPACITY by it). */
+export const GROUP_REASON = 'group ';
+
+const names = (vms: string[]) => (vms.length > 3 ? `${vms.slice(0, 3).join(', ')}…` : vms.join(', '));
+
+/** The group's filter (a reason to rule the node out) or weight on one node. */
+function groupTerm(g: GroupRule, node: string): { ruledOut?: string; weight?: number; note?: string } {
+  const here = g.members[node] ?? [];
+  const elsewhere = Object.entries(g.members).filter(([n, m]) => n !== node && m.length).map(([n]) => n);
+  const tag = `${GROUP_REASON}${g.name} (${g.policy}, ${g.hard ? 'hard' : 'soft'})`;
+  if (g.policy === 'anti-affinity') {
+    if (!here.length) return { note: `${tag}: no member here`, ...(!g.hard && { weight: 0 }) };
+    if (g.hard) return { ruledOut: `${tag}: holds ${names(here)}` };
+    return { weight: -here.length, note: `${tag}: holds ${names(here)}, weight ${-here.length}` };
+  }
+  if (!here.length && !elsewhere.length) return { note: `${tag}: no members yet` };
+  if (!here.length && g.hard) return { ruledOut: `${tag}: its members are on ${elsewhere.join(', ')}` };
+  if (g.hard) return { note: `${tag}: holds ${names(here)}` };
+  return { weight: here.length, note: here.length ? `${tag}: holds ${names(here)}, weight +${here.length}` : `${tag}: its members are on ${elsewhere.join(', ')}, weight 0` };
 }
 
 export interface NodeLoad {
@@ -32,8 +67,9 @@ export interface PlacementLine {
   eligible: boolean;
   /** Why it was ruled out, or what it has free. */
   reasons: string[];
-  /** 0–1, higher is better; only for eligible nodes. */
+  /** The sum of the weights, higher is better; only for eligible nodes. */
   score?: number;
+  weights?: { capacity: number; group?: number };
   freeCpus: number;
   freeMemoryMiB: number;
 }
@@ -75,11 +111,14 @@ export function place(req: PlacementRequest, loads: readonly NodeLoad[]): Placem
     if (t) reasons.push(t);
     if (req.cpus > freeCpus) reasons.push(`${freeCpus} of ${cpuCap} vCPUs free, ${req.cpus} asked`);
     if (req.memoryMiB > freeMemoryMiB) reasons.push(`${freeMemoryMiB} of ${memCap} MiB free, ${req.memoryMiB} asked`);
+    const g = req.group && groupTerm(req.group, n.name);
+    if (g?.ruledOut) reasons.push(g.ruledOut);
     if (reasons.length) return { node: n.name, eligible: false, reasons, freeCpus, freeMemoryMiB };
-    const score = 0.5 * ((freeCpus - req.cpus) / Math.max(1, cpuCap)) + 0.5 * ((freeMemoryMiB - req.memoryMiB) / Math.max(1, memCap));
+    const capacity = Math.round((0.5 * ((freeCpus - req.cpus) / Math.max(1, cpuCap)) + 0.5 * ((freeMemoryMiB - req.memoryMiB) / Math.max(1, memCap))) * 1000) / 1000;
     return {
-      node: n.name, eligible: true, score: Math.round(score * 1000) / 1000, freeCpus, freeMemoryMiB,
-      reasons: [`${freeCpus} of ${cpuCap} vCPUs and ${freeMemoryMiB} of ${memCap} MiB free`],
+      node: n.name, eligible: true, score: Math.round((capacity + (g?.weight ?? 0)) * 1000) / 1000, freeCpus, freeMemoryMiB,
+      weights: { capacity, ...(g?.weight !== undefined && { group: g.weight }) },
+      reasons: [`${freeCpus} of ${cpuCap} vCPUs and ${freeMemoryMiB} of ${memCap} MiB free`, ...(g?.note ? [g.note] : [])],
     };
   });
   const best = lines.filter((l) => l.eligible).sort((a, b) => b.score! - a.score! || (a.node < b.node ? -1 : 1))[0];

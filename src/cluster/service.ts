@@ -14,7 +14,8 @@ import { COLLECTION_KINDS, type Store } from '../store/store.js';
 import { SwitchableStore } from '../store/switchable.js';
 import { checkNodeName, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_PREFIX, haTimings, parseEtcdEndpoints, readClusterConfig, writeClusterConfig, type ClusterConfig } from './config.js';
 import { Membership, type NodeRecord, type NodeView } from './membership.js';
-import { checkTarget, place, type NodeLoad, type PlacementResult } from './placement.js';
+import { checkTarget, GROUP_REASON, place, type GroupRule, type NodeLoad, type PlacementResult } from './placement.js';
+import { decisionOf, groupForCreate, groupRule, type PlacementGroupRecord, type ReservationGroupFields } from './groups.js';
 import { parseMemoryMiB } from '../model/validate.js';
 import { NodeClients } from './node-clients.js';
 import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
@@ -76,11 +77,9 @@ function checkTimings(input: InitInput, ttl: number): Timings {
 }
 
 /** A create's claim on a node, until its VM exists (or RESERVATION_MS pass). */
-interface Reservation {
-  node: string;
+interface Reservation extends ReservationGroupFields {
   cpus: number;
   memoryMiB: number;
-  expiresAt: string;
 }
 
 const RESERVATION_MS = 120_000;
@@ -155,7 +154,8 @@ export class ClusterService {
         connected: () => this.etcdStore?.connected ?? false, log: this.o.log, ...this.haHooks,
         place: async (vm) => {
           try {
-            return { node: (await this.place({ cpus: vm.spec.cpus, memory: vm.spec.memoryMiB }, { dryRun: true })).chosen };
+            // Its placement group's rule holds for the new node too (the lost node is offline: ruled out).
+            return { node: (await this.place({ cpus: vm.spec.cpus, memory: vm.spec.memoryMiB, ...(vm.group !== undefined && { group: vm.group }) }, { dryRun: true })).chosen };
           } catch (e) {
             return { why: errorText(e) };
           }
@@ -200,21 +200,30 @@ export class ClusterService {
    * reservation is written only if nobody placed anything since the state it was decided
    * on), so concurrent creates never overfill a node.
    */
-  async place(input: { cpus?: unknown; memory?: unknown; target?: unknown }, o: { vm?: string; dryRun?: boolean } = {}): Promise<PlacementResult> {
+  async place(input: { cpus?: unknown; memory?: unknown; target?: unknown; group?: unknown }, o: { vm?: string; dryRun?: boolean } = {}): Promise<PlacementResult> {
     if (!this.config || !this.client || !this.etcdStore) throw notInCluster();
     const cpus = input.cpus ?? 1;
     if (typeof cpus !== 'number' || !Number.isInteger(cpus) || cpus < 1) throw new HangarError('INVALID_SPEC', `cpus must be a whole number of vCPUs, not ${String(cpus)}.`, { details: { field: 'cpus' } });
-    const req = { cpus, memoryMiB: parseMemoryMiB(input.memory ?? 256), ...(input.target !== undefined && { target: checkTarget(input.target) }) };
+    const base = { cpus, memoryMiB: parseMemoryMiB(input.memory ?? 256), ...(input.target !== undefined && { target: checkTarget(input.target) }) };
+    const group = await groupForCreate(this.store, input.group);
     const prefix = this.config.prefix;
     const epochKey = `${prefix}c/placement/epoch`;
     for (let attempt = 0; attempt < 50; attempt++) {
       const epoch = await this.store.collection<{ n: number }>('placement').entry('epoch');
-      const result = place(req, await this.loads());
+      const { loads, rule } = await this.loads(group);
+      const req = { ...base, ...(rule && { group: rule }) };
+      const result = place(req, loads);
       if (!result.chosen) {
-        throw new HangarError('HOST_CAPACITY', `No node can take a VM of ${req.cpus} vCPU(s) and ${req.memoryMiB} MiB${req.target ? ` on ${req.target}` : ''}: ${result.lines.map((l) => `${l.node}: ${l.reasons.join(', ')}`).join('; ')}.`, { details: { placement: result.lines } });
+        // Some node would take it but for the group's rule: the rule, not capacity, refuses it.
+        const byGroup = result.lines.some((l) => l.reasons.length && l.reasons.every((r) => r.startsWith(GROUP_REASON)));
+        throw new HangarError(byGroup ? 'PLACEMENT_IMPOSSIBLE' : 'HOST_CAPACITY', `No node can take a VM of ${req.cpus} vCPU(s) and ${req.memoryMiB} MiB${req.target ? ` on ${req.target}` : ''}${group ? ` in placement group ${group.name} (${group.policy}, ${group.enforcement})` : ''}: ${result.lines.map((l) => `${l.node}: ${l.reasons.join(', ')}`).join('; ')}.`, { details: { placement: result.lines } });
       }
       if (o.dryRun || !o.vm) return result;
-      const reservation: Reservation = { node: result.chosen, cpus: req.cpus, memoryMiB: req.memoryMiB, expiresAt: new Date(Date.now() + RESERVATION_MS).toISOString() };
+      const decision = decisionOf(result, req);
+      const reservation: Reservation = {
+        node: result.chosen, cpus: req.cpus, memoryMiB: req.memoryMiB, expiresAt: new Date(Date.now() + RESERVATION_MS).toISOString(),
+        ...(group && { group: group.name }), ...(decision && { decision }),
+      };
       const r = await this.client.txn({
         compare: [epoch ? { key: epochKey, target: 'MOD', result: 'EQUAL', value: epoch.revision } : { key: epochKey, target: 'CREATE', result: 'EQUAL', value: 0 }],
         success: [{ put: { key: epochKey, value: JSON.stringify({ n: (epoch?.record.n ?? 0) + 1 }) } }, { put: { key: `${prefix}c/reservations/${o.vm}`, value: JSON.stringify(reservation) } }],
@@ -230,8 +239,8 @@ export class ClusterService {
     await this.store.collection('reservations').delete(vm).catch(() => undefined);
   }
 
-  /** Each node with what it holds and has reserved. */
-  private async loads(): Promise<NodeLoad[]> {
+  /** Each node with what it holds and has reserved, and where the members of `group` are. */
+  private async loads(group?: PlacementGroupRecord): Promise<{ loads: NodeLoad[]; rule?: GroupRule }> {
     const [nodes, leases, vms, reservations] = await Promise.all([
       this.store.collection<NodeRecord>('nodes').list(),
       this.store.collection('node-leases').entries(),
@@ -241,7 +250,8 @@ export class ClusterService {
     const online = new Set(leases.map((l) => l.key));
     const names = new Set(vms.map((v) => v.name));
     const now = Date.now();
-    return nodes.map((node) => {
+    const rule = group && groupRule(group, vms, reservations);
+    const loads = nodes.map((node) => {
       const held = vms.filter((v) => v.node === node.name);
       const pending = reservations.filter((r) => r.record.node === node.name && !names.has(r.key) && Date.parse(r.record.expiresAt) > now).map((r) => r.record);
       return {
@@ -254,6 +264,7 @@ export class ClusterService {
         },
       };
     });
+    return { loads, ...(rule && { rule }) };
   }
 
   /** Makes the admin token nodes call each other with, once per cluster (kept in etcd). */

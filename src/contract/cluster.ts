@@ -68,13 +68,18 @@ export const PlacementBody = Type.Object({
   cpus: Type.Optional(Type.Integer({ description: 'vCPUs (default 1).' })),
   memory: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'MiB, or a size such as "2G" (default 256 MiB).' })),
   target: Type.Optional(Type.String({ description: 'A node name, or @label / @label=value.' })),
+  group: Type.Optional(Type.String({ description: 'The placement group the VM would join: its rule is a filter (hard) or a weight (soft).' })),
 }, strict);
 export type PlacementBody = Static<typeof PlacementBody>;
 export const PlacementLine = Type.Object({
   node: Type.String(),
   eligible: Type.Boolean(),
   reasons: Type.Array(Type.String(), { description: 'Why it was ruled out, or what it has free.' }),
-  score: Type.Optional(Type.Number({ description: '0-1: the share of vCPUs and memory left free after the VM lands (equal weights); the highest wins.' })),
+  score: Type.Optional(Type.Number({ description: 'The sum of the weights; the highest wins.' })),
+  weights: Type.Optional(Type.Object({
+    capacity: Type.Number({ description: '0-1: the share of vCPUs and memory left free after the VM lands (equal weights).' }),
+    group: Type.Optional(Type.Number({ description: "A soft group's term: anti-affinity -1 per member on the node, affinity +1 per member." })),
+  })),
   freeCpus: Type.Integer(),
   freeMemoryMiB: Type.Integer(),
 });

@@ -14,6 +14,7 @@ export * from './cluster.js';
 export * from './consoles.js';
 export * from './errors.js';
 export * from './events.js';
+export * from './groups.js';
 export * from './host.js';
 export * from './images.js';
 export * from './media.js';

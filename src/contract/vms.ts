@@ -7,6 +7,7 @@ import { FirmwareCreateFields, VmFirmware } from './firmware.js';
 import { MediaCreateFields, MediaStartFields, MediaViewFields } from './media.js';
 import { TpmCreateFields, TpmVmFields } from './tpm.js';
 import { HardwareCreateFields, HardwareView } from './hw.js';
+import { GroupCreateFields, GroupViewFields } from './groups.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -90,6 +91,7 @@ export const CreateVmBody = Type.Object(
     ...MediaCreateFields,
     ...TpmCreateFields,
     ...HardwareCreateFields,
+    ...GroupCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -159,6 +161,7 @@ export const Vm = Type.Object(
     ...VmIdentityFields,
     ...MediaViewFields,
     ...TpmVmFields,
+    ...GroupViewFields,
   },
   { $id: 'Vm' },
 );

@@ -13,13 +13,15 @@ const full: VmRecord = {
   liveRestore: { backup: '20260102T000000Z-abcdef', repo: 'main', state: 'copying', dir: '/run/hangar/live-restore/x', startedAt: '2026-01-02T00:00:00.000Z' },
   lastExit: { code: 0, signal: null, at: '2026-01-01T00:00:00.000Z' }, node: 'n1',
   haPending: { reason: 'r', at: '2026-01-01T00:00:00.000Z' }, lastMove: { from: 'n2', to: 'n1', reason: 'r', at: '2026-01-01T00:00:00.000Z' },
+  placed: { node: 'n1', at: '2026-01-01T00:00:00.000Z', score: 0.5, reasons: ['2 of 4 vCPUs free'], others: [] },
+  group: 'web',
   revision: 7, desiredRevision: 5, statusRevision: 7,
 };
 
 describe('VM record halves', () => {
   it('puts what the user asked for in desired and what the node found in status', () => {
     const { desired, status } = splitVmRecord(full);
-    expect(Object.keys(desired).sort()).toEqual(['createdAt', 'id', 'name', 'spec', 'stoppedByUser']);
+    expect(Object.keys(desired).sort()).toEqual(['createdAt', 'group', 'id', 'name', 'spec', 'stoppedByUser']);
     expect(Object.keys(status).sort()).toEqual([...VM_STATUS_KEYS].sort());
     expect(status).toMatchObject({ state: 'running', guestUid: 2100001, runtime: { pid: 42 } });
   });

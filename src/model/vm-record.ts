@@ -87,6 +87,8 @@ export interface VmDesired {
   id: string;
   name: string;
   spec: VmSpec;
+  /** The placement group it is in (src/cluster/groups.ts): a user's choice, desired. */
+  group?: string;
   /** A user stopped it: autostart leaves it alone until a user starts it again. */
   stoppedByUser?: boolean;
   createdAt: string;
@@ -119,10 +121,23 @@ export interface VmStatus {
   haPending?: { reason: string; from?: string; at: string };
   /** The VM's last move between nodes: from where, to where, why and when. */
   lastMove?: { from: string; to: string; reason: string; at: string };
+  /** In a cluster: why placement chose that node, kept at create (src/cluster/groups.ts). */
+  placed?: PlacedDecision;
   /** When this half was last written. */
   updatedAt: string;
   /** Store revision of this half's last write (etcd: the key's mod_revision). */
   revision: number;
+}
+
+/** Why placement chose a VM's node: the chosen node's score and terms, and the others' (short). */
+export interface PlacedDecision {
+  node: string;
+  at: string;
+  score?: number;
+  reasons: string[];
+  target?: string;
+  group?: string;
+  others: Array<{ node: string; eligible: boolean; score?: number; reasons: string[] }>;
 }
 
 /** The desired half as a caller writes it: the store sets `updatedAt` and `revision`. */
@@ -149,7 +164,7 @@ export interface VmRecord extends VmDesiredFields, VmStatusFields {
 /** The status fields, in the order the store writes them. Typed so that a field added to
  * VmStatus without being listed here does not compile. */
 const STATUS_KEYS = {
-  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, liveRestore: true, lastExit: true, node: true, haPending: true, lastMove: true,
+  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, liveRestore: true, lastExit: true, node: true, haPending: true, lastMove: true, placed: true,
 } as const satisfies Record<keyof VmStatusFields, true>;
 export const VM_STATUS_KEYS = Object.keys(STATUS_KEYS) as (keyof VmStatusFields)[];
 

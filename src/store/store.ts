@@ -7,7 +7,7 @@ import type { HangarError } from '../errors/errors.js';
 import type { VmDesiredFields, VmRecord, VmStatusFields } from '../model/vm-record.js';
 import type { HangarEvent } from '../model/events.js';
 
-export type { MigrationMarker, VmDesired, VmDesiredFields, VmRecord, VmRuntime, VmStatus, VmStatusFields } from '../model/vm-record.js';
+export type { MigrationMarker, PlacedDecision, VmDesired, VmDesiredFields, VmRecord, VmRuntime, VmStatus, VmStatusFields } from '../model/vm-record.js';
 export type { HangarEvent } from '../model/events.js';
 
 /**
@@ -92,8 +92,8 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export const COLLECTION_KINDS = ['pools', 'volumes', 'images', 'operations', 'snapshots', 'networks', 'projects', 'tokens', 'peers', 'backup-repos', 'backup-state', 'backup-schedules', 'nodes', 'node-leases', 'join-tokens', 'placement', 'reservations'] as const;
-/** `nodes`, `node-leases`, `join-tokens`, `placement` and `reservations` exist only in a cluster (src/cluster). */
+export const COLLECTION_KINDS = ['pools', 'volumes', 'images', 'operations', 'snapshots', 'networks', 'projects', 'tokens', 'peers', 'backup-repos', 'backup-state', 'backup-schedules', 'nodes', 'node-leases', 'join-tokens', 'placement', 'reservations', 'placement-groups'] as const;
+/** `nodes`, `node-leases`, `join-tokens`, `placement` and `reservations` exist only in a cluster (src/cluster); `placement-groups` (src/cluster/groups.ts) on a single host too. */
 export type CollectionKind = (typeof COLLECTION_KINDS)[number];
 
 /** What a change feed entry is about: a VM's desired half (`vm`), its status half

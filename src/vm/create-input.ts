@@ -39,6 +39,8 @@ export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInpu
   forwards?: string[];
   /** Managed networks to put NICs on (one NIC each); without them the VM gets one user-mode NIC. */
   networks?: string[];
+  /** The placement group it joins (src/cluster/groups.ts). */
+  group?: string;
   /** The project it counts against (default `default`). */
   project?: string;
   cloudInit?: Omit<CloudInitSpec, 'format'> & { format?: CloudInitSpec['format'] };

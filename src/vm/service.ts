@@ -6,6 +6,7 @@
  * (agent.ts), restart and autostart (policies.ts), views (view.ts). Every record change goes
  * through records.ts, which holds state changes to the state machine's table.
  */
+import { groupForCreate, placedFor } from '../cluster/groups.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -284,6 +285,7 @@ export class VmService {
       const diskBytes = input.diskSize !== undefined ? parseSizeBytes(input.diskSize, 'diskSize') : (image?.disk?.virtualSizeBytes ?? 0);
       await this.deps.projects.check(project, { vms: 1, cpus, memoryMiB, diskBytes });
     }
+    const group = await groupForCreate(this.deps.store, input.group);
     const vmId = randomBytes(6).toString('hex');
     const spec: VmSpec = {
       name, machine, cpuModel: input.cpuModel ?? 'max', cpus, memoryMiB, boot: image?.boot ?? { kind: 'disk' }, disks: [],
@@ -328,7 +330,9 @@ export class VmService {
       for (const v of created) await this.deps.storage.markAttached(v.pool, v.name, name);
       await checkHaStorage(spec, (p) => this.deps.storage.poolRecord(p));
       const now = new Date().toISOString();
-      const record: VmRecord = { id: vmId, name, spec, state: 'stopped', createdAt: now, updatedAt: now };
+      // In a cluster: the placement decision its create's reservation holds (src/cluster/groups.ts).
+      const placed = await placedFor(this.deps.store, name, this.deps.node?.());
+      const record: VmRecord = { id: vmId, name, spec, state: 'stopped', createdAt: now, updatedAt: now, ...(group && { group: group.name }), ...(placed && { placed }) };
       await this.records.create(record);
     } catch (e) {
       // No half-created VM: its new disks go too.

@@ -69,6 +69,8 @@ export function toView(r: VmRecord): VmView {
   if (r.spec.ha) v.ha = r.spec.ha;
   if (r.haPending) v.haPending = r.haPending;
   if (r.lastMove) v.lastMove = r.lastMove;
+  if (r.group) v.group = r.group;
+  if (r.placed) v.placed = r.placed;
   if (r.liveRestore) v.liveRestore = { backup: r.liveRestore.backup, repo: r.liveRestore.repo, state: r.liveRestore.state, startedAt: r.liveRestore.startedAt, ...(r.liveRestore.error && { error: r.liveRestore.error }) };
   if (r.spec.autostart) v.autostart = r.spec.autostart;
   if (r.spec.cloudInit) {

@@ -315,6 +315,8 @@ export interface paths {
                         /** @description Hyper-V enlightenments (Windows guests). */
                         hyperv?: boolean;
                         rtc?: "utc" | "localtime";
+                        /** @description The placement group it joins (hangar group create): in a cluster, placement keeps its affinity or anti-affinity rule. */
+                        group?: string;
                     };
                 };
             };
@@ -6739,6 +6741,8 @@ export interface paths {
                         memory?: number | string;
                         /** @description A node name, or @label / @label=value. */
                         target?: string;
+                        /** @description The placement group the VM would join: its rule is a filter (hard) or a weight (soft). */
+                        group?: string;
                     };
                 };
             };
@@ -6756,8 +6760,14 @@ export interface paths {
                                 eligible: boolean;
                                 /** @description Why it was ruled out, or what it has free. */
                                 reasons: string[];
-                                /** @description 0-1: the share of vCPUs and memory left free after the VM lands (equal weights); the highest wins. */
+                                /** @description The sum of the weights; the highest wins. */
                                 score?: number;
+                                weights?: {
+                                    /** @description 0-1: the share of vCPUs and memory left free after the VM lands (equal weights). */
+                                    capacity: number;
+                                    /** @description A soft group's term: anti-affinity -1 per member on the node, affinity +1 per member. */
+                                    group?: number;
+                                };
                                 freeCpus: number;
                                 freeMemoryMiB: number;
                             }[];
@@ -7086,6 +7096,597 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The placement groups, with their members and the nodes they are on */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PlacementGroup"][];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a placement group: affinity or anti-affinity, hard (a filter) or soft (a weight); enforced in a cluster */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 1-63 letters, digits or hyphens, starting with a letter. */
+                        name: string;
+                        /** @description affinity: the members on one node; anti-affinity: each member on a node of its own. */
+                        policy: "affinity" | "anti-affinity";
+                        /** @description hard (default): a node that breaks the rule is ruled out, and a create no node satisfies fails with PLACEMENT_IMPOSSIBLE; soft: only a weight in the score (the rule is kept when it can be). */
+                        enforcement?: "hard" | "soft";
+                        description?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PlacementGroup"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Show a placement group and its members */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    group: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PlacementGroup"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a placement group (refused while it has members; ?force=true: they leave it, no VM moves) */
+        delete: {
+            parameters: {
+                query?: {
+                    /** @description Delete it even with members: they leave the group (the rule is dropped; no VM moves). */
+                    force?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    group: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A VM joins the group (leaving any other); in a cluster a join that breaks a hard rule where the VMs are now is refused (PLACEMENT_IMPOSSIBLE) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    group: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The VM to join to the group (a VM is in one group at most). */
+                        vm: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PlacementGroup"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}/members/{vm}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** A VM leaves the group */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    group: string;
+                    vm: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PlacementGroup"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Every error has this shape. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -7636,7 +8237,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "HA_NEEDS_SHARED_STORAGE" | "NODE_FENCED" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "HA_NEEDS_SHARED_STORAGE" | "NODE_FENCED" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "PLACEMENT_IMPOSSIBLE" | "GROUP_NOT_FOUND" | "GROUP_EXISTS" | "GROUP_IN_USE" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -7881,6 +8482,26 @@ export interface components {
                 model: "crb" | "tis";
                 /** @enum {string} */
                 version: "2.0";
+            };
+            /** @description The placement group it is in. */
+            group?: string;
+            placed?: {
+                /** @description The node chosen. */
+                node: string;
+                at: string;
+                score?: number;
+                /** @description What the chosen node had for it (capacity, group term). */
+                reasons: string[];
+                /** @description The target the create asked for. */
+                target?: string;
+                group?: string;
+                /** @description The other nodes: their lower score, or why they were ruled out. */
+                others: {
+                    node: string;
+                    eligible: boolean;
+                    score?: number;
+                    reasons: string[];
+                }[];
             };
         };
         Image: {
@@ -8216,6 +8837,24 @@ export interface components {
                 /** @description Memory of its running VMs. */
                 memoryMiB: number;
             };
+        };
+        PlacementGroup: {
+            name: string;
+            /** @description affinity: the members on one node; anti-affinity: each member on a node of its own. */
+            policy: "affinity" | "anti-affinity";
+            /** @description hard (default): a node that breaks the rule is ruled out, and a create no node satisfies fails with PLACEMENT_IMPOSSIBLE; soft: only a weight in the score (the rule is kept when it can be). */
+            enforcement: "hard" | "soft";
+            description?: string;
+            createdAt: string;
+            /** @description The VMs in the group, by name. */
+            members: {
+                vm: string;
+                /** @description In a cluster: the node that holds it. */
+                node?: string;
+                state: string;
+            }[];
+            /** @description The members are where the policy wants them (always true on a single host, where nothing is placed). */
+            satisfied: boolean;
         };
         /** @description One sample: counters as read, plus per-second rates (…PerSecond, cpuUsage, usage) over the interval since the previous sample of the same QEMU process; the first sample of a run has no rates. A sample with only time and state marks the VM stopping. */
         MetricsPoint: {

@@ -9,6 +9,8 @@ export function Overview({ vm }: { vm: Vm }) {
     ...(vm.liveRestore ? [['Live restore', `${vm.liveRestore.state === 'copying' ? 'copying the disks from' : 'FAILED: disks incomplete, from'} backup ${vm.liveRestore.backup} (${vm.liveRestore.repo})${vm.liveRestore.error ? `: ${vm.liveRestore.error}` : ''}`] as [string, string]] : []),
     ...(vm.migration ? [['Migration', `${vm.migration.role} ${vm.migration.role === 'outgoing' ? 'to' : 'from'} ${vm.migration.peer}, since ${time(vm.migration.startedAt)}`] as [string, string]] : []),
     ...(vm.node ? [['Node', vm.node] as [string, string]] : []),
+    ...(vm.group ? [['Placement group', vm.group] as [string, string]] : []),
+    ...(vm.placed ? [['Placed', `on ${vm.placed.node}${vm.placed.score !== undefined ? ` (score ${vm.placed.score})` : ''}: ${vm.placed.reasons.join('; ')}${vm.placed.others.length ? `; not chosen: ${vm.placed.others.map((o) => `${o.node} (${o.eligible ? `score ${o.score}` : o.reasons.join(', ')})`).join(', ')}` : ''}`] as [string, string]] : []),
     ['QEMU pid', vm.pid !== undefined ? String(vm.pid) : '–'],
     ['Started', time(vm.startedAt)],
     ['vCPUs', `${vm.live?.cpus ?? vm.cpus} (max ${vm.maxCpus})`],

@@ -1,63 +1,129 @@
 /**
- * HA with fencing: two nodes on one etcd; node n1 reaches etcd through a proxy the test
- * cuts (its control link), while its storage (a shared directory pool) stays. Its fencer
- * kills its HA guest before the lease can expire; n2 restarts it no earlier than expiry plus
- * grace. A node frozen (SIGSTOP, daemon and fencer) past TTL + grace loses its HA guest to
- * the other node, and on SIGCONT its fencer kills the stale QEMU at once.
+ * HA with fencing: two nodes, each daemon in a network namespace of its own, on a bridge
+ * with the host (10.215.0.0/24); a three-member etcd on the host, reached through proxies on
+ * the bridge. Cutting node n1's link (its veth down) cuts its control link; its storage (a
+ * shared directory pool) stays. Its fencer kills its HA guest before the lease can expire;
+ * n2 restarts it no earlier than expiry plus grace. A node frozen (SIGSTOP of daemon and
+ * fencer) past TTL + grace loses its HA guest, and on SIGCONT its fencer kills the stale
+ * QEMU at once. No false failover from a short link loss, a stalled daemon or etcd members
+ * restarted one at a time; etcd without quorum fences the node's own HA guest, which the
+ * node runs again once etcd is back; a dead daemon is either back in time or fenced.
+ * QEMU's image locks are off (HANGAR_IMAGE_LOCKING=off): on one host they alone would keep a
+ * second QEMU off the shared disk, and the test shows the fencing.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
+import { startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
+import { startTcpProxy, type TcpProxy } from '../../src/etcd/test-proxy.js';
 import type { FencerState } from '../../src/cluster/fencer/files.js';
 import { isSameLiveProcess, readProcStat } from '../../src/util/proc.js';
 import { sleep, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const TTL = 6;
 const GRACE_MS = 2000;
 const MARGIN_MS = 1000;
+const tag = String(process.pid % 100000);
+const BRIDGE = `hghb${tag}`;
+const HOST_ADDR = '10.215.0.1';
+const NODES = {
+  n1: { ns: `hgh-1-${tag}`, veth: `hgh1${tag}`, peer: `hgh1p${tag}`, addr: '10.215.0.2' },
+  n2: { ns: `hgh-2-${tag}`, veth: `hgh2${tag}`, peer: `hgh2p${tag}`, addr: '10.215.0.3' },
+};
+const API_PORT = 8443;
 
 let etcd: TestEtcd;
-let proxy: TcpProxy;
+const proxies: TcpProxy[] = [];
 let n1: TestDaemon;
 let n2: TestDaemon;
 let shared: string;
+
+function ip(args: string[], quiet = false): void {
+  try {
+    execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if (!quiet) throw e;
+  }
+}
+
+function removeNetwork(): void {
+  for (const n of Object.values(NODES)) {
+    ip(['netns', 'del', n.ns], true);
+    ip(['link', 'del', n.peer], true);
+  }
+  ip(['link', 'del', BRIDGE], true);
+}
+
+/** Takes node n1's link down (its control link to etcd and the other node) or up again. */
+const link = (state: 'up' | 'down') => ip(['-n', NODES.n1.ns, 'link', 'set', NODES.n1.veth, state]);
+
+/** Starts a node's daemon in its namespace (image locks off). */
+async function startNode(node: keyof typeof NODES): Promise<TestDaemon> {
+  process.env.HANGAR_IMAGE_LOCKING = 'off';
+  try {
+    return await TestDaemon.start({ netns: NODES[node].ns, args: ['--listen', `${NODES[node].addr}:${API_PORT}`, '--cpu-overcommit', '4'] });
+  } finally {
+    delete process.env.HANGAR_IMAGE_LOCKING;
+  }
+}
+
+/** Starts a node's daemon again after it was killed (image locks off, as at its first start). */
+async function relaunch(d: TestDaemon): Promise<void> {
+  process.env.HANGAR_IMAGE_LOCKING = 'off';
+  try {
+    await d.launch();
+  } finally {
+    delete process.env.HANGAR_IMAGE_LOCKING;
+  }
+}
+
+/** QEMU processes of the VM with this id on either node. */
+const qemusOf = (id: string) => [...n1.qemuPids(), ...n2.qemuPids()].filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(id));
 
 const fencerState = (d: TestDaemon) => JSON.parse(readFileSync(join(d.dir, 'fencer', 'fencer.json'), 'utf8')) as FencerState;
 const alive = (pid: number, start: string) => isSameLiveProcess(pid, start);
 
 beforeAll(async () => {
-  etcd = await startEtcd();
-  const direct = new URL(etcd.endpoints[0]!);
-  proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) });
-  shared = mkdtempSync(join(tmpdir(), 'hgt-shared-'));
-  // Two nodes on one host: QEMU's image lock would keep a second QEMU off the shared disk by
-  // itself. Off here, so that only the fencing keeps one writer at a time.
-  process.env.HANGAR_IMAGE_LOCKING = 'off';
-  try {
-    n1 = await TestDaemon.start({ args: ['--listen', `127.0.0.1:${await freePort()}`, '--cpu-overcommit', '4'] });
-    n2 = await TestDaemon.start({ args: ['--listen', `127.0.0.1:${await freePort()}`, '--cpu-overcommit', '4'] });
-  } finally {
-    delete process.env.HANGAR_IMAGE_LOCKING;
+  removeNetwork();
+  ip(['link', 'add', BRIDGE, 'type', 'bridge']);
+  ip(['addr', 'add', `${HOST_ADDR}/24`, 'dev', BRIDGE]);
+  ip(['link', 'set', BRIDGE, 'up']);
+  for (const n of Object.values(NODES)) {
+    ip(['netns', 'add', n.ns]);
+    ip(['link', 'add', n.peer, 'type', 'veth', 'peer', 'name', n.veth, 'netns', n.ns]);
+    ip(['link', 'set', n.peer, 'master', BRIDGE]);
+    ip(['link', 'set', n.peer, 'up']);
+    ip(['-n', n.ns, 'addr', 'add', `${n.addr}/24`, 'dev', n.veth]);
+    ip(['-n', n.ns, 'link', 'set', n.veth, 'up']);
+    ip(['-n', n.ns, 'link', 'set', 'lo', 'up']);
   }
-  let r = await n1.cli(['cluster', 'init', '--etcd', proxy.url, '--name', 'n1', '--lease-ttl', String(TTL)]);
+  etcd = await startEtcd({ members: 3 });
+  // etcd listens on loopback; the nodes reach each member through a proxy on the bridge.
+  for (const e of etcd.endpoints) {
+    const u = new URL(e);
+    proxies.push(await startTcpProxy({ host: u.hostname, port: Number(u.port) }, { host: HOST_ADDR }));
+  }
+  const endpoints = proxies.map((p) => p.url).join(',');
+  shared = mkdtempSync(join(tmpdir(), 'hgt-shared-'));
+  [n1, n2] = await Promise.all([startNode('n1'), startNode('n2')]);
+  let r = await n1.cli(['cluster', 'init', '--etcd', endpoints, '--name', 'n1', '--lease-ttl', String(TTL)]);
   expect(r.code, r.stderr).toBe(0);
   r = await n1.cli(['cluster', 'add', 'n2']);
   expect(r.code, r.stderr).toBe(0);
-  r = await n2.cli(['cluster', 'join', r.stdout.trim(), '--etcd', etcd.endpoints[0]!]);
+  r = await n2.cli(['cluster', 'join', r.stdout.trim()]);
   expect(r.code, r.stderr).toBe(0);
   r = await n1.cli(['pool', 'create', 'shared', '--path', shared, '--shared']);
   expect(r.code, r.stderr).toBe(0);
 }, 120_000);
 
 afterAll(async () => {
-  proxy?.restore();
   await n2?.cleanup();
   await n1?.cleanup();
-  await proxy?.close();
+  for (const p of proxies) await p.close();
   await etcd?.stop();
+  removeNetwork();
   if (shared) rmSync(shared, { recursive: true, force: true });
 });
 
@@ -96,7 +162,7 @@ describe('HA with fencing', () => {
     await waitFor('the fencer to list ha1', () => JSON.parse(readFileSync(join(n1.dir, 'fencer', 'guests.json'), 'utf8')).some((g: { name: string }) => g.name === 'ha1'), 10_000);
 
     const cut = Date.now();
-    proxy.cut();
+    link('down');
     const killedAt = await waitFor('the fencer to kill ha1', () => (alive(qemu.pid, qemu.start) ? undefined : Date.now()), 15_000, 20);
     const lastAck = fencerState(n1).lastAckAt!;
     console.log(`fenced: last ack → kill ${killedAt - lastAck} ms (TTL ${TTL * 1000}, margin ${MARGIN_MS}); cut → kill ${killedAt - cut} ms`);
@@ -125,7 +191,7 @@ describe('HA with fencing', () => {
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['vm.ha-moved', 'vm.ha-started']));
 
     // The link comes back: n1 is online again, fenced no more, and leaves ha1 to n2.
-    proxy.restore();
+    link('up');
     await waitFor('n1 to be online again', async () => {
       const nodes = await n2.api.cluster.nodes();
       return nodes.find((n) => n.name === 'n1')?.state === 'online';
@@ -169,4 +235,93 @@ describe('HA with fencing', () => {
     expect(now).toMatchObject({ node: 'n1', state: 'running' });
     expect(n2.qemuPids().filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(now.id))).toEqual([]);
   }, 120_000);
+
+  it('no false failover: 2 s without a link, a daemon stalled for 1 s, etcd members restarted one at a time: no kill, no move', async () => {
+    const v = await n1.vm('ha1');
+    expect(v).toMatchObject({ node: 'n1', state: 'running' });
+    const qemu = { pid: v.pid!, start: readProcStat(v.pid!)!.startTime };
+    const seq = (await n1.api.events.list({ vm: 'ha1' })).at(-1)?.seq ?? 0;
+    link('down');
+    process.kill(n1.pid!, 'SIGSTOP');
+    await sleep(1000);
+    process.kill(n1.pid!, 'SIGCONT');
+    await sleep(1000);
+    link('up');
+    await sleep(TTL * 1000 + GRACE_MS);
+    expect(alive(qemu.pid, qemu.start)).toBe(true);
+    expect(fencerState(n1).fenced).toBeUndefined();
+    expect(await n1.vm('ha1')).toMatchObject({ node: 'n1', state: 'running', pid: qemu.pid });
+    const since = (await n1.api.events.list({ vm: 'ha1', after: seq })).map((e) => e.type);
+    expect(since.filter((t) => t.startsWith('vm.ha-') || t === 'vm.crashed')).toEqual([]);
+
+    // etcd's members restarted one at a time (a quorum all along): nothing either.
+    for (let i = 0; i < 3; i++) {
+      await etcd.kill(i);
+      await sleep(1500);
+      await etcd.restart(i);
+      await sleep(2500);
+    }
+    expect(alive(qemu.pid, qemu.start)).toBe(true);
+    expect(fencerState(n1).fenced).toBeUndefined();
+    expect((await n2.api.cluster.nodes()).map((n) => n.state)).toEqual(['online', 'online']);
+    const after = (await n1.api.events.list({ vm: 'ha1', after: seq })).map((e) => e.type);
+    expect(after.filter((t) => t.startsWith('vm.ha-') || t === 'vm.crashed')).toEqual([]);
+  }, 90_000);
+
+  it('etcd without quorum: each node fences its own HA guest at the deadline, others run on; once etcd is back the same node runs it again, once', async () => {
+    const v = await n1.vm('ha1');
+    const plain = (await n1.vm('plain1')).pid!;
+    const plainStart = readProcStat(plain)!.startTime;
+    const qemu = { pid: v.pid!, start: readProcStat(v.pid!)!.startTime };
+    // Two of three members down: no quorum, no lease renewed anywhere.
+    await etcd.kill(0);
+    await etcd.kill(1);
+    try {
+      await waitFor('n1 to fence ha1', () => !alive(qemu.pid, qemu.start), 15_000, 50);
+      // Reads answer from the last state, the guest without HA runs on.
+      expect((await n1.vm('plain1')).state).toBe('running');
+      expect(alive(plain, plainStart)).toBe(true);
+      await sleep(3000);
+    } finally {
+      await etcd.restart(0);
+      await etcd.restart(1);
+    }
+    const back = await waitFor('ha1 to run again on n1', async () => {
+      const x = await n1.vm('ha1').catch(() => undefined);
+      return x && x.node === 'n1' && x.state === 'running' && x.pid !== qemu.pid && !x.haPending ? x : undefined;
+    }, 40_000, 200);
+    expect(qemusOf(back.id)).toEqual([back.pid]);
+    expect(alive(plain, plainStart)).toBe(true);
+    const types = (await n1.api.events.list({ vm: 'ha1' })).map((e) => e.type);
+    expect(types).toContain('vm.ha-started');
+  }, 90_000);
+
+  it('a killed daemon: back in time, nothing happens; gone for good, its fencer fences and the other node runs the guest', async () => {
+    await waitForGuestReady(n1, 'ha1');
+    let v = await n1.vm('ha1');
+    const qemu = { pid: v.pid!, start: readProcStat(v.pid!)!.startTime };
+    await n1.kill('SIGKILL');
+    await relaunch(n1);
+    await sleep(TTL * 1000);
+    expect(alive(qemu.pid, qemu.start)).toBe(true);
+    expect(await n1.vm('ha1')).toMatchObject({ node: 'n1', state: 'running', pid: qemu.pid });
+
+    await n1.kill('SIGKILL');
+    const killed = Date.now();
+    try {
+      await waitFor('the fencer to kill ha1', () => !alive(qemu.pid, qemu.start), 20_000, 50);
+      const fencedAfter = Date.now() - killed;
+      v = await waitFor('ha1 to run on n2', async () => {
+        const x = await n2.vm('ha1');
+        return x.node === 'n2' && x.state === 'running' ? x : undefined;
+      }, 30_000, 200);
+      console.log(`daemon killed for good: fenced after ${fencedAfter} ms, running on n2 after ${Date.now() - killed} ms`);
+    } finally {
+      await relaunch(n1);
+    }
+    // The daemon back finds the VM on n2: it neither adopts nor starts it.
+    await sleep(2000);
+    expect(qemusOf(v.id)).toEqual([v.pid]);
+    expect(await n1.vm('ha1')).toMatchObject({ node: 'n2', state: 'running' });
+  }, 90_000);
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HANGAR_EVENT_TYPES, isEventOf, isHangarEventType, type HangarEvent } from '../model/events.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { SwitchableStore } from '../store/switchable.js';
 import { HangarError } from '../errors/errors.js';
 import { EventBus } from './bus.js';
 
@@ -32,6 +33,35 @@ describe('EventBus', () => {
     const e = await bus.publish('vm.saved', 'web1', { bytes: 1, seconds: 2 });
     if (isEventOf(e, 'vm.saved')) expect(e.data.seconds).toBe(2);
     else expect.fail('a vm.saved event');
+  });
+});
+
+describe('EventBus in a cluster', () => {
+  it("hands the other nodes' events (the store's followEvents) to this node's subscribers, through a store switch", async () => {
+    const inner = new SqliteStore(':memory:');
+    let push: ((e: HangarEvent) => void) | undefined;
+    inner.followEvents = (l) => {
+      push = l;
+      return () => (push = undefined);
+    };
+    const store = new SwitchableStore(inner);
+    const bus = new EventBus(store);
+    const seen: string[] = [];
+    bus.subscribe((e) => seen.push(`${e.type}:${e.seq}`));
+    push!({ seq: 42, time: 't', type: 'vm.deleted', vm: 'x', data: {} });
+    await bus.publish('vm.created', 'y', { cpus: 1, memory: 1, image: undefined });
+    expect(seen).toEqual(['vm.deleted:42', 'vm.created:1']);
+    // After a switch (cluster init), the new backend's followers are followed.
+    let pushNext: ((e: HangarEvent) => void) | undefined;
+    const next = new SqliteStore(':memory:');
+    next.followEvents = (l) => {
+      pushNext = l;
+      return () => (pushNext = undefined);
+    };
+    await store.switchWith(async () => next);
+    expect(push).toBeUndefined();
+    pushNext!({ seq: 50, time: 't', type: 'vm.deleted', vm: 'z', data: {} });
+    expect(seen.at(-1)).toBe('vm.deleted:50');
   });
 });
 

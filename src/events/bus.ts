@@ -12,7 +12,10 @@ export type EventListener = (event: HangarEvent) => void;
 export class EventBus {
   private readonly listeners = new Set<EventListener>();
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store) {
+    // In a cluster: the other nodes' events reach this node's subscribers too.
+    store.followEvents?.((event) => this.deliver(event));
+  }
 
   async publish<T extends HangarEventType>(type: T, vm: string | undefined, data: HangarEventData<T>): Promise<HangarEvent>;
   async publish(type: HangarEventType, vm: string | undefined, data: object): Promise<HangarEvent> {
@@ -26,6 +29,11 @@ export class EventBus {
       if (!(isHangarError(e) && e.code === 'CLUSTER_STORE_UNAVAILABLE')) throw e;
       event = { seq: 0, time: new Date().toISOString(), type, data: record, ...(vm !== undefined && { vm }) };
     }
+    this.deliver(event);
+    return event;
+  }
+
+  private deliver(event: HangarEvent): void {
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -33,7 +41,6 @@ export class EventBus {
         // A broken subscriber must not stop the others or the operation that published.
       }
     }
-    return event;
   }
 
   subscribe(listener: EventListener): () => void {

@@ -8,7 +8,12 @@ import type { EtcdClient, EtcdKeyValue } from '../etcd/client.js';
 
 /** Appends an entry; its seq. */
 export async function appendLog(client: EtcdClient, prefix: string, time: string, entry: object): Promise<number> {
-  return client.put(`${prefix}${time}-${randomBytes(4).toString('hex')}`, JSON.stringify(entry));
+  return client.put(logKey(prefix, time), JSON.stringify(entry));
+}
+
+/** A new entry's key: time order, then a random part. */
+export function logKey(prefix: string, time: string): string {
+  return `${prefix}${time}-${randomBytes(4).toString('hex')}`;
 }
 
 const PAGE = 500;

@@ -51,6 +51,7 @@ describe('EtcdStore', () => {
     const other = await open(`/t${n}/`);
     try {
       const a = await store.createVm({ ...record('a'), node: 'n1', state: 'running' });
+      for (let i = 0; i < 100 && !(await other.getVm('a')); i++) await new Promise((r) => setTimeout(r, 20));
       // n2 takes the VM over (HA recovery, migration hand-over): an explicit move.
       await other.updateVmStatus(a.id, { state: 'stopped', node: 'n2' }, { moveNode: true });
       await new Promise((r) => setTimeout(r, 100));
@@ -62,6 +63,25 @@ describe('EtcdStore', () => {
       await expect(other.updateVmStatus(a.id, { state: 'stopped', node: 'n3' })).rejects.toMatchObject({ code: 'VM_ON_OTHER_NODE' });
       await other.updateVmStatus(a.id, { state: 'running', node: 'n2' });
       expect((await other.getVm('a'))?.state).toBe('running');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("each node's event followers get the other nodes' events as they are appended, and not their own twice", async () => {
+    const other = await open(`/t${n}/`);
+    try {
+      const seen: string[] = [];
+      const stop = store.followEvents((e) => seen.push(`${e.type}:${e.vm ?? ''}:${e.seq > 0}`));
+      await store.appendEvent({ type: 'vm.created', vm: 'mine', data: {} });
+      const theirs = await other.appendEvent({ type: 'vm.deleted', vm: 'theirs', data: {} });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(seen).toEqual(['vm.deleted:theirs:true']);
+      stop();
+      await other.appendEvent({ type: 'vm.deleted', vm: 'later', data: {} });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(seen).toHaveLength(1);
+      expect((await store.listEvents({ afterSeq: theirs.seq - 1 })).map((e) => e.vm)).toEqual(['theirs', 'later']);
     } finally {
       await other.close();
     }

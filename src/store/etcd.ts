@@ -20,7 +20,7 @@ import type { EtcdClient, EtcdKeyValue, TxnOp, Compare } from '../etcd/client.js
 import { joinVmRecord, splitVmRecord, type VmDesired, type VmDesiredFields, type VmStatus, type VmStatusFields } from '../model/vm-record.js';
 import { ChangeFeed } from './change-feed.js';
 import { conflict, deepFreeze, vmExists as exists } from './records.js';
-import { appendLog, listLog, pruneLog } from './etcd-log.js';
+import { appendLog, listLog, logKey, pruneLog } from './etcd-log.js';
 import type {
   AuditEntry, AuditQuery, ChangeListener, ChangeQuery, Collection, CollectionEntry, CollectionKind, EventQuery, HangarEvent, Store, StoreChange, VmRecord, Watch, WriteOptions,
 } from './store.js';
@@ -71,6 +71,9 @@ export class EtcdStore implements Store {
   private rev = 0;
   private vmRev = 0;
   private watchHandle?: { close(): void };
+  /** Keys of events this store appended (their watch echo is skipped). */
+  private readonly ownEvents = new Set<string>();
+  private readonly eventListeners = new Set<(event: HangarEvent) => void>();
   private waiters: { revision: number; resolve: () => void }[] = [];
   private closed = false;
   private retryTimer?: NodeJS.Timeout;
@@ -197,9 +200,26 @@ export class EtcdStore implements Store {
         else map.delete(objKey);
         return { revision: kv.modRevision, kind, key: objKey, op };
       }
+      case 'events':
+        if (op === 'put' && !this.ownEvents.delete(kv.key) && this.eventListeners.size) {
+          const event = { seq: kv.createRevision, ...(JSON.parse(kv.value) as Omit<HangarEvent, 'seq'>) } as HangarEvent;
+          for (const l of this.eventListeners) {
+            try {
+              l(event);
+            } catch {
+              // one broken listener stops neither the others nor the mirror
+            }
+          }
+        }
+        return undefined;
       default:
         return undefined;
     }
+  }
+
+  followEvents(listener: (event: HangarEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
   }
 
   /** Waits until the mirror has seen this revision (a node reads its own writes). */
@@ -415,7 +435,16 @@ export class EtcdStore implements Store {
 
   async appendEvent(event: Omit<HangarEvent, 'seq' | 'time'>): Promise<HangarEvent> {
     const time = new Date().toISOString();
-    const seq = await appendLog(this.client, `${this.prefix}events/`, time, { time, ...event });
+    const key = logKey(`${this.prefix}events/`, time);
+    // Its watch echo is this node's own event: not handed to followEvents' listeners again.
+    this.ownEvents.add(key);
+    let seq: number;
+    try {
+      seq = await this.client.put(key, JSON.stringify({ time, ...event }));
+    } catch (e) {
+      this.ownEvents.delete(key);
+      throw e;
+    }
     if (++this.appends.events >= 1000) {
       this.appends.events = 0;
       void pruneLog(this.client, `${this.prefix}events/`, EVENT_RETENTION).catch(() => {});

@@ -187,5 +187,10 @@ export interface Store {
    * then not know of. The single-host store has nothing to check.
    */
   assertWritable?(): Promise<void>;
+  /**
+   * Events other writers append (the other nodes of a cluster), as they are appended; this
+   * store's own appends are not repeated. The single-host store has no other writers.
+   */
+  followEvents?(listener: (event: HangarEvent) => void): () => void;
   close(): Promise<void>;
 }

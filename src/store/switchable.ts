@@ -11,12 +11,29 @@ import type {
 
 export class SwitchableStore implements Store {
   private readonly watches = new Set<{ inner: Watch; listener: ChangeListener }>();
+  /** followEvents listeners, and their subscription on the current backend. */
+  private readonly eventListeners = new Set<(event: HangarEvent) => void>();
+  private innerEvents?: () => void;
   /** While a switch copies the data, writes wait here (reads go on, on the old backend). */
   private gate?: Promise<void>;
   private inflight = 0;
   private drained?: () => void;
 
-  constructor(private inner: Store) {}
+  constructor(private inner: Store) {
+    this.followInnerEvents();
+  }
+
+  private followInnerEvents(): void {
+    this.innerEvents?.();
+    this.innerEvents = this.inner.followEvents?.((event) => {
+      for (const l of this.eventListeners) l(event);
+    });
+  }
+
+  followEvents(listener: (event: HangarEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
 
   /**
    * Holds new writes, waits for those under way, and runs `move` (which copies the old
@@ -59,6 +76,7 @@ export class SwitchableStore implements Store {
   private async switchTo(next: Store): Promise<void> {
     const old = this.inner;
     this.inner = next;
+    this.followInnerEvents();
     const moved = new HangarError('REVISION_COMPACTED', 'The store moved to another backend (cluster init): list again, then follow the changes from the new revision.', {
       details: { compactRevision: next.revision() },
     });

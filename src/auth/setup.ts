@@ -13,7 +13,7 @@ import { ConsoleTokens } from './console-tokens.js';
 import type { AuthContext } from './hooks.js';
 import type { ListenAddress } from './listen.js';
 import type { ScopeLookups } from './scope.js';
-import { loadOrCreateCertificate } from './tls.js';
+import { loadClusterCertificate, loadOrCreateCertificate, writeClusterCertificate } from './tls.js';
 import { TokenService } from './tokens.js';
 import { serveTls, type TlsListeners } from './transport.js';
 import { errorText } from '../errors/errors.js';
@@ -66,15 +66,41 @@ export async function secureSocket(socket: string, runDir: string, warn: (msg: s
   }
 }
 
+export interface TlsService extends TlsListeners {
+  fingerprint: string;
+  origin: string;
+  certFile: string;
+  /** The certificate and key served now. */
+  material(): { cert: string; key: string; fingerprint: string };
+  /** Makes this the node's certificate from now on and at every start (the cluster's one); its fingerprint. */
+  useClusterCertificate(cert: string, key: string): Promise<string>;
+}
+
 export async function startTlsListeners(
   app: FastifyInstance, auth: AuthContext,
   o: { dataDir: string; listen: readonly ListenAddress[]; tlsCert?: string; tlsKey?: string },
-): Promise<TlsListeners & { fingerprint: string; origin: string; certFile: string }> {
-  const material = await loadOrCreateCertificate({
-    dir: join(o.dataDir, 'tls'), listen: o.listen,
+): Promise<TlsService> {
+  const dir = join(o.dataDir, 'tls');
+  // A node of a cluster serves the cluster's one certificate (unless the operator gave one).
+  let material = (o.tlsCert === undefined && (await loadClusterCertificate(dir, o.listen))) || await loadOrCreateCertificate({
+    dir, listen: o.listen,
     ...(o.tlsCert !== undefined && { certFile: o.tlsCert }), ...(o.tlsKey !== undefined && { keyFile: o.tlsKey }),
   });
   const listeners = await serveTls(app, { listen: o.listen, material, auth });
-  auth.tls = { fingerprint: material.fingerprint, listen: listeners.addresses, certFile: material.certFile, cert: material.cert, key: material.key };
-  return { ...listeners, fingerprint: material.fingerprint, origin: material.origin, certFile: material.certFile };
+  const publish = () => (auth.tls = { fingerprint: material.fingerprint, listen: listeners.addresses, certFile: material.certFile, cert: material.cert, key: material.key });
+  publish();
+  const service: TlsService = {
+    ...listeners, fingerprint: material.fingerprint, origin: material.origin, certFile: material.certFile,
+    material: () => ({ cert: material.cert, key: material.key, fingerprint: material.fingerprint }),
+    useClusterCertificate: async (cert, key) => {
+      if (o.tlsCert !== undefined) return material.fingerprint; // the operator's certificate stays
+      await writeClusterCertificate(dir, cert, key);
+      material = (await loadClusterCertificate(dir, o.listen))!;
+      listeners.setCertificate(material);
+      service.fingerprint = material.fingerprint;
+      publish();
+      return material.fingerprint;
+    },
+  };
+  return service;
 }

@@ -7,7 +7,7 @@
  * listen address or the host name, or expires within 30 days.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname as osHostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +23,8 @@ export interface TlsMaterial {
   fingerprint: string;
   names: CertNames;
   certFile: string;
-  /** What happened at start: for the log. */
-  origin: 'files' | 'kept' | 'generated';
+  /** What happened at start: for the log (`cluster`: the cluster's one certificate). */
+  origin: 'files' | 'kept' | 'generated' | 'cluster';
   notAfter: string;
 }
 
@@ -64,6 +64,41 @@ export async function loadOrCreateCertificate(opts: CertificateOptions): Promise
   const extraIps = opts.listen.some((a) => isWildcard(a.host)) ? interfaceAddresses() : [];
   await generateSelfSigned({ dir: opts.dir, dns: wanted.dns, ips: [...new Set([...wanted.ips, ...extraIps])], ...(opts.openssl && { openssl: opts.openssl }) });
   return { ...(await readPair(certFile, keyFile)), origin: 'generated' };
+}
+
+/** A cluster's one certificate, as this node keeps it (`<data-dir>/tls/cluster-*.pem`). */
+const clusterFiles = (dir: string) => ({ cert: join(dir, 'cluster-cert.pem'), key: join(dir, 'cluster-key.pem') });
+
+/**
+ * The cluster's certificate when this node has one (it joined or made a cluster): every
+ * node serves the same one, so a client pins one fingerprint for the whole cluster. Its
+ * names are the first node's; the origin check also takes this node's own (`names`).
+ */
+export async function loadClusterCertificate(dir: string, listen: readonly ListenAddress[], hostname = osHostname()): Promise<TlsMaterial | undefined> {
+  const f = clusterFiles(dir);
+  let pair: Omit<TlsMaterial, 'origin'>;
+  try {
+    pair = await readPair(f.cert, f.key);
+  } catch {
+    return undefined;
+  }
+  const own = wantedNames(listen, hostname);
+  return { ...pair, names: { dns: [...new Set([...pair.names.dns, ...own.dns])], ips: [...new Set([...pair.names.ips, ...own.ips])] }, origin: 'cluster' };
+}
+
+/** Keeps the cluster's certificate and key (checked to belong together) in this node's TLS dir. */
+export async function writeClusterCertificate(dir: string, cert: string, key: string): Promise<void> {
+  const f = clusterFiles(dir);
+  try {
+    if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) throw new Error('the key does not belong to the certificate');
+  } catch (e) {
+    throw new HangarError('INVALID_SPEC', `The cluster's certificate is not a PEM certificate and its key: ${errorText(e)}.`);
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(`${f.key}.tmp`, key, { mode: 0o600 });
+  await rename(`${f.key}.tmp`, f.key);
+  await writeFile(`${f.cert}.tmp`, cert, { mode: 0o644 });
+  await rename(`${f.cert}.tmp`, f.cert);
 }
 
 /** localhost, the host name, 127.0.0.1, ::1 and every specific listen address. */

@@ -19,19 +19,22 @@ import type { TlsMaterial } from './tls.js';
 export interface TlsListeners {
   /** The bound addresses (port 0 resolved), e.g. `127.0.0.1:8443`. */
   addresses: string[];
+  /** Serves another certificate from now on (new connections; open ones keep theirs). */
+  setCertificate(material: TlsMaterial): void;
   close(): Promise<void>;
 }
 
 export async function serveTls(app: FastifyInstance, o: { listen: readonly ListenAddress[]; material: TlsMaterial; auth: AuthContext }): Promise<TlsListeners> {
   const servers: Server[] = [];
   const addresses: string[] = [];
+  let current = o.material;
   try {
     for (const addr of o.listen) {
       // node:https on first use: the daemon loads this module at start, few daemons listen on TLS.
       const server = process.getBuiltinModule('node:https').createServer({ cert: o.material.cert, key: o.material.key, minVersion: 'TLSv1.2' }, app.routing);
       server.keepAliveTimeout = 72_000;
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        authorizeUpgrade(req, o.material, o.auth).then(
+        authorizeUpgrade(req, current, o.auth).then(
           () => app.server.emit('upgrade', req, socket, head),
           (e: unknown) => refuse(socket, e),
         );
@@ -52,7 +55,14 @@ export async function serveTls(app: FastifyInstance, o: { listen: readonly Liste
     const err = e as NodeJS.ErrnoException;
     throw new HangarError('PORT_IN_USE', `Cannot listen on ${o.listen.map(formatListen).join(', ')}: ${err.code ?? err.message}. Pick another --listen address or port.`, { cause: e });
   }
-  return { addresses, close: () => closeAll(servers) };
+  return {
+    addresses,
+    setCertificate: (material) => {
+      current = material;
+      for (const s of servers) s.setSecureContext({ cert: material.cert, key: material.key, minVersion: 'TLSv1.2' });
+    },
+    close: () => closeAll(servers),
+  };
 }
 
 /** The checks a WebSocket upgrade on TCP must pass; throws the error to answer with. */

@@ -16,6 +16,12 @@ describe('join tokens', () => {
     expect(t.record.secretSha256).not.toContain(parsed.secret);
   });
 
+  it("carry the cluster certificate's fingerprint when there is one", () => {
+    const t = makeJoinToken({ ...base, fingerprint: 'AB:CD' });
+    expect(parseJoinToken(t.token).fingerprint).toBe('AB:CD');
+    expect(parseJoinToken(makeJoinToken(base).token).fingerprint).toBeUndefined();
+  });
+
   it('refuse what is not a token with INVALID_SPEC', () => {
     for (const bad of [undefined, 42, '', 'hjt1.', 'hjt1.!!!', `hjt1.${Buffer.from('{"c":1}').toString('base64url')}`, 'x'.repeat(5000)]) {
       expect(() => parseJoinToken(bad)).toThrow(expect.objectContaining({ code: 'INVALID_SPEC' }));

@@ -14,6 +14,8 @@ export interface JoinToken {
   node: string;
   secret: string;
   expiresAt: string;
+  /** SHA-256 fingerprint of the cluster's certificate: what the joining node pins. */
+  fingerprint?: string;
 }
 
 /** What etcd keeps of a token (`join-tokens/NODE`). */
@@ -28,7 +30,7 @@ export const JOIN_TOKEN_LIFETIME_MS = 60 * 60 * 1000;
 
 export function makeJoinToken(t: Omit<JoinToken, 'secret' | 'expiresAt'>, now = Date.now()): { token: string; parsed: JoinToken; record: JoinTokenRecord } {
   const parsed: JoinToken = { ...t, secret: randomBytes(24).toString('base64url'), expiresAt: new Date(now + JOIN_TOKEN_LIFETIME_MS).toISOString() };
-  const body = { c: parsed.clusterId, e: parsed.etcd, p: parsed.prefix, n: parsed.node, s: parsed.secret, x: parsed.expiresAt };
+  const body = { c: parsed.clusterId, e: parsed.etcd, p: parsed.prefix, n: parsed.node, s: parsed.secret, x: parsed.expiresAt, ...(parsed.fingerprint && { f: parsed.fingerprint }) };
   return {
     token: PREFIX + Buffer.from(JSON.stringify(body)).toString('base64url'),
     parsed,
@@ -39,15 +41,18 @@ export function makeJoinToken(t: Omit<JoinToken, 'secret' | 'expiresAt'>, now = 
 export function parseJoinToken(token: unknown): JoinToken {
   const bad = () => new HangarError('INVALID_SPEC', 'That is not a join token: copy the whole hjt1.… line `hangar cluster add NODE` printed.', { details: { field: 'token' } });
   if (typeof token !== 'string' || !token.startsWith(PREFIX) || token.length > 4096) throw bad();
-  let b: { c?: unknown; e?: unknown; p?: unknown; n?: unknown; s?: unknown; x?: unknown };
+  let b: { c?: unknown; e?: unknown; p?: unknown; n?: unknown; s?: unknown; x?: unknown; f?: unknown };
   try {
     b = JSON.parse(Buffer.from(token.slice(PREFIX.length), 'base64url').toString('utf8')) as typeof b;
   } catch {
     throw bad();
   }
   const str = (v: unknown) => typeof v === 'string' && v !== '';
-  if (!str(b.c) || !Array.isArray(b.e) || !b.e.every(str) || !str(b.p) || !str(b.n) || !str(b.s) || !str(b.x)) throw bad();
-  return { clusterId: b.c as string, etcd: b.e as string[], prefix: b.p as string, node: b.n as string, secret: b.s as string, expiresAt: b.x as string };
+  if (!str(b.c) || !Array.isArray(b.e) || !b.e.every(str) || !str(b.p) || !str(b.n) || !str(b.s) || !str(b.x) || (b.f !== undefined && !str(b.f))) throw bad();
+  return {
+    clusterId: b.c as string, etcd: b.e as string[], prefix: b.p as string, node: b.n as string, secret: b.s as string, expiresAt: b.x as string,
+    ...(b.f !== undefined && { fingerprint: b.f as string }),
+  };
 }
 
 /** The token matches what etcd keeps, and has not expired. */

@@ -20,6 +20,7 @@ import { parseMemoryMiB } from '../model/validate.js';
 import { NodeClients } from './node-clients.js';
 import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
 import { FencerLink } from './fencer/link.js';
+import { adoptClusterCertificate, clusterFingerprint, publishClusterCertificate, type NodeCertificate } from './certificate.js';
 import { HaManager, type HaDeps } from './ha.js';
 
 export type { ClusterStatus };
@@ -87,6 +88,8 @@ const RESERVATION_MS = 120_000;
 /** What the daemon's API layer gives the cluster (set at start, used at init and join too). */
 export interface NodeApi {
   fingerprint?: string;
+  /** The TLS listener's certificate (with --listen): the cluster's one certificate comes from and goes to it. */
+  certificate?: NodeCertificate;
   createNodeToken?: (name: string) => Promise<string>;
 }
 
@@ -337,6 +340,7 @@ export class ClusterService {
       this.etcdStore = etcdStore;
       this.o.log(`This node is now node "${node}" of cluster ${meta.id} on etcd at ${etcd.join(', ')}.`);
       await this.makeNodeToken(prefix, client, meta.id);
+      if (this.api?.certificate) this.api.fingerprint = await publishClusterCertificate(client, prefix, this.api.certificate);
       await this.start();
       return this.status();
     } catch (e) {
@@ -397,7 +401,8 @@ export class ClusterService {
     const node = checkNodeName(name);
     const leases = this.store.collection('node-leases');
     if (await leases.get(node)) throw new HangarError('CLUSTER_EXISTS', `Node "${node}" is in the cluster and online: a new host needs another name.`);
-    const t = makeJoinToken({ clusterId: this.config.clusterId, etcd: this.config.etcd, prefix: this.config.prefix, node });
+    const fingerprint = await clusterFingerprint(this.client!, this.config.prefix);
+    const t = makeJoinToken({ clusterId: this.config.clusterId, etcd: this.config.etcd, prefix: this.config.prefix, node, ...(fingerprint && { fingerprint }) });
     const tokens = this.store.collection<JoinTokenRecord>('join-tokens');
     if (!(await tokens.create(node, t.record))) await tokens.update(node, t.record);
     return { node, token: t.token, expiresAt: t.parsed.expiresAt };
@@ -427,6 +432,11 @@ export class ClusterService {
       const record = stored ? (JSON.parse(stored.value) as JoinTokenRecord) : undefined;
       if (!stored || !tokenMatches(t, record)) throw new HangarError('JOIN_TOKEN_INVALID', `The join token for node "${t.node}" is unknown, used or expired: make a new one with \`hangar cluster add ${t.node}\`.`);
       // Spent in the same step that checks it: a second join with it finds nothing.
+      // The cluster's certificate must be the one the token pins, before the token is spent.
+      const certificate = await clusterFingerprint(client, t.prefix);
+      if (t.fingerprint !== undefined && certificate !== t.fingerprint) {
+        throw new HangarError('JOIN_TOKEN_INVALID', `The cluster's certificate in etcd (${certificate ?? 'none'}) is not the one the token pins (${t.fingerprint}).`);
+      }
       const spent = await client.txn({ compare: [{ key, target: 'MOD', result: 'EQUAL', value: stored.modRevision }], success: [{ delete: { key } }] });
       if (!spent.succeeded) throw new HangarError('JOIN_TOKEN_INVALID', `The join token for node "${t.node}" was used meanwhile.`);
       const config: ClusterConfig = { etcd, node: t.node, prefix: t.prefix, leaseTtlSeconds: DEFAULT_LEASE_TTL_SECONDS, clusterId: t.clusterId, ...meta.timings };
@@ -447,6 +457,8 @@ export class ClusterService {
       this.client = client;
       this.etcdStore = etcdStore;
       this.o.log(`This node joined cluster ${t.clusterId} as node "${t.node}".`);
+      // From now on it serves the cluster's one certificate (a client pins one fingerprint for every node).
+      if (this.api?.certificate) this.api.fingerprint = (await adoptClusterCertificate(client, t.prefix, t.fingerprint, this.api.certificate)) ?? this.api.fingerprint;
       await this.start();
       return this.status();
     } catch (e) {

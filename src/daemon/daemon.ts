@@ -169,7 +169,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   if (tls) logger.info({ listen: tls.addresses, fingerprint: tls.fingerprint, cert: tls.certFile, certificate: tls.origin }, `TLS API listening on ${tls.addresses.join(', ')}; certificate SHA-256 ${tls.fingerprint}`);
   await events.publish('daemon.started', undefined, { pid: process.pid, version: VERSION, accel: config.accel });
   const nodeApi = {
-    ...(tls && { fingerprint: tls.fingerprint }),
+    ...(tls && { fingerprint: tls.fingerprint, certificate: tls }),
     // Nodes call each other with an admin token made once per cluster (its secret kept in etcd).
     createNodeToken: async (name: string) => (await auth.tokens.create({ name, role: 'admin' })).token,
   };

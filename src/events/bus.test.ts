@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HANGAR_EVENT_TYPES, isEventOf, isHangarEventType, type HangarEvent } from '../model/events.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { SwitchableStore } from '../store/switchable.js';
+import type { Store } from '../store/store.js';
 import { HangarError } from '../errors/errors.js';
 import { EventBus } from './bus.js';
 
@@ -38,7 +39,7 @@ describe('EventBus', () => {
 
 describe('EventBus in a cluster', () => {
   it("hands the other nodes' events (the store's followEvents) to this node's subscribers, through a store switch", async () => {
-    const inner = new SqliteStore(':memory:');
+    const inner: Store = new SqliteStore(':memory:');
     let push: ((e: HangarEvent) => void) | undefined;
     inner.followEvents = (l) => {
       push = l;
@@ -53,7 +54,7 @@ describe('EventBus in a cluster', () => {
     expect(seen).toEqual(['vm.deleted:42', 'vm.created:1']);
     // After a switch (cluster init), the new backend's followers are followed.
     let pushNext: ((e: HangarEvent) => void) | undefined;
-    const next = new SqliteStore(':memory:');
+    const next: Store = new SqliteStore(':memory:');
     next.followEvents = (l) => {
       pushNext = l;
       return () => (pushNext = undefined);

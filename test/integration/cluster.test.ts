@@ -4,6 +4,7 @@
  * re-adopts; while etcd is down reads answer and writes fail with CLUSTER_STORE_UNAVAILABLE.
  */
 import { request } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
 import { sleep, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
@@ -19,6 +20,18 @@ function scrape(socketPath: string): Promise<string> {
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS listener serves. */
+function servedFingerprint(address: string): Promise<string> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host, port, rejectUnauthorized: false }, () => {
+      resolve(s.getPeerX509Certificate()!.fingerprint256);
+      s.end();
+    });
+    s.on('error', reject);
   });
 }
 
@@ -103,6 +116,12 @@ describe('cluster on etcd', () => {
       const nodes = JSON.parse((await other.cli(['node', 'list', '-o', 'json'])).stdout) as { name: string; state: string }[];
       return nodes.map((n) => `${n.name}:${n.state}`).join(' ') === 'n1:online n2:online';
     }, 10_000);
+    // One certificate for the cluster: n2 serves n1's, pinned by the token; both records say so.
+    const nodes = JSON.parse((await other.cli(['node', 'list', '-o', 'json'])).stdout) as { name: string; fingerprint: string; address: string }[];
+    const served = await servedFingerprint(nodes[1]!.address);
+    expect(served).toBe(nodes[0]!.fingerprint);
+    expect(nodes[1]!.fingerprint).toBe(nodes[0]!.fingerprint);
+    expect(JSON.parse(Buffer.from(token.slice(5), 'base64url').toString()).f).toBe(served);
     // A VM made on n2 is n2's: n1 lists it with its node, and carries requests about it to n2.
     const c = await other.cli(['vm', 'create', 'cl-c', '--memory', '128M', '--start']);
     expect(c.code, c.stderr).toBe(0);

@@ -84,8 +84,9 @@ export class HaManager {
     await this.followFence();
     if (!this.d.connected()) return;
     await this.markFenceKilled(vms);
-    await this.coordinate(vms);
-    this.startGiven(vms);
+    // What this node was just given is started in the same step.
+    const moved = await this.coordinate(vms);
+    this.startGiven(moved ? await this.d.store.listVms() : vms);
   }
 
   private async followFence(): Promise<void> {
@@ -118,7 +119,7 @@ export class HaManager {
   }
 
   /** The coordinator gives the HA VMs of nodes lost for longer than the grace to other nodes. */
-  private async coordinate(vms: VmRecord[]): Promise<void> {
+  private async coordinate(vms: VmRecord[]): Promise<boolean> {
     const [nodes, leases] = await Promise.all([this.d.store.collection<NodeRecord>('nodes').list(), this.d.store.collection('node-leases').entries()]);
     const online = new Set(leases.map((l) => l.key));
     const now = this.now();
@@ -127,23 +128,26 @@ export class HaManager {
       else if (!this.offlineSince.has(n.name)) this.offlineSince.set(n.name, now);
     }
     const coordinator = nodes.map((n) => n.name).filter((n) => online.has(n)).sort()[0];
-    if (coordinator !== this.d.self || !this.leaseSure()) return;
+    if (coordinator !== this.d.self || !this.leaseSure()) return false;
+    let moved = false;
     for (const [lost, since] of this.offlineSince) {
       if (now - since < this.d.graceMs || online.has(lost)) continue;
       const theirs = vms.filter((v) => v.node === lost && v.spec.ha && !v.stoppedByUser && WANTED.has(v.state))
         .sort((a, b) => (b.spec.ha!.priority - a.spec.ha!.priority) || a.name.localeCompare(b.name));
-      for (const v of theirs) await this.giveAway(v, lost);
+      for (const v of theirs) if (await this.giveAway(v, lost)) moved = true;
     }
+    return moved;
   }
 
-  private async giveAway(v: VmRecord, lost: string): Promise<void> {
+  /** Gives one VM away; whether it moved. */
+  private async giveAway(v: VmRecord, lost: string): Promise<boolean> {
     const target = await this.d.place(v).catch((e: unknown) => ({ node: undefined, why: errorText(e) }));
     if (!target.node) {
       if (!this.stranded.has(v.id)) {
         this.stranded.add(v.id);
         await this.d.publish('vm.ha-stranded', v.name, { node: lost, reason: target.why ?? 'no node can take it' }).catch(() => undefined);
       }
-      return;
+      return false;
     }
     this.stranded.delete(v.id);
     const at = new Date(this.now()).toISOString();
@@ -156,11 +160,12 @@ export class HaManager {
     try {
       await this.d.store.updateVmStatus(v.id, status, { expectRevision: v.statusRevision!, moveNode: true });
     } catch (e) {
-      if (isHangarError(e) && e.code === 'CONFLICT') return; // changed meanwhile: decided again next time
+      if (isHangarError(e) && e.code === 'CONFLICT') return false; // changed meanwhile: decided again next time
       throw e;
     }
     this.d.log(`HA: VM ${v.name} of lost node ${lost} goes to node ${target.node}.`);
     await this.d.publish('vm.ha-moved', v.name, { from: lost, to: target.node, reason }).catch(() => undefined);
+    return true;
   }
 
   /** Starts the VMs given to this node (or fenced here and still its own), one attempt at a time each. */

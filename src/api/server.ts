@@ -32,6 +32,9 @@ import { registerMigrationRoutes } from './routes/migration.js';
 import { registerFirmwareRoutes } from './routes/firmware.js';
 import type { SaveService } from '../migration/save.js';
 import type { LiveMigrationService } from '../migration/live.js';
+import type { ClusterMoveService } from '../migration/cluster-move.js';
+import type { Evacuations } from '../cluster/evacuate.js';
+import { registerClusterMoveRoutes } from './routes/cluster-moves.js';
 import type { PeerService } from '../migration/peers.js';
 import { registerNetworkRoutes } from './routes/networks.js';
 import { registerProjectRoutes } from './routes/projects.js';
@@ -70,6 +73,9 @@ export interface ApiDeps {
   /** Other daemons to migrate to, and live migration (src/migration); absent: those routes answer VM_STATE. */
   peers?: PeerService;
   migrations?: LiveMigrationService;
+  /** Moves between the nodes of a cluster, evacuation and restore (src/migration/cluster-move.ts, src/cluster/evacuate.ts). */
+  moves?: ClusterMoveService;
+  evacuations?: Evacuations;
   networks: NetworkService;
   projects: ProjectService;
   accel: Accel;
@@ -206,6 +212,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerTokenRoutes(app, deps);
   registerClusterRoutes(app, deps);
   registerGroupRoutes(app, deps);
+  registerClusterMoveRoutes(app, deps);
   registerMetricsRoutes(app, deps);
   registerAuditRoutes(app, deps);
   await registerUi(app, deps.uiDir);

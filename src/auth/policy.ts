@@ -155,6 +155,14 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'GET /v1/nodes': viewer('host'),
   'PATCH /v1/nodes/:node': admin,
   'DELETE /v1/nodes/:node': admin,
+  // Evacuating a node moves every VM on it: the host admin's call.
+  'POST /v1/nodes/:node/evacuate': admin,
+  'POST /v1/nodes/:node/restore': admin,
+  // Node to node (a move between the nodes of the cluster): called with the cluster's node token.
+  'POST /v1/cluster/moves/check': admin,
+  'POST /v1/cluster/moves/incoming': admin,
+  'POST /v1/cluster/moves/incoming/:id/finish': admin,
+  'DELETE /v1/cluster/moves/incoming/:id': admin,
   'GET /v1/tokens': admin,
   'POST /v1/tokens': admin,
   'DELETE /v1/tokens/:token': admin,

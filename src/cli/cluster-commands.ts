@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { HangarError } from '../errors/errors.js';
 import type { ApiClient } from '../client/index.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
+import { followOperation } from './progress.js';
+import type { EvacuationResult } from '../cluster/evacuate.js';
 
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 
@@ -70,7 +72,7 @@ export function addClusterCommands(program: Command, globals: Globals): void {
       const nodes = await g.client.cluster.nodes();
       print(render(g.output, nodes, () => renderTable(nodes, [
         { header: 'NAME', value: (n) => n.name },
-        { header: 'STATE', value: (n) => n.state },
+        { header: 'STATE', value: (n) => (n.evacuation ? `${n.state},${n.evacuation.state}` : n.state) },
         { header: 'ADDRESS', value: (n) => n.address },
         { header: 'CPUS', value: (n) => `${n.allocation.cpus}/${n.cpus}` },
         { header: 'MEMORY', value: (n) => `${gib(n.allocation.memoryMiB)}/${gib(n.memoryMiB)}` },
@@ -95,6 +97,36 @@ export function addClusterCommands(program: Command, globals: Globals): void {
       const n = await g.client.cluster.setLabels(name, { labels });
       print(render(g.output, n, () => `Node ${n.name}: ${Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'no labels'}.\n`));
     });
+
+  const evacuation = (verb: 'evacuate' | 'restore') => async (name: string, o: { skip?: boolean }, cmd: Command) => {
+    const g = globals(cmd);
+    const op = verb === 'evacuate' ? await g.client.cluster.evacuate(name) : await g.client.cluster.restore(name, o.skip ? { skip: true } : {});
+    const r = (await followOperation(g.client, op, `${verb} ${name}`, { details: true })).result as EvacuationResult;
+    print(render(g.output, r, () => {
+      const head = verb === 'evacuate'
+        ? `Node ${name} evacuated${r.offline ? ' (it is offline)' : ''}: ${r.moved} moved, ${r.failed} failed, ${r.stranded} stranded, in ${(r.totalMs / 1000).toFixed(1)} s. It takes no new VMs until \`hangar node restore ${name}\`.\n`
+        : `Node ${name} takes VMs again: ${r.moved} brought back, ${r.failed} failed, in ${(r.totalMs / 1000).toFixed(1)} s.\n`;
+      if (!r.results.length) return head;
+      return head + renderTable(r.results, [
+        { header: 'VM', value: (x) => x.vm },
+        { header: 'ACTION', value: (x) => x.action },
+        { header: 'OUTCOME', value: (x) => x.outcome },
+        { header: 'TO', value: (x) => x.to },
+        { header: 'DOWNTIME', value: (x) => (x.downtimeMs === undefined ? undefined : `${x.downtimeMs} ms`) },
+        { header: 'ERROR', value: (x) => x.error },
+      ]);
+    }));
+    if (r.failed > 0) process.exitCode = 1;
+  };
+  node.command('evacuate')
+    .description("Move every VM away from a node, each as its evacuate setting says (vm set VM evacuate=live|cold|stop; default live), with a progress bar; the node takes no new VMs until node restore")
+    .argument('<node>', 'the node')
+    .action(evacuation('evacuate'));
+  node.command('restore')
+    .description('Re-enable an evacuated node and bring back the VMs its evacuation moved that nobody moved since')
+    .argument('<node>', 'the node')
+    .option('--skip', 'only re-enable the node; bring no VM back')
+    .action(evacuation('restore'));
 
   node.command('remove')
     .alias('rm')

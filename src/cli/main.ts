@@ -65,7 +65,7 @@ function showVm(format: OutputFormat, v: Vm): void {
         ['restart', v.restart.mode === 'no' ? undefined : `${v.restart.mode} (max ${v.restart.maxRestarts} per ${v.restart.windowSeconds}s; ${v.restartsInWindow} so far)`],
         ['node', v.node], ['ha', v.ha ? `on (priority ${v.ha.priority})` : undefined],
         ['ha pending', v.haPending ? `${v.haPending.reason}${v.haPending.from ? ` (from ${v.haPending.from})` : ''} since ${v.haPending.at}` : undefined],
-        ['last move', v.lastMove ? `${v.lastMove.from} → ${v.lastMove.to}: ${v.lastMove.reason} (${v.lastMove.at})` : undefined],
+        ['last move', v.lastMove ? `${v.lastMove.from} → ${v.lastMove.to}: ${v.lastMove.reason}${v.lastMove.kind ? `, ${v.lastMove.kind}` : ''} (${v.lastMove.at})` : undefined],
         ['machine', v.machine], ['firmware', firmwareText(v)], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['spice', v.spice], ['started', v.startedAt],
         ['project', v.project], ['node', v.node], ...groupFields(v),
         ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
@@ -75,6 +75,7 @@ function showVm(format: OutputFormat, v: Vm): void {
         ['disks', v.disks.length ? v.disks.map((d) => `${d.id}=${d.volume ? `${d.pool}/${d.volume}` : d.path}${d.boot ? ' (boot)' : ''}${d.readOnly ? ' (ro)' : ''}${d.iothread ? ` (${d.iothread})` : ''}`).join(', ') : undefined],
         ...placementFields(v),
         ...mediaFields(v),
+        ['evacuate', v.evacuate],
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
         ...identityFields(v),
         ['created', v.createdAt], ['id', v.id],
@@ -152,12 +153,14 @@ export function parseSettings(pairs: string[]): VmSettingsBody {
         body.ha = value === 'true';
         break;
       case 'ha.priority': body.haPriority = num(key, value); break;
+      // The daemon refuses anything but live, cold or stop.
+      case 'evacuate': body.evacuate = value as VmSettingsBody['evacuate']; break;
       case 'hugepages': body.hugepages = value === 'none' ? null : value === 'true' ? true : value === 'false' ? false : value; break;
       case 'numa': body.numa = value === 'none' ? null : value.split(';').map((n) => parseNumaText(n.trim())); break;
       case 'iothreads': body.iothreads = value === 'none' ? null : num(key, value); break;
       case 'hostdevs': body.hostdevs = value === 'none' ? null : value.split(',').map((address) => ({ address: address.trim() })); break;
       default:
-        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops, disk.<dev>.bps, disk.<dev>.iothread, autostart, autostart.order, autostart.delay, restart, restart.max, restart.window, ha, ha.priority, hugepages, numa, iothreads, pin.vcpu.<n>, pin.emulator, pin.iothreads or hostdevs.`);
+        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops, disk.<dev>.bps, disk.<dev>.iothread, autostart, autostart.order, autostart.delay, restart, restart.max, restart.window, ha, ha.priority, evacuate, hugepages, numa, iothreads, pin.vcpu.<n>, pin.emulator, pin.iothreads or hostdevs.`);
     }
   }
   if (Object.keys(disks).length) body.disks = disks;

@@ -182,6 +182,8 @@ export function clusterCalls(c: Caller) {
     addNode: (body: wire.JoinTokenBody) => c.call<wire.JoinTokenReply>('POST', '/v1/cluster/join-tokens', body),
     placement: (body: wire.PlacementBody) => c.call<wire.PlacementReply>('POST', '/v1/cluster/placement', body),
     join: (body: wire.ClusterJoinBody) => c.call<wire.ClusterStatus>('POST', '/v1/cluster/join', body),
+    evacuate: (node: string) => c.call<wire.Operation>('POST', `/v1/nodes/${seg(node)}/evacuate`),
+    restore: (node: string, body: wire.NodeRestoreBody = {}) => c.call<wire.Operation>('POST', `/v1/nodes/${seg(node)}/restore`, body),
   };
 }
 

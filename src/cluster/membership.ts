@@ -21,6 +21,13 @@ export interface NodeRecord {
   labels: Record<string, string>;
   joinedAt: string;
   version: string;
+  /** `node evacuate` ran (or runs): placement skips the node until `node restore`. */
+  evacuation?: NodeEvacuation;
+}
+
+export interface NodeEvacuation {
+  state: 'evacuating' | 'evacuated';
+  since: string;
 }
 
 export interface NodeLeaseRecord {
@@ -59,7 +66,7 @@ export class Membership {
   async start(): Promise<void> {
     const nodes = this.store.collection<NodeRecord>('nodes');
     const old = await nodes.get(this.name);
-    const record: NodeRecord = { ...this.o.self, labels: old?.labels ?? {}, joinedAt: old?.joinedAt ?? new Date().toISOString() };
+    const record: NodeRecord = { ...this.o.self, labels: old?.labels ?? {}, joinedAt: old?.joinedAt ?? new Date().toISOString(), ...(old?.evacuation && { evacuation: old.evacuation }) };
     if (!old) await nodes.create(this.name, record);
     else if (JSON.stringify(old) !== JSON.stringify(record)) await nodes.update(this.name, record);
   }

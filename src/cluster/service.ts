@@ -261,6 +261,7 @@ export class ClusterService {
         node, online: online.has(node.name),
         // A create is carried to the node over its TLS listener: without one, only the node itself can place there.
         ...(node.name !== this.config?.node && !(node.address && node.fingerprint) && { unreachable: 'no TLS listener to carry the create to (start its daemon with --listen)' }),
+        ...(node.evacuation && { unreachable: `${node.evacuation.state} (node evacuate): no new VMs until node restore` }),
         committed: {
           cpus: held.reduce((s, v) => s + v.spec.cpus, 0) + pending.reduce((s, r) => s + r.cpus, 0),
           memoryMiB: held.reduce((s, v) => s + v.spec.memoryMiB, 0) + pending.reduce((s, r) => s + r.memoryMiB, 0),

@@ -41,6 +41,10 @@ export const Node = Type.Object({
   labels: Type.Record(Type.String(), Type.String()),
   joinedAt: Type.String(),
   version: Type.String(),
+  evacuation: Type.Optional(Type.Object({
+    state: Type.Union([Type.Literal('evacuating'), Type.Literal('evacuated')]),
+    since: Type.String(),
+  }, { description: '`node evacuate` ran or runs: placement skips the node until `node restore`.' })),
   leaseTtlSeconds: Type.Optional(Type.Integer()),
   leaseAgeSeconds: Type.Optional(Type.Integer({ description: 'Seconds since its lease was last renewed, as etcd counts them.' })),
   allocation: Type.Object({
@@ -94,3 +98,29 @@ export const NodeLabelsBody = Type.Object({
   labels: Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]), { description: 'Labels to set; null removes one.' }),
 }, strict);
 export type NodeLabelsBody = Static<typeof NodeLabelsBody>;
+
+/** Node to node: a VM moving here from another node of the cluster (`vm migrate --node`). */
+export const NodeMoveIncomingBody = Type.Object({
+  id: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+  vm: Type.String({ minLength: 1, maxLength: 63 }),
+  vmId: Type.String({ pattern: '^[0-9a-f]{12}$' }),
+  from: Type.String({ minLength: 1, maxLength: 63 }),
+  paused: Type.Boolean(),
+  params: Type.Object({
+    maxBandwidth: Type.Number(), downtimeLimitMs: Type.Integer(), autoConverge: Type.Boolean(), multifdChannels: Type.Integer({ minimum: 1, maximum: 255 }),
+    postcopy: Type.Boolean(), zeroBlocks: Type.Optional(Type.Boolean()), pauseBeforeSwitchover: Type.Optional(Type.Boolean()),
+    lateBlockActivate: Type.Optional(Type.Boolean()), compression: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('zlib'), Type.Literal('zstd')])),
+  }),
+}, strict);
+export type NodeMoveIncomingBody = Static<typeof NodeMoveIncomingBody>;
+export const NodeMoveIncomingReply = Type.Object({ uri: Type.String({ description: 'Where the arriving QEMU listens for the migration stream.' }) });
+export const NodeMoveFinishedReply = Type.Object({ resumeMs: Type.Integer({ description: 'From the request until the guest ran here.' }) });
+export const NodeMoveCheckBody = Type.Object({
+  vm: Type.String({ minLength: 1, maxLength: 63 }),
+  paths: Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256, description: 'Files the VM opens (disks, NVRAM, boot files): each must exist on this node.' }),
+}, strict);
+export type NodeMoveCheckBody = Static<typeof NodeMoveCheckBody>;
+export const NodeRestoreBody = Type.Object({
+  skip: Type.Optional(Type.Boolean({ description: 'Only re-enable the node; bring no VM back.' })),
+}, strict);
+export type NodeRestoreBody = Static<typeof NodeRestoreBody>;

@@ -12,7 +12,9 @@ export const SaveVmBody = Type.Object(
 
 export const MigrateVmBody = Type.Object(
   {
-    to: Type.String({ minLength: 1, maxLength: 63, description: 'The peer (hangar peer add) to move the guest to.' }),
+    to: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: 'The peer (hangar peer add) to move the guest to. Give `to` or `node`.' })),
+    node: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: 'In a cluster: the node to move the VM to (same record, its node changes at the hand-over; a stopped VM moves cold). Give `to` or `node`.' })),
+    reason: Type.Optional(Type.Union([Type.Literal('migrate'), Type.Literal('evacuation'), Type.Literal('restore')], { description: 'With node: what asked for the move, recorded in the VM\'s lastMove (default migrate; node evacuate and node restore set theirs).' })),
     maxBandwidth: Type.Optional(Type.Integer({ minimum: 1, description: "Cap in bytes per second (default: none; QEMU's own 128 MiB/s cap is lifted)." })),
     downtimeLimitMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 2000000, description: 'Longest pause allowed for the last copy (default 50 ms).' })),
     multifdChannels: Type.Optional(Type.Integer({ minimum: 1, maximum: 255, description: 'Parallel TCP streams for memory (default 1).' })),

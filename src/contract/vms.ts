@@ -46,6 +46,7 @@ const PolicyFields = {
   restartWindow: Type.Optional(Type.Integer({ minimum: 1, description: 'The window in seconds (default 600).' })),
   ha: Type.Optional(Type.Boolean({ description: 'High availability (in a cluster): restarted on another node when its node is lost, once that node\'s fencer has killed it. Every disk must be on a shared pool.' })),
   haPriority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'HA restart order: higher first (default 0).' })),
+  evacuate: Type.Optional(Type.Union([Type.Literal('live'), Type.Literal('cold'), Type.Literal('stop')], { description: 'In a cluster, what `node evacuate` does with it: live-migrate (default), cold-migrate (stop, move, start again), or stop it where it is.' })),
 };
 
 export const CreateVmBody = Type.Object(
@@ -124,7 +125,12 @@ export const Vm = Type.Object(
     node: Type.Optional(Type.String({ description: 'In a cluster: the node that holds and runs the VM.' })),
     ha: Type.Optional(Type.Object({ priority: Type.Integer() }, { description: 'High availability is on: restarted on another node when its node is lost.' })),
     haPending: Type.Optional(Type.Object({ reason: Type.String(), from: Type.Optional(Type.String()), at: Type.String() }, { description: 'The HA manager is to start it on its node, and why.' })),
-    lastMove: Type.Optional(Type.Object({ from: Type.String(), to: Type.String(), reason: Type.String(), at: Type.String() }, { description: 'Its last move between nodes: from, to, why, when.' })),
+    evacuate: Type.Optional(Type.String({ description: 'In a cluster: what `node evacuate` does with it (live, cold or stop); absent: live.' })),
+    lastMove: Type.Optional(Type.Object({
+      from: Type.String(), to: Type.String(), at: Type.String(),
+      reason: Type.String({ description: 'Why: migrate (a user), evacuation (`node evacuate`), restore (`node restore`), or the HA manager\'s reason.' }),
+      id: Type.Optional(Type.String()), kind: Type.Optional(Type.String({ description: 'live or cold (moves by vm migrate --node, node evacuate and restore)' })),
+    }, { description: 'Its last move between nodes: from, to, why, when.' })),
     forwards: Type.Array(Type.String()),
     project: Type.String(),
     nics: Type.Array(Type.Object({ id: Type.String(), kind: Type.String(), mac: Type.String(), network: Type.Optional(Type.String()) })),

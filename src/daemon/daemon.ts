@@ -24,6 +24,8 @@ import { BackupService } from '../backup/service.js';
 import { backupScheduler } from '../backup/schedules.js';
 import { LastBackups } from '../backup/last-backups.js';
 import { SaveService } from '../migration/save.js';
+import { ClusterMoveService } from '../migration/cluster-move.js';
+import { Evacuations } from '../cluster/evacuate.js';
 import { LiveMigrationService } from '../migration/live.js';
 import { PeerService } from '../migration/peers.js';
 import { detectCgroups } from '../resources/cgroups.js';
@@ -113,6 +115,9 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   adopted.catch(() => undefined); // logged below
   const peers = new PeerService(store, events);
   const migrations = new LiveMigrationService(vms, storage, peers, events, (m) => logger.info(m));
+  // Moves between the nodes of a cluster, and node evacuate / restore.
+  const moves = new ClusterMoveService({ vms, store, events, cluster, runDir: config.runDir, log: (m) => logger.info(m) });
+  const evacuations = new Evacuations({ store, events, cluster, log: (m) => logger.warn(m) });
   const auth = createAuthContext({ store, projects, storage, operations });
   // This node's guests (in a cluster the store holds every node's).
   const localVms = async () => (await store.listVms()).filter((r) => vms.isLocal(r));
@@ -125,7 +130,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     backups: { last: (vm) => lastBackups.get(vm), schedules: () => backupSchedules.states() },
   });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
+  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.
@@ -198,6 +203,8 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
         logger.info('re-adoption finished');
         // Live migrations a killed daemon was in the middle of (it may call a peer).
         void migrations.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted migrations failed'));
+        // Moves between nodes a killed daemon was in the middle of (the store says who has each guest).
+        void moves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted moves between nodes failed'));
         // Snapshots a killed daemon was taking: finished inside QEMU but never recorded (it may wait for a save job).
         void snapshots.reconcile((m) => logger.warn(m)).catch((e: unknown) => logger.error({ err: e }, 'snapshot reconciliation failed'));
         // Backups a killed daemon was taking: fleecing nodes, exports and storage daemons go; bitmaps are folded.

@@ -594,6 +594,8 @@ export class LiveMigrationService {
       try {
         const rec = await this.vms.record(v.name);
         const m = rec.migration!;
+        // A move between the nodes of a cluster: src/migration/cluster-move.ts recovers it.
+        if (m.cluster) continue;
         if (m.role === 'incoming' && rec.state === 'running') {
           // Its QEMU runs: only `finish` lets it run, so the source had confirmed. It stays.
           await this.vms.operate(v.name, 'migrate-in', (h) => h.update(withoutMigration));

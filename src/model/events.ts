@@ -66,6 +66,11 @@ export interface HangarEventPayloads {
   'vm.ha-stranded': { node: string; reason: string };
   'node.fenced': { node: string; reason: string; vms: string[] };
   'node.unfenced': { node: string };
+  /** A move between two nodes of a cluster (the record's node changed). */
+  'vm.moved': { id: string; from: string; to: string; kind: 'live' | 'cold'; reason: string; totalMs: number; downtimeMs?: number };
+  'vm.move-failed': { id: string; from: string; to: string; error: string };
+  'node.evacuated': { node: string; moved: number; failed: number; stranded: number };
+  'node.restored': { node: string; moved: number; failed: number };
   'vm.migration-in-failed': { from: string; id: string; error: string };
 
   'snapshot.created': { snapshot: string; memory: boolean };
@@ -151,6 +156,10 @@ const WHEN: Record<HangarEventType, string> = {
   'node.fenced': "a node's fencer killed its HA guests (its lease could not be renewed)",
   'node.unfenced': "a fenced node's lease was renewed: it may run its HA guests again",
   'vm.migrated-in': 'a VM arrived from a peer',
+  'vm.moved': 'a VM moved to another node of the cluster',
+  'vm.move-failed': 'a move to another node failed (the VM stays where it was)',
+  'node.evacuated': 'node evacuate ended (its VMs moved away; the node takes no new ones)',
+  'node.restored': 'node restore ended (its evacuated VMs came back; the node takes VMs again)',
   'vm.migration-in-failed': 'a VM arriving from a peer did not',
   'snapshot.created': 'a snapshot was taken',
   'backup.created': 'a backup of a VM was stored',

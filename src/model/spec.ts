@@ -128,6 +128,8 @@ export interface VmSpec {
    * that node's fencer killed it. Needs every disk on a shared pool. Higher priorities first.
    */
   ha?: { priority: number };
+  /** In a cluster, what `node evacuate` does with it: live-migrate (default when it runs), cold-migrate (stop, move, start), or stop it where it is. */
+  evacuate?: 'live' | 'cold' | 'stop';
   /** The project the VM counts against (quotas). */
   project?: string;
   /** cloud-init settings: a seed (NoCloud `cidata` or config-drive `config-2`) is built at each start. */

@@ -119,8 +119,8 @@ export interface VmStatus {
   node?: string;
   /** An HA VM that its node is to start (recovered from a lost node, or killed by this node's fencer). */
   haPending?: { reason: string; from?: string; at: string };
-  /** The VM's last move between nodes: from where, to where, why and when. */
-  lastMove?: { from: string; to: string; reason: string; at: string };
+  /** The VM's last move between nodes: from where, to where, why and when (HA, `vm migrate --node`, `node evacuate`/`restore`). */
+  lastMove?: NodeMove;
   /** In a cluster: why placement chose that node, kept at create (src/cluster/groups.ts). */
   placed?: PlacedDecision;
   /** When this half was last written. */
@@ -225,5 +225,29 @@ export interface MigrationMarker {
   wasRunning?: boolean;
   /** outgoing: the disks are being copied (the source deletes its copies once the guest moved). */
   copyStorage?: boolean;
+  /**
+   * A move between two nodes of one cluster (one record, whose `node` changes at the hand-over):
+   * set by the source. `revoked`: the source took the guest back; the destination must not take it over.
+   */
+  cluster?: { from: string; to: string; reason: NodeMoveReason; revoked?: boolean };
+}
+
+/** What asked for a move between nodes: a user's `vm migrate --node`, `node evacuate`, or `node restore`. */
+export type NodeMoveReason = 'migrate' | 'evacuation' | 'restore';
+
+/** A VM's move from one node of a cluster to another. */
+export interface NodeMove {
+  /** The move's id (moves by `vm migrate --node`; HA's recoveries have none). */
+  id?: string;
+  from: string;
+  to: string;
+  at: string;
+  /** live or cold (moves by `vm migrate --node`, `node evacuate`, `node restore`). */
+  kind?: 'live' | 'cold';
+  /** A NodeMoveReason, or the HA manager's reason for a recovery. */
+  reason: string;
+  /** live: the source's QEMU (its node ends it if a daemon restart left it behind). */
+  sourcePid?: number;
+  sourcePidStartTime?: string;
 }
 

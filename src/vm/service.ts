@@ -26,7 +26,7 @@ import type { Accel, HostCaps, VmPaths, VmSpec } from '../model/spec.js';
 import { assertOperationAllowed, assertSavedVmAllows, isActive, type VmOperation, type VmState } from '../model/states.js';
 import { validateVmName } from '../model/validate.js';
 import { applyPlacementInput, checkBeforeStart, placementViewLive, type PlacementOptions } from './placement-ops.js';
-import { adoptAll } from './adoption.js';
+import { adopt, adoptAll } from './adoption.js';
 import { applyResourceFields, checkCreateInput, cloudInitOf, type CreateVmInput } from './create-input.js';
 import { applyDiskHardware, applyHardwareInput } from './hw-create.js';
 import { osProfile, withOsProfile } from './os-profiles.js';
@@ -42,7 +42,7 @@ import { VmPolicies } from './policies.js';
 import { VmRecords } from './records.js';
 import { applySettings } from './settings-apply.js';
 import type { SettingResult, VmSettings } from './settings-plan.js';
-import { QemuSupervisor, vmPaths, type StartHooks, type StopOptions } from './supervisor.js';
+import { QemuSupervisor, vmPaths, type StartHooks, type StopOptions, type SupervisorDeps } from './supervisor.js';
 import { VmTpm } from './tpm.js';
 import { toView, VmListCache, type VmView } from './view.js';
 import { VmCloner, type CloneResult, type CloneVmInput } from './clone.js';
@@ -137,6 +137,7 @@ export class VmService {
   private readonly cloner: VmCloner;
   private readonly tpm?: VmTpm;
   private savedState?: SavedStateHooks;
+  private readonly supervisorDeps: SupervisorDeps;
 
   constructor(private readonly deps: VmServiceDeps) {
     const { store, events } = deps;
@@ -156,7 +157,7 @@ export class VmService {
       startLocked: (rec) => this.startLocked(rec),
       start: (name) => this.start(name),
     });
-    this.supervisor = new QemuSupervisor({
+    this.supervisor = new QemuSupervisor(this.supervisorDeps = {
       records: this.records, events, paths, caps: deps.caps, defaultAccel: deps.defaultAccel, imageLocking: deps.imageLocking ?? true, qemuBinary: deps.qemuBinary ?? QEMU_BINARY,
       ...(deps.cgroups && { cgroups: deps.cgroups }), ...(deps.networks && { networks: deps.networks }), ...(deps.placement && { placement: deps.placement }),
       guestFiles: this.guestFiles, agents: this.agents, ...(this.tpm && { tpm: this.tpm }),
@@ -674,6 +675,31 @@ export class VmService {
     });
     // swtpm processes no adopted guest uses (a daemon killed between starting swtpm and QEMU).
     if (this.tpm) await this.tpm.sweepOrphans((await this.deps.store.listVms()).filter((r) => isActive(r.state))).catch((e: unknown) => this.log(`ending orphan swtpm processes failed: ${errorText(e)}`));
+  }
+
+  // ---- moves between the nodes of a cluster (src/migration/cluster-move.ts) ----
+
+  /**
+   * A QEMU supervisor of its own for a guest arriving from another node: its writes go to
+   * `records` (an in-memory copy), never to the store, until the hand-over makes the VM this
+   * node's; then `adoptMoved` takes the process over. It records no pause or exit as news.
+   */
+  shadowSupervisor(records: SupervisorDeps['records']): QemuSupervisor {
+    // Its states (starting, paused, a failed arrival's end) are not the VM's: no events of them.
+    const events = { publish: async () => undefined } as unknown as SupervisorDeps['events'];
+    return new QemuSupervisor({ ...this.supervisorDeps, records, events, isBusy: () => true, onUnrequestedExit: () => {} });
+  }
+
+  /** Takes over the QEMU of a VM that became this node's (its record names it and its process). */
+  async adoptMoved(name: string): Promise<void> {
+    const rec = await this.records.get(name);
+    if (!this.isLocal(rec)) throw onOtherNode(rec);
+    await adopt(rec, { supervisor: this.supervisor, records: this.records, events: this.deps.events, paths: (r) => vmPaths(this.deps.runDir, this.deps.logDir, r), log: this.log });
+  }
+
+  /** The guest runs on another node now: this node's QEMU of it ends, and nothing is written to its record. */
+  async releaseMoved(rec: VmRecord): Promise<void> {
+    await this.supervisor.releaseMoved(rec);
   }
 
   /** The VM is this node's (always, on a single host). */

@@ -19,6 +19,7 @@ import { placementView, type PlacementSettings } from './placement-ops.js';
 /** Autostart and restart policy: the same fields in `vm create` and `vm set`. */
 export interface PolicyInput {
   autostart?: boolean;
+  evacuate?: 'live' | 'cold' | 'stop';
   autostartOrder?: number;
   autostartDelay?: number;
   restart?: RestartMode;
@@ -194,7 +195,7 @@ export function planSettings(spec: VmSpec, settings: VmSettings, live: LiveResou
     }
   }
   for (const key of applyPolicyFields(next, settings)) {
-    changes.push({ key, value: key === 'autostart' ? (next.autostart ?? false) : key === 'ha' ? (next.ha ?? false) : next.restart, applied: 'live', note: 'policy' });
+    changes.push({ key, value: key === 'autostart' ? (next.autostart ?? false) : key === 'ha' ? (next.ha ?? false) : key === 'evacuate' ? next.evacuate : next.restart, applied: 'live', note: 'policy' });
   }
   return { spec: next, checks, liveActions, changes };
 }
@@ -217,7 +218,7 @@ function planCpuControl(
 }
 
 /** autostart / restart settings, shared by create and set. Returns the keys it changed. */
-export function applyPolicyFields(spec: VmSpec, input: Pick<VmSettings, 'autostart' | 'autostartOrder' | 'autostartDelay' | 'restart' | 'restartMax' | 'restartWindow' | 'ha' | 'haPriority'>): string[] {
+export function applyPolicyFields(spec: VmSpec, input: Pick<VmSettings, 'autostart' | 'autostartOrder' | 'autostartDelay' | 'restart' | 'restartMax' | 'restartWindow' | 'ha' | 'haPriority' | 'evacuate'>): string[] {
   const changed: string[] = [];
   if (input.ha === false) {
     delete spec.ha;
@@ -238,6 +239,11 @@ export function applyPolicyFields(spec: VmSpec, input: Pick<VmSettings, 'autosta
       delaySeconds: input.autostartDelay !== undefined ? validateCount(input.autostartDelay, 'autostart.delay') : (spec.autostart?.delaySeconds ?? 0),
     };
     changed.push('autostart');
+  }
+  if (input.evacuate !== undefined) {
+    if (!['live', 'cold', 'stop'].includes(input.evacuate)) throw new HangarError('INVALID_SPEC', `evacuate must be live, cold or stop, not "${String(input.evacuate)}".`, { details: { field: 'evacuate' } });
+    spec.evacuate = input.evacuate;
+    changed.push('evacuate');
   }
   if (input.restart !== undefined || input.restartMax !== undefined || input.restartWindow !== undefined) {
     const cur = spec.restart ?? DEFAULT_RESTART_POLICY;

@@ -479,6 +479,35 @@ export class QemuSupervisor {
     await this.deps.events.publish('vm.adopt-failed', lv.name, { pid: lv.pid, reason });
   }
 
+  /**
+   * The guest runs on another node now (its record is that node's): this QEMU ends without
+   * anything written to the record, and what it used here is tidied.
+   */
+  async releaseMoved(rec: VmRecord): Promise<void> {
+    const lv = this.live.get(rec.id);
+    if (!lv) return;
+    lv.detaching = true;
+    lv.exitRequested = true;
+    this.live.delete(rec.id);
+    if (lv.qmp && !lv.qmp.closed) await lv.qmp.execute('quit', undefined, { timeoutMs: FORCE_QUIT_GRACE_MS }).catch(() => undefined);
+    if (!(await waitForProcessExit(lv.pid, lv.pidStartTime, FORCE_QUIT_GRACE_MS, 2))) {
+      signalProcess(lv.pid, lv.pidStartTime, 'SIGKILL');
+      await waitForProcessExit(lv.pid, lv.pidStartTime, 5000, 2);
+    }
+    await lv.qmp?.close().catch(() => undefined);
+    lv.finished = true;
+    lv.markGone();
+    this.deps.agents.close(lv.id);
+    await this.deps.hw?.afterExit(lv.id, lv.paths).catch(() => undefined);
+    if (rec.runtime?.swtpm) await this.deps.tpm?.stop(rec.runtime.swtpm).catch(() => undefined);
+    for (const tap of rec.spec.nics.filter((n) => n.kind === 'network' && n.tap).map((n) => n.tap!)) await this.deps.networks?.deleteTap(tap).catch(() => undefined);
+    await Promise.all([
+      this.deps.cgroups?.remove(lv.id),
+      rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
+      rm(lv.paths.spiceSocket!, { force: true }),
+    ]).catch(() => undefined);
+  }
+
   /** Lets go of every guest without touching it (the daemon is shutting down). */
   async detachAll(): Promise<void> {
     for (const lv of this.live.values()) {

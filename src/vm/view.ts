@@ -68,7 +68,11 @@ export function toView(r: VmRecord): VmView {
   if (r.node) v.node = r.node;
   if (r.spec.ha) v.ha = r.spec.ha;
   if (r.haPending) v.haPending = r.haPending;
-  if (r.lastMove) v.lastMove = r.lastMove;
+  if (r.spec.evacuate) v.evacuate = r.spec.evacuate;
+  if (r.lastMove) {
+    const { from, to, at, reason, id, kind } = r.lastMove;
+    v.lastMove = { from, to, at, reason, ...(id && { id }), ...(kind && { kind }) };
+  }
   if (r.group) v.group = r.group;
   if (r.placed) v.placed = r.placed;
   if (r.liveRestore) v.liveRestore = { backup: r.liveRestore.backup, repo: r.liveRestore.repo, state: r.liveRestore.state, startedAt: r.liveRestore.startedAt, ...(r.liveRestore.error && { error: r.liveRestore.error }) };

@@ -110,4 +110,19 @@ describe('the cluster in the web UI', () => {
     expect(await (await page.waitForSelector('[data-field=Node] dd')).textContent()).toBe('n2');
     expect(pageErrors).toEqual([]);
   }, 30_000);
+
+  it('Evacuate moves a node\'s VMs away (one line each) and Restore brings them back', async () => {
+    page.on('dialog', (d) => void d.accept());
+    await page.click('nav a[href="#/nodes"]');
+    await page.click('tr[data-node=n1] button[data-action=evacuate]');
+    await page.waitForSelector('[data-operation="node.evacuate"][data-state=succeeded] tr[data-vm=on-n1][data-outcome=moved]', { timeout: 20_000 });
+    expect(await n1.vm('on-n1')).toMatchObject({ node: 'n2', lastMove: { reason: 'evacuation' } });
+    await page.waitForSelector('tr[data-node=n1] [data-field=evacuation]:text("evacuated")', { timeout: 10_000 });
+    await page.click('tr[data-node=n1] button[data-action=restore]');
+    await page.waitForSelector('[data-operation="node.restore"][data-state=succeeded] tr[data-vm=on-n1][data-outcome=moved]', { timeout: 20_000 });
+    expect((await n1.vm('on-n1')).node).toBe('n1');
+    await page.waitForSelector('tr[data-node=n1] button[data-action=evacuate]', { timeout: 10_000 });
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });
+

@@ -8,6 +8,7 @@ import { HangarError } from '../../errors/errors.js';
 import type { IncomingRequest, MigrateInput } from '../../migration/live.js';
 import type { AddPeerInput } from '../../migration/peers.js';
 import type { SaveInput } from '../../migration/save.js';
+import type { MoveReason } from '../../migration/cluster-move.js';
 import type { ApiDeps } from '../server.js';
 import { AddPeerBody, IncomingFinishedReply, IncomingMigrationBody, IncomingMigrationReply, MigrateVmBody, MigrationIdParam, PeerNameParam, SaveVmBody, VmNameParam } from '../../contract/index.js';
 
@@ -71,17 +72,27 @@ function registerLiveMigrationRoutes(app: FastifyInstance, deps: ApiDeps): void 
       return reply.status(204).send();
     },
   );
-  app.post<{ Params: { name: string }; Body: MigrateInput }>(
+  app.post<{ Params: { name: string }; Body: MigrateInput & { node?: string; reason?: MoveReason } }>(
     '/v1/vms/:name/migrate',
     {
       schema: {
         tags: ['vms', 'migration'],
-        summary: 'Live-migrate a running or paused VM to a peer; 202 with an operation (progress: percent, bytes, remaining, dirty rate, expected downtime; DELETE the operation to cancel). Any failure leaves the guest running here',
+        summary: 'Live-migrate a running or paused VM to a peer (`to`), or in a cluster move it to another node (`node`: live when it runs, cold when stopped); 202 with an operation (progress: percent, bytes, remaining, dirty rate, expected downtime; DELETE the operation to cancel). Any failure leaves the guest running here',
         params: VmNameParam, body: MigrateVmBody, response: { 202: { $ref: 'Operation#' }, ...peerErrors },
       },
     },
     async (req, reply) => {
       const vm = req.params.name;
+      const { node, reason, ...body } = req.body;
+      if ((node === undefined) === (body.to === undefined)) throw new HangarError('INVALID_SPEC', 'Give either `to` (a peer) or `node` (a node of this cluster).', { details: { field: 'node' } });
+      if (node !== undefined) {
+        const moves = deps.moves;
+        if (!moves) throw new HangarError('NOT_IN_CLUSTER', 'This daemon is not a node of a cluster: `node` needs one (use `to` for a peer).');
+        const input = { node, ...(reason && { reason }), ...(body.maxBandwidth !== undefined && { maxBandwidth: body.maxBandwidth }), ...(body.downtimeLimitMs !== undefined && { downtimeLimitMs: body.downtimeLimitMs }), ...(body.timeoutSeconds !== undefined && { timeoutSeconds: body.timeoutSeconds }) };
+        await moves.precheck(vm, input);
+        const op = await deps.operations.start('vm.move', `vm/${vm}`, (ctx) => moves.move(vm, input, ctx));
+        return reply.status(202).send(op);
+      }
       const m = migrations();
       await m.precheck(vm, req.body);
       const op = await deps.operations.start('vm.migrate', `vm/${vm}`, (ctx) => m.migrate(vm, req.body, ctx));

@@ -33,6 +33,8 @@ export interface EtcdStoreOptions {
   changeRetention?: number;
   /** How long a write waits for the watch to bring its revision back (default 10 s). */
   catchUpTimeoutMs?: number;
+  /** How often etcd is asked for its revision, to find a watch that went silent (default 2 s). */
+  probeIntervalMs?: number;
   log?: (message: string) => void;
 }
 
@@ -77,6 +79,10 @@ export class EtcdStore implements Store {
   private waiters: { revision: number; resolve: () => void }[] = [];
   private closed = false;
   private retryTimer?: NodeJS.Timeout;
+  private probeTimer?: NodeJS.Timeout;
+  private probing = false;
+  /** The revision etcd had at the last probe: the watch must have brought it by the next. */
+  private probedRevision = 0;
   private appends = { events: 0, audit: 0 };
   /** The watch follows etcd now (false while it reconnects). */
   connected = false;
@@ -93,6 +99,8 @@ export class EtcdStore implements Store {
   static async open(opts: EtcdStoreOptions): Promise<EtcdStore> {
     const store = new EtcdStore(opts);
     await store.load();
+    store.probeTimer = setInterval(() => void store.probe(), opts.probeIntervalMs ?? 2000);
+    store.probeTimer.unref();
     return store;
   }
 
@@ -136,6 +144,34 @@ export class EtcdStore implements Store {
         this.retry(500, false);
       },
     });
+  }
+
+  /**
+   * A watch can go silent without failing (the link dropped packets instead of closing the
+   * connection): every probe reads etcd's revision with a linearizable read. A failed read
+   * means etcd is out of reach (writes refused up front, the watch opened again); a revision
+   * the watch has still not brought one probe later means the watch is stuck: opened again.
+   */
+  private async probe(): Promise<void> {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    try {
+      const r = await this.client.range(`${this.prefix}cluster`, { limit: 1 });
+      if (this.probedRevision > this.rev && this.connected) {
+        this.log(`The etcd watch is behind (at revision ${this.rev}, etcd was at ${this.probedRevision}): following again.`);
+        this.retry(0, false);
+      }
+      this.probedRevision = r.revision;
+    } catch {
+      if (this.connected) {
+        this.log(`etcd does not answer (${this.client.endpointList}): writes are refused until it does; following again once it answers.`);
+        this.connected = false;
+        this.retry(500, false);
+      }
+      this.probedRevision = 0;
+    } finally {
+      this.probing = false;
+    }
   }
 
   private retry(delayMs: number, relist: boolean): void {
@@ -481,6 +517,7 @@ export class EtcdStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.probeTimer);
     this.watchHandle?.close();
     this.feed.close();
     for (const w of this.waiters) w.resolve();

@@ -82,6 +82,9 @@ async function relaunch(d: TestDaemon): Promise<void> {
 /** QEMU processes of the VM with this id on either node. */
 const qemusOf = (id: string) => [...n1.qemuPids(), ...n2.qemuPids()].filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(id));
 
+/** A node's own view of a VM (its list: never carried to another node, so a cut-off node costs no wait). */
+const viewOf = async (d: TestDaemon, name: string) => (await d.api.vms.list()).find((v) => v.name === name)!;
+
 const fencerState = (d: TestDaemon) => JSON.parse(readFileSync(join(d.dir, 'fencer', 'fencer.json'), 'utf8')) as FencerState;
 const alive = (pid: number, start: string) => isSameLiveProcess(pid, start);
 
@@ -172,12 +175,12 @@ describe('HA with fencing', () => {
     expect(await waitFor('the fencer to record the fence', () => fencerState(n1).fenced?.vms, 2000, 20)).toEqual(['ha1']);
 
     const moved = await waitFor('ha1 to run on n2', async () => {
-      const v = await n2.vm('ha1');
+      const v = await viewOf(n2, 'ha1');
       return v.node === 'n2' && v.state === 'running' ? v : undefined;
     }, 30_000, 100);
     const runningAt = Date.now();
     // Once it runs, the HA manager clears its pending mark.
-    await waitFor('ha1 to be no longer pending', async () => (await n2.vm('ha1')).haPending === undefined, 5000);
+    await waitFor('ha1 to be no longer pending', async () => (await viewOf(n2, 'ha1')).haPending === undefined, 5000);
     const startedAt = Date.parse(moved.startedAt!);
     console.log(`HA: cut → running on n2 ${runningAt - cut} ms; QEMU started ${startedAt - lastAck} ms after n1's last ack (TTL + grace = ${TTL * 1000 + GRACE_MS})`);
     expect(startedAt).toBeGreaterThanOrEqual(lastAck + TTL * 1000 + GRACE_MS - 200);
@@ -204,7 +207,7 @@ describe('HA with fencing', () => {
   }, 180_000);
 
   it('a node frozen past TTL + grace loses its HA guest; on SIGCONT its fencer kills the stale QEMU at once', async () => {
-    const v = await n2.vm('ha1');
+    const v = await viewOf(n2, 'ha1');
     expect(v.node).toBe('n2');
     const qemu = { pid: v.pid!, start: readProcStat(v.pid!)!.startTime };
     const fencer = fencerState(n2);
@@ -213,7 +216,7 @@ describe('HA with fencing', () => {
     let resumed = 0;
     try {
       const back = await waitFor('ha1 to run on n1', async () => {
-        const x = await n1.vm('ha1');
+        const x = await viewOf(n1, 'ha1');
         return x.node === 'n1' && x.state === 'running' ? x : undefined;
       }, 40_000, 100).catch((e: unknown) => {
         console.log(`n1 log:\n${n1.daemonLog.slice(-6000)}\nn1 fencer:\n${readFileSync(join(n1.dir, 'fencer', 'fencer.log'), 'utf8')}`);
@@ -312,7 +315,7 @@ describe('HA with fencing', () => {
       await waitFor('the fencer to kill ha1', () => !alive(qemu.pid, qemu.start), 20_000, 50);
       const fencedAfter = Date.now() - killed;
       v = await waitFor('ha1 to run on n2', async () => {
-        const x = await n2.vm('ha1');
+        const x = await viewOf(n2, 'ha1');
         return x.node === 'n2' && x.state === 'running' ? x : undefined;
       }, 30_000, 200);
       console.log(`daemon killed for good: fenced after ${fencedAfter} ms, running on n2 after ${Date.now() - killed} ms`);

@@ -71,11 +71,13 @@ async function round(ctx: BenchContext, i: number, n1: BenchDaemon, n2: BenchDae
     return x.node === 'n2' && x.state === 'running' && x.startedAt ? x : undefined;
   }, 20_000, 20);
   const readyPerf = await waitForMarker(n2.serialLog(there), 0, { timeoutMs: 60_000 });
-  const readyAt = Date.now() - (performance.now() - readyPerf);
+  const readyAt = Math.round(Date.now() - (performance.now() - readyPerf));
   ctx.progress(`ha-failover: round ${i + 1}: fenced ${fencedAt - lastAck} ms, running on n2 ${Date.parse(there.startedAt!) - lastAck} ms, ready ${readyAt - lastAck} ms after the last ack`);
 
   proxy.restore();
   await until('n1 online again', async () => ((await n2.api.cluster.nodes()).find((x) => x.name === 'n1')?.state === 'online' ? true : undefined), 30_000, 100);
+  // n1's fence is lifted once its new lease is acknowledged (until then it refuses HA starts: NODE_FENCED).
+  await until('n1 unfenced', async () => ((await n1.api.cluster.status()).fenced ? undefined : true), 30_000, 100);
   await n2.api.vms.delete(name, { force: true });
   return {
     fenced: fencedAt - lastAck,

@@ -152,10 +152,11 @@ const result = await build({
   write: false,
 });
 
-// The launcher bin/hangar requires (CommonJS, like bin/hangar: see there).
+// The launcher bin/hangar requires (CommonJS, like bin/hangar: see there), and the fencer
+// (src/cluster/fencer/main.ts), a small process of its own beside the daemon: one file each.
 const launcher = await build({
   absWorkingDir: root,
-  entryPoints: { launch: 'src/cli/launch.ts' },
+  entryPoints: { launch: 'src/cli/launch.ts', fencer: 'src/cluster/fencer/main.ts' },
   outdir,
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -166,21 +167,6 @@ const launcher = await build({
   write: false,
 });
 result.outputFiles.push(...launcher.outputFiles);
-
-// The fencer (src/cluster/fencer/main.ts): a small process of its own beside the daemon.
-const fencer = await build({
-  absWorkingDir: root,
-  entryPoints: { fencer: 'src/cluster/fencer/main.ts' },
-  outdir,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-  write: false,
-});
-result.outputFiles.push(...fencer.outputFiles);
 
 // esbuild escapes non-ASCII characters in code (charset ascii) but keeps them in the few
 // comments it preserves. One such character makes V8 hold the whole bundle as a two-byte

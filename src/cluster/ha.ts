@@ -17,7 +17,7 @@ import { errorText, isHangarError } from '../errors/errors.js';
 import type { HangarEventPayloads, HangarEventType } from '../model/events.js';
 import { VM_STATUS_KEYS, type VmStatusFields } from '../model/vm-record.js';
 import type { Store, VmRecord } from '../store/store.js';
-import type { FencerState, HaGuest } from './fencer/files.js';
+import { leaseIsSure, type FencerState, type HaGuest } from './fencer/files.js';
 import type { NodeRecord } from './membership.js';
 
 export interface HaDeps {
@@ -73,8 +73,7 @@ export class HaManager {
 
   /** The lease is sure (renewed, not near its deadline) and the node not fenced. */
   private leaseSure(): boolean {
-    const s = this.d.fencer.state();
-    return Boolean(s?.deadline && !s.fenced && this.now() < s.deadline - this.d.marginMs - 500);
+    return leaseIsSure(this.d.fencer.state(), this.d.marginMs, this.now());
   }
 
   async tick(): Promise<void> {

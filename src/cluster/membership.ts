@@ -50,7 +50,7 @@ export class Membership {
   constructor(
     private readonly client: EtcdClient,
     private readonly store: Store,
-    private readonly o: { ttlSeconds: number; self: Omit<NodeRecord, 'joinedAt' | 'labels'>; deadline: () => number },
+    private readonly o: { self: Omit<NodeRecord, 'joinedAt' | 'labels'>; deadline: () => number },
   ) {}
 
   get name(): string {

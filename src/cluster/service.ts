@@ -20,6 +20,7 @@ import { parseMemoryMiB } from '../model/validate.js';
 import { NodeClients } from './node-clients.js';
 import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
 import { FencerLink } from './fencer/link.js';
+import { leaseIsSure } from './fencer/files.js';
 import { adoptClusterCertificate, clusterFingerprint, publishClusterCertificate, type NodeCertificate } from './certificate.js';
 import { HaManager, type HaDeps } from './ha.js';
 
@@ -146,7 +147,7 @@ export class ClusterService {
     await this.fencer.start();
     const fencer = this.fencer;
     this.membership = new Membership(this.client, this.store, {
-      ttlSeconds: this.config.leaseTtlSeconds, deadline: () => fencer.state()?.deadline ?? 0,
+      deadline: () => fencer.state()?.deadline ?? 0,
       self: { name: this.config.node, ...this.o.self, ...(this.api?.fingerprint && { fingerprint: this.api.fingerprint }) },
     });
     await this.membership.start();
@@ -493,8 +494,7 @@ export class ClusterService {
   mayStart(rec: { name: string; spec: { ha?: unknown } }): void {
     if (!rec.spec.ha || !this.config) return;
     const s = this.fencer?.state();
-    const t = haTimings(this.config);
-    if (!s?.deadline || s.fenced || Date.now() >= s.deadline - t.marginMs - 500) {
+    if (!leaseIsSure(s, haTimings(this.config).marginMs)) {
       throw new HangarError('NODE_FENCED', `Node "${this.config.node}" ${s?.fenced ? `is fenced (${s.fenced.reason})` : 'holds no sure lease now'}: HA VM "${rec.name}" may not start here until its lease is renewed.`, { details: { node: this.config.node } });
     }
   }

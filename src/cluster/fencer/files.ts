@@ -35,6 +35,14 @@ export interface HaGuest {
   pidStartTime: string;
 }
 
+/**
+ * The node may run HA guests now: its fencer holds a lease, has not fenced the node, and the
+ * deadline is more than the margin (plus 500 ms for a start under way) away.
+ */
+export function leaseIsSure(s: FencerState | undefined, marginMs: number, now = Date.now()): boolean {
+  return Boolean(s?.deadline && !s.fenced && now < s.deadline - marginMs - 500);
+}
+
 export function fencerDir(dataDir: string): string {
   return join(dataDir, 'fencer');
 }

@@ -8,12 +8,11 @@
  * Its files live under `<runDir>/backup/<vm-id>/`: after a daemon crash, `endOrphans`
  * finds a leftover one by that path and ends it, so it never holds a disk's lock for ever.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HangarError } from '../errors/errors.js';
 import type { DiskSpec } from '../model/spec.js';
-import { QmpClient } from '../qmp/index.js';
+import type { QmpClient } from '../qmp/index.js';
+import { launchStorageDaemon, type RunningStorageDaemon } from '../qemu/storage-daemon.js';
 import { findProcesses, readProcStat, stopProcess } from '../util/proc.js';
 
 export interface StorageDaemon {
@@ -37,39 +36,18 @@ export async function startStorageDaemon(runDir: string, vmId: string, disks: Di
     args.push('--blockdev', JSON.stringify({ driver: 'file', 'node-name': `file-${d.id}`, filename: d.path, 'read-only': readOnly }));
     args.push('--blockdev', JSON.stringify({ driver: d.format, 'node-name': d.id, file: `file-${d.id}`, 'read-only': readOnly }));
   }
-  args.push('--chardev', `socket,id=hangar-qmp,path=${qmpSocket},server=on,wait=off`, '--monitor', 'chardev=hangar-qmp');
-  const child = spawn('qemu-storage-daemon', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()).length > 8192 && (stderr = stderr.slice(-8192)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  let qmp: QmpClient;
+  let daemon: RunningStorageDaemon;
   try {
-    qmp = await Promise.race([
-      QmpClient.connect(qmpSocket, { retryUntilMs: 10_000 }),
-      exited.then((code) => {
-        throw new HangarError('STORAGE_FAILED', `qemu-storage-daemon ended (${String(code)}) before it was ready: ${stderr.trim() || 'no message'}`);
-      }),
-      spawnError.then((e) => {
-        throw new HangarError('STORAGE_FAILED', `Cannot run qemu-storage-daemon: ${e.message}`);
-      }),
-    ]);
+    daemon = await launchStorageDaemon(qmpSocket, args);
   } catch (e) {
-    child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
   return {
-    qmp,
+    qmp: daemon.qmp,
     dir,
     close: async () => {
-      await qmp.execute('quit').catch(() => undefined);
-      const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
-      if (!done) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-      await qmp.close().catch(() => undefined);
+      await daemon.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

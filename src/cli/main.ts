@@ -12,6 +12,7 @@ import { clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
+import { addStorageExportCommand } from './storage-export-command.js';
 import { addStorageCommands } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 import { addBackupCommands, addVmExportCommands } from './backup-commands.js';
@@ -355,6 +356,7 @@ export function buildProgram(): Command {
     });
 
   addStorageCommands(program, globals);
+  addStorageExportCommand(program);
   addSnapshotCommands(program, globals);
   addBackupCommands(program, globals);
   addObservabilityCommands(program, vm, globals);

@@ -35,10 +35,11 @@ export function addStorageCommands(program: Command, globals: Globals): void {
   });
   pool.command('create').description('Create a directory pool').argument('<pool>').requiredOption('--path <dir>', 'absolute directory path')
     .option('--shared', 'the same directory is mounted on every node of the cluster (HA VMs need their disks on such a pool)')
-    .action(async (name: string, o: { path: string; shared?: boolean }, cmd: Command) => {
+    .option('--export <host:port>', "with --shared: nodes reach the pool's disks only through the fencing NBD export at HOST:PORT (hangar storage-export on the storage host)")
+    .action(async (name: string, o: { path: string; shared?: boolean; export?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const p = await g.client.pools.create({ name, path: o.path, ...(o.shared && { shared: true }) });
-      print(render(g.output, p, () => `Pool ${p.name} created at ${p.path}${p.shared ? ' (shared by every node)' : ''}.\n`));
+      const p = await g.client.pools.create({ name, path: o.path, ...(o.shared && { shared: true }), ...(o.export !== undefined && { export: o.export }) });
+      print(render(g.output, p, () => `Pool ${p.name} created at ${p.path}${p.shared ? ' (shared by every node)' : ''}${p.export ? `, disks reached through the NBD export at ${p.export}` : ''}.\n`));
     });
 
   const volume = program.command('volume').description('Disk volumes (qcow2 or raw) in pools');

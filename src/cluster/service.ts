@@ -23,6 +23,7 @@ import { FencerLink } from './fencer/link.js';
 import { leaseIsSure } from './fencer/files.js';
 import { adoptClusterCertificate, clusterFingerprint, publishClusterCertificate, type NodeCertificate } from './certificate.js';
 import { HaManager, type HaDeps } from './ha.js';
+import { DiskOwners } from './disk-owners.js';
 
 export type { ClusterStatus };
 
@@ -105,6 +106,7 @@ export class ClusterService {
   fencer?: FencerLink;
   private ha?: HaManager;
   private haHooks?: Pick<HaDeps, 'start' | 'publish'>;
+  private owners?: DiskOwners;
   /** Kept verified connections to the other nodes, for carried requests. */
   private readonly nodeClients = new NodeClients();
 
@@ -168,6 +170,13 @@ export class ClusterService {
       this.ha.start();
     }
     this.nodeToken = (await this.client.range(`${this.config.prefix}cluster-node-token`)).kvs[0]?.value;
+  }
+
+  /** The owner keys of shared pools' disks, claimed under this node's lease (undefined on a single host). */
+  diskOwners(): DiskOwners | undefined {
+    if (!this.config || !this.client) return undefined;
+    this.owners ??= new DiskOwners({ client: this.client, prefix: this.config.prefix, node: this.config.node, lease: () => this.fencer?.state()?.lease });
+    return this.owners;
   }
 
   /** The node is online and has a TLS listener requests can be carried to. */

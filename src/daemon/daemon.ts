@@ -91,7 +91,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const guestUsers = config.guestUsers && canDropPrivileges() ? { uidBase: DEFAULT_GUEST_UID_BASE, gid: await kvmGroupId() } : undefined;
   if (!guestUsers) logger.warn("guests' QEMU runs as the daemon's own user (--no-guest-users, or the daemon is not root)");
   const vms = new VmService({
-    store, node: () => cluster.nodeName, ...(!config.imageLocking && { imageLocking: false }), mayStart: (rec) => cluster.mayStart(rec), storage, events, images, caps, host, networks, projects, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
+    store, node: () => cluster.nodeName, ...(!config.imageLocking && { imageLocking: false }), mayStart: (rec) => cluster.mayStart(rec), diskOwners: () => cluster.diskOwners(), storage, events, images, caps, host, networks, projects, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
     log: (msg) => logger.warn(vmLogFields(msg), msg),
     ...(guestUsers && { guestUsers }),
     tpm: { stateRoot: join(config.dataDir, 'tpm'), ...(config.swtpm !== undefined && { swtpmBinary: config.swtpm }) },

@@ -86,6 +86,8 @@ export const ERROR_CATALOGUE = {
   VM_ON_OTHER_NODE: { status: 409, title: 'The VM is on another node of the cluster' },
   HA_NEEDS_SHARED_STORAGE: { status: 409, title: 'An HA VM needs every disk on a shared pool' },
   NODE_FENCED: { status: 503, title: 'This node is fenced (its lease is not renewed): it may not run HA VMs now' },
+  DISK_OWNED_ELSEWHERE: { status: 409, title: 'Another node holds the disk (its owner key in etcd): QEMU may still run on it there' },
+  STORAGE_EXPORT_UNAVAILABLE: { status: 503, title: "The pool's fencing NBD export does not serve the disk (the export service is down, or the disk's owner key is gone)" },
   JOIN_TOKEN_INVALID: { status: 403, title: 'The join token is unknown, used, expired, or for another node' },
   NODE_NOT_EMPTY: { status: 409, title: 'A host joining a cluster must have no VMs' },
   PLACEMENT_IMPOSSIBLE: { status: 409, title: "No node satisfies the VM's placement group (hard affinity or anti-affinity)" },

@@ -343,7 +343,7 @@ export class ClusterMoveService {
     let uri = '';
     try {
       await supervisor.launch(arriving, {
-        incoming: true, incomingFailState: 'stopped', stayPaused: true,
+        incoming: true, arriving: true, incomingFailState: 'stopped', stayPaused: true,
         beforeCont: async (qmp) => {
           await applyMigrationParams(qmp, { ...req.params, pauseBeforeSwitchover: false, lateBlockActivate: true });
           await qmp.execute('migrate-incoming', { uri: `tcp:${host.includes(':') ? `[${host}]` : host}:0` });
@@ -430,6 +430,8 @@ export class ClusterMoveService {
     // The daemon's own supervisor takes the QEMU over, as after a restart.
     await a.supervisor.detachAll();
     await this.deps.vms.adoptMoved(req.vm).catch((e: unknown) => this.log(`${req.vm}: adopting the arrived guest failed: ${errorText(e)}`));
+    // Its shared disks' owner keys become this node's (bound to its lease; the export names stay).
+    await this.deps.vms.takeOverDisks(req.vm).catch((e: unknown) => this.log(`${req.vm}: taking over its disks' owner keys failed: ${errorText(e)}`));
     await this.deps.vms.operate(req.vm, 'migrate-in', (h) => h.update(withoutMigration)).catch((e: unknown) => this.log(`${req.vm}: clearing the move marker failed: ${errorText(e)}`));
     await this.removeNote(req.id);
     return { resumeMs };

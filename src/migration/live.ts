@@ -460,7 +460,7 @@ export class LiveMigrationService {
     };
     this.incoming.set(req.id, session);
     session.done = this.vms.operate(req.vm.name, 'migrate-in', (h) => h.start({
-      incoming: true, incomingFailState: 'stopped', stayPaused: req.paused,
+      incoming: true, arriving: true, incomingFailState: 'stopped', stayPaused: req.paused,
       beforeCont: async (qmp) => {
         await applyMigrationParams(qmp, { ...req.params, pauseBeforeSwitchover: false, lateBlockActivate: true });
         let nbd: IncomingReady['nbd'];

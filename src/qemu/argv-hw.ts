@@ -113,7 +113,7 @@ export function applyDiskHw(disk: DiskSpec, index: number, spec: VmSpec, file: H
     for (const node of [file, format]) node.cache = { direct: mode.direct, 'no-flush': mode.noFlush };
     device['write-cache'] = mode.writeCache ? 'on' : 'off';
   }
-  if (disk.aio !== undefined) file.aio = disk.aio;
+  if (disk.aio !== undefined && file.driver === 'file') file.aio = disk.aio;
   if (disk.discard) {
     file.discard = 'unmap';
     format.discard = 'unmap';

@@ -170,6 +170,22 @@ describe('buildQemuArgv', () => {
     expect(JSON.stringify(c)).toBe(before);
   });
 
+  it('opens a disk of an export pool through its fencing NBD export: no file, no locking, no aio, the rest as before', () => {
+    const c = loadCase('tiny-kernel-boot');
+    c.spec.disks.push(disk({ id: 'disk8' }), disk({ id: 'disk9', path: '/pools/shared/vm1-disk9.qcow2', aio: 'threads', cache: 'none' }));
+    const target = { host: '10.0.0.5', port: 10809, export: 'vm1-disk9@42' };
+    const argv = buildQemuArgv(c.spec, c.caps, c.paths, { ...c.opts, imageLocking: false, diskExports: { disk9: target } });
+    const nodes = jsonValuesOf(parseOptions(argv), '-blockdev');
+    expect(nodes.find((n) => n['node-name'] === 'file-disk9')).toEqual({
+      driver: 'nbd', 'node-name': 'file-disk9', server: { type: 'inet', host: '10.0.0.5', port: '10809' }, export: 'vm1-disk9@42', 'read-only': false,
+      cache: { direct: true, 'no-flush': false },
+    });
+    expect(nodes.find((n) => n['node-name'] === 'disk9')).toMatchObject({ driver: 'qcow2', file: 'file-disk9' });
+    // Another disk is still its file.
+    expect(nodes.find((n) => n['node-name'] === 'file-disk8')).toMatchObject({ driver: 'file', locking: 'off' });
+    expect(argv.join(' ')).not.toContain('/pools/shared/vm1-disk9.qcow2');
+  });
+
   it('waits for migrate-incoming with incoming defer: the same hardware, and -incoming last', () => {
     for (const name of ['restore-saved-guest', 'migration-destination']) {
       const c = loadCase(name);

@@ -33,6 +33,16 @@ export interface BuildQemuArgvOptions {
   incoming?: 'defer';
   /** false: `locking: off` on the disks' file nodes (tests only: two nodes on one host). */
   imageLocking?: boolean;
+  /** Disks (by id) reached through a pool's fencing NBD export instead of their file. */
+  diskExports?: Readonly<Record<string, NbdDiskTarget>>;
+}
+
+/** A disk served by a shared pool's fencing NBD export (src/storage/nbd-exporter.ts). */
+export interface NbdDiskTarget {
+  host: string;
+  port: number;
+  /** `<volume>@<token>`: valid only while the disk's owner key lives. */
+  export: string;
 }
 
 type JsonValue = string | number | boolean | JsonValue[] | { [key: string]: JsonValue };
@@ -59,6 +69,7 @@ export interface BuildContext {
   /** microvm has no PCI bus: virtio devices sit on virtio-mmio transports. */
   bus: 'pci' | 'mmio';
   imageLocking: boolean;
+  diskExports: Readonly<Record<string, NbdDiskTarget>>;
 }
 
 const MACHINES: readonly MachineType[] = ['q35', 'pc', 'microvm'];
@@ -105,6 +116,7 @@ export function buildQemuArgv(storedSpec: VmSpec, caps: HostCaps, paths: VmPaths
     accel: resolveAccel(spec, caps, opts),
     incoming: opts?.incoming,
     imageLocking: opts?.imageLocking ?? true,
+    diskExports: opts?.diskExports ?? {},
     bus: spec.machine === 'microvm' ? 'mmio' : 'pci',
   };
   validateAgainstHost(ctx);
@@ -268,7 +280,7 @@ function hwDevices({ spec, paths }: BuildContext): QemuOption[] {
   return hwDevicesSection(spec, paths.shareSockets);
 }
 
-function diskOptions(disk: DiskSpec, index: number, { spec, bus, imageLocking }: BuildContext): QemuOption[] {
+function diskOptions(disk: DiskSpec, index: number, { spec, bus, imageLocking, diskExports }: BuildContext): QemuOption[] {
   const fileNode = `file-${disk.id}`;
   const device: JsonObject = { driver: virtioDriver('blk', bus), id: disk.id, drive: disk.id };
   const iothread = diskIothread(spec, disk, index);
@@ -276,8 +288,12 @@ function diskOptions(disk: DiskSpec, index: number, { spec, bus, imageLocking }:
   // -kernel installs the linuxboot option ROM at bootindex 0 ("The bootindex 0 has already
   // been used"), and the firmware never reaches the disks anyway: bootindex is for disk boot.
   if (disk.bootIndex !== undefined && spec.boot.kind === 'disk') device.bootindex = disk.bootIndex;
-  const file: JsonObject = { driver: 'file', 'node-name': fileNode, filename: disk.path, 'read-only': disk.readOnly };
-  if (!imageLocking) file.locking = 'off';
+  const target = diskExports[disk.id];
+  // Through the pool's fencing export: no reconnect (a dropped export means this node lost the disk).
+  const file: JsonObject = target
+    ? { driver: 'nbd', 'node-name': fileNode, server: { type: 'inet', host: target.host, port: String(target.port) }, export: target.export, 'read-only': disk.readOnly }
+    : { driver: 'file', 'node-name': fileNode, filename: disk.path, 'read-only': disk.readOnly };
+  if (!imageLocking && !target) file.locking = 'off';
   // No lazy-refcounts: it made a memory snapshot after a revert 5x faster, but with internal
   // snapshots it corrupted data (a reverted disk-only snapshot lost its file system in a test).
   const format: JsonObject = { driver: disk.format, 'node-name': disk.id, file: fileNode, 'read-only': disk.readOnly };

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { parseExportAddress } from '../etcd/disk-owners.js';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
@@ -48,6 +49,8 @@ export interface PoolRecord {
   path: string;
   /** Every node of the cluster reaches this same directory: its disks can run on any node. */
   shared?: boolean;
+  /** HOST:PORT of the pool's fencing NBD export: nodes open its disks only through it (src/storage/nbd-exporter.ts). */
+  export?: string;
   createdAt: string;
 }
 
@@ -126,10 +129,14 @@ export class StorageService {
 
   // ---- pools ---------------------------------------------------------------
 
-  async createPool(name: string, path: string, o: { shared?: boolean } = {}): Promise<PoolView> {
+  async createPool(name: string, path: string, o: { shared?: boolean; export?: string } = {}): Promise<PoolView> {
     validateVolumeName(name, 'pool');
     if (!path.startsWith('/')) throw new HangarError('INVALID_SPEC', `The pool path must be absolute, not "${path}".`);
-    const rec: PoolRecord = { name, kind: 'dir', path, ...(o.shared && { shared: true }), createdAt: new Date().toISOString() };
+    if (o.export !== undefined) {
+      if (!o.shared) throw new HangarError('INVALID_SPEC', 'A pool with an NBD export (--export) is a shared pool: add --shared.', { details: { field: 'export' } });
+      parseExportAddress(o.export);
+    }
+    const rec: PoolRecord = { name, kind: 'dir', path, ...(o.shared && { shared: true }), ...(o.export !== undefined && { export: o.export }), createdAt: new Date().toISOString() };
     const pool = new DirPool(name, path);
     await pool.open();
     if (!(await this.pools.create(name, rec))) throw new HangarError('VOLUME_EXISTS', `A pool named "${name}" exists already.`);

@@ -11,21 +11,17 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorText, HangarError } from '../errors/errors.js';
-import type { EventBus } from '../events/bus.js';
-import type { ImageCatalog } from '../images/catalog.js';
-import type { StorageService, VolumeRecord } from '../storage/service.js';
-import type { NetworkService } from '../network/service.js';
-import { DEFAULT_PROJECT, type ProjectService, type Usage } from '../projects/service.js';
-import type { CgroupDriver } from '../resources/cgroups.js';
+import type { VolumeRecord } from '../storage/service.js';
+import { DEFAULT_PROJECT, type Usage } from '../projects/service.js';
 import { parseSizeBytes } from '../util/size.js';
 import type { GuestAgent } from '../qga/index.js';
 import { QEMU_BINARY } from '../qemu/argv.js';
 import type { QmpClient } from '../qmp/index.js';
-import type { Store, VmRecord } from '../store/store.js';
-import type { Accel, HostCaps, VmPaths, VmSpec } from '../model/spec.js';
+import type { VmRecord } from '../store/store.js';
+import type { VmPaths, VmSpec } from '../model/spec.js';
 import { assertOperationAllowed, assertSavedVmAllows, isActive, type VmOperation, type VmState } from '../model/states.js';
 import { validateVmName } from '../model/validate.js';
-import { applyPlacementInput, checkBeforeStart, placementViewLive, type PlacementOptions } from './placement-ops.js';
+import { applyPlacementInput, checkBeforeStart, placementViewLive } from './placement-ops.js';
 import { adopt, adoptAll } from './adoption.js';
 import { applyResourceFields, checkCreateInput, cloudInitOf, type CreateVmInput } from './create-input.js';
 import { applyDiskHardware, applyHardwareInput } from './hw-create.js';
@@ -33,11 +29,11 @@ import { osProfile, withOsProfile } from './os-profiles.js';
 import { VmHardwareRuntime } from './virtiofs.js';
 import { GuestAgents } from './agent.js';
 import { applyCreateBootOrder, cdromsForCreate, changeMedia, checkBootOnce, type MediaChange } from './media.js';
-import { checkCapacityToStart, checkFitsHost, type HostInfo } from './capacity.js';
+import { checkCapacityToStart, checkFitsHost } from './capacity.js';
 import { diskOf, VmDevices } from './devices.js';
 import { createNvram, firmwareSpecFor, releaseNvram, resetNvram } from './firmware.js';
 import { checkForwards, parseForward } from './forwards.js';
-import { GuestFiles, type GuestUsers } from './guest-files.js';
+import { GuestFiles } from './guest-files.js';
 import { VmPolicies } from './policies.js';
 import { VmRecords } from './records.js';
 import { applySettings } from './settings-apply.js';
@@ -48,6 +44,8 @@ import { toView, VmListCache, type VmView } from './view.js';
 import { VmCloner, type CloneResult, type CloneVmInput } from './clone.js';
 import { applyIdentityFields, applyIdentitySettings, type IdentitySettings } from './identity.js';
 import { checkHaStorage } from './ha-check.js';
+import { DiskAccess } from './disk-access.js';
+import type { SavedStateHooks, VmHandle, VmServiceDeps } from './service-types.js';
 
 export { hostCapacity, type HostInfo } from './capacity.js';
 export type { CreateVmInput } from './create-input.js';
@@ -59,66 +57,7 @@ export { parseCpuLimit, type SettingResult, type VmSettings } from './settings-p
 export type { StartHooks, StopOptions } from './supervisor.js';
 export type { VmView } from './view.js';
 export type { VmOperation };
-
-export interface VmServiceDeps {
-  /** In a cluster: this node's name (VMs of other nodes are not touched here); undefined on a single host. */
-  node?: () => string | undefined;
-  /** In a cluster: throws (NODE_FENCED) when this node may not start the VM now (an HA VM while its lease is not sure). */
-  mayStart?: (rec: VmRecord) => void;
-  /** QEMU's image locking (default on); off only for tests (config.ts). */
-  imageLocking?: boolean;
-  store: Store;
-  storage: StorageService;
-  /** Absent where the host has no usable cpu cgroup controller. */
-  cgroups?: CgroupDriver;
-  networks?: NetworkService;
-  projects?: ProjectService;
-  events: EventBus;
-  images: ImageCatalog;
-  caps: HostCaps;
-  host: HostInfo;
-  defaultAccel: Accel;
-  runDir: string;
-  logDir: string;
-  qemuBinary?: string;
-  log?: (msg: string) => void;
-  /** sysfs/procfs roots and the affinity setter, for tests. */
-  placement?: PlacementOptions;
-  /** Run each guest's QEMU as a user of its own (root daemons); absent: as the daemon's user. */
-  guestUsers?: GuestUsers;
-  /** vTPMs: the swtpm binary (default `swtpm` in PATH) and where TPM state lives (`<data-dir>/tpm`). */
-  tpm?: { swtpmBinary?: string; stateRoot: string };
-  /** Host directories virtiofs shares may be in; none: shares are refused. */
-  shareRoots?: string[];
-}
-
-/** How `start` and `delete` treat a saved VM (the migration module's save service). */
-export interface SavedStateHooks {
-  /** Restores the save into a fresh QEMU (holding the VM's lock) and deletes the save file. */
-  restore(vm: VmHandle): Promise<VmRecord>;
-  /** Deletes the save file, if any. */
-  discard(rec: Pick<VmRecord, 'id' | 'name'>): Promise<void>;
-}
-
-/**
- * What another service (snapshots, later migration) gets while it holds a VM's
- * operation lock: the record, its monitor, and the lifecycle steps it may need.
- */
-export interface VmHandle {
-  record(): Promise<VmRecord>;
-  qmp(): Promise<QmpClient>;
-  forceStop(): Promise<VmRecord>;
-  start(hooks?: StartHooks): Promise<VmRecord>;
-  /** Re-reads QEMU's run state (running/paused) into the record. */
-  syncRunState(): Promise<VmRecord>;
-  setState(state: VmState, reason?: string): Promise<VmRecord>;
-  /** Ends QEMU after its state was saved: the VM becomes `saved`, not `stopped`. */
-  quitSaved(): Promise<VmRecord>;
-  /** Ends QEMU after the guest moved to another host: the VM becomes `migrated`. */
-  quitMigrated(to: NonNullable<VmRecord['migratedTo']>): Promise<VmRecord>;
-  /** Changes the record (e.g. a migration marker); a state change must be in the state machine's table. */
-  update(fn: (r: VmRecord) => VmRecord): Promise<VmRecord>;
-}
+export type { SavedStateHooks, VmHandle, VmServiceDeps } from './service-types.js';
 
 export class VmService {
   /** The operation each busy VM is in (by name). */
@@ -138,6 +77,7 @@ export class VmService {
   private readonly tpm?: VmTpm;
   private savedState?: SavedStateHooks;
   private readonly supervisorDeps: SupervisorDeps;
+  private readonly diskAccess: DiskAccess;
 
   constructor(private readonly deps: VmServiceDeps) {
     const { store, events } = deps;
@@ -162,6 +102,7 @@ export class VmService {
       ...(deps.cgroups && { cgroups: deps.cgroups }), ...(deps.networks && { networks: deps.networks }), ...(deps.placement && { placement: deps.placement }),
       guestFiles: this.guestFiles, agents: this.agents, ...(this.tpm && { tpm: this.tpm }),
       hw: new VmHardwareRuntime({ shareRoots: deps.shareRoots ?? [], roMountDir: join(deps.runDir, 'virtiofs-ro'), log }),
+      disks: this.diskAccess = new DiskAccess({ pool: (n) => deps.storage.poolRecord(n), owners: () => deps.diskOwners?.(), node: () => deps.node?.(), record: (n) => this.records.find(n), log }),
       isBusy: (name) => this.busy.has(name),
       onUnrequestedExit: (name, outcome) => {
         void this.policies.afterExit(name, outcome).catch((e: unknown) => log(`${name}: applying the restart policy failed: ${errorText(e)}`));
@@ -678,6 +619,11 @@ export class VmService {
   }
 
   // ---- moves between the nodes of a cluster (src/migration/cluster-move.ts) ----
+
+  /** After a hand-over to this node: its shared disks' owner keys become this node's (tokens kept). */
+  async takeOverDisks(name: string): Promise<void> {
+    await this.diskAccess.takeOver(await this.records.get(name));
+  }
 
   /**
    * A QEMU supervisor of its own for a guest arriving from another node: its writes go to

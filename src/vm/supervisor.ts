@@ -14,13 +14,14 @@ import type { VmState } from '../model/states.js';
 import { placementOf } from '../model/placement.js';
 import type { NetworkService } from '../network/service.js';
 import type { ExitOutcome } from '../policy/restart.js';
-import { buildQemuArgv } from '../qemu/argv.js';
+import { buildQemuArgv, type NbdDiskTarget } from '../qemu/argv.js';
 import { isSameLiveProcess, launchQemu, readLogTail, signalProcess, waitForProcessExit, type ExitInfo } from '../qemu/process.js';
 import { QmpClient, type QmpEvent } from '../qmp/index.js';
 import type { CgroupDriver } from '../resources/cgroups.js';
 import { setDiskThrottle, type LiveResources } from '../resources/live.js';
 import type { VmRecord, VmRuntime } from '../store/store.js';
 import type { GuestAgents } from './agent.js';
+import type { DiskAccess } from './disk-access.js';
 import type { GuestFiles } from './guest-files.js';
 import { placeThreads, type PlacementOptions } from './placement-ops.js';
 import type { VmTpm } from './tpm.js';
@@ -39,6 +40,8 @@ export interface StartHooks {
   stayPaused?: boolean;
   /** Restoring a save: QEMU waits for its state (`-incoming defer`); a failure leaves the VM `saved`. */
   incoming?: boolean;
+  /** A migration's destination: the source still holds the shared disks (their owner keys are only read). */
+  arriving?: boolean;
   /** With `incoming`: the state a failure leaves (default `saved`; a live migration's destination: `stopped`). */
   incomingFailState?: 'saved' | 'stopped';
 }
@@ -107,6 +110,8 @@ export interface SupervisorDeps {
   networks?: Pick<NetworkService, 'deleteTap'>;
   placement?: PlacementOptions;
   guestFiles: Pick<GuestFiles, 'prepare'>;
+  /** In a cluster: claims shared disks before QEMU starts (and how to reach export-pool ones), lets them go after. */
+  disks?: Pick<DiskAccess, 'beforeLaunch' | 'afterExit'>;
   /** Host checks and virtiofsd around each QEMU (issue 15 hardware). */
   hw?: Pick<VmHardwareRuntime, 'beforeLaunch' | 'afterExit'>;
   agents: Pick<GuestAgents, 'agentFor' | 'agentPresent' | 'close'>;
@@ -158,12 +163,25 @@ export class QemuSupervisor {
    * throws QEMU_FAILED; the record then says why.
    */
   async launch(rec: VmRecord, opts: StartHooks = {}): Promise<VmRecord> {
-    const { records } = this.deps;
     const paths = withShareSockets(this.deps.paths(rec), rec.spec);
     const accel = this.accelOf(rec);
-    // Restoring: the same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
-    const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, { defaultAccel: this.deps.defaultAccel, ...(!this.deps.imageLocking && { imageLocking: false }), ...(opts.incoming ? { incoming: 'defer' as const } : {}) });
     if (rec.spec.boot.kind === 'kernel') checkBootFiles(rec);
+    const diskExports = (await this.deps.disks?.beforeLaunch(rec, { incoming: opts.arriving === true })) ?? {};
+    try {
+      return await this.launchClaimed(rec, opts, paths, accel, diskExports);
+    } catch (e) {
+      // QEMU never ran (it would have let the disks go when it ended): let them go here.
+      if (!this.live.has(rec.id) && !opts.arriving) await this.deps.disks?.afterExit(rec.id, rec.name);
+      throw e;
+    }
+  }
+
+  private async launchClaimed(rec: VmRecord, opts: StartHooks, paths: VmPaths, accel: 'kvm' | 'tcg', diskExports: Record<string, NbdDiskTarget>): Promise<VmRecord> {
+    const { records } = this.deps;
+    // Restoring: the same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
+    const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, {
+      defaultAccel: this.deps.defaultAccel, ...(!this.deps.imageLocking && { imageLocking: false }), ...(opts.incoming ? { incoming: 'defer' as const } : {}), diskExports,
+    });
 
     await mkdir(dirname(paths.qmpSocket), { recursive: true, mode: 0o700 });
     await mkdir(dirname(paths.qemuLog), { recursive: true, mode: 0o700 });
@@ -424,6 +442,7 @@ export class QemuSupervisor {
       lv.markGone();
     }
     this.deps.agents.close(lv.id);
+    await this.deps.disks?.afterExit(lv.id, lv.name);
     await this.deps.hw?.afterExit(lv.id, lv.paths).catch((e: unknown) => this.deps.log(`${lv.name}: stopping virtiofsd failed: ${errorText(e)}`));
     const taps = (await this.deps.records.find(lv.name).catch(() => undefined))?.spec.nics.filter((n) => n.kind === 'network' && n.tap).map((n) => n.tap!) ?? [];
     for (const tap of taps) await this.deps.networks?.deleteTap(tap).catch((e: unknown) => this.deps.log(`${lv.name}: removing tap ${tap} failed: ${errorText(e)}`));

@@ -1,26 +1,30 @@
 /**
- * HA with fencing: two nodes, each daemon in a network namespace of its own, on a bridge
- * with the host (10.215.0.0/24); a three-member etcd on the host, reached through proxies on
- * the bridge. Cutting node n1's link (its veth down) cuts its control link; its storage (a
- * shared directory pool) stays. Its fencer kills its HA guest before the lease can expire;
- * n2 restarts it no earlier than expiry plus grace. A node frozen (SIGSTOP of daemon and
- * fencer) past TTL + grace loses its HA guest, and on SIGCONT its fencer kills the stale
- * QEMU at once. No false failover from a short link loss, a stalled daemon or etcd members
+ * HA with fencing: three nodes, each daemon in a network namespace of its own, on a bridge
+ * with the host (10.215.0.0/24, the control network); a three-member etcd on the host,
+ * reached through proxies on that bridge. The HA guests' disks are on a shared pool served
+ * by the fencing NBD export (`hangar storage-export`, on the host) over a second bridge, the
+ * storage network (10.216.0.0/24). Cutting node n1's control link (its veth down) leaves its
+ * storage. Its fencer kills its HA guest before the lease can expire; n2 (the node with the
+ * most room: n3 holds a bigger VM) restarts it no earlier than expiry plus grace. A node
+ * frozen (SIGSTOP of daemon and fencer) past TTL + grace loses its HA guest, and on SIGCONT
+ * its fencer kills the stale QEMU at once; before that, the export has cut the frozen node's
+ * QEMU off its disk: a heartbeat both guests write to the same sector shows one writer at a
+ * time. No false failover from a short link loss, a stalled daemon or etcd members
  * restarted one at a time; etcd without quorum fences the node's own HA guest, which the
  * node runs again once etcd is back; a dead daemon is either back in time or fenced.
  * QEMU's image locks are off (HANGAR_IMAGE_LOCKING=off): on one host they alone would keep a
  * second QEMU off the shared disk, and the test shows the fencing.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
+import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
 import { startTcpProxy, type TcpProxy } from '../../src/etcd/test-proxy.js';
 import type { FencerState } from '../../src/cluster/fencer/files.js';
 import { isSameLiveProcess, readProcStat } from '../../src/util/proc.js';
-import { sleep, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
+import { guestRun, HANGAR_BIN, sleep, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
 
 const TTL = 6;
 const GRACE_MS = 2000;
@@ -28,9 +32,12 @@ const MARGIN_MS = 1000;
 const tag = String(process.pid % 100000);
 const BRIDGE = `hghb${tag}`;
 const HOST_ADDR = '10.215.0.1';
+const STORAGE_BRIDGE = `hghs${tag}`;
+const STORAGE_ADDR = '10.216.0.1';
 const NODES = {
-  n1: { ns: `hgh-1-${tag}`, veth: `hgh1${tag}`, peer: `hgh1p${tag}`, addr: '10.215.0.2' },
-  n2: { ns: `hgh-2-${tag}`, veth: `hgh2${tag}`, peer: `hgh2p${tag}`, addr: '10.215.0.3' },
+  n1: { ns: `hgh-1-${tag}`, veth: `hgh1${tag}`, peer: `hgh1p${tag}`, addr: '10.215.0.2', sveth: `hgs1${tag}`, speer: `hgs1p${tag}`, saddr: '10.216.0.2' },
+  n2: { ns: `hgh-2-${tag}`, veth: `hgh2${tag}`, peer: `hgh2p${tag}`, addr: '10.215.0.3', sveth: `hgs2${tag}`, speer: `hgs2p${tag}`, saddr: '10.216.0.3' },
+  n3: { ns: `hgh-3-${tag}`, veth: `hgh3${tag}`, peer: `hgh3p${tag}`, addr: '10.215.0.4', sveth: `hgs3${tag}`, speer: `hgs3p${tag}`, saddr: '10.216.0.4' },
 };
 const API_PORT = 8443;
 
@@ -38,7 +45,11 @@ let etcd: TestEtcd;
 const proxies: TcpProxy[] = [];
 let n1: TestDaemon;
 let n2: TestDaemon;
+let n3: TestDaemon;
 let shared: string;
+let exportRun: string;
+let exporter: ChildProcess | undefined;
+let exporterLog = '';
 
 function ip(args: string[], quiet = false): void {
   try {
@@ -52,8 +63,10 @@ function removeNetwork(): void {
   for (const n of Object.values(NODES)) {
     ip(['netns', 'del', n.ns], true);
     ip(['link', 'del', n.peer], true);
+    ip(['link', 'del', n.speer], true);
   }
   ip(['link', 'del', BRIDGE], true);
+  ip(['link', 'del', STORAGE_BRIDGE], true);
 }
 
 /** Takes node n1's link down (its control link to etcd and the other node) or up again. */
@@ -80,10 +93,33 @@ async function relaunch(d: TestDaemon): Promise<void> {
 }
 
 /** QEMU processes of the VM with this id on either node. */
-const qemusOf = (id: string) => [...n1.qemuPids(), ...n2.qemuPids()].filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(id));
+const qemusOf = (id: string) => [...n1.qemuPids(), ...n2.qemuPids(), ...n3.qemuPids()].filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(id));
 
 /** A node's own view of a VM (its list: never carried to another node, so a cut-off node costs no wait). */
 const viewOf = async (d: TestDaemon, name: string) => (await d.api.vms.list()).find((v) => v.name === name)!;
+
+/** ha1's disk file in the shared pool (the only disk there). */
+const haDisk = () => join(shared, readdirSync(shared).find((f) => f.endsWith('.qcow2'))!);
+
+/** The heartbeat line in the first sector of ha1's disk, as the storage host reads the file. */
+function heartbeat(): { boot: string; n: number } | undefined {
+  let out: string;
+  try {
+    out = execFileSync('qemu-io', ['-U', '-r', '-f', 'qcow2', '-c', 'read -v 0 80', haDisk()], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+  const bytes = out.split('\n').filter((l) => /^[0-9a-f]{8}:/.test(l)).flatMap((l) => l.slice(10, 10 + 16 * 3).trim().split(/\s+/).map((h) => parseInt(h, 16)));
+  const m = /^hb ([0-9a-f-]{36}) (\d+)/.exec(Buffer.from(bytes).toString('latin1'));
+  return m ? { boot: m[1]!, n: Number(m[2]) } : undefined;
+}
+
+/** Starts the guest writing its boot id and a counter to its disk's first sector every 100 ms; returns the boot id. */
+async function startHeartbeat(d: TestDaemon): Promise<string> {
+  const boot = await waitFor('the guest shell', async () => /BOOT=([0-9a-f-]{36})/.exec(await guestRun(d, 'ha1', 'echo BOOT=$(cat /proc/sys/kernel/random/boot_id)', 500))?.[1], 60_000, 500);
+  await guestRun(d, 'ha1', 'B=$(cat /proc/sys/kernel/random/boot_id); i=0; (while true; do echo "hb $B $i" | dd of=/dev/vda bs=512 count=1 conv=fsync 2>/dev/null; i=$((i+1)); usleep 100000; done) &', 500);
+  return boot;
+}
 
 const fencerState = (d: TestDaemon) => JSON.parse(readFileSync(join(d.dir, 'fencer', 'fencer.json'), 'utf8')) as FencerState;
 const alive = (pid: number, start: string) => isSameLiveProcess(pid, start);
@@ -93,13 +129,18 @@ beforeAll(async () => {
   ip(['link', 'add', BRIDGE, 'type', 'bridge']);
   ip(['addr', 'add', `${HOST_ADDR}/24`, 'dev', BRIDGE]);
   ip(['link', 'set', BRIDGE, 'up']);
+  ip(['link', 'add', STORAGE_BRIDGE, 'type', 'bridge']);
+  ip(['addr', 'add', `${STORAGE_ADDR}/24`, 'dev', STORAGE_BRIDGE]);
+  ip(['link', 'set', STORAGE_BRIDGE, 'up']);
   for (const n of Object.values(NODES)) {
     ip(['netns', 'add', n.ns]);
-    ip(['link', 'add', n.peer, 'type', 'veth', 'peer', 'name', n.veth, 'netns', n.ns]);
-    ip(['link', 'set', n.peer, 'master', BRIDGE]);
-    ip(['link', 'set', n.peer, 'up']);
-    ip(['-n', n.ns, 'addr', 'add', `${n.addr}/24`, 'dev', n.veth]);
-    ip(['-n', n.ns, 'link', 'set', n.veth, 'up']);
+    for (const [peer, veth, addr, bridge] of [[n.peer, n.veth, n.addr, BRIDGE], [n.speer, n.sveth, n.saddr, STORAGE_BRIDGE]] as const) {
+      ip(['link', 'add', peer, 'type', 'veth', 'peer', 'name', veth, 'netns', n.ns]);
+      ip(['link', 'set', peer, 'master', bridge]);
+      ip(['link', 'set', peer, 'up']);
+      ip(['-n', n.ns, 'addr', 'add', `${addr}/24`, 'dev', veth]);
+      ip(['-n', n.ns, 'link', 'set', veth, 'up']);
+    }
     ip(['-n', n.ns, 'link', 'set', 'lo', 'up']);
   }
   etcd = await startEtcd({ members: 3 });
@@ -110,22 +151,45 @@ beforeAll(async () => {
   }
   const endpoints = proxies.map((p) => p.url).join(',');
   shared = mkdtempSync(join(tmpdir(), 'hgt-shared-'));
-  [n1, n2] = await Promise.all([startNode('n1'), startNode('n2')]);
+  [n1, n2, n3] = await Promise.all([startNode('n1'), startNode('n2'), startNode('n3')]);
   let r = await n1.cli(['cluster', 'init', '--etcd', endpoints, '--name', 'n1', '--lease-ttl', String(TTL)]);
   expect(r.code, r.stderr).toBe(0);
   r = await n1.cli(['cluster', 'add', 'n2']);
   expect(r.code, r.stderr).toBe(0);
   r = await n2.cli(['cluster', 'join', r.stdout.trim()]);
   expect(r.code, r.stderr).toBe(0);
-  r = await n1.cli(['pool', 'create', 'shared', '--path', shared, '--shared']);
+  r = await n1.cli(['cluster', 'add', 'n3']);
+  expect(r.code, r.stderr).toBe(0);
+  r = await n3.cli(['cluster', 'join', r.stdout.trim()]);
+  expect(r.code, r.stderr).toBe(0);
+  // n3 holds a VM (stopped: placement counts it all the same) bigger than n1's plain guest, so
+  // HA's choice between two nodes is the one with the most room, never n3: n2, then n1.
+  r = await n1.cli(['vm', 'create', 'hold3', '--cpus', '2', '--memory', '256M', '--target', 'n3']);
+  expect(r.code, r.stderr).toBe(0);
+  // The pool's fencing export, on the storage network (the host plays the storage server).
+  const exportPort = await freePort();
+  exportRun = mkdtempSync(join(tmpdir(), 'hgt-export-'));
+  exporter = spawn(process.execPath, [HANGAR_BIN, 'storage-export', '--pool', 'shared', '--dir', shared, '--listen', `${STORAGE_ADDR}:${exportPort}`, '--etcd', etcd.endpoints.join(','), '--run-dir', exportRun], { stdio: ['ignore', 'ignore', 'pipe'] });
+  exporter.stderr!.on('data', (b: Buffer) => (exporterLog += b.toString()));
+  await waitFor('the export to serve', () => exporterLog.includes('over NBD on'), 15_000);
+  r = await n1.cli(['pool', 'create', 'bad', '--path', shared, '--export', `${STORAGE_ADDR}:${exportPort}`]);
+  expect(r.stderr).toContain('INVALID_SPEC');
+  r = await n1.cli(['pool', 'create', 'shared', '--path', shared, '--shared', '--export', `${STORAGE_ADDR}:${exportPort}`]);
   expect(r.code, r.stderr).toBe(0);
 }, 120_000);
 
 afterAll(async () => {
+  await n3?.cleanup();
   await n2?.cleanup();
   await n1?.cleanup();
+  if (exporter && exporter.exitCode === null) {
+    const gone = new Promise((res) => exporter!.once('exit', res));
+    exporter.kill('SIGTERM');
+    await gone;
+  }
   for (const p of proxies) await p.close();
   await etcd?.stop();
+  if (exportRun) rmSync(exportRun, { recursive: true, force: true });
   removeNetwork();
   if (shared) rmSync(shared, { recursive: true, force: true });
 });
@@ -141,7 +205,7 @@ describe('HA with fencing', () => {
     r = await n1.cli(['vm', 'create', 'local2', '--memory', '128M', '--disk-size', '16M', '--ha']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('HA_NEEDS_SHARED_STORAGE');
-    expect((await n1.api.vms.list()).map((v) => v.name)).toEqual(['local1']);
+    expect((await n1.api.vms.list()).map((v) => v.name).filter((n) => n.startsWith('local'))).toEqual(['local1']);
     r = await n1.cli(['vm', 'set', 'local1', 'ha.priority=5']);
     expect(r.stderr).toContain('INVALID_SPEC');
     expect((await n1.cli(['vm', 'delete', 'local1'])).code).toBe(0);
@@ -206,13 +270,24 @@ describe('HA with fencing', () => {
     expect(alive(plain, plainStart)).toBe(true);
   }, 180_000);
 
-  it('a node frozen past TTL + grace loses its HA guest; on SIGCONT its fencer kills the stale QEMU at once', async () => {
+  it('a node frozen past TTL + grace loses its HA guest: the export cuts its QEMU off the disk (one writer at a time); on SIGCONT its fencer kills the stale QEMU at once', async () => {
     const v = await viewOf(n2, 'ha1');
     expect(v.node).toBe('n2');
     const qemu = { pid: v.pid!, start: readProcStat(v.pid!)!.startTime };
+    const oldBoot = await startHeartbeat(n2);
+    await waitFor('the heartbeat of the guest on n2', () => heartbeat()?.boot === oldBoot, 10_000);
     const fencer = fencerState(n2);
     const frozen = [n2.pid!, fencer.pid];
     for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    const samples: { at: number; boot: string; n: number }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const h = heartbeat();
+        if (h && samples.at(-1)?.n !== h.n) samples.push({ at: Date.now(), ...h });
+        await sleep(50);
+      }
+    })();
     let resumed = 0;
     try {
       const back = await waitFor('ha1 to run on n1', async () => {
@@ -223,9 +298,25 @@ describe('HA with fencing', () => {
         throw e;
       });
       expect(back.lastMove).toMatchObject({ from: 'n2', to: 'n1' });
-      // The frozen node's QEMU still runs: nothing on that host could stop it.
+      // The new guest writes its heartbeat too, while the frozen node's QEMU still runs.
+      const newBoot = await startHeartbeat(n1);
+      expect(newBoot).not.toBe(oldBoot);
+      await waitFor('the heartbeat of the guest on n1', () => heartbeat()?.boot === newBoot, 10_000);
+      await sleep(2000);
+      // The frozen node's QEMU still runs: nothing on that host could stop it. Its guest could no longer write.
       expect(alive(qemu.pid, qemu.start)).toBe(true);
+      sampling = false;
+      await sampler;
+      const boots = samples.map((x) => x.boot);
+      const firstNew = boots.indexOf(newBoot);
+      console.log(`heartbeat: ${samples.length} changes seen; old guest's last at ${samples[firstNew - 1]?.at ?? 0}, new guest's first at ${samples[firstNew]?.at ?? 0}`);
+      expect(firstNew).toBeGreaterThan(0);
+      expect(boots.slice(firstNew).every((b) => b === newBoot)).toBe(true);
+      expect(boots.slice(firstNew).length).toBeGreaterThan(5);
+      expect(exporterLog).toMatch(/export \S+ down/);
     } finally {
+      sampling = false;
+      await sampler;
       for (const pid of frozen) process.kill(pid, 'SIGCONT');
       resumed = Date.now();
     }
@@ -237,7 +328,7 @@ describe('HA with fencing', () => {
     const now = await n1.vm('ha1');
     expect(now).toMatchObject({ node: 'n1', state: 'running' });
     expect(n2.qemuPids().filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(now.id))).toEqual([]);
-  }, 120_000);
+  }, 150_000);
 
   it('no false failover: 2 s without a link, a daemon stalled for 1 s, etcd members restarted one at a time: no kill, no move', async () => {
     const v = await n1.vm('ha1');
@@ -266,7 +357,7 @@ describe('HA with fencing', () => {
     }
     expect(alive(qemu.pid, qemu.start)).toBe(true);
     expect(fencerState(n1).fenced).toBeUndefined();
-    expect((await n2.api.cluster.nodes()).map((n) => n.state)).toEqual(['online', 'online']);
+    expect((await n2.api.cluster.nodes()).map((n) => n.state)).toEqual(['online', 'online', 'online']);
     const after = (await n1.api.events.list({ vm: 'ha1', after: seq })).map((e) => e.type);
     expect(after.filter((t) => t.startsWith('vm.ha-') || t === 'vm.crashed')).toEqual([]);
   }, 90_000);

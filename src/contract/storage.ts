@@ -14,6 +14,7 @@ export const Pool = Type.Object(
     availableBytes: Type.Integer(),
     volumes: Type.Integer(),
     shared: Type.Optional(Type.Boolean({ description: 'Every node of the cluster reaches this same directory (an NFS mount, say): its disks can run on any node, and HA VMs need them.' })),
+    nodes: Type.Optional(Type.Array(Type.String(), { description: 'In a cluster: the only nodes that have this pool (absent: every node). Elsewhere its capacity reads 0 and volumes are refused (POOL_NOT_ON_NODE).' })),
     createdAt: Type.String(),
   },
   { $id: 'Pool' },
@@ -22,6 +23,7 @@ export const Pool = Type.Object(
 export const CreatePoolBody = Type.Object(
   { name: Type.String({ description: 'Pool name (letters, digits, . _ -).' }), path: Type.String({ description: 'Absolute path of the directory.' }),
     shared: Type.Optional(Type.Boolean({ description: 'The same directory is mounted on every node of the cluster (default false).' })),
+    nodes: Type.Optional(Type.Array(Type.String(), { description: 'In a cluster: the only nodes that have this directory (default: every node); placement puts VMs with disks here on them. Not with shared.' })),
   },
   strict,
 );

@@ -63,8 +63,8 @@ export type { VmOperation };
 export interface VmServiceDeps {
   /** In a cluster: this node's name (VMs of other nodes are not touched here); undefined on a single host. */
   node?: () => string | undefined;
-  /** In a cluster: throws (NODE_FENCED) when this node may not start the VM now (an HA VM while its lease is not sure). */
-  mayStart?: (rec: VmRecord) => void;
+  /** In a cluster: throws when this node may not start the VM now (NODE_FENCED: an HA VM while its lease is not sure; POOL_NOT_ON_NODE, NETWORK_NOT_ON_NODE). */
+  mayStart?: (rec: VmRecord) => void | Promise<void>;
   /** QEMU's image locking (default on); off only for tests (config.ts). */
   imageLocking?: boolean;
   store: Store;
@@ -739,7 +739,7 @@ export class VmService {
   /** Starts a VM whose lock the caller holds: host checks, then the supervisor launches QEMU. */
   private async startLocked(rec: VmRecord, hooks: StartHooks = {}): Promise<VmRecord> {
     assertOperationAllowed(rec.name, rec.state, 'start');
-    this.deps.mayStart?.(rec);
+    await this.deps.mayStart?.(rec);
     await this.checkCapacityToStart(rec);
     const others = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state) && this.isLocal(v));
     await checkBeforeStart(rec, others, this.deps.placement);

@@ -14,10 +14,10 @@ export function registerStorageRoutes(app: FastifyInstance, deps: ApiDeps): void
   const { storage, vms, operations } = deps;
 
   app.get('/v1/pools', { schema: { tags: ['storage'], summary: 'List storage pools with capacity and use', response: { 200: { type: 'array', items: { $ref: 'Pool#' } } } } }, async () => storage.listPools());
-  app.post<{ Body: { name: string; path: string; shared?: boolean } }>(
+  app.post<{ Body: { name: string; path: string; shared?: boolean; nodes?: string[] } }>(
     '/v1/pools',
     { schema: { tags: ['storage'], summary: 'Create a directory pool', body: CreatePoolBody, response: { 201: { $ref: 'Pool#' }, ...errors } } },
-    async (req, reply) => reply.status(201).send(await storage.createPool(req.body.name, req.body.path, { shared: req.body.shared === true })),
+    async (req, reply) => reply.status(201).send(await storage.createPool(req.body.name, req.body.path, { shared: req.body.shared === true, ...(req.body.nodes !== undefined && { nodes: req.body.nodes }) })),
   );
   app.get<{ Params: { pool: string } }>(
     '/v1/pools/:pool',

@@ -14,7 +14,7 @@
  */
 import { HangarError } from '../errors/errors.js';
 import type { NodeRecord } from './membership.js';
-import { onNode, type NodeList } from './reach.js';
+import { onNode, type NodeList } from '../store/node-lists.js';
 
 export interface PlacementRequest {
   cpus: number;

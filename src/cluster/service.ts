@@ -15,7 +15,7 @@ import { SwitchableStore } from '../store/switchable.js';
 import { checkNodeName, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_PREFIX, haTimings, parseEtcdEndpoints, readClusterConfig, writeClusterConfig, type ClusterConfig } from './config.js';
 import { Membership, type NodeRecord, type NodeView } from './membership.js';
 import { checkTarget, isRuleReason, place, type GroupRule, type NodeLoad, type PlacementResult } from './placement.js';
-import { needsOf, reachFor } from './reach.js';
+import { needsOf, reachFor } from '../store/node-lists.js';
 import { decisionOf, groupForCreate, groupRule, type PlacementGroupRecord, type ReservationGroupFields } from './groups.js';
 import { parseMemoryMiB } from '../model/validate.js';
 import { NodeClients } from './node-clients.js';

@@ -14,7 +14,7 @@ import { QEMU_BINARY } from '../qemu/argv.js';
 import { detectHostCaps } from '../qemu/host-caps.js';
 import { isSameLiveProcess, readProcStat } from '../qemu/process.js';
 import { ClusterService } from '../cluster/service.js';
-import { checkReach } from '../cluster/reach.js';
+import { checkReach } from '../store/node-lists.js';
 import { nodeSelf } from './cluster-node.js';
 import { VmService } from '../vm/service.js';
 import { DEFAULT_GUEST_UID_BASE, canDropPrivileges, kvmGroupId } from '../security/guest-identity.js';

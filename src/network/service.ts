@@ -10,7 +10,7 @@ import { HostNetworks, type NetworkSpec, type NetworkState } from './host.js';
 import type { Lease } from './dnsmasq.js';
 import { tapName } from './names.js';
 import { normalTftpRoot } from './netboot.js';
-import { checkNodeList, onNode } from '../cluster/reach.js';
+import { checkNodeList, onNode } from '../store/node-lists.js';
 
 export interface NetworkRecord extends NetworkSpec {
   /** In a cluster: the only nodes that have this network (absent: every node); elsewhere it is not set up. */

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
-import { checkNodeList, onNode } from '../cluster/reach.js';
+import { checkNodeList, onNode } from '../store/node-lists.js';
 import { qemuImgProcesses } from '../util/orphans.js';
 import { formatBytes, parseSizeBytes } from '../util/size.js';
 import { DirPool, validateVolumeName, type PoolCapacity, type StoragePool } from './pool.js';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../events/bus.js';
-import { StorageService } from '../storage/service.js';
+import { StorageService } from './service.js';
 import { SqliteStore } from '../store/sqlite.js';
-import { checkReach, needsOf, onNode, reachFor } from './reach.js';
+import { checkReach, needsOf, onNode, reachFor } from '../store/node-lists.js';
 
 let dir: string;
 let store: SqliteStore;

@@ -2,12 +2,15 @@
  * Which nodes reach a storage pool or a managed network. A pool or network record may name
  * the nodes that have it (`--nodes n1,n2`); without a list it is on every node, as on a single
  * host. A node left out refuses volumes in the pool and starting VMs whose disks or NICs are
- * there (POOL_NOT_ON_NODE, NETWORK_NOT_ON_NODE), and placement rules it out (placement.ts).
+ * there (POOL_NOT_ON_NODE, NETWORK_NOT_ON_NODE), and placement rules it out (cluster/placement.ts).
+ * It sits with the store so that storage, networks and the cluster can all use it.
  */
 import { HangarError } from '../errors/errors.js';
 import type { VmSpec } from '../model/spec.js';
-import type { Store } from '../store/store.js';
-import { checkNodeName } from './config.js';
+import type { Store } from './store.js';
+
+/** A node's name in a cluster (cluster/config.ts checks `--name` with it too). */
+export const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** The part of a pool or network record placement and the start check read. */
 export interface NodeList {
@@ -33,7 +36,11 @@ export async function checkNodeList(store: Store, self: string | undefined, node
   if (self === undefined) {
     throw new HangarError('NOT_IN_CLUSTER', `This host is not in a cluster: ${what} cannot name nodes (leave --nodes out; \`hangar cluster init --etcd URL\` makes a cluster).`, { details: { field: 'nodes' } });
   }
-  const names = [...new Set(nodes.map((n) => checkNodeName(n)))].sort();
+  const bad = nodes.find((n) => typeof n !== 'string' || !NODE_NAME.test(n));
+  if (bad !== undefined) {
+    throw new HangarError('INVALID_SPEC', `"${String(bad)}" is not a node name: 1-63 lower-case letters, digits and "-", not starting or ending with "-".`, { details: { field: 'nodes' } });
+  }
+  const names = [...new Set(nodes as string[])].sort();
   const known = new Set((await store.collection<{ name: string }>('nodes').list()).map((n) => n.name));
   const unknown = names.filter((n) => !known.has(n));
   if (unknown.length) {

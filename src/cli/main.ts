@@ -13,7 +13,7 @@ import { addTokenCommands } from './token-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
 import { addStorageExportCommand } from './storage-export-command.js';
-import { addStorageCommands } from './storage-commands.js';
+import { addStorageCommands, nodeList } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 import { addBackupCommands, addVmExportCommands } from './backup-commands.js';
 import { addCloneCommands, addImageCreateCommand, addSetIdentityFlags, identityFields, setIdentityBody, type IdentityFlags } from './clone-flags.js';
@@ -420,13 +420,15 @@ export function buildProgram(): Command {
     .option('--tftp-root <dir>', 'network boot: serve this directory (absolute, existing) over TFTP at the gateway')
     .option('--boot-file <file>', 'network boot: the file DHCP names to PXE/iPXE clients, relative to the TFTP root (e.g. boot.ipxe)')
     .option('--boot-server <addr>', 'network boot: the TFTP server holding --boot-file, when not this network (IPv4)')
-    .action(async (name: string, o: { subnet: string; nat?: boolean; isolated?: boolean; parent?: string; tftpRoot?: string; bootFile?: string; bootServer?: string }, cmd: Command) => {
+    .option('--nodes <n1,n2>', 'in a cluster: only these nodes have the network (default: every node)')
+    .action(async (name: string, o: { subnet: string; nat?: boolean; isolated?: boolean; parent?: string; tftpRoot?: string; bootFile?: string; bootServer?: string; nodes?: string }, cmd: Command) => {
       const g = globals(cmd);
       const n = await g.client.networks.create({
         name, subnet: o.subnet, ...(o.nat && { nat: true }), ...(o.isolated && { isolated: true }), ...(o.parent && { parent: o.parent }),
         ...(o.tftpRoot !== undefined && { tftpRoot: o.tftpRoot }), ...(o.bootFile !== undefined && { bootFile: o.bootFile }), ...(o.bootServer !== undefined && { bootServer: o.bootServer }),
+        ...(o.nodes !== undefined && { nodes: nodeList(o.nodes) }),
       });
-      print(render(g.output, n, () => `Network ${n.name} created (bridge ${n.bridge}${n.gateway ? `, gateway ${n.gateway}` : ''}).\n`));
+      print(render(g.output, n, () => `Network ${n.name} created (${n.bridge ? `bridge ${n.bridge}` : 'not on this node'}${n.gateway ? `, gateway ${n.gateway}` : ''}${n.nodes ? `, on ${n.nodes.join(', ')}` : ''}).\n`));
     });
   network.command('list').alias('ls').description('List networks').action(async (_o: unknown, cmd: Command) => {
     const g = globals(cmd);
@@ -434,6 +436,7 @@ export function buildProgram(): Command {
     print(render(g.output, nets, () => renderTable(nets, [
       { header: 'NAME', value: (n) => n.name }, { header: 'SUBNET', value: (n) => n.subnet }, { header: 'MODE', value: (n) => n.mode },
       { header: 'BRIDGE', value: (n) => n.bridge }, { header: 'VMS', value: (n) => n.vms.join(',') || undefined }, { header: 'LEASES', value: (n) => n.leases.length },
+      { header: 'NODES', value: (n) => n.nodes?.join(',') ?? 'all' },
     ])));
   });
   network.command('show').description('Show a network and its DHCP leases').argument('<name>').action(async (name: string, _o: unknown, cmd: Command) => {

@@ -10,6 +10,9 @@ type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 
 const print = (text: string) => process.stdout.write(text);
 
+/** `--nodes n1,n2` as a list (the daemon checks the names). */
+export const nodeList = (text: string): string[] => text.split(',').map((n) => n.trim()).filter(Boolean);
+
 function showVolume(format: OutputFormat, v: Volume): void {
   print(render(format, v, () => renderFields([
     ['name', v.name], ['pool', v.pool], ['format', v.format], ['size', formatBytes(v.sizeBytes)], ['path', v.path],
@@ -26,6 +29,7 @@ export function addStorageCommands(program: Command, globals: Globals): void {
       { header: 'NAME', value: (p) => p.name }, { header: 'KIND', value: (p) => p.kind }, { header: 'PATH', value: (p) => p.path },
       { header: 'VOLUMES', value: (p) => p.volumes }, { header: 'USED', value: (p) => formatBytes(p.usedBytes) },
       { header: 'FREE', value: (p) => formatBytes(p.availableBytes) }, { header: 'SIZE', value: (p) => formatBytes(p.totalBytes) },
+      { header: 'NODES', value: (p) => (p.shared ? 'all (shared)' : (p.nodes?.join(',') ?? 'all')) },
     ])));
   });
   pool.command('show').description('Show a pool').argument('<pool>').action(async (name: string, _o: unknown, cmd: Command) => {
@@ -36,10 +40,12 @@ export function addStorageCommands(program: Command, globals: Globals): void {
   pool.command('create').description('Create a directory pool').argument('<pool>').requiredOption('--path <dir>', 'absolute directory path')
     .option('--shared', 'the same directory is mounted on every node of the cluster (HA VMs need their disks on such a pool)')
     .option('--export <host:port>', "with --shared: nodes reach the pool's disks only through the fencing NBD export at HOST:PORT (hangar storage-export on the storage host)")
-    .action(async (name: string, o: { path: string; shared?: boolean; export?: string }, cmd: Command) => {
+    .option('--nodes <n1,n2>', 'in a cluster: only these nodes have the directory (default: every node); not with --shared')
+    .action(async (name: string, o: { path: string; shared?: boolean; export?: string; nodes?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const p = await g.client.pools.create({ name, path: o.path, ...(o.shared && { shared: true }), ...(o.export !== undefined && { export: o.export }) });
-      print(render(g.output, p, () => `Pool ${p.name} created at ${p.path}${p.shared ? ' (shared by every node)' : ''}${p.export ? `, disks reached through the NBD export at ${p.export}` : ''}.\n`));
+      const p = await g.client.pools.create({ name, path: o.path, ...(o.shared && { shared: true }), ...(o.export !== undefined && { export: o.export }), ...(o.nodes !== undefined && { nodes: nodeList(o.nodes) }) });
+      const where = `${p.shared ? ' (shared by every node)' : ''}${p.nodes ? ` (on ${p.nodes.join(', ')})` : ''}${p.export ? `, disks reached through the NBD export at ${p.export}` : ''}`;
+      print(render(g.output, p, () => `Pool ${p.name} created at ${p.path}${where}.\n`));
     });
 
   const volume = program.command('volume').description('Disk volumes (qcow2 or raw) in pools');

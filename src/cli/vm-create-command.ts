@@ -165,7 +165,8 @@ async function printPlacement(g: { output: OutputFormat; client: ApiClient }, bo
     print(render(g.output, { chosen: null, lines: [] }, () => 'This host is not in a cluster: the VM would be created here.\n'));
     return;
   }
-  const p = await g.client.cluster.placement({ ...(body.cpus !== undefined && { cpus: body.cpus }), ...(body.memory !== undefined && { memory: body.memory }), ...(body.target !== undefined && { target: body.target }), ...(body.group !== undefined && { group: body.group }) });
+  const p = await g.client.cluster.placement({ ...(body.cpus !== undefined && { cpus: body.cpus }), ...(body.memory !== undefined && { memory: body.memory }), ...(body.target !== undefined && { target: body.target }), ...(body.group !== undefined && { group: body.group }),
+    ...(body.pool !== undefined && { pool: body.pool }), ...(body.networks !== undefined && { networks: body.networks }) });
   print(render(g.output, p, () => `VM ${body.name} would be created on node ${p.chosen}.\n${explain ? renderTable(p.lines, [
     { header: 'NODE', value: (l) => (l.node === p.chosen ? `${l.node} *` : l.node) },
     { header: 'ELIGIBLE', value: (l) => (l.eligible ? 'yes' : 'no') },

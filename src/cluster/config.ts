@@ -7,6 +7,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { HangarError } from '../errors/errors.js';
+import { NODE_NAME } from '../store/node-lists.js';
 
 export interface ClusterConfig {
   /** etcd client URLs. */
@@ -40,7 +41,6 @@ export function haTimings(c: Pick<ClusterConfig, 'leaseTtlSeconds' | 'keepaliveS
 
 export const DEFAULT_LEASE_TTL_SECONDS = 10;
 export const DEFAULT_PREFIX = '/hangar/';
-const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export function configPath(dataDir: string): string {
   return join(dataDir, 'cluster.json');

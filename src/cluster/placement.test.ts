@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeRecord } from './membership.js';
-import { checkTarget, place, type NodeLoad } from './placement.js';
+import { checkTarget, isRuleReason, place, type NodeLoad } from './placement.js';
 
 const node = (name: string, cpus: number, memoryMiB: number, labels: Record<string, string> = {}): NodeRecord => ({
   name, cpus, memoryMiB, cpuOvercommit: 1, memoryOvercommit: 1, labels, joinedAt: 't', version: 'v',
@@ -77,5 +77,43 @@ describe('placement groups', () => {
     const full = [load(node('a', 8, 8192), 0, 0), load(node('c', 2, 8192), 2, 0)];
     expect(place({ cpus: 1, memoryMiB: 256, group: rule('affinity', true, { c: ['db1'] }) }, full).chosen).toBeUndefined();
     expect(place({ cpus: 1, memoryMiB: 256, group: rule('affinity', false, { c: ['db1'] }) }, full).chosen).toBe('a');
+  });
+});
+
+describe('placement: storage and networks', () => {
+  const three = () => [load(node('a', 8, 8192), 0, 0), load(node('b', 8, 8192), 2, 2048), load(node('c', 8, 8192), 4, 4096)];
+  const reach = (pools: Record<string, string[] | undefined>, networks: Record<string, string[] | undefined> = {}) => ({
+    pools: Object.entries(pools).map(([name, nodes]) => ({ name, ...(nodes && { nodes }) })),
+    networks: Object.entries(networks).map(([name, nodes]) => ({ name, ...(nodes && { nodes }) })),
+  });
+
+  it('rules out a node without the pool or a network, whatever its capacity, and says what an eligible one reaches', () => {
+    const r = place({ cpus: 1, memoryMiB: 256, reach: reach({ fast: ['b', 'c'] }, { net1: ['c', 'a'] }) }, three());
+    expect(r.chosen).toBe('c');
+    expect(r.lines.map((l) => [l.node, l.eligible])).toEqual([['a', false], ['b', false], ['c', true]]);
+    expect(r.lines[0]!.reasons).toEqual(['storage: pool fast is not on this node']);
+    expect(r.lines[1]!.reasons).toEqual(['network: net1 is not on this node']);
+    expect(r.lines[2]!.reasons).toContain('reaches pool fast, network net1');
+    expect(r.lines.every((l) => l.reasons.filter((x) => !isRuleReason(x)).length === (l.eligible ? l.reasons.length : 0))).toBe(true);
+    // Pools and networks on every node rule nothing out.
+    expect(place({ cpus: 1, memoryMiB: 256, reach: reach({ default: undefined }) }, three()).chosen).toBe('a');
+  });
+
+  it('a target without the pool is ruled out by the rule (the service refuses with PLACEMENT_IMPOSSIBLE)', () => {
+    const r = place({ cpus: 1, memoryMiB: 256, target: 'a', reach: reach({ fast: ['b'] }) }, three());
+    expect(r.chosen).toBeUndefined();
+    expect(r.lines[0]!.reasons).toEqual(['storage: pool fast is not on this node']);
+    expect(r.lines[0]!.reasons.every(isRuleReason)).toBe(true);
+    expect(isRuleReason('2 of 2 vCPUs free, 3 asked')).toBe(false);
+  });
+
+  it('nine VMs through one node spread by free capacity: the counts follow the capacities', () => {
+    const nodes = [node('n1', 2, 65536), node('n2', 2, 65536), node('n3', 2, 65536)].map((n, i) => ({ ...n, cpuOvercommit: i + 2 }));
+    const held: Record<string, number> = { n1: 0, n2: 0, n3: 0 };
+    for (let i = 0; i < 9; i++) {
+      const chosen = place({ cpus: 1, memoryMiB: 64 }, nodes.map((n) => load(n, held[n.name]!, 64 * held[n.name]!))).chosen!;
+      held[chosen]!++;
+    }
+    expect(held).toEqual({ n1: 2, n2: 3, n3: 4 });
   });
 });

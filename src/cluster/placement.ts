@@ -1,6 +1,7 @@
 /**
  * Placement of a new VM on a node: filters (online, the target asked for, free vCPUs and
- * memory under the node's overcommit ratios, a hard placement group's rule), then a score:
+ * memory under the node's overcommit ratios, the node has every pool of the VM's disks and
+ * every network of its NICs, a hard placement group's rule), then a score:
  * the share of CPU and memory left free after the VM lands, equally weighted (0-1), plus a
  * soft placement group's weight (-1 per member of an anti-affinity group on the node, +1 per
  * member of an affinity group: it outweighs capacity, so the rule is kept whenever it can
@@ -13,6 +14,7 @@
  */
 import { HangarError } from '../errors/errors.js';
 import type { NodeRecord } from './membership.js';
+import { onNode, type NodeList } from '../store/node-lists.js';
 
 export interface PlacementRequest {
   cpus: number;
@@ -21,6 +23,8 @@ export interface PlacementRequest {
   target?: string;
   /** The placement group the VM joins, with where its members are. */
   group?: GroupRule;
+  /** The pools of its disks and the networks of its NICs, each with the nodes that have it (no list: every node). */
+  reach?: { pools: NodeList[]; networks: NodeList[] };
 }
 
 /** A placement group as placement sees it (src/cluster/groups.ts makes it). */
@@ -34,6 +38,25 @@ export interface GroupRule {
 
 /** What ruled a node out because of a group starts so (the service tells PLACEMENT_IMPOSSIBLE from HOST_CAPACITY by it). */
 export const GROUP_REASON = 'group ';
+/** What ruled a node out because it lacks a pool or a network starts so. */
+export const STORAGE_REASON = 'storage: ';
+export const NETWORK_REASON = 'network: ';
+
+/** A reason that is a rule of the VM's (a group, storage, networks), not the node's capacity or state. */
+export function isRuleReason(r: string): boolean {
+  return r.startsWith(GROUP_REASON) || r.startsWith(STORAGE_REASON) || r.startsWith(NETWORK_REASON);
+}
+
+/** The storage and network filter on one node: what it lacks, or a note that it has it all. */
+function reachTerm(reach: NonNullable<PlacementRequest['reach']>, node: string): { ruledOut: string[]; note?: string } {
+  const ruledOut = [
+    ...reach.pools.filter((p) => !onNode(p, node)).map((p) => `${STORAGE_REASON}pool ${p.name} is not on this node`),
+    ...reach.networks.filter((n) => !onNode(n, node)).map((n) => `${NETWORK_REASON}${n.name} is not on this node`),
+  ];
+  if (ruledOut.length) return { ruledOut };
+  const has = [...reach.pools.map((p) => `pool ${p.name}`), ...reach.networks.map((n) => `network ${n.name}`)];
+  return { ruledOut, ...(has.length && { note: `reaches ${has.join(', ')}` }) };
+}
 
 const names = (vms: string[]) => (vms.length > 3 ? `${vms.slice(0, 3).join(', ')}…` : vms.join(', '));
 
@@ -111,6 +134,8 @@ export function place(req: PlacementRequest, loads: readonly NodeLoad[]): Placem
     if (t) reasons.push(t);
     if (req.cpus > freeCpus) reasons.push(`${freeCpus} of ${cpuCap} vCPUs free, ${req.cpus} asked`);
     if (req.memoryMiB > freeMemoryMiB) reasons.push(`${freeMemoryMiB} of ${memCap} MiB free, ${req.memoryMiB} asked`);
+    const r = req.reach && reachTerm(req.reach, n.name);
+    if (r) reasons.push(...r.ruledOut);
     const g = req.group && groupTerm(req.group, n.name);
     if (g?.ruledOut) reasons.push(g.ruledOut);
     if (reasons.length) return { node: n.name, eligible: false, reasons, freeCpus, freeMemoryMiB };
@@ -118,7 +143,7 @@ export function place(req: PlacementRequest, loads: readonly NodeLoad[]): Placem
     return {
       node: n.name, eligible: true, score: Math.round((capacity + (g?.weight ?? 0)) * 1000) / 1000, freeCpus, freeMemoryMiB,
       weights: { capacity, ...(g?.weight !== undefined && { group: g.weight }) },
-      reasons: [`${freeCpus} of ${cpuCap} vCPUs and ${freeMemoryMiB} of ${memCap} MiB free`, ...(g?.note ? [g.note] : [])],
+      reasons: [`${freeCpus} of ${cpuCap} vCPUs and ${freeMemoryMiB} of ${memCap} MiB free`, ...(g?.note ? [g.note] : []), ...(r?.note ? [r.note] : [])],
     };
   });
   const best = lines.filter((l) => l.eligible).sort((a, b) => b.score! - a.score! || (a.node < b.node ? -1 : 1))[0];

@@ -14,7 +14,8 @@ import { COLLECTION_KINDS, type Store } from '../store/store.js';
 import { SwitchableStore } from '../store/switchable.js';
 import { checkNodeName, DEFAULT_LEASE_TTL_SECONDS, DEFAULT_PREFIX, haTimings, parseEtcdEndpoints, readClusterConfig, writeClusterConfig, type ClusterConfig } from './config.js';
 import { Membership, type NodeRecord, type NodeView } from './membership.js';
-import { checkTarget, GROUP_REASON, place, type GroupRule, type NodeLoad, type PlacementResult } from './placement.js';
+import { checkTarget, isRuleReason, place, type GroupRule, type NodeLoad, type PlacementResult } from './placement.js';
+import { needsOf, reachFor } from '../store/node-lists.js';
 import { decisionOf, groupForCreate, groupRule, type PlacementGroupRecord, type ReservationGroupFields } from './groups.js';
 import { parseMemoryMiB } from '../model/validate.js';
 import { NodeClients } from './node-clients.js';
@@ -161,7 +162,7 @@ export class ClusterService {
         place: async (vm) => {
           try {
             // Its placement group's rule holds for the new node too (the lost node is offline: ruled out).
-            return { node: (await this.place({ cpus: vm.spec.cpus, memory: vm.spec.memoryMiB, ...(vm.group !== undefined && { group: vm.group }) }, { dryRun: true })).chosen };
+            return { node: (await this.place({ cpus: vm.spec.cpus, memory: vm.spec.memoryMiB, ...(vm.group !== undefined && { group: vm.group }) }, { dryRun: true, needs: needsOf(vm.spec) })).chosen };
           } catch (e) {
             return { why: errorText(e) };
           }
@@ -211,25 +212,27 @@ export class ClusterService {
    * Places a new VM: picks a node (placement.ts) and, unless `dryRun`, reserves its vCPUs
    * and memory there until the VM exists. Placements are serialized by one etcd key (each
    * reservation is written only if nobody placed anything since the state it was decided
-   * on), so concurrent creates never overfill a node.
+   * on), so concurrent creates never overfill a node. The node must have the create's `pool`
+   * and `networks` (or, given `needs`, an existing VM's pools and networks: reach.ts).
    */
-  async place(input: { cpus?: unknown; memory?: unknown; target?: unknown; group?: unknown }, o: { vm?: string; dryRun?: boolean } = {}): Promise<PlacementResult> {
+  async place(input: { cpus?: unknown; memory?: unknown; target?: unknown; group?: unknown; pool?: unknown; networks?: unknown }, o: { vm?: string; dryRun?: boolean; needs?: { pools: string[]; networks: string[] } } = {}): Promise<PlacementResult> {
     if (!this.config || !this.client || !this.etcdStore) throw notInCluster();
     const cpus = input.cpus ?? 1;
     if (typeof cpus !== 'number' || !Number.isInteger(cpus) || cpus < 1) throw new HangarError('INVALID_SPEC', `cpus must be a whole number of vCPUs, not ${String(cpus)}.`, { details: { field: 'cpus' } });
     const base = { cpus, memoryMiB: parseMemoryMiB(input.memory ?? 256), ...(input.target !== undefined && { target: checkTarget(input.target) }) };
     const group = await groupForCreate(this.store, input.group);
+    const reach = await reachFor(this.store, input, o.needs);
     const prefix = this.config.prefix;
     const epochKey = `${prefix}c/placement/epoch`;
     for (let attempt = 0; attempt < 50; attempt++) {
       const epoch = await this.store.collection<{ n: number }>('placement').entry('epoch');
       const { loads, rule } = await this.loads(group);
-      const req = { ...base, ...(rule && { group: rule }) };
+      const req = { ...base, reach, ...(rule && { group: rule }) };
       const result = place(req, loads);
       if (!result.chosen) {
-        // Some node would take it but for the group's rule: the rule, not capacity, refuses it.
-        const byGroup = result.lines.some((l) => l.reasons.length && l.reasons.every((r) => r.startsWith(GROUP_REASON)));
-        throw new HangarError(byGroup ? 'PLACEMENT_IMPOSSIBLE' : 'HOST_CAPACITY', `No node can take a VM of ${req.cpus} vCPU(s) and ${req.memoryMiB} MiB${req.target ? ` on ${req.target}` : ''}${group ? ` in placement group ${group.name} (${group.policy}, ${group.enforcement})` : ''}: ${result.lines.map((l) => `${l.node}: ${l.reasons.join(', ')}`).join('; ')}.`, { details: { placement: result.lines } });
+        // Some node would take it but for the group's rule or the storage and networks it needs: the rule, not capacity, refuses it.
+        const byRule = result.lines.some((l) => l.reasons.length && l.reasons.every(isRuleReason));
+        throw new HangarError(byRule ? 'PLACEMENT_IMPOSSIBLE' : 'HOST_CAPACITY', `No node can take a VM of ${req.cpus} vCPU(s) and ${req.memoryMiB} MiB${req.target ? ` on ${req.target}` : ''}${group ? ` in placement group ${group.name} (${group.policy}, ${group.enforcement})` : ''}: ${result.lines.map((l) => `${l.node}: ${l.reasons.join(', ')}`).join('; ')}.`, { details: { placement: result.lines } });
       }
       if (o.dryRun || !o.vm) return result;
       const decision = decisionOf(result, req);

@@ -73,6 +73,8 @@ export const PlacementBody = Type.Object({
   memory: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: 'MiB, or a size such as "2G" (default 256 MiB).' })),
   target: Type.Optional(Type.String({ description: 'A node name, or @label / @label=value.' })),
   group: Type.Optional(Type.String({ description: 'The placement group the VM would join: its rule is a filter (hard) or a weight (soft).' })),
+  pool: Type.Optional(Type.String({ description: 'The pool of its disks (default: default): a node must have it.' })),
+  networks: Type.Optional(Type.Array(Type.String(), { description: 'The networks of its NICs: a node must have each.' })),
 }, strict);
 export type PlacementBody = Static<typeof PlacementBody>;
 export const PlacementLine = Type.Object({

@@ -19,6 +19,7 @@ export const Network = Type.Object(
     bootServer: Type.Optional(Type.String({ description: 'TFTP server of the boot file, when not the gateway.' })),
     leases: Type.Array(Type.Object({ mac: Type.String(), ip: Type.String(), hostname: Type.Optional(Type.String()), expires: Type.String(), clientId: Type.Optional(Type.String()) })),
     vms: Type.Array(Type.String()),
+    nodes: Type.Optional(Type.Array(Type.String(), { description: 'In a cluster: the only nodes that have this network (absent: every node). Elsewhere it is not set up and VMs with a NIC on it do not start (NETWORK_NOT_ON_NODE).' })),
     createdAt: Type.String(),
   },
   { $id: 'Network' },
@@ -33,6 +34,7 @@ export const CreateNetworkBody = Type.Object(
     tftpRoot: Type.Optional(Type.String({ description: 'Network boot: an existing directory (absolute path) the network\'s dnsmasq serves read-only over TFTP at the gateway address; world-readable files (dnsmasq serves as nobody).' })),
     bootFile: Type.Optional(Type.String({ description: 'Network boot: the file DHCP names to clients (PXE/iPXE), a relative path under the TFTP root such as pxelinux.0 or boot.ipxe. Needs tftpRoot or bootServer.' })),
     bootServer: Type.Optional(Type.String({ description: 'Network boot: IPv4 address of another TFTP server holding bootFile (default: this network\'s gateway).' })),
+    nodes: Type.Optional(Type.Array(Type.String(), { description: 'In a cluster: the only nodes that have this network (default: every node); placement puts VMs with a NIC on it on them.' })),
   },
   strict,
 );

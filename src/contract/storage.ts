@@ -15,6 +15,7 @@ export const Pool = Type.Object(
     volumes: Type.Integer(),
     shared: Type.Optional(Type.Boolean({ description: 'Every node of the cluster reaches this same directory (an NFS mount, say): its disks can run on any node, and HA VMs need them.' })),
     export: Type.Optional(Type.String({ description: "HOST:PORT of the pool's fencing NBD export (`hangar storage-export`): nodes reach its disks only through it, and a node that lost its lease is cut off at the storage." })),
+    nodes: Type.Optional(Type.Array(Type.String(), { description: 'In a cluster: the only nodes that have this pool (absent: every node). Elsewhere its capacity reads 0 and volumes are refused (POOL_NOT_ON_NODE).' })),
     createdAt: Type.String(),
   },
   { $id: 'Pool' },
@@ -24,6 +25,7 @@ export const CreatePoolBody = Type.Object(
   { name: Type.String({ description: 'Pool name (letters, digits, . _ -).' }), path: Type.String({ description: 'Absolute path of the directory.' }),
     shared: Type.Optional(Type.Boolean({ description: 'The same directory is mounted on every node of the cluster (default false).' })),
     export: Type.Optional(Type.String({ description: 'A shared pool whose disks the nodes reach only through the fencing NBD export at HOST:PORT (`hangar storage-export` on the storage host). Needs shared.' })),
+    nodes: Type.Optional(Type.Array(Type.String(), { description: 'In a cluster: the only nodes that have this directory (default: every node); placement puts VMs with disks here on them. Not with shared.' })),
   },
   strict,
 );

@@ -14,6 +14,7 @@ import { QEMU_BINARY } from '../qemu/argv.js';
 import { detectHostCaps } from '../qemu/host-caps.js';
 import { isSameLiveProcess, readProcStat } from '../qemu/process.js';
 import { ClusterService } from '../cluster/service.js';
+import { checkReach } from '../store/node-lists.js';
 import { nodeSelf } from './cluster-node.js';
 import { VmService } from '../vm/service.js';
 import { DEFAULT_GUEST_UID_BASE, canDropPrivileges, kvmGroupId } from '../security/guest-identity.js';
@@ -63,14 +64,14 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const images = new ImageCatalog({ cacheDir: config.cacheDir, imagesDir: join(config.dataDir, 'images'), store, events, log: (msg) => logger.info(msg) });
   await images.init();
   const host = { cpus: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)), cpuOvercommit: config.cpuOvercommit, memoryOvercommit: config.memoryOvercommit, reservedMemoryMiB: config.reservedMemoryMiB };
-  const storage = new StorageService(store, events, config.dataDir);
+  const storage = new StorageService(store, events, config.dataDir, () => cluster.nodeName);
   await storage.init();
   const operations = new OperationService(store, events);
   await operations.markInterrupted();
   const cgroups = detectCgroups();
   // The VM service answers which VMs use a network; it is created right below.
   const ref: { vms?: VmService } = {};
-  const networks = new NetworkService(store, events, { stateDir: join(config.dataDir, 'networks'), prefix: config.netPrefix, log: (m) => logger.info(networkLogFields(m), m) }, (n) => ref.vms!.usersOfNetwork(n));
+  const networks = new NetworkService(store, events, { stateDir: join(config.dataDir, 'networks'), prefix: config.netPrefix, node: () => cluster.nodeName, log: (m) => logger.info(networkLogFields(m), m) }, (n) => ref.vms!.usersOfNetwork(n));
   // Repairing the stored networks runs `ip` and `nft`: beside the rest of the start, done before the API answers.
   const networksReady = networks.init((m) => logger.warn(networkLogFields(m), m));
   networksReady.catch(() => undefined); // awaited (and thrown) below, before the API listens
@@ -91,7 +92,10 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const guestUsers = config.guestUsers && canDropPrivileges() ? { uidBase: DEFAULT_GUEST_UID_BASE, gid: await kvmGroupId() } : undefined;
   if (!guestUsers) logger.warn("guests' QEMU runs as the daemon's own user (--no-guest-users, or the daemon is not root)");
   const vms = new VmService({
-    store, node: () => cluster.nodeName, ...(!config.imageLocking && { imageLocking: false }), mayStart: (rec) => cluster.mayStart(rec), diskOwners: () => cluster.diskOwners(), storage, events, images, caps, host, networks, projects, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
+    store, node: () => cluster.nodeName, ...(!config.imageLocking && { imageLocking: false }), mayStart: async (rec) => {
+      cluster.mayStart(rec);
+      await checkReach(store, cluster.nodeName, rec);
+    }, diskOwners: () => cluster.diskOwners(), storage, events, images, caps, host, networks, projects, ...(cgroups && { cgroups }), ...(caps.qemuPath && { qemuBinary: caps.qemuPath }), defaultAccel: config.accel, runDir: config.runDir, logDir: config.logDir,
     log: (msg) => logger.warn(vmLogFields(msg), msg),
     ...(guestUsers && { guestUsers }),
     tpm: { stateRoot: join(config.dataDir, 'tpm'), ...(config.swtpm !== undefined && { swtpmBinary: config.swtpm }) },

@@ -83,7 +83,7 @@ export interface HangarEventPayloads {
   'snapshot.deleted': { snapshot: string; reason?: string };
   'snapshot.discarded': { snapshot: string; disk: string; reason: string };
 
-  'pool.created': { pool: string; path: string };
+  'pool.created': { pool: string; path: string; nodes?: string[] };
   'volume.created': { pool: string; volume: string; sizeBytes: number; image?: string } | { pool: string; volume: string; clonedFrom: string };
   'volume.resized': { pool: string; volume: string; sizeBytes: number };
   'volume.deleted': { pool: string; volume: string };
@@ -92,7 +92,7 @@ export interface HangarEventPayloads {
   'image.imported': { image: string; sha256: string; sourceFormat: string };
   'image.deleted': { image: string };
 
-  'network.created': { network: string; subnet: string; nat: boolean; isolated: boolean };
+  'network.created': { network: string; subnet: string; nat: boolean; isolated: boolean; nodes?: string[] };
   'network.deleted': { network: string };
 
   'project.created': { project: string; quotas: ProjectQuotaData };

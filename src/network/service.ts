@@ -10,8 +10,11 @@ import { HostNetworks, type NetworkSpec, type NetworkState } from './host.js';
 import type { Lease } from './dnsmasq.js';
 import { tapName } from './names.js';
 import { normalTftpRoot } from './netboot.js';
+import { checkNodeList, onNode } from '../store/node-lists.js';
 
 export interface NetworkRecord extends NetworkSpec {
+  /** In a cluster: the only nodes that have this network (absent: every node); elsewhere it is not set up. */
+  nodes?: string[];
   createdAt: string;
 }
 
@@ -35,6 +38,8 @@ export interface CreateNetworkInput {
   tftpRoot?: string;
   bootFile?: string;
   bootServer?: string;
+  /** In a cluster: the only nodes that have it (default: every node). */
+  nodes?: unknown;
 }
 
 export class NetworkService {
@@ -45,14 +50,18 @@ export class NetworkService {
   private leftovers: Promise<void> = Promise.resolve();
   private releaseCreates: () => void = () => undefined;
 
+  private readonly node: () => string | undefined;
+
   constructor(
-    store: Store,
+    private readonly store: Store,
     private readonly events: EventBus,
-    opts: { stateDir: string; prefix?: string; log?: (m: string) => void },
+    /** `node`: this node's name in a cluster (undefined on a single host). */
+    opts: { stateDir: string; prefix?: string; log?: (m: string) => void; node?: () => string | undefined },
     /** Which VMs use a network: supplied by the daemon (the VM service knows the NICs). */
     private readonly usersOf: (network: string) => Promise<string[]>,
   ) {
     this.records = store.collection<NetworkRecord>('networks');
+    this.node = opts.node ?? (() => undefined);
     this.host = new HostNetworks({ stateDir: opts.stateDir, ...(opts.prefix && { prefix: opts.prefix }), ...(opts.log && { log: opts.log }) });
   }
 
@@ -70,6 +79,7 @@ export class NetworkService {
     this.releaseCreates = release;
     const all = await this.records.list();
     for (const rec of all) {
+      if (!onNode(rec, this.node())) continue;
       try {
         const state = await this.host.ensure(rec);
         this.states.set(rec.name, state);
@@ -108,18 +118,22 @@ export class NetworkService {
     if (input.tftpRoot !== undefined) spec.tftpRoot = normalTftpRoot(input.tftpRoot);
     if (input.bootFile !== undefined) spec.bootFile = input.bootFile;
     if (input.bootServer !== undefined) spec.bootServer = input.bootServer;
+    if (input.nodes !== undefined) spec.nodes = await checkNodeList(this.store, this.node(), input.nodes, `network "${spec.name}"`);
     const existing = await this.records.list();
     if (existing.some((n) => n.name === spec.name)) throw new HangarError('NETWORK_EXISTS', `A network named "${spec.name}" exists: pick another name or delete it first.`);
     this.host.validate(spec, existing);
     if (!(await this.records.create(spec.name, spec))) throw new HangarError('NETWORK_EXISTS', `A network named "${spec.name}" was created meanwhile.`);
-    try {
-      this.states.set(spec.name, await this.host.ensure(spec));
-    } catch (e) {
-      await this.host.remove(spec).catch(() => undefined);
-      await this.records.delete(spec.name);
-      throw e;
+    // A network this node does not have is only recorded here.
+    if (onNode(spec, this.node())) {
+      try {
+        this.states.set(spec.name, await this.host.ensure(spec));
+      } catch (e) {
+        await this.host.remove(spec).catch(() => undefined);
+        await this.records.delete(spec.name);
+        throw e;
+      }
     }
-    await this.events.publish('network.created', undefined, { network: spec.name, subnet: spec.subnet, nat: spec.nat, isolated: spec.isolated });
+    await this.events.publish('network.created', undefined, { network: spec.name, subnet: spec.subnet, nat: spec.nat, isolated: spec.isolated, ...(spec.nodes && { nodes: spec.nodes }) });
     return this.show(spec.name);
   }
 
@@ -146,7 +160,7 @@ export class NetworkService {
     if ((await this.host.taps(name)).some((t) => t.attached)) {
       throw new HangarError('NETWORK_IN_USE', `A QEMU process still holds a tap on network "${name}": stop it first.`);
     }
-    await this.host.remove(rec);
+    if (onNode(rec, this.node())) await this.host.remove(rec);
     await this.records.delete(name);
     this.states.delete(name);
     await this.events.publish('network.deleted', undefined, { network: name });
@@ -159,7 +173,10 @@ export class NetworkService {
 
   /** `owner`: the uid/gid of the QEMU that will open the tap (a guest's own user). */
   async createTap(network: string, tap: string, owner: { uid?: number; gid?: number; multiQueue?: boolean } = {}): Promise<void> {
-    await this.get(network);
+    const rec = await this.get(network);
+    if (!onNode(rec, this.node())) {
+      throw new HangarError('NETWORK_NOT_ON_NODE', `Network "${network}" is not on node "${this.node()}" (only on ${rec.nodes!.join(', ')}).`, { details: { network, node: this.node(), nodes: rec.nodes } });
+    }
     await this.host.createTap(network, tap, owner);
   }
 

@@ -9,6 +9,7 @@ import { parseExportAddress } from '../etcd/disk-owners.js';
 import { HangarError } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Collection, Store } from '../store/store.js';
+import { checkNodeList, onNode } from '../store/node-lists.js';
 import { qemuImgProcesses } from '../util/orphans.js';
 import { formatBytes, parseSizeBytes } from '../util/size.js';
 import { DirPool, validateVolumeName, type PoolCapacity, type StoragePool } from './pool.js';
@@ -51,6 +52,8 @@ export interface PoolRecord {
   shared?: boolean;
   /** HOST:PORT of the pool's fencing NBD export: nodes open its disks only through it (src/storage/nbd-exporter.ts). */
   export?: string;
+  /** In a cluster: the only nodes that have this pool (absent: every node). */
+  nodes?: string[];
   createdAt: string;
 }
 
@@ -81,7 +84,11 @@ export class StorageService {
   private readonly volumes: Collection<VolumeRecord>;
   private readonly openPools = new Map<string, StoragePool>();
 
-  constructor(store: Store, private readonly events: EventBus, private readonly dataDir: string) {
+  constructor(
+    private readonly store: Store, private readonly events: EventBus, private readonly dataDir: string,
+    /** This node's name in a cluster (undefined on a single host): a pool with a node list is only on those nodes. */
+    private readonly node: () => string | undefined = () => undefined,
+  ) {
     this.pools = store.collection<PoolRecord>('pools');
     this.volumes = store.collection<VolumeRecord>('volumes');
   }
@@ -92,6 +99,7 @@ export class StorageService {
       await this.pools.create(DEFAULT_POOL, { name: DEFAULT_POOL, kind: 'dir', path: join(this.dataDir, 'pools', DEFAULT_POOL), createdAt: new Date().toISOString() });
     }
     for (const p of await this.pools.list()) {
+      if (!onNode(p, this.node())) continue;
       const pool = await this.pool(p.name);
       await this.removePartials(pool.path);
     }
@@ -129,19 +137,29 @@ export class StorageService {
 
   // ---- pools ---------------------------------------------------------------
 
-  async createPool(name: string, path: string, o: { shared?: boolean; export?: string } = {}): Promise<PoolView> {
+  /**
+   * `nodes` (in a cluster): the only nodes that have the directory; the pool is opened (made)
+   * here only if this node is one of them, elsewhere on first use. A shared pool is on every
+   * node by definition (HA and disk ownership count on that), so it takes no list.
+   */
+  async createPool(name: string, path: string, o: { shared?: boolean; export?: string; nodes?: unknown } = {}): Promise<PoolView> {
     validateVolumeName(name, 'pool');
     if (!path.startsWith('/')) throw new HangarError('INVALID_SPEC', `The pool path must be absolute, not "${path}".`);
     if (o.export !== undefined) {
       if (!o.shared) throw new HangarError('INVALID_SPEC', 'A pool with an NBD export (--export) is a shared pool: add --shared.', { details: { field: 'export' } });
       parseExportAddress(o.export);
     }
-    const rec: PoolRecord = { name, kind: 'dir', path, ...(o.shared && { shared: true }), ...(o.export !== undefined && { export: o.export }), createdAt: new Date().toISOString() };
+    if (o.shared && o.nodes !== undefined) {
+      throw new HangarError('INVALID_SPEC', `A shared pool is on every node of the cluster: leave out --nodes, or --shared for a pool only some nodes have.`, { details: { field: 'nodes' } });
+    }
+    const nodes = o.nodes === undefined ? undefined : await checkNodeList(this.store, this.node(), o.nodes, `pool "${name}"`);
+    const rec: PoolRecord = { name, kind: 'dir', path, ...(o.shared && { shared: true }), ...(o.export !== undefined && { export: o.export }), ...(nodes && { nodes }), createdAt: new Date().toISOString() };
     const pool = new DirPool(name, path);
-    await pool.open();
+    const here = onNode(rec, this.node());
+    if (here) await pool.open();
     if (!(await this.pools.create(name, rec))) throw new HangarError('VOLUME_EXISTS', `A pool named "${name}" exists already.`);
-    this.openPools.set(name, pool);
-    await this.events.publish('pool.created', undefined, { pool: name, path });
+    if (here) this.openPools.set(name, pool);
+    await this.events.publish('pool.created', undefined, { pool: name, path, ...(nodes && { nodes }) });
     return this.showPool(name);
   }
 
@@ -157,7 +175,8 @@ export class StorageService {
   async showPool(name: string): Promise<PoolView> {
     const rec = await this.pools.get(name);
     if (!rec) throw new HangarError('POOL_NOT_FOUND', `There is no storage pool "${name}": see \`hangar pool list\`.`);
-    const cap = await (await this.pool(name)).capacity();
+    // A pool this node does not have is not measured here (its directory may not exist).
+    const cap = onNode(rec, this.node()) ? await (await this.pool(name)).capacity() : { totalBytes: 0, usedBytes: 0, availableBytes: 0 };
     const volumes = (await this.volumes.list()).filter((v) => v.pool === name).length;
     return { ...rec, ...cap, volumes };
   }
@@ -335,7 +354,7 @@ export class StorageService {
    */
   async adoptVolume(pool: string, name: string, path: string, format: DiskFormat, ownedBy: string): Promise<VolumeRecord | undefined> {
     const p = await this.pools.get(pool);
-    if (!p || (await (await this.pool(pool)).volumePath(validateVolumeName(name), format)) !== path) return undefined;
+    if (!p || !onNode(p, this.node()) || (await (await this.pool(pool)).volumePath(validateVolumeName(name), format)) !== path) return undefined;
     const info = await imageInfo(path, { format, shared: true });
     const rec: VolumeRecord = { pool, name, format, sizeBytes: info.virtualSizeBytes, path, ownedBy, createdAt: new Date().toISOString() };
     // The image it was cloned from, known here by its file only.
@@ -369,11 +388,15 @@ export class StorageService {
     return vol;
   }
 
+  /** The pool, opened; POOL_NOT_FOUND, or POOL_NOT_ON_NODE where its node list leaves this node out. */
   private async pool(name: string): Promise<StoragePool> {
-    let pool = this.openPools.get(name);
-    if (pool) return pool;
     const rec = await this.pools.get(name);
     if (!rec) throw new HangarError('POOL_NOT_FOUND', `There is no storage pool "${name}": see \`hangar pool list\`.`);
+    if (!onNode(rec, this.node())) {
+      throw new HangarError('POOL_NOT_ON_NODE', `Pool "${name}" is not on node "${this.node()}" (only on ${rec.nodes!.join(', ')}): use it there, or another pool.`, { details: { pool: name, node: this.node(), nodes: rec.nodes } });
+    }
+    let pool = this.openPools.get(name);
+    if (pool) return pool;
     pool = new DirPool(rec.name, rec.path);
     await pool.open();
     this.openPools.set(name, pool);

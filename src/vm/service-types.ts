@@ -18,8 +18,8 @@ import type { StartHooks } from './supervisor.js';
 export interface VmServiceDeps {
   /** In a cluster: this node's name (VMs of other nodes are not touched here); undefined on a single host. */
   node?: () => string | undefined;
-  /** In a cluster: throws (NODE_FENCED) when this node may not start the VM now (an HA VM while its lease is not sure). */
-  mayStart?: (rec: VmRecord) => void;
+  /** In a cluster: throws when this node may not start the VM now (NODE_FENCED: an HA VM while its lease is not sure; POOL_NOT_ON_NODE, NETWORK_NOT_ON_NODE). */
+  mayStart?: (rec: VmRecord) => void | Promise<void>;
   /** QEMU's image locking (default on); off only for tests (config.ts). */
   imageLocking?: boolean;
   /** In a cluster: the owner keys of shared pools' disks (src/cluster/disk-owners.ts). */

@@ -685,7 +685,7 @@ export class VmService {
   /** Starts a VM whose lock the caller holds: host checks, then the supervisor launches QEMU. */
   private async startLocked(rec: VmRecord, hooks: StartHooks = {}): Promise<VmRecord> {
     assertOperationAllowed(rec.name, rec.state, 'start');
-    this.deps.mayStart?.(rec);
+    await this.deps.mayStart?.(rec);
     await this.checkCapacityToStart(rec);
     const others = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state) && this.isLocal(v));
     await checkBeforeStart(rec, others, this.deps.placement);

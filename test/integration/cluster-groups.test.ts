@@ -4,10 +4,15 @@
  * anti-affinity lands on three nodes and refuses a fourth with PLACEMENT_IMPOSSIBLE, even
  * under concurrent creates; soft anti-affinity spreads; affinity keeps members together;
  * `--explain` shows the group term and `vm show` why the node was chosen. On a single host
- * groups are stored and listed, not enforced.
+ * groups are stored and listed, not enforced. Then capacity alone: nine VMs through one node
+ * spread by free capacity, 20 concurrent creates never overfill a node; and a pool only one
+ * node has: VMs with disks there go to it, `--target` elsewhere is refused.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PlacementGroup, Vm } from '../../src/contract/index.js';
+import type { Node, PlacementGroup, Pool, Vm } from '../../src/contract/index.js';
 import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
 import { TestDaemon, waitFor } from './harness.js';
 
@@ -15,6 +20,8 @@ let etcd: TestEtcd;
 let n1: TestDaemon;
 let n2: TestDaemon;
 let n3: TestDaemon;
+/** The directory of a pool only n2 has. */
+const fastDir = mkdtempSync(join(tmpdir(), 'hangar-fast-pool-'));
 
 const nodesOf = async (prefix: string): Promise<Record<string, string>> =>
   Object.fromEntries((await n1.api.vms.list()).filter((v: Vm) => v.name.startsWith(prefix)).map((v: Vm) => [v.name, v.node!]));
@@ -30,6 +37,7 @@ afterAll(async () => {
   await n2?.cleanup();
   await n1?.cleanup();
   await etcd?.stop();
+  rmSync(fastDir, { recursive: true, force: true });
 });
 
 describe('placement groups', () => {
@@ -144,5 +152,94 @@ describe('placement groups', () => {
     // Too big for any node: capacity, not the rule, refuses it.
     expect((await n1.cli(['vm', 'create', 'db5', '--cpus', '20', '--memory', '64M', '--group', 'db'])).stderr).toContain('HOST_CAPACITY');
     expect(Object.keys(await nodesOf('db'))).toEqual(['db1', 'db2', 'db3']);
+  });
+});
+
+/** Deletes every VM of the cluster (through n1, carried to each VM's node). */
+async function deleteAll(): Promise<void> {
+  const vms = await n1.api.vms.list();
+  await Promise.all(vms.map((v) => n1.api.vms.delete(v.name)));
+  expect(await n1.api.vms.list()).toEqual([]);
+}
+
+/** VMs each node holds, and what it can hold (vCPUs under its overcommit: every VM here has one). */
+async function held(): Promise<Record<string, { vms: number; capacity: number }>> {
+  const nodes = JSON.parse((await n2.cli(['node', 'list', '-o', 'json'])).stdout) as Node[];
+  return Object.fromEntries(nodes.map((n) => [n.name, { vms: n.allocation.vms, capacity: Math.floor(n.cpus * n.cpuOvercommit) }]));
+}
+
+describe('placement by capacity, storage and networks', () => {
+  it('nine VMs created through one node spread by free capacity (n1 4 vCPUs, n2 6, n3 8)', async () => {
+    await deleteAll();
+    for (let i = 1; i <= 9; i++) {
+      const r = await n1.cli(['vm', 'create', `c${i}`, '--memory', '64M']);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const placed = Object.values(await nodesOf('c'));
+    const count = (node: string) => placed.filter((n) => n === node).length;
+    // The free share decides: 2, 3 and 4 (the counts follow the capacities).
+    expect(count('n1')).toBeLessThan(count('n2'));
+    expect(count('n2')).toBeLessThan(count('n3'));
+    expect(placed).toHaveLength(9);
+    for (const [node, h] of Object.entries(await held())) expect(h.vms, node).toBeLessThanOrEqual(h.capacity);
+  });
+
+  it('20 concurrent creates through all three nodes never exceed any node\'s capacity', async () => {
+    const before = await held();
+    const free = Object.values(before).reduce((s, h) => s + h.capacity - h.vms, 0);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => [n1, n2, n3][i % 3]!.cli(['vm', 'create', `b${i}`, '--memory', '64M'])));
+    const made = results.filter((r) => r.code === 0).length;
+    const refused = results.filter((r) => r.stderr.includes('HOST_CAPACITY')).length;
+    expect(results.filter((r) => r.code !== 0 && !r.stderr.includes('HOST_CAPACITY')).map((r) => r.stderr)).toEqual([]);
+    expect([made, refused]).toEqual([free, 20 - free]);
+    const after = await held();
+    for (const [node, h] of Object.entries(after)) expect(h.vms, node).toBeLessThanOrEqual(h.capacity);
+    expect(Object.values(after).reduce((s, h) => s + h.vms, 0)).toBe(Object.values(before).reduce((s, h) => s + h.vms, 0) + made);
+    expect(Object.keys(await nodesOf('b'))).toHaveLength(made);
+    await deleteAll();
+  });
+
+  it('a pool only n2 has: volumes refused elsewhere, VMs with disks there land on n2, --target n1 refused, --explain says why', async () => {
+    const made = await n1.cli(['pool', 'create', 'fast', '--path', fastDir, '--nodes', 'n2']);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout).toContain('(on n2)');
+    expect((await n1.cli(['pool', 'create', 'nfs', '--path', fastDir, '--shared', '--nodes', 'n2'])).stderr).toContain('INVALID_SPEC');
+    expect((await n1.cli(['pool', 'create', 'typo', '--path', fastDir, '--nodes', 'n7'])).stderr).toMatch(/INVALID_SPEC.*"n7" is no node/s);
+    expect(JSON.parse((await n3.cli(['pool', 'show', 'fast', '-o', 'json'])).stdout) as Pool).toMatchObject({ name: 'fast', nodes: ['n2'] });
+    expect((await n3.cli(['pool', 'list'])).stdout).toMatch(/^fast\s+dir\s.*\sn2\s*$/m);
+    expect((await n1.cli(['volume', 'create', 'v1', '--pool', 'fast', '--size', '1M'])).stderr).toContain('POOL_NOT_ON_NODE');
+    expect((await n2.cli(['volume', 'create', 'v1', '--pool', 'fast', '--size', '1M'])).code).toBe(0);
+    expect((await n2.cli(['volume', 'delete', 'v1', '--pool', 'fast'])).code).toBe(0);
+
+    const explain = await n1.cli(['vm', 'create', 'pv', '--memory', '64M', '--pool', 'fast', '--dry-run', '--explain']);
+    expect(explain.code, explain.stderr).toBe(0);
+    expect(explain.stdout).toMatch(/would be created on node n2/);
+    expect(explain.stdout).toMatch(/n1\s+no\s+-\s+storage: pool fast is not on this node/);
+    expect(explain.stdout).toMatch(/n3\s+no\s+-\s+storage: pool fast is not on this node/);
+    expect(explain.stdout).toMatch(/n2 \*\s+yes\s+[\d.]+\s+\d+ of 6 vCPUs.*reaches pool fast/);
+    const target = await n1.cli(['vm', 'create', 'pv', '--memory', '64M', '--pool', 'fast', '--target', 'n1']);
+    expect(target.code).not.toBe(0);
+    expect(target.stderr).toContain('PLACEMENT_IMPOSSIBLE');
+    expect(target.stderr).toMatch(/n1: storage: pool fast is not on this node/);
+    for (const d of [n1, n3]) {
+      const r = await d.cli(['vm', 'create', d === n1 ? 'pv' : 'pv2', '--memory', '64M', '--pool', 'fast', '--disk-size', '8M']);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(await nodesOf('pv')).toEqual({ pv: 'n2', pv2: 'n2' });
+    // tiny is a kernel image: --disk-size gives it a data disk, made in the pool on n2.
+    expect((await n1.vm('pv')).disks.map((d) => d.pool)).toContain('fast');
+    expect((await n1.api.volumes.list({ pool: 'fast' })).map((v) => v.ownedBy).sort()).toEqual(['pv', 'pv2']);
+    // A network only n3 has (only recorded: no node here sets it up): with the pool, no node has both.
+    const net = await n1.cli(['network', 'create', 'edge', '--subnet', '10.93.7.0/24', '--nodes', 'n3']);
+    expect(net.code, net.stderr).toBe(0);
+    expect((await n2.cli(['network', 'list'])).stdout).toMatch(/^edge\s+10\.93\.7\.0\/24\s.*\sn3\s*$/m);
+    const none = await n1.cli(['vm', 'create', 'px', '--memory', '64M', '--pool', 'fast', '--network', 'edge', '--dry-run', '--explain']);
+    expect(none.stderr).toContain('PLACEMENT_IMPOSSIBLE');
+    expect(none.stderr).toMatch(/n2: network: edge is not on this node.*n3: storage: pool fast is not on this node/s);
+    const onN3 = await n2.cli(['vm', 'create', 'px', '--memory', '64M', '--network', 'edge', '--dry-run', '--explain']);
+    expect(onN3.stdout).toMatch(/would be created on node n3/);
+    expect(onN3.stdout).toMatch(/n3 \*\s+yes.*reaches pool default, network edge/);
+    expect((await n1.cli(['network', 'delete', 'edge'])).code).toBe(0);
+    await deleteAll();
   });
 });

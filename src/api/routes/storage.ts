@@ -14,10 +14,12 @@ export function registerStorageRoutes(app: FastifyInstance, deps: ApiDeps): void
   const { storage, vms, operations } = deps;
 
   app.get('/v1/pools', { schema: { tags: ['storage'], summary: 'List storage pools with capacity and use', response: { 200: { type: 'array', items: { $ref: 'Pool#' } } } } }, async () => storage.listPools());
-  app.post<{ Body: { name: string; path: string; shared?: boolean; export?: string } }>(
+  app.post<{ Body: { name: string; path: string; shared?: boolean; export?: string; nodes?: string[] } }>(
     '/v1/pools',
     { schema: { tags: ['storage'], summary: 'Create a directory pool', body: CreatePoolBody, response: { 201: { $ref: 'Pool#' }, ...errors } } },
-    async (req, reply) => reply.status(201).send(await storage.createPool(req.body.name, req.body.path, { shared: req.body.shared === true, ...(req.body.export !== undefined && { export: req.body.export }) })),
+    async (req, reply) => reply.status(201).send(await storage.createPool(req.body.name, req.body.path, {
+      shared: req.body.shared === true, ...(req.body.export !== undefined && { export: req.body.export }), ...(req.body.nodes !== undefined && { nodes: req.body.nodes }),
+    })),
   );
   app.get<{ Params: { pool: string } }>(
     '/v1/pools/:pool',

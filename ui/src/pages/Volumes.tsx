@@ -43,6 +43,7 @@ export function Volumes() {
           <div className="card" key={p.name} data-pool={p.name}>
             <h2>Pool {p.name}</h2>
             <p className="muted small mono">{p.path}</p>
+            {p.shared ? <p className="muted small">shared by every node</p> : p.nodes ? <p className="muted small" data-nodes>on {p.nodes.join(', ')} only</p> : null}
             <Meter label={`${p.volumes} volume${p.volumes === 1 ? '' : 's'}`} used={p.usedBytes} total={p.totalBytes} format={bytes} />
           </div>
         ))}

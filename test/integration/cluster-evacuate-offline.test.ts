@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
 import { isSameLiveProcess, readProcStat } from '../../src/util/proc.js';
-import { TestDaemon, waitFor } from './harness.js';
+import { TestDaemon, waitFor, waitForGuestReady } from './harness.js';
 
 const TTL = 6;
 /** Long enough that the evacuation, started once n1 shows offline, begins before HA moves anything. */
@@ -114,7 +114,7 @@ describe('node evacuate of an offline node', () => {
       expect(res).toMatchObject({ offline: true, moved: 1, failed: 0, stranded: 2 });
       // It showed that it waited for HA.
       expect([...messages].some((m) => m.startsWith('waiting for HA') && m.includes('off-ha'))).toBe(true);
-      console.log(`offline evacuation: killed → offline ${offlineAt - killed} ms, offline → evacuation done ${tookMs} ms; progress: ${[...messages].slice(-1)[0]}`);
+      console.log(`offline evacuation: killed → offline ${offlineAt - killed} ms, offline → evacuation done ${tookMs} ms; progress: ${[...messages].filter((m) => m.startsWith('waiting')).slice(-1)[0]}`);
 
       const now = await listed('off-ha');
       expect(now).toMatchObject({ node: 'n2', state: 'running', lastMove: { from: 'n1', to: 'n2', reason: 'evacuation', kind: 'cold' } });
@@ -134,6 +134,9 @@ describe('node evacuate of an offline node', () => {
       expect(await listed(name)).toMatchObject({ node: 'n1' });
     }
     expect((await nodeList(n2)).find((n) => n.name === 'n1')?.evacuation?.state).toBe('evacuated');
+    // The restarted guest boots from the shared disk on n2.
+    await waitForGuestReady(n2, 'off-ha');
+    expect((await n2.cli(['vm', 'show', 'off-ha'])).stdout).toMatch(/last move:\s+n1 → n2: evacuation, cold \(/);
   }, 90_000);
 
   it('with n1 back, it stays evacuated until node restore, which brings back only the recovered guest', async () => {

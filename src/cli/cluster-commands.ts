@@ -119,7 +119,7 @@ export function addClusterCommands(program: Command, globals: Globals): void {
     if (r.failed > 0) process.exitCode = 1;
   };
   node.command('evacuate')
-    .description("Move every VM away from a node, each as its evacuate setting says (vm set VM evacuate=live|cold|stop; default live), with a progress bar; the node takes no new VMs until node restore")
+    .description("Move every VM away from a node, each as its evacuate setting says (vm set VM evacuate=live|cold|stop; default live), with a progress bar; the node takes no new VMs until node restore. An offline node: its HA VMs are restarted elsewhere by HA once its lease expired plus the grace (waited for), the others are listed stranded")
     .argument('<node>', 'the node')
     .action(evacuation('evacuate'));
   node.command('restore')

@@ -10,8 +10,8 @@
  * re-enables it.
  *
  * An offline NODE can be evacuated too: its VMs cannot be migrated (their QEMU is out of
- * reach) and are listed as stranded, untouched. `recoverOffline` is the hook where VMs on
- * shared storage get restarted elsewhere (HA, src/cluster/ha*): it answers for the VMs it took.
+ * reach). `recoverOffline` (evacuate-offline.ts, wired by the daemon) waits for HA to restart
+ * its HA VMs elsewhere and says why each other VM is stranded; without it all are stranded.
  *
  * The moves themselves are each VM's own `POST /v1/vms/{name}/migrate {node}` on the node that
  * holds it (carried there over the nodes' TLS API), followed to its end.
@@ -73,8 +73,8 @@ export interface EvacuationDeps {
   store: Store;
   events: EventBus;
   cluster: EvacuationCluster;
-  /** HA's part: VMs of an offline node it restarts elsewhere (answered with their results); the rest are stranded. */
-  recoverOffline?: (node: string, vms: VmRecord[]) => Promise<EvacuationItem[]>;
+  /** VMs of an offline node: those HA restarted elsewhere, and why the others are stranded (a VM it leaves out is stranded). */
+  recoverOffline?: (node: string, vms: VmRecord[], ctx?: OperationContext) => Promise<EvacuationItem[]>;
   /** A pause between two looks at a move still running (ms; default none: the node holds each look up to 30 s). */
   pollMs?: number;
   log?: (msg: string) => void;
@@ -139,14 +139,14 @@ export class Evacuations {
     const online = await this.deps.cluster.reachable(node);
     const results: EvacuationItem[] = [];
     if (!online) {
-      const recovered = this.deps.recoverOffline ? await this.deps.recoverOffline(node, vms).catch((e: unknown) => {
+      ctx?.progress({ phase: 'offline', percent: 0, message: `node ${node} is offline: its VMs cannot be migrated` });
+      const answered = this.deps.recoverOffline ? await this.deps.recoverOffline(node, vms, ctx).catch((e: unknown) => {
         this.deps.log?.(`recovering the VMs of offline node ${node} failed: ${errorText(e)}`);
         return [];
       }) : [];
-      results.push(...recovered);
-      const taken = new Set(recovered.map((r) => r.vm));
+      const by = new Map(answered.map((r) => [r.vm, r]));
       for (const v of vms) {
-        if (!taken.has(v.name)) results.push({ vm: v.name, action: 'none', outcome: 'stranded', error: `node ${node} is offline: its QEMU cannot be reached, and its disks may be only there`, totalMs: 0 });
+        results.push(by.get(v.name) ?? { vm: v.name, action: 'none', outcome: 'stranded', error: `node ${node} is offline: its QEMU cannot be reached, and its disks may be only there`, totalMs: 0 });
       }
     } else {
       for (const [i, v] of vms.entries()) {
@@ -159,7 +159,7 @@ export class Evacuations {
       }
     }
     await this.mark(node, { state: 'evacuated', since: new Date().toISOString() });
-    ctx?.progress({ phase: 'done', percent: 100 });
+    ctx?.progress({ phase: 'done', percent: 100, message: `node ${node} evacuated` });
     const result = summary(node, !online, results, Date.now() - t0);
     await this.deps.events.publish('node.evacuated', undefined, { node, moved: result.moved, failed: result.failed, stranded: result.stranded });
     return result;

@@ -39,6 +39,8 @@ export interface HaDeps {
 
 /** States in which an HA VM of a lost node was meant to run. */
 const WANTED = new Set(['running', 'paused', 'starting', 'stopping', 'crashed', 'unknown', 'migrating']);
+/** The same, for offline evacuation (evacuate-offline.ts): the VMs HA will restart. */
+export const HA_WANTED_STATES: ReadonlySet<string> = WANTED;
 
 export class HaManager {
   private timer?: NodeJS.Timeout;
@@ -208,7 +210,7 @@ export class HaManager {
 }
 
 /** The status half of a record, as a write takes it. */
-function statusOf(v: VmRecord): VmStatusFields {
+export function statusOf(v: VmRecord): VmStatusFields {
   const out: Record<string, unknown> = {};
   for (const k of VM_STATUS_KEYS) if (v[k] !== undefined) out[k] = v[k];
   return out as unknown as VmStatusFields;

@@ -27,6 +27,7 @@ import { LastBackups } from '../backup/last-backups.js';
 import { SaveService } from '../migration/save.js';
 import { ClusterMoveService } from '../migration/cluster-move.js';
 import { Evacuations } from '../cluster/evacuate.js';
+import { offlineRecovery } from '../cluster/evacuate-offline.js';
 import { LiveMigrationService } from '../migration/live.js';
 import { PeerService } from '../migration/peers.js';
 import { detectCgroups } from '../resources/cgroups.js';
@@ -121,7 +122,11 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const migrations = new LiveMigrationService(vms, storage, peers, events, (m) => logger.info(m));
   // Moves between the nodes of a cluster, and node evacuate / restore.
   const moves = new ClusterMoveService({ vms, store, events, cluster, runDir: config.runDir, log: (m) => logger.info(m) });
-  const evacuations = new Evacuations({ store, events, cluster, log: (m) => logger.warn(m) });
+  const evacuations = new Evacuations({
+    store, events, cluster, log: (m) => logger.warn(m),
+    // An offline node's HA VMs: HA restarts them elsewhere (the evacuation waits for it); the others are stranded.
+    recoverOffline: offlineRecovery({ store, events, pool: (name) => storage.poolRecord(name), timings: () => cluster.timings }),
+  });
   const auth = createAuthContext({ store, projects, storage, operations });
   // This node's guests (in a cluster the store holds every node's).
   const localVms = async () => (await store.listVms()).filter((r) => vms.isLocal(r));

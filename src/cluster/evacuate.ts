@@ -16,6 +16,7 @@
  * The moves themselves are each VM's own `POST /v1/vms/{name}/migrate {node}` on the node that
  * holds it (carried there over the nodes' TLS API), followed to its end.
  */
+import { needsOf } from '../store/node-lists.js';
 import { errorText, HangarError, isHangarError, type ErrorCode } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Store, VmRecord } from '../store/store.js';
@@ -65,7 +66,7 @@ export interface EvacuationResult {
 export interface EvacuationCluster {
   readonly nodeName: string | undefined;
   reachable(node: string): Promise<boolean>;
-  place(input: { cpus?: unknown; memory?: unknown }, o: { dryRun: true }): Promise<PlacementResult>;
+  place(input: { cpus?: unknown; memory?: unknown }, o: { dryRun: true; needs?: { pools: string[]; networks: string[] } }): Promise<PlacementResult>;
   forward(node: string, method: string, url: string, body: unknown, actor: string): Promise<{ status: number; body: unknown }>;
 }
 
@@ -176,7 +177,8 @@ export class Evacuations {
         await this.call(node, 'POST', `${vmUrl}/stop`, {});
         return { vm: v.name, action, outcome: 'stopped', totalMs: Date.now() - t0 };
       }
-      const placed = await this.deps.cluster.place({ cpus: v.spec.cpus, memory: v.spec.memoryMiB }, { dryRun: true });
+      // The node must reach the VM's pools and networks too.
+      const placed = await this.deps.cluster.place({ cpus: v.spec.cpus, memory: v.spec.memoryMiB }, { dryRun: true, needs: needsOf(v.spec) });
       to = placed.chosen!;
       const wasActive = v.state === 'running' || v.state === 'paused';
       if (action === 'cold' && wasActive) await this.call(node, 'POST', `${vmUrl}/stop`, {});

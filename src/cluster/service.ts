@@ -18,6 +18,7 @@ import { checkTarget, GROUP_REASON, place, type GroupRule, type NodeLoad, type P
 import { decisionOf, groupForCreate, groupRule, type PlacementGroupRecord, type ReservationGroupFields } from './groups.js';
 import { parseMemoryMiB } from '../model/validate.js';
 import { NodeClients } from './node-clients.js';
+import type { RelayedAnswer } from '../client/client.js';
 import { openNodeUpgrade, type NodeUpgrade } from './node-upgrade.js';
 import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
 import { FencerLink } from './fencer/link.js';
@@ -182,7 +183,7 @@ export class ClusterService {
    * certificate pinned by the fingerprint it published), with the cluster's node token.
    * The answer comes back as the node gave it.
    */
-  async forward(node: string, method: string, url: string, body: unknown, actor: string, o: { timeoutMs?: number } = {}): Promise<{ status: number; body: unknown }> {
+  async forward(node: string, method: string, url: string, body: unknown, actor: string, o: { timeoutMs?: number } = {}): Promise<RelayedAnswer> {
     const to = await this.carryTo(node);
     const client = this.nodeClients.get(node, to.address, to.fingerprint, to.token);
     try {

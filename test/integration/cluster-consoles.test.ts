@@ -3,11 +3,17 @@
  * opened through n1. `hangar console` on n1's unix socket and over n1's TLS listener (a
  * console token of n1's) runs a command in the guest; a VNC WebSocket through n1 gets the
  * guest's RFB handshake, with `x-hangar-node: n2` on the 101; n2 issued the grant it was
- * opened with (its audit log names the cluster's node token). With n2's daemon gone, a
+ * opened with (its audit log names the cluster's node token). SPICE: the WebSocket links,
+ * and a connection file asked of n1 opens a port on n2. With n2's daemon gone, a
  * console through n1 is refused with NODE_UNREACHABLE before any 101.
  */
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import { createWebSocketStream, WebSocket } from 'ws';
+import { spiceProbe } from '../../src/console/spice-probe.js';
+import { parseVvFile } from '../../src/console/vv-file.js';
 import { ApiClient, resolveTrust } from '../../src/client/index.js';
 import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
 import { guestRun, runCli, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
@@ -25,7 +31,7 @@ const VM = 'cc-a';
 const n1Api = () => new ApiClient({ url: n1Url, token: opToken, trust: resolveTrust({ fingerprint, dataDir: '/nonexistent' }) });
 
 /** Opens a console WebSocket through n1's TLS listener with a console token n1 made; the 101's headers and the first bytes. */
-async function openThroughN1(type: 'serial' | 'vnc'): Promise<{ ws: WebSocket; headers: Record<string, unknown>; first: Promise<Buffer> }> {
+async function openThroughN1(type: 'serial' | 'vnc' | 'spice'): Promise<{ ws: WebSocket; headers: Record<string, unknown>; first: Promise<Buffer> }> {
   const grant = await n1Api().call<{ path: string }>('POST', `/v1/vms/${VM}/console-tokens`, { type });
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`wss://${n1Url.slice('https://'.length)}${grant.path}`, { rejectUnauthorized: false });
@@ -52,6 +58,23 @@ async function openThroughN1(type: 'serial' | 'vnc'): Promise<{ ws: WebSocket; h
   });
 }
 
+/** A GET through n1's TLS listener with the operator's token: the raw answer. */
+function getThroughN1(path: string): Promise<{ status: number; body: string; type: string; disposition: string; node: string }> {
+  const [host, port] = n1Url.slice('https://'.length).split(':') as [string, string];
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host, port: Number(port), path, rejectUnauthorized: false, headers: { authorization: `Bearer ${opToken}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({
+        status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), type: String(res.headers['content-type']),
+        disposition: String(res.headers['content-disposition']), node: String(res.headers['x-hangar-node']),
+      }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 beforeAll(async () => {
   etcd = await startEtcd();
   n1 = await TestDaemon.start({ args: ['--listen', `127.0.0.1:${await freePort()}`] });
@@ -71,7 +94,7 @@ beforeAll(async () => {
   const tok = await n1.cli(['token', 'create', 'op', '--role', 'operator']);
   expect(tok.code, tok.stderr).toBe(0);
   opToken = tok.stdout.trim();
-  const c = await n1.cli(['vm', 'create', VM, '--image', 'tiny', '--memory', '128M', '--target', 'n2', '--start']);
+  const c = await n1.cli(['vm', 'create', VM, '--image', 'tiny', '--spice', '--target', 'n2', '--start']);
   expect(c.code, c.stderr).toBe(0);
   expect(await n1.vm(VM)).toMatchObject({ node: 'n2', state: 'running' });
   await waitForGuestReady(n2, VM);
@@ -119,6 +142,25 @@ describe('consoles through any node', () => {
     });
     expect(await again()).toBe(101);
     expect(await again()).toBe(401);
+  });
+
+  it('SPICE through n1: the WebSocket links, and a connection file opens a port on n2 that checks its password', async () => {
+    const { ws, headers } = await openThroughN1('spice');
+    expect(headers['x-hangar-node']).toBe('n2');
+    const stream = createWebSocketStream(ws);
+    expect(await spiceProbe(stream, { password: 'anything' })).toMatchObject({ magic: 'REDQ', error: 0, result: 0 });
+    stream.destroy();
+    // The file is made by n2 (its port, on its address) and passed on by n1 as n2 gave it.
+    const file = await getThroughN1(`/v1/vms/${VM}/spice.vv`);
+    expect(file).toMatchObject({ status: 200, node: 'n2', type: 'application/x-virt-viewer', disposition: `attachment; filename="${VM}.vv"` });
+    const vv = parseVvFile(file.body);
+    expect(vv).toMatchObject({ type: 'spice', host: '127.0.0.1' });
+    const s = await new Promise<Duplex>((resolve, reject) => {
+      const t = tlsConnect({ host: '127.0.0.1', port: Number(vv['tls-port']), ca: vv.ca, checkServerIdentity: () => undefined }, () => resolve(t));
+      t.once('error', reject);
+    });
+    expect(await spiceProbe(s, { password: vv.password! })).toMatchObject({ magic: 'REDQ', result: 0 });
+    s.destroy();
   });
 
   it("a console for a VM whose node's daemon is gone is refused with NODE_UNREACHABLE before any 101", async () => {

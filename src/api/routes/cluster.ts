@@ -113,6 +113,8 @@ export function registerForwarding(app: FastifyInstance, deps: ApiDeps): void {
       return reply.code(out.status).header('x-hangar-node', rec.node).send(out.body);
     }
     const out = await cluster.forward(rec.node, req.method, req.url, req.body, req.auditActor);
+    // A text answer (a SPICE connection file) keeps its type and the headers that go with it.
+    if (out.headers) void reply.headers(out.headers);
     return reply.code(out.status).header('x-hangar-node', rec.node).send(out.body);
   });
 }

@@ -34,7 +34,8 @@ const n1Api = () => new ApiClient({ url: n1Url, token: opToken, trust: resolveTr
 async function openThroughN1(type: 'serial' | 'vnc' | 'spice'): Promise<{ ws: WebSocket; headers: Record<string, unknown>; first: Promise<Buffer> }> {
   const grant = await n1Api().call<{ path: string }>('POST', `/v1/vms/${VM}/console-tokens`, { type });
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`wss://${n1Url.slice('https://'.length)}${grant.path}`, { rejectUnauthorized: false });
+    // As the web UI n1 serves opens it: with n1's Origin (checked by n1; n2 never sees it).
+    const ws = new WebSocket(`wss://${n1Url.slice('https://'.length)}${grant.path}`, { rejectUnauthorized: false, origin: n1Url });
     let headers: Record<string, unknown> = {};
     // The first 12 bytes (an RFB version line), however the messages split them.
     const first = new Promise<Buffer>((r) => {

@@ -66,7 +66,10 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
   );
 }
 
-/** Routes about one VM that stay on the node asked (their answer is a stream of this host's, or a token for it). */
+/**
+ * Routes about one VM that stay on the node asked (their answer is a stream of this host's, or
+ * a token for it: a console opened with it is carried to the VM's node, console-forward.ts).
+ */
 const NOT_FORWARDED = new Set(['/v1/vms/:name/console-tokens']);
 
 /**

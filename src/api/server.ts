@@ -44,6 +44,8 @@ import { registerGroupRoutes } from './routes/groups.js';
 import type { ClusterService } from '../cluster/service.js';
 import { registerConsoleRoutes, type DisplayConsoles } from './routes/consoles.js';
 import { parseConsolePath } from '../contract/consoles.js';
+import { ConsoleForwarder } from './console-forward.js';
+import { upgradeActor } from '../auth/transport.js';
 import { registerUi } from './ui.js';
 import { registerAuth, type AuthContext } from '../auth/hooks.js';
 import { eventVisibility } from '../auth/scope.js';
@@ -442,10 +444,24 @@ function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps, displays: D
     socket.end(`HTTP/1.1 ${status} Error\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`);
   };
 
+  const carried = deps.cluster && new ConsoleForwarder(deps.cluster);
+  if (carried) app.addHook('preClose', async () => carried.closeAll());
+
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://hangar');
       const display = parseConsolePath(url.pathname);
+      // One API: the console of a VM another node runs is carried to that node (once).
+      const self = deps.cluster?.nodeName;
+      if (carried && display && self && !req.headers['x-hangar-forwarded-by']) {
+        try {
+          const node = (await deps.store.getVm(display.vm))?.node;
+          if (node && node !== self) return await carried.carry(req, socket, head, { ...display, node }, upgradeActor(req));
+        } catch (e) {
+          const body = toErrorBody(e);
+          return refuse(socket, ERROR_CATALOGUE[body.code].status, body);
+        }
+      }
       if (display && display.type !== 'serial') return displays.upgrade(req, socket, head, display.vm, display.type);
       const m = /^\/v1\/vms\/([^/]+)\/console$/.exec(url.pathname);
       if (!m) return refuse(socket, 404, { code: 'NOT_FOUND', message: `No WebSocket endpoint at ${url.pathname}.` });

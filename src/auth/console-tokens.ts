@@ -52,8 +52,9 @@ export class ConsoleTokens {
   /**
    * Uses up a token for a connection to `vm` (whose id is now `vmId`) and console `type`.
    * A token is spent by any attempt, right or wrong, so a leaked one cannot be retried.
+   * Returns who asked for it (the audit actor).
    */
-  consume(token: string | undefined, want: { vm: string; vmId: string | undefined; type: ConsoleType }): void {
+  consume(token: string | undefined, want: { vm: string; vmId: string | undefined; type: ConsoleType }): string {
     if (!token) {
       throw new HangarError('UNAUTHENTICATED', `Consoles over TCP need a console token: POST /v1/vms/${encodeURIComponent(want.vm)}/console-tokens {"type":"${want.type}"}, then open the path it returns.`);
     }
@@ -65,6 +66,7 @@ export class ConsoleTokens {
     if (g.vm !== want.vm || g.vmId !== want.vmId || g.type !== want.type) {
       throw new HangarError('FORBIDDEN', `The console token is for the ${g.type} console of VM "${g.vm}", not the ${want.type} console of "${want.vm}".`);
     }
+    return g.actor;
   }
 
   get outstanding(): number {

@@ -14,6 +14,7 @@ import { parseConsolePath } from '../contract/consoles.js';
 import type { AuthContext } from './hooks.js';
 import { formatListen, type ListenAddress } from './listen.js';
 import { checkOrigin } from './origin.js';
+import { auditActorOf, LOCAL_PRINCIPAL } from './roles.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface TlsListeners {
@@ -35,7 +36,10 @@ export async function serveTls(app: FastifyInstance, o: { listen: readonly Liste
       server.keepAliveTimeout = 72_000;
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         authorizeUpgrade(req, current, o.auth).then(
-          () => app.server.emit('upgrade', req, socket, head),
+          (actor) => {
+            upgradeActors.set(req, actor);
+            app.server.emit('upgrade', req, socket, head);
+          },
           (e: unknown) => refuse(socket, e),
         );
       });
@@ -65,15 +69,23 @@ export async function serveTls(app: FastifyInstance, o: { listen: readonly Liste
   };
 }
 
-/** The checks a WebSocket upgrade on TCP must pass; throws the error to answer with. */
-export async function authorizeUpgrade(req: IncomingMessage, material: Pick<TlsMaterial, 'names'>, auth: Pick<AuthContext, 'consoleTokens' | 'lookups'>): Promise<void> {
+/** Who opened each upgrade the TLS listener passed on: the actor its console token was issued to. */
+const upgradeActors = new WeakMap<IncomingMessage, string>();
+
+/** Who opened a console upgrade, for the node it is carried to: its console token's actor over TLS, else the unix socket's. */
+export function upgradeActor(req: IncomingMessage): string {
+  return upgradeActors.get(req) ?? auditActorOf(LOCAL_PRINCIPAL);
+}
+
+/** The checks a WebSocket upgrade on TCP must pass; throws the error to answer with. Returns the actor its console token was issued to. */
+export async function authorizeUpgrade(req: IncomingMessage, material: Pick<TlsMaterial, 'names'>, auth: Pick<AuthContext, 'consoleTokens' | 'lookups'>): Promise<string> {
   const url = new URL(req.url ?? '/', 'https://hangar');
   const target = parseConsolePath(url.pathname);
   if (!target) throw new HangarError('NOT_FOUND', `No WebSocket endpoint at ${url.pathname}.`);
   const verdict = checkOrigin(req.headers.origin, req.headers.host, material.names);
   if (!verdict.ok) throw new HangarError('FORBIDDEN', `WebSocket refused: ${verdict.reason}. Open consoles from a page this daemon serves, or from a client that sends no Origin.`);
   const vmId = await auth.lookups.vmId(target.vm);
-  auth.consoleTokens.consume(url.searchParams.get('token') ?? undefined, { vm: target.vm, vmId, type: target.type });
+  return auth.consoleTokens.consume(url.searchParams.get('token') ?? undefined, { vm: target.vm, vmId, type: target.type });
 }
 
 function refuse(socket: Duplex, e: unknown): void {

@@ -5,7 +5,7 @@
  * resource (`client.vms.list()`, `client.vms.start(name)`…, see calls.ts), over a generic
  * `call()` for the rest.
  */
-import { request, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { WebSocket } from 'ws';
 import { loadWs } from '../util/lazy-ws.js';
@@ -24,6 +24,16 @@ export interface RemoteDaemon {
   /** Keep verified connections for later requests (`call`, `relay`) instead of one per request; its endpoint and trust are used. */
   agent?: PinnedAgent;
 }
+
+/** A relayed answer: JSON (`headers` absent), or text with its content type and the headers below. */
+export interface RelayedAnswer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** What describes a non-JSON answer besides its type: passed on with it. */
+const RELAYED_HEADERS = ['content-disposition', 'cache-control'] as const;
 
 export class ApiClient implements Caller {
   readonly vms = vmCalls(this);
@@ -88,11 +98,21 @@ export class ApiClient implements Caller {
 
   /**
    * One request whose answer is passed on as it came (status and JSON body), errors included:
-   * what a cluster node uses to carry a request to the node that runs the VM.
+   * what a cluster node uses to carry a request to the node that runs the VM. An answer that
+   * is not JSON (a SPICE connection file) comes as text, with the headers that describe it.
    */
-  async relay(method: string, path: string, body: unknown, headers: Record<string, string>, opts: CallOptions = {}): Promise<{ status: number; body: unknown }> {
+  async relay(method: string, path: string, body: unknown, headers: Record<string, string>, opts: CallOptions = {}): Promise<RelayedAnswer> {
     const base = await this.target();
     const res = await this.send({ ...base, headers: { ...base.headers, ...headers } }, method, path, body, opts.timeoutMs);
+    const type = res.headers['content-type'];
+    if (typeof type === 'string' && !/^application\/json\b/i.test(type)) {
+      const kept: Record<string, string> = { 'content-type': type };
+      for (const h of RELAYED_HEADERS) {
+        const v = res.headers[h];
+        if (typeof v === 'string') kept[h] = v;
+      }
+      return { status: res.status, body: res.text, headers: kept };
+    }
     return { status: res.status, body: res.text.length ? safeJson(res.text) : undefined };
   }
 
@@ -121,9 +141,9 @@ export class ApiClient implements Caller {
     return parsed as T;
   }
 
-  private async send(base: RequestOptions, method: string, path: string, body: unknown, timeoutMs: number | undefined, retry = true): Promise<{ status: number; text: string }> {
+  private async send(base: RequestOptions, method: string, path: string, body: unknown, timeoutMs: number | undefined, retry = true): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const res = await new Promise<{ status: number; text: string; headers: IncomingHttpHeaders }>((resolve, reject) => {
       let answered = false;
       const req = request(
         {
@@ -134,7 +154,7 @@ export class ApiClient implements Caller {
           answered = true;
           const chunks: Buffer[] = [];
           r.on('data', (c: Buffer) => chunks.push(c));
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: r.headers }));
           r.on('error', reject);
         },
       );

@@ -37,6 +37,14 @@ async function node(name: string): Promise<Node> {
   const n: Node = { server: undefined as unknown as Server, address: '', fingerprint: tls.fingerprint, connections: 0, requests: 0 };
   n.server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     n.requests++;
+    if (req.url === '/file') {
+      // A text answer (as a SPICE connection file is): passed on with its type and disposition.
+      res.setHeader('content-type', 'application/x-virt-viewer');
+      res.setHeader('content-disposition', 'attachment; filename="web1.vv"');
+      res.setHeader('x-other', 'dropped');
+      res.end('[virt-viewer]\ntype=spice\n');
+      return;
+    }
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ node: name, auth: req.headers.authorization === `Bearer ${TOKEN}` }));
   });
@@ -88,6 +96,20 @@ describe('node clients (carried requests)', () => {
       const right = clients.get('n2', b.address, b.fingerprint, TOKEN);
       expect(await right.relay('GET', '/x', undefined, {})).toMatchObject({ status: 200, body: { node: 'b' } });
       expect(b.requests).toBe(1);
+    } finally {
+      clients.close();
+    }
+  });
+
+  it('pass a text answer on as text, with its type and disposition', async () => {
+    const clients = new NodeClients();
+    try {
+      const c = clients.get('n2', a.address, a.fingerprint, TOKEN);
+      expect(await c.relay('GET', '/file', undefined, {})).toEqual({
+        status: 200, body: '[virt-viewer]\ntype=spice\n',
+        headers: { 'content-type': 'application/x-virt-viewer', 'content-disposition': 'attachment; filename="web1.vv"' },
+      });
+      expect(await c.relay('GET', '/x', undefined, {})).toEqual({ status: 200, body: { node: 'a', auth: true } });
     } finally {
       clients.close();
     }

@@ -19,6 +19,8 @@ import { needsOf, reachFor } from '../store/node-lists.js';
 import { decisionOf, groupForCreate, groupRule, type PlacementGroupRecord, type ReservationGroupFields } from './groups.js';
 import { parseMemoryMiB } from '../model/validate.js';
 import { NodeClients } from './node-clients.js';
+import type { RelayedAnswer } from '../client/client.js';
+import { openNodeUpgrade, type NodeUpgrade } from './node-upgrade.js';
 import { makeJoinToken, parseJoinToken, tokenMatches, type JoinTokenRecord } from './join-token.js';
 import { FencerLink } from './fencer/link.js';
 import { leaseIsSure } from './fencer/files.js';
@@ -191,7 +193,33 @@ export class ClusterService {
    * certificate pinned by the fingerprint it published), with the cluster's node token.
    * The answer comes back as the node gave it.
    */
-  async forward(node: string, method: string, url: string, body: unknown, actor: string, o: { timeoutMs?: number } = {}): Promise<{ status: number; body: unknown }> {
+  async forward(node: string, method: string, url: string, body: unknown, actor: string, o: { timeoutMs?: number } = {}): Promise<RelayedAnswer> {
+    const to = await this.carryTo(node);
+    const client = this.nodeClients.get(node, to.address, to.fingerprint, to.token);
+    try {
+      return await client.relay(method, url, body, { 'x-hangar-forwarded-by': to.self, 'x-hangar-forwarded-for': actor }, { timeoutMs: o.timeoutMs ?? 120_000 });
+    } catch (e) {
+      this.nodeClients.drop(node);
+      throw new HangarError('NODE_UNREACHABLE', `Node "${node}" (${to.address}) did not answer: ${errorText(e)}`, { details: { node }, cause: e });
+    }
+  }
+
+  /**
+   * Opens a console WebSocket upgrade on the node that holds the VM (node-upgrade.ts), over
+   * its TLS listener with its pinned fingerprint. `path` carries the console token that node
+   * issued; `headers` are the viewer's WebSocket headers. NODE_UNREACHABLE as for forward.
+   */
+  async openUpgrade(node: string, path: string, headers: Record<string, string>, actor: string): Promise<NodeUpgrade> {
+    const to = await this.carryTo(node);
+    try {
+      return await openNodeUpgrade(to.address, to.fingerprint, path, { ...headers, 'x-hangar-forwarded-by': to.self, 'x-hangar-forwarded-for': actor });
+    } catch (e) {
+      throw new HangarError('NODE_UNREACHABLE', `Node "${node}" (${to.address}) did not answer: ${errorText(e)}`, { details: { node }, cause: e });
+    }
+  }
+
+  /** Where a request for `node` is carried, or why it cannot be (no TLS listener, offline). */
+  private async carryTo(node: string): Promise<{ self: string; address: string; fingerprint: string; token: string }> {
     if (!this.config) throw notInCluster();
     const rec = await this.store.collection<NodeRecord>('nodes').get(node);
     const online = await this.store.collection('node-leases').get(node);
@@ -199,13 +227,7 @@ export class ClusterService {
       throw new HangarError('VM_ON_OTHER_NODE', `The VM is on node "${node}", which has no TLS listener (start its daemon with --listen): send the request to it directly.`, { details: { node } });
     }
     if (!online) throw new HangarError('NODE_UNREACHABLE', `The VM is on node "${node}", which is offline (its lease expired).`, { details: { node } });
-    const client = this.nodeClients.get(node, rec.address, rec.fingerprint, this.nodeToken);
-    try {
-      return await client.relay(method, url, body, { 'x-hangar-forwarded-by': this.config.node, 'x-hangar-forwarded-for': actor }, { timeoutMs: o.timeoutMs ?? 120_000 });
-    } catch (e) {
-      this.nodeClients.drop(node);
-      throw new HangarError('NODE_UNREACHABLE', `Node "${node}" (${rec.address}) did not answer: ${errorText(e)}`, { details: { node }, cause: e });
-    }
+    return { self: this.config.node, address: rec.address, fingerprint: rec.fingerprint, token: this.nodeToken };
   }
 
   /**

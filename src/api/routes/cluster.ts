@@ -66,7 +66,10 @@ export function registerClusterRoutes(app: FastifyInstance, deps: ApiDeps): void
   );
 }
 
-/** Routes about one VM that stay on the node asked (their answer is a stream of this host's, or a token for it). */
+/**
+ * Routes about one VM that stay on the node asked (their answer is a stream of this host's, or
+ * a token for it: a console opened with it is carried to the VM's node, console-forward.ts).
+ */
 const NOT_FORWARDED = new Set(['/v1/vms/:name/console-tokens']);
 
 /**
@@ -113,6 +116,8 @@ export function registerForwarding(app: FastifyInstance, deps: ApiDeps): void {
       return reply.code(out.status).header('x-hangar-node', rec.node).send(out.body);
     }
     const out = await cluster.forward(rec.node, req.method, req.url, req.body, req.auditActor);
+    // A text answer (a SPICE connection file) keeps its type and the headers that go with it.
+    if (out.headers) void reply.headers(out.headers);
     return reply.code(out.status).header('x-hangar-node', rec.node).send(out.body);
   });
 }

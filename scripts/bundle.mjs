@@ -168,6 +168,14 @@ const launcher = await build({
 });
 result.outputFiles.push(...launcher.outputFiles);
 
+// An ES module import of a lazy built-in (esbuild's __toESM copies every property) loads it
+// at once: Hangar's modules use process.getBuiltinModule for those (see LAZY_BUILTINS).
+const hangarOut = result.outputFiles.find((f) => f.path.endsWith('hangar.cjs'));
+const lazyStandIns = [...hangarOut.text.matchAll(/var (require_[\w$]+)=__commonJS\(\{"lazy-builtin:/g)].map((m) => m[1]);
+for (const name of lazyStandIns) {
+  if (hangarOut.text.includes(`__toESM(${name}()`)) throw new Error(`scripts/bundle.mjs: a module imports the lazy built-in of ${name} as an ES module, which loads it at start: use process.getBuiltinModule where it is used`);
+}
+
 // esbuild escapes non-ASCII characters in code (charset ascii) but keeps them in the few
 // comments it preserves. One such character makes V8 hold the whole bundle as a two-byte
 // string, decoded and parsed several times slower: replace each UTF-16 unit by '?' (same

@@ -204,6 +204,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     clearTimeout(housekeepingTimer);
     if (housekeepingBegun) return;
     housekeepingBegun = true;
+    prometheus.startProcessMetrics();
     // What deleted networks left on the host (`ip`, `nft`, a scan of /proc).
     void networks.removeLeftovers((m) => logger.warn(networkLogFields(m), m));
     // What needs every guest re-adopted first (it is by now).

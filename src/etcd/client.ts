@@ -12,8 +12,11 @@
  * only reports what etcd answered.
  */
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import { HangarError } from '../errors/errors.js';
+
+/** node:https (and TLS with it, ~10 ms of a start) loads when a TLS endpoint is first used: a daemon outside a cluster never needs it. */
+const httpsModule = (): typeof https => process.getBuiltinModule('node:https');
 
 export interface EtcdKeyValue {
   key: string;
@@ -158,7 +161,7 @@ export class EtcdClient {
       return u.origin;
     });
     this.timeoutMs = opts.timeoutMs ?? 5000;
-    if (opts.tls) this.agents.https = new https.Agent({ keepAlive: true, maxSockets: 16, ...opts.tls });
+    if (opts.tls) this.agents.https = new (httpsModule().Agent)({ keepAlive: true, maxSockets: 16, ...opts.tls });
   }
 
   /** The endpoints, for messages. */
@@ -190,7 +193,7 @@ export class EtcdClient {
     const payload = JSON.stringify(body);
     const secure = origin.startsWith('https:');
     return new Promise<T>((resolve, reject) => {
-      const req = (secure ? https : http).request(`${origin}${path}`, {
+      const req = (secure ? httpsModule() : http).request(`${origin}${path}`, {
         method: 'POST', agent: secure ? this.agents.https : this.agents.http,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
         timeout: timeoutMs,
@@ -333,7 +336,7 @@ export class EtcdClient {
     const payload = JSON.stringify({
       create_request: { key: b64(key), ...(o.prefix && { range_end: prefixEnd(key) }), start_revision: String(o.startRevision), ...(o.progressNotify && { progress_notify: true }) },
     });
-    const req = (secure ? https : http).request(`${origin}/v3/watch`, {
+    const req = (secure ? httpsModule() : http).request(`${origin}/v3/watch`, {
       method: 'POST', agent: false, ...(secure && this.opts.tls),
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
     }, (res) => {

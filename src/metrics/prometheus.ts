@@ -126,11 +126,21 @@ export class PrometheusMetrics {
       }),
     };
     this.m.build.set({ version: deps.version }, 1);
-    if (deps.processMetrics !== false) {
-      // The event-loop delay histogram samples every 250 ms: prom-client's default 10 ms (or 20 ms) woke an idle daemon
-      // 50-100 times a second, 0.5 % of a CPU with no guests; lag is still measured to the nanosecond, just less often.
-      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 250 });
-    }
+  }
+
+  private processMetricsStarted = false;
+
+  /**
+   * The process metrics (prom-client's defaults: CPU, memory, handles, event-loop delay),
+   * registered after Hangar's own. The daemon starts them once it has answered its first
+   * request (~5 ms of a start, mostly the event-loop delay monitor), a scrape before that does.
+   */
+  startProcessMetrics(): void {
+    if (this.processMetricsStarted || this.deps.processMetrics === false) return;
+    this.processMetricsStarted = true;
+    // The event-loop delay histogram samples every 250 ms: prom-client's default 10 ms (or 20 ms) woke an idle daemon
+    // 50-100 times a second, 0.5 % of a CPU with no guests; lag is still measured to the nanosecond, just less often.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 250 });
   }
 
   /** Called once per API request (routes by pattern; unmatched requests as `unmatched`). */
@@ -141,6 +151,7 @@ export class PrometheusMetrics {
 
   /** The exposition text. */
   async render(): Promise<string> {
+    this.startProcessMetrics();
     await this.refresh();
     return this.registry.metrics();
   }

@@ -3,12 +3,10 @@
  * bounded redirects, idle timeouts, and resume with a Range request where the server allows.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import { dirname } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { errorText } from '../../errors/errors.js';
 import { ImportError, abortedError, errnoCode, isAbortLike, noSpaceError } from './errors.js';
 
@@ -312,42 +310,83 @@ async function attempt(
 
   let done = offset;
   const h = hash;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      h.update(chunk);
-      done += chunk.length;
-      progress(done, total);
-      cb(null, chunk);
-    },
-  });
-  const out = createWriteStream(p.partPath, { flags: offset > 0 ? 'a' : 'w', mode: 0o600, highWaterMark: 1 << 20 });
   let prematureClose = false;
   res.on('aborted', () => {
     prematureClose = true;
   });
   try {
-    await pipeline(res, counter, out, { signal: p.signal });
+    let received = offset;
+    done = await writeBody(res, p.partPath, offset, p.signal, (chunk) => {
+      h.update(chunk);
+      received += chunk.length;
+      progress(received, total);
+    });
   } catch (e) {
     if (p.signal?.aborted) throw e;
     const c = errnoCode(e);
     if (c === 'ENOSPC' || c === 'EDQUOT') throw e;
     const why = stalled.has(res)
       ? `no data arrived for ${Math.round(idle / 1000)} s`
-      : prematureClose || c === 'ERR_STREAM_PREMATURE_CLOSE' || c === 'ECONNRESET'
+      : prematureClose || c === 'ERR_STREAM_PREMATURE_CLOSE' || c === 'ECONNRESET' || c === 'ABORT_ERR'
         ? 'the connection closed before the end of the file'
         : errorText(e);
     throw new TransferError(why, true, { cause: e });
   }
   if (!res.complete) throw new TransferError('the connection closed before the end of the file', true);
-  const file = await open(p.partPath, 'r');
-  try {
-    await file.sync();
-  } finally {
-    await file.close();
-  }
   if (total !== undefined && done !== total) {
     throw new TransferError(`received ${done} of ${total} bytes`, done < total);
   }
   progress(done, total ?? done);
   return { sha256: hash.digest('hex'), bytes: done, resumedFrom, rangeRequested };
+}
+
+const WRITE_BATCH = 1 << 20;
+
+/**
+ * Appends the body to the part file (from `offset`, truncating anything after it) and
+ * syncs it. Every byte received is on disk before a failure is thrown, so a broken
+ * transfer leaves the whole received prefix to resume from (a write stream destroyed by
+ * a failed pipeline drops what it still buffers). Returns the part's size.
+ */
+async function writeBody(
+  res: IncomingMessage,
+  partPath: string,
+  offset: number,
+  signal: AbortSignal | undefined,
+  onChunk: (chunk: Buffer) => void,
+): Promise<number> {
+  const file = await open(partPath, offset > 0 ? 'r+' : 'w', 0o600);
+  let position = offset;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const flush = async (): Promise<void> => {
+    if (batched === 0) return;
+    const buffers = batch;
+    batch = [];
+    batched = 0;
+    const { bytesWritten } = await file.writev(buffers, position);
+    position += bytesWritten;
+  };
+  const abort = (): void => {
+    res.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  };
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    if (offset > 0) await file.truncate(offset);
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        onChunk(chunk);
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= WRITE_BATCH) await flush();
+      }
+    } finally {
+      if (!signal?.aborted) await flush();
+    }
+    await file.sync();
+    return position;
+  } finally {
+    signal?.removeEventListener('abort', abort);
+    await file.close();
+  }
 }

@@ -88,4 +88,21 @@ describe('ClusterMoveService (no QEMU)', () => {
     await expect(svc(undefined).precheck('web', { node: 'n2' })).rejects.toMatchObject({ code: 'NOT_IN_CLUSTER' });
     expect((await store.getVm('web'))!.node).toBe('n1');
   }, 15_000);
+
+  it('refuses a move to a node without a pool of the VM\'s disks or a network of its NICs, changing nothing', async () => {
+    await store.createVm(rec({ state: 'stopped', migration: undefined }));
+    const vm = (await store.getVm('web'))!;
+    await store.updateVm({ ...vm, spec: { ...vm.spec, disks: [{ id: 'disk0', path: '/p/a.qcow2', format: 'qcow2', readOnly: false, volume: { pool: 'fast', name: 'a' } }], nics: [{ id: 'net0', mode: 'managed', network: 'lan', model: 'virtio-net-pci', mac: '52:54:00:00:00:01' }] } as VmRecord['spec'] }, { expectRevision: vm.revision });
+    await store.collection('nodes').create('n2', { name: 'n2' });
+    await store.collection('node-leases').create('n2', { lease: '1' });
+    await store.collection('pools').create('fast', { name: 'fast', nodes: ['n1'] });
+    await store.collection('networks').create('lan', { name: 'lan', nodes: ['n1'] });
+    const s = new ClusterMoveService({ vms: { record: (n: string) => store.getVm(n) } as unknown as VmService, store, events: new EventBus(store), cluster: { nodeName: 'n1', forward: async () => ({ status: 500, body: {} }) }, runDir: dir });
+    await expect(s.precheck('web', { node: 'n2' })).rejects.toMatchObject({ code: 'POOL_NOT_ON_NODE', details: { pool: 'fast', node: 'n2' } });
+    await store.collection('pools').update('fast', { name: 'fast', nodes: ['n1', 'n2'] });
+    await expect(s.precheck('web', { node: 'n2' })).rejects.toMatchObject({ code: 'NETWORK_NOT_ON_NODE', details: { network: 'lan' } });
+    await store.collection('networks').update('lan', { name: 'lan' });
+    await expect(s.precheck('web', { node: 'n2' })).resolves.toBeUndefined();
+    expect((await store.getVm('web'))!.node).toBe('n1');
+  });
 });

@@ -43,6 +43,7 @@ import { assertOperationAllowed } from '../model/states.js';
 import type { OperationContext } from '../operations/service.js';
 import { isSameLiveProcess, signalProcess, waitForProcessExit } from '../qemu/process.js';
 import type { QmpClient } from '../qmp/index.js';
+import { checkReach } from '../store/node-lists.js';
 import type { MigrationMarker, Store, VmRecord } from '../store/store.js';
 import type { NodeMove, NodeMoveReason } from '../model/vm-record.js';
 import type { NodeRecord } from '../cluster/membership.js';
@@ -150,6 +151,8 @@ export class ClusterMoveService {
     if (!target) throw new HangarError('NOT_FOUND', `There is no node "${input.node}" in the cluster.`, { details: { field: 'node' } });
     if (target.evacuation && input.reason !== 'restore') throw new HangarError('NODE_EVACUATED', `Node "${input.node}" is ${target.evacuation.state} (node evacuate): it takes no VMs until \`hangar node restore ${input.node}\`.`, { details: { node: input.node } });
     if (!(await this.deps.store.collection('node-leases').get(input.node))) throw new HangarError('NODE_UNREACHABLE', `Node "${input.node}" is offline.`, { details: { node: input.node } });
+    // A pool of its disks or a network of its NICs that the target does not have: refused up front.
+    await checkReach(this.deps.store, input.node, rec);
     this.paramsOf(input);
     this.assertMovable(rec);
   }

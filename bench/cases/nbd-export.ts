@@ -80,13 +80,14 @@ export const nbdExportCase: BenchCase = {
           randR[which].push(await bench(t, [...fileArgs, ...rand], 50000 * 4096));
         }
         // The cut: a writer through the export, then the lease revoked.
-        const io = spawn('qemu-io', ['-c', 'sleep 300', ...Array.from({ length: 400 }, (_, k) => ['-c', `write -P 0x5a ${(k % 64) * 65536} 65536`, '-c', 'sleep 10']).flat(), nbd(name)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const io = spawn('stdbuf', ['-oL', '-eL', 'qemu-io', '-c', 'sleep 300', ...Array.from({ length: 400 }, (_, k) => ['-c', `write -P 0x5a ${(k % 64) * 65536} 65536`, '-c', 'sleep 10']).flat(), nbd(name)], { stdio: ['ignore', 'pipe', 'pipe'] });
         let failedAt = 0;
-        // qemu-io says a failed write on stderr (unbuffered).
-        io.stderr.on('data', (b: Buffer) => {
+        // qemu-io says a failed write with printf (stdout, line-buffered by stdbuf), errors of the block layer on stderr.
+        const onOutput = (b: Buffer): void => {
           if (!failedAt && /failed|error/i.test(b.toString())) failedAt = performance.now();
-        });
-        io.stdout.resume();
+        };
+        io.stdout.on('data', onOutput);
+        io.stderr.on('data', onOutput);
         const ended = new Promise<void>((r) => io.once('exit', () => r()));
         await sleep(800);
         const t0 = performance.now();

@@ -37,3 +37,17 @@ it('documents every route and the error catalogue', async () => {
   ]);
   expect(JSON.stringify(doc.components.schemas)).toContain('VM_BUSY');
 });
+
+it('gives every operation a unique, stable operationId and a documented error answer', async () => {
+  const doc = JSON.parse(await renderOpenApi()) as { paths: Record<string, Record<string, { operationId?: string; responses?: Record<string, unknown> }>> };
+  const ops = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ at: `${method.toUpperCase()} ${path}`, ...op })));
+  const ids = ops.map((o) => o.operationId);
+  expect(ops.filter((o) => !o.operationId).map((o) => o.at)).toEqual([]);
+  expect(new Set(ids).size).toBe(ids.length);
+  for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z]+$/);
+  expect(ops.filter((o) => !Object.keys(o.responses ?? {}).some((k) => /^[45]|^default$/.test(k))).map((o) => o.at)).toEqual([]);
+  // Names once given stay: a few pinned.
+  expect(doc.paths['/v1/vms']!.get!.operationId).toBe('listVms');
+  expect(doc.paths['/v1/vms/{name}/start']!.post!.operationId).toBe('startVm');
+  expect(doc.paths['/v1/volumes/{pool}/{name}/resize']!.post!.operationId).toBe('resizeVolume');
+});

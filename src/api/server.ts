@@ -28,6 +28,7 @@ import type { BackupService } from '../backup/service.js';
 import type { BackupScheduler } from '../backup/schedules.js';
 import { registerCloneRoutes, registerVmListRoute } from './routes/clone.js';
 import { registerMediaRoutes } from './routes/media.js';
+import { operationIdOf } from './operation-ids.js';
 import { registerMigrationRoutes } from './routes/migration.js';
 import { registerFirmwareRoutes } from './routes/firmware.js';
 import type { SaveService } from '../migration/save.js';
@@ -136,6 +137,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  // Every documented operation gets its stable operationId (generated clients' method names)
+  // and, when its schema lists no error answer, the Error body as its default answer.
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as { hide?: boolean; operationId?: string; response?: Record<string, unknown> } | undefined;
+    const method = String(Array.isArray(route.method) ? route.method[0] : route.method);
+    if (schema?.hide || method === 'HEAD') return;
+    route.schema = { ...schema, operationId: operationIdOf(method, route.url) };
+    const response = schema?.response;
+    if (response && !Object.keys(response).some((k) => /^[45]|^default$/.test(k))) {
+      route.schema.response = { ...response, default: { $ref: 'Error#' } };
+    }
   });
   app.addSchema(ErrorBody);
   app.addSchema(Vm);

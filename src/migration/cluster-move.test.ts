@@ -92,7 +92,7 @@ describe('ClusterMoveService (no QEMU)', () => {
   it('refuses a move to a node without a pool of the VM\'s disks or a network of its NICs, changing nothing', async () => {
     await store.createVm(rec({ state: 'stopped', migration: undefined }));
     const vm = (await store.getVm('web'))!;
-    await store.updateVm({ ...vm, spec: { ...vm.spec, disks: [{ id: 'disk0', path: '/p/a.qcow2', format: 'qcow2', readOnly: false, volume: { pool: 'fast', name: 'a' } }], nics: [{ id: 'net0', mode: 'managed', network: 'lan', model: 'virtio-net-pci', mac: '52:54:00:00:00:01' }] } as VmRecord['spec'] }, { expectRevision: vm.revision });
+    await store.updateVm({ ...vm, spec: { ...vm.spec, disks: [{ id: 'disk0', path: '/p/a.qcow2', format: 'qcow2', readOnly: false, volume: { pool: 'fast', name: 'a' } }], nics: [{ id: 'net0', kind: 'network', network: 'lan', mac: '52:54:00:00:00:01', forwards: [] }] } as VmRecord['spec'] }, { expectRevision: vm.revision });
     await store.collection('nodes').create('n2', { name: 'n2' });
     await store.collection('node-leases').create('n2', { lease: '1' });
     await store.collection('pools').create('fast', { name: 'fast', nodes: ['n1'] });

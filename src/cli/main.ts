@@ -10,6 +10,7 @@ import { createProgram, runProgram } from './program.js';
 import type { ApiClient } from '../client/index.js';
 import { clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
+import { addDeclarativeCommands } from './declarative-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
 import { addStorageExportCommand } from './storage-export-command.js';
@@ -364,6 +365,7 @@ export function buildProgram(): Command {
   addClusterCommands(program, globals);
   addGroupCommands(program, globals);
   addPeerCommands(program, globals);
+  addDeclarativeCommands(program, globals);
 
   const project = program.command('project').description('Projects: every VM is in one; quotas on VMs, vCPUs, memory and disk');
   const quotaOptions = (c: Command) => c

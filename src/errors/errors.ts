@@ -99,6 +99,9 @@ export const ERROR_CATALOGUE = {
   NODE_EVACUATED: { status: 409, title: 'The node is evacuated (node evacuate): it takes no VMs until node restore' },
   NOT_IN_CLUSTER: { status: 409, title: 'This node is not in a cluster (hangar cluster init)' },
   REVISION_COMPACTED: { status: 410, title: 'The history before that revision was compacted: list again' },
+  APPLY_INVALID: { status: 400, title: 'The declarative file is not valid (each problem names the file, line and field); nothing was changed' },
+  APPLY_IMMUTABLE: { status: 409, title: 'The declarative file changes a field that cannot change in place; nothing was changed' },
+  CONFIRMATION_REQUIRED: { status: 400, title: 'The command deletes things: confirm it (--yes)' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 

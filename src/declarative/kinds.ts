@@ -1,0 +1,172 @@
+/**
+ * The kinds a declarative file (`hangar apply -f`) may hold, and their fields: each field's
+ * type, how a value is brought to one canonical form (so "256M" and 256 compare equal), and
+ * how a difference is carried out. Field names follow the API (`POST /v1/vms`, `PATCH
+ * /v1/vms/{name}`); pure data and functions, shared by parsing, planning and export.
+ */
+import { HangarError } from '../errors/errors.js';
+import { parseMemoryMiB, validateCpus, validateVmName } from '../model/validate.js';
+import { parseSizeBytes } from '../util/size.js';
+import { validateNetworkName } from '../network/names.js';
+
+export const KINDS = ['Project', 'Network', 'Volume', 'VM'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** Kinds that are planned but not there yet: named so a file using them gets a clear refusal. */
+export const RESERVED_KINDS: Record<string, string> = {
+  Profile: 'profiles are not supported yet (issue 18, item 2): leave them out of the file for now',
+  BackupSchedule: 'backup schedules are not declarative yet: use `hangar backup schedule` for now',
+};
+
+/**
+ * How a difference in the field is carried out:
+ * - `set`: changed in place (vm set / project quotas / volume resize); live where it can be;
+ * - `attach`: the VM's NICs or data volumes, hot-plugged (added and removed one by one);
+ * - `state`: start or stop;
+ * - `fixed`: compared, but cannot change in place (delete and re-create to change it);
+ * - `create`: used when creating only, never compared (the API does not show it back).
+ */
+export type ChangeMode = 'set' | 'attach' | 'state' | 'fixed' | 'create';
+
+/** A raw value from the file (already type-checked) to its canonical form; throws HangarError on a bad value. */
+type Canon = (value: unknown) => unknown;
+
+export interface FieldDef {
+  type: 'string' | 'int' | 'bool' | 'number|string' | 'int|string' | 'labels' | 'strings' | 'object';
+  /** `null` is accepted (it lifts a limit or clears the field). */
+  nullable?: boolean;
+  /** Allowed values of a string field. */
+  values?: readonly string[];
+  /** Fields of an object (cloudInit). */
+  fields?: Record<string, FieldDef>;
+  mode: ChangeMode;
+  canon?: Canon;
+  /** What the field is, for messages and the README. */
+  help?: string;
+}
+
+const mib: Canon = (v) => (v === null ? null : parseMemoryMiB(v));
+const bytes = (field: string): Canon => (v) => (v === null ? null : parseSizeBytes(v, field));
+const count = (field: string, min = 0): Canon => (v) => {
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new HangarError('INVALID_SPEC', `${field} must be a whole number of at least ${min}, not ${JSON.stringify(v)}.`);
+  return v;
+};
+
+/** "150%", "150" or 150 → 150 (percent of one host CPU); null → null (no limit). */
+export function canonCpuLimit(v: unknown): number | null {
+  if (v === null) return null;
+  const n = typeof v === 'number' ? v : /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(String(v))?.[1];
+  const pct = Number(n);
+  if (n === undefined || !Number.isFinite(pct) || pct < 1 || pct > 100 * 1024) {
+    throw new HangarError('INVALID_SPEC', `cpuLimit "${String(v)}" is not a limit: use a percentage of one host CPU such as 50% or 150%, or null.`);
+  }
+  return Math.round(pct);
+}
+
+/** A volume reference: `name` (pool default) or `pool/name` → `pool/name`. */
+export function canonVolumeRef(ref: string): string {
+  const parts = ref.split('/');
+  if (parts.length > 2 || parts.some((p) => !/^[A-Za-z0-9._-]{1,100}$/.test(p) || p === '.' || p === '..')) {
+    throw new HangarError('INVALID_SPEC', `"${ref}" is not a volume: use NAME or POOL/NAME.`);
+  }
+  return parts.length === 2 ? ref : `default/${ref}`;
+}
+
+const sortedStrings: Canon = (v) => [...(v as string[])].sort();
+
+const LABEL_KEY = /^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$/;
+const labels: Canon = (v) => {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v as Record<string, string>).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!LABEL_KEY.test(k)) throw new HangarError('INVALID_SPEC', `label key "${k}" is not valid: 1-63 lower-case letters, digits, ".", "_", "/", "-", starting and ending alphanumeric.`);
+    out[k] = val;
+  }
+  return out;
+};
+
+export const KIND_FIELDS: Record<Kind, Record<string, FieldDef>> = {
+  Project: {
+    description: { type: 'string', mode: 'fixed' },
+    maxVms: { type: 'int', nullable: true, mode: 'set', canon: count('maxVms') },
+    maxCpus: { type: 'int', nullable: true, mode: 'set', canon: count('maxCpus') },
+    maxMemory: { type: 'int|string', nullable: true, mode: 'set', canon: mib },
+    maxDisk: { type: 'int|string', nullable: true, mode: 'set', canon: bytes('maxDisk') },
+  },
+  Network: {
+    subnet: { type: 'string', mode: 'fixed', help: 'IPv4 CIDR, e.g. 10.77.0.0/24' },
+    nat: { type: 'bool', mode: 'fixed' },
+    isolated: { type: 'bool', mode: 'fixed' },
+    parent: { type: 'string', mode: 'fixed' },
+    tftpRoot: { type: 'string', mode: 'fixed' },
+    bootFile: { type: 'string', mode: 'fixed' },
+    bootServer: { type: 'string', mode: 'fixed' },
+  },
+  Volume: {
+    pool: { type: 'string', mode: 'fixed' },
+    size: { type: 'int|string', mode: 'set', canon: bytes('size'), help: 'grows in place (live); shrinking is refused' },
+    format: { type: 'string', values: ['qcow2', 'raw'], mode: 'fixed' },
+  },
+  VM: {
+    project: { type: 'string', mode: 'fixed' },
+    image: { type: 'string', mode: 'fixed' },
+    machine: { type: 'string', values: ['q35', 'pc', 'microvm'], mode: 'fixed' },
+    cpuModel: { type: 'string', mode: 'create' },
+    vnc: { type: 'bool', mode: 'fixed' },
+    pool: { type: 'string', mode: 'create' },
+    diskSize: { type: 'int|string', mode: 'create', canon: bytes('diskSize') },
+    forwards: { type: 'strings', mode: 'create' },
+    cpus: { type: 'int', mode: 'set', canon: (v) => validateCpus(v) },
+    memory: { type: 'int|string', mode: 'set', canon: mib },
+    maxCpus: { type: 'int', mode: 'set', canon: (v) => validateCpus(v) },
+    maxMemory: { type: 'int|string', mode: 'set', canon: mib },
+    cpuLimit: { type: 'number|string', nullable: true, mode: 'set', canon: canonCpuLimit },
+    cpuWeight: { type: 'int', nullable: true, mode: 'set', canon: (v) => (v === null ? null : count('cpuWeight', 1)(v)) },
+    networks: { type: 'strings', mode: 'attach', canon: sortedStrings, help: 'managed networks, one NIC on each' },
+    volumes: { type: 'strings', mode: 'attach', canon: (v) => (v as string[]).map(canonVolumeRef).sort(), help: 'data volumes attached: NAME or POOL/NAME' },
+    labels: { type: 'labels', mode: 'set', canon: labels },
+    description: { type: 'string', nullable: true, mode: 'set', canon: (v) => (v === '' ? null : v) },
+    autostart: { type: 'bool', mode: 'set' },
+    autostartOrder: { type: 'int', mode: 'set', canon: count('autostartOrder') },
+    autostartDelay: { type: 'int', mode: 'set', canon: count('autostartDelay') },
+    restart: { type: 'string', values: ['no', 'on-failure', 'always'], mode: 'set' },
+    restartMax: { type: 'int', mode: 'set', canon: count('restartMax') },
+    restartWindow: { type: 'int', mode: 'set', canon: count('restartWindow', 1) },
+    cloudInit: {
+      // Compared by what the API shows back (format, hostname, user); keys, password and data are sent at create only.
+      type: 'object', mode: 'fixed',
+      canon: (v) => {
+        const c = v as { format?: string; hostname?: string; user?: string };
+        return { format: c.format ?? 'nocloud', ...(c.hostname !== undefined && { hostname: c.hostname }), ...(c.user !== undefined && { user: c.user }) };
+      },
+      fields: {
+        format: { type: 'string', values: ['nocloud', 'configdrive'], mode: 'fixed' },
+        hostname: { type: 'string', mode: 'fixed' },
+        user: { type: 'string', mode: 'fixed' },
+        sshKeys: { type: 'strings', mode: 'create' },
+        passwordHash: { type: 'string', mode: 'create' },
+        userData: { type: 'string', mode: 'create' },
+        networkConfig: { type: 'string', mode: 'create' },
+      },
+    },
+    state: { type: 'string', values: ['running', 'stopped'], mode: 'state' },
+  },
+};
+
+/** VM fields that are planned (issue 18) but not there yet. */
+export const RESERVED_FIELDS: Partial<Record<Kind, Record<string, string>>> = {
+  VM: { profiles: 'profiles are not supported yet (issue 18, item 2)' },
+};
+
+/** Checks a resource's name for its kind (the API's rules), or throws INVALID_SPEC. */
+export function checkName(kind: Kind, name: string): void {
+  if (kind === 'VM') {
+    validateVmName(name);
+    return;
+  }
+  if (kind === 'Network') {
+    validateNetworkName(name);
+    return;
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) throw new HangarError('INVALID_SPEC', `"${name}" is not a valid ${kind} name.`);
+}

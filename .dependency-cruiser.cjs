@@ -18,6 +18,7 @@ const LAYERS = [
   ['migration'],
   ['api'],
   ['daemon'],
+  ['declarative'],
   ['cli'],
 ];
 

@@ -106,6 +106,12 @@ function vmFields(vm: wire.Vm, dataVolumes: Set<string>): Record<string, unknown
   };
 }
 
+/** Bytes as a size a file would say (exact: 64M, 2G), or the number of bytes. */
+export function sizeText(bytes: number): string | number {
+  for (const [unit, factor] of [['T', 2 ** 40], ['G', 2 ** 30], ['M', 2 ** 20]] as const) if (bytes % factor === 0) return `${bytes / factor}${unit}`;
+  return bytes;
+}
+
 /**
  * A resource as a file declares it (for `hangar export`): the fields that say something
  * (defaults and empty lists left out), sizes as text. Parsed back it gives `fields` again.
@@ -122,14 +128,14 @@ export function toDeclaration(o: Observed): Record<string, unknown> {
       put('maxVms', f.maxVms);
       put('maxCpus', f.maxCpus);
       put('maxMemory', f.maxMemory === null ? null : formatMiB(f.maxMemory as number));
-      put('maxDisk', f.maxDisk);
+      put('maxDisk', f.maxDisk === null ? null : sizeText(f.maxDisk as number));
       break;
     case 'Network':
       for (const k of ['subnet', 'nat', 'isolated', 'parent', 'tftpRoot', 'bootFile', 'bootServer']) put(k, f[k]);
       break;
     case 'Volume':
       put('pool', f.pool);
-      put('size', f.size);
+      put('size', sizeText(f.size as number));
       put('format', f.format);
       break;
     case 'VM': {

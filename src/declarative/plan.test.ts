@@ -124,6 +124,8 @@ describe('planApply', () => {
       })],
     });
     const text = renderExport(observe(s));
+    expect(text).toContain('# SSH keys, password, user-data and network-config are sent at create only');
+    expect(text).toContain('size: 64M');
     const docs = text.split('---\n').map((d) => parse(d) as Record<string, unknown>);
     expect(docs.map((d) => `${String(d.kind)}/${String(d.name)}`)).toEqual(['Project/default', 'Project/web', 'Network/lan', 'Volume/d1', 'VM/web1']);
     expect(docs[4]).toMatchObject({ memory: '192M', maxMemory: '512M', volumes: ['d1'], state: 'running', autostart: true, restart: 'on-failure', cloudInit: { format: 'nocloud', hostname: 'w1' } });

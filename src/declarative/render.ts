@@ -1,5 +1,5 @@
 /** How `hangar diff` prints a plan, and how `hangar export` writes resources as YAML. */
-import { stringify } from 'yaml';
+import { Document } from 'yaml';
 import { HangarError } from '../errors/errors.js';
 import { KINDS, type Kind } from './kinds.js';
 import { observe, toDeclaration, type CurrentState, type Observed } from './observe.js';
@@ -66,5 +66,10 @@ export function selectForExport(state: CurrentState, selectors: string[]): Obser
 }
 
 export function renderExport(resources: Observed[]): string {
-  return resources.map((o) => stringify(toDeclaration(o))).join('---\n');
+  return resources.map((o) => {
+    const doc = new Document(toDeclaration(o));
+    const cloudInit = doc.get('cloudInit', true) as { commentBefore?: string } | undefined;
+    if (cloudInit) cloudInit.commentBefore = ' SSH keys, password, user-data and network-config are sent at create only and never shown back: add them here to create this VM elsewhere.';
+    return doc.toString();
+  }).join('---\n');
 }

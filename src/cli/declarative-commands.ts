@@ -66,6 +66,21 @@ export function addDeclarativeCommands(program: Command, globals: Globals): void
     .option('-f, --file <file>', 'a YAML file of resources (repeatable; - reads standard input)', collect, [])
     .option('--prune', 'also delete VMs, data volumes, networks and projects the files do not name (needs --yes)')
     .option('--yes', 'confirm the deletions of --prune')
+    .addHelpText('after', `
+A file holds YAML documents (---), each a resource or a list of them; kinds Project, Network,
+Volume, VM with the fields of the API (POST /v1/vms, vm set). Fields left out are not managed.
+  kind: VM
+  name: web1
+  memory: 256M
+  networks: [lan]
+  volumes: [data1]
+  labels: {tier: web}
+  state: running
+Errors name the file, line and field, and nothing is changed. See README "Automation".
+Examples:
+  hangar diff -f shop.yaml            # exit 0: nothing differs, 2: apply would change something
+  hangar apply -f shop.yaml
+  hangar export > all.yaml            # and on another daemon: hangar apply -f all.yaml`)
     .action(async (o: { file: string[]; prune?: boolean; yes?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const plan = await planFiles(g.client, o.file, o.prune === true);

@@ -82,6 +82,11 @@ describe('parseDeclarative', () => {
     expect(r.message).toMatch(/app\.yaml:\d+: not valid YAML/);
   });
 
+  it('refuses YAML aliases inside a resource instead of expanding them', () => {
+    const r = refusal('kind: VM\nname: a\nlabels: &l {x: y}\n---\nkind: VM\nname: b\nlabels: *l\n');
+    expect(r.message).toContain('app.yaml:7: VM "b": field "labels": YAML aliases (*l) are not supported here');
+  });
+
   it('keeps a place for profiles: named, refused clearly', () => {
     expect(refusal('kind: VM\nname: a\nprofiles: [small]\n').message).toContain('app.yaml:3: VM "a": field "profiles": profiles are not supported yet');
     expect(refusal('kind: Profile\nname: small\n').message).toContain('app.yaml:1: kind Profile: profiles are not supported yet');

@@ -5,7 +5,7 @@
  * collected with the file, line and field, and all of them are refused at once
  * (APPLY_INVALID) before anything is asked of the daemon.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Pair } from 'yaml';
 import { errorText, HangarError } from '../errors/errors.js';
 import { checkName, KIND_FIELDS, KINDS, RESERVED_FIELDS, RESERVED_KINDS, type FieldDef, type Kind } from './kinds.js';
 
@@ -151,6 +151,10 @@ function checkValue(
     report(line, `field "${field}" must be ${expected}, not ${describe(got)}`);
     return undefined;
   };
+  if (isAlias(node)) {
+    report(line, `field "${field}": YAML aliases (*${node.source}) are not supported here: write the value out`);
+    return undefined;
+  }
   const scalar = node === null || node === undefined ? null : isScalar(node) ? node.value : undefined;
   if (scalar === null) return def.nullable ? null : wrong(typeName(def), null);
   switch (def.type) {
@@ -159,7 +163,7 @@ function checkValue(
     case 'bool':
     case 'number|string':
     case 'int|string': {
-      if (scalar === undefined) return wrong(typeName(def), node?.toJSON());
+      if (scalar === undefined) return wrong(typeName(def), shape(node));
       const ok = (def.type === 'string' && typeof scalar === 'string')
         || (def.type === 'bool' && typeof scalar === 'boolean')
         || (def.type.includes('int') && typeof scalar === 'number' && Number.isInteger(scalar))
@@ -170,12 +174,12 @@ function checkValue(
       return scalar;
     }
     case 'strings': {
-      if (!isSeq(node)) return wrong('a list of strings', node?.toJSON());
+      if (!isSeq(node)) return wrong('a list of strings', shape(node));
       const out: string[] = [];
       for (const item of node.items as Node[]) {
         const v = isScalar(item) ? item.value : undefined;
         if (typeof v !== 'string') {
-          report(lineOf(item), `field "${field}": each item must be a string, not ${describe(isScalar(item) ? v : item.toJSON())}`);
+          report(lineOf(item), `field "${field}": each item must be a string, not ${describe(shape(item))}`);
           return undefined;
         }
         out.push(v);
@@ -183,13 +187,13 @@ function checkValue(
       return out;
     }
     case 'labels': {
-      if (!isMap(node)) return wrong('a map of strings', node?.toJSON());
+      if (!isMap(node)) return wrong('a map of strings', shape(node));
       const out: Record<string, string> = {};
       for (const p of node.items as Pair<Node, Node>[]) {
         const k = isScalar(p.key) ? p.key.value : undefined;
         const v = isScalar(p.value) ? p.value.value : undefined;
         if (typeof k !== 'string' || typeof v !== 'string') {
-          report(lineOf(p.value ?? p.key), `field "${field}.${String(k)}" must be a string, not ${describe(isScalar(p.value) ? v : p.value?.toJSON())} (quote it: "${String(v)}")`);
+          report(lineOf(p.value ?? p.key), `field "${field}.${String(k)}" must be a string, not ${describe(shape(p.value))} (quote it: "${String(v)}")`);
           return undefined;
         }
         out[k] = v;
@@ -197,7 +201,7 @@ function checkValue(
       return out;
     }
     case 'object': {
-      if (!isMap(node)) return wrong('a map', node?.toJSON());
+      if (!isMap(node)) return wrong('a map', shape(node));
       const out: Record<string, unknown> = {};
       let ok = true;
       for (const p of node.items as Pair<Node, Node>[]) {
@@ -220,6 +224,14 @@ function checkValue(
 function typeName(def: FieldDef): string {
   const base = { string: 'a string', int: 'a whole number', bool: 'true or false', 'number|string': 'a number or a string', 'int|string': 'a whole number or a size such as "256M"', labels: 'a map of strings', strings: 'a list of strings', object: 'a map' }[def.type];
   return def.nullable ? `${base} or null` : base;
+}
+
+/** What a node holds, for messages: its value if a scalar, else an empty list or map standing for its shape. */
+function shape(node: Node | null | undefined): unknown {
+  if (isScalar(node)) return node.value;
+  if (isSeq(node)) return [];
+  if (isMap(node)) return {};
+  return null;
 }
 
 function describe(v: unknown): string {

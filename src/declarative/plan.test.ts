@@ -121,11 +121,13 @@ describe('planApply', () => {
         autostart: { order: 2, delaySeconds: 5 }, restart: { mode: 'on-failure', maxRestarts: 3, windowSeconds: 600 },
         cloudInit: { format: 'nocloud', hostname: 'w1', sshKeys: 1, password: false, userData: false, networkConfig: false },
         disks: [{ id: 'disk1', pool: 'default', volume: 'd1', path: '/x', format: 'qcow2', readOnly: false, boot: false }],
+        forwards: ['tcp:127.0.0.1:2222:22'], tpm: { model: 'crb', version: '2.0' },
       })],
     });
     const text = renderExport(observe(s));
     expect(text).toContain('# SSH keys, password, user-data and network-config are sent at create only');
     expect(text).toContain('size: 64M');
+    expect(text).toContain('# Not carried by this file (not declarative yet): TPM, port forwards tcp:127.0.0.1:2222:22.\napiVersion: hangar/v1\nkind: VM');
     const docs = text.split('---\n').map((d) => parse(d) as Record<string, unknown>);
     expect(docs.map((d) => `${String(d.kind)}/${String(d.name)}`)).toEqual(['Project/default', 'Project/web', 'Network/lan', 'Volume/d1', 'VM/web1']);
     expect(docs[4]).toMatchObject({ memory: '192M', maxMemory: '512M', volumes: ['d1'], state: 'running', autostart: true, restart: 'on-failure', cloudInit: { format: 'nocloud', hostname: 'w1' } });

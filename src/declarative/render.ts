@@ -1,6 +1,7 @@
 /** How `hangar diff` prints a plan, and how `hangar export` writes resources as YAML. */
 import { Document } from 'yaml';
 import { HangarError } from '../errors/errors.js';
+import type * as wire from '../contract/index.js';
 import { KINDS, type Kind } from './kinds.js';
 import { observe, toDeclaration, type CurrentState, type Observed } from './observe.js';
 import { show, type FieldChange, type Plan, type PlanStep } from './plan.js';
@@ -65,11 +66,25 @@ export function selectForExport(state: CurrentState, selectors: string[]): Obser
   return out;
 }
 
+/** What a VM has that the VM kind cannot say yet: an export says so rather than dropping it silently. */
+export function notCarried(vm: wire.Vm): string[] {
+  const out: string[] = [];
+  if (vm.firmware?.kind === 'uefi') out.push(`UEFI firmware${vm.firmware.secureBoot ? ' with Secure Boot' : ''}`);
+  if (vm.tpm) out.push('TPM');
+  if (vm.hardware?.os) out.push(`OS profile ${vm.hardware.os}`);
+  if (vm.placement && Object.keys(vm.placement).some((k) => k !== 'effective')) out.push('placement (hugepages, NUMA, pinning, I/O threads, host devices)');
+  if (vm.cdroms?.length) out.push('CD-ROM drives');
+  if (vm.forwards.length) out.push(`port forwards ${vm.forwards.join(' ')}`);
+  return out;
+}
+
 export function renderExport(resources: Observed[]): string {
   return resources.map((o) => {
     const doc = new Document(toDeclaration(o));
     const cloudInit = doc.get('cloudInit', true) as { commentBefore?: string } | undefined;
     if (cloudInit) cloudInit.commentBefore = ' SSH keys, password, user-data and network-config are sent at create only and never shown back: add them here to create this VM elsewhere.';
+    const left = o.vm ? notCarried(o.vm) : [];
+    if (left.length && doc.contents) doc.contents.commentBefore = ` Not carried by this file (not declarative yet): ${left.join(', ')}.`;
     return doc.toString();
   }).join('---\n');
 }

@@ -10,4 +10,4 @@ it('every route schema passes the JSON Schema meta-schema and compiles', async (
   const app = await buildApi({ version: '0.1.0', caps: { kvmUsable: false, defaultAccel: 'tcg' }, host: { cpus: 1, memoryMiB: 1 }, eagerSchemas: true } as unknown as ApiDeps);
   await expect(app.ready()).resolves.toBeDefined();
   await app.close();
-});
+}, 60_000); // compiles every route's schemas: a few seconds, ten on a loaded host

@@ -12,6 +12,7 @@ import { clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
+import { addHookCommands } from './hook-commands.js';
 import { addStorageExportCommand } from './storage-export-command.js';
 import { addStorageCommands, nodeList } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
@@ -363,6 +364,7 @@ export function buildProgram(): Command {
   addTokenCommands(program, globals);
   addClusterCommands(program, globals);
   addGroupCommands(program, globals);
+  addHookCommands(program, globals);
   addPeerCommands(program, globals);
 
   const project = program.command('project').description('Projects: every VM is in one; quotas on VMs, vCPUs, memory and disk');

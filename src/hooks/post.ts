@@ -4,7 +4,6 @@
  * but a 2xx status (redirects are not followed) is a failure.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 
 export interface PostResult {
   ok: boolean;
@@ -24,7 +23,8 @@ export interface PostOptions {
 export function postJson(url: string, body: string, headers: Record<string, string>, opts: PostOptions): Promise<PostResult> {
   const started = Date.now();
   const u = new URL(url);
-  const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  // node:https is loaded when a hook needs it, not at every start (scripts/bundle.mjs).
+  const request = u.protocol === 'https:' ? process.getBuiltinModule('node:https').request : httpRequest;
   const limit = opts.maxResponseBytes ?? 64 * 1024;
   return new Promise((resolve) => {
     let settled = false;
@@ -56,7 +56,7 @@ export function postJson(url: string, body: string, headers: Record<string, stri
       res.on('error', finish);
     });
     const timer = setTimeout(() => {
-      done({ ok: false, error: `no answer within ${Math.round(opts.timeoutMs / 1000)} s` });
+      done({ ok: false, error: `no answer within ${opts.timeoutMs >= 1000 ? `${Math.round(opts.timeoutMs / 1000)} s` : `${opts.timeoutMs} ms`}` });
       req.destroy();
     }, opts.timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.code ? `${e.code}: ${e.message}` : e.message }));

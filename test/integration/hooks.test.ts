@@ -157,6 +157,10 @@ describe('webhooks', () => {
     expect(retried).toMatchObject({ outcome: 'delivered', status: 204 });
     expect(retried.attempts).toBeGreaterThan(1);
 
+    // The secret is in no answer, no audit entry and no log line.
+    expect(JSON.stringify(await d.api.audit.list({ limit: 1000 }))).not.toContain(SECRET);
+    expect(d.daemonLog).not.toContain(SECRET);
+
     r = await d.cli(['hook', 'delete', 'w']);
     expect(r.code, r.stderr).toBe(0);
     expect(await d.api.hooks.list()).toEqual([]);

@@ -136,6 +136,27 @@ describe('webhook delivery', () => {
     expect(shown.deliveries.at(-1)!.attempts).toBeGreaterThanOrEqual(3); // counted on across the restart
   });
 
+  it('follows hooks made and deleted in the store by others (another node of a cluster)', async () => {
+    const rx = await receiver();
+    cleanups.push(() => void rx.server.close());
+    const store = new SqliteStore(':memory:');
+    const { events, d } = setup(store);
+    await d.start();
+    const other = new HookService({ store }); // no `changed`: only the store tells the deliverer
+    await other.create({ name: 'h', url: rx.url, events: ['vm.state'] });
+    await until('the deliverer follows it', async () => {
+      await state(events, 'v', 'running');
+      await new Promise((r) => setTimeout(r, 50));
+      return rx.got.length > 0;
+    });
+    await other.delete('h');
+    await new Promise((r) => setTimeout(r, 100));
+    const before = rx.got.length;
+    await state(events, 'v', 'stopped');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rx.got.length).toBe(before);
+  });
+
   it('a deleted hook stops; bad input is refused with nothing created', async () => {
     const { hooks, store } = setup();
     const bad: [Record<string, unknown>, string][] = [

@@ -9,7 +9,7 @@
 import type { HookDelivery } from '../contract/hooks.js';
 import { errorText } from '../errors/errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { Collection, HangarEvent, Store } from '../store/store.js';
+import type { Collection, HangarEvent, Store, Watch } from '../store/store.js';
 import { backoffMs, type BackoffOptions } from './backoff.js';
 import { eventMatcher } from './patterns.js';
 import { postJson, type PostResult } from './post.js';
@@ -53,9 +53,26 @@ export class HookDeliverer {
   constructor(private readonly opts: DelivererOptions) {}
 
   async start(): Promise<void> {
-    this.unsubscribe = this.opts.events.subscribe(() => {
+    const off = this.opts.events.subscribe(() => {
       for (const w of this.workers.values()) w.wake();
     });
+    // Hooks made or deleted elsewhere (another node of a cluster, another service) too.
+    let watch: Watch | undefined;
+    const follow = () => {
+      watch = this.opts.store.watch(this.opts.store.revision(), {
+        change: () => void this.sync(),
+        error: () => {
+          if (this.stopped) return;
+          follow();
+          void this.sync();
+        },
+      }, { kinds: ['hooks'] });
+    };
+    follow();
+    this.unsubscribe = () => {
+      off();
+      watch?.close();
+    };
     await this.sync();
   }
 
@@ -202,10 +219,12 @@ class HookWorker {
     while (!this.stopped && Date.now() < until) await this.pause(until - Date.now());
   }
 
-  /** Stores the state; false when the hook is gone (deleted meanwhile). */
+  /** Stores the state; false when it could not. A hook deleted meanwhile stops its worker. */
   private async save(state: HookStateRecord): Promise<boolean> {
     try {
-      return await this.states.update(this.hook.id, state);
+      const saved = await this.states.update(this.hook.id, state);
+      if (!saved) this.stopped = true;
+      return saved;
     } catch (e) {
       // The store out of reach (etcd): the next save carries it; the delivery goes on.
       this.opts.log?.(`webhook ${this.hook.name}: saving its cursor failed: ${errorText(e)}`);

@@ -11,7 +11,7 @@ const LAYERS = [
   ['contract', 'qmp', 'qga', 'cloudinit', 'console', 'security', 'etcd'],
   ['store', 'qemu', 'resources', 'client'],
   ['host', 'events'],
-  ['operations', 'network', 'storage', 'projects', 'cluster'],
+  ['operations', 'network', 'storage', 'projects', 'cluster', 'hooks'],
   ['images'],
   ['vm'],
   ['snapshots', 'backup', 'metrics', 'audit', 'auth'],

@@ -42,6 +42,8 @@ import { registerProjectRoutes } from './routes/projects.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerClusterRoutes, registerForwarding } from './routes/cluster.js';
 import { registerGroupRoutes } from './routes/groups.js';
+import { registerHookRoutes } from './routes/hooks.js';
+import type { HookService } from '../hooks/service.js';
 import type { ClusterService } from '../cluster/service.js';
 import { registerConsoleRoutes, type DisplayConsoles } from './routes/consoles.js';
 import { parseConsolePath } from '../contract/consoles.js';
@@ -99,6 +101,8 @@ export interface ApiDeps {
   auth?: AuthContext;
   /** The cluster this node is in, if any (src/cluster); absent: the cluster routes answer NOT_IN_CLUSTER. */
   cluster?: ClusterService;
+  /** Webhooks (src/hooks); absent only when rendering the OpenAPI document. */
+  hooks?: HookService;
   /** The built web UI served at / and /ui/ (default: ui/dist of this checkout). */
   uiDir?: string;
   /** Compile (and check against the JSON Schema meta-schema) every route's schemas as routes are added, not on first use: for the tests. */
@@ -133,7 +137,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output). The graphical consoles are WebSockets too, raw protocol bytes in binary frames, each viewer with its own connection to QEMU: GET /v1/vms/{name}/vnc (RFB, for noVNC) and GET /v1/vms/{name}/spice (SPICE, for spice-html5); CONSOLE_UNAVAILABLE when the VM has no such display. On the unix socket no credentials are needed; on the TLS (TCP) listener every request needs `Authorization: Bearer hgr_…`, and a console WebSocket needs ?token= from POST /v1/vms/{name}/console-tokens (of the console\'s type: serial, vnc or spice).' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (hangar token create): hgr_<id>_<secret>. Not needed on the unix socket.' } } },
       security: [{ bearer: [] }],
-      tags: [{ name: 'vms' }, { name: 'migration' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'backups' }, { name: 'networks' }, { name: 'projects' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'cluster' }, { name: 'metrics' }, { name: 'audit' }],
+      tags: [{ name: 'vms' }, { name: 'migration' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'backups' }, { name: 'networks' }, { name: 'projects' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'cluster' }, { name: 'metrics' }, { name: 'audit' }, { name: 'hooks' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -227,6 +231,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerTokenRoutes(app, deps);
   registerClusterRoutes(app, deps);
   registerGroupRoutes(app, deps);
+  registerHookRoutes(app, deps);
   registerClusterMoveRoutes(app, deps);
   registerMetricsRoutes(app, deps);
   registerAuditRoutes(app, deps);

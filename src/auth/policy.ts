@@ -163,6 +163,11 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/cluster/moves/incoming': admin,
   'POST /v1/cluster/moves/incoming/:id/finish': admin,
   'DELETE /v1/cluster/moves/incoming/:id': admin,
+  // Webhooks carry every project's events to a URL: the host admin's.
+  'GET /v1/hooks': admin,
+  'GET /v1/hooks/:name': admin,
+  'POST /v1/hooks': admin,
+  'DELETE /v1/hooks/:name': admin,
   'GET /v1/tokens': admin,
   'POST /v1/tokens': admin,
   'DELETE /v1/tokens/:token': admin,

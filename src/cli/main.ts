@@ -13,6 +13,7 @@ import { addTokenCommands } from './token-commands.js';
 import { addDeclarativeCommands } from './declarative-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
+import { addHookCommands } from './hook-commands.js';
 import { addStorageExportCommand } from './storage-export-command.js';
 import { addStorageCommands, nodeList } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
@@ -364,6 +365,7 @@ export function buildProgram(): Command {
   addTokenCommands(program, globals);
   addClusterCommands(program, globals);
   addGroupCommands(program, globals);
+  addHookCommands(program, globals);
   addPeerCommands(program, globals);
   addDeclarativeCommands(program, globals);
 

@@ -236,3 +236,12 @@ export function auditCalls(c: Caller) {
     list: (q: { after?: number; limit?: number; vm?: string } = {}) => c.call<wire.AuditEntry[]>('GET', `/v1/audit${query(q)}`),
   };
 }
+
+export function hookCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Hook[]>('GET', '/v1/hooks'),
+    get: (name: string) => c.call<wire.Hook>('GET', `/v1/hooks/${seg(name)}`),
+    create: (body: wire.CreateHookBody) => c.call<wire.Hook>('POST', '/v1/hooks', body),
+    delete: (name: string) => c.call<void>('DELETE', `/v1/hooks/${seg(name)}`),
+  };
+}

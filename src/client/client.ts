@@ -12,7 +12,7 @@ import { loadWs } from '../util/lazy-ws.js';
 import { consolePath, type ConsoleType } from '../contract/consoles.js';
 import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
 import {
-  auditCalls, backupCalls, clusterCalls, groupCalls, eventCalls, hostCalls, imageCalls, incomingMigrationCalls, networkCalls, operationCalls, peerCalls, poolCalls, projectCalls, snapshotCalls,
+  auditCalls, backupCalls, clusterCalls, groupCalls, hookCalls, eventCalls, hostCalls, imageCalls, incomingMigrationCalls, networkCalls, operationCalls, peerCalls, poolCalls, projectCalls, snapshotCalls,
   tokenCalls, vmCalls, volumeCalls, type CallOptions, type Caller,
 } from './calls.js';
 import { connectVerified, parseDaemonUrl, type PinnedAgent, type TlsEndpoint, type TlsTrust } from './tls.js';
@@ -49,6 +49,7 @@ export class ApiClient implements Caller {
   readonly peers = peerCalls(this);
   readonly cluster = clusterCalls(this);
   readonly groups = groupCalls(this);
+  readonly hooks = hookCalls(this);
   /** Daemon to daemon: the destination's side of a live migration. */
   readonly incomingMigrations = incomingMigrationCalls(this);
   readonly events = eventCalls(this);

@@ -15,6 +15,7 @@ export * from './consoles.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './groups.js';
+export * from './hooks.js';
 export * from './host.js';
 export * from './images.js';
 export * from './media.js';

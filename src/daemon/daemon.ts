@@ -38,6 +38,8 @@ import { createLogger, networkLogFields, vmLogFields } from './logging.js';
 import { MetricsSampler } from '../metrics/sampler.js';
 import { PrometheusMetrics } from '../metrics/prometheus.js';
 import { AuditLog } from '../audit/audit.js';
+import { HookService } from '../hooks/service.js';
+import { HookDeliverer } from '../hooks/deliverer.js';
 import { createAuthContext, secureSocket, startTlsListeners } from '../auth/setup.js';
 import { VERSION } from '../version.js';
 
@@ -138,8 +140,12 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     listVms: localVms, sampler, host, version: VERSION, cluster,
     backups: { last: (vm) => lastBackups.get(vm), schedules: () => backupSchedules.states() },
   });
+  // Webhooks: the deliverer follows the event log from each hook's stored cursor.
+  const hookRef: { deliverer?: HookDeliverer } = {};
+  const hooks = new HookService({ store, node: () => cluster.nodeName, changed: () => void hookRef.deliverer?.sync() });
+  hookRef.deliverer = new HookDeliverer({ store, events, hooks: () => hooks.records(), userAgent: `Hangar-Hooks/${VERSION}`, log: (m) => logger.warn(m) });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit,
+  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.
@@ -195,6 +201,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     });
   startMembership();
   sampler.start();
+  void hookRef.deliverer.start().catch((e: unknown) => logger.error({ err: e }, 'starting the webhook deliveries failed'));
   // Housekeeping starts once the daemon has answered its first request, or HOUSEKEEPING_DELAY_MS
   // after it listens: whoever waits for the daemon to come up is answered first. None of it is
   // needed to answer: a request about a VM waits for its adoption, creating a network for the
@@ -245,6 +252,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       await events.publish('daemon.stopping', undefined, { pid: process.pid }).catch(() => undefined);
       await tls?.close();
       await backupSchedules.stop();
+      await hookRef.deliverer?.stop();
       await sampler.stop();
       await app.close();
       await adopted.catch(() => undefined);

@@ -97,6 +97,8 @@ export const ERROR_CATALOGUE = {
   GROUP_EXISTS: { status: 409, title: 'A placement group with that name exists' },
   GROUP_IN_USE: { status: 409, title: 'The placement group has members' },
   NODE_EVACUATED: { status: 409, title: 'The node is evacuated (node evacuate): it takes no VMs until node restore' },
+  HOOK_NOT_FOUND: { status: 404, title: 'No such webhook' },
+  HOOK_EXISTS: { status: 409, title: 'A webhook with that name exists' },
   NOT_IN_CLUSTER: { status: 409, title: 'This node is not in a cluster (hangar cluster init)' },
   REVISION_COMPACTED: { status: 410, title: 'The history before that revision was compacted: list again' },
   APPLY_INVALID: { status: 400, title: 'The declarative file is not valid (each problem names the file, line and field); nothing was changed' },

@@ -113,6 +113,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /v1/images': 'importImage',
   'GET /v1/images/:name': 'getImage',
   'DELETE /v1/images/:name': 'deleteImage',
+  'POST /v1/import/ovf': 'importOvf',
   'GET /v1/events': 'listEvents',
   'GET /v1/vms/:name/spice.vv': 'getSpiceConnectionFile',
 };

@@ -44,6 +44,7 @@ import { registerClusterRoutes, registerForwarding } from './routes/cluster.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHookRoutes } from './routes/hooks.js';
 import type { HookService } from '../hooks/service.js';
+import { registerImportOvfRoutes } from './routes/import-ovf.js';
 import type { ClusterService } from '../cluster/service.js';
 import { registerConsoleRoutes, type DisplayConsoles } from './routes/consoles.js';
 import { parseConsolePath } from '../contract/consoles.js';
@@ -234,6 +235,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerHookRoutes(app, deps);
   registerClusterMoveRoutes(app, deps);
   registerMetricsRoutes(app, deps);
+  registerImportOvfRoutes(app, deps);
   registerAuditRoutes(app, deps);
   await registerUi(app, deps.uiDir);
 

@@ -107,6 +107,8 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   // Export and import read and write files on the daemon's host as root.
   'POST /v1/vms/:name/export': admin,
   'POST /v1/vms/import': admin,
+  // A VM from an appliance file on the host: the host admin's.
+  'POST /v1/import/ovf': admin,
 
   'GET /v1/images': viewer('global'),
   'GET /v1/images/:name': viewer('global'),

@@ -29,6 +29,7 @@ import type { Event, Image, ImportImageBody, Network, Project, StopBody, Vm, VmS
 import { formatBytes } from '../util/size.js';
 import { followOperation } from './progress.js';
 import { addCreateCommand, intOption } from './vm-create-command.js';
+import { addImportOvfCommand } from './import-ovf-command.js';
 import { resolve as resolvePath } from 'node:path';
 
 interface GlobalOpts extends RemoteOptions {
@@ -587,6 +588,8 @@ export function buildProgram(): Command {
       print(render(g.output, h, () => renderFields([...Object.entries(rest).map(([k, v]) => [k, flat(v)] as [string, unknown]), ['tls listen', tls?.listen.join(', ')], ['tls fingerprint', tls ? `SHA256 ${tls.fingerprint}` : undefined]])));
     });
 
+  // Last: it goes under the `import` command another importer may have made.
+  addImportOvfCommand(program, globals);
   return program;
 }
 

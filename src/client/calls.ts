@@ -140,6 +140,8 @@ export function imageCalls(c: Caller) {
     /** An operation; its result is the image. */
     import: (body: wire.ImportImageBody) => c.call<wire.Operation>('POST', '/v1/images', body),
     delete: (name: string) => c.call<void>('DELETE', `/v1/images/${seg(name)}`),
+    /** A VM from an OVF/OVA appliance: an operation whose result is an ImportOvfReply (a dry run answers the plan at once). */
+    importOvf: (body: wire.ImportOvfBody) => c.call<wire.Operation | wire.ImportOvfReply>('POST', '/v1/import/ovf', body),
   };
 }
 

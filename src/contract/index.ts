@@ -23,6 +23,7 @@ export * from './metrics.js';
 export * from './migration.js';
 export * from './networks.js';
 export * from './operations.js';
+export * from './ovf.js';
 export * from './projects.js';
 export * from './snapshots.js';
 export * from './storage.js';

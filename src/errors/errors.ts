@@ -34,6 +34,8 @@ export const ERROR_CATALOGUE = {
   SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with that name exists' },
   IMAGE_EXISTS: { status: 409, title: 'An image with that name exists' },
   IMAGE_IN_USE: { status: 409, title: 'Volumes depend on this image' },
+  OVF_INVALID: { status: 422, title: 'The OVF descriptor is not valid (not XML, not OVF, one VM cannot be made of it, or with a DTD or entities, which are refused)' },
+  OVF_UNSUPPORTED: { status: 422, title: 'The OVF appliance has hardware Hangar cannot carry over (listed in details.unsupported); import with ignoreUnsupported to leave it out' },
   UNSAFE_PATH: { status: 400, title: 'The path or name would leave its pool' },
   CHECKSUM_MISMATCH: { status: 422, title: 'The download does not match the expected checksum' },
   DOWNLOAD_FAILED: { status: 502, title: 'The download failed' },

@@ -65,8 +65,8 @@ export interface ImportResult {
   sha256: string;
   /** The detected format of the source: raw, qcow2, vmdk, vdi, vhdx, vpc — or `ova`. */
   sourceFormat: string;
-  /** For an OVA: the descriptor's name inside the archive, and every imported disk, in OVF order (disks[0] === path). */
-  ova?: { ovfName: string; disks: string[] };
+  /** For an OVA: the descriptor's name inside the archive, every imported disk in OVF order (disks[0] === path), and the descriptor's text (checked against the manifest). */
+  ova?: { ovfName: string; disks: string[]; descriptor: string };
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]*$/;
@@ -529,7 +529,8 @@ async function importOva(job: Job, archive: string, name: string, size: number, 
     }
   }
 
-  const ovf = parseOvf(await readFile(ovfEntry.path, 'utf8'));
+  const ovfText = await readFile(ovfEntry.path, 'utf8');
+  const ovf = parseOvf(ovfText);
   const withFiles = ovf.disks.filter((d) => d.file !== undefined);
   if (withFiles.length === 0) throw fail('BAD_SOURCE', `The OVF descriptor ${ovfEntry.name} lists no disk files; there is nothing to import.`);
   await assertFree(job.opts.destDir, withFiles.map((_, i) => destFileName(job.opts.destName, i)));
@@ -560,7 +561,7 @@ async function importOva(job: Job, archive: string, name: string, size: number, 
   const final = await finalize(job, outs);
   const first = final[0];
   if (!first) throw fail('CONVERT_FAILED', 'The conversion produced no image.');
-  return { ...first, sha256, sourceFormat: 'ova', ova: { ovfName: ovfEntry.name, disks: final.map((f) => f.path) } };
+  return { ...first, sha256, sourceFormat: 'ova', ova: { ovfName: ovfEntry.name, disks: final.map((f) => f.path), descriptor: ovfText } };
 }
 
 async function hashFile(path: string, algorithm: string, signal?: AbortSignal): Promise<string> {

@@ -1,7 +1,8 @@
 /**
- * Just enough OVF to find an appliance's disks: References/File (id → href) and
+ * Just enough OVF to find an appliance's disks (read with the strict XML reader of src/util/safe-xml.ts): References/File (id → href) and
  * DiskSection/Disk (fileRef), plus the OVA manifest (.mf) with per-file digests.
  */
+import { attr, child, children, parseXml, XmlRefusedError, type XmlElement } from '../../util/safe-xml.js';
 import { ImportError } from './errors.js';
 
 export interface OvfFile {
@@ -17,6 +18,8 @@ export interface OvfDisk {
   /** The File it is stored in; undefined for a blank disk the appliance expects to be created. */
   file?: OvfFile;
   capacity?: string;
+  /** e.g. `byte * 2^30`; absent means bytes. */
+  capacityUnits?: string;
   format?: string;
 }
 
@@ -25,69 +28,54 @@ export interface OvfDescriptor {
   disks: OvfDisk[];
 }
 
-function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (m, e: string) => {
-    const l = e.toLowerCase();
-    if (l === 'amp') return '&';
-    if (l === 'lt') return '<';
-    if (l === 'gt') return '>';
-    if (l === 'quot') return '"';
-    if (l === 'apos') return "'";
-    const code = l.startsWith('#x') ? parseInt(l.slice(2), 16) : parseInt(l.slice(1), 10);
-    return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : m;
-  });
-}
-
-/** Attributes of a start tag by local name (the namespace prefix dropped). */
-function attributes(tagBody: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of tagBody.matchAll(/([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
-    const qname = m[1] ?? '';
-    const local = qname.includes(':') ? qname.slice(qname.lastIndexOf(':') + 1) : qname;
-    if (qname.startsWith('xmlns')) continue;
-    out[local] = decodeEntities(m[2] ?? m[3] ?? '');
-  }
-  return out;
-}
-
-function elements(xml: string, localName: string): Record<string, string>[] {
-  const re = new RegExp(`<(?:[\\w.-]+:)?${localName}(?=[\\s/>])([^>]*)>`, 'g');
-  return [...xml.matchAll(re)].map((m) => attributes(m[1] ?? ''));
-}
-
-function section(xml: string, localName: string): string | undefined {
-  const re = new RegExp(`<(?:[\\w.-]+:)?${localName}(?=[\\s/>])[^>]*>([\\s\\S]*?)</(?:[\\w.-]+:)?${localName}\\s*>`);
-  return re.exec(xml)?.[1];
-}
-
 function optNumber(v: string | undefined): number | undefined {
   if (v === undefined || !/^\d+$/.test(v)) return undefined;
   return Number(v);
 }
 
-export function parseOvf(xmlText: string): OvfDescriptor {
-  const xml = xmlText.replace(/<!--[\s\S]*?-->/g, '');
-  if (!/<(?:[\w.-]+:)?Envelope[\s>]/.test(xml)) {
+/**
+ * The descriptor's Envelope element, read with the strict XML reader: a DTD, an entity
+ * declaration or an entity reference (XXE, billion laughs) is refused (BAD_SOURCE).
+ */
+export function ovfEnvelope(xmlText: string): XmlElement {
+  let root: XmlElement;
+  try {
+    root = parseXml(xmlText);
+  } catch (e) {
+    if (e instanceof XmlRefusedError) throw new ImportError('BAD_SOURCE', `The OVF descriptor is refused: ${e.message}. Nothing was imported.`, { cause: e });
+    throw e;
+  }
+  if (root.local !== 'Envelope') {
     throw new ImportError('BAD_SOURCE', 'The OVF descriptor has no Envelope element; the OVA is damaged or not an OVF appliance.');
   }
-  const refs = section(xml, 'References') ?? '';
-  const files: OvfFile[] = elements(refs, 'File').map((a) => ({
-    id: a.id ?? '',
-    href: a.href ?? '',
-    size: optNumber(a.size),
-    compression: a.compression || undefined,
-    chunkSize: optNumber(a.chunkSize),
+  return root;
+}
+
+export function parseOvf(xmlText: string): OvfDescriptor {
+  return descriptorOf(ovfEnvelope(xmlText));
+}
+
+export function descriptorOf(env: XmlElement): OvfDescriptor {
+  const refs = child(env, 'References');
+  const files: OvfFile[] = (refs ? children(refs, 'File') : []).map((f) => ({
+    id: attr(f, 'id') ?? '',
+    href: attr(f, 'href') ?? '',
+    size: optNumber(attr(f, 'size')),
+    compression: attr(f, 'compression') || undefined,
+    chunkSize: optNumber(attr(f, 'chunkSize')),
   }));
   const byId = new Map(files.map((f) => [f.id, f]));
-  const diskSection = section(xml, 'DiskSection') ?? section(xml, 'VirtualDiskSection');
+  const diskSection = child(env, 'DiskSection') ?? child(env, 'VirtualDiskSection');
   let disks: OvfDisk[] = [];
   if (diskSection !== undefined) {
-    disks = elements(diskSection, 'Disk').map((a) => {
-      const file = a.fileRef ? byId.get(a.fileRef) : undefined;
-      if (a.fileRef && !file) {
-        throw new ImportError('BAD_SOURCE', `The OVF disk "${a.diskId ?? ''}" refers to a file "${a.fileRef}" that References does not list; the OVA is damaged.`);
+    disks = children(diskSection, 'Disk').map((d) => {
+      const fileRef = attr(d, 'fileRef');
+      const diskId = attr(d, 'diskId');
+      const file = fileRef ? byId.get(fileRef) : undefined;
+      if (fileRef && !file) {
+        throw new ImportError('BAD_SOURCE', `The OVF disk "${diskId ?? ''}" refers to a file "${fileRef}" that References does not list; the OVA is damaged.`);
       }
-      return { diskId: a.diskId, file, capacity: a.capacity, format: a.format };
+      return { diskId, file, capacity: attr(d, 'capacity'), capacityUnits: attr(d, 'capacityAllocationUnits'), format: attr(d, 'format') };
     });
   } else {
     // No DiskSection: treat the referenced disk-image files as the disks.

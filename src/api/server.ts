@@ -44,6 +44,7 @@ import { registerClusterRoutes, registerForwarding } from './routes/cluster.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHookRoutes } from './routes/hooks.js';
 import type { HookService } from '../hooks/service.js';
+import { registerImportLibvirtRoutes } from './routes/import-libvirt.js';
 import type { ClusterService } from '../cluster/service.js';
 import { registerConsoleRoutes, type DisplayConsoles } from './routes/consoles.js';
 import { parseConsolePath } from '../contract/consoles.js';
@@ -232,6 +233,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerClusterRoutes(app, deps);
   registerGroupRoutes(app, deps);
   registerHookRoutes(app, deps);
+  registerImportLibvirtRoutes(app, deps);
   registerClusterMoveRoutes(app, deps);
   registerMetricsRoutes(app, deps);
   registerAuditRoutes(app, deps);

@@ -107,6 +107,8 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   // Export and import read and write files on the daemon's host as root.
   'POST /v1/vms/:name/export': admin,
   'POST /v1/vms/import': admin,
+  // A libvirt domain names disk, kernel and NVRAM files on the host, which the import reads (or takes in place).
+  'POST /v1/import/libvirt': admin,
 
   'GET /v1/images': viewer('global'),
   'GET /v1/images/:name': viewer('global'),

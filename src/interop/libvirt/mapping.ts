@@ -10,7 +10,7 @@
  * unless told to leave those out.
  */
 import type { CpuListInput } from '../../model/placement.js';
-import type { DiskBus, DiskCache, MachineType, NicModel, NumaNodeSpec, PinSpec, TpmSpec, WatchdogSpec } from '../../model/spec.js';
+import type { DiskBus, DiskCache, MachineType, NicModel, NumaNodeSpec, TpmSpec, WatchdogSpec } from '../../model/spec.js';
 import { HangarError } from '../../errors/errors.js';
 import { child, childrenNamed, parseXml, type XmlElement } from './xml.js';
 import { cpuSet, scaledBytes, scaledMiB, wholeNumber } from './units.js';

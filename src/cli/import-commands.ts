@@ -1,5 +1,7 @@
 /** `hangar import libvirt FILE.xml`: a libvirt domain (virsh dumpxml) becomes a Hangar VM. */
+import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import type { ApiClient } from '../client/index.js';
 import type { ImportLibvirtReply } from '../contract/index.js';
@@ -13,15 +15,20 @@ const MAX_XML = 1024 * 1024;
 export function addImportCommands(program: Command, globals: Globals): void {
   const imp = program.command('import').description('Make VMs from other systems\' definitions (libvirt)');
   imp.command('libvirt').description('Make a VM (stopped) from a libvirt domain XML (`virsh dumpxml NAME > FILE.xml`): name, UUID, MACs, CPUs, memory, firmware, disks, NICs… kept; anything that cannot be carried over is listed and refused unless --ignore-unsupported')
-    .argument('<file>', 'the domain XML (- for standard input)')
+    .argument('[file]', 'the domain XML (- for standard input); or --from URI --domain NAME')
+    .option('--from <uri>', 'read the domain from a running libvirt instead (virsh -c URI dumpxml --inactive), e.g. qemu:///system')
+    .option('--domain <name>', 'with --from: the domain to import')
     .option('--ignore-unsupported', 'leave out what cannot be carried over (it is listed) instead of refusing')
     .option('--in-place', 'use the disk files where they are (their folder becomes a pool) instead of copying them into a pool')
     .option('--pool <pool>', 'copies: the pool they go to (default: default); --in-place: the name of the pool made for the files\' folder')
     .option('--name <name>', 'the VM\'s name (default: the domain\'s)')
     .option('--dry-run', 'check and list what would be left out; make nothing')
-    .action(async (file: string, o: { ignoreUnsupported?: boolean; inPlace?: boolean; pool?: string; name?: string; dryRun?: boolean }, cmd: Command) => {
+    .action(async (file: string | undefined, o: { ignoreUnsupported?: boolean; inPlace?: boolean; pool?: string; name?: string; dryRun?: boolean; from?: string; domain?: string }, cmd: Command) => {
       const g = globals(cmd);
-      const xml = await readXml(file);
+      if ((o.from === undefined) !== (o.domain === undefined)) throw new HangarError('INVALID_SPEC', '--from and --domain go together: --from qemu:///system --domain NAME.');
+      if ((file === undefined) === (o.from === undefined)) throw new HangarError('INVALID_SPEC', 'Name the domain XML file, or --from URI --domain NAME (not both).');
+      const xml = o.from !== undefined ? await dumpXml(o.from, o.domain!) : await readXml(file!);
+      file ??= `${o.from}/${o.domain}`;
       let r: ImportLibvirtReply;
       try {
         r = await g.client.vms.importLibvirt({
@@ -35,6 +42,17 @@ export function addImportCommands(program: Command, globals: Globals): void {
       }
       process.stdout.write(render(g.output, r, () => text(r, file)));
     });
+}
+
+/** `virsh -c URI dumpxml --inactive NAME`: the domain's persistent definition. */
+async function dumpXml(uri: string, domain: string): Promise<string> {
+  try {
+    return (await promisify(execFile)('virsh', ['-c', uri, 'dumpxml', '--inactive', '--', domain], { maxBuffer: MAX_XML, timeout: 60_000 })).stdout;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: string };
+    if (err.code === 'ENOENT') throw new HangarError('NOT_FOUND', 'virsh is not installed here (Debian: apt-get install libvirt-clients); or export the XML with virsh dumpxml on the libvirt host.');
+    throw new HangarError('NOT_FOUND', `virsh -c ${uri} dumpxml ${domain} failed: ${(err.stderr ?? err.message).trim()}`, { details: { field: 'domain' } });
+  }
 }
 
 async function readXml(file: string): Promise<string> {

@@ -258,4 +258,17 @@ describe('hangar import libvirt', () => {
     expect(renamed.stderr).toContain('UUID');
     await nothingMade(before);
   });
+
+  it('reads a domain from a running libvirt with --from URI --domain NAME', async () => {
+    await defineAndDump('lv-from', domain('lv-from', { memoryMiB: 160, vcpu: '<vcpu>3</vcpu>', devices: "<interface type='user'><mac address='52:54:00:4c:56:04'/></interface>" }));
+    const uuid = (await lv!.virshOk(['domuuid', 'lv-from'])).stdout.trim();
+    const r = await d.cli(['import', 'libvirt', '--from', lv!.uri, '--domain', 'lv-from', '--output', 'json'], undefined, 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    const vm = (JSON.parse(r.stdout) as ImportLibvirtReply).vm!;
+    expect(vm).toMatchObject({ name: 'lv-from', uuid, cpus: 3, state: 'stopped' });
+    expect(vm.nics[0]!.mac).toBe('52:54:00:4c:56:04');
+    const missing = await d.cli(['import', 'libvirt', '--from', lv!.uri, '--domain', 'no-such-domain']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('NOT_FOUND');
+  });
 });

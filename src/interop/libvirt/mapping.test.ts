@@ -101,4 +101,13 @@ describe('mapping a libvirt domain', () => {
     expect(p).toMatchObject({ memoryMiB: 2048, cpuModel: 'max', rtc: 'localtime', firmware: { kind: 'uefi', secureBoot: false } });
     expect(p.unsupported.map((u) => u.path)).toEqual(['/domain/on_reboot', '/domain/currentMemory']);
   });
+
+  it('carries an IDE disk over on SATA and an e1000 NIC as e1000e, listing both', () => {
+    const p = planFromXml(`<domain type='kvm'><name>old</name><memory unit='MiB'>256</memory><os><type machine='pc'>hvm</type><boot dev='hd'/></os><devices>
+      <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/srv/old.img'/><target dev='hda' bus='ide'/></disk>
+      <interface type='network'><source network='default'/><model type='e1000'/></interface></devices></domain>`);
+    expect(p.disks).toMatchObject([{ target: 'hda', bus: 'sata', bootIndex: 0 }]);
+    expect(p.nics).toMatchObject([{ kind: 'network', source: 'default', model: 'e1000e' }]);
+    expect(p.unsupported.map((u) => u.path)).toEqual(["/domain/devices/disk[target/@dev='hda']", '/domain/devices/interface[1]/model']);
+  });
 });

@@ -54,6 +54,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'DELETE /v1/backup-schedules/:vm': 'deleteBackupSchedule',
   'POST /v1/vms/:name/export': 'exportVm',
   'POST /v1/vms/import': 'importVm',
+  'POST /v1/import/libvirt': 'importLibvirtDomain',
   'POST /v1/vms/:name/media/insert': 'insertMedia',
   'POST /v1/vms/:name/media/eject': 'ejectMedia',
   'POST /v1/vms/:name/save': 'saveVm',

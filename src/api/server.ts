@@ -45,6 +45,7 @@ import { registerGroupRoutes } from './routes/groups.js';
 import { registerHookRoutes } from './routes/hooks.js';
 import type { HookService } from '../hooks/service.js';
 import { registerImportOvfRoutes } from './routes/import-ovf.js';
+import { registerImportLibvirtRoutes } from './routes/import-libvirt.js';
 import type { ClusterService } from '../cluster/service.js';
 import { registerConsoleRoutes, type DisplayConsoles } from './routes/consoles.js';
 import { parseConsolePath } from '../contract/consoles.js';
@@ -233,6 +234,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerClusterRoutes(app, deps);
   registerGroupRoutes(app, deps);
   registerHookRoutes(app, deps);
+  registerImportLibvirtRoutes(app, deps);
   registerClusterMoveRoutes(app, deps);
   registerMetricsRoutes(app, deps);
   registerImportOvfRoutes(app, deps);

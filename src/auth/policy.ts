@@ -109,6 +109,8 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/vms/import': admin,
   // A VM from an appliance file on the host: the host admin's.
   'POST /v1/import/ovf': admin,
+  // A libvirt domain names disk, kernel and NVRAM files on the host, which the import reads (or takes in place).
+  'POST /v1/import/libvirt': admin,
 
   'GET /v1/images': viewer('global'),
   'GET /v1/images/:name': viewer('global'),

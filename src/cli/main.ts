@@ -11,6 +11,7 @@ import type { ApiClient } from '../client/index.js';
 import { clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addDeclarativeCommands } from './declarative-commands.js';
+import { addImportCommands } from './import-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
 import { addHookCommands } from './hook-commands.js';
@@ -369,6 +370,7 @@ export function buildProgram(): Command {
   addHookCommands(program, globals);
   addPeerCommands(program, globals);
   addDeclarativeCommands(program, globals);
+  addImportCommands(program, globals);
 
   const project = program.command('project').description('Projects: every VM is in one; quotas on VMs, vCPUs, memory and disk');
   const quotaOptions = (c: Command) => c

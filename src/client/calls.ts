@@ -37,6 +37,8 @@ export function vmCalls(c: Caller) {
     createImage: (name: string, body: wire.ImageFromVmBody) => c.call<wire.Operation>('POST', vm(name, '/image'), body),
     get: (name: string) => c.call<wire.Vm>('GET', vm(name)),
     create: (body: wire.CreateVmBody) => c.call<wire.Vm>('POST', '/v1/vms', body),
+    /** A stopped VM made from a libvirt domain's XML (virsh dumpxml); copying disks may take a while. */
+    importLibvirt: (body: wire.ImportLibvirtBody) => c.call<wire.ImportLibvirtReply>('POST', '/v1/import/libvirt', body, { timeoutMs: 60 * 60_000 }),
     /** Live where the running guest allows, otherwise stored for the next start (each change says which). */
     set: (name: string, body: wire.VmSettingsBody) => c.call<wire.VmSettingsReply>('PATCH', vm(name), body),
     delete: (name: string, opts: { force?: boolean } = {}) => c.call<void>('DELETE', vm(name, opts.force ? '?force=true' : '')),

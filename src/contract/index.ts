@@ -18,6 +18,7 @@ export * from './groups.js';
 export * from './hooks.js';
 export * from './host.js';
 export * from './images.js';
+export * from './libvirt.js';
 export * from './media.js';
 export * from './metrics.js';
 export * from './migration.js';

@@ -79,6 +79,8 @@ export const ERROR_CATALOGUE = {
   BACKUP_KEY_MISMATCH: { status: 403, title: 'The key does not open the encrypted backup repository' },
   FILE_EXISTS: { status: 409, title: 'A file exists at that path' },
   EXPORT_INVALID: { status: 422, title: 'The file is not a valid Hangar VM export' },
+  LIBVIRT_XML_INVALID: { status: 422, title: 'The libvirt domain XML is not valid (not XML, not a domain, or with a DTD or entities, which are refused)' },
+  IMPORT_UNSUPPORTED: { status: 422, title: 'The libvirt domain has elements Hangar cannot carry over (listed in details.unsupported); import with ignoreUnsupported to leave them out' },
   CONFLICT: { status: 409, title: 'The record changed since it was read' },
   CLUSTER_STORE_UNAVAILABLE: { status: 503, title: 'The cluster store (etcd) cannot be reached: reads answer from the last state, writes wait' },
   CLUSTER_STORE_FAILED: { status: 500, title: 'The cluster store (etcd) refused the request' },

@@ -163,6 +163,13 @@ export class StorageService {
     return this.showPool(name);
   }
 
+  /** Forgets an empty pool (its directory and files stay): an import undoing the pool it made. */
+  async forgetPool(name: string): Promise<void> {
+    if ((await this.volumes.list()).some((v) => v.pool === name)) throw new HangarError('VOLUME_IN_USE', `Pool "${name}" still has volumes.`);
+    await this.pools.delete(name);
+    this.openPools.delete(name);
+  }
+
   /** The pool's record (no capacity look-up), or undefined. */
   poolRecord(name: string): Promise<PoolRecord | undefined> {
     return this.pools.get(name);

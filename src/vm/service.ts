@@ -129,6 +129,15 @@ export class VmService {
     if (id) await this.guestFiles.handOverDisk({ id: 'new', path, format: 'qcow2', readOnly: false }, id);
   }
 
+  /** The daemon can give VMs a TPM (it runs swtpm): an import keeps a libvirt domain's TPM. */
+  tpmAvailable(): boolean {
+    try {
+      return this.tpm?.specFor(true, 'q35') !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
   /** Installed by the save service: `start` restores a saved VM, `delete` removes its save. */
   useSavedState(hooks: SavedStateHooks): void {
     this.savedState = hooks;

@@ -13,7 +13,7 @@ type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 const MAX_XML = 1024 * 1024;
 
 export function addImportCommands(program: Command, globals: Globals): void {
-  const imp = program.command('import').description('Make VMs from other systems\' definitions (libvirt)');
+  const imp = program.command('import').description('Make VMs from other systems\' definitions (libvirt, OVF)');
   imp.command('libvirt').description('Make a VM (stopped) from a libvirt domain XML (`virsh dumpxml NAME > FILE.xml`): name, UUID, MACs, CPUs, memory, firmware, disks, NICs… kept; anything that cannot be carried over is listed and refused unless --ignore-unsupported')
     .argument('[file]', 'the domain XML (- for standard input); or --from URI --domain NAME')
     .option('--from <uri>', 'read the domain from a running libvirt instead (virsh -c URI dumpxml --inactive), e.g. qemu:///system')

@@ -1,4 +1,4 @@
-/** Sign-in, then the pages (hash routes): #/, #/vms, #/vms/NAME/TAB, #/images, #/volumes, #/backups, #/networks, #/nodes. */
+/** Sign-in, then the pages (hash routes): #/, #/vms, #/vms/NAME/TAB, #/images, #/volumes, #/backups, #/networks, #/nodes, #/import. */
 import { useEffect, useState } from 'react';
 import { ApiError, setUnauthenticatedHandler, tokenStore } from './lib/api';
 import { EventsProvider } from './lib/events';
@@ -13,6 +13,7 @@ import { Volumes } from './pages/Volumes';
 import { BackupRepos } from './pages/BackupRepos';
 import { Networks } from './pages/Networks';
 import { Nodes } from './pages/Nodes';
+import { ImportVm } from './pages/ImportVm';
 
 export function App() {
   const [signedIn, setSignedIn] = useState(() => tokenStore.get() !== null);
@@ -45,7 +46,8 @@ export function App() {
         {section === 'backups' && <BackupRepos />}
         {section === 'networks' && <Networks />}
         {section === 'nodes' && <Nodes />}
-        {!['', 'vms', 'images', 'volumes', 'backups', 'networks', 'nodes'].includes(section) && <p>No page here. <a href="#/">Dashboard</a></p>}
+        {section === 'import' && <ImportVm />}
+        {!['', 'vms', 'images', 'volumes', 'backups', 'networks', 'nodes', 'import'].includes(section) && <p>No page here. <a href="#/">Dashboard</a></p>}
       </Layout>
     </EventsProvider>
   );

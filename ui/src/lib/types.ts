@@ -28,6 +28,8 @@ export type BackupSchedule = Schemas['BackupSchedule'];
 export type Operation = Schemas['Operation'];
 export type MetricsPoint = Schemas['MetricsPoint'];
 export type MetricsReply = Reply<'/v1/vms/{name}/metrics', 'get'>;
+/** What `POST /v1/import/libvirt` answers: the VM made (none on a dry run), what was left out, the disks. */
+export type ImportLibvirtReply = Reply<'/v1/import/libvirt', 'post', 201>;
 export type SettingsReply = Reply<'/v1/vms/{name}', 'patch'>;
 export type Peer = Schemas['Peer'];
 export type ClusterStatus = Schemas['ClusterStatus'];

@@ -15,6 +15,7 @@ import { addImportCommands } from './import-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
 import { addHookCommands } from './hook-commands.js';
+import { addProfileCommands } from './profile-commands.js';
 import { addStorageExportCommand } from './storage-export-command.js';
 import { addStorageCommands, nodeList } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
@@ -73,6 +74,7 @@ function showVm(format: OutputFormat, v: Vm): void {
         ['last move', v.lastMove ? `${v.lastMove.from} → ${v.lastMove.to}: ${v.lastMove.reason}${v.lastMove.kind ? `, ${v.lastMove.kind}` : ''} (${v.lastMove.at})` : undefined],
         ['machine', v.machine], ['firmware', firmwareText(v)], ['accel', v.accel], ['image', v.image], ['vnc', v.vnc], ['spice', v.spice], ['started', v.startedAt],
         ['project', v.project], ['node', v.node], ...groupFields(v),
+        ['profiles', v.profiles?.length ? `${v.profiles.join(' → ')} → own${v.ownSettings?.length ? ` (${v.ownSettings.join(', ')})` : ''}` : undefined],
         ['forwards', v.forwards.length ? v.forwards.join(', ') : undefined],
         ['nics', v.nics.map((n) => `${n.id}=${n.network ?? 'user'} ${n.mac}`).join(', ')],
         ['cloud-init', v.cloudInit ? `${v.cloudInit.format}${v.cloudInit.hostname ? `, hostname ${v.cloudInit.hostname}` : ''}${v.cloudInit.user ? `, user ${v.cloudInit.user}` : ''}, ${v.cloudInit.sshKeys} key(s)` : undefined],
@@ -163,9 +165,10 @@ export function parseSettings(pairs: string[]): VmSettingsBody {
       case 'hugepages': body.hugepages = value === 'none' ? null : value === 'true' ? true : value === 'false' ? false : value; break;
       case 'numa': body.numa = value === 'none' ? null : value.split(';').map((n) => parseNumaText(n.trim())); break;
       case 'iothreads': body.iothreads = value === 'none' ? null : num(key, value); break;
+      case 'profiles': body.profiles = value === 'none' ? [] : value.split(',').map((n) => n.trim()).filter(Boolean); break;
       case 'hostdevs': body.hostdevs = value === 'none' ? null : value.split(',').map((address) => ({ address: address.trim() })); break;
       default:
-        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops, disk.<dev>.bps, disk.<dev>.iothread, autostart, autostart.order, autostart.delay, restart, restart.max, restart.window, ha, ha.priority, evacuate, hugepages, numa, iothreads, pin.vcpu.<n>, pin.emulator, pin.iothreads or hostdevs.`);
+        throw new HangarError('INVALID_SPEC', `Unknown setting "${key}": use cpus, memory, max-cpus, max-memory, cpu.limit, cpu.weight, disk.<dev>.iops, disk.<dev>.bps, disk.<dev>.iothread, autostart, autostart.order, autostart.delay, restart, restart.max, restart.window, ha, ha.priority, evacuate, hugepages, numa, iothreads, pin.vcpu.<n>, pin.emulator, pin.iothreads, hostdevs or profiles.`);
     }
   }
   if (Object.keys(disks).length) body.disks = disks;
@@ -224,7 +227,7 @@ export function buildProgram(): Command {
     });
 
   addSetIdentityFlags(vm.command('set'))
-    .description('Change resources and policies; live where the running guest allows, else at the next start. Keys: cpus, memory, max-cpus, max-memory, cpu.limit (e.g. 150% or none), cpu.weight, disk.<dev>.iops, disk.<dev>.bps, autostart (true/false), autostart.order, autostart.delay (s), restart (no/on-failure/always), restart.max, restart.window (s); live: pin.vcpu.<n>=CPUS, pin.emulator=CPUS, pin.iothreads=CPUS (or none); next start: hugepages (true/false/2M/1G), numa (nodes separated by ;, or none), iothreads, disk.<dev>.iothread, hostdevs (ADDR,ADDR or none)')
+    .description('Change resources and policies; live where the running guest allows, else at the next start. Keys: cpus, memory, max-cpus, max-memory, cpu.limit (e.g. 150% or none), cpu.weight, disk.<dev>.iops, disk.<dev>.bps, autostart (true/false), autostart.order, autostart.delay (s), restart (no/on-failure/always), restart.max, restart.window (s); live: pin.vcpu.<n>=CPUS, pin.emulator=CPUS, pin.iothreads=CPUS (or none); next start: hugepages (true/false/2M/1G), numa (nodes separated by ;, or none), iothreads, disk.<dev>.iothread, hostdevs (ADDR,ADDR or none); profiles=a,b (the profile list, in order; none for none)')
     .argument('<name>')
     .argument('[settings...]', 'key=value pairs, e.g. cpus=4 memory=2G cpu.limit=150% disk.disk0.iops=500')
     .action(async (name: string, pairs: string[], o: IdentityFlags, cmd: Command) => {
@@ -368,6 +371,7 @@ export function buildProgram(): Command {
   addClusterCommands(program, globals);
   addGroupCommands(program, globals);
   addHookCommands(program, globals);
+  addProfileCommands(program, globals);
   addPeerCommands(program, globals);
   addDeclarativeCommands(program, globals);
   addImportCommands(program, globals);

@@ -80,6 +80,8 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .description('Define a VM from an image, or to install from an ISO (and start it with --start)')
     .argument('<name>', 'VM name: letters, digits, hyphens; starts with a letter; at most 63')
     .option('--image <image>', 'image to boot (see `hangar image list`); default tiny, none with --iso')
+    .option('--profile <a,b>', 'apply these profiles in order (hangar profile list); the flags given here win')
+    .option('--type <type>', 'instance type: small, medium, large, xlarge or cN-mM (N vCPUs, M GiB); --cpus/--memory win')
     .option('--cpus <n>', 'vCPUs', intOption('--cpus'))
     .option('--memory <size>', 'memory, e.g. 256M or 2G (plain numbers are MiB)')
     .addOption(new Option('--machine <type>', 'machine type').choices(['q35', 'pc', 'microvm']))
@@ -120,9 +122,11 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .option('--explain', 'with --dry-run: why each node was chosen or ruled out'));
   addTpmFlags(create);
   create
-    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; pool?: string; ha?: boolean; haPriority?: number; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; group?: string; dryRun?: boolean; explain?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { profile?: string; type?: string; image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; pool?: string; ha?: boolean; haPriority?: number; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; group?: string; dryRun?: boolean; explain?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const body: CreateVmBody = { name, ...(o.image !== undefined && { image: o.image }), ...mediaBody(o) };
+      if (o.profile !== undefined) body.profiles = o.profile.split(',').map((n) => n.trim()).filter(Boolean);
+      if (o.type !== undefined) body.type = o.type;
       if (o.forward.length) body.forwards = o.forward;
       if (o.network.length) body.networks = o.network;
       if (o.project) body.project = o.project;

@@ -166,6 +166,17 @@ export function projectCalls(c: Caller) {
   };
 }
 
+export function profileCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Profile[]>('GET', '/v1/profiles'),
+    get: (name: string) => c.call<wire.Profile>('GET', `/v1/profiles/${seg(name)}`),
+    create: (body: wire.CreateProfileBody) => c.call<wire.Profile>('POST', '/v1/profiles', body),
+    set: (name: string, body: wire.SetProfileBody) => c.call<wire.SetProfileReply>('PATCH', `/v1/profiles/${seg(name)}`, body),
+    delete: (name: string, force = false) => c.call<wire.DeleteProfileReply>('DELETE', `/v1/profiles/${seg(name)}${force ? '?force=true' : ''}`),
+    instanceTypes: () => c.call<wire.InstanceType[]>('GET', '/v1/instance-types'),
+  };
+}
+
 export function tokenCalls(c: Caller) {
   return {
     list: () => c.call<wire.Token[]>('GET', '/v1/tokens'),

@@ -26,6 +26,7 @@ export * from './networks.js';
 export * from './operations.js';
 export * from './ovf.js';
 export * from './projects.js';
+export * from './profiles.js';
 export * from './snapshots.js';
 export * from './storage.js';
 export * from './tokens.js';

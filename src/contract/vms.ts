@@ -8,6 +8,7 @@ import { MediaCreateFields, MediaStartFields, MediaViewFields } from './media.js
 import { TpmCreateFields, TpmVmFields } from './tpm.js';
 import { HardwareCreateFields, HardwareView } from './hw.js';
 import { GroupCreateFields, GroupViewFields } from './groups.js';
+import { ProfileCreateFields, ProfileSetFields, ProfileViewFields } from './profiles.js';
 
 export const VmNameParam = Type.Object({ name: Type.String({ description: 'VM name' }) }, strict);
 
@@ -93,6 +94,7 @@ export const CreateVmBody = Type.Object(
     ...TpmCreateFields,
     ...HardwareCreateFields,
     ...GroupCreateFields,
+    ...ProfileCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -168,6 +170,7 @@ export const Vm = Type.Object(
     ...MediaViewFields,
     ...TpmVmFields,
     ...GroupViewFields,
+    ...ProfileViewFields,
   },
   { $id: 'Vm' },
 );
@@ -218,6 +221,7 @@ export const VmSettingsBody = Type.Object(
     hostdevs: Type.Optional(Nullable(HostdevsField)),
     ...PolicyFields,
     ...SetIdentityFields,
+    ...ProfileSetFields,
   },
   strict,
 );

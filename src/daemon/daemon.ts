@@ -33,6 +33,7 @@ import { PeerService } from '../migration/peers.js';
 import { detectCgroups } from '../resources/cgroups.js';
 import { NetworkService } from '../network/service.js';
 import { ProjectService } from '../projects/service.js';
+import { ProfileService } from '../profiles/service.js';
 import type { DaemonConfig } from './config.js';
 import { createLogger, networkLogFields, vmLogFields } from './logging.js';
 import { MetricsSampler } from '../metrics/sampler.js';
@@ -145,7 +146,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const hooks = new HookService({ store, node: () => cluster.nodeName, changed: () => void hookRef.deliverer?.sync() });
   hookRef.deliverer = new HookDeliverer({ store, events, hooks: () => hooks.records(), userAgent: `Hangar-Hooks/${VERSION}`, log: (m) => logger.warn(m) });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, networks, projects, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
+  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, networks, projects, profiles: new ProfileService(store, vms), events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.

@@ -4,6 +4,7 @@
  */
 
 import type { RestartPolicy } from '../policy/restart.js';
+import type { VmProfileState } from './profile-settings.js';
 
 export type MachineType = 'q35' | 'pc' | 'microvm';
 export type Accel = 'kvm' | 'tcg' | 'auto';
@@ -179,6 +180,8 @@ export interface VmSpec {
   hyperv?: boolean;
   /** The guest's real-time clock: UTC (default) or local time (Windows). */
   rtc?: 'utc' | 'localtime';
+  /** The profiles it uses (in order) and its own values of profile settings (src/profiles). */
+  profiles?: VmProfileState;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { HangarError } from '../errors/errors.js';
 import { validateCloudInit } from '../cloudinit/index.js';
+import type { VmProfileState } from '../model/profile-settings.js';
 import type { Accel, CloudInitSpec, MachineType, VmSpec } from '../model/spec.js';
 import { parseMemoryMiB, validateCpuModel, validateCpus, validateMicrovmDisplay, validateVmName } from '../model/validate.js';
 import type { FirmwareInput } from './firmware.js';
@@ -49,6 +50,8 @@ export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInpu
   description?: string;
   /** A TPM 2.0 (swtpm): tpm-crb on q35, tpm-tis on pc; refused on microvm. */
   tpm?: boolean;
+  /** The profiles it uses and its own values (set by src/profiles, not the API body). */
+  profileState?: VmProfileState;
 }
 
 /** True if a `--boot` order names the network (`["network,disk"]`, `["disk","network"]`). */

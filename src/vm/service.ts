@@ -44,6 +44,8 @@ import { toView, VmListCache, type VmView } from './view.js';
 import { VmCloner, type CloneResult, type CloneVmInput } from './clone.js';
 import { applyIdentityFields, applyIdentitySettings, type IdentitySettings } from './identity.js';
 import { checkHaStorage } from './ha-check.js';
+import type { VmProfileState } from '../model/profile-settings.js';
+import { recordOwn } from '../profiles/settings.js';
 import { DiskAccess } from './disk-access.js';
 import type { SavedStateHooks, VmHandle, VmServiceDeps } from './service-types.js';
 
@@ -257,6 +259,7 @@ export class VmService {
     await applyHardwareInput(spec, input, { caps: this.deps.caps, listVms: () => this.deps.store.listVms(), shareRoots: this.deps.shareRoots ?? [] });
     if (input.forwards?.length) spec.nics[0]!.forwards = await checkForwards(input.forwards.map(parseForward), name, await this.deps.store.listVms());
     if (input.cloudInit) spec.cloudInit = cloudInitOf(input.cloudInit);
+    if (input.profileState) spec.profiles = input.profileState;
     const firmware = await firmwareSpecFor(input, machine, this.deps.caps.qemuVersion);
     if (firmware) spec.firmware = firmware;
     const created: VolumeRecord[] = [];
@@ -580,9 +583,11 @@ export class VmService {
   // ---- live settings (settings-plan.ts, settings-apply.ts) -------------------
 
   /** Changes resources: live where the running guest allows, otherwise for the next start. */
-  async set(name: string, all: VmSettings & IdentitySettings): Promise<{ vm: VmView; changes: SettingResult[] }> {
+  async set(name: string, all: VmSettings & IdentitySettings, via?: { profiles: VmProfileState | null }): Promise<{ vm: VmView; changes: SettingResult[] }> {
     return this.exclusive(name, 'set', async (rec) => {
       const { labels, description, ...settings } = all;
+      // Profiles (src/profiles): their service passes the new state; a plain `vm set` makes what it names the VM's own.
+      const profiles = via ? via.profiles : rec.spec.profiles && { ...rec.spec.profiles, own: recordOwn(rec.spec.profiles.own, all) };
       const identity = applyIdentitySettings(rec.spec, { ...(labels !== undefined && { labels }), ...(description !== undefined && { description }) });
       rec = { ...rec, spec: identity.spec };
       const done = await applySettings(rec, settings, {
@@ -593,7 +598,9 @@ export class VmService {
       done.changes.push(...identity.changes);
       if (done.spec.ha && !rec.spec.ha) await checkHaStorage(done.spec, (p) => this.deps.storage.poolRecord(p));
       const next = await this.records.update(name, (r) => {
-        const n: VmRecord = { ...r, spec: done.spec };
+        const n: VmRecord = { ...r, spec: { ...done.spec } };
+        if (profiles) n.spec.profiles = profiles;
+        else delete n.spec.profiles;
         if (done.live && n.runtime) n.runtime = { ...n.runtime, live: done.live, ...(done.threads && { threads: done.threads }) };
         return n;
       });

@@ -110,6 +110,10 @@ export function toView(r: VmRecord): VmView {
   if (r.spec.image !== undefined) v.image = r.spec.image;
   if (r.spec.uuid !== undefined) v.uuid = r.spec.uuid;
   if (r.spec.labels !== undefined) v.labels = r.spec.labels;
+  if (r.spec.profiles) {
+    v.profiles = r.spec.profiles.names;
+    v.ownSettings = Object.keys(r.spec.profiles.own);
+  }
   if (r.spec.description !== undefined) v.description = r.spec.description;
   if (r.lastExit) v.lastExit = r.lastExit;
   Object.assign(v, mediaView(r.spec));

@@ -974,6 +974,60 @@ export interface paths {
         patch: operations["updateProject"];
         trace?: never;
     };
+    "/v1/instance-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the built-in instance types (besides cN-mM) */
+        get: operations["listInstanceTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/profiles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List profiles and the VMs that use them */
+        get: operations["listProfiles"];
+        put?: never;
+        /** Create a profile */
+        post: operations["createProfile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/profiles/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Show a profile and the VMs it affects */
+        get: operations["getProfile"];
+        put?: never;
+        post?: never;
+        /** Delete a profile (refused while VMs use it unless force=true, which detaches it) */
+        delete: operations["deleteProfile"];
+        options?: never;
+        head?: never;
+        /** Change a profile and re-apply it to its VMs (each says what changed live and what at its next start) */
+        patch: operations["updateProfile"];
+        trace?: never;
+    };
     "/v1/tokens": {
         parameters: {
             query?: never;
@@ -1516,7 +1570,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "OVF_INVALID" | "OVF_UNSUPPORTED" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "LIBVIRT_XML_INVALID" | "IMPORT_UNSUPPORTED" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "HA_NEEDS_SHARED_STORAGE" | "NODE_FENCED" | "DISK_OWNED_ELSEWHERE" | "STORAGE_EXPORT_UNAVAILABLE" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "PLACEMENT_IMPOSSIBLE" | "POOL_NOT_ON_NODE" | "NETWORK_NOT_ON_NODE" | "GROUP_NOT_FOUND" | "GROUP_EXISTS" | "GROUP_IN_USE" | "NODE_EVACUATED" | "HOOK_NOT_FOUND" | "HOOK_EXISTS" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "APPLY_INVALID" | "APPLY_IMMUTABLE" | "CONFIRMATION_REQUIRED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "PROFILE_NOT_FOUND" | "PROFILE_EXISTS" | "PROFILE_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "OVF_INVALID" | "OVF_UNSUPPORTED" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "LIBVIRT_XML_INVALID" | "IMPORT_UNSUPPORTED" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "HA_NEEDS_SHARED_STORAGE" | "NODE_FENCED" | "DISK_OWNED_ELSEWHERE" | "STORAGE_EXPORT_UNAVAILABLE" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "PLACEMENT_IMPOSSIBLE" | "POOL_NOT_ON_NODE" | "NETWORK_NOT_ON_NODE" | "GROUP_NOT_FOUND" | "GROUP_EXISTS" | "GROUP_IN_USE" | "NODE_EVACUATED" | "HOOK_NOT_FOUND" | "HOOK_EXISTS" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "APPLY_INVALID" | "APPLY_IMMUTABLE" | "CONFIRMATION_REQUIRED" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -1788,6 +1842,10 @@ export interface components {
                     reasons: string[];
                 }[];
             };
+            /** @description The profiles it uses, in order. */
+            profiles?: string[];
+            /** @description Settings it has of its own (winning over its profiles). */
+            ownSettings?: string[];
         };
         Image: {
             name: string;
@@ -2054,6 +2112,49 @@ export interface components {
                 hostname?: string;
                 version?: string;
             };
+        };
+        Profile: {
+            name: string;
+            description?: string;
+            /** @description Settings, by the names of vm create / vm set. cpus, memory, maxCpus, maxMemory, cpuLimit, cpuWeight, labels, ha, haPriority, autostart and restart re-apply to the VMs that use the profile; the others apply to new VMs. */
+            settings: {
+                /** @description vCPUs. */
+                cpus?: number;
+                /** @description MiB, or a size such as "2G" (stored in MiB). */
+                memory?: number | string;
+                /** @description vCPU hot-plug ceiling. */
+                maxCpus?: number;
+                /** @description Memory hot-plug ceiling. */
+                maxMemory?: number | string;
+                /** @description Percent of one host CPU, e.g. 150 or "150%". */
+                cpuLimit?: number | string;
+                /** @description 1-10000. */
+                cpuWeight?: number;
+                /** @description Labels, merged key by key over the profiles (the VM's own last). */
+                labels?: {
+                    [key: string]: string;
+                };
+                ha?: boolean;
+                haPriority?: number;
+                autostart?: boolean;
+                restart?: "no" | "on-failure" | "always";
+                /** @description New VMs only. */
+                cpuModel?: string;
+                machine?: "q35" | "pc" | "microvm";
+                diskBus?: "virtio-blk" | "virtio-scsi" | "sata" | "nvme";
+                diskCache?: "none" | "writeback" | "writethrough" | "directsync" | "unsafe";
+                nicModel?: "virtio" | "e1000e" | "rtl8139";
+                /** @description Managed networks (new VMs only). */
+                networks?: string[];
+                /** @description cloud-init user (new VMs only). */
+                user?: string;
+                /** @description cloud-init public key lines (new VMs only). */
+                sshKeys?: string[];
+            };
+            /** @description The VMs that use it. */
+            vms: string[];
+            createdAt: string;
+            updatedAt: string;
         };
         /** @description An API token (never its secret). */
         Token: {
@@ -2577,6 +2678,10 @@ export interface operations {
                     rtc?: "utc" | "localtime";
                     /** @description The placement group it joins (hangar group create): in a cluster, placement keeps its affinity or anti-affinity rule. */
                     group?: string;
+                    /** @description Profiles applied in order, the VM's own fields last. */
+                    profiles?: string[];
+                    /** @description Instance type: small, medium, large, xlarge, or cN-mM (N vCPUs, M GiB); explicit cpus/memory win. */
+                    type?: string;
                 };
             };
         };
@@ -3053,6 +3158,8 @@ export interface operations {
                     labels?: string[];
                     /** @description A new description; "" or null clears it. */
                     description?: string | null;
+                    /** @description The VM's new profile list (empty: none); the merged values are applied like other settings. */
+                    profiles?: string[];
                 };
             };
         };
@@ -7340,6 +7447,403 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Project"];
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listInstanceTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        cpus: number;
+                        /** @description MiB */
+                        memory: number;
+                    }[];
+                };
+            };
+            /** @description Every error has this shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listProfiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"][];
+                };
+            };
+            /** @description Every error has this shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    description?: string;
+                    /** @description Settings, by the names of vm create / vm set. cpus, memory, maxCpus, maxMemory, cpuLimit, cpuWeight, labels, ha, haPriority, autostart and restart re-apply to the VMs that use the profile; the others apply to new VMs. */
+                    settings?: {
+                        /** @description vCPUs. */
+                        cpus?: number;
+                        /** @description MiB, or a size such as "2G" (stored in MiB). */
+                        memory?: number | string;
+                        /** @description vCPU hot-plug ceiling. */
+                        maxCpus?: number;
+                        /** @description Memory hot-plug ceiling. */
+                        maxMemory?: number | string;
+                        /** @description Percent of one host CPU, e.g. 150 or "150%". */
+                        cpuLimit?: number | string;
+                        /** @description 1-10000. */
+                        cpuWeight?: number;
+                        /** @description Labels, merged key by key over the profiles (the VM's own last). */
+                        labels?: {
+                            [key: string]: string;
+                        };
+                        ha?: boolean;
+                        haPriority?: number;
+                        autostart?: boolean;
+                        restart?: "no" | "on-failure" | "always";
+                        /** @description New VMs only. */
+                        cpuModel?: string;
+                        machine?: "q35" | "pc" | "microvm";
+                        diskBus?: "virtio-blk" | "virtio-scsi" | "sata" | "nvme";
+                        diskCache?: "none" | "writeback" | "writethrough" | "directsync" | "unsafe";
+                        nicModel?: "virtio" | "e1000e" | "rtl8139";
+                        /** @description Managed networks (new VMs only). */
+                        networks?: string[];
+                        /** @description cloud-init user (new VMs only). */
+                        user?: string;
+                        /** @description cloud-init public key lines (new VMs only). */
+                        sshKeys?: string[];
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteProfile: {
+        parameters: {
+            query?: {
+                /** @description Detach it from the VMs that use it (they keep its values as their own). */
+                force?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detached: string[];
+                    };
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string | null;
+                    /** @description Settings to change; null removes one. */
+                    settings?: {
+                        /** @description vCPUs. */
+                        cpus?: number | null;
+                        memory?: (number | string) | (never | null);
+                        /** @description vCPU hot-plug ceiling. */
+                        maxCpus?: number | null;
+                        maxMemory?: (number | string) | (never | null);
+                        cpuLimit?: (number | string) | (never | null);
+                        /** @description 1-10000. */
+                        cpuWeight?: number | null;
+                        /** @description Labels, merged key by key over the profiles (the VM's own last). */
+                        labels?: {
+                            [key: string]: string;
+                        } | null;
+                        ha?: boolean | null;
+                        haPriority?: number | null;
+                        autostart?: boolean | null;
+                        restart?: ("no" | "on-failure" | "always") | (never | null);
+                        /** @description New VMs only. */
+                        cpuModel?: string | null;
+                        machine?: ("q35" | "pc" | "microvm") | (never | null);
+                        diskBus?: ("virtio-blk" | "virtio-scsi" | "sata" | "nvme") | (never | null);
+                        diskCache?: ("none" | "writeback" | "writethrough" | "directsync" | "unsafe") | (never | null);
+                        nicModel?: ("virtio" | "e1000e" | "rtl8139") | (never | null);
+                        /** @description Managed networks (new VMs only). */
+                        networks?: string[] | null;
+                        /** @description cloud-init user (new VMs only). */
+                        user?: string | null;
+                        /** @description cloud-init public key lines (new VMs only). */
+                        sshKeys?: string[] | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        profile: components["schemas"]["Profile"];
+                        /** @description Each VM that uses the profile and what re-applying it changed. */
+                        vms: {
+                            vm: string;
+                            state: string;
+                            changes: {
+                                key: string;
+                                value: unknown;
+                                applied: "live" | "next-start";
+                                note?: string;
+                            }[];
+                            /** @description Settings the running guest has now. */
+                            live: string[];
+                            /** @description Settings stored for its next start. */
+                            nextStart: string[];
+                            /** @description Create-time settings that changed: this VM keeps its own. */
+                            createOnly: string[];
+                        }[];
+                    };
                 };
             };
             /** @description Every error has this shape. */

@@ -14,7 +14,7 @@ const LAYERS = [
   ['operations', 'network', 'storage', 'projects', 'cluster', 'hooks'],
   ['images'],
   ['vm'],
-  ['snapshots', 'backup', 'metrics', 'audit', 'auth', 'interop'],
+  ['snapshots', 'backup', 'metrics', 'audit', 'auth', 'interop', 'profiles'],
   ['migration'],
   ['api'],
   ['daemon'],

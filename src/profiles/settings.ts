@@ -132,35 +132,7 @@ export function settingsForChange(before: ProfileSettings, after: ProfileSetting
   return { settings: s, createOnly: CREATE_ONLY_KEYS.filter((k) => changed(k)) };
 }
 
-/** A VM's own values after `vm set` (keys it names become its own, winning over its profiles). */
-export function recordOwn(own: ProfileSettings, settings: VmSettings & { labels?: string[] }): ProfileSettings {
-  const next: ProfileSettings = { ...own };
-  if (settings.cpus !== undefined) next.cpus = settings.cpus;
-  if (settings.memory !== undefined) next.memory = parseMemoryMiB(settings.memory);
-  if (settings.maxCpus !== undefined) next.maxCpus = settings.maxCpus;
-  if (settings.maxMemory !== undefined) next.maxMemory = parseMemoryMiB(settings.maxMemory);
-  if (settings.cpuLimit !== undefined) {
-    const pct = parseCpuLimit(settings.cpuLimit);
-    if (pct === undefined) delete next.cpuLimit;
-    else next.cpuLimit = pct;
-  }
-  if (settings.cpuWeight !== undefined) {
-    if (settings.cpuWeight === null) delete next.cpuWeight;
-    else next.cpuWeight = settings.cpuWeight;
-  }
-  if (settings.ha !== undefined) next.ha = settings.ha;
-  if (settings.haPriority !== undefined) next.haPriority = settings.haPriority;
-  if (settings.autostart !== undefined) next.autostart = settings.autostart;
-  if (settings.restart !== undefined) next.restart = settings.restart;
-  for (const edit of settings.labels ?? []) {
-    const eq = edit.indexOf('=');
-    const labels = { ...next.labels };
-    if (eq > 0) labels[edit.slice(0, eq)] = edit.slice(eq + 1);
-    else delete labels[edit.replace(/-$/, '')];
-    next.labels = labels;
-  }
-  return next;
-}
+export { recordOwn } from '../vm/profile-own.js';
 
 // ---- instance types -----------------------------------------------------------
 

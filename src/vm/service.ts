@@ -45,7 +45,7 @@ import { VmCloner, type CloneResult, type CloneVmInput } from './clone.js';
 import { applyIdentityFields, applyIdentitySettings, type IdentitySettings } from './identity.js';
 import { checkHaStorage } from './ha-check.js';
 import type { VmProfileState } from '../model/profile-settings.js';
-import { recordOwn } from '../profiles/settings.js';
+import { recordOwn } from './profile-own.js';
 import { DiskAccess } from './disk-access.js';
 import type { SavedStateHooks, VmHandle, VmServiceDeps } from './service-types.js';
 

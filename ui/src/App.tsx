@@ -1,4 +1,4 @@
-/** Sign-in, then the pages (hash routes): #/, #/vms, #/vms/NAME/TAB, #/images, #/volumes, #/backups, #/networks, #/nodes, #/import. */
+/** Sign-in, then the pages (hash routes): #/, #/vms, #/vms/NAME/TAB, #/images, #/volumes, #/backups, #/networks, #/profiles, #/nodes, #/import. */
 import { useEffect, useState } from 'react';
 import { ApiError, setUnauthenticatedHandler, tokenStore } from './lib/api';
 import { EventsProvider } from './lib/events';
@@ -12,6 +12,7 @@ import { Images } from './pages/Images';
 import { Volumes } from './pages/Volumes';
 import { BackupRepos } from './pages/BackupRepos';
 import { Networks } from './pages/Networks';
+import { Profiles } from './pages/Profiles';
 import { Nodes } from './pages/Nodes';
 import { ImportVm } from './pages/ImportVm';
 
@@ -45,9 +46,10 @@ export function App() {
         {section === 'volumes' && <Volumes />}
         {section === 'backups' && <BackupRepos />}
         {section === 'networks' && <Networks />}
+        {section === 'profiles' && <Profiles />}
         {section === 'nodes' && <Nodes />}
         {section === 'import' && <ImportVm />}
-        {!['', 'vms', 'images', 'volumes', 'backups', 'networks', 'nodes', 'import'].includes(section) && <p>No page here. <a href="#/">Dashboard</a></p>}
+        {!['', 'vms', 'images', 'volumes', 'backups', 'networks', 'profiles', 'nodes', 'import'].includes(section) && <p>No page here. <a href="#/">Dashboard</a></p>}
       </Layout>
     </EventsProvider>
   );

@@ -3,7 +3,7 @@ import type { ReactNode } from 'react';
 import { useEvents } from '../lib/events';
 import { href } from '../lib/router';
 
-const NAV: [string, string][] = [['', 'Dashboard'], ['vms', 'Virtual machines'], ['images', 'Images'], ['volumes', 'Volumes'], ['backups', 'Backups'], ['networks', 'Networks'], ['nodes', 'Nodes'], ['import', 'Import']];
+const NAV: [string, string][] = [['', 'Dashboard'], ['vms', 'Virtual machines'], ['images', 'Images'], ['volumes', 'Volumes'], ['backups', 'Backups'], ['networks', 'Networks'], ['profiles', 'Profiles'], ['nodes', 'Nodes'], ['import', 'Import']];
 
 export function Layout({ section, onSignOut, children }: { section: string; onSignOut: () => void; children: ReactNode }) {
   const { connected } = useEvents();

@@ -21,6 +21,7 @@ export type Image = Schemas['Image'];
 export type Pool = Schemas['Pool'];
 export type Volume = Schemas['Volume'];
 export type Network = Schemas['Network'];
+export type Profile = Schemas['Profile'];
 export type Snapshot = Schemas['Snapshot'];
 export type Backup = Schemas['Backup'];
 export type BackupRepo = Schemas['BackupRepo'];

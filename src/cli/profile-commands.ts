@@ -75,6 +75,7 @@ function showReapply(format: OutputFormat, r: SetProfileReply): void {
     { header: 'LIVE', value: (v) => v.live.join(',') || '-' },
     { header: 'AT NEXT START', value: (v) => v.nextStart.join(',') || '-' },
     { header: 'NEW VMS ONLY', value: (v) => v.createOnly.join(',') || '-' },
+    ...(r.vms.some((v) => v.error) ? [{ header: 'ERROR', value: (v: SetProfileReply['vms'][number]) => v.error }] : []),
   ])}`));
 }
 

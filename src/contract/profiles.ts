@@ -60,6 +60,7 @@ export const SetProfileReply = Type.Object({
     live: Type.Array(Type.String(), { description: 'Settings the running guest has now.' }),
     nextStart: Type.Array(Type.String(), { description: 'Settings stored for its next start.' }),
     createOnly: Type.Array(Type.String(), { description: 'Create-time settings that changed: this VM keeps its own.' }),
+    error: Type.Optional(Type.String({ description: 'Why this VM could not take the change (it keeps what it had).' })),
   }), { description: 'Each VM that uses the profile and what re-applying it changed.' }),
 });
 export const InstanceType = Type.Object({ name: Type.String(), cpus: Type.Integer(), memory: Type.Integer({ description: 'MiB' }) });

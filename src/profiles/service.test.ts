@@ -86,6 +86,19 @@ describe('profiles', () => {
     expect((await p.show('base')).settings).toEqual({ cpus: 2, memory: 256, labels: { env: 'x' }, nicModel: 'e1000e' });
   });
 
+  it('a VM that refuses the change is listed with the error; the others still take it', async () => {
+    const p = new ProfileService(store, { ...vms, set: async (name, settings, via) => {
+      if (name === 'a') throw Object.assign(new Error('no room'), { code: 'HOST_CAPACITY' });
+      return vms.set(name, settings, via);
+    } });
+    await p.create('base', { cpus: 1 });
+    await store.createVm(vm('a', { names: ['base'], own: {} }));
+    await store.createVm(vm('b', { names: ['base'], own: {} }));
+    const r = await p.set('base', { cpus: 8 });
+    expect(r.vms).toEqual([expect.objectContaining({ vm: 'a', error: expect.stringContaining('no room') }), expect.objectContaining({ vm: 'b', nextStart: ['cpus'] })]);
+    expect(r.vms[1]!.error).toBeUndefined();
+  });
+
   it('delete is refused while in use; --force detaches and the VM keeps the values as its own', async () => {
     const p = new ProfileService(store, vms);
     await p.create('base', { cpus: 2, memory: 512 });

@@ -4,7 +4,7 @@
  * list, re-applies the merged values through `vm set`, whose live plan says what the running
  * guest gets now and what waits for its next start.
  */
-import { HangarError } from '../errors/errors.js';
+import { errorText, HangarError } from '../errors/errors.js';
 import type { Collection, Store, VmRecord } from '../store/store.js';
 import type { CreateVmInput, SettingResult, VmSettings, VmView } from '../vm/service.js';
 import type { IdentitySettings } from '../vm/identity.js';
@@ -36,6 +36,8 @@ export interface ProfileVmChange {
   nextStart: string[];
   /** Create-time settings that changed: this VM keeps its own. */
   createOnly: string[];
+  /** Why this VM could not take the change (it keeps what it had; the profile is changed). */
+  error?: string;
 }
 
 /** The part of the VM service profiles use. */
@@ -149,7 +151,13 @@ export class ProfileService {
 
   private async reapply(rec: VmRecord, before: ProfileSettings, after: ProfileSettings, state: VmProfileState): Promise<ProfileVmChange> {
     const { settings, createOnly } = settingsForChange(before, after);
-    const r = Object.keys(settings).length ? await this.vms.set(rec.name, settings, { profiles: state }) : { vm: { state: rec.state }, changes: [] as SettingResult[] };
+    let r: { vm: { state: string }; changes: SettingResult[] } = { vm: { state: rec.state }, changes: [] };
+    try {
+      if (Object.keys(settings).length) r = await this.vms.set(rec.name, settings, { profiles: state });
+    } catch (e) {
+      // One VM refusing (capacity, quota, busy) does not stop the others.
+      return { vm: rec.name, state: rec.state, changes: [], live: [], nextStart: [], createOnly, error: errorText(e) };
+    }
     return {
       vm: rec.name, state: r.vm.state, changes: r.changes, createOnly,
       live: r.changes.filter((c) => c.applied === 'live').map((c) => c.key),

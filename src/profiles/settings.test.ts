@@ -24,8 +24,9 @@ describe('profile settings', () => {
     const r = settingsForChange({ cpus: 1, memory: 256, labels: { a: '1', b: '1' }, cpuModel: 'max' }, { cpus: 2, memory: 256, labels: { a: '2' }, cpuModel: 'host', cpuLimit: 50 });
     expect(r.settings).toEqual({ cpus: 2, cpuLimit: 50, labels: ['b-', 'a=2'] });
     expect(r.createOnly).toEqual(['cpuModel']);
-    // A key that disappears goes back to the default.
-    expect(settingsForChange({ memory: 512, cpuWeight: 200, ha: true }, {}).settings).toEqual({ memory: 256, cpuWeight: null, ha: false });
+    // A key no layer gives any more stays as the VM has it; labels that layer gave go.
+    expect(settingsForChange({ memory: 512, cpuWeight: 200, ha: true, labels: { a: '1' } }, {}).settings).toEqual({ labels: ['a-'] });
+    expect(settingsForChange({ ha: true, haPriority: 1 }, { ha: true, haPriority: 5 }).settings).toEqual({ haPriority: 5 });
     expect(settingsForChange({ cpus: 2 }, { cpus: 2 })).toEqual({ settings: {}, createOnly: [] });
   });
 

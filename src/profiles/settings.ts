@@ -110,26 +110,26 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
  */
 export function settingsForChange(before: ProfileSettings, after: ProfileSettings): { settings: VmSettings & { labels?: string[] }; createOnly: string[] } {
   const s: VmSettings & { labels?: string[] } = {};
+  // A key no layer gives any more stays as the VM has it (labels excepted: those it gave go).
   const changed = (k: keyof ProfileSettings) => !same(before[k], after[k]);
-  if (changed('cpus')) s.cpus = after.cpus ?? 1;
-  if (changed('memory')) s.memory = after.memory ?? 256;
-  if (changed('maxCpus') && after.maxCpus !== undefined) s.maxCpus = after.maxCpus;
-  if (changed('maxMemory') && after.maxMemory !== undefined) s.maxMemory = after.maxMemory;
-  if (changed('cpuLimit')) s.cpuLimit = after.cpuLimit ?? null;
-  if (changed('cpuWeight')) s.cpuWeight = after.cpuWeight ?? null;
-  if (changed('ha') || changed('haPriority')) {
-    s.ha = after.ha ?? false;
-    if (after.ha && after.haPriority !== undefined) s.haPriority = after.haPriority;
-  }
-  if (changed('autostart')) s.autostart = after.autostart ?? false;
-  if (changed('restart')) s.restart = after.restart ?? 'no';
+  const to = (k: keyof ProfileSettings) => changed(k) && after[k] !== undefined;
+  if (to('cpus')) s.cpus = after.cpus!;
+  if (to('memory')) s.memory = after.memory!;
+  if (to('maxCpus')) s.maxCpus = after.maxCpus!;
+  if (to('maxMemory')) s.maxMemory = after.maxMemory!;
+  if (to('cpuLimit')) s.cpuLimit = after.cpuLimit!;
+  if (to('cpuWeight')) s.cpuWeight = after.cpuWeight!;
+  if (to('ha')) s.ha = after.ha!;
+  if (to('haPriority') && (after.ha ?? before.ha)) s.haPriority = after.haPriority!;
+  if (to('autostart')) s.autostart = after.autostart!;
+  if (to('restart')) s.restart = after.restart!;
   if (changed('labels')) {
     const edits: string[] = [];
     for (const k of Object.keys(before.labels ?? {})) if (after.labels?.[k] === undefined) edits.push(`${k}-`);
     for (const [k, v] of Object.entries(after.labels ?? {})) if (before.labels?.[k] !== v) edits.push(`${k}=${v}`);
     if (edits.length) s.labels = edits;
   }
-  return { settings: s, createOnly: CREATE_ONLY_KEYS.filter((k) => changed(k)) };
+  return { settings: s, createOnly: CREATE_ONLY_KEYS.filter((k) => to(k)) };
 }
 
 export { recordOwn } from '../vm/profile-own.js';

@@ -7842,6 +7842,8 @@ export interface operations {
                             nextStart: string[];
                             /** @description Create-time settings that changed: this VM keeps its own. */
                             createOnly: string[];
+                            /** @description Why this VM could not take the change (it keeps what it had). */
+                            error?: string;
                         }[];
                     };
                 };

@@ -139,6 +139,13 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/projects': admin,
   'PATCH /v1/projects/:name': admin,
   'DELETE /v1/projects/:name': admin,
+  // Profiles are shared by every project's VMs: changing one re-applies it to all of them, the host admin's.
+  'GET /v1/profiles': viewer('global'),
+  'GET /v1/profiles/:name': viewer('global'),
+  'POST /v1/profiles': admin,
+  'PATCH /v1/profiles/:name': admin,
+  'DELETE /v1/profiles/:name': admin,
+  'GET /v1/instance-types': viewer('global'),
 
   'GET /v1/networks': viewer('network-list'),
   'GET /v1/networks/:name': viewer('network'),

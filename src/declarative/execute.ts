@@ -5,7 +5,7 @@
  * whether it applied live or at the next start, as the daemon answered.
  */
 import type { Caller } from '../client/calls.js';
-import { networkCalls, projectCalls, vmCalls, volumeCalls } from '../client/calls.js';
+import { networkCalls, profileCalls, projectCalls, vmCalls, volumeCalls } from '../client/calls.js';
 import type * as wire from '../contract/index.js';
 import { canonVolumeRef } from './kinds.js';
 import type { FieldChange, Plan, PlanStep } from './plan.js';
@@ -16,7 +16,7 @@ export interface StepOutcome {
   done: string[];
 }
 
-const VM_SET_FIELDS = ['cpus', 'memory', 'maxCpus', 'maxMemory', 'cpuLimit', 'cpuWeight', 'description', 'autostart', 'autostartOrder', 'autostartDelay', 'restart', 'restartMax', 'restartWindow'];
+const VM_SET_FIELDS = ['profiles', 'cpus', 'memory', 'maxCpus', 'maxMemory', 'cpuLimit', 'cpuWeight', 'description', 'autostart', 'autostartOrder', 'autostartDelay', 'restart', 'restartMax', 'restartWindow'];
 
 export async function executePlan(c: Caller, plan: Plan, onStep?: (o: StepOutcome) => void): Promise<StepOutcome[]> {
   const outcomes: StepOutcome[] = [];
@@ -38,12 +38,14 @@ async function runStep(c: Caller, step: PlanStep): Promise<string[]> {
       if (step.kind === 'Project') await projectCalls(c).create({ name: step.name, ...(raw as Omit<wire.CreateProjectBody, 'name'>) });
       else if (step.kind === 'Network') await networkCalls(c).create({ name: step.name, ...(raw as Omit<wire.CreateNetworkBody, 'name'>) });
       else if (step.kind === 'Volume') await volumeCalls(c).create({ name: step.name, ...(raw as Omit<wire.CreateVolumeBody, 'name'>) });
+      else if (step.kind === 'Profile') await profileCalls(c).create({ name: step.name, ...(raw as Omit<wire.CreateProfileBody, 'name'>) });
       else return createVm(c, step);
       return ['created'];
     case 'delete':
       if (step.kind === 'VM') await vms.delete(step.name, { force: true });
       else if (step.kind === 'Volume') await volumeCalls(c).delete(step.pool ?? 'default', step.name);
       else if (step.kind === 'Network') await networkCalls(c).delete(step.name);
+      else if (step.kind === 'Profile') await profileCalls(c).delete(step.name);
       else await projectCalls(c).delete(step.name);
       return ['deleted'];
     case 'change':
@@ -57,6 +59,7 @@ async function runStep(c: Caller, step: PlanStep): Promise<string[]> {
         return step.changes.map((ch) => line(ch, 'live'));
       }
       if (step.kind === 'VM') return changeVm(c, step);
+      if (step.kind === 'Profile') return changeProfile(c, step);
       return [];
     default:
       return [];
@@ -140,6 +143,27 @@ async function changeVm(c: Caller, step: PlanStep): Promise<string[]> {
   if (by.get('state')?.to === 'running') {
     await vms.start(step.name);
     done.push('started');
+  }
+  return done;
+}
+
+/** A profile's description and settings (a setting left out of the file is removed); the daemon re-applies it to its VMs. */
+async function changeProfile(c: Caller, step: PlanStep): Promise<string[]> {
+  const raw = step.declared!.raw;
+  const body: wire.SetProfileBody = {};
+  for (const ch of step.changes) {
+    if (ch.field === 'description') body.description = (raw.description as string | null | undefined) || null;
+    if (ch.field === 'settings') {
+      const to = (raw.settings ?? {}) as Record<string, unknown>;
+      const removed = Object.keys((ch.from ?? {}) as object).filter((k) => !(k in to));
+      body.settings = { ...Object.fromEntries(removed.map((k) => [k, null])), ...to } as wire.SetProfileBody['settings'];
+    }
+  }
+  const reply = await profileCalls(c).set(step.name, body);
+  const done = step.changes.map((ch) => `${ch.field} changed`);
+  for (const v of reply.vms) {
+    if (v.error) done.push(`VM ${v.vm}: not changed: ${v.error}`);
+    else if (v.live.length || v.nextStart.length) done.push(`VM ${v.vm}: ${[v.live.length && `${v.live.join(', ')} live`, v.nextStart.length && `${v.nextStart.join(', ')} at the next start`].filter(Boolean).join('; ')}`);
   }
   return done;
 }

@@ -9,12 +9,11 @@ import { parseMemoryMiB, validateCpus, validateVmName } from '../model/validate.
 import { parseSizeBytes } from '../util/size.js';
 import { validateNetworkName } from '../network/names.js';
 
-export const KINDS = ['Project', 'Network', 'Volume', 'VM'] as const;
+export const KINDS = ['Project', 'Network', 'Volume', 'Profile', 'VM'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Kinds that are planned but not there yet: named so a file using them gets a clear refusal. */
 export const RESERVED_KINDS: Record<string, string> = {
-  Profile: 'profiles are not supported yet (issue 18, item 2): leave them out of the file for now',
   BackupSchedule: 'backup schedules are not declarative yet: use `hangar backup schedule` for now',
 };
 
@@ -85,6 +84,39 @@ const labels: Canon = (v) => {
   return out;
 };
 
+/** A profile's settings (the names of `hangar profile create`), each checked like the VM's field of that name. */
+const PROFILE_SETTINGS: Record<string, FieldDef> = {
+  cpus: { type: 'int', mode: 'set', canon: (v) => validateCpus(v) },
+  memory: { type: 'int|string', mode: 'set', canon: mib },
+  maxCpus: { type: 'int', mode: 'set', canon: (v) => validateCpus(v) },
+  maxMemory: { type: 'int|string', mode: 'set', canon: mib },
+  cpuLimit: { type: 'number|string', mode: 'set', canon: canonCpuLimit },
+  cpuWeight: { type: 'int', mode: 'set', canon: count('cpuWeight', 1) },
+  labels: { type: 'labels', mode: 'set', canon: labels },
+  ha: { type: 'bool', mode: 'set' },
+  haPriority: { type: 'int', mode: 'set', canon: count('haPriority') },
+  autostart: { type: 'bool', mode: 'set' },
+  restart: { type: 'string', values: ['no', 'on-failure', 'always'], mode: 'set' },
+  cpuModel: { type: 'string', mode: 'set' },
+  machine: { type: 'string', values: ['q35', 'pc', 'microvm'], mode: 'set' },
+  diskBus: { type: 'string', values: ['virtio-blk', 'virtio-scsi', 'sata', 'nvme'], mode: 'set' },
+  diskCache: { type: 'string', values: ['none', 'writeback', 'writethrough', 'directsync', 'unsafe'], mode: 'set' },
+  nicModel: { type: 'string', values: ['virtio', 'e1000e', 'rtl8139'], mode: 'set' },
+  networks: { type: 'strings', mode: 'set' },
+  user: { type: 'string', mode: 'set' },
+  sshKeys: { type: 'strings', mode: 'set' },
+};
+
+/** A profile's settings in canonical form (sizes in MiB, labels by key), each through its own rule. */
+export function canonProfileSettings(v: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries((v ?? {}) as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) {
+    const def = PROFILE_SETTINGS[k];
+    out[k] = def?.canon ? def.canon(val) : val;
+  }
+  return out;
+}
+
 export const KIND_FIELDS: Record<Kind, Record<string, FieldDef>> = {
   Project: {
     description: { type: 'string', mode: 'fixed' },
@@ -107,8 +139,14 @@ export const KIND_FIELDS: Record<Kind, Record<string, FieldDef>> = {
     size: { type: 'int|string', mode: 'set', canon: bytes('size'), help: 'grows in place (live); shrinking is refused' },
     format: { type: 'string', values: ['qcow2', 'raw'], mode: 'fixed' },
   },
+  Profile: {
+    description: { type: 'string', nullable: true, mode: 'set', canon: (v) => (v === '' ? null : v) },
+    settings: { type: 'object', mode: 'set', fields: PROFILE_SETTINGS, canon: canonProfileSettings, help: 'the settings, as a whole (a setting left out is removed from the profile)' },
+  },
   VM: {
     project: { type: 'string', mode: 'fixed' },
+    profiles: { type: 'strings', mode: 'set', help: 'profiles applied in order, the VM\'s own fields last' },
+    type: { type: 'string', mode: 'create', help: 'instance type at create: small, medium, large, xlarge or cN-mM' },
     image: { type: 'string', mode: 'fixed' },
     machine: { type: 'string', values: ['q35', 'pc', 'microvm'], mode: 'fixed' },
     cpuModel: { type: 'string', mode: 'create' },
@@ -153,10 +191,8 @@ export const KIND_FIELDS: Record<Kind, Record<string, FieldDef>> = {
   },
 };
 
-/** VM fields that are planned (issue 18) but not there yet. */
-export const RESERVED_FIELDS: Partial<Record<Kind, Record<string, string>>> = {
-  VM: { profiles: 'profiles are not supported yet (issue 18, item 2)' },
-};
+/** Fields that are planned but not there yet: named so a file using them gets a clear refusal. */
+export const RESERVED_FIELDS: Partial<Record<Kind, Record<string, string>>> = {};
 
 /** Checks a resource's name for its kind (the API's rules), or throws INVALID_SPEC. */
 export function checkName(kind: Kind, name: string): void {

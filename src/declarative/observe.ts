@@ -4,10 +4,10 @@
  * with like and `hangar export` writes a file that applies back as "unchanged".
  */
 import type { Caller } from '../client/calls.js';
-import { imageCalls, networkCalls, poolCalls, projectCalls, vmCalls, volumeCalls } from '../client/calls.js';
+import { imageCalls, networkCalls, poolCalls, profileCalls, projectCalls, vmCalls, volumeCalls } from '../client/calls.js';
 import type * as wire from '../contract/index.js';
 import { formatMiB } from '../model/validate.js';
-import type { Kind } from './kinds.js';
+import { canonProfileSettings, type Kind } from './kinds.js';
 
 /** The daemon's state as the API lists it. */
 export interface CurrentState {
@@ -15,6 +15,7 @@ export interface CurrentState {
   networks: wire.Network[];
   volumes: wire.Volume[];
   projects: wire.Project[];
+  profiles: wire.Profile[];
   pools: string[];
   images: string[];
 }
@@ -29,10 +30,10 @@ export interface Observed {
 }
 
 export async function readState(c: Caller): Promise<CurrentState> {
-  const [vms, networks, volumes, projects, pools, images] = await Promise.all([
-    vmCalls(c).list(), networkCalls(c).list(), volumeCalls(c).list(), projectCalls(c).list(), poolCalls(c).list(), imageCalls(c).list(),
+  const [vms, networks, volumes, projects, profiles, pools, images] = await Promise.all([
+    vmCalls(c).list(), networkCalls(c).list(), volumeCalls(c).list(), projectCalls(c).list(), profileCalls(c).list(), poolCalls(c).list(), imageCalls(c).list(),
   ]);
-  return { vms, networks, volumes, projects, pools: pools.map((p) => p.name), images: images.map((i) => i.name) };
+  return { vms, networks, volumes, projects, profiles, pools: pools.map((p) => p.name), images: images.map((i) => i.name) };
 }
 
 /** The states in which a VM's QEMU runs (changes can be live). */
@@ -71,6 +72,9 @@ export function observe(state: CurrentState): Observed[] {
   for (const v of state.volumes.filter(isDataVolume)) {
     out.push({ kind: 'Volume', name: v.name, fields: { pool: v.pool, size: v.sizeBytes, format: v.format } });
   }
+  for (const p of state.profiles) {
+    out.push({ kind: 'Profile', name: p.name, fields: { description: p.description ?? null, settings: canonProfileSettings(p.settings) } });
+  }
   const data = new Set(state.volumes.filter(isDataVolume).map((v) => volumeKey(v.pool, v.name)));
   for (const vm of state.vms) out.push({ kind: 'VM', name: vm.name, fields: vmFields(vm, data), vm });
   return out;
@@ -82,6 +86,7 @@ function vmFields(vm: wire.Vm, dataVolumes: Set<string>): Record<string, unknown
   };
   return {
     project: vm.project,
+    profiles: vm.profiles ?? [],
     image: vm.image ?? null,
     machine: vm.machine,
     vnc: vm.vnc,
@@ -119,8 +124,10 @@ export function sizeText(bytes: number): string | number {
 export function toDeclaration(o: Observed): Record<string, unknown> {
   const f = o.fields;
   const doc: Record<string, unknown> = { apiVersion: 'hangar/v1', kind: o.kind, name: o.name };
+  // A VM with profiles: the settings they give are theirs (written in the Profile), not the VM's.
+  const fromProfiles = o.kind === 'VM' && (f.profiles as string[]).length > 0 ? profileGiven(o.vm?.ownSettings ?? []) : new Set<string>();
   const put = (key: string, value: unknown, when = value !== null && value !== undefined) => {
-    if (when) doc[key] = value;
+    if (when && !fromProfiles.has(key)) doc[key] = value;
   };
   switch (o.kind) {
     case 'Project':
@@ -138,8 +145,13 @@ export function toDeclaration(o: Observed): Record<string, unknown> {
       put('size', sizeText(f.size as number));
       put('format', f.format);
       break;
+    case 'Profile':
+      put('description', f.description);
+      put('settings', profileSettingsText(f.settings as Record<string, unknown>));
+      break;
     case 'VM': {
       put('project', f.project);
+      put('profiles', f.profiles, (f.profiles as string[]).length > 0);
       put('image', f.image);
       put('machine', f.machine);
       put('vnc', f.vnc, f.vnc !== (f.machine !== 'microvm'));
@@ -169,4 +181,20 @@ export function toDeclaration(o: Observed): Record<string, unknown> {
     }
   }
   return doc;
+}
+
+/** The VM fields that come from its profiles unless it has them of its own (`ownSettings`, by `vm set` names). */
+function profileGiven(own: string[]): Set<string> {
+  const groups: Record<string, string[]> = {
+    cpus: ['cpus'], memory: ['memory'], maxCpus: ['maxCpus'], maxMemory: ['maxMemory'], cpuLimit: ['cpuLimit'], cpuWeight: ['cpuWeight'],
+    labels: ['labels'], autostart: ['autostart', 'autostartOrder', 'autostartDelay'], restart: ['restart', 'restartMax', 'restartWindow'],
+  };
+  return new Set(Object.entries(groups).filter(([setting]) => !own.includes(setting)).flatMap(([, fields]) => fields));
+}
+
+/** A profile's settings as a file writes them: memory sizes as text. */
+function profileSettingsText(settings: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(settings)) out[k] = (k === 'memory' || k === 'maxMemory') && typeof v === 'number' ? formatMiB(v) : v;
+  return out;
 }

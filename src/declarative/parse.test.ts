@@ -51,7 +51,7 @@ describe('parseDeclarative', () => {
     const r = refusal('kind: VM\nname: web1\ncpus: 1\nmemroy: 256M\n');
     expect(r.code).toBe('APPLY_INVALID');
     expect(r.problems).toEqual([{ file: 'app.yaml', line: 4, message: expect.stringContaining('VM "web1": field "memroy" is not known') }]);
-    expect(r.message).toContain('app.yaml:4: VM "web1": field "memroy" is not known; VM fields are project, image');
+    expect(r.message).toContain('app.yaml:4: VM "web1": field "memroy" is not known; VM fields are project, profiles, type, image');
     expect(r.message).toContain('nothing was changed');
   });
 
@@ -87,8 +87,12 @@ describe('parseDeclarative', () => {
     expect(r.message).toContain('app.yaml:7: VM "b": field "labels": YAML aliases (*l) are not supported here');
   });
 
-  it('keeps a place for profiles: named, refused clearly', () => {
-    expect(refusal('kind: VM\nname: a\nprofiles: [small]\n').message).toContain('app.yaml:3: VM "a": field "profiles": profiles are not supported yet');
-    expect(refusal('kind: Profile\nname: small\n').message).toContain('app.yaml:1: kind Profile: profiles are not supported yet');
+  it('reads profiles: settings checked one by one with their lines, canonical like the VM\'s fields', () => {
+    const [p, v] = parseDeclarative('kind: Profile\nname: web\nsettings:\n  memory: 1G\n  labels: {tier: web}\n  nicModel: e1000e\n---\nkind: VM\nname: a\nprofiles: [web, big]\n', 'app.yaml');
+    expect(p!.fields).toEqual({ settings: { labels: { tier: 'web' }, memory: 1024, nicModel: 'e1000e' } });
+    expect(v!.fields.profiles).toEqual(['web', 'big']);
+    expect(refusal('kind: Profile\nname: web\nsettings:\n  memory: 1G\n  colour: red\n').message).toContain('app.yaml:5: Profile "web": field "settings.colour" is not known');
+    expect(refusal('kind: Profile\nname: web\nsettings:\n  memory: lots\n').message).toContain('app.yaml:4: Profile "web": field "settings"');
+    expect(refusal('kind: Profile\nname: web\nsettings:\n  nicModel: ne2k\n').message).toContain('app.yaml:4: Profile "web": field "settings.nicModel" must be one of virtio, e1000e, rtl8139');
   });
 });

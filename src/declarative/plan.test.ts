@@ -3,10 +3,10 @@ import { parse } from 'yaml';
 import type * as wire from '../contract/index.js';
 import { HangarError } from '../errors/errors.js';
 import { labelEdits, multisetDiff } from './execute.js';
-import { observe, type CurrentState } from './observe.js';
+import { observe, toDeclaration, type CurrentState } from './observe.js';
 import { parseDeclarative } from './parse.js';
 import { planApply } from './plan.js';
-import { renderExport, renderPlan } from './render.js';
+import { renderExport, renderPlan, selectForExport } from './render.js';
 
 function vm(name: string, over: Partial<wire.Vm> = {}): wire.Vm {
   return {
@@ -18,7 +18,7 @@ function vm(name: string, over: Partial<wire.Vm> = {}): wire.Vm {
 
 function state(over: Partial<CurrentState> = {}): CurrentState {
   return {
-    vms: [], networks: [], volumes: [], pools: ['default'], images: ['tiny'],
+    vms: [], networks: [], volumes: [], profiles: [], pools: ['default'], images: ['tiny'],
     projects: [{ name: 'default', quotas: {}, usage: { vms: 0, cpus: 0, memoryMiB: 0, diskBytes: 0 }, createdAt: '' }],
     ...over,
   };
@@ -139,5 +139,22 @@ describe('planApply', () => {
 describe('multisetDiff', () => {
   it('adds and removes one by one', () => {
     expect(multisetDiff(['a', 'a', 'b'], ['a', 'c'])).toEqual({ add: ['c'], remove: ['a', 'b'] });
+  });
+  it('profiles: created before the VMs that use them, references checked, a settings change planned as a whole, exported without what they give', () => {
+    const file = 'kind: Profile\nname: web\nsettings:\n  memory: 192M\n  labels: {tier: web}\n---\nkind: VM\nname: a\nprofiles: [web]\n';
+    const plan = planApply(parseDeclarative(file, 'p.yaml'), state());
+    expect(plan.steps.map((s) => `${s.action} ${s.kind}/${s.name}`)).toEqual(['create Profile/web', 'create VM/a']);
+    const missing = refusal(() => planApply(parseDeclarative('kind: VM\nname: a\nprofiles: [nope]\n', 'p.yaml'), state()));
+    expect(missing.message).toContain('p.yaml:3: VM "a": field "profiles": profile "nope" is neither in the file nor on the daemon');
+    const profile = { name: 'web', settings: { memory: 128, labels: { tier: 'web' } }, vms: ['a'], createdAt: '', updatedAt: '' } as wire.Profile;
+    const using = vm('a', { memory: 128, maxMemory: 128, labels: { tier: 'web' }, profiles: ['web'], ownSettings: [] });
+    const changed = planApply(parseDeclarative(file, 'p.yaml'), state({ profiles: [profile], vms: [using] }));
+    expect(changed.steps.find((s) => s.kind === 'Profile')!.changes).toEqual([{ field: 'settings', from: { labels: { tier: 'web' }, memory: 128 }, to: { labels: { tier: 'web' }, memory: 192 }, when: 'live' }]);
+    expect(changed.steps.find((s) => s.kind === 'VM')!.action).toBe('unchanged');
+    const exported = selectForExport(state({ profiles: [profile], vms: [using] }), []).filter((o) => o.kind !== 'Project').map(toDeclaration);
+    expect(exported[0]).toEqual({ apiVersion: 'hangar/v1', kind: 'Profile', name: 'web', settings: { labels: { tier: 'web' }, memory: '128M' } });
+    expect(exported[1]).toMatchObject({ kind: 'VM', name: 'a', profiles: ['web'] });
+    expect(exported[1]).not.toHaveProperty('memory');
+    expect(exported[1]).not.toHaveProperty('labels');
   });
 });

@@ -6,7 +6,7 @@
  * checked here, so a file that cannot be applied is refused before anything changes.
  */
 import { HangarError } from '../errors/errors.js';
-import { KIND_FIELDS, KINDS, type Kind } from './kinds.js';
+import { canonProfileSettings, KIND_FIELDS, KINDS, type Kind } from './kinds.js';
 import { isDataVolume, observe, volumeKey, type CurrentState, type Observed } from './observe.js';
 import { invalidFile, type Declared, type Problem } from './parse.js';
 
@@ -58,6 +58,9 @@ export function planApply(desired: Declared[], current: CurrentState, opts: { pr
   const problems: Problem[] = [];
   const immutable: Problem[] = [];
   checkReferences(desired, current, problems);
+  // Each profile's settings as they will be: the file's, else the daemon's.
+  const profiles = new Map<string, Record<string, unknown>>(current.profiles.map((p) => [p.name, canonProfileSettings(p.settings)]));
+  for (const d of desired) if (d.kind === 'Profile') profiles.set(d.name, (d.fields.settings ?? {}) as Record<string, unknown>);
   const steps: PlanStep[] = [];
   for (const d of desired) {
     const o = byKey.get(declaredKey(d));
@@ -66,7 +69,7 @@ export function planApply(desired: Declared[], current: CurrentState, opts: { pr
       steps.push({ action: 'create', kind: d.kind, name: d.name, ...(pool && { pool }), changes: [], declared: d });
       continue;
     }
-    const changes = diffFields(d, o, immutable);
+    const changes = diffFields(d, o, immutable, profiles);
     steps.push({ action: changes.length ? 'change' : 'unchanged', kind: d.kind, name: d.name, ...(pool && { pool }), changes, declared: d, observed: o });
   }
   if (opts.prune) {
@@ -92,6 +95,7 @@ function checkReferences(desired: Declared[], current: CurrentState, problems: P
   const inFile = (kind: Kind) => new Set(desired.filter((d) => d.kind === kind).map((d) => (kind === 'Volume' ? volumeKey(String(d.raw.pool ?? 'default'), d.name) : d.name)));
   const networks = new Set([...inFile('Network'), ...current.networks.map((n) => n.name)]);
   const projects = new Set([...inFile('Project'), ...current.projects.map((p) => p.name)]);
+  const profiles = new Set([...inFile('Profile'), ...current.profiles.map((p) => p.name)]);
   const volumes = new Set([...inFile('Volume'), ...current.volumes.filter(isDataVolume).map((v) => volumeKey(v.pool, v.name))]);
   const existingVms = new Set(current.vms.map((v) => v.name));
   const at = (d: Declared, field: string) => d.where.fieldLines[field] ?? d.where.line;
@@ -100,6 +104,11 @@ function checkReferences(desired: Declared[], current: CurrentState, problems: P
     const what = `${d.kind} "${d.name}"`;
     if (d.kind === 'Volume' && !current.pools.includes(String(d.raw.pool ?? 'default'))) {
       problems.push({ file: d.where.file, line: at(d, 'pool'), message: `${what}: field "pool": pool "${String(d.raw.pool ?? 'default')}" does not exist on the daemon (hangar pool create)` });
+    }
+    if (d.kind === 'Profile') {
+      for (const n of ((d.fields.settings as { networks?: string[] } | undefined)?.networks) ?? []) {
+        if (!networks.has(n)) problems.push({ file: d.where.file, line: at(d, 'settings'), message: `${what}: field "settings.networks": network "${n}" is neither in the file nor on the daemon` });
+      }
     }
     if (d.kind !== 'VM') continue;
     for (const n of (d.fields.networks as string[] | undefined) ?? []) {
@@ -111,6 +120,9 @@ function checkReferences(desired: Declared[], current: CurrentState, problems: P
       if (other !== undefined) problems.push({ file: d.where.file, line: at(d, 'volumes'), message: `${what}: field "volumes": volume "${v}" is attached to VM "${other}" in the file too` });
       claimed.set(v, d.name);
     }
+    for (const pr of (d.fields.profiles as string[] | undefined) ?? []) {
+      if (!profiles.has(pr)) problems.push({ file: d.where.file, line: at(d, 'profiles'), message: `${what}: field "profiles": profile "${pr}" is neither in the file nor on the daemon` });
+    }
     const project = d.fields.project as string | undefined;
     if (project !== undefined && !projects.has(project)) problems.push({ file: d.where.file, line: at(d, 'project'), message: `${what}: field "project": project "${project}" is neither in the file nor on the daemon` });
     const image = d.fields.image as string | undefined;
@@ -121,11 +133,13 @@ function checkReferences(desired: Declared[], current: CurrentState, problems: P
 }
 
 /** The declared fields that differ from what exists; fields that cannot change go to `immutable`. */
-function diffFields(d: Declared, o: Observed, immutable: Problem[]): FieldChange[] {
+function diffFields(d: Declared, o: Observed, immutable: Problem[], profiles: Map<string, Record<string, unknown>>): FieldChange[] {
   const defs = KIND_FIELDS[d.kind];
   const running = o.vm !== undefined && o.fields.state === 'running';
   const changes: FieldChange[] = [];
-  for (const [field, to] of Object.entries(d.fields)) {
+  for (const [field, declared] of Object.entries(d.fields)) {
+    // A VM's labels are its profiles' merged key by key, its own last: compare what it will have.
+    const to = d.kind === 'VM' && field === 'labels' ? profileLabels(d, o, profiles, declared as Record<string, string>) : declared;
     const def = defs[field]!;
     if (def.mode === 'create') continue;
     const from = o.fields[field] ?? null;
@@ -146,9 +160,18 @@ function diffFields(d: Declared, o: Observed, immutable: Problem[]): FieldChange
   return changes;
 }
 
+/** The labels a VM has with its profiles (the file's list, else its current one) under its own. */
+function profileLabels(d: Declared, o: Observed, profiles: Map<string, Record<string, unknown>>, own: Record<string, string>): Record<string, string> {
+  const names = (d.fields.profiles ?? o.fields.profiles ?? []) as string[];
+  const merged: Record<string, string> = {};
+  for (const n of names) Object.assign(merged, (profiles.get(n)?.labels ?? {}) as Record<string, string>);
+  return Object.fromEntries(Object.entries({ ...merged, ...own }).sort(([a], [b]) => a.localeCompare(b)));
+}
+
 /** Whether a change to `field` can reach the running guest now. */
 function whenOf(kind: Kind, field: string, to: unknown, o: Observed, running: boolean): When {
-  if (kind !== 'VM' || field === 'state') return 'live';
+  // A profile's settings reach its VMs as each VM's change does: the apply says, per VM, what was live.
+  if (kind !== 'VM' || field === 'state' || field === 'profiles') return 'live';
   if (['labels', 'description'].includes(field) || field.startsWith('autostart') || field.startsWith('restart')) return 'live';
   if (!running) return 'stored';
   switch (field) {

@@ -1,6 +1,7 @@
 /**
  * Declarative state (issue 18): `hangar diff`, `apply` and `export` against real daemons. A
- * file with a project, two networks, a data volume and three tiny VMs (one booted): diff lists
+ * file with a project, two networks, a data volume, a profile and three tiny VMs (one booted,
+ * one with the volume and the profile): diff lists
  * the creations (exit 2), apply makes them, a second apply changes nothing (diff exit 0);
  * editing memory and a label shows exactly those and applies them (memory live); prune needs
  * --yes; bad files are refused with file:line and nothing created; the export of the first
@@ -36,6 +37,12 @@ kind: Volume
 name: shopdata
 size: 64M
 ---
+kind: Profile
+name: db
+settings:
+  cpus: 2
+  labels: {backup: daily}
+---
 - kind: VM
   name: web1
   project: shop
@@ -54,9 +61,10 @@ size: 64M
   name: db1
   project: shop
   memory: 128M
+  profiles: [db]
   networks: [back]
   volumes: [shopdata]
-  labels: {tier: db, backup: daily}
+  labels: {tier: db}
   description: the database
 `;
 
@@ -71,7 +79,7 @@ function specOf(v: Vm) {
   return {
     name: v.name, project: v.project, cpus: v.cpus, memory: v.memory, maxMemory: v.maxMemory, image: v.image, machine: v.machine,
     networks: v.nics.map((n) => n.network ?? 'user'), volumes: v.disks.filter((x) => x.volume === 'shopdata').map((x) => `${x.pool}/${x.volume}`),
-    labels: v.labels ?? {}, description: v.description, state: v.state,
+    labels: v.labels ?? {}, description: v.description, state: v.state, profiles: v.profiles ?? [],
   };
 }
 const specs = async (d: TestDaemon) => (await d.api.vms.list()).map(specOf).sort((a, b) => a.name.localeCompare(b.name));
@@ -94,8 +102,8 @@ describe('hangar diff / apply / export', () => {
     const file = write('shop.yaml', FILE);
     let r = await d.cli(['diff', '-f', file]);
     expect(r.code, r.stderr).toBe(2);
-    for (const what of ['Project shop', 'Network front', 'Network back', 'Volume default/shopdata', 'VM web1', 'VM web2', 'VM db1']) expect(r.stdout).toContain(`+ create ${what}`);
-    expect(r.stdout).toContain('Plan: 7 to create, 0 to change, 0 to delete');
+    for (const what of ['Project shop', 'Network front', 'Network back', 'Volume default/shopdata', 'Profile db', 'VM web1', 'VM web2', 'VM db1']) expect(r.stdout).toContain(`+ create ${what}`);
+    expect(r.stdout).toContain('Plan: 8 to create, 0 to change, 0 to delete');
 
     r = await d.cli(['apply', '-f', file], undefined, 120_000);
     expect(r.code, r.stderr).toBe(0);
@@ -104,12 +112,14 @@ describe('hangar diff / apply / export', () => {
     const db1 = await d.vm('db1');
     expect(db1.disks.map((x) => x.volume)).toContain('shopdata');
     expect(db1.nics.map((n) => n.network)).toEqual(['back']);
+    // The profile gives 2 vCPUs and a label; the VM's own label goes with it.
+    expect(db1).toMatchObject({ cpus: 2, profiles: ['db'], labels: { backup: 'daily', tier: 'db' } });
     expect((await d.vm('web1')).state).toBe('running');
     expect((await d.vm('web2')).state).toBe('stopped');
 
     r = await d.cli(['diff', '-f', file]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain('Plan: 0 to create, 0 to change, 0 to delete, 7 unchanged.');
+    expect(r.stdout).toContain('Plan: 0 to create, 0 to change, 0 to delete, 8 unchanged.');
     r = await d.cli(['apply', '-f', file]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Nothing to change');

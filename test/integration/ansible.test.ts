@@ -6,14 +6,22 @@
  * reaches it over SSH through the inventory; the playbook again changes nothing; check mode
  * reports a change without making it; state=absent deletes, once.
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { accessSync, constants, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, TestDaemon, waitFor } from './harness.js';
 
-const hasAnsible = spawnSync('ansible-playbook', ['--version'], { stdio: 'ignore' }).status === 0;
+/** On PATH (found, not run: running Ansible would make ~/.ansible). */
+const hasAnsible = (process.env['PATH'] ?? '').split(':').some((dir) => {
+  try {
+    accessSync(join(dir, 'ansible-playbook'), constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+});
 const INVENTORY = join(ROOT, 'contrib', 'ansible', 'hangar_inventory.sh');
 const LIBRARY = join(ROOT, 'contrib', 'ansible', 'library');
 
@@ -56,6 +64,8 @@ function ansible(cmd: string, args: string[], timeoutMs = 120_000): Promise<Run>
     ANSIBLE_LIBRARY: LIBRARY,
     ANSIBLE_HOME: join(d.dir, 'ansible-home'),
     ANSIBLE_LOCAL_TEMP: join(d.dir, 'ansible-tmp'),
+    // the module's temp dir on localhost (and in the guest): not ~/.ansible/tmp
+    ANSIBLE_REMOTE_TEMP: join(d.dir, 'ansible-remote-tmp'),
     ANSIBLE_NOCOLOR: '1',
     ANSIBLE_HOST_KEY_CHECKING: 'False',
     ANSIBLE_PYTHON_INTERPRETER: 'auto_silent',

@@ -12,6 +12,7 @@ import { clientFor, type RemoteOptions } from './remote.js';
 import { addTokenCommands } from './token-commands.js';
 import { addDeclarativeCommands } from './declarative-commands.js';
 import { addImportCommands } from './import-commands.js';
+import { addInventoryCommand } from './inventory-command.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
 import { addHookCommands } from './hook-commands.js';
@@ -375,6 +376,7 @@ export function buildProgram(): Command {
   addPeerCommands(program, globals);
   addDeclarativeCommands(program, globals);
   addImportCommands(program, globals);
+  addInventoryCommand(program, globals);
 
   const project = program.command('project').description('Projects: every VM is in one; quotas on VMs, vCPUs, memory and disk');
   const quotaOptions = (c: Command) => c

@@ -64,13 +64,15 @@ export function addDeclarativeCommands(program: Command, globals: Globals): void
   program.command('apply')
     .description('Create or change what the YAML file declares (VMs, volumes, networks, projects) so that it matches, live where the change can be; a second apply of the same file changes nothing')
     .option('-f, --file <file>', 'a YAML file of resources (repeatable; - reads standard input)', collect, [])
-    .option('--prune', 'also delete VMs, data volumes, networks and projects the files do not name (needs --yes)')
+    .option('--prune', 'also delete VMs, data volumes, networks, projects, profiles and backup schedules the files do not name (needs --yes)')
     .option('--yes', 'confirm the deletions of --prune')
     .addHelpText('after', `
 A file holds YAML documents (---), each a resource or a list of them; kinds Project, Network,
-Volume, VM with the fields of the API (POST /v1/vms, vm set). Fields left out are not managed.
+Volume, Profile, VM, BackupSchedule with the fields of the API (POST /v1/vms, vm set, profile
+create, backup schedule create). Fields left out are not managed.
   kind: VM
   name: web1
+  profiles: [web]
   memory: 256M
   networks: [lan]
   volumes: [data1]

@@ -5,7 +5,7 @@
  * whether it applied live or at the next start, as the daemon answered.
  */
 import type { Caller } from '../client/calls.js';
-import { networkCalls, profileCalls, projectCalls, vmCalls, volumeCalls } from '../client/calls.js';
+import { backupCalls, networkCalls, profileCalls, projectCalls, vmCalls, volumeCalls } from '../client/calls.js';
 import type * as wire from '../contract/index.js';
 import { canonVolumeRef } from './kinds.js';
 import type { FieldChange, Plan, PlanStep } from './plan.js';
@@ -39,6 +39,7 @@ async function runStep(c: Caller, step: PlanStep): Promise<string[]> {
       else if (step.kind === 'Network') await networkCalls(c).create({ name: step.name, ...(raw as Omit<wire.CreateNetworkBody, 'name'>) });
       else if (step.kind === 'Volume') await volumeCalls(c).create({ name: step.name, ...(raw as Omit<wire.CreateVolumeBody, 'name'>) });
       else if (step.kind === 'Profile') await profileCalls(c).create({ name: step.name, ...(raw as Omit<wire.CreateProfileBody, 'name'>) });
+      else if (step.kind === 'BackupSchedule') await backupCalls(c).createSchedule(scheduleBody(step.name, raw));
       else return createVm(c, step);
       return ['created'];
     case 'delete':
@@ -46,6 +47,7 @@ async function runStep(c: Caller, step: PlanStep): Promise<string[]> {
       else if (step.kind === 'Volume') await volumeCalls(c).delete(step.pool ?? 'default', step.name);
       else if (step.kind === 'Network') await networkCalls(c).delete(step.name);
       else if (step.kind === 'Profile') await profileCalls(c).delete(step.name);
+      else if (step.kind === 'BackupSchedule') await backupCalls(c).deleteSchedule(step.name);
       else await projectCalls(c).delete(step.name);
       return ['deleted'];
     case 'change':
@@ -60,6 +62,12 @@ async function runStep(c: Caller, step: PlanStep): Promise<string[]> {
       }
       if (step.kind === 'VM') return changeVm(c, step);
       if (step.kind === 'Profile') return changeProfile(c, step);
+      if (step.kind === 'BackupSchedule') {
+        // No schedule is edited in place: the old one goes, the file's is made (its next run counted from now).
+        await backupCalls(c).deleteSchedule(step.name);
+        await backupCalls(c).createSchedule(scheduleBody(step.name, raw));
+        return [...step.changes.map((ch) => line(ch, 'live')), 'schedule replaced'];
+      }
       return [];
     default:
       return [];
@@ -145,6 +153,11 @@ async function changeVm(c: Caller, step: PlanStep): Promise<string[]> {
     done.push('started');
   }
   return done;
+}
+
+/** The create body of a schedule as the file gives it (null fields left out). */
+function scheduleBody(vm: string, raw: Record<string, unknown>): wire.CreateBackupScheduleBody {
+  return { vm, ...Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== null)) } as wire.CreateBackupScheduleBody;
 }
 
 /** A profile's description and settings (a setting left out of the file is removed); the daemon re-applies it to its VMs. */

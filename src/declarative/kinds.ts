@@ -8,14 +8,13 @@ import { HangarError } from '../errors/errors.js';
 import { parseMemoryMiB, validateCpus, validateVmName } from '../model/validate.js';
 import { parseSizeBytes } from '../util/size.js';
 import { validateNetworkName } from '../network/names.js';
+import { parseAt, parseEvery } from '../backup/schedules.js';
 
-export const KINDS = ['Project', 'Network', 'Volume', 'Profile', 'VM'] as const;
+export const KINDS = ['Project', 'Network', 'Volume', 'Profile', 'VM', 'BackupSchedule'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Kinds that are planned but not there yet: named so a file using them gets a clear refusal. */
-export const RESERVED_KINDS: Record<string, string> = {
-  BackupSchedule: 'backup schedules are not declarative yet: use `hangar backup schedule` for now',
-};
+export const RESERVED_KINDS: Record<string, string> = {};
 
 /**
  * How a difference in the field is carried out:
@@ -117,6 +116,13 @@ export function canonProfileSettings(v: unknown): Record<string, unknown> {
   return out;
 }
 
+/** "HH:MM" → "HH:MM" with two-digit hours (2:00 and 02:00 are one time). */
+function canonAt(v: unknown): string | null {
+  if (v === null) return null;
+  const minutes = parseAt(String(v));
+  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+}
+
 export const KIND_FIELDS: Record<Kind, Record<string, FieldDef>> = {
   Project: {
     description: { type: 'string', mode: 'fixed' },
@@ -189,6 +195,16 @@ export const KIND_FIELDS: Record<Kind, Record<string, FieldDef>> = {
     },
     state: { type: 'string', values: ['running', 'stopped'], mode: 'state' },
   },
+  // Named after its VM (one schedule per VM); a change replaces the schedule (delete, then create).
+  BackupSchedule: {
+    every: { type: 'string', mode: 'set', canon: (v) => parseEvery(String(v)), help: 'a period: 30m, 6h, 1d, 7d' },
+    at: { type: 'string', nullable: true, mode: 'set', canon: canonAt, help: 'HH:MM (UTC) the runs fall on' },
+    repo: { type: 'string', mode: 'set', help: 'the backup repository (default: the default one)' },
+    keepLast: { type: 'int', nullable: true, mode: 'set', canon: count('keepLast') },
+    keepDaily: { type: 'int', nullable: true, mode: 'set', canon: count('keepDaily') },
+    keepWeekly: { type: 'int', nullable: true, mode: 'set', canon: count('keepWeekly') },
+    keepMonthly: { type: 'int', nullable: true, mode: 'set', canon: count('keepMonthly') },
+  },
 };
 
 /** Fields that are planned but not there yet: named so a file using them gets a clear refusal. */
@@ -196,7 +212,7 @@ export const RESERVED_FIELDS: Partial<Record<Kind, Record<string, string>>> = {}
 
 /** Checks a resource's name for its kind (the API's rules), or throws INVALID_SPEC. */
 export function checkName(kind: Kind, name: string): void {
-  if (kind === 'VM') {
+  if (kind === 'VM' || kind === 'BackupSchedule') {
     validateVmName(name);
     return;
   }

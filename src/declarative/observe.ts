@@ -4,8 +4,9 @@
  * with like and `hangar export` writes a file that applies back as "unchanged".
  */
 import type { Caller } from '../client/calls.js';
-import { imageCalls, networkCalls, poolCalls, profileCalls, projectCalls, vmCalls, volumeCalls } from '../client/calls.js';
+import { backupCalls, imageCalls, networkCalls, poolCalls, profileCalls, projectCalls, vmCalls, volumeCalls } from '../client/calls.js';
 import type * as wire from '../contract/index.js';
+import { formatEvery } from '../backup/schedules.js';
 import { formatMiB } from '../model/validate.js';
 import { canonProfileSettings, type Kind } from './kinds.js';
 
@@ -16,6 +17,7 @@ export interface CurrentState {
   volumes: wire.Volume[];
   projects: wire.Project[];
   profiles: wire.Profile[];
+  schedules: wire.BackupSchedule[];
   pools: string[];
   images: string[];
 }
@@ -30,10 +32,10 @@ export interface Observed {
 }
 
 export async function readState(c: Caller): Promise<CurrentState> {
-  const [vms, networks, volumes, projects, profiles, pools, images] = await Promise.all([
-    vmCalls(c).list(), networkCalls(c).list(), volumeCalls(c).list(), projectCalls(c).list(), profileCalls(c).list(), poolCalls(c).list(), imageCalls(c).list(),
+  const [vms, networks, volumes, projects, profiles, schedules, pools, images] = await Promise.all([
+    vmCalls(c).list(), networkCalls(c).list(), volumeCalls(c).list(), projectCalls(c).list(), profileCalls(c).list(), backupCalls(c).schedules(), poolCalls(c).list(), imageCalls(c).list(),
   ]);
-  return { vms, networks, volumes, projects, profiles, pools: pools.map((p) => p.name), images: images.map((i) => i.name) };
+  return { vms, networks, volumes, projects, profiles, schedules, pools: pools.map((p) => p.name), images: images.map((i) => i.name) };
 }
 
 /** The states in which a VM's QEMU runs (changes can be live). */
@@ -77,6 +79,12 @@ export function observe(state: CurrentState): Observed[] {
   }
   const data = new Set(state.volumes.filter(isDataVolume).map((v) => volumeKey(v.pool, v.name)));
   for (const vm of state.vms) out.push({ kind: 'VM', name: vm.name, fields: vmFields(vm, data), vm });
+  for (const b of state.schedules) {
+    out.push({
+      kind: 'BackupSchedule', name: b.vm,
+      fields: { every: b.everySeconds, at: b.at ?? null, repo: b.repo, keepLast: b.keepLast ?? null, keepDaily: b.keepDaily ?? null, keepWeekly: b.keepWeekly ?? null, keepMonthly: b.keepMonthly ?? null },
+    });
+  }
   return out;
 }
 
@@ -144,6 +152,10 @@ export function toDeclaration(o: Observed): Record<string, unknown> {
       put('pool', f.pool);
       put('size', sizeText(f.size as number));
       put('format', f.format);
+      break;
+    case 'BackupSchedule':
+      put('every', formatEvery(f.every as number));
+      for (const k of ['at', 'repo', 'keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly']) put(k, f[k]);
       break;
     case 'Profile':
       put('description', f.description);

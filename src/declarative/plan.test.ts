@@ -18,7 +18,7 @@ function vm(name: string, over: Partial<wire.Vm> = {}): wire.Vm {
 
 function state(over: Partial<CurrentState> = {}): CurrentState {
   return {
-    vms: [], networks: [], volumes: [], profiles: [], pools: ['default'], images: ['tiny'],
+    vms: [], networks: [], volumes: [], profiles: [], schedules: [], pools: ['default'], images: ['tiny'],
     projects: [{ name: 'default', quotas: {}, usage: { vms: 0, cpus: 0, memoryMiB: 0, diskBytes: 0 }, createdAt: '' }],
     ...over,
   };
@@ -156,5 +156,21 @@ describe('multisetDiff', () => {
     expect(exported[1]).toMatchObject({ kind: 'VM', name: 'a', profiles: ['web'] });
     expect(exported[1]).not.toHaveProperty('memory');
     expect(exported[1]).not.toHaveProperty('labels');
+  });
+  it('backup schedules: named after their VM, periods compared in seconds, a change replaces the schedule, exported back as written', () => {
+    const file = 'kind: VM\nname: a\n---\nkind: BackupSchedule\nname: a\nevery: 1d\nat: "2:00"\nkeepLast: 7\n';
+    const plan = planApply(parseDeclarative(file, 'b.yaml'), state());
+    expect(plan.steps.map((s) => `${s.action} ${s.kind}/${s.name}`)).toEqual(['create VM/a', 'create BackupSchedule/a']);
+    const orphan = refusal(() => planApply(parseDeclarative('kind: BackupSchedule\nname: ghost\nevery: 6h\n', 'b.yaml'), state()));
+    expect(orphan.message).toContain('b.yaml:1: BackupSchedule "ghost": there is no VM "ghost"');
+    const bad = refusal(() => parseDeclarative('kind: BackupSchedule\nname: a\nevery: sometimes\n', 'b.yaml'));
+    expect(bad.message).toContain('b.yaml:3: BackupSchedule "a": field "every"');
+    const sched = { vm: 'a', vmId: 'id-a', repo: 'main', every: '24h', everySeconds: 86_400, at: '02:00', keepLast: 7, createdAt: '', nextRunAt: '', running: false } as wire.BackupSchedule;
+    const s = state({ vms: [vm('a')], schedules: [sched] });
+    expect(planApply(parseDeclarative(file, 'b.yaml'), s).changes).toBe(false);
+    const changed = planApply(parseDeclarative(file.replace('keepLast: 7', 'keepLast: 3'), 'b.yaml'), s);
+    expect(changed.steps.find((x) => x.kind === 'BackupSchedule')!.changes).toEqual([{ field: 'keepLast', from: 7, to: 3, when: 'live' }]);
+    const exported = selectForExport(s, ['backupschedule/a']).map(toDeclaration);
+    expect(exported).toEqual([{ apiVersion: 'hangar/v1', kind: 'BackupSchedule', name: 'a', every: '1d', at: '02:00', repo: 'main', keepLast: 7 }]);
   });
 });

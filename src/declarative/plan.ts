@@ -105,6 +105,9 @@ function checkReferences(desired: Declared[], current: CurrentState, problems: P
     if (d.kind === 'Volume' && !current.pools.includes(String(d.raw.pool ?? 'default'))) {
       problems.push({ file: d.where.file, line: at(d, 'pool'), message: `${what}: field "pool": pool "${String(d.raw.pool ?? 'default')}" does not exist on the daemon (hangar pool create)` });
     }
+    if (d.kind === 'BackupSchedule' && !existingVms.has(d.name) && !inFile('VM').has(d.name)) {
+      problems.push({ file: d.where.file, line: d.where.line, message: `${what}: there is no VM "${d.name}" in the file or on the daemon (a schedule is named after its VM)` });
+    }
     if (d.kind === 'Profile') {
       for (const n of ((d.fields.settings as { networks?: string[] } | undefined)?.networks) ?? []) {
         if (!networks.has(n)) problems.push({ file: d.where.file, line: at(d, 'settings'), message: `${what}: field "settings.networks": network "${n}" is neither in the file nor on the daemon` });

@@ -1,7 +1,7 @@
 /**
  * Declarative state (issue 18): `hangar diff`, `apply` and `export` against real daemons. A
- * file with a project, two networks, a data volume, a profile and three tiny VMs (one booted,
- * one with the volume and the profile): diff lists
+ * file with a project, two networks, a data volume, a profile, three tiny VMs (one booted, one
+ * with the volume and the profile) and a backup schedule: diff lists
  * the creations (exit 2), apply makes them, a second apply changes nothing (diff exit 0);
  * editing memory and a label shows exactly those and applies them (memory live); prune needs
  * --yes; bad files are refused with file:line and nothing created; the export of the first
@@ -66,6 +66,13 @@ settings:
   volumes: [shopdata]
   labels: {tier: db}
   description: the database
+---
+kind: BackupSchedule
+name: db1
+repo: shoprepo
+every: 1d
+at: "02:00"
+keepLast: 7
 `;
 
 function write(name: string, text: string): string {
@@ -100,10 +107,13 @@ describe('hangar diff / apply / export', () => {
   it('diff lists the creations (exit 2); apply makes them; a second apply changes nothing', async () => {
     const d = d1!;
     const file = write('shop.yaml', FILE);
-    let r = await d.cli(['diff', '-f', file]);
+    // Backup repositories are not declarative: the schedule's is made first.
+    let r = await d.cli(['backup-repo', 'create', 'shoprepo', '--path', join(tmp, 'repo1')]);
+    expect(r.code, r.stderr).toBe(0);
+    r = await d.cli(['diff', '-f', file]);
     expect(r.code, r.stderr).toBe(2);
-    for (const what of ['Project shop', 'Network front', 'Network back', 'Volume default/shopdata', 'Profile db', 'VM web1', 'VM web2', 'VM db1']) expect(r.stdout).toContain(`+ create ${what}`);
-    expect(r.stdout).toContain('Plan: 8 to create, 0 to change, 0 to delete');
+    for (const what of ['Project shop', 'Network front', 'Network back', 'Volume default/shopdata', 'Profile db', 'VM web1', 'VM web2', 'VM db1', 'BackupSchedule db1']) expect(r.stdout).toContain(`+ create ${what}`);
+    expect(r.stdout).toContain('Plan: 9 to create, 0 to change, 0 to delete');
 
     r = await d.cli(['apply', '-f', file], undefined, 120_000);
     expect(r.code, r.stderr).toBe(0);
@@ -114,12 +124,13 @@ describe('hangar diff / apply / export', () => {
     expect(db1.nics.map((n) => n.network)).toEqual(['back']);
     // The profile gives 2 vCPUs and a label; the VM's own label goes with it.
     expect(db1).toMatchObject({ cpus: 2, profiles: ['db'], labels: { backup: 'daily', tier: 'db' } });
+    expect(await d.api.backups.schedules()).toMatchObject([{ vm: 'db1', repo: 'shoprepo', everySeconds: 86_400, at: '02:00', keepLast: 7 }]);
     expect((await d.vm('web1')).state).toBe('running');
     expect((await d.vm('web2')).state).toBe('stopped');
 
     r = await d.cli(['diff', '-f', file]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain('Plan: 0 to create, 0 to change, 0 to delete, 8 unchanged.');
+    expect(r.stdout).toContain('Plan: 0 to create, 0 to change, 0 to delete, 9 unchanged.');
     r = await d.cli(['apply', '-f', file]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Nothing to change');
@@ -210,10 +221,13 @@ describe('hangar diff / apply / export', () => {
   it('the export applied to a second, empty daemon reproduces the same VMs', async () => {
     const d = d2!;
     const file = write('export.yaml', exported);
-    let r = await d.cli(['apply', '-f', file], undefined, 150_000);
+    let r = await d.cli(['backup-repo', 'create', 'shoprepo', '--path', join(tmp, 'repo2')]);
+    expect(r.code, r.stderr).toBe(0);
+    r = await d.cli(['apply', '-f', file], undefined, 150_000);
     expect(r.code, r.stderr).toBe(0);
     r = await d.cli(['diff', '-f', file, '--prune']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await specs(d)).toEqual(firstSpecs);
+    expect(await d.api.backups.schedules()).toMatchObject([{ vm: 'db1', repo: 'shoprepo', everySeconds: 86_400, at: '02:00', keepLast: 7 }]);
   }, 180_000);
 });

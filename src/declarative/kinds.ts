@@ -83,12 +83,17 @@ const labels: Canon = (v) => {
   return out;
 };
 
-/** A profile's settings (the names of `hangar profile create`), each checked like the VM's field of that name. */
-const PROFILE_SETTINGS: Record<string, FieldDef> = {
+/** vCPUs and memory and their hot-plug ceilings: a VM's fields and a profile's settings alike. */
+const SIZING: Record<string, FieldDef> = {
   cpus: { type: 'int', mode: 'set', canon: (v) => validateCpus(v) },
   memory: { type: 'int|string', mode: 'set', canon: mib },
   maxCpus: { type: 'int', mode: 'set', canon: (v) => validateCpus(v) },
   maxMemory: { type: 'int|string', mode: 'set', canon: mib },
+};
+
+/** A profile's settings (the names of `hangar profile create`), each checked like the VM's field of that name. */
+const PROFILE_SETTINGS: Record<string, FieldDef> = {
+  ...SIZING,
   cpuLimit: { type: 'number|string', mode: 'set', canon: canonCpuLimit },
   cpuWeight: { type: 'int', mode: 'set', canon: count('cpuWeight', 1) },
   labels: { type: 'labels', mode: 'set', canon: labels },
@@ -160,12 +165,9 @@ export const KIND_FIELDS: Record<Kind, Record<string, FieldDef>> = {
     pool: { type: 'string', mode: 'create' },
     diskSize: { type: 'int|string', mode: 'create', canon: bytes('diskSize') },
     forwards: { type: 'strings', mode: 'create' },
-    cpus: { type: 'int', mode: 'set', canon: (v) => validateCpus(v) },
-    memory: { type: 'int|string', mode: 'set', canon: mib },
-    maxCpus: { type: 'int', mode: 'set', canon: (v) => validateCpus(v) },
-    maxMemory: { type: 'int|string', mode: 'set', canon: mib },
+    ...SIZING,
     cpuLimit: { type: 'number|string', nullable: true, mode: 'set', canon: canonCpuLimit },
-    cpuWeight: { type: 'int', nullable: true, mode: 'set', canon: (v) => (v === null ? null : count('cpuWeight', 1)(v)) },
+    cpuWeight: { type: 'int', nullable: true, mode: 'set', canon: count('cpuWeight', 1) },
     networks: { type: 'strings', mode: 'attach', canon: sortedStrings, help: 'managed networks, one NIC on each' },
     volumes: { type: 'strings', mode: 'attach', canon: (v) => (v as string[]).map(canonVolumeRef).sort(), help: 'data volumes attached: NAME or POOL/NAME' },
     labels: { type: 'labels', mode: 'set', canon: labels },

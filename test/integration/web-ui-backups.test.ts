@@ -4,35 +4,23 @@
  * (an operation followed to the end), listed, and restored to a new VM from the page; a
  * backup schedule made on that tab (a bad period refused and shown), listed, and deleted.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, TestDaemon, waitFor } from './harness.js';
+import { TestDaemon, waitFor } from './harness.js';
+import { signedInUi } from './ui-browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 let d: TestDaemon;
 let base: string;
 let browser: Browser;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'ui', 'dist', 'index.html'))) throw new Error('The web UI is not built: run scripts/setup, or `npm ci && npm run build` in ui/.');
   d = await TestDaemon.start({ args: ['--listen', '127.0.0.1:0'] });
-  const host = await d.api.call<{ tls?: { listen: string[] } }>('GET', '/v1/host');
-  base = `https://${host.tls!.listen[0]}`;
-  const t = await d.cli(['token', 'create', 'ui-admin', '--role', 'admin']);
-  expect(t.code, t.stderr).toBe(0);
   const r = await d.cli(['vm', 'create', 'bu', '--memory', '128M', '--disk-size', '16M', '--start']);
   expect(r.code, r.stderr).toBe(0);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
-  page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(`${base}/`);
-  await page.fill('input[name=token]', t.stdout.trim());
-  await page.click('button[type=submit]');
-  await page.waitForSelector('h1:text("Dashboard")');
+  ({ browser, page, base, pageErrors } = await signedInUi(d));
 }, 60_000);
 
 afterAll(async () => {

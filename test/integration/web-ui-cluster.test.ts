@@ -5,40 +5,28 @@
  * open, turns into the node table (it re-reads on a timer), both nodes online, and the VM
  * list and a VM's overview show which node holds each VM. No guest is started.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
-import { ROOT, TestDaemon } from './harness.js';
+import { TestDaemon } from './harness.js';
+import { signedInUi } from './ui-browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 let etcd: TestEtcd;
 let n1: TestDaemon;
 let n2: TestDaemon;
 let browser: Browser;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'ui', 'dist', 'index.html'))) throw new Error('The web UI is not built: run scripts/setup, or `npm ci && npm run build` in ui/.');
   [etcd, n1, n2] = await Promise.all([
     startEtcd(),
     freePort().then((p) => TestDaemon.start({ args: ['--listen', `127.0.0.1:${p}`] })),
     freePort().then((p) => TestDaemon.start({ args: ['--listen', `127.0.0.1:${p}`] })),
   ]);
-  const host = await n1.api.call<{ tls?: { listen: string[] } }>('GET', '/v1/host');
-  const t = await n1.cli(['token', 'create', 'ui-admin', '--role', 'admin']);
-  expect(t.code, t.stderr).toBe(0);
   const r = await n1.cli(['vm', 'create', 'on-n1', '--memory', '128M']);
   expect(r.code, r.stderr).toBe(0);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
-  page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(`https://${host.tls!.listen[0]}/`);
-  await page.fill('input[name=token]', t.stdout.trim());
-  await page.click('button[type=submit]');
-  await page.waitForSelector('h1:text("Dashboard")');
+  ({ browser, page, pageErrors } = await signedInUi(n1));
 }, 60_000);
 
 afterAll(async () => {

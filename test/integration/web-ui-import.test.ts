@@ -4,30 +4,24 @@
  * made), checked again leaving those out (a dry run: still nothing made), then imported; the
  * page links to the new VM, which keeps libvirt's UUID and MAC and boots the tiny guest.
  */
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyManifestPath } from '../../bench/lib/libvirt.js';
-import { guestRun, ROOT, TestDaemon, waitForGuestReady } from './harness.js';
+import { guestRun, TestDaemon, waitForGuestReady } from './harness.js';
+import { signedInUi } from './ui-browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const UUID = '6a1e9d5c-3f0b-4c4e-9b7a-2d1f0e8c7b61';
 const MAC = '52:54:00:6c:1b:2a';
 let d: TestDaemon;
-let base: string;
 let browser: Browser;
 let page: Page;
 let xmlFile: string;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'ui', 'dist', 'index.html'))) throw new Error('The web UI is not built: run scripts/setup, or `npm ci && npm run build` in ui/.');
   d = await TestDaemon.start({ args: ['--listen', '127.0.0.1:0'] });
-  const host = await d.api.call<{ tls?: { listen: string[] } }>('GET', '/v1/host');
-  base = `https://${host.tls!.listen[0]}`;
-  const t = await d.cli(['token', 'create', 'ui-admin', '--role', 'admin']);
-  expect(t.code, t.stderr).toBe(0);
   // A direct-kernel domain as `virsh dumpxml` writes one, with a sound card Hangar has no match for.
   const m = JSON.parse(readFileSync(tinyManifestPath(), 'utf8')) as { kernel: string; initrd: string; cmdline: string };
   copyFileSync(m.kernel, join(d.dir, 'vmlinuz'));
@@ -55,13 +49,7 @@ beforeAll(async () => {
   </devices>
 </domain>
 `);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
-  page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(`${base}/`);
-  await page.fill('input[name=token]', t.stdout.trim());
-  await page.click('button[type=submit]');
-  await page.waitForSelector('h1:text("Dashboard")');
+  ({ browser, page, pageErrors } = await signedInUi(d));
 }, 60_000);
 
 afterAll(async () => {

@@ -8,9 +8,10 @@
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/etcd/test-etcd.js';
 import { ROOT, TestDaemon, waitFor } from './harness.js';
 
 /** On PATH (found, not run: running Ansible would make ~/.ansible). */
@@ -29,15 +30,6 @@ let d: TestDaemon;
 let key = '';
 let port = 0;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
 
 /** Whether an SSH server answers on 127.0.0.1:port (QEMU's forward accepts at once; the banner comes from sshd). */
 function sshBanner(p: number): Promise<boolean> {

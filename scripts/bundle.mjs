@@ -8,7 +8,7 @@
 import { build } from 'esbuild';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,16 +30,18 @@ const lazyPackages = {
       b.onResolve({ filter: new RegExp(`^${pkg}$`) }, async (args) => {
         if (!importer.test(args.importer)) return undefined;
         const real = await b.resolve(pkg, { resolveDir: args.resolveDir, kind: args.kind });
-        return { path: real.path, namespace: 'lazy-package' };
+        // Relative to the root: the path names the module in the bundle, which must not hold
+        // the build tree's absolute path (the Debian package is checked for it).
+        return { path: relative(root, real.path), namespace: 'lazy-package' };
       });
     }
     b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => {
       const { functions } = LAZY.find((l) => args.path.includes(`${l.pkg}`));
-      const real = JSON.stringify(args.path);
+      const real = JSON.stringify(resolve(root, args.path));
       return {
         contents: functions.map((f) => `exports.${f} = function (...args) { return require(${real}).${f}.apply(this, args); };`).join('\n'),
         loader: 'js',
-        resolveDir: dirname(args.path),
+        resolveDir: dirname(resolve(root, args.path)),
       };
     });
   },

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -39,11 +39,11 @@ describe('loadBundle', () => {
   });
 
   // In one process V8 reuses what it compiled already and never looks at the cache: a new process per load.
-  const loadInChild = (write: boolean): { cache: string; sum: number; wrote?: boolean } => {
+  const loadInChild = (write: boolean, cacheDir?: string): { cache: string; sum: number; wrote?: boolean } => {
     const script = join(dir, 'load.mts');
     writeFileSync(script, [
       `import { loadBundle } from ${JSON.stringify(join(import.meta.dirname, 'launch.ts'))};`,
-      `const b = loadBundle(${JSON.stringify(bundle)});`,
+      `const b = loadBundle(${JSON.stringify(bundle)}, ${JSON.stringify(cacheDir === undefined ? {} : { cacheDir })});`,
       `const out = { cache: b.cache, sum: b.exports.add(2, 3) };`,
       write ? 'out.wrote = b.writeCache();' : '',
       'process.stdout.write(JSON.stringify(out));',
@@ -55,6 +55,16 @@ describe('loadBundle', () => {
     rmSync(cacheFileOf(bundle, ['--import', 'tsx']), { force: true });
     expect(loadInChild(true)).toEqual({ cache: 'none', sum: 5, wrote: true });
     expect(loadInChild(false)).toEqual({ cache: 'accepted', sum: 5 });
+  });
+
+  it('keeps the cache in a directory of its own when given one (the package: /var/cache/hangar/code-cache)', () => {
+    const cacheDir = join(dir, 'cache', 'code-cache');
+    const beside = cacheFileOf(bundle, ['--import', 'tsx']);
+    rmSync(beside, { force: true });
+    expect(loadInChild(true, cacheDir)).toEqual({ cache: 'none', sum: 5, wrote: true });
+    expect(existsSync(beside)).toBe(false);
+    expect(existsSync(cacheFileOf(join(cacheDir, 'thing.cjs'), ['--import', 'tsx']))).toBe(true);
+    expect(loadInChild(false, cacheDir)).toEqual({ cache: 'accepted', sum: 5 });
   });
 
   it('refuses a file that is not such a bundle', () => {

@@ -13,9 +13,9 @@
  *   trace goes through the bundle.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, SourceMap } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 
 export interface LoadedBundle {
@@ -44,10 +44,19 @@ export function cacheFileOf(bundle: string, nodeFlags: readonly string[] = proce
   return `${bundle}.${createHash('sha256').update(nodeFlags.join('\0')).digest('hex').slice(0, 12)}.cache`;
 }
 
+export interface LoadOptions {
+  /**
+   * Where the code cache is kept: beside the bundle when absent (a checkout). The Debian
+   * package's launcher names /var/cache/hangar/code-cache: nothing under /usr is written at
+   * run time (scripts/package.mjs).
+   */
+  cacheDir?: string;
+}
+
 /** Compiles and runs a bundle like Node's CommonJS loader runs a module, with its code cache when there is one. */
-export function loadBundle(bundle: string): LoadedBundle {
+export function loadBundle(bundle: string, opts: LoadOptions = {}): LoadedBundle {
   const file = resolve(bundle);
-  const cacheFile = cacheFileOf(file);
+  const cacheFile = cacheFileOf(opts.cacheDir === undefined ? file : join(resolve(opts.cacheDir), basename(file)));
   let cachedData: Buffer | undefined;
   try {
     cachedData = readFileSync(cacheFile);
@@ -70,6 +79,7 @@ export function loadBundle(bundle: string): LoadedBundle {
     writeCache: () => {
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       try {
+        if (opts.cacheDir !== undefined) mkdirSync(opts.cacheDir, { recursive: true, mode: 0o755 });
         writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
         renameSync(tmp, cacheFile);
         return true;

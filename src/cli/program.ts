@@ -40,9 +40,10 @@ export function createProgram(): Command {
     .description('Run the Hangar daemon in the foreground (guests keep running when it stops)')
     .option('--data-dir <dir>', 'state directory (env HANGAR_DATA_DIR, default /var/lib/hangar)')
     .option('--run-dir <dir>', 'runtime sockets and pidfiles (env HANGAR_RUN_DIR, default /run/hangar, or <data-dir>/run)')
+    .option('--log-dir <dir>', "guests' serial and QEMU logs (env HANGAR_LOG_DIR, default <data-dir>/logs)")
     .option('--cache-dir <dir>', 'built images cache (env HANGAR_CACHE_DIR, default /var/cache/hangar)')
     .addOption(new Option('--accel <accel>', 'default accelerator (env HANGAR_ACCEL, default auto)').choices(['kvm', 'tcg', 'auto']))
-    .option('--no-build-images', 'do not build missing built-in images at start')
+    .option('--no-build-images', 'do not build missing built-in images at start (env HANGAR_BUILD_IMAGES=0)')
     .option('--cpu-overcommit <ratio>', 'vCPUs allowed per host CPU over all running VMs (env HANGAR_CPU_OVERCOMMIT, default 4)')
     .option('--memory-overcommit <ratio>', 'memory allowed per byte of host memory (env HANGAR_MEMORY_OVERCOMMIT, default 1)')
     .option('--reserved-memory <size>', 'host memory never given to guests, e.g. 2G (env HANGAR_RESERVED_MEMORY, default 512M)')
@@ -57,12 +58,12 @@ export function createProgram(): Command {
     .option('--metrics-history <seconds>', 'metrics history kept per VM (env HANGAR_METRICS_HISTORY, default 3600)')
     .addOption(new Option('--log-format <format>', 'daemon log lines on stderr (env HANGAR_LOG_FORMAT, default json)').choices(['json', 'pretty']))
     .addOption(new Option('--log-level <level>', 'least severe level logged (env HANGAR_LOG_LEVEL, default info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
-    .action(async (opts: { dataDir?: string; runDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string; reservedMemory?: string; netPrefix?: string; listen: string[]; tlsCert?: string; tlsKey?: string; metricsInterval?: string; metricsHistory?: string; logFormat?: string; logLevel?: string; guestUsers: boolean; swtpm?: string; shareRoot: string[] }, cmd: Command) => {
+    .action(async (opts: { dataDir?: string; runDir?: string; logDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string; reservedMemory?: string; netPrefix?: string; listen: string[]; tlsCert?: string; tlsKey?: string; metricsInterval?: string; metricsHistory?: string; logFormat?: string; logLevel?: string; guestUsers: boolean; swtpm?: string; shareRoot: string[] }, cmd: Command) => {
       const { runDaemon } = await import('../daemon/daemon.js');
       const g = cmd.optsWithGlobals<{ socket?: string }>();
       // --no-guest-users turns it off; without the flag the environment may (commander defaults it to true).
-      const { guestUsers, ...rest } = opts;
-      const config = resolveDaemonConfig({ ...rest, ...(!guestUsers && { guestUsers: false }), ...(g.socket !== undefined && { socket: g.socket }) });
+      const { guestUsers, buildImages, ...rest } = opts;
+      const config = resolveDaemonConfig({ ...rest, ...(!guestUsers && { guestUsers: false }), ...(!buildImages && { buildImages: false }), ...(g.socket !== undefined && { socket: g.socket }) });
       const daemon = await runDaemon(config);
       const shutdown = () => {
         void daemon.stop().then(() => process.exit(0));

@@ -63,6 +63,7 @@ export interface DaemonFlags {
   socket?: string;
   dataDir?: string;
   runDir?: string;
+  logDir?: string;
   cacheDir?: string;
   accel?: string;
   buildImages?: boolean;
@@ -120,9 +121,11 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     throw new HangarError('INVALID_SPEC', `The socket path ${socket} is too long for a unix socket (max 100 bytes): choose a shorter one.`);
   }
   return {
-    socket, dataDir, runDir, logDir: join(dataDir, 'logs'),
+    socket, dataDir, runDir,
+    // The guests' serial and QEMU logs: <data-dir>/logs unless given (the Debian package: /var/log/hangar).
+    logDir: resolve(flags.logDir ?? env.HANGAR_LOG_DIR ?? join(dataDir, 'logs')),
     cacheDir: resolve(flags.cacheDir ?? env.HANGAR_CACHE_DIR ?? DEFAULT_CACHE_DIR),
-    accel, buildImages: flags.buildImages ?? true,
+    accel, buildImages: flags.buildImages ?? env.HANGAR_BUILD_IMAGES !== '0',
     cpuOvercommit: ratio('--cpu-overcommit', flags.cpuOvercommit ?? env.HANGAR_CPU_OVERCOMMIT, 4),
     memoryOvercommit: ratio('--memory-overcommit', flags.memoryOvercommit ?? env.HANGAR_MEMORY_OVERCOMMIT, 1),
     reservedMemoryMiB: reservedMemory(flags.reservedMemory ?? env.HANGAR_RESERVED_MEMORY ?? '512M'),

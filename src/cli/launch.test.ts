@@ -65,7 +65,7 @@ describe('loadBundle', () => {
     expect(existsSync(beside)).toBe(false);
     expect(existsSync(cacheFileOf(join(cacheDir, 'thing.cjs'), ['--import', 'tsx']))).toBe(true);
     expect(loadInChild(false, cacheDir)).toEqual({ cache: 'accepted', sum: 5 });
-  });
+  }, 30_000);
 
   it('refuses a file that is not such a bundle', () => {
     writeFileSync(join(dir, 'plain.cjs'), 'module.exports = 1;\n');

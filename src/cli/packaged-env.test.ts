@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createProgram } from '../cli/program.js';
-import { resolveDaemonConfig } from './config.js';
+import { createProgram } from './program.js';
+import { resolveDaemonConfig } from '../daemon/config.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const envFile = readFileSync(join(root, 'packaging', 'hangar.env'), 'utf8');

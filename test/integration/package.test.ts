@@ -173,9 +173,10 @@ describe('the Debian package in a fresh Debian 12 root', () => {
     // Only the package goes in: the root sees nothing of the build tree.
     copyFileSync(DEB, join(root, 'tmp', `hangar_${VERSION}_amd64.deb`));
     await timed('apt-get update', () => inRoot(['apt-get', '-q', 'update'], { timeoutMs: 5 * 60_000 }));
-    // systemd as on every Debian 12 host (minbase has none): the postinst enables the units
-    // with systemctl, and systemd-analyze verify needs its units in the root.
-    await timed('apt-get install', () => inRoot(['apt-get', 'install', '-y', '-q', '--no-install-recommends', `/tmp/hangar_${VERSION}_amd64.deb`, 'systemd'], { timeoutMs: 10 * 60_000 }));
+    // systemd first, as on every Debian 12 host (minbase has none): the postinst enables the
+    // units with systemctl, and systemd-analyze verify needs systemd's units in the root.
+    await timed('apt-get install systemd', () => inRoot(['apt-get', 'install', '-y', '-q', '--no-install-recommends', 'systemd'], { timeoutMs: 10 * 60_000 }));
+    await timed('apt-get install hangar', () => inRoot(['apt-get', 'install', '-y', '-q', '--no-install-recommends', `/tmp/hangar_${VERSION}_amd64.deb`], { timeoutMs: 10 * 60_000 }));
     const status = await inRoot(['dpkg-query', '-W', '-f=${Status} ${Version}', 'hangar']);
     expect(status.stdout).toBe(`install ok installed ${VERSION}`);
     expect((await inRoot(['hangar', '--version'])).stdout.trim()).toBe(VERSION);

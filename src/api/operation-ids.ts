@@ -6,6 +6,8 @@
  */
 export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/host': 'getHost',
+  'POST /v1/host/shutdown-guests': 'shutdownGuests',
+  'POST /v1/host/start-guests': 'startGuests',
   'GET /v1/vms': 'listVms',
   'POST /v1/vms': 'createVm',
   'POST /v1/vms/:name/clone': 'cloneVm',

@@ -43,6 +43,8 @@ import { registerTokenRoutes } from './routes/tokens.js';
 import { registerClusterRoutes, registerForwarding } from './routes/cluster.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHookRoutes } from './routes/hooks.js';
+import { registerHostGuestRoutes } from './routes/host-guests.js';
+import type { HostGuestsService } from '../host/guests-service.js';
 import type { HookService } from '../hooks/service.js';
 import { registerImportOvfRoutes } from './routes/import-ovf.js';
 import { registerImportLibvirtRoutes } from './routes/import-libvirt.js';
@@ -109,6 +111,8 @@ export interface ApiDeps {
   cluster?: ClusterService;
   /** Webhooks (src/hooks); absent only when rendering the OpenAPI document. */
   hooks?: HookService;
+  /** Host shutdown and start of every guest (src/host/guests-service.ts); absent: those routes answer VM_STATE. */
+  hostGuests?: HostGuestsService;
   /** The built web UI served at / and /ui/ (default: ui/dist of this checkout). */
   uiDir?: string;
   /** Compile (and check against the JSON Schema meta-schema) every route's schemas as routes are added, not on first use: for the tests. */
@@ -239,6 +243,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerClusterRoutes(app, deps);
   registerGroupRoutes(app, deps);
   registerHookRoutes(app, deps);
+  registerHostGuestRoutes(app, deps);
   registerImportLibvirtRoutes(app, deps);
   registerClusterMoveRoutes(app, deps);
   registerMetricsRoutes(app, deps);

@@ -45,6 +45,9 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'GET /metrics': viewer('host'),
   // Who did what: admins only.
   'GET /v1/audit': admin,
+  // Every guest of the host at once (hangar-guests.service): admins only.
+  'POST /v1/host/shutdown-guests': admin,
+  'POST /v1/host/start-guests': admin,
 
   'GET /v1/vms': viewer('vm-list'),
   'POST /v1/vms': operator('vm-create'),

@@ -23,6 +23,7 @@ import { addSnapshotCommands } from './snapshot-commands.js';
 import { addBackupCommands, addVmExportCommands } from './backup-commands.js';
 import { addCloneCommands, addImageCreateCommand, addSetIdentityFlags, identityFields, setIdentityBody, type IdentityFlags } from './clone-flags.js';
 import { addPeerCommands, addSaveCommands } from './save-commands.js';
+import { addHostGuestCommands } from './host-guests-commands.js';
 import { addNvramCommands, firmwareText } from './firmware-flags.js';
 import { addMediaCommands, mediaFields } from './media-flags.js';
 import { addObservabilityCommands, followEvents } from './observability-commands.js';
@@ -595,6 +596,8 @@ export function buildProgram(): Command {
       const flat = (v: unknown) => (v !== null && typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k} ${String(x)}`).join(', ') || '-' : v);
       print(render(g.output, h, () => renderFields([...Object.entries(rest).map(([k, v]) => [k, flat(v)] as [string, unknown]), ['tls listen', tls?.listen.join(', ')], ['tls fingerprint', tls ? `SHA256 ${tls.fingerprint}` : undefined]])));
     });
+
+  addHostGuestCommands(host, globals);
 
   // Last: it goes under the `import` command another importer may have made.
   addImportOvfCommand(program, globals);

@@ -243,6 +243,10 @@ export function eventCalls(c: Caller) {
 export function hostCalls(c: Caller) {
   return {
     get: () => c.call<wire.HostReply>('GET', '/v1/host'),
+    /** Every guest stopped or saved (an operation; its result is a ShutdownGuestsResult). */
+    shutdownGuests: (body: wire.ShutdownGuestsBody) => c.call<wire.Operation>('POST', '/v1/host/shutdown-guests', body),
+    /** Saved guests restored, autostart VMs started (an operation; its result is a StartGuestsResult). */
+    startGuests: () => c.call<wire.Operation>('POST', '/v1/host/start-guests'),
   };
 }
 

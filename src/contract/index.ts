@@ -17,6 +17,7 @@ export * from './events.js';
 export * from './groups.js';
 export * from './hooks.js';
 export * from './host.js';
+export * from './host-guests.js';
 export * from './images.js';
 export * from './libvirt.js';
 export * from './media.js';

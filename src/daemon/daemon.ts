@@ -25,6 +25,7 @@ import { BackupService } from '../backup/service.js';
 import { backupScheduler } from '../backup/schedules.js';
 import { LastBackups } from '../backup/last-backups.js';
 import { SaveService } from '../migration/save.js';
+import { HostGuestsService } from '../host/guests-service.js';
 import { ClusterMoveService } from '../migration/cluster-move.js';
 import { Evacuations } from '../cluster/evacuate.js';
 import { offlineRecovery } from '../cluster/evacuate-offline.js';
@@ -133,6 +134,8 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const auth = createAuthContext({ store, projects, storage, operations });
   // This node's guests (in a cluster the store holds every node's).
   const localVms = async () => (await store.listVms()).filter((r) => vms.isLocal(r));
+  // Host shutdown and start: every guest stopped or saved, restored and autostarted (hangar-guests.service).
+  const hostGuests = new HostGuestsService({ vms, saves, events, localVms, log: (m) => logger.info(m) });
   const sampler = new MetricsSampler(
     { listVms: localVms, monitor: (id) => vms.monitor(id) },
     { intervalSeconds: config.metricsInterval, historySeconds: config.metricsHistory, log: (f, m) => logger.warn(f, m) },
@@ -146,7 +149,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const hooks = new HookService({ store, node: () => cluster.nodeName, changed: () => void hookRef.deliverer?.sync() });
   hookRef.deliverer = new HookDeliverer({ store, events, hooks: () => hooks.records(), userAgent: `Hangar-Hooks/${VERSION}`, log: (m) => logger.warn(m) });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, networks, projects, profiles: new ProfileService(store, vms), events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
+  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, hostGuests, networks, projects, profiles: new ProfileService(store, vms), events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.
@@ -233,7 +236,8 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
           .catch((e: unknown) => logger.error({ err: e }, 'starting the backup schedules failed'));
         // Each VM's newest backup, for the metrics (later ones come as events).
         void lastBackups.load(() => backups.list()).catch((e: unknown) => logger.warn({ err: e }, 'reading the newest backups for the metrics failed'));
-        void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
+        // The guests `host shutdown-guests` saved are restored, then autostart (a restored guest is not started twice).
+        void hostGuests.start().catch((e: unknown) => logger.error({ err: e }, 'restoring saved guests and autostart failed'));
       },
       (e: unknown) => logger.error({ err: e }, 're-adoption failed'),
     );

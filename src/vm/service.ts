@@ -428,10 +428,12 @@ export class VmService {
     });
   }
 
-  async stop(name: string, opts: StopOptions = {}): Promise<VmView> {
+  /** `byHost`: the host's shutdown stops it (`host shutdown-guests`), not a user: autostart still starts it at the next daemon start. */
+  async stop(name: string, opts: StopOptions = {}, by: { byHost?: boolean } = {}): Promise<VmView> {
     return this.exclusive(name, 'stop', async (rec) => {
       this.policies.cancelRestart(name);
       const stopped = await this.stopLocked(rec, opts);
+      if (by.byHost) return toView(stopped);
       return toView(await this.records.update(stopped.name, (r) => ({ ...r, stoppedByUser: true })));
     });
   }

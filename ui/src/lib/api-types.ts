@@ -1306,6 +1306,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/host/shutdown-guests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The host goes down: every running or paused guest is powered off through ACPI (forced after the timeout) or saved (restored at the daemon's next start; a guest whose save fails is shut down instead); 202 with an operation whose result lists each guest's outcome */
+        post: operations["shutdownGuests"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/host/start-guests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restores the guests shutdown-guests saved and starts the autostart VMs that are not running (the daemon does this at its start; this does what is still pending); 202 with an operation whose result lists what it did */
+        post: operations["startGuests"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/import/libvirt": {
         parameters: {
             query?: never;
@@ -9772,6 +9806,111 @@ export interface operations {
             };
             /** @description Every error has this shape. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    shutdownGuests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description stop (default): ACPI powerdown of every guest at once, forced off after the timeout; save: each saved to a file (restored at the next daemon start), a guest whose save fails is shut down as in stop. */
+                    mode?: "stop" | "save";
+                    /** @description stop: how long the guests have to power off before they are forced (default 120). save: how long the saves may take in all; a guest not saved by then is shut down, with this timeout again. */
+                    timeoutSeconds?: number;
+                    /** @description save: how many saves run at once (default 4). */
+                    parallel?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startGuests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

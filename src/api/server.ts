@@ -44,7 +44,7 @@ import { registerClusterRoutes, registerForwarding } from './routes/cluster.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHookRoutes } from './routes/hooks.js';
 import { registerHostGuestRoutes } from './routes/host-guests.js';
-import type { HostGuestsService } from '../host/guests-service.js';
+import type { HostGuests } from '../host/shutdown-guests.js';
 import type { HookService } from '../hooks/service.js';
 import { registerImportOvfRoutes } from './routes/import-ovf.js';
 import { registerImportLibvirtRoutes } from './routes/import-libvirt.js';
@@ -111,8 +111,8 @@ export interface ApiDeps {
   cluster?: ClusterService;
   /** Webhooks (src/hooks); absent only when rendering the OpenAPI document. */
   hooks?: HookService;
-  /** Host shutdown and start of every guest (src/host/guests-service.ts); absent: those routes answer VM_STATE. */
-  hostGuests?: HostGuestsService;
+  /** Host shutdown and start of every guest (src/daemon/host-guests.ts); absent: those routes answer VM_STATE. */
+  hostGuests?: HostGuests;
   /** The built web UI served at / and /ui/ (default: ui/dist of this checkout). */
   uiDir?: string;
   /** Compile (and check against the JSON Schema meta-schema) every route's schemas as routes are added, not on first use: for the tests. */

@@ -1,6 +1,6 @@
 /**
  * `hangar host shutdown-guests` and `hangar host start-guests`: what hangar-guests.service runs
- * when the host goes down and comes up (src/host/guests-service.ts does the work in the daemon).
+ * when the host goes down and comes up (src/daemon/host-guests.ts does the work in the daemon).
  */
 import type { Command } from 'commander';
 import { HangarError, isHangarError } from '../errors/errors.js';

@@ -25,7 +25,7 @@ import { BackupService } from '../backup/service.js';
 import { backupScheduler } from '../backup/schedules.js';
 import { LastBackups } from '../backup/last-backups.js';
 import { SaveService } from '../migration/save.js';
-import { HostGuestsService } from '../host/guests-service.js';
+import { HostGuestsService } from './host-guests.js';
 import { ClusterMoveService } from '../migration/cluster-move.js';
 import { Evacuations } from '../cluster/evacuate.js';
 import { offlineRecovery } from '../cluster/evacuate-offline.js';

@@ -10,11 +10,11 @@
  *   guest whose save fails, or that is not saved by then, is shut down as in stop mode.
  *
  * The plan and the timing are here, on an abstract {@link GuestControl}, so they are tested
- * without QEMU; guests-service.ts binds it to the VM and save services.
+ * without QEMU; src/daemon/host-guests.ts binds it to the VM and save services.
  */
 import { errorText, HangarError } from '../errors/errors.js';
 import type { VmState } from '../model/states.js';
-import type { ShutdownGuestResult, ShutdownGuestsResult } from '../contract/host-guests.js';
+import type { ShutdownGuestResult, ShutdownGuestsResult, StartGuestResult, StartGuestsResult } from '../contract/host-guests.js';
 
 export type ShutdownMode = 'stop' | 'save';
 
@@ -94,6 +94,12 @@ export function planShutdown(vms: GuestInfo[]): ShutdownPlan {
 
 export interface ShutdownProgress {
   (p: { done: number; total: number; last?: ShutdownGuestResult }): void;
+}
+
+/** What the API calls (src/daemon/host-guests.ts implements it on the VM and save services). */
+export interface HostGuests {
+  shutdown(opts: ShutdownGuestsOptions, progress?: ShutdownProgress, cancel?: AbortSignal): Promise<ShutdownGuestsResult>;
+  start(progress?: (r: StartGuestResult) => void): Promise<StartGuestsResult>;
 }
 
 /** Runs the shutdown; never throws for one guest (its result says `failed`). */

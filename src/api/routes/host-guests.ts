@@ -1,6 +1,6 @@
 /**
  * `POST /v1/host/shutdown-guests` and `POST /v1/host/start-guests`: every guest of this host
- * stopped or saved when the host goes down, and brought back (src/host/guests-service.ts).
+ * stopped or saved when the host goes down, and brought back (src/daemon/host-guests.ts).
  * Both are operations (202) with progress; the result lists each guest's outcome.
  */
 import type { FastifyInstance } from 'fastify';

@@ -1,6 +1,6 @@
 /**
  * The daemon's side of `host shutdown-guests` and `host start-guests` (and the start pass at
- * daemon start): binds shutdown-guests.ts and start-guests.ts to the VM and save services.
+ * daemon start): binds src/host/shutdown-guests.ts and start-guests.ts to the VM and save services.
  * One pass at a time: a start-guests call that comes while the daemon's own start pass runs
  * waits for it, then finds nothing left (or what failed) to do.
  */
@@ -9,8 +9,8 @@ import type { SaveService } from '../migration/save.js';
 import type { VmService } from '../vm/service.js';
 import type { VmRecord } from '../store/store.js';
 import type { ShutdownGuestsResult, StartGuestResult, StartGuestsResult } from '../contract/host-guests.js';
-import { describeShutdownGuest, shutdownGuests, type GuestControl, type ShutdownGuestsOptions, type ShutdownProgress } from './shutdown-guests.js';
-import { describeStartGuest, startGuests, type StartControl } from './start-guests.js';
+import { describeShutdownGuest, shutdownGuests, type GuestControl, type HostGuests, type ShutdownGuestsOptions, type ShutdownProgress } from '../host/shutdown-guests.js';
+import { describeStartGuest, startGuests, type StartControl } from '../host/start-guests.js';
 
 export interface HostGuestsDeps {
   vms: VmService;
@@ -21,7 +21,7 @@ export interface HostGuestsDeps {
   log: (msg: string) => void;
 }
 
-export class HostGuestsService {
+export class HostGuestsService implements HostGuests {
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: HostGuestsDeps) {}

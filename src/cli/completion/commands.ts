@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Argument, type Command } from 'commander';
 import type { ApiClient } from '../../client/index.js';
+import { HangarError } from '../../errors/errors.js';
 import { VERSION } from '../../version.js';
 import { manPages } from '../man.js';
 import { bashScript } from './bash.js';
@@ -50,9 +51,7 @@ export function addShellCommands(program: Command, client: (cmd: Command) => Api
         }
         return;
       }
-      if (shell === undefined) {
-        cmd.error('error: give a shell (bash, zsh or fish), or --dir DIR for all three');
-      }
+      if (shell === undefined) throw new HangarError('INVALID_SPEC', 'Give a shell (bash, zsh or fish), or --dir DIR for all three.');
       process.stdout.write(SHELLS[shell](spec));
     });
 

@@ -34,6 +34,7 @@ import { formatBytes } from '../util/size.js';
 import { followOperation } from './progress.js';
 import { addCreateCommand, intOption } from './vm-create-command.js';
 import { addImportOvfCommand } from './import-ovf-command.js';
+import { addShellCommands } from './completion/commands.js';
 import { resolve as resolvePath } from 'node:path';
 
 interface GlobalOpts extends RemoteOptions {
@@ -601,6 +602,8 @@ export function buildProgram(): Command {
 
   // Last: it goes under the `import` command another importer may have made.
   addImportOvfCommand(program, globals);
+  // Last: completion scripts and man pages are made from every command above.
+  addShellCommands(program, (cmd) => globals(cmd).client);
   return program;
 }
 

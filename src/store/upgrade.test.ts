@@ -5,7 +5,7 @@
  * newer than this Hangar's is refused with STORE_SCHEMA_TOO_NEW, and nothing is changed.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -157,21 +157,6 @@ describe('a store of a newer schema (a downgrade)', () => {
       db.close();
     }
   });
-
-  it('stops the daemon before it makes a directory, takes the pidfile or opens the store', async () => {
-    const dir = tmp();
-    const dataDir = join(dir, 'data');
-    mkdirSync(dataDir);
-    const path = newerStore(dataDir, '3.0.0');
-    const sum = sha256(path);
-    const { runDaemon } = await import('../daemon/daemon.js');
-    const { resolveDaemonConfig } = await import('../daemon/config.js');
-    const config = resolveDaemonConfig({ dataDir, runDir: join(dir, 'run'), socket: join(dir, 'h.sock'), logLevel: 'fatal' });
-    await expect(runDaemon(config)).rejects.toMatchObject({ code: 'STORE_SCHEMA_TOO_NEW' });
-    expect(readdirSync(dir).sort()).toEqual(['data']);
-    expect(listing(dataDir)).toEqual(['hangar.db']);
-    expect(sha256(path)).toBe(sum);
-  }, 60_000);
 
   it('is not what a store this Hangar knows is: a missing store and an older one pass', () => {
     const dir = tmp();

@@ -112,7 +112,8 @@ describe(`an upgrade from Hangar ${RELEASE}`, () => {
     await old!.kill('SIGTERM');
     expect(old!.qemuPids().sort()).toEqual(Object.values(pids).sort());
     const before = readSqliteSchema(join(old!.dir, 'hangar.db'))!;
-    expect(before.writtenBy).toBeUndefined(); // 0.1.0 did not record it; later releases do
+    // 0.1.0 did not record its version in the store; the releases after it do.
+    expect(before.writtenBy).toBe(RELEASE === '0.1.0' ? undefined : RELEASE);
 
     current = await TestDaemon.start({ dir: old!.dir });
     const after = readSqliteSchema(join(current.dir, 'hangar.db'))!;
@@ -123,7 +124,7 @@ describe(`an upgrade from Hangar ${RELEASE}`, () => {
     expect(host.versions).toMatchObject({ hangar: VERSION, node: process.versions.node, store: 'sqlite', storeSchema: SQLITE_SCHEMA, storeWrittenBy: VERSION });
     expect(host.versions.qemu).toMatch(/^\d+\.\d+/);
     const text = await current.cli(['host', 'show']);
-    expect(text.stdout).toMatch(new RegExp(`versions\\s+hangar ${VERSION.replace(/\./g, '\\.')}, node ${process.versions.node}, qemu \\S+, store sqlite, storeSchema ${SQLITE_SCHEMA}`));
+    expect(text.stdout).toMatch(new RegExp(`versions:\\s+hangar ${VERSION.replace(/\./g, '\\.')}, node ${process.versions.node}, qemu \\S+, store sqlite, storeSchema ${SQLITE_SCHEMA}`));
 
     for (const name of GUESTS) {
       const v = await current.vm(name);

@@ -120,6 +120,7 @@ describe(`an upgrade from Hangar ${RELEASE}`, () => {
     expect(after).toEqual({ schema: SQLITE_SCHEMA, writtenBy: VERSION });
     if (before.schema === SQLITE_SCHEMA) console.warn(`no schema change since ${RELEASE}: the test shows re-adoption across versions only`);
 
+    expect((await current.cli(['--version'])).stdout.trim()).toBe(VERSION);
     const host = await current.api.call<HostReply>('GET', '/v1/host');
     expect(host.versions).toMatchObject({ hangar: VERSION, node: process.versions.node, store: 'sqlite', storeSchema: SQLITE_SCHEMA, storeWrittenBy: VERSION });
     expect(host.versions.qemu).toMatch(/^\d+\.\d+/);

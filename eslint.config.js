@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'ui/dist/', 'ui/node_modules/', 'test-artifacts/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'ui/dist/', 'ui/node_modules/', 'test-artifacts/', 'test/fixtures/releases/*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -24,8 +24,8 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
-    // CommonJS (bin/package.json): see bin/hangar.
-    files: ['bin/hangar'],
+    // CommonJS (bin/package.json): see bin/hangar. The released bundles' unpacker is CommonJS too.
+    files: ['bin/hangar', 'test/fixtures/releases/extract.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly', require: 'readonly', __dirname: 'readonly', setTimeout: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

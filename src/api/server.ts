@@ -219,7 +219,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
     }
     return {
-      version: deps.version, hostname: hostname(), cpus: deps.host.cpus, memory: deps.host.memoryMiB,
+      version: deps.version, versions: hostVersions(deps), hostname: hostname(), cpus: deps.host.cpus, memory: deps.host.memoryMiB,
       accel: deps.accel, autoAccel: deps.caps.defaultAccel, kvmUsable: deps.caps.kvmUsable, qemuVersion: deps.caps.qemuVersion || undefined,
       vms: counts, allocated: { cpus, memory },
       capacity: { cpus: capacity.cpus, memory: capacity.memoryMiB },
@@ -530,6 +530,15 @@ function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps, displays: D
       }
     })();
   });
+}
+
+/** `host show`'s versions: the daemon's, Node's, QEMU's and the store's schema. */
+function hostVersions(deps: ApiDeps): HostReply['versions'] {
+  const store = deps.store.schema?.();
+  return {
+    hangar: deps.version, node: process.versions.node, ...(deps.caps.qemuVersion && { qemu: deps.caps.qemuVersion }),
+    ...(store && { store: store.kind, storeSchema: store.schema, ...(store.writtenBy && { storeWrittenBy: store.writtenBy }) }),
+  };
 }
 
 /** What the host uses now: memory available, load, and the guests' QEMU processes' memory (newest metrics samples). */

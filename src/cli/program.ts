@@ -6,7 +6,7 @@
  */
 import { Command, Option } from 'commander';
 import { DEFAULT_SOCKET, resolveDaemonConfig } from '../daemon/config.js';
-import { errorText, isHangarError } from '../errors/errors.js';
+import { EXIT_STATUS, errorText, isHangarError } from '../errors/errors.js';
 import { VERSION } from '../version.js';
 
 /** For a repeatable option. */
@@ -89,6 +89,6 @@ export async function runProgram(program: Command, argv: string[]): Promise<void
     } else {
       process.stderr.write(`error: INTERNAL: ${errorText(e)}\n`);
     }
-    process.exitCode = 1;
+    process.exitCode = (isHangarError(e) && EXIT_STATUS[e.code]) || 1;
   }
 }

@@ -3,6 +3,7 @@
  * a unix socket. Stopping the daemon never stops a guest.
  */
 import type { ServerResponse } from 'node:http';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ import { detectHostCaps } from '../qemu/host-caps.js';
 import { isSameLiveProcess, readProcStat } from '../qemu/process.js';
 import { ClusterService } from '../cluster/service.js';
 import { checkReach } from '../store/node-lists.js';
+import { assertSqliteSchemaKnown } from '../store/schema.js';
+import { SQLITE_SCHEMA } from '../store/sqlite.js';
 import { nodeSelf } from './cluster-node.js';
 import { VmService } from '../vm/service.js';
 import { DEFAULT_GUEST_UID_BASE, canDropPrivileges, kvmGroupId } from '../security/guest-identity.js';
@@ -54,6 +57,9 @@ export interface RunningDaemon {
 
 export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
+  // A store a newer Hangar wrote (a downgrade) is refused first: no directory made, no
+  // pidfile or socket touched, nothing migrated, no guest adopted (etcd's is checked as it opens).
+  if (!existsSync(join(config.dataDir, 'cluster.json'))) assertSqliteSchemaKnown(join(config.dataDir, 'hangar.db'), SQLITE_SCHEMA);
   for (const dir of [config.dataDir, config.runDir, config.logDir, join(config.runDir, 'vms')]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   }
@@ -63,7 +69,10 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // `qemu-system-x86_64 --version` (when its cached answer is stale) is a process of its own: it runs while the store opens and the services start.
   const capsDetected = detectHostCaps(QEMU_BINARY, { cacheDir: config.cacheDir });
   // SQLite on a single host; etcd once the node is in a cluster (<data-dir>/cluster.json).
-  const cluster = await ClusterService.open({ dataDir: config.dataDir, log: (m) => logger.warn(m), self: nodeSelf(config) });
+  const cluster = await ClusterService.open({ dataDir: config.dataDir, log: (m) => logger.warn(m), self: nodeSelf(config) }).catch(async (e: unknown) => {
+    await rm(lockFile, { force: true });
+    throw e;
+  });
   const store = cluster.store;
   const events = new EventBus(store);
   const images = new ImageCatalog({ cacheDir: config.cacheDir, imagesDir: join(config.dataDir, 'images'), store, events, log: (msg) => logger.info(msg) });

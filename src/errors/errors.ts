@@ -111,10 +111,18 @@ export const ERROR_CATALOGUE = {
   APPLY_INVALID: { status: 400, title: 'The declarative file is not valid (each problem names the file, line and field); nothing was changed' },
   APPLY_IMMUTABLE: { status: 409, title: 'The declarative file changes a field that cannot change in place; nothing was changed' },
   CONFIRMATION_REQUIRED: { status: 400, title: 'The command deletes things: confirm it (--yes)' },
+  STORE_SCHEMA_TOO_NEW: { status: 409, title: "The store was written by a newer Hangar, whose schema this one cannot read (a downgrade): nothing was changed" },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/**
+ * Exit statuses of `hangar` other than 1 for an error: a daemon refused a store a newer
+ * Hangar wrote exits 78 (EX_CONFIG), which a service manager is told not to restart on
+ * (systemd: RestartPreventExitStatus=78).
+ */
+export const EXIT_STATUS: Partial<Record<ErrorCode, number>> = { STORE_SCHEMA_TOO_NEW: 78 };
 
 export class HangarError extends Error {
   readonly code: ErrorCode;

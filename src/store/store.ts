@@ -6,6 +6,7 @@
 import type { HangarError } from '../errors/errors.js';
 import type { VmDesiredFields, VmRecord, VmStatusFields } from '../model/vm-record.js';
 import type { HangarEvent } from '../model/events.js';
+import type { StoreSchemaInfo } from './schema.js';
 
 export type { MigrationMarker, PlacedDecision, VmDesired, VmDesiredFields, VmRecord, VmRuntime, VmStatus, VmStatusFields } from '../model/vm-record.js';
 export type { HangarEvent } from '../model/events.js';
@@ -192,5 +193,7 @@ export interface Store {
    * store's own appends are not repeated. The single-host store has no other writers.
    */
   followEvents?(listener: (event: HangarEvent) => void): () => void;
+  /** The store's kind, schema version and last writer (`host show`). */
+  schema?(): StoreSchemaInfo | undefined;
   close(): Promise<void>;
 }

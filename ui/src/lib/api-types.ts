@@ -1604,7 +1604,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "PROFILE_NOT_FOUND" | "PROFILE_EXISTS" | "PROFILE_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "OVF_INVALID" | "OVF_UNSUPPORTED" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "LIBVIRT_XML_INVALID" | "IMPORT_UNSUPPORTED" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "HA_NEEDS_SHARED_STORAGE" | "NODE_FENCED" | "DISK_OWNED_ELSEWHERE" | "STORAGE_EXPORT_UNAVAILABLE" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "PLACEMENT_IMPOSSIBLE" | "POOL_NOT_ON_NODE" | "NETWORK_NOT_ON_NODE" | "GROUP_NOT_FOUND" | "GROUP_EXISTS" | "GROUP_IN_USE" | "NODE_EVACUATED" | "HOOK_NOT_FOUND" | "HOOK_EXISTS" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "APPLY_INVALID" | "APPLY_IMMUTABLE" | "CONFIRMATION_REQUIRED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "PROFILE_NOT_FOUND" | "PROFILE_EXISTS" | "PROFILE_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "OVF_INVALID" | "OVF_UNSUPPORTED" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "LIBVIRT_XML_INVALID" | "IMPORT_UNSUPPORTED" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "HA_NEEDS_SHARED_STORAGE" | "NODE_FENCED" | "DISK_OWNED_ELSEWHERE" | "STORAGE_EXPORT_UNAVAILABLE" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "PLACEMENT_IMPOSSIBLE" | "POOL_NOT_ON_NODE" | "NETWORK_NOT_ON_NODE" | "GROUP_NOT_FOUND" | "GROUP_EXISTS" | "GROUP_IN_USE" | "NODE_EVACUATED" | "HOOK_NOT_FOUND" | "HOOK_EXISTS" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "APPLY_INVALID" | "APPLY_IMMUTABLE" | "CONFIRMATION_REQUIRED" | "STORE_SCHEMA_TOO_NEW" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -2432,6 +2432,21 @@ export interface operations {
                 content: {
                     "application/json": {
                         version: string;
+                        /** @description Versions of the daemon, its runtime, QEMU and the store. */
+                        versions: {
+                            /** @description The daemon's Hangar version (as `version`). */
+                            hangar: string;
+                            /** @description The Node.js runtime the daemon runs on. */
+                            node: string;
+                            /** @description qemu-system-x86_64 --version. */
+                            qemu?: string;
+                            /** @description The store: sqlite (single host) or etcd (cluster). */
+                            store?: string;
+                            /** @description The store's schema version (SQLite: its user_version). A Hangar older than the one that wrote it refuses to start (STORE_SCHEMA_TOO_NEW). */
+                            storeSchema?: number;
+                            /** @description The Hangar version recorded as the store's last writer. */
+                            storeWrittenBy?: string;
+                        };
                         hostname: string;
                         cpus: number;
                         /** @description MiB */

@@ -9,7 +9,7 @@ const LAYERS = [
   ['util'],
   ['model'],
   ['contract', 'qmp', 'qga', 'cloudinit', 'console', 'security', 'etcd'],
-  ['store', 'qemu', 'resources', 'client'],
+  ['store', 'qemu', 'resources', 'client', 'logd'],
   ['host', 'events'],
   ['operations', 'network', 'storage', 'projects', 'cluster', 'hooks'],
   ['images'],

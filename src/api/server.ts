@@ -4,13 +4,14 @@
  * `{code, message}` with the catalogue's HTTP status.
  */
 import type { IncomingMessage } from 'node:http';
-import { open, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { hostname, loadavg } from 'node:os';
 import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { WebSocket } from 'ws';
 import { lazyWebSocketServer } from '../util/lazy-ws.js';
+import { readLogChunk } from '../logd/read.js';
 import { ERROR_CATALOGUE, errorText, HangarError, toHangarError } from '../errors/errors.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { EventBus } from '../events/bus.js';
@@ -391,27 +392,6 @@ function registerVmRoutes(app: FastifyInstance, deps: ApiDeps): void {
   );
 }
 
-const MAX_LOG_CHUNK = 1024 * 1024;
-
-async function readLogChunk(file: string, offset: number | undefined, tail: number | undefined): Promise<{ data: string; offset: number; nextOffset: number }> {
-  let size: number;
-  try {
-    size = (await stat(file)).size;
-  } catch {
-    return { data: '', offset: 0, nextOffset: 0 };
-  }
-  let start = offset ?? (tail !== undefined ? Math.max(0, size - tail) : Math.max(0, size - MAX_LOG_CHUNK));
-  if (start > size) start = size;
-  const length = Math.min(size - start, MAX_LOG_CHUNK);
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    await fh.read(buf, 0, length, start);
-    return { data: buf.toString('utf8'), offset: start, nextOffset: start + length };
-  } finally {
-    await fh.close();
-  }
-}
 
 function streamEvents(
   res: import('node:http').ServerResponse, deps: ApiDeps, query: { afterSeq?: number; vm?: string }, vm: string | undefined,

@@ -47,6 +47,7 @@ import { HookService } from '../hooks/service.js';
 import { HookDeliverer } from '../hooks/deliverer.js';
 import { createAuthContext, secureSocket, startTlsListeners } from '../auth/setup.js';
 import { VERSION } from '../version.js';
+import { LogdLink } from '../logd/link.js';
 
 /** Housekeeping after the start begins at the latest this long after the daemon listens (see runDaemon). */
 const HOUSEKEEPING_DELAY_MS = 200;
@@ -105,6 +106,9 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // One unprivileged user per guest's QEMU (only a root daemon can start processes as others).
   const guestUsers = config.guestUsers && canDropPrivileges() ? { uidBase: DEFAULT_GUEST_UID_BASE, gid: await kvmGroupId() } : undefined;
   if (!guestUsers) logger.warn("guests' QEMU runs as the daemon's own user (--no-guest-users, or the daemon is not root)");
+  // logd caps the guests' serial and QEMU logs, also while no daemon runs: adopted, or started.
+  const logd = new LogdLink({ runDir: config.runDir, limits: { maxSize: config.logMaxSize, maxBackups: config.logMaxBackups }, log: (m) => logger.info(m) });
+  const logdStarted = logd.start().catch((e: unknown) => logger.error({ err: e }, "starting logd failed: guests' logs are not capped until it runs"));
   const vms = new VmService({
     store, node: () => cluster.nodeName, ...(!config.imageLocking && { imageLocking: false }), mayStart: async (rec) => {
       cluster.mayStart(rec);
@@ -113,7 +117,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     log: (msg) => logger.warn(vmLogFields(msg), msg),
     ...(guestUsers && { guestUsers }),
     tpm: { stateRoot: join(config.dataDir, 'tpm'), ...(config.swtpm !== undefined && { swtpmBinary: config.swtpm }) },
-    shareRoots: config.shareRoots,
+    shareRoots: config.shareRoots, logs: logd,
   });
   ref.vms = vms;
   // HA (in a cluster): VMs of lost nodes are started here when placement picks this node.
@@ -129,7 +133,12 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // Re-adoption mostly waits for each guest's QMP socket: it goes on while the API is built,
   // booted and answering; until a guest is adopted, lists mark it `adopting` and requests
   // about it wait (see VmService.adopted).
-  const adopted = vms.adoptAll().then(() => saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed')));
+  const adopted = vms.adoptAll().then(() => saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed')))
+    // logd lets go of the logs of guests that ended while no daemon ran (it also notices by itself).
+    .then(async () => {
+      await logdStarted;
+      await logd.keep((await store.listVms()).filter((r) => vms.isLocal(r) && r.runtime).map((r) => r.id)).catch((e: unknown) => logger.warn({ err: e }, 'tidying the watches of logd failed'));
+    });
   adopted.catch(() => undefined); // logged below
   const peers = new PeerService(store, events);
   const migrations = new LiveMigrationService(vms, storage, peers, events, (m) => logger.info(m));
@@ -272,6 +281,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       await adopted.catch(() => undefined);
       if (housekept) await networks.leftoversRemoved;
       await vms.detachAll();
+      logd.stop();
       await cluster.stop();
       await rm(lockFile, { force: true });
       await rm(config.socket, { force: true });

@@ -289,6 +289,10 @@ export interface VmPaths {
   qmpSocket: string;
   serialSocket: string;
   serialLog: string;
+  /** With logd (src/logd): the FIFO the serial chardev logs into, read into serialLog with a cap. */
+  serialFifo?: string;
+  /** With logd: the FIFO QEMU's stdout/stderr go to, read into qemuLog with a cap. */
+  qemuFifo?: string;
   vncSocket: string;
   /** The SPICE display's socket; needed when the spec has `spice`. */
   spiceSocket?: string;

@@ -102,7 +102,7 @@ export class VmService {
     this.supervisor = new QemuSupervisor(this.supervisorDeps = {
       records: this.records, events, paths, caps: deps.caps, defaultAccel: deps.defaultAccel, imageLocking: deps.imageLocking ?? true, qemuBinary: deps.qemuBinary ?? QEMU_BINARY,
       ...(deps.cgroups && { cgroups: deps.cgroups }), ...(deps.networks && { networks: deps.networks }), ...(deps.placement && { placement: deps.placement }),
-      guestFiles: this.guestFiles, agents: this.agents, ...(this.tpm && { tpm: this.tpm }),
+      guestFiles: this.guestFiles, agents: this.agents, ...(this.tpm && { tpm: this.tpm }), ...(deps.logs && { logs: deps.logs }),
       hw: new VmHardwareRuntime({ shareRoots: deps.shareRoots ?? [], roMountDir: join(deps.runDir, 'virtiofs-ro'), log }),
       disks: this.diskAccess = new DiskAccess({ pool: (n) => deps.storage.poolRecord(n), owners: () => deps.diskOwners?.(), node: () => deps.node?.(), record: (n) => this.records.find(n), log }),
       isBusy: (name) => this.busy.has(name),

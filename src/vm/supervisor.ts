@@ -25,6 +25,7 @@ import type { DiskAccess } from './disk-access.js';
 import type { GuestFiles } from './guest-files.js';
 import { placeThreads, type PlacementOptions } from './placement-ops.js';
 import type { VmTpm } from './tpm.js';
+import type { VmLogs } from '../logd/link.js';
 import type { VmRecords } from './records.js';
 
 export interface StopOptions {
@@ -117,6 +118,8 @@ export interface SupervisorDeps {
   agents: Pick<GuestAgents, 'agentFor' | 'agentPresent' | 'close'>;
   /** VMs with a TPM: their swtpm and its state (absent: such a VM cannot start). */
   tpm?: Pick<VmTpm, 'start' | 'stop' | 'removeState'>;
+  /** logd: the guest's serial and QEMU logs capped (absent: QEMU writes them itself, uncapped). */
+  logs?: VmLogs;
   /** Whether an operation holds the VM: its own pauses and resumes are not news from QEMU. */
   isBusy: (name: string) => boolean;
   /** QEMU ended without a user asking (a crash, or the guest powered off): the restart policy's turn. */
@@ -179,9 +182,10 @@ export class QemuSupervisor {
   private async launchClaimed(rec: VmRecord, opts: StartHooks, paths: VmPaths, accel: 'kvm' | 'tcg', diskExports: Record<string, NbdDiskTarget>): Promise<VmRecord> {
     const { records } = this.deps;
     // Restoring: the same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
-    const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, {
+    const argvFor = (p: VmPaths) => buildQemuArgv(rec.spec, this.deps.caps, p, {
       defaultAccel: this.deps.defaultAccel, ...(!this.deps.imageLocking && { imageLocking: false }), ...(opts.incoming ? { incoming: 'defer' as const } : {}), diskExports,
     });
+    let argv = argvFor(paths);
 
     await mkdir(dirname(paths.qmpSocket), { recursive: true, mode: 0o700 });
     await mkdir(dirname(paths.qemuLog), { recursive: true, mode: 0o700 });
@@ -191,14 +195,22 @@ export class QemuSupervisor {
     await this.deps.hw?.beforeLaunch(rec, paths, identity);
     // The TPM first: QEMU connects to swtpm's socket as it starts (a restore's too: QEMU pushes the saved TPM state into it).
     const swtpm = rec.spec.tpm ? await this.startTpm(rec, paths, identity) : undefined;
+    // Capped logs: logd reads the guest's FIFOs before QEMU opens them.
+    const fifos = await this.deps.logs?.prepare(rec.id, dirname(paths.qmpSocket), { serial: paths.serialLog, qemu: paths.qemuLog }, identity);
+    if (fifos) {
+      paths = { ...paths, serialFifo: fifos.serial, qemuFifo: fifos.qemu };
+      argv = argvFor(paths);
+    }
     let launched: ReturnType<typeof launchQemu>;
     try {
       rec = await records.setState(rec.name, 'starting', { stateReason: undefined });
-      launched = launchQemu(this.deps.qemuBinary, argv, paths.qemuLog, identity);
+      launched = launchQemu(this.deps.qemuBinary, argv, paths.qemuFifo ?? paths.qemuLog, identity, { fifo: paths.qemuFifo !== undefined });
     } catch (e) {
       if (swtpm) await this.deps.tpm?.stop(swtpm, 0);
+      if (fifos) await this.deps.logs?.release(rec.id);
       throw e;
     }
+    if (fifos) await this.deps.logs?.owned(rec.id, { pid: launched.pid, startTime: launched.pidStartTime });
     const runtime: VmRuntime = {
       pid: launched.pid, pidStartTime: launched.pidStartTime, qmpSocket: paths.qmpSocket, serialSocket: paths.serialSocket,
       startedAt: new Date().toISOString(), accel, ...(swtpm && { swtpm }),
@@ -230,6 +242,7 @@ export class QemuSupervisor {
       await qmp.execute('cont');
       lv.starting = false;
     } catch (e) {
+      await this.deps.logs?.flush(rec.id);
       const tail = await readLogTail(paths.qemuLog, 2048);
       lv.failReason ??= `QEMU failed to start: ${errorText(e)}${tail ? `\n${tail.trim()}` : ''}`;
       lv.exitRequested = true;
@@ -416,6 +429,8 @@ export class QemuSupervisor {
     lv.finished = true;
     this.live.delete(lv.id);
     try {
+      // QEMU has ended: what it wrote is drained into its logs (read below), and logd lets its FIFOs go.
+      await this.deps.logs?.release(lv.id);
       await lv.qmp?.close();
       const status = exit ?? { code: null, signal: null };
       if (lv.starting && !lv.failReason) {
@@ -514,6 +529,7 @@ export class QemuSupervisor {
       await waitForProcessExit(lv.pid, lv.pidStartTime, 5000, 2);
     }
     await lv.qmp?.close().catch(() => undefined);
+    await this.deps.logs?.release(lv.id);
     lv.finished = true;
     lv.markGone();
     this.deps.agents.close(lv.id);

@@ -118,6 +118,22 @@ export class TestDaemon {
     return pids;
   }
 
+  /** The pid of this daemon's logd while it runs (it caps the guests' logs and outlives the daemon). */
+  logdPids(): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
+        if (argv.some((a) => a.endsWith('logd.cjs')) && argv.some((a) => a.startsWith(`${this.dir}/`)) && state !== 'Z') pids.push(Number(entry));
+      } catch {
+        // the process went away while we looked
+      }
+    }
+    return pids;
+  }
+
   /**
    * PIDs of every live QEMU process whose command line points into this data dir (and, for
    * a daemon in a network namespace, that runs in it: another daemon's guest may use a disk here).
@@ -149,8 +165,8 @@ export class TestDaemon {
       // fall through to the pid-based cleanup
     }
     await this.kill('SIGTERM');
-    // A node's fencer outlives its daemon (as the guests do): it goes by its pid too.
-    for (const pid of this.fencerPids()) {
+    // A node's fencer and the logd outlive their daemon (as the guests do): they go by their pids too.
+    for (const pid of [...this.fencerPids(), ...this.logdPids()]) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {

@@ -47,6 +47,8 @@ export interface VmServiceDeps {
   tpm?: { swtpmBinary?: string; stateRoot: string };
   /** Host directories virtiofs shares may be in; none: shares are refused. */
   shareRoots?: string[];
+  /** Where file-backed guest RAM lives (`<data-dir>/memory`; spec memoryBacking `file`). */
+  memoryRoot?: string;
 }
 
 /** How `start` and `delete` treat a saved VM (the migration module's save service). */

@@ -4,6 +4,7 @@
  * Re-adopting the processes a previous daemon started is in adoption.ts.
  */
 import { withShareSockets, type VmHardwareRuntime } from './virtiofs.js';
+import { prepareMemoryFiles, withMemoryFile } from './memory-file.js';
 import { accessSync, constants } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -44,6 +45,8 @@ export interface StartHooks {
   arriving?: boolean;
   /** With `incoming`: the state a failure leaves (default `saved`; a live migration's destination: `stopped`). */
   incomingFailState?: 'saved' | 'stopped';
+  /** A warm clone's first run: guest RAM is this template memory file, mapped privately (src/templates). */
+  warmMemory?: string;
 }
 
 /** Where a VM's runtime files (sockets, pidfile, seed) and logs are. */
@@ -122,6 +125,8 @@ export interface SupervisorDeps {
   /** QEMU ended without a user asking (a crash, or the guest powered off): the restart policy's turn. */
   onUnrequestedExit: (name: string, outcome: ExitOutcome) => void;
   log: (msg: string) => void;
+  /** Where file-backed guest RAM lives (`<data-dir>/memory`); absent: such VMs cannot start. */
+  memoryRoot?: string;
 }
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
@@ -163,7 +168,7 @@ export class QemuSupervisor {
    * throws QEMU_FAILED; the record then says why.
    */
   async launch(rec: VmRecord, opts: StartHooks = {}): Promise<VmRecord> {
-    const paths = withShareSockets(this.deps.paths(rec), rec.spec);
+    const paths = withMemoryFile(withShareSockets(this.deps.paths(rec), rec.spec), rec.spec, this.deps.memoryRoot, rec.id);
     const accel = this.accelOf(rec);
     if (rec.spec.boot.kind === 'kernel') checkBootFiles(rec);
     const diskExports = (await this.deps.disks?.beforeLaunch(rec, { incoming: opts.arriving === true })) ?? {};
@@ -181,6 +186,7 @@ export class QemuSupervisor {
     // Restoring: the same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
     const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, {
       defaultAccel: this.deps.defaultAccel, ...(!this.deps.imageLocking && { imageLocking: false }), ...(opts.incoming ? { incoming: 'defer' as const } : {}), diskExports,
+      ...(opts.warmMemory !== undefined && { warmMemory: opts.warmMemory }),
     });
 
     await mkdir(dirname(paths.qmpSocket), { recursive: true, mode: 0o700 });
@@ -189,6 +195,7 @@ export class QemuSupervisor {
 
     const identity = await this.deps.guestFiles.prepare(rec, paths, accel);
     await this.deps.hw?.beforeLaunch(rec, paths, identity);
+    const memoryMapped = await prepareMemoryFiles(paths, opts.warmMemory, identity);
     // The TPM first: QEMU connects to swtpm's socket as it starts (a restore's too: QEMU pushes the saved TPM state into it).
     const swtpm = rec.spec.tpm ? await this.startTpm(rec, paths, identity) : undefined;
     let launched: ReturnType<typeof launchQemu>;
@@ -218,6 +225,7 @@ export class QemuSupervisor {
         launched.exited,
       );
       this.attachQmp(lv, qmp);
+      await memoryMapped();
       live = await this.applyStartResources(rec, launched.pid, qmp);
       runtime.threads = await placeThreads(rec.spec, launched.pid, qmp, this.deps.placement);
       runtime.placement = placementOf(rec.spec);
@@ -233,6 +241,7 @@ export class QemuSupervisor {
       const tail = await readLogTail(paths.qemuLog, 2048);
       lv.failReason ??= `QEMU failed to start: ${errorText(e)}${tail ? `\n${tail.trim()}` : ''}`;
       lv.exitRequested = true;
+      await memoryMapped().catch(() => undefined);
       await this.terminate(lv);
       await lv.gone;
       throw new HangarError('QEMU_FAILED', `VM "${rec.name}" did not start: ${errorText(e)}. QEMU said: ${tail.trim().split('\n').slice(-3).join(' | ') || '(nothing)'}. See \`hangar vm logs ${rec.name} --qemu\`.`);
@@ -450,7 +459,7 @@ export class QemuSupervisor {
     await Promise.all([
       this.deps.cgroups?.remove(lv.id),
       rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
-      rm(lv.paths.spiceSocket!, { force: true }),
+      rm(lv.paths.spiceSocket!, { force: true }), ...(lv.paths.memoryFile ? [rm(lv.paths.memoryFile, { force: true })] : []),
     ]).catch(() => undefined);
   }
 
@@ -523,7 +532,7 @@ export class QemuSupervisor {
     await Promise.all([
       this.deps.cgroups?.remove(lv.id),
       rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
-      rm(lv.paths.spiceSocket!, { force: true }),
+      rm(lv.paths.spiceSocket!, { force: true }), ...(lv.paths.memoryFile ? [rm(lv.paths.memoryFile, { force: true })] : []),
     ]).catch(() => undefined);
   }
 

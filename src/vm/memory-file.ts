@@ -34,12 +34,36 @@ export async function prepareMemoryFiles(paths: VmPaths, warmMemory: string | un
     }
   }
   if (warmMemory === undefined || !id) return async () => {};
-  await allowPathTo(warmMemory);
-  await chown(warmMemory, id.uid, id.gid);
-  return async () => {
-    await chown(warmMemory, 0, 0);
+  // One clone's QEMU at a time holds the file (clones started together take turns, each until its QEMU has mapped it).
+  const previous = lending.get(warmMemory) ?? Promise.resolve();
+  let done!: () => void;
+  const turn = new Promise<void>((resolve) => (done = resolve));
+  const chain = previous.then(() => turn);
+  lending.set(warmMemory, chain);
+  await previous;
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    try {
+      await chown(warmMemory, 0, 0);
+    } finally {
+      if (lending.get(warmMemory) === chain) lending.delete(warmMemory);
+      done();
+    }
   };
+  try {
+    await allowPathTo(warmMemory);
+    await chown(warmMemory, id.uid, id.gid);
+  } catch (e) {
+    await release().catch(() => undefined);
+    throw e;
+  }
+  return release;
 }
+
+/** Template memory files lent to a starting clone's QEMU: the end of the queue of each. */
+const lending = new Map<string, Promise<void>>();
 
 /** `vm create --memory-backing file`: the spec field, and a vmgenid (a template's clones each get a new one). */
 export function applyMemoryBacking(spec: VmSpec, backing: string | undefined): void {

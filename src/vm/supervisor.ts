@@ -204,6 +204,7 @@ export class QemuSupervisor {
       launched = launchQemu(this.deps.qemuBinary, argv, paths.qemuLog, identity);
     } catch (e) {
       if (swtpm) await this.deps.tpm?.stop(swtpm, 0);
+      await memoryMapped().catch(() => undefined);
       throw e;
     }
     const runtime: VmRuntime = {

@@ -85,7 +85,7 @@ for key in glob.glob('/etc/ssh/ssh_host_*'):
     os.remove(key)
 if os.path.isdir('/etc/ssh'):
     subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/etc/ssh/ssh_host_ed25519_key'], check=True)
-    subprocess.run(['systemctl', 'try-restart', 'ssh.service'], check=False)
+    subprocess.run(['systemctl', '--no-block', 'try-restart', 'ssh.service'], check=False)
     done.append('ssh-host-keys')
 print(json.dumps(done))
 `;

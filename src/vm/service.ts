@@ -324,6 +324,7 @@ export class VmService {
       await this.savedState?.discard(rec);
       await this.tpm?.removeState(rec);
       await rm(join(this.deps.runDir, 'vms', rec.id), { recursive: true, force: true });
+      if (this.deps.memoryRoot !== undefined) await rm(join(this.deps.memoryRoot, `${rec.id}.ram`), { force: true });
       await rm(join(this.deps.logDir, rec.id), { recursive: true, force: true });
       await this.deps.events.publish('vm.deleted', name, {});
     });

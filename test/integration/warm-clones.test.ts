@@ -7,13 +7,17 @@
  * guest-RAM mapping is private (/proc/PID/smaps). Deleting the template is refused while the
  * clones exist; a clone stops and starts cold like any VM.
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloneFromTemplateReply, Template, Vm } from '../../src/contract/index.js';
 import { TestDaemon, waitFor } from './harness.js';
 
 let d: TestDaemon;
 let bootMs = 0;
+let memorySum = '';
+const memorySha = (): string => createHash('sha256').update(readFileSync(join(d.dir, 'templates', 'deb', 'memory.ram'))).digest('hex');
 const CLONES = ['wc-1', 'wc-2', 'wc-3'];
 
 /** What tells guests apart, read in the guest through the agent. */
@@ -85,6 +89,7 @@ describe('warm templates and clones on debian-12 (accel=tcg)', () => {
     expect(t.stateBytes).toBeLessThan(16 * 2 ** 20);
     expect((await d.vm('tmpl-src')).state).toBe('running');
     expect((await d.cli(['vm', 'exec', 'tmpl-src', '--', 'true'])).code).toBe(0);
+    memorySum = memorySha();
     const list = await d.cli(['template', 'list']);
     expect(list.stdout).toContain('deb');
   }, 200_000);
@@ -123,6 +128,9 @@ describe('warm templates and clones on debian-12 (accel=tcg)', () => {
     for (const v of vms.slice(1)) expect(v.template).toBe('deb');
     const shown = JSON.parse((await d.cli(['template', 'show', 'deb', '--output', 'json'])).stdout) as Template;
     expect(shown.clones).toEqual(CLONES);
+    // The clones wrote their memory privately: the template's file is as it was, and root's again.
+    expect(memorySha()).toBe(memorySum);
+    expect(statSync(join(d.dir, 'templates', 'deb', 'memory.ram')).uid).toBe(0);
   }, 300_000);
 
   it('deleting the template is refused while clones are linked to it', async () => {

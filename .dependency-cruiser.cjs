@@ -16,6 +16,7 @@ const LAYERS = [
   ['vm'],
   ['snapshots', 'backup', 'metrics', 'audit', 'auth', 'interop', 'profiles'],
   ['migration'],
+  ['templates'],
   ['api'],
   ['daemon'],
   ['declarative'],

@@ -60,6 +60,8 @@ import { eventVisibility } from '../auth/scope.js';
 import type { ProjectService } from '../projects/service.js';
 import type { ProfileService } from '../profiles/service.js';
 import { registerProfileRoutes } from './routes/profiles.js';
+import { registerTemplateRoutes } from './routes/templates.js';
+import type { TemplateService } from '../templates/service.js';
 import type { NetworkService } from '../network/service.js';
 import type { SnapshotService } from '../snapshots/service.js';
 import { isActive } from '../model/states.js';
@@ -92,6 +94,8 @@ export interface ApiDeps {
   projects: ProjectService;
   /** Profiles and instance types (src/profiles); absent: VMs are created and set without them. */
   profiles?: ProfileService;
+  /** Warm templates and clones (src/templates); absent: those routes answer NOT_FOUND. */
+  templates?: TemplateService;
   accel: Accel;
   events: EventBus;
   store: Store;
@@ -148,7 +152,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output). The graphical consoles are WebSockets too, raw protocol bytes in binary frames, each viewer with its own connection to QEMU: GET /v1/vms/{name}/vnc (RFB, for noVNC) and GET /v1/vms/{name}/spice (SPICE, for spice-html5); CONSOLE_UNAVAILABLE when the VM has no such display. On the unix socket no credentials are needed; on the TLS (TCP) listener every request needs `Authorization: Bearer hgr_…`, and a console WebSocket needs ?token= from POST /v1/vms/{name}/console-tokens (of the console\'s type: serial, vnc or spice).' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (hangar token create): hgr_<id>_<secret>. Not needed on the unix socket.' } } },
       security: [{ bearer: [] }],
-      tags: [{ name: 'vms' }, { name: 'migration' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'backups' }, { name: 'networks' }, { name: 'projects' }, { name: 'profiles' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'cluster' }, { name: 'metrics' }, { name: 'audit' }, { name: 'hooks' }],
+      tags: [{ name: 'vms' }, { name: 'migration' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'backups' }, { name: 'networks' }, { name: 'projects' }, { name: 'profiles' }, { name: 'templates' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'cluster' }, { name: 'metrics' }, { name: 'audit' }, { name: 'hooks' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -240,6 +244,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerNetworkRoutes(app, deps);
   registerProjectRoutes(app, deps);
   registerProfileRoutes(app, deps);
+  registerTemplateRoutes(app, deps);
   registerTokenRoutes(app, deps);
   registerClusterRoutes(app, deps);
   registerGroupRoutes(app, deps);

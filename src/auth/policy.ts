@@ -148,6 +148,12 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/profiles': admin,
   'PATCH /v1/profiles/:name': admin,
   'DELETE /v1/profiles/:name': admin,
+  'GET /v1/templates': viewer('global'),
+  'GET /v1/templates/:name': viewer('global'),
+  'POST /v1/templates': admin,
+  'DELETE /v1/templates/:name': admin,
+  // Clones are VMs of the template's project: admin until projects are checked for them.
+  'POST /v1/templates/:name/clones': admin,
   'GET /v1/instance-types': viewer('global'),
 
   'GET /v1/networks': viewer('network-list'),

@@ -17,6 +17,7 @@ import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
 import { addHookCommands } from './hook-commands.js';
 import { addProfileCommands } from './profile-commands.js';
+import { addTemplateCommands } from './template-commands.js';
 import { addStorageExportCommand } from './storage-export-command.js';
 import { addStorageCommands, nodeList } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
@@ -375,6 +376,7 @@ export function buildProgram(): Command {
   addGroupCommands(program, globals);
   addHookCommands(program, globals);
   addProfileCommands(program, globals);
+  addTemplateCommands(program, globals);
   addPeerCommands(program, globals);
   addDeclarativeCommands(program, globals);
   addImportCommands(program, globals);

@@ -30,5 +30,6 @@ export * from './projects.js';
 export * from './profiles.js';
 export * from './snapshots.js';
 export * from './storage.js';
+export * from './templates.js';
 export * from './tokens.js';
 export * from './vms.js';

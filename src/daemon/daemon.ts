@@ -29,6 +29,7 @@ import { backupScheduler } from '../backup/schedules.js';
 import { LastBackups } from '../backup/last-backups.js';
 import { SaveService } from '../migration/save.js';
 import { HostGuestsService } from './host-guests.js';
+import { TemplateService } from '../templates/service.js';
 import { ClusterMoveService } from '../migration/cluster-move.js';
 import { Evacuations } from '../cluster/evacuate.js';
 import { offlineRecovery } from '../cluster/evacuate-offline.js';
@@ -117,7 +118,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     log: (msg) => logger.warn(vmLogFields(msg), msg),
     ...(guestUsers && { guestUsers }),
     tpm: { stateRoot: join(config.dataDir, 'tpm'), ...(config.swtpm !== undefined && { swtpmBinary: config.swtpm }) },
-    shareRoots: config.shareRoots, logs: logd,
+    shareRoots: config.shareRoots, logs: logd, memoryRoot: join(config.dataDir, 'memory'),
   });
   ref.vms = vms;
   // HA (in a cluster): VMs of lost nodes are started here when placement picks this node.
@@ -167,7 +168,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const hooks = new HookService({ store, node: () => cluster.nodeName, changed: () => void hookRef.deliverer?.sync() });
   hookRef.deliverer = new HookDeliverer({ store, events, hooks: () => hooks.records(), userAgent: `Hangar-Hooks/${VERSION}`, log: (m) => logger.warn(m) });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, hostGuests, networks, projects, profiles: new ProfileService(store, vms), events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
+  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, hostGuests, networks, projects, profiles: new ProfileService(store, vms), templates: new TemplateService({ store, vms, storage, events, dataDir: config.dataDir, memoryRoot: join(config.dataDir, 'memory'), tapFor: (id, nic) => networks.tapFor(id, nic), log: (m) => logger.warn(m) }), events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.

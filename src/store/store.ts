@@ -93,7 +93,7 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export const COLLECTION_KINDS = ['pools', 'volumes', 'images', 'operations', 'snapshots', 'networks', 'projects', 'tokens', 'peers', 'backup-repos', 'backup-state', 'backup-schedules', 'nodes', 'node-leases', 'join-tokens', 'placement', 'reservations', 'placement-groups', 'hooks', 'hook-state', 'profiles'] as const;
+export const COLLECTION_KINDS = ['pools', 'volumes', 'images', 'operations', 'snapshots', 'networks', 'projects', 'tokens', 'peers', 'backup-repos', 'backup-state', 'backup-schedules', 'nodes', 'node-leases', 'join-tokens', 'placement', 'reservations', 'placement-groups', 'hooks', 'hook-state', 'profiles', 'templates'] as const;
 /** `nodes`, `node-leases`, `join-tokens`, `placement` and `reservations` exist only in a cluster (src/cluster); `placement-groups` (src/cluster/groups.ts) on a single host too; `hooks` and `hook-state` are webhooks (src/hooks); `profiles` named VM settings (src/profiles). */
 export type CollectionKind = (typeof COLLECTION_KINDS)[number];
 

@@ -50,6 +50,8 @@ export interface VmServiceDeps {
   shareRoots?: string[];
   /** logd (src/logd): guests' serial and QEMU logs capped; absent: QEMU writes them uncapped. */
   logs?: VmLogs;
+  /** Where file-backed guest RAM lives (`<data-dir>/memory`; spec memoryBacking `file`). */
+  memoryRoot?: string;
 }
 
 /** How `start` and `delete` treat a saved VM (the migration module's save service). */

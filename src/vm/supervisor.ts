@@ -4,6 +4,7 @@
  * Re-adopting the processes a previous daemon started is in adoption.ts.
  */
 import { withShareSockets, type VmHardwareRuntime } from './virtiofs.js';
+import { prepareMemoryFiles, withMemoryFile } from './memory-file.js';
 import { accessSync, constants } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -45,6 +46,8 @@ export interface StartHooks {
   arriving?: boolean;
   /** With `incoming`: the state a failure leaves (default `saved`; a live migration's destination: `stopped`). */
   incomingFailState?: 'saved' | 'stopped';
+  /** A warm clone's first run: guest RAM is this template memory file, mapped privately (src/templates). */
+  warmMemory?: string;
 }
 
 /** Where a VM's runtime files (sockets, pidfile, seed) and logs are. */
@@ -125,6 +128,8 @@ export interface SupervisorDeps {
   /** QEMU ended without a user asking (a crash, or the guest powered off): the restart policy's turn. */
   onUnrequestedExit: (name: string, outcome: ExitOutcome) => void;
   log: (msg: string) => void;
+  /** Where file-backed guest RAM lives (`<data-dir>/memory`); absent: such VMs cannot start. */
+  memoryRoot?: string;
 }
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
@@ -166,7 +171,7 @@ export class QemuSupervisor {
    * throws QEMU_FAILED; the record then says why.
    */
   async launch(rec: VmRecord, opts: StartHooks = {}): Promise<VmRecord> {
-    const paths = withShareSockets(this.deps.paths(rec), rec.spec);
+    const paths = withMemoryFile(withShareSockets(this.deps.paths(rec), rec.spec), rec.spec, this.deps.memoryRoot, rec.id);
     const accel = this.accelOf(rec);
     if (rec.spec.boot.kind === 'kernel') checkBootFiles(rec);
     const diskExports = (await this.deps.disks?.beforeLaunch(rec, { incoming: opts.arriving === true })) ?? {};
@@ -184,6 +189,7 @@ export class QemuSupervisor {
     // Restoring: the same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
     const argvFor = (p: VmPaths) => buildQemuArgv(rec.spec, this.deps.caps, p, {
       defaultAccel: this.deps.defaultAccel, ...(!this.deps.imageLocking && { imageLocking: false }), ...(opts.incoming ? { incoming: 'defer' as const } : {}), diskExports,
+      ...(opts.warmMemory !== undefined && { warmMemory: opts.warmMemory }),
     });
     let argv = argvFor(paths);
 
@@ -193,6 +199,7 @@ export class QemuSupervisor {
 
     const identity = await this.deps.guestFiles.prepare(rec, paths, accel);
     await this.deps.hw?.beforeLaunch(rec, paths, identity);
+    const memoryMapped = await prepareMemoryFiles(paths, opts.warmMemory, identity);
     // The TPM first: QEMU connects to swtpm's socket as it starts (a restore's too: QEMU pushes the saved TPM state into it).
     const swtpm = rec.spec.tpm ? await this.startTpm(rec, paths, identity) : undefined;
     // Capped logs: logd reads the guest's FIFOs before QEMU opens them.
@@ -208,6 +215,7 @@ export class QemuSupervisor {
     } catch (e) {
       if (swtpm) await this.deps.tpm?.stop(swtpm, 0);
       if (fifos) await this.deps.logs?.release(rec.id);
+      await memoryMapped().catch(() => undefined);
       throw e;
     }
     if (fifos) await this.deps.logs?.owned(rec.id, { pid: launched.pid, startTime: launched.pidStartTime });
@@ -230,6 +238,7 @@ export class QemuSupervisor {
         launched.exited,
       );
       this.attachQmp(lv, qmp);
+      await memoryMapped();
       live = await this.applyStartResources(rec, launched.pid, qmp);
       runtime.threads = await placeThreads(rec.spec, launched.pid, qmp, this.deps.placement);
       runtime.placement = placementOf(rec.spec);
@@ -246,6 +255,7 @@ export class QemuSupervisor {
       const tail = await readLogTail(paths.qemuLog, 2048);
       lv.failReason ??= `QEMU failed to start: ${errorText(e)}${tail ? `\n${tail.trim()}` : ''}`;
       lv.exitRequested = true;
+      await memoryMapped().catch(() => undefined);
       await this.terminate(lv);
       await lv.gone;
       throw new HangarError('QEMU_FAILED', `VM "${rec.name}" did not start: ${errorText(e)}. QEMU said: ${tail.trim().split('\n').slice(-3).join(' | ') || '(nothing)'}. See \`hangar vm logs ${rec.name} --qemu\`.`);
@@ -465,7 +475,7 @@ export class QemuSupervisor {
     await Promise.all([
       this.deps.cgroups?.remove(lv.id),
       rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
-      rm(lv.paths.spiceSocket!, { force: true }),
+      rm(lv.paths.spiceSocket!, { force: true }), ...(lv.paths.memoryFile ? [rm(lv.paths.memoryFile, { force: true })] : []),
     ]).catch(() => undefined);
   }
 
@@ -539,7 +549,7 @@ export class QemuSupervisor {
     await Promise.all([
       this.deps.cgroups?.remove(lv.id),
       rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
-      rm(lv.paths.spiceSocket!, { force: true }),
+      rm(lv.paths.spiceSocket!, { force: true }), ...(lv.paths.memoryFile ? [rm(lv.paths.memoryFile, { force: true })] : []),
     ]).catch(() => undefined);
   }
 

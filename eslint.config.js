@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-pkg/', 'node_modules/', 'coverage/', 'ui/dist/', 'ui/node_modules/', 'test-artifacts/'] },
+  { ignores: ['dist/', 'dist-pkg/', 'node_modules/', 'coverage/', 'ui/dist/', 'ui/node_modules/', 'test-artifacts/', 'test/fixtures/releases/*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -24,8 +24,8 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
-    // CommonJS (bin/package.json): see bin/hangar. packaging/wait-ready.cjs: run by the package's Node.
-    files: ['bin/hangar', 'packaging/*.cjs'],
+    // CommonJS (bin/package.json): see bin/hangar. packaging/wait-ready.cjs: run by the package's Node; the released bundles' unpacker too.
+    files: ['bin/hangar', 'packaging/*.cjs', 'test/fixtures/releases/extract.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly', require: 'readonly', __dirname: 'readonly', setTimeout: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

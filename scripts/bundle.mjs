@@ -154,11 +154,12 @@ const result = await build({
   write: false,
 });
 
-// The launcher bin/hangar requires (CommonJS, like bin/hangar: see there), and the fencer
-// (src/cluster/fencer/main.ts), a small process of its own beside the daemon: one file each.
+// The launcher bin/hangar requires (CommonJS, like bin/hangar: see there), the fencer
+// (src/cluster/fencer/main.ts) and logd (src/logd/main.ts), small processes of their own beside
+// the daemon: one file each.
 const launcher = await build({
   absWorkingDir: root,
-  entryPoints: { launch: 'src/cli/launch.ts', fencer: 'src/cluster/fencer/main.ts' },
+  entryPoints: { launch: 'src/cli/launch.ts', fencer: 'src/cluster/fencer/main.ts', logd: 'src/logd/main.ts' },
   outdir,
   outExtension: { '.js': '.cjs' },
   bundle: true,

@@ -6,7 +6,7 @@
 // What it holds (see packaging/README.md):
 //   /usr/lib/hangar/node                 this Node.js (Debian 12's nodejs is 18; Hangar needs 20)
 //   /usr/lib/hangar/bin/hangar           bin/hangar, run by that Node, its code cache in /var/cache/hangar/code-cache
-//   /usr/lib/hangar/dist/bundle/         the command in one file (+ launcher, fencer, source map)
+//   /usr/lib/hangar/dist/bundle/         the command in one file (+ launcher, fencer, logd, source map)
 //   /usr/lib/hangar/ui/dist/             the web UI (src/api/ui.ts finds it at ../../ui/dist from the bundle)
 //   /usr/lib/hangar/node_modules/better-sqlite3/   its native addon and package.json only (src/store/sqlite.ts)
 //   /usr/lib/hangar/wait-ready.cjs       hangar.service's ExecStartPost
@@ -49,12 +49,17 @@ const DEPENDS = [
 const RECOMMENDS = ['debootstrap', 'grub-pc-bin', 'e2fsprogs', 'mtools', 'shim-signed', 'grub-efi-amd64-signed'];
 
 /**
- * Files the built command writes at package time: a path in the package and the `hangar`
- * arguments whose standard output is the file (shell completion scripts, man pages, once the
- * command has them). Each runs `node bin/hangar ARGS` from this checkout.
- * @type {Array<{ path: string, args: string[] }>}
+ * Files the built command writes at package time, into a directory of the package: the shell
+ * completion scripts (bash-completion/completions/hangar, zsh/vendor-completions/_hangar,
+ * fish/vendor_completions.d/hangar.fish under /usr/share) and the man pages (hangar(1),
+ * hangar-vm(1), …, gzipped). Each runs `node bin/hangar ARGS --dir <that directory>` from
+ * this checkout: made from the CLI itself, they never drift from it.
+ * @type {Array<{ dir: string, args: string[] }>}
  */
-const GENERATED = [];
+const GENERATED = [
+  { dir: '/usr/share', args: ['completion'] },
+  { dir: '/usr/share/man/man1', args: ['man', '--gzip'] },
+];
 
 function newestMtime(path) {
   const st = statSync(path);
@@ -79,7 +84,7 @@ function run(cmd, args, opts = {}) {
 
 // 1. The command and the UI, built when missing or older than their sources.
 const bundleDir = join(root, 'dist', 'bundle');
-const BUNDLE_FILES = ['hangar.cjs', 'hangar.cjs.map', 'launch.cjs', 'fencer.cjs'];
+const BUNDLE_FILES = ['hangar.cjs', 'hangar.cjs.map', 'launch.cjs', 'fencer.cjs', 'logd.cjs'];
 if (BUNDLE_FILES.some((f) => !existsSync(join(bundleDir, f))) || stale(join(bundleDir, 'hangar.cjs'), ['src', 'scripts/bundle.mjs', 'package-lock.json'].map((p) => join(root, p)))) {
   console.log('==> npm run build');
   run('npm', ['run', '--silent', 'build']);
@@ -139,9 +144,8 @@ copyFileSync(join(root, 'README.md'), at('usr/share/doc/hangar/README.md'));
 copyFileSync(join(root, 'packaging', 'README.md'), at('usr/share/doc/hangar/README.packaging.md'));
 
 for (const g of GENERATED) {
-  mkdirSync(dirname(at(g.path)), { recursive: true });
-  const out = execFileSync(process.execPath, [join(root, 'bin', 'hangar'), ...g.args], { cwd: root, maxBuffer: 64 << 20 });
-  writeFileSync(at(g.path), out, { mode: 0o644 });
+  mkdirSync(at(g.dir), { recursive: true });
+  execFileSync(process.execPath, [join(root, 'bin', 'hangar'), ...g.args, '--dir', at(g.dir)], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 // 3. Control files.

@@ -1,2 +1,2 @@
 /** Hangar's version, shown by `hangar --version`, the API and the OpenAPI document. */
-export const VERSION = '0.1.0';
+export const VERSION = '0.2.0';

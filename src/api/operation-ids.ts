@@ -6,6 +6,8 @@
  */
 export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/host': 'getHost',
+  'POST /v1/host/shutdown-guests': 'shutdownGuests',
+  'POST /v1/host/start-guests': 'startGuests',
   'GET /v1/vms': 'listVms',
   'POST /v1/vms': 'createVm',
   'POST /v1/vms/:name/clone': 'cloneVm',
@@ -85,6 +87,11 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'GET /v1/profiles/:name': 'getProfile',
   'PATCH /v1/profiles/:name': 'updateProfile',
   'DELETE /v1/profiles/:name': 'deleteProfile',
+  'GET /v1/templates': 'listTemplates',
+  'POST /v1/templates': 'createTemplate',
+  'GET /v1/templates/:name': 'getTemplate',
+  'DELETE /v1/templates/:name': 'deleteTemplate',
+  'POST /v1/templates/:name/clones': 'cloneFromTemplate',
   'GET /v1/tokens': 'listTokens',
   'POST /v1/tokens': 'createToken',
   'DELETE /v1/tokens/:token': 'revokeToken',

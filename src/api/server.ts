@@ -4,13 +4,14 @@
  * `{code, message}` with the catalogue's HTTP status.
  */
 import type { IncomingMessage } from 'node:http';
-import { open, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { hostname, loadavg } from 'node:os';
 import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { WebSocket } from 'ws';
 import { lazyWebSocketServer } from '../util/lazy-ws.js';
+import { readLogChunk } from '../logd/read.js';
 import { ERROR_CATALOGUE, errorText, HangarError, toHangarError } from '../errors/errors.js';
 import { validateVolumeName } from '../storage/pool.js';
 import type { EventBus } from '../events/bus.js';
@@ -43,6 +44,8 @@ import { registerTokenRoutes } from './routes/tokens.js';
 import { registerClusterRoutes, registerForwarding } from './routes/cluster.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHookRoutes } from './routes/hooks.js';
+import { registerHostGuestRoutes } from './routes/host-guests.js';
+import type { HostGuests } from '../host/shutdown-guests.js';
 import type { HookService } from '../hooks/service.js';
 import { registerImportOvfRoutes } from './routes/import-ovf.js';
 import { registerImportLibvirtRoutes } from './routes/import-libvirt.js';
@@ -57,6 +60,8 @@ import { eventVisibility } from '../auth/scope.js';
 import type { ProjectService } from '../projects/service.js';
 import type { ProfileService } from '../profiles/service.js';
 import { registerProfileRoutes } from './routes/profiles.js';
+import { registerTemplateRoutes } from './routes/templates.js';
+import type { TemplateService } from '../templates/service.js';
 import type { NetworkService } from '../network/service.js';
 import type { SnapshotService } from '../snapshots/service.js';
 import { isActive } from '../model/states.js';
@@ -89,6 +94,8 @@ export interface ApiDeps {
   projects: ProjectService;
   /** Profiles and instance types (src/profiles); absent: VMs are created and set without them. */
   profiles?: ProfileService;
+  /** Warm templates and clones (src/templates); absent: those routes answer NOT_FOUND. */
+  templates?: TemplateService;
   accel: Accel;
   events: EventBus;
   store: Store;
@@ -109,6 +116,8 @@ export interface ApiDeps {
   cluster?: ClusterService;
   /** Webhooks (src/hooks); absent only when rendering the OpenAPI document. */
   hooks?: HookService;
+  /** Host shutdown and start of every guest (src/daemon/host-guests.ts); absent: those routes answer VM_STATE. */
+  hostGuests?: HostGuests;
   /** The built web UI served at / and /ui/ (default: ui/dist of this checkout). */
   uiDir?: string;
   /** Compile (and check against the JSON Schema meta-schema) every route's schemas as routes are added, not on first use: for the tests. */
@@ -143,7 +152,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       info: { title: 'Hangar API', version: deps.version, description: 'Manage virtual machines on this host. Errors: see the Error schema; `code` is stable. The serial console is a WebSocket at GET /v1/vms/{name}/console (binary frames both ways; ?replay=1 first sends recent output). The graphical consoles are WebSockets too, raw protocol bytes in binary frames, each viewer with its own connection to QEMU: GET /v1/vms/{name}/vnc (RFB, for noVNC) and GET /v1/vms/{name}/spice (SPICE, for spice-html5); CONSOLE_UNAVAILABLE when the VM has no such display. On the unix socket no credentials are needed; on the TLS (TCP) listener every request needs `Authorization: Bearer hgr_…`, and a console WebSocket needs ?token= from POST /v1/vms/{name}/console-tokens (of the console\'s type: serial, vnc or spice).' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (hangar token create): hgr_<id>_<secret>. Not needed on the unix socket.' } } },
       security: [{ bearer: [] }],
-      tags: [{ name: 'vms' }, { name: 'migration' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'backups' }, { name: 'networks' }, { name: 'projects' }, { name: 'profiles' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'cluster' }, { name: 'metrics' }, { name: 'audit' }, { name: 'hooks' }],
+      tags: [{ name: 'vms' }, { name: 'migration' }, { name: 'storage' }, { name: 'snapshots' }, { name: 'backups' }, { name: 'networks' }, { name: 'projects' }, { name: 'profiles' }, { name: 'templates' }, { name: 'images' }, { name: 'operations' }, { name: 'events' }, { name: 'host' }, { name: 'tokens' }, { name: 'cluster' }, { name: 'metrics' }, { name: 'audit' }, { name: 'hooks' }],
     },
     // Components named after their $id (Vm, Error…) rather than def-N.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -215,7 +224,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
     }
     return {
-      version: deps.version, hostname: hostname(), cpus: deps.host.cpus, memory: deps.host.memoryMiB,
+      version: deps.version, versions: hostVersions(deps), hostname: hostname(), cpus: deps.host.cpus, memory: deps.host.memoryMiB,
       accel: deps.accel, autoAccel: deps.caps.defaultAccel, kvmUsable: deps.caps.kvmUsable, qemuVersion: deps.caps.qemuVersion || undefined,
       vms: counts, allocated: { cpus, memory },
       capacity: { cpus: capacity.cpus, memory: capacity.memoryMiB },
@@ -235,10 +244,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerNetworkRoutes(app, deps);
   registerProjectRoutes(app, deps);
   registerProfileRoutes(app, deps);
+  registerTemplateRoutes(app, deps);
   registerTokenRoutes(app, deps);
   registerClusterRoutes(app, deps);
   registerGroupRoutes(app, deps);
   registerHookRoutes(app, deps);
+  registerHostGuestRoutes(app, deps);
   registerImportLibvirtRoutes(app, deps);
   registerClusterMoveRoutes(app, deps);
   registerMetricsRoutes(app, deps);
@@ -386,27 +397,6 @@ function registerVmRoutes(app: FastifyInstance, deps: ApiDeps): void {
   );
 }
 
-const MAX_LOG_CHUNK = 1024 * 1024;
-
-async function readLogChunk(file: string, offset: number | undefined, tail: number | undefined): Promise<{ data: string; offset: number; nextOffset: number }> {
-  let size: number;
-  try {
-    size = (await stat(file)).size;
-  } catch {
-    return { data: '', offset: 0, nextOffset: 0 };
-  }
-  let start = offset ?? (tail !== undefined ? Math.max(0, size - tail) : Math.max(0, size - MAX_LOG_CHUNK));
-  if (start > size) start = size;
-  const length = Math.min(size - start, MAX_LOG_CHUNK);
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    await fh.read(buf, 0, length, start);
-    return { data: buf.toString('utf8'), offset: start, nextOffset: start + length };
-  } finally {
-    await fh.close();
-  }
-}
 
 function streamEvents(
   res: import('node:http').ServerResponse, deps: ApiDeps, query: { afterSeq?: number; vm?: string }, vm: string | undefined,
@@ -525,6 +515,15 @@ function attachConsoleWebSocket(app: FastifyInstance, deps: ApiDeps, displays: D
       }
     })();
   });
+}
+
+/** `host show`'s versions: the daemon's, Node's, QEMU's and the store's schema. */
+function hostVersions(deps: ApiDeps): HostReply['versions'] {
+  const store = deps.store.schema?.();
+  return {
+    hangar: deps.version, node: process.versions.node, ...(deps.caps.qemuVersion && { qemu: deps.caps.qemuVersion }),
+    ...(store && { store: store.kind, storeSchema: store.schema, ...(store.writtenBy && { storeWrittenBy: store.writtenBy }) }),
+  };
 }
 
 /** What the host uses now: memory available, load, and the guests' QEMU processes' memory (newest metrics samples). */

@@ -45,6 +45,9 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'GET /metrics': viewer('host'),
   // Who did what: admins only.
   'GET /v1/audit': admin,
+  // Every guest of the host at once (hangar-guests.service): admins only.
+  'POST /v1/host/shutdown-guests': admin,
+  'POST /v1/host/start-guests': admin,
 
   'GET /v1/vms': viewer('vm-list'),
   'POST /v1/vms': operator('vm-create'),
@@ -145,6 +148,12 @@ export const ROUTE_POLICY: Readonly<Record<string, RoutePolicy>> = {
   'POST /v1/profiles': admin,
   'PATCH /v1/profiles/:name': admin,
   'DELETE /v1/profiles/:name': admin,
+  'GET /v1/templates': viewer('global'),
+  'GET /v1/templates/:name': viewer('global'),
+  'POST /v1/templates': admin,
+  'DELETE /v1/templates/:name': admin,
+  // Clones are VMs of the template's project: admin until projects are checked for them.
+  'POST /v1/templates/:name/clones': admin,
   'GET /v1/instance-types': viewer('global'),
 
   'GET /v1/networks': viewer('network-list'),

@@ -17,12 +17,14 @@ import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
 import { addHookCommands } from './hook-commands.js';
 import { addProfileCommands } from './profile-commands.js';
+import { addTemplateCommands } from './template-commands.js';
 import { addStorageExportCommand } from './storage-export-command.js';
 import { addStorageCommands, nodeList } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 import { addBackupCommands, addVmExportCommands } from './backup-commands.js';
 import { addCloneCommands, addImageCreateCommand, addSetIdentityFlags, identityFields, setIdentityBody, type IdentityFlags } from './clone-flags.js';
 import { addPeerCommands, addSaveCommands } from './save-commands.js';
+import { addHostGuestCommands } from './host-guests-commands.js';
 import { addNvramCommands, firmwareText } from './firmware-flags.js';
 import { addMediaCommands, mediaFields } from './media-flags.js';
 import { addObservabilityCommands, followEvents } from './observability-commands.js';
@@ -33,6 +35,7 @@ import { formatBytes } from '../util/size.js';
 import { followOperation } from './progress.js';
 import { addCreateCommand, intOption } from './vm-create-command.js';
 import { addImportOvfCommand } from './import-ovf-command.js';
+import { addShellCommands } from './completion/commands.js';
 import { resolve as resolvePath } from 'node:path';
 
 interface GlobalOpts extends RemoteOptions {
@@ -373,6 +376,7 @@ export function buildProgram(): Command {
   addGroupCommands(program, globals);
   addHookCommands(program, globals);
   addProfileCommands(program, globals);
+  addTemplateCommands(program, globals);
   addPeerCommands(program, globals);
   addDeclarativeCommands(program, globals);
   addImportCommands(program, globals);
@@ -596,8 +600,12 @@ export function buildProgram(): Command {
       print(render(g.output, h, () => renderFields([...Object.entries(rest).map(([k, v]) => [k, flat(v)] as [string, unknown]), ['tls listen', tls?.listen.join(', ')], ['tls fingerprint', tls ? `SHA256 ${tls.fingerprint}` : undefined]])));
     });
 
+  addHostGuestCommands(host, globals);
+
   // Last: it goes under the `import` command another importer may have made.
   addImportOvfCommand(program, globals);
+  // Last: completion scripts and man pages are made from every command above.
+  addShellCommands(program, (cmd) => globals(cmd).client);
   return program;
 }
 

@@ -6,7 +6,7 @@
  */
 import { Command, Option } from 'commander';
 import { DEFAULT_SOCKET, resolveDaemonConfig } from '../daemon/config.js';
-import { errorText, isHangarError } from '../errors/errors.js';
+import { EXIT_STATUS, errorText, isHangarError } from '../errors/errors.js';
 import { VERSION } from '../version.js';
 
 /** For a repeatable option. */
@@ -57,8 +57,10 @@ export function createProgram(): Command {
     .option('--metrics-interval <seconds>', 'sample each running VM\'s metrics this often; 0 turns sampling off (env HANGAR_METRICS_INTERVAL, default 5)')
     .option('--metrics-history <seconds>', 'metrics history kept per VM (env HANGAR_METRICS_HISTORY, default 3600)')
     .addOption(new Option('--log-format <format>', 'daemon log lines on stderr (env HANGAR_LOG_FORMAT, default json)').choices(['json', 'pretty']))
+    .option('--log-max-size <size>', "rotate each guest's serial and QEMU log at this size, e.g. 2M or 256K (env HANGAR_LOG_MAX_SIZE, default 2M; 4K to 1G)")
+    .option('--log-max-backups <n>', 'rotated log files kept per guest log (env HANGAR_LOG_MAX_BACKUPS, default 3; 0 to 100)')
     .addOption(new Option('--log-level <level>', 'least severe level logged (env HANGAR_LOG_LEVEL, default info)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
-    .action(async (opts: { dataDir?: string; runDir?: string; logDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string; reservedMemory?: string; netPrefix?: string; listen: string[]; tlsCert?: string; tlsKey?: string; metricsInterval?: string; metricsHistory?: string; logFormat?: string; logLevel?: string; guestUsers: boolean; swtpm?: string; shareRoot: string[] }, cmd: Command) => {
+    .action(async (opts: { dataDir?: string; runDir?: string; logDir?: string; cacheDir?: string; accel?: string; buildImages: boolean; cpuOvercommit?: string; memoryOvercommit?: string; reservedMemory?: string; netPrefix?: string; listen: string[]; tlsCert?: string; tlsKey?: string; metricsInterval?: string; metricsHistory?: string; logFormat?: string; logLevel?: string; guestUsers: boolean; swtpm?: string; shareRoot: string[]; logMaxSize?: string; logMaxBackups?: string }, cmd: Command) => {
       const { runDaemon } = await import('../daemon/daemon.js');
       const g = cmd.optsWithGlobals<{ socket?: string }>();
       // --no-guest-users turns it off; without the flag the environment may (commander defaults it to true).
@@ -90,6 +92,6 @@ export async function runProgram(program: Command, argv: string[]): Promise<void
     } else {
       process.stderr.write(`error: INTERNAL: ${errorText(e)}\n`);
     }
-    process.exitCode = 1;
+    process.exitCode = (isHangarError(e) && EXIT_STATUS[e.code]) || 1;
   }
 }

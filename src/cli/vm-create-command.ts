@@ -15,6 +15,7 @@ import { addFirmwareFlags, firmwareBody, type FirmwareFlags } from './firmware-f
 import { addMediaFlags, mediaBody, type MediaFlags } from './media-flags.js';
 import { addTpmFlags, tpmBody, type TpmFlags } from './tpm-flags.js';
 import { addHardwareFlags, hardwareBody, type HardwareFlags } from './hw-flags.js';
+import { addWarmCloneFlags, createFromTemplate } from './template-commands.js';
 
 type Globals = (cmd: Command) => { output: OutputFormat; client: ApiClient };
 const print = (text: string) => process.stdout.write(text);
@@ -121,9 +122,12 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
     .option('--dry-run', 'in a cluster: say where it would be placed, create nothing')
     .option('--explain', 'with --dry-run: why each node was chosen or ruled out'));
   addTpmFlags(create);
+  addWarmCloneFlags(create);
+  create.option('--memory-backing <kind>', 'file: guest RAM in a shared file, so a warm template can be made of it (not with hugepages, virtiofs shares or NUMA)');
   create
-    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { profile?: string; type?: string; image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; pool?: string; ha?: boolean; haPriority?: number; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; group?: string; dryRun?: boolean; explain?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { profile?: string; type?: string; image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; pool?: string; ha?: boolean; haPriority?: number; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; group?: string; dryRun?: boolean; explain?: boolean; fromTemplate?: string; count?: string; memoryBacking?: string }, cmd: Command) => {
       const g = globals(cmd);
+      if (await createFromTemplate(g, name, o)) return;
       const body: CreateVmBody = { name, ...(o.image !== undefined && { image: o.image }), ...mediaBody(o) };
       if (o.profile !== undefined) body.profiles = o.profile.split(',').map((n) => n.trim()).filter(Boolean);
       if (o.type !== undefined) body.type = o.type;
@@ -149,6 +153,7 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
       if (o.maxMemory !== undefined) body.maxMemory = o.maxMemory;
       if (o.cpuLimit !== undefined) body.cpuLimit = o.cpuLimit;
       if (o.cpuWeight !== undefined) body.cpuWeight = o.cpuWeight;
+      if (o.memoryBacking !== undefined) body.memoryBacking = o.memoryBacking as 'file';
       Object.assign(body, placementBody(o), identityBody(o), firmwareBody(o), tpmBody(o), hardwareBody(o));
       if (o.target !== undefined) body.target = o.target;
       if (o.group !== undefined) body.group = o.group;

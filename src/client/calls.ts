@@ -177,6 +177,16 @@ export function profileCalls(c: Caller) {
   };
 }
 
+export function templateCalls(c: Caller) {
+  return {
+    list: () => c.call<wire.Template[]>('GET', '/v1/templates'),
+    get: (name: string) => c.call<wire.Template>('GET', `/v1/templates/${seg(name)}`),
+    create: (body: wire.CreateTemplateBody) => c.call<wire.Template>('POST', '/v1/templates', body),
+    delete: (name: string) => c.call<void>('DELETE', `/v1/templates/${seg(name)}`),
+    clone: (name: string, body: wire.CloneFromTemplateBody) => c.call<wire.CloneFromTemplateReply>('POST', `/v1/templates/${seg(name)}/clones`, body),
+  };
+}
+
 export function tokenCalls(c: Caller) {
   return {
     list: () => c.call<wire.Token[]>('GET', '/v1/tokens'),
@@ -243,6 +253,10 @@ export function eventCalls(c: Caller) {
 export function hostCalls(c: Caller) {
   return {
     get: () => c.call<wire.HostReply>('GET', '/v1/host'),
+    /** Every guest stopped or saved (an operation; its result is a ShutdownGuestsResult). */
+    shutdownGuests: (body: wire.ShutdownGuestsBody) => c.call<wire.Operation>('POST', '/v1/host/shutdown-guests', body),
+    /** Saved guests restored, autostart VMs started (an operation; its result is a StartGuestsResult). */
+    startGuests: () => c.call<wire.Operation>('POST', '/v1/host/start-guests'),
   };
 }
 

@@ -12,7 +12,7 @@ import { loadWs } from '../util/lazy-ws.js';
 import { consolePath, type ConsoleType } from '../contract/consoles.js';
 import { ERROR_CATALOGUE, HangarError, type ErrorCode } from '../errors/errors.js';
 import {
-  auditCalls, backupCalls, clusterCalls, groupCalls, hookCalls, eventCalls, hostCalls, imageCalls, incomingMigrationCalls, networkCalls, operationCalls, peerCalls, poolCalls, projectCalls, profileCalls, snapshotCalls,
+  auditCalls, backupCalls, clusterCalls, groupCalls, hookCalls, eventCalls, hostCalls, imageCalls, incomingMigrationCalls, networkCalls, operationCalls, peerCalls, poolCalls, projectCalls, profileCalls, snapshotCalls, templateCalls,
   tokenCalls, vmCalls, volumeCalls, type CallOptions, type Caller,
 } from './calls.js';
 import { connectVerified, parseDaemonUrl, type PinnedAgent, type TlsEndpoint, type TlsTrust } from './tls.js';
@@ -46,6 +46,7 @@ export class ApiClient implements Caller {
   readonly networks = networkCalls(this);
   readonly projects = projectCalls(this);
   readonly profiles = profileCalls(this);
+  readonly templates = templateCalls(this);
   readonly tokens = tokenCalls(this);
   readonly peers = peerCalls(this);
   readonly cluster = clusterCalls(this);

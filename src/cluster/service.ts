@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { ClusterStatus } from '../contract/cluster.js';
 import { EtcdClient } from '../etcd/client.js';
-import { HangarError, errorText } from '../errors/errors.js';
+import { HangarError, errorText, isHangarError } from '../errors/errors.js';
 import { EtcdStore } from '../store/etcd.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { COLLECTION_KINDS, type Store } from '../store/store.js';
@@ -128,6 +128,7 @@ export class ClusterService {
       try {
         store = await EtcdStore.open({ client, prefix: config.prefix, log: o.log });
       } catch (e) {
+        if (isHangarError(e) && e.code === 'STORE_SCHEMA_TOO_NEW') throw e;
         if (attempt % 10 === 0) o.log(`The cluster store (etcd at ${config.etcd.join(', ')}) cannot be read yet (${errorText(e)}): retrying every second. Guests keep running.`);
         await new Promise((r) => setTimeout(r, 1000));
       }

@@ -3,6 +3,14 @@ import { Type, type Static } from '@sinclair/typebox';
 
 export const HostReply = Type.Object({
   version: Type.String(),
+  versions: Type.Object({
+    hangar: Type.String({ description: "The daemon's Hangar version (as `version`)." }),
+    node: Type.String({ description: 'The Node.js runtime the daemon runs on.' }),
+    qemu: Type.Optional(Type.String({ description: 'qemu-system-x86_64 --version.' })),
+    store: Type.Optional(Type.String({ description: 'The store: sqlite (single host) or etcd (cluster).' })),
+    storeSchema: Type.Optional(Type.Integer({ description: "The store's schema version (SQLite: its user_version). A Hangar older than the one that wrote it refuses to start (STORE_SCHEMA_TOO_NEW)." })),
+    storeWrittenBy: Type.Optional(Type.String({ description: 'The Hangar version recorded as the store\'s last writer.' })),
+  }, { description: 'Versions of the daemon, its runtime, QEMU and the store.' }),
   hostname: Type.String(),
   cpus: Type.Integer(),
   memory: Type.Integer({ description: 'MiB' }),

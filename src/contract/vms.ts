@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { VM_STATES } from '../model/states.js';
 import { Nullable, strict } from './common.js';
 import { CreateIdentityFields, SetIdentityFields, VmIdentityFields } from './clone.js';
+import { MemoryBackingCreateFields, WarmVmFields } from './templates.js';
 import { FirmwareCreateFields, VmFirmware } from './firmware.js';
 import { MediaCreateFields, MediaStartFields, MediaViewFields } from './media.js';
 import { TpmCreateFields, TpmVmFields } from './tpm.js';
@@ -95,6 +96,7 @@ export const CreateVmBody = Type.Object(
     ...HardwareCreateFields,
     ...GroupCreateFields,
     ...ProfileCreateFields,
+    ...MemoryBackingCreateFields,
   },
   { ...strict, $id: 'CreateVm' },
 );
@@ -167,6 +169,7 @@ export const Vm = Type.Object(
     createdAt: Type.String(),
     updatedAt: Type.String(),
     ...VmIdentityFields,
+    ...WarmVmFields,
     ...MediaViewFields,
     ...TpmVmFields,
     ...GroupViewFields,

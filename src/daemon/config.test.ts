@@ -40,3 +40,16 @@ it('reserved host memory and guest users: defaults, env, flags, refusals', () =>
   expect(resolveDaemonConfig({ reservedMemory: '0', guestUsers: false }, { HANGAR_RESERVED_MEMORY: '2G' })).toMatchObject({ reservedMemoryMiB: 0, guestUsers: false });
   expect(() => resolveDaemonConfig({ reservedMemory: 'lots' }, {})).toThrow(/--reserved-memory/);
 });
+
+it('guest log caps: defaults 2M and 3, env, flags, and refusals (INVALID_SPEC, nothing else read)', () => {
+  expect(resolveDaemonConfig({}, {})).toMatchObject({ logMaxSize: 2 * 1024 * 1024, logMaxBackups: 3 });
+  expect(resolveDaemonConfig({}, { HANGAR_LOG_MAX_SIZE: '256K', HANGAR_LOG_MAX_BACKUPS: '2' })).toMatchObject({ logMaxSize: 256 * 1024, logMaxBackups: 2 });
+  expect(resolveDaemonConfig({ logMaxSize: '1MiB', logMaxBackups: '0' }, { HANGAR_LOG_MAX_SIZE: '256K' })).toMatchObject({ logMaxSize: 1024 * 1024, logMaxBackups: 0 });
+  expect(resolveDaemonConfig({ logMaxSize: '8192' }, {}).logMaxSize).toBe(8192);
+  for (const bad of ['0', '1K', '2T', 'big', '1.5M', '-1M', '']) {
+    expect(() => resolveDaemonConfig({ logMaxSize: bad }, {})).toThrow(expect.objectContaining({ code: 'INVALID_SPEC', message: expect.stringMatching(/--log-max-size/) }));
+  }
+  for (const bad of ['-1', '101', 'x', '1.5', '']) {
+    expect(() => resolveDaemonConfig({ logMaxBackups: bad }, {})).toThrow(expect.objectContaining({ code: 'INVALID_SPEC', message: expect.stringMatching(/--log-max-backups/) }));
+  }
+});

@@ -48,6 +48,10 @@ export interface DaemonConfig {
    * on one host, where the lock alone would keep a second QEMU off a disk); default on.
    */
   imageLocking: boolean;
+  /** A guest's serial or QEMU log file is rotated at this many bytes (logd; --log-max-size, default 2M). */
+  logMaxSize: number;
+  /** Rotated log files kept per stream (--log-max-backups, default 3). */
+  logMaxBackups: number;
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -81,6 +85,8 @@ export interface DaemonFlags {
   guestUsers?: boolean;
   swtpm?: string;
   shareRoot?: string[];
+  logMaxSize?: string;
+  logMaxBackups?: string;
 }
 
 function netPrefix(value: string): string {
@@ -138,7 +144,26 @@ export function resolveDaemonConfig(flags: DaemonFlags, env: NodeJS.ProcessEnv =
     backupScheduleMinSeconds: scheduleMin(env.HANGAR_BACKUP_SCHEDULE_MIN_SECONDS),
     ...(env.HANGAR_LIVE_RESTORE_BPS && { liveRestoreBps: liveRestoreBps(env.HANGAR_LIVE_RESTORE_BPS) }),
     imageLocking: env.HANGAR_IMAGE_LOCKING !== 'off',
+    ...logCaps(flags, env),
   };
+}
+
+const LOG_SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
+
+/** Guest log caps (logd), as virtlogd's max_size and max_backups. */
+function logCaps(flags: DaemonFlags, env: NodeJS.ProcessEnv): Pick<DaemonConfig, 'logMaxSize' | 'logMaxBackups'> {
+  const sizeText = flags.logMaxSize ?? env.HANGAR_LOG_MAX_SIZE ?? '2M';
+  const m = /^\s*(\d+)\s*([KMG]?)(?:i?B)?\s*$/i.exec(sizeText);
+  const size = m ? Number(m[1]) * LOG_SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
+  if (!Number.isSafeInteger(size) || size < 4096 || size > 2 ** 30) {
+    throw new HangarError('INVALID_SPEC', `--log-max-size (env HANGAR_LOG_MAX_SIZE) must be a size from 4K to 1G, e.g. 2M or 256K, not "${sizeText}".`, { details: { field: 'logMaxSize' } });
+  }
+  const backupsText = flags.logMaxBackups ?? env.HANGAR_LOG_MAX_BACKUPS ?? '3';
+  const backups = /^\s*\d+\s*$/.test(backupsText) ? Number(backupsText) : NaN;
+  if (!Number.isInteger(backups) || backups > 100) {
+    throw new HangarError('INVALID_SPEC', `--log-max-backups (env HANGAR_LOG_MAX_BACKUPS) must be a whole number from 0 to 100, not "${backupsText}".`, { details: { field: 'logMaxBackups' } });
+  }
+  return { logMaxSize: size, logMaxBackups: backups };
 }
 
 function liveRestoreBps(value: string): number {

@@ -3,6 +3,7 @@
  * a unix socket. Stopping the daemon never stops a guest.
  */
 import type { ServerResponse } from 'node:http';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ import { detectHostCaps } from '../qemu/host-caps.js';
 import { isSameLiveProcess, readProcStat } from '../qemu/process.js';
 import { ClusterService } from '../cluster/service.js';
 import { checkReach } from '../store/node-lists.js';
+import { assertSqliteSchemaKnown } from '../store/schema.js';
+import { SQLITE_SCHEMA } from '../store/sqlite.js';
 import { nodeSelf } from './cluster-node.js';
 import { VmService } from '../vm/service.js';
 import { DEFAULT_GUEST_UID_BASE, canDropPrivileges, kvmGroupId } from '../security/guest-identity.js';
@@ -25,6 +28,8 @@ import { BackupService } from '../backup/service.js';
 import { backupScheduler } from '../backup/schedules.js';
 import { LastBackups } from '../backup/last-backups.js';
 import { SaveService } from '../migration/save.js';
+import { HostGuestsService } from './host-guests.js';
+import { TemplateService } from '../templates/service.js';
 import { ClusterMoveService } from '../migration/cluster-move.js';
 import { Evacuations } from '../cluster/evacuate.js';
 import { offlineRecovery } from '../cluster/evacuate-offline.js';
@@ -43,6 +48,7 @@ import { HookService } from '../hooks/service.js';
 import { HookDeliverer } from '../hooks/deliverer.js';
 import { createAuthContext, secureSocket, startTlsListeners } from '../auth/setup.js';
 import { VERSION } from '../version.js';
+import { LogdLink } from '../logd/link.js';
 
 /** Housekeeping after the start begins at the latest this long after the daemon listens (see runDaemon). */
 const HOUSEKEEPING_DELAY_MS = 200;
@@ -53,6 +59,9 @@ export interface RunningDaemon {
 
 export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
+  // A store a newer Hangar wrote (a downgrade) is refused first: no directory made, no
+  // pidfile or socket touched, nothing migrated, no guest adopted (etcd's is checked as it opens).
+  if (!existsSync(join(config.dataDir, 'cluster.json'))) assertSqliteSchemaKnown(join(config.dataDir, 'hangar.db'), SQLITE_SCHEMA);
   for (const dir of [config.dataDir, config.runDir, config.logDir, join(config.runDir, 'vms')]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   }
@@ -62,7 +71,10 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // `qemu-system-x86_64 --version` (when its cached answer is stale) is a process of its own: it runs while the store opens and the services start.
   const capsDetected = detectHostCaps(QEMU_BINARY, { cacheDir: config.cacheDir });
   // SQLite on a single host; etcd once the node is in a cluster (<data-dir>/cluster.json).
-  const cluster = await ClusterService.open({ dataDir: config.dataDir, log: (m) => logger.warn(m), self: nodeSelf(config) });
+  const cluster = await ClusterService.open({ dataDir: config.dataDir, log: (m) => logger.warn(m), self: nodeSelf(config) }).catch(async (e: unknown) => {
+    await rm(lockFile, { force: true });
+    throw e;
+  });
   const store = cluster.store;
   const events = new EventBus(store);
   const images = new ImageCatalog({ cacheDir: config.cacheDir, imagesDir: join(config.dataDir, 'images'), store, events, log: (msg) => logger.info(msg) });
@@ -95,6 +107,9 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // One unprivileged user per guest's QEMU (only a root daemon can start processes as others).
   const guestUsers = config.guestUsers && canDropPrivileges() ? { uidBase: DEFAULT_GUEST_UID_BASE, gid: await kvmGroupId() } : undefined;
   if (!guestUsers) logger.warn("guests' QEMU runs as the daemon's own user (--no-guest-users, or the daemon is not root)");
+  // logd caps the guests' serial and QEMU logs, also while no daemon runs: adopted, or started.
+  const logd = new LogdLink({ runDir: config.runDir, limits: { maxSize: config.logMaxSize, maxBackups: config.logMaxBackups }, log: (m) => logger.info(m) });
+  const logdStarted = logd.start().catch((e: unknown) => logger.error({ err: e }, "starting logd failed: guests' logs are not capped until it runs"));
   const vms = new VmService({
     store, node: () => cluster.nodeName, ...(!config.imageLocking && { imageLocking: false }), mayStart: async (rec) => {
       cluster.mayStart(rec);
@@ -103,7 +118,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     log: (msg) => logger.warn(vmLogFields(msg), msg),
     ...(guestUsers && { guestUsers }),
     tpm: { stateRoot: join(config.dataDir, 'tpm'), ...(config.swtpm !== undefined && { swtpmBinary: config.swtpm }) },
-    shareRoots: config.shareRoots,
+    shareRoots: config.shareRoots, logs: logd, memoryRoot: join(config.dataDir, 'memory'),
   });
   ref.vms = vms;
   // HA (in a cluster): VMs of lost nodes are started here when placement picks this node.
@@ -119,7 +134,12 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // Re-adoption mostly waits for each guest's QMP socket: it goes on while the API is built,
   // booted and answering; until a guest is adopted, lists mark it `adopting` and requests
   // about it wait (see VmService.adopted).
-  const adopted = vms.adoptAll().then(() => saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed')));
+  const adopted = vms.adoptAll().then(() => saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed')))
+    // logd lets go of the logs of guests that ended while no daemon ran (it also notices by itself).
+    .then(async () => {
+      await logdStarted;
+      await logd.keep((await store.listVms()).filter((r) => vms.isLocal(r) && r.runtime).map((r) => r.id)).catch((e: unknown) => logger.warn({ err: e }, 'tidying the watches of logd failed'));
+    });
   adopted.catch(() => undefined); // logged below
   const peers = new PeerService(store, events);
   const migrations = new LiveMigrationService(vms, storage, peers, events, (m) => logger.info(m));
@@ -133,6 +153,8 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const auth = createAuthContext({ store, projects, storage, operations });
   // This node's guests (in a cluster the store holds every node's).
   const localVms = async () => (await store.listVms()).filter((r) => vms.isLocal(r));
+  // Host shutdown and start: every guest stopped or saved, restored and autostarted (hangar-guests.service).
+  const hostGuests = new HostGuestsService({ vms, saves, events, localVms, log: (m) => logger.info(m) });
   const sampler = new MetricsSampler(
     { listVms: localVms, monitor: (id) => vms.monitor(id) },
     { intervalSeconds: config.metricsInterval, historySeconds: config.metricsHistory, log: (f, m) => logger.warn(f, m) },
@@ -146,7 +168,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const hooks = new HookService({ store, node: () => cluster.nodeName, changed: () => void hookRef.deliverer?.sync() });
   hookRef.deliverer = new HookDeliverer({ store, events, hooks: () => hooks.records(), userAgent: `Hangar-Hooks/${VERSION}`, log: (m) => logger.warn(m) });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, networks, projects, profiles: new ProfileService(store, vms), events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
+  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, hostGuests, networks, projects, profiles: new ProfileService(store, vms), templates: new TemplateService({ store, vms, storage, events, dataDir: config.dataDir, memoryRoot: join(config.dataDir, 'memory'), tapFor: (id, nic) => networks.tapFor(id, nic), log: (m) => logger.warn(m) }), events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.
@@ -233,7 +255,8 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
           .catch((e: unknown) => logger.error({ err: e }, 'starting the backup schedules failed'));
         // Each VM's newest backup, for the metrics (later ones come as events).
         void lastBackups.load(() => backups.list()).catch((e: unknown) => logger.warn({ err: e }, 'reading the newest backups for the metrics failed'));
-        void vms.autostart().catch((e: unknown) => logger.error({ err: e }, 'autostart failed'));
+        // The guests `host shutdown-guests` saved are restored, then autostart (a restored guest is not started twice).
+        void hostGuests.start().catch((e: unknown) => logger.error({ err: e }, 'restoring saved guests and autostart failed'));
       },
       (e: unknown) => logger.error({ err: e }, 're-adoption failed'),
     );
@@ -259,6 +282,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
       await adopted.catch(() => undefined);
       if (housekept) await networks.leftoversRemoved;
       await vms.detachAll();
+      logd.stop();
       await cluster.stop();
       await rm(lockFile, { force: true });
       await rm(config.socket, { force: true });

@@ -29,6 +29,12 @@ export const ERROR_CATALOGUE = {
   PROFILE_NOT_FOUND: { status: 404, title: 'No such profile' },
   PROFILE_EXISTS: { status: 409, title: 'A profile with that name exists' },
   PROFILE_IN_USE: { status: 409, title: 'VMs use the profile' },
+  MEMORY_BACKING_CONFLICT: { status: 400, title: 'File-backed guest memory cannot be combined with virtiofs, memfd or hugepage memory' },
+  TEMPLATE_NOT_FOUND: { status: 404, title: 'No such warm template' },
+  TEMPLATE_EXISTS: { status: 409, title: 'A warm template with that name exists' },
+  TEMPLATE_IN_USE: { status: 409, title: 'Clones\' disks are linked to the warm template' },
+  CLONE_IDENTITY_FAILED: { status: 500, title: 'A warm clone could not take its own identity through its guest agent' },
+  TEMPLATE_SOURCE_UNFIT: { status: 409, title: 'The VM cannot become a warm template as it runs now' },
   POOL_NOT_FOUND: { status: 404, title: 'No such storage pool' },
   VOLUME_NOT_FOUND: { status: 404, title: 'No such volume' },
   VOLUME_EXISTS: { status: 409, title: 'A volume with that name exists' },
@@ -111,10 +117,18 @@ export const ERROR_CATALOGUE = {
   APPLY_INVALID: { status: 400, title: 'The declarative file is not valid (each problem names the file, line and field); nothing was changed' },
   APPLY_IMMUTABLE: { status: 409, title: 'The declarative file changes a field that cannot change in place; nothing was changed' },
   CONFIRMATION_REQUIRED: { status: 400, title: 'The command deletes things: confirm it (--yes)' },
+  STORE_SCHEMA_TOO_NEW: { status: 409, title: "The store was written by a newer Hangar, whose schema this one cannot read (a downgrade): nothing was changed" },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/**
+ * Exit statuses of `hangar` other than 1 for an error: a daemon refused a store a newer
+ * Hangar wrote exits 78 (EX_CONFIG), which a service manager is told not to restart on
+ * (systemd: RestartPreventExitStatus=78).
+ */
+export const EXIT_STATUS: Partial<Record<ErrorCode, number>> = { STORE_SCHEMA_TOO_NEW: 78 };
 
 export class HangarError extends Error {
   readonly code: ErrorCode;

@@ -78,17 +78,18 @@ export class SaveService {
     assertOperationAllowed(name, rec.state, 'save');
   }
 
-  async save(name: string, input: SaveInput = {}, ctx?: OperationContext): Promise<SaveResult> {
+  /** `restoreAtStart`: a save by `host shutdown-guests`, restored at the next daemon start; any other save clears that mark. */
+  async save(name: string, input: SaveInput = {}, ctx?: OperationContext, opts: { restoreAtStart?: boolean } = {}): Promise<SaveResult> {
     const params = migrationParams(SAVE_DEFAULTS, input.maxBandwidth !== undefined ? { maxBandwidth: input.maxBandwidth } : {});
     return this.vms.operate(name, 'save', async (h) => {
       const rec = await h.record();
       assertOperationAllowed(name, rec.state, 'save');
       assertStateMovable(rec.spec, 'save');
-      return this.saveLocked(h, rec, params, ctx);
+      return this.saveLocked(h, rec, params, ctx, opts.restoreAtStart === true);
     });
   }
 
-  private async saveLocked(h: VmHandle, rec: VmRecord, params: MigrationParams, ctx?: OperationContext): Promise<SaveResult> {
+  private async saveLocked(h: VmHandle, rec: VmRecord, params: MigrationParams, ctx: OperationContext | undefined, restoreAtStart: boolean): Promise<SaveResult> {
     const wasRunning = rec.state === 'running';
     const qmp = await h.qmp();
     const dir = this.dirOf(rec);
@@ -126,6 +127,7 @@ export class SaveService {
       await writeFile(join(dir, 'saved-state.json'), JSON.stringify(meta));
       const seconds = (Date.now() - t0) / 1000;
       await h.quitSaved();
+      if (restoreAtStart || rec.restoreAtStart) await h.update((r) => ({ ...r, restoreAtStart: restoreAtStart ? { at: meta.savedAt } : undefined }));
       // UEFI: the NVRAM as it was at the save, restored with it (QEMU has closed it).
       await copyNvramTo(rec.spec, join(dir, SAVE_NVRAM_FILE)).catch((e: unknown) => this.log(`${rec.name}: keeping the NVRAM with the save failed (the saved memory still holds it): ${errorText(e)}`));
       await rm(marker, { force: true });
@@ -192,6 +194,7 @@ export class SaveService {
     });
     await rm(sock, { force: true });
     await this.discard(rec);
+    if (rec.restoreAtStart) await h.update((r) => ({ ...r, restoreAtStart: undefined }));
     const seconds = (Date.now() - t0) / 1000;
     await this.events.publish('vm.restored', rec.name, { bytes, seconds });
     this.log(`${rec.name}: restored ${bytes} bytes in ${seconds.toFixed(2)} s`);

@@ -50,6 +50,9 @@ export interface HangarEventPayloads {
   'vm.restart-given-up': { reason: string };
   'vm.saved': { bytes: number; seconds: number };
   'vm.restored': { bytes: number; seconds: number };
+  'vm.warm-ready': { template: string; runningMs: number; readyMs: number };
+  'template.created': { template: string; pauseMs: number; stateBytes: number };
+  'template.deleted': { template: string };
   'vm.nvram-reset': NoData;
   'vm.migration-started': { to: string; id: string; storage: 'copy' | 'shared' };
   'vm.migration-failed': { to: string; id: string; error: string };
@@ -145,6 +148,9 @@ const WHEN: Record<HangarEventType, string> = {
   'vm.restart-given-up': 'the restart policy stopped trying',
   'vm.saved': "a VM's memory was saved and its QEMU ended",
   'vm.restored': 'a saved VM was restored',
+  'vm.warm-ready': 'a warm clone runs with its own identity (its links up)',
+  'template.created': 'a warm template was made of a running VM',
+  'template.deleted': 'a warm template was deleted',
   'vm.nvram-reset': "a UEFI VM's NVRAM was reset to its firmware's vars template",
   'vm.migration-started': 'a live migration to a peer started',
   'vm.migration-failed': 'a live migration to a peer failed',

@@ -182,6 +182,12 @@ export interface VmSpec {
   rtc?: 'utc' | 'localtime';
   /** The profiles it uses (in order) and its own values of profile settings (src/profiles). */
   profiles?: VmProfileState;
+  /** `file`: guest RAM is a shared file in the data dir, so a warm template can be made of the running guest (src/templates). */
+  memoryBacking?: 'file';
+  /** GUID of QEMU's VM generation ID device (`-device vmgenid`): set on file-backed VMs, new for every warm clone. */
+  vmgenid?: string;
+  /** The warm template this VM was cloned from (its disks are overlays of the template's; src/templates). */
+  template?: string;
 }
 
 /**
@@ -289,6 +295,10 @@ export interface VmPaths {
   qmpSocket: string;
   serialSocket: string;
   serialLog: string;
+  /** With logd (src/logd): the FIFO the serial chardev logs into, read into serialLog with a cap. */
+  serialFifo?: string;
+  /** With logd: the FIFO QEMU's stdout/stderr go to, read into qemuLog with a cap. */
+  qemuFifo?: string;
   vncSocket: string;
   /** The SPICE display's socket; needed when the spec has `spice`. */
   spiceSocket?: string;
@@ -305,4 +315,6 @@ export interface VmPaths {
   tpmSocket?: string;
   /** virtiofsd's vhost-user socket for each of `spec.shares`, in order. */
   shareSockets?: string[];
+  /** Guest RAM's file when the spec has `memoryBacking: 'file'` (in the data dir). */
+  memoryFile?: string;
 }

@@ -11,6 +11,7 @@ const full: VmRecord = {
   migration: { id: 'm1', role: 'outgoing', peer: 'b', startedAt: '2026-01-02T00:00:00.000Z' },
   migratedTo: { peer: 'b', url: 'https://b', at: '2026-01-02T00:00:00.000Z' },
   liveRestore: { backup: '20260102T000000Z-abcdef', repo: 'main', state: 'copying', dir: '/run/hangar/live-restore/x', startedAt: '2026-01-02T00:00:00.000Z' },
+  restoreAtStart: { at: '2026-01-02T00:00:00.000Z' },
   lastExit: { code: 0, signal: null, at: '2026-01-01T00:00:00.000Z' }, node: 'n1',
   haPending: { reason: 'r', at: '2026-01-01T00:00:00.000Z' }, lastMove: { from: 'n2', to: 'n1', reason: 'r', at: '2026-01-01T00:00:00.000Z' },
   placed: { node: 'n1', at: '2026-01-01T00:00:00.000Z', score: 0.5, reasons: ['2 of 4 vCPUs free'], others: [] },

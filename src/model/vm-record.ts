@@ -113,6 +113,8 @@ export interface VmStatus {
   migratedTo?: { peer: string; url: string; at: string };
   /** Restored from a backup while it runs (`backup restore --live`): blocks still come from the backup's server. */
   liveRestore?: LiveRestoreMarker;
+  /** Saved by `host shutdown-guests` (not by hand): restored at the next daemon start (src/host/start-guests.ts). */
+  restoreAtStart?: { at: string };
   /** Exit status of the last QEMU process, when known. */
   lastExit?: { code: number | null; signal: string | null; at: string };
   /** In a cluster: the node that holds the VM and runs it (absent on a single host). */
@@ -164,7 +166,7 @@ export interface VmRecord extends VmDesiredFields, VmStatusFields {
 /** The status fields, in the order the store writes them. Typed so that a field added to
  * VmStatus without being listed here does not compile. */
 const STATUS_KEYS = {
-  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, liveRestore: true, lastExit: true, node: true, haPending: true, lastMove: true, placed: true,
+  state: true, stateReason: true, runtime: true, restartHistory: true, guestUid: true, migration: true, migratedTo: true, liveRestore: true, restoreAtStart: true, lastExit: true, node: true, haPending: true, lastMove: true, placed: true,
 } as const satisfies Record<keyof VmStatusFields, true>;
 export const VM_STATUS_KEYS = Object.keys(STATUS_KEYS) as (keyof VmStatusFields)[];
 

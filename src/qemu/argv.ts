@@ -14,6 +14,7 @@ import { resolveAccel, type Accel, type DiskSpec, type HostCaps, type MachineTyp
 import { isIPv4, validateCpuModel, validateMicrovmDisplay } from '../model/validate.js';
 import { cpuRanges, diskIothread, iothreadId, memoryBackendProps, validatePlacement } from '../model/placement.js';
 import { uuidSection } from './argv-clone.js';
+import { checkMemoryBacking, fileMemoryObject, hasFileMemory, VMGENID_DEVICE_ID, vmgenidSection } from './argv-warm.js';
 import { FW_CODE_NODE, FW_VARS_NODE, firmwareMachinePairs, firmwareOptions } from './argv-firmware.js';
 import { withBootOnce } from '../model/boot-order.js';
 import { mediaSection } from './argv-media.js';
@@ -35,6 +36,8 @@ export interface BuildQemuArgvOptions {
   imageLocking?: boolean;
   /** Disks (by id) reached through a pool's fencing NBD export instead of their file. */
   diskExports?: Readonly<Record<string, NbdDiskTarget>>;
+  /** A warm clone's first run: guest RAM is this template memory file, mapped privately (argv-warm.ts). */
+  warmMemory?: string;
 }
 
 /** A disk served by a shared pool's fencing NBD export (src/storage/nbd-exporter.ts). */
@@ -70,6 +73,7 @@ export interface BuildContext {
   bus: 'pci' | 'mmio';
   imageLocking: boolean;
   diskExports: Readonly<Record<string, NbdDiskTarget>>;
+  warmMemory?: string;
 }
 
 const MACHINES: readonly MachineType[] = ['q35', 'pc', 'microvm'];
@@ -88,7 +92,7 @@ const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** Device ids the builder itself uses. */
-const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed', FW_CODE_NODE, FW_VARS_NODE, TPM_DEVICE_ID, ...Object.values(HW_DEVICE_IDS)];
+const RESERVED_DEVICE_IDS = ['balloon0', 'rng0-dev', 'video0', 'hotplug0', 'hotplug1', 'hotplug2', 'hotplug3', 'vser0', 'seed', FW_CODE_NODE, FW_VARS_NODE, TPM_DEVICE_ID, VMGENID_DEVICE_ID, ...Object.values(HW_DEVICE_IDS)];
 
 /**
  * Escape a value for QEMU's keyval / QemuOpts syntax: a comma is written as `,,`.
@@ -118,6 +122,7 @@ export function buildQemuArgv(storedSpec: VmSpec, caps: HostCaps, paths: VmPaths
     imageLocking: opts?.imageLocking ?? true,
     diskExports: opts?.diskExports ?? {},
     bus: spec.machine === 'microvm' ? 'mmio' : 'pci',
+    ...(opts?.warmMemory !== undefined && { warmMemory: opts.warmMemory }),
   };
   validateAgainstHost(ctx);
   const sections = [
@@ -138,6 +143,7 @@ export function buildQemuArgv(storedSpec: VmSpec, caps: HostCaps, paths: VmPaths
     hwDevices,
     balloonSection,
     rngSection,
+    vmgenidSection,
     tpmSection,
     serialSection,
     agentSection,
@@ -169,9 +175,10 @@ function baseSection({ spec, paths }: BuildContext): QemuOption[] {
 /** The one backend of guest RAM when it needs one (hugepages without NUMA nodes). */
 export const RAM_BACKEND_ID = 'ram0';
 
-function machineSection({ spec, accel }: BuildContext): QemuOption[] {
+function machineSection(ctx: BuildContext): QemuOption[] {
+  const { spec, accel } = ctx;
   const pairs: Array<[string, string]> = [['type', machineType(spec)]];
-  if ((spec.hugepages || spec.shares?.length) && !spec.numa) pairs.push(['memory-backend', RAM_BACKEND_ID]);
+  if ((spec.hugepages || spec.shares?.length || hasFileMemory(ctx)) && !spec.numa) pairs.push(['memory-backend', RAM_BACKEND_ID]);
   pairs.push(...firmwareMachinePairs(spec));
   return [keyval('-machine', pairs), raw('-accel', accel)];
 }
@@ -196,7 +203,8 @@ export function numaBackendId(node: number): string {
   return `ram-node${node}`;
 }
 
-function memorySection({ spec }: BuildContext): QemuOption[] {
+function memorySection(ctx: BuildContext): QemuOption[] {
+  const { spec } = ctx;
   const size = spec.maxMemoryMiB !== undefined && spec.maxMemoryMiB > spec.memoryMiB
     ? keyval('-m', [['size', `${spec.memoryMiB}M`], ['slots', String(MEMORY_SLOTS)], ['maxmem', `${spec.maxMemoryMiB}M`]])
     : raw('-m', `${spec.memoryMiB}M`);
@@ -214,6 +222,7 @@ function memorySection({ spec }: BuildContext): QemuOption[] {
       return [json('-object', object), keyval('-numa', pairs, 'node')];
     })];
   }
+  if (hasFileMemory(ctx)) return [size, ...fileMemoryObject(ctx)];
   if (spec.hugepages || spec.shares?.length) return [size, json('-object', backend(RAM_BACKEND_ID, spec.memoryMiB))];
   return [size];
 }
@@ -356,7 +365,7 @@ function serialSection({ paths }: BuildContext): QemuOption[] {
       ['path', paths.serialSocket],
       ['server', 'on'],
       ['wait', 'off'],
-      ['logfile', paths.serialLog],
+      ['logfile', paths.serialFifo ?? paths.serialLog],
       ['logappend', 'on'],
     ], 'socket'),
     raw('-serial', 'chardev:serial0'),
@@ -474,12 +483,14 @@ function validatePaths(paths: VmPaths): void {
     ['qmpSocket', paths.qmpSocket],
     ['serialSocket', paths.serialSocket],
     ['serialLog', paths.serialLog],
+    ...(paths.serialFifo !== undefined ? [['serialFifo', paths.serialFifo] as [keyof VmPaths, string]] : []),
     ['vncSocket', paths.vncSocket],
     ['pidFile', paths.pidFile],
     ...(paths.spiceSocket !== undefined ? [['spiceSocket', paths.spiceSocket] as [keyof VmPaths, string]] : []),
     ...(paths.qgaSocket !== undefined ? [['qgaSocket', paths.qgaSocket] as [keyof VmPaths, string]] : []),
     ...(paths.seedIso !== undefined ? [['seedIso', paths.seedIso] as [keyof VmPaths, string]] : []),
     ...(paths.nvram !== undefined ? [['nvram', paths.nvram] as [keyof VmPaths, string]] : []),
+    ...(paths.memoryFile !== undefined ? [['memoryFile', paths.memoryFile] as [keyof VmPaths, string]] : []),
     ...(paths.shareSockets ?? []).map((p) => ['shareSockets', p] as [keyof VmPaths, string]),
   ];
   for (const [key, path] of entries) {
@@ -525,6 +536,7 @@ function validateSpec(spec: VmSpec, opts: BuildQemuArgvOptions | undefined): voi
   validateDevices(spec);
   validatePlacement(spec);
   validateHardware(spec);
+  checkMemoryBacking(spec);
 }
 
 function validateBoot(spec: VmSpec): void {

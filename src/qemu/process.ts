@@ -4,7 +4,7 @@
  * so a recycled pid is never mistaken for our guest.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { readProcStat } from '../util/proc.js';
 
@@ -25,12 +25,13 @@ export interface LaunchedQemu {
 export { isSameLiveProcess, readCmdline, readProcStat, signalProcess, waitForProcessExit, type ProcStat } from '../util/proc.js';
 
 /**
- * Spawns QEMU in its own session with stdio going to `logFile` (appended), so it
+ * Spawns QEMU in its own session with stdio going to `logFile` (appended; with `fifo`, a FIFO logd reads), so it
  * outlives the daemon and never blocks on a pipe nobody reads. With `user`, QEMU runs as
  * that uid/gid (the log stays the daemon's: QEMU gets an open descriptor).
  */
-export function launchQemu(binary: string, argv: readonly string[], logFile: string, user?: { uid: number; gid: number }): LaunchedQemu {
-  const fd = openSync(logFile, 'a', 0o600);
+export function launchQemu(binary: string, argv: readonly string[], logFile: string, user?: { uid: number; gid: number }, opts: { fifo?: boolean } = {}): LaunchedQemu {
+  // A FIFO logd reads (src/logd): never blocking, so QEMU drops a message rather than wait for its log.
+  const fd = opts.fifo ? openSync(logFile, constants.O_WRONLY | constants.O_NONBLOCK) : openSync(logFile, 'a', 0o600);
   let child: ChildProcess;
   try {
     // As the guest's own user (uid/gid set before exec; supplementary groups dropped).

@@ -3,6 +3,14 @@
  * unified hierarchy, v1 (the `cpu` controller) where that is what is mounted — detected
  * once. Each VM gets its own group under `hangar/`; the whole QEMU process (all threads)
  * is moved there at start, so vCPU, I/O and emulator threads share the limit.
+ *
+ * Every guest is placed, with a limit or without (the supervisor's applyStartResources; without
+ * a limit the move runs beside the start), so on cgroup v2 a guest's QEMU is outside the
+ * daemon's group, and stopping hangar.service cannot take it down. On v1 only the `cpu`
+ * hierarchy moves: systemd still counts the QEMU processes in hangar.service (its
+ * `name=systemd` or unified tree), so the unit needs `KillMode=process` there (also the
+ * safety net on v2 for the moment before the move, a failed move, and helpers such as swtpm
+ * and virtiofsd, which are not moved).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';

@@ -21,6 +21,7 @@ import { joinVmRecord, splitVmRecord, type VmDesired, type VmDesiredFields, type
 import { ChangeFeed } from './change-feed.js';
 import { conflict, deepFreeze, vmExists as exists } from './records.js';
 import { appendLog, listLog, logKey, pruneLog } from './etcd-log.js';
+import { schemaTooNew, type StoreSchemaInfo } from './schema.js';
 import type {
   AuditEntry, AuditQuery, ChangeListener, ChangeQuery, Collection, CollectionEntry, CollectionKind, EventQuery, HangarEvent, Store, StoreChange, VmRecord, Watch, WriteOptions,
 } from './store.js';
@@ -58,6 +59,14 @@ function halfOf<T>(e: Entry): T & { updatedAt: string; revision: number } {
   return { ...(JSON.parse(e.value.slice(nl + 1)) as T), updatedAt: e.value.slice(0, nl), revision: e.revision };
 }
 
+/**
+ * The layout's schema version. Version 1 (the layout described above) writes no key; a later
+ * Hangar that changes the layout writes `store-schema` = {"schema": N, "hangar": "VERSION"}
+ * under the prefix, and nodes of an older Hangar then refuse to start (STORE_SCHEMA_TOO_NEW).
+ */
+export const ETCD_SCHEMA = 1;
+const ETCD_SCHEMA_KEY = 'store-schema';
+
 export class EtcdStore implements Store {
   private readonly client: EtcdClient;
   readonly prefix: string;
@@ -87,6 +96,13 @@ export class EtcdStore implements Store {
   /** The watch follows etcd now (false while it reconnects). */
   connected = false;
 
+  private storedSchema: StoreSchemaInfo = { kind: 'etcd', schema: ETCD_SCHEMA };
+
+  /** The cluster store's schema (the key's, or 1: the layout above, which has no key). */
+  schema(): StoreSchemaInfo {
+    return this.storedSchema;
+  }
+
   private constructor(opts: EtcdStoreOptions) {
     this.client = opts.client;
     this.prefix = opts.prefix ?? '/hangar/';
@@ -98,6 +114,13 @@ export class EtcdStore implements Store {
   /** Lists the cluster's records and starts following them. */
   static async open(opts: EtcdStoreOptions): Promise<EtcdStore> {
     const store = new EtcdStore(opts);
+    // A cluster a newer Hangar moved to a newer schema is refused before this node reads it.
+    const raw = (await store.client.range(`${store.prefix}${ETCD_SCHEMA_KEY}`)).kvs[0]?.value;
+    if (raw !== undefined) {
+      const found = JSON.parse(raw) as { schema?: number; hangar?: string };
+      store.storedSchema = { kind: 'etcd', schema: found.schema ?? ETCD_SCHEMA, ...(found.hangar && { writtenBy: found.hangar }) };
+      if (store.storedSchema.schema > ETCD_SCHEMA) throw schemaTooNew(store.storedSchema, ETCD_SCHEMA, `etcd prefix ${store.prefix}`);
+    }
     await store.load();
     store.probeTimer = setInterval(() => void store.probe(), opts.probeIntervalMs ?? 2000);
     store.probeTimer.unref();

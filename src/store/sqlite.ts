@@ -8,7 +8,6 @@
  * watch()), pruned to the last CHANGE_RETENTION revisions. This process is the only writer
  * (the daemon holds the data directory), so the counter lives in memory once read at open.
  */
-import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { HangarError } from '../errors/errors.js';
 import { splitVmRecord, type VmDesiredFields, type VmStatusFields } from '../model/vm-record.js';
@@ -17,20 +16,10 @@ import type {
 } from './store.js';
 import { compactedError, enqueue, openWatch, type FeedWatcher } from './change-feed.js';
 import { conflict, deepFreeze, vmExists } from './records.js';
+import { assertSqliteSchemaKnown, nativeBinding, schemaTooNew, writerOf, type StoreSchemaInfo } from './schema.js';
+import { VERSION } from '../version.js';
 
 type Migration = (db: Database.Database) => void;
-
-/**
- * The addon's path, handed to better-sqlite3: its own lookup (the `bindings` package) tries
- * a dozen paths on every daemon start, and cannot find the addon from inside the bundle.
- */
-function nativeBinding(): { nativeBinding?: string } {
-  try {
-    return { nativeBinding: createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node') };
-  } catch {
-    return {};
-  }
-}
 
 export const MIGRATIONS: readonly Migration[] = [
   (db) => {
@@ -124,7 +113,15 @@ export const MIGRATIONS: readonly Migration[] = [
     db.prepare("INSERT INTO store_meta (name, value) VALUES ('compact_revision', ?)").run(revision);
     db.exec('DROP TABLE vms');
   },
+  (db) => {
+    // Which Hangar last opened the store (name 'hangar_version'): a Hangar too old to read it
+    // says so when it refuses (src/store/schema.ts); Hangar 0.1.0's stores (schema 4) had none.
+    db.exec('CREATE TABLE store_info (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+  },
 ];
+
+/** The schema this Hangar writes (and the newest it reads): the number of migrations. */
+export const SQLITE_SCHEMA = MIGRATIONS.length;
 
 /** Events older than this many entries are pruned, so the table stays bounded. */
 const EVENT_RETENTION = 100_000;
@@ -136,6 +133,8 @@ const CHANGE_RETENTION = 100_000;
 export interface SqliteStoreOptions {
   /** Revisions the change feed keeps (default 100,000); older ones are compacted. */
   changeRetention?: number;
+  /** The Hangar version recorded as the store's last writer (default this one's). */
+  hangarVersion?: string;
 }
 
 /** A change before its transaction has a revision. */
@@ -179,11 +178,14 @@ export class SqliteStore implements Store {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.changeRetention = Math.max(1, options.changeRetention ?? CHANGE_RETENTION);
+    // A store a newer Hangar wrote is refused before it is opened (opening makes its -wal and -shm files).
+    if (path !== ':memory:') assertSqliteSchemaKnown(path, SQLITE_SCHEMA);
     this.db = new Database(path, nativeBinding());
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    migrate(this.db);
+    migrate(this.db, path);
+    this.db.prepare("INSERT INTO store_info (name, value) VALUES ('hangar_version', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE value <> excluded.value").run(options.hangarVersion ?? VERSION);
     const tx = this.db.transaction((fn: () => unknown) => fn());
     this.transaction = <R>(fn: () => R) => tx(fn) as R;
     this.stmts = {
@@ -230,6 +232,11 @@ export class SqliteStore implements Store {
     // Every revision since the compact revision has its entries in `changes`, so the newest is the store's.
     this.rev = Math.max(this.compacted, this.stmts.lastChange.get()!.revision ?? 0);
     this.vmRev = this.rev;
+  }
+
+  /** The schema and last writer (this Hangar, once open). */
+  schema(): StoreSchemaInfo {
+    return { kind: 'sqlite', schema: this.db.pragma('user_version', { simple: true }) as number, ...writerOf(this.db) };
   }
 
   // ---- revisions and the change feed -----------------------------------------
@@ -559,11 +566,9 @@ function rowToEvent(r: EventRow): HangarEvent {
   return e;
 }
 
-export function migrate(db: Database.Database): void {
+export function migrate(db: Database.Database, where = 'this database'): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new HangarError('INTERNAL', `The database schema (version ${current}) is newer than this Hangar (${MIGRATIONS.length}): upgrade Hangar.`);
-  }
+  if (current > MIGRATIONS.length) throw schemaTooNew({ kind: 'sqlite', schema: current, ...writerOf(db) }, MIGRATIONS.length, where);
   for (let v = current; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
       MIGRATIONS[v]!(db);

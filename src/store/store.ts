@@ -6,6 +6,7 @@
 import type { HangarError } from '../errors/errors.js';
 import type { VmDesiredFields, VmRecord, VmStatusFields } from '../model/vm-record.js';
 import type { HangarEvent } from '../model/events.js';
+import type { StoreSchemaInfo } from './schema.js';
 
 export type { MigrationMarker, PlacedDecision, VmDesired, VmDesiredFields, VmRecord, VmRuntime, VmStatus, VmStatusFields } from '../model/vm-record.js';
 export type { HangarEvent } from '../model/events.js';
@@ -92,7 +93,7 @@ export interface Collection<T> {
   delete(key: string): Promise<void>;
 }
 
-export const COLLECTION_KINDS = ['pools', 'volumes', 'images', 'operations', 'snapshots', 'networks', 'projects', 'tokens', 'peers', 'backup-repos', 'backup-state', 'backup-schedules', 'nodes', 'node-leases', 'join-tokens', 'placement', 'reservations', 'placement-groups', 'hooks', 'hook-state', 'profiles'] as const;
+export const COLLECTION_KINDS = ['pools', 'volumes', 'images', 'operations', 'snapshots', 'networks', 'projects', 'tokens', 'peers', 'backup-repos', 'backup-state', 'backup-schedules', 'nodes', 'node-leases', 'join-tokens', 'placement', 'reservations', 'placement-groups', 'hooks', 'hook-state', 'profiles', 'templates'] as const;
 /** `nodes`, `node-leases`, `join-tokens`, `placement` and `reservations` exist only in a cluster (src/cluster); `placement-groups` (src/cluster/groups.ts) on a single host too; `hooks` and `hook-state` are webhooks (src/hooks); `profiles` named VM settings (src/profiles). */
 export type CollectionKind = (typeof COLLECTION_KINDS)[number];
 
@@ -192,5 +193,7 @@ export interface Store {
    * store's own appends are not repeated. The single-host store has no other writers.
    */
   followEvents?(listener: (event: HangarEvent) => void): () => void;
+  /** The store's kind, schema version and last writer (`host show`). */
+  schema?(): StoreSchemaInfo | undefined;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { HangarError } from '../errors/errors.js';
 import type {
   AuditEntry, AuditQuery, ChangeListener, ChangeQuery, Collection, CollectionKind, EventQuery, HangarEvent, Store, StoreChange, VmDesiredFields, VmRecord, VmStatusFields, Watch, WriteOptions,
 } from './store.js';
+import type { StoreSchemaInfo } from './schema.js';
 
 export class SwitchableStore implements Store {
   private readonly watches = new Set<{ inner: Watch; listener: ChangeListener }>();
@@ -179,6 +180,10 @@ export class SwitchableStore implements Store {
 
   async assertWritable(): Promise<void> {
     await this.inner.assertWritable?.();
+  }
+
+  schema(): StoreSchemaInfo | undefined {
+    return this.inner.schema?.();
   }
 
   close(): Promise<void> {

@@ -16,6 +16,8 @@ import type { MediaCreateInput } from './media.js';
 export interface CreateVmInput extends PlacementInput, PolicyInput, FirmwareInput, MediaCreateInput, HardwareInput {
   name: string;
   image?: string;
+  /** `file`: guest RAM in a shared file (a warm template's source; src/templates). */
+  memoryBacking?: 'file';
   cpus?: number;
   memory?: string | number;
   machine?: MachineType;

@@ -14,6 +14,7 @@ import type { DiskOwnerHooks } from './disk-access.js';
 import type { GuestUsers } from './guest-files.js';
 import type { PlacementOptions } from './placement-ops.js';
 import type { StartHooks } from './supervisor.js';
+import type { VmLogs } from '../logd/link.js';
 
 export interface VmServiceDeps {
   /** In a cluster: this node's name (VMs of other nodes are not touched here); undefined on a single host. */
@@ -47,6 +48,10 @@ export interface VmServiceDeps {
   tpm?: { swtpmBinary?: string; stateRoot: string };
   /** Host directories virtiofs shares may be in; none: shares are refused. */
   shareRoots?: string[];
+  /** logd (src/logd): guests' serial and QEMU logs capped; absent: QEMU writes them uncapped. */
+  logs?: VmLogs;
+  /** Where file-backed guest RAM lives (`<data-dir>/memory`; spec memoryBacking `file`). */
+  memoryRoot?: string;
 }
 
 /** How `start` and `delete` treat a saved VM (the migration module's save service). */

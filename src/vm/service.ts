@@ -47,6 +47,7 @@ import { checkHaStorage } from './ha-check.js';
 import type { VmProfileState } from '../model/profile-settings.js';
 import { recordOwn } from './profile-own.js';
 import { DiskAccess } from './disk-access.js';
+import { applyMemoryBacking } from './memory-file.js';
 import type { SavedStateHooks, VmHandle, VmServiceDeps } from './service-types.js';
 
 export { hostCapacity, type HostInfo } from './capacity.js';
@@ -102,10 +103,10 @@ export class VmService {
     this.supervisor = new QemuSupervisor(this.supervisorDeps = {
       records: this.records, events, paths, caps: deps.caps, defaultAccel: deps.defaultAccel, imageLocking: deps.imageLocking ?? true, qemuBinary: deps.qemuBinary ?? QEMU_BINARY,
       ...(deps.cgroups && { cgroups: deps.cgroups }), ...(deps.networks && { networks: deps.networks }), ...(deps.placement && { placement: deps.placement }),
-      guestFiles: this.guestFiles, agents: this.agents, ...(this.tpm && { tpm: this.tpm }),
+      guestFiles: this.guestFiles, agents: this.agents, ...(this.tpm && { tpm: this.tpm }), ...(deps.logs && { logs: deps.logs }),
       hw: new VmHardwareRuntime({ shareRoots: deps.shareRoots ?? [], roMountDir: join(deps.runDir, 'virtiofs-ro'), log }),
       disks: this.diskAccess = new DiskAccess({ pool: (n) => deps.storage.poolRecord(n), owners: () => deps.diskOwners?.(), node: () => deps.node?.(), record: (n) => this.records.find(n), log }),
-      isBusy: (name) => this.busy.has(name),
+      isBusy: (name) => this.busy.has(name), ...(deps.memoryRoot !== undefined && { memoryRoot: deps.memoryRoot }),
       onUnrequestedExit: (name, outcome) => {
         void this.policies.afterExit(name, outcome).catch((e: unknown) => log(`${name}: applying the restart policy failed: ${errorText(e)}`));
       },
@@ -259,6 +260,7 @@ export class VmService {
     await applyHardwareInput(spec, input, { caps: this.deps.caps, listVms: () => this.deps.store.listVms(), shareRoots: this.deps.shareRoots ?? [] });
     if (input.forwards?.length) spec.nics[0]!.forwards = await checkForwards(input.forwards.map(parseForward), name, await this.deps.store.listVms());
     if (input.cloudInit) spec.cloudInit = cloudInitOf(input.cloudInit);
+    applyMemoryBacking(spec, input.memoryBacking);
     if (input.profileState) spec.profiles = input.profileState;
     const firmware = await firmwareSpecFor(input, machine, this.deps.caps.qemuVersion);
     if (firmware) spec.firmware = firmware;
@@ -322,6 +324,7 @@ export class VmService {
       await this.savedState?.discard(rec);
       await this.tpm?.removeState(rec);
       await rm(join(this.deps.runDir, 'vms', rec.id), { recursive: true, force: true });
+      if (this.deps.memoryRoot !== undefined) await rm(join(this.deps.memoryRoot, `${rec.id}.ram`), { force: true });
       await rm(join(this.deps.logDir, rec.id), { recursive: true, force: true });
       await this.deps.events.publish('vm.deleted', name, {});
     });
@@ -428,10 +431,12 @@ export class VmService {
     });
   }
 
-  async stop(name: string, opts: StopOptions = {}): Promise<VmView> {
+  /** `byHost`: the host's shutdown stops it (`host shutdown-guests`), not a user: autostart still starts it at the next daemon start. */
+  async stop(name: string, opts: StopOptions = {}, by: { byHost?: boolean } = {}): Promise<VmView> {
     return this.exclusive(name, 'stop', async (rec) => {
       this.policies.cancelRestart(name);
       const stopped = await this.stopLocked(rec, opts);
+      if (by.byHost) return toView(stopped);
       return toView(await this.records.update(stopped.name, (r) => ({ ...r, stoppedByUser: true })));
     });
   }

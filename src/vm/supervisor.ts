@@ -4,6 +4,7 @@
  * Re-adopting the processes a previous daemon started is in adoption.ts.
  */
 import { withShareSockets, type VmHardwareRuntime } from './virtiofs.js';
+import { prepareMemoryFiles, withMemoryFile } from './memory-file.js';
 import { accessSync, constants } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -25,6 +26,7 @@ import type { DiskAccess } from './disk-access.js';
 import type { GuestFiles } from './guest-files.js';
 import { placeThreads, type PlacementOptions } from './placement-ops.js';
 import type { VmTpm } from './tpm.js';
+import type { VmLogs } from '../logd/link.js';
 import type { VmRecords } from './records.js';
 
 export interface StopOptions {
@@ -44,6 +46,8 @@ export interface StartHooks {
   arriving?: boolean;
   /** With `incoming`: the state a failure leaves (default `saved`; a live migration's destination: `stopped`). */
   incomingFailState?: 'saved' | 'stopped';
+  /** A warm clone's first run: guest RAM is this template memory file, mapped privately (src/templates). */
+  warmMemory?: string;
 }
 
 /** Where a VM's runtime files (sockets, pidfile, seed) and logs are. */
@@ -117,11 +121,15 @@ export interface SupervisorDeps {
   agents: Pick<GuestAgents, 'agentFor' | 'agentPresent' | 'close'>;
   /** VMs with a TPM: their swtpm and its state (absent: such a VM cannot start). */
   tpm?: Pick<VmTpm, 'start' | 'stop' | 'removeState'>;
+  /** logd: the guest's serial and QEMU logs capped (absent: QEMU writes them itself, uncapped). */
+  logs?: VmLogs;
   /** Whether an operation holds the VM: its own pauses and resumes are not news from QEMU. */
   isBusy: (name: string) => boolean;
   /** QEMU ended without a user asking (a crash, or the guest powered off): the restart policy's turn. */
   onUnrequestedExit: (name: string, outcome: ExitOutcome) => void;
   log: (msg: string) => void;
+  /** Where file-backed guest RAM lives (`<data-dir>/memory`); absent: such VMs cannot start. */
+  memoryRoot?: string;
 }
 
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
@@ -163,7 +171,7 @@ export class QemuSupervisor {
    * throws QEMU_FAILED; the record then says why.
    */
   async launch(rec: VmRecord, opts: StartHooks = {}): Promise<VmRecord> {
-    const paths = withShareSockets(this.deps.paths(rec), rec.spec);
+    const paths = withMemoryFile(withShareSockets(this.deps.paths(rec), rec.spec), rec.spec, this.deps.memoryRoot, rec.id);
     const accel = this.accelOf(rec);
     if (rec.spec.boot.kind === 'kernel') checkBootFiles(rec);
     const diskExports = (await this.deps.disks?.beforeLaunch(rec, { incoming: opts.arriving === true })) ?? {};
@@ -179,9 +187,11 @@ export class QemuSupervisor {
   private async launchClaimed(rec: VmRecord, opts: StartHooks, paths: VmPaths, accel: 'kvm' | 'tcg', diskExports: Record<string, NbdDiskTarget>): Promise<VmRecord> {
     const { records } = this.deps;
     // Restoring: the same guest-visible hardware as the saved guest; QEMU then waits for `migrate-incoming`.
-    const argv = buildQemuArgv(rec.spec, this.deps.caps, paths, {
+    const argvFor = (p: VmPaths) => buildQemuArgv(rec.spec, this.deps.caps, p, {
       defaultAccel: this.deps.defaultAccel, ...(!this.deps.imageLocking && { imageLocking: false }), ...(opts.incoming ? { incoming: 'defer' as const } : {}), diskExports,
+      ...(opts.warmMemory !== undefined && { warmMemory: opts.warmMemory }),
     });
+    let argv = argvFor(paths);
 
     await mkdir(dirname(paths.qmpSocket), { recursive: true, mode: 0o700 });
     await mkdir(dirname(paths.qemuLog), { recursive: true, mode: 0o700 });
@@ -189,16 +199,26 @@ export class QemuSupervisor {
 
     const identity = await this.deps.guestFiles.prepare(rec, paths, accel);
     await this.deps.hw?.beforeLaunch(rec, paths, identity);
+    const memoryMapped = await prepareMemoryFiles(paths, opts.warmMemory, identity);
     // The TPM first: QEMU connects to swtpm's socket as it starts (a restore's too: QEMU pushes the saved TPM state into it).
     const swtpm = rec.spec.tpm ? await this.startTpm(rec, paths, identity) : undefined;
+    // Capped logs: logd reads the guest's FIFOs before QEMU opens them.
+    const fifos = await this.deps.logs?.prepare(rec.id, dirname(paths.qmpSocket), { serial: paths.serialLog, qemu: paths.qemuLog }, identity);
+    if (fifos) {
+      paths = { ...paths, serialFifo: fifos.serial, qemuFifo: fifos.qemu };
+      argv = argvFor(paths);
+    }
     let launched: ReturnType<typeof launchQemu>;
     try {
       rec = await records.setState(rec.name, 'starting', { stateReason: undefined });
-      launched = launchQemu(this.deps.qemuBinary, argv, paths.qemuLog, identity);
+      launched = launchQemu(this.deps.qemuBinary, argv, paths.qemuFifo ?? paths.qemuLog, identity, { fifo: paths.qemuFifo !== undefined });
     } catch (e) {
       if (swtpm) await this.deps.tpm?.stop(swtpm, 0);
+      if (fifos) await this.deps.logs?.release(rec.id);
+      await memoryMapped().catch(() => undefined);
       throw e;
     }
+    if (fifos) await this.deps.logs?.owned(rec.id, { pid: launched.pid, startTime: launched.pidStartTime });
     const runtime: VmRuntime = {
       pid: launched.pid, pidStartTime: launched.pidStartTime, qmpSocket: paths.qmpSocket, serialSocket: paths.serialSocket,
       startedAt: new Date().toISOString(), accel, ...(swtpm && { swtpm }),
@@ -218,6 +238,7 @@ export class QemuSupervisor {
         launched.exited,
       );
       this.attachQmp(lv, qmp);
+      await memoryMapped();
       live = await this.applyStartResources(rec, launched.pid, qmp);
       runtime.threads = await placeThreads(rec.spec, launched.pid, qmp, this.deps.placement);
       runtime.placement = placementOf(rec.spec);
@@ -230,9 +251,11 @@ export class QemuSupervisor {
       await qmp.execute('cont');
       lv.starting = false;
     } catch (e) {
+      await this.deps.logs?.flush(rec.id);
       const tail = await readLogTail(paths.qemuLog, 2048);
       lv.failReason ??= `QEMU failed to start: ${errorText(e)}${tail ? `\n${tail.trim()}` : ''}`;
       lv.exitRequested = true;
+      await memoryMapped().catch(() => undefined);
       await this.terminate(lv);
       await lv.gone;
       throw new HangarError('QEMU_FAILED', `VM "${rec.name}" did not start: ${errorText(e)}. QEMU said: ${tail.trim().split('\n').slice(-3).join(' | ') || '(nothing)'}. See \`hangar vm logs ${rec.name} --qemu\`.`);
@@ -416,6 +439,8 @@ export class QemuSupervisor {
     lv.finished = true;
     this.live.delete(lv.id);
     try {
+      // QEMU has ended: what it wrote is drained into its logs (read below), and logd lets its FIFOs go.
+      await this.deps.logs?.release(lv.id);
       await lv.qmp?.close();
       const status = exit ?? { code: null, signal: null };
       if (lv.starting && !lv.failReason) {
@@ -450,7 +475,7 @@ export class QemuSupervisor {
     await Promise.all([
       this.deps.cgroups?.remove(lv.id),
       rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
-      rm(lv.paths.spiceSocket!, { force: true }),
+      rm(lv.paths.spiceSocket!, { force: true }), ...(lv.paths.memoryFile ? [rm(lv.paths.memoryFile, { force: true })] : []),
     ]).catch(() => undefined);
   }
 
@@ -514,6 +539,7 @@ export class QemuSupervisor {
       await waitForProcessExit(lv.pid, lv.pidStartTime, 5000, 2);
     }
     await lv.qmp?.close().catch(() => undefined);
+    await this.deps.logs?.release(lv.id);
     lv.finished = true;
     lv.markGone();
     this.deps.agents.close(lv.id);
@@ -523,7 +549,7 @@ export class QemuSupervisor {
     await Promise.all([
       this.deps.cgroups?.remove(lv.id),
       rm(lv.paths.qmpSocket, { force: true }), rm(lv.paths.serialSocket, { force: true }), rm(lv.paths.vncSocket, { force: true }),
-      rm(lv.paths.spiceSocket!, { force: true }),
+      rm(lv.paths.spiceSocket!, { force: true }), ...(lv.paths.memoryFile ? [rm(lv.paths.memoryFile, { force: true })] : []),
     ]).catch(() => undefined);
   }
 

@@ -109,6 +109,9 @@ export function toView(r: VmRecord): VmView {
   }
   if (r.spec.image !== undefined) v.image = r.spec.image;
   if (r.spec.uuid !== undefined) v.uuid = r.spec.uuid;
+  if (r.spec.memoryBacking !== undefined) v.memoryBacking = r.spec.memoryBacking;
+  if (r.spec.vmgenid !== undefined) v.vmgenid = r.spec.vmgenid;
+  if (r.spec.template !== undefined) v.template = r.spec.template;
   if (r.spec.labels !== undefined) v.labels = r.spec.labels;
   if (r.spec.profiles) {
     v.profiles = r.spec.profiles.names;

@@ -36,14 +36,20 @@ export class TestDaemon {
    * A daemon on a fresh data dir (short path: unix sockets are limited to 108 bytes). With
    * `netns`, it runs inside that network namespace (`ip netns exec`), as do its guests.
    */
-  static async start(opts: { netPrefix?: string; args?: string[]; netns?: string } = {}): Promise<TestDaemon> {
-    const d = new TestDaemon(mkdtempSync('/tmp/hgt-'));
+  static async start(opts: { netPrefix?: string; args?: string[]; netns?: string; dir?: string; bin?: string } = {}): Promise<TestDaemon> {
+    const d = new TestDaemon(opts.dir ?? mkdtempSync('/tmp/hgt-'));
+    // Another `hangar` (an older release: test/fixtures/releases), for the daemon and its CLI;
+    // `dir`: a data dir another daemon left (it must have stopped).
+    if (opts.bin) d.bin = opts.bin;
     if (opts.netPrefix) d.extraArgs.push('--net-prefix', opts.netPrefix);
     if (opts.args) d.extraArgs.push(...opts.args);
     if (opts.netns) d.netns = opts.netns;
     await d.launch();
     return d;
   }
+
+  /** The `hangar` entry the daemon and cli() run (bin/hangar of this checkout by default). */
+  bin = HANGAR_BIN;
 
   /** The network namespace the daemon runs in, if any. */
   netns: string | undefined;
@@ -56,7 +62,7 @@ export class TestDaemon {
   }
 
   async launch(): Promise<void> {
-    const argv = [process.execPath, HANGAR_BIN, 'daemon', '--socket', this.socket, '--data-dir', this.dir, '--accel', 'tcg', '--no-build-images', ...this.extraArgs];
+    const argv = [process.execPath, this.bin, 'daemon', '--socket', this.socket, '--data-dir', this.dir, '--accel', 'tcg', '--no-build-images', ...this.extraArgs];
     // `ip netns exec` execs the daemon in place: the child's pid is the daemon's.
     const [cmd, ...args] = this.netns ? ['ip', 'netns', 'exec', this.netns, ...argv] : argv;
     const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -89,7 +95,7 @@ export class TestDaemon {
   }
 
   cli(args: string[], input?: string, timeoutMs = 60_000): Promise<CliResult> {
-    return runCli(['--socket', this.socket, ...args], input, timeoutMs);
+    return runCli(['--socket', this.socket, ...args], input, timeoutMs, this.bin);
   }
 
   async vm(name: string): Promise<Vm> {
@@ -105,6 +111,22 @@ export class TestDaemon {
         const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
         const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
         if (argv.some((a) => a.endsWith('fencer.cjs')) && argv.includes(this.dir) && state !== 'Z') pids.push(Number(entry));
+      } catch {
+        // the process went away while we looked
+      }
+    }
+    return pids;
+  }
+
+  /** The pid of this daemon's logd while it runs (it caps the guests' logs and outlives the daemon). */
+  logdPids(): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
+        if (argv.some((a) => a.endsWith('logd.cjs')) && argv.some((a) => a.startsWith(`${this.dir}/`)) && state !== 'Z') pids.push(Number(entry));
       } catch {
         // the process went away while we looked
       }
@@ -143,8 +165,8 @@ export class TestDaemon {
       // fall through to the pid-based cleanup
     }
     await this.kill('SIGTERM');
-    // A node's fencer outlives its daemon (as the guests do): it goes by its pid too.
-    for (const pid of this.fencerPids()) {
+    // A node's fencer and the logd outlive their daemon (as the guests do): they go by their pids too.
+    for (const pid of [...this.fencerPids(), ...this.logdPids()]) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -165,9 +187,9 @@ export class TestDaemon {
   }
 }
 
-export function runCli(args: string[], input?: string, timeoutMs = 60_000): Promise<CliResult> {
+export function runCli(args: string[], input?: string, timeoutMs = 60_000, bin = HANGAR_BIN): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [HANGAR_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

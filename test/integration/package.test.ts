@@ -196,6 +196,9 @@ describe('the Debian package in a fresh Debian 12 root', () => {
   it('installs no file that names the build tree', async () => {
     const files = (await inRoot(['dpkg', '-L', 'hangar'])).stdout.split('\n').filter(Boolean);
     expect(files).toContain('/usr/lib/hangar/node');
+    // Shell completion and man pages, made from the CLI at package time.
+    for (const f of ['/usr/share/bash-completion/completions/hangar', '/usr/share/zsh/vendor-completions/_hangar', '/usr/share/fish/vendor_completions.d/hangar.fish', '/usr/share/man/man1/hangar.1.gz', '/usr/share/man/man1/hangar-vm.1.gz']) expect(files).toContain(f);
+    expect(readFileSync(join(root, 'usr/share/bash-completion/completions/hangar'), 'utf8')).toMatch(/complete .*hangar/);
     // This checkout, and the one its node_modules are in (a worktree's may be another's).
     const trees = [...new Set([realpathSync(ROOT), dirname(realpathSync(join(ROOT, 'node_modules')))])];
     const naming: string[] = [];

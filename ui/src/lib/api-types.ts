@@ -1028,6 +1028,59 @@ export interface paths {
         patch: operations["updateProfile"];
         trace?: never;
     };
+    "/v1/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List warm templates and the VMs cloned from each */
+        get: operations["listTemplates"];
+        put?: never;
+        /** Make a warm template of a running VM with file-backed memory (paused while its device state, memory file and disks are copied, then it goes on) */
+        post: operations["createTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/templates/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Show a warm template */
+        get: operations["getTemplate"];
+        put?: never;
+        post?: never;
+        /** Delete a warm template (TEMPLATE_IN_USE while clones' disks are linked to it) */
+        delete: operations["deleteTemplate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/templates/{name}/clones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Warm clones (vm create --from-template): each maps the template's memory copy-on-write, loads its state, takes its own identity through the guest agent (MAC, hostname, machine-id, SSH host keys, RNG reseed, clock), then its links come up; answers once all are ready */
+        post: operations["cloneFromTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tokens": {
         parameters: {
             query?: never;
@@ -1306,6 +1359,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/host/shutdown-guests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The host goes down: every running or paused guest is powered off through ACPI (forced after the timeout) or saved (restored at the daemon's next start; a guest whose save fails is shut down instead); 202 with an operation whose result lists each guest's outcome */
+        post: operations["shutdownGuests"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/host/start-guests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Restores the guests shutdown-guests saved and starts the autostart VMs that are not running (the daemon does this at its start; this does what is still pending); 202 with an operation whose result lists what it did */
+        post: operations["startGuests"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/import/libvirt": {
         parameters: {
             query?: never;
@@ -1570,7 +1657,7 @@ export interface components {
         /** @description Every error has this shape. */
         Error: {
             /** @description Stable error code; branch on this, not on the message. */
-            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "PROFILE_NOT_FOUND" | "PROFILE_EXISTS" | "PROFILE_IN_USE" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "OVF_INVALID" | "OVF_UNSUPPORTED" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "LIBVIRT_XML_INVALID" | "IMPORT_UNSUPPORTED" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "HA_NEEDS_SHARED_STORAGE" | "NODE_FENCED" | "DISK_OWNED_ELSEWHERE" | "STORAGE_EXPORT_UNAVAILABLE" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "PLACEMENT_IMPOSSIBLE" | "POOL_NOT_ON_NODE" | "NETWORK_NOT_ON_NODE" | "GROUP_NOT_FOUND" | "GROUP_EXISTS" | "GROUP_IN_USE" | "NODE_EVACUATED" | "HOOK_NOT_FOUND" | "HOOK_EXISTS" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "APPLY_INVALID" | "APPLY_IMMUTABLE" | "CONFIRMATION_REQUIRED" | "INTERNAL";
+            code: "INVALID_SPEC" | "INVALID_NAME" | "NOT_FOUND" | "VM_NOT_FOUND" | "IMAGE_NOT_FOUND" | "IMAGE_NOT_READY" | "VM_EXISTS" | "VM_BUSY" | "VM_STATE" | "CONSOLE_UNAVAILABLE" | "HOST_CAPACITY" | "HUGEPAGES_UNAVAILABLE" | "HOST_NO_IOMMU" | "HOSTDEV_UNAVAILABLE" | "FIRMWARE_UNAVAILABLE" | "HOST_DEVICE_UNAVAILABLE" | "SHARE_PATH_NOT_ALLOWED" | "NOT_MIGRATABLE" | "QUOTA_EXCEEDED" | "PROJECT_NOT_FOUND" | "PROJECT_EXISTS" | "PROJECT_IN_USE" | "PROFILE_NOT_FOUND" | "PROFILE_EXISTS" | "PROFILE_IN_USE" | "MEMORY_BACKING_CONFLICT" | "TEMPLATE_NOT_FOUND" | "TEMPLATE_EXISTS" | "TEMPLATE_IN_USE" | "CLONE_IDENTITY_FAILED" | "TEMPLATE_SOURCE_UNFIT" | "POOL_NOT_FOUND" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "VOLUME_IN_USE" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "IMAGE_EXISTS" | "IMAGE_IN_USE" | "OVF_INVALID" | "OVF_UNSUPPORTED" | "UNSAFE_PATH" | "CHECKSUM_MISMATCH" | "DOWNLOAD_FAILED" | "UNSUPPORTED_FORMAT" | "UNSAFE_IMAGE" | "STORAGE_FULL" | "STORAGE_FAILED" | "QEMU_FAILED" | "KVM_NO_ACCESS" | "TPM_UNAVAILABLE" | "AGENT_UNAVAILABLE" | "AGENT_ERROR" | "PORT_IN_USE" | "NETWORK_NOT_FOUND" | "NETWORK_EXISTS" | "NETWORK_IN_USE" | "NETWORK_OVERLAP" | "NETWORK_PARENT" | "NETWORK_FAILED" | "QMP_ERROR" | "TIMEOUT" | "INTERRUPTED" | "DAEMON_UNREACHABLE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "FORBIDDEN" | "TOKEN_NOT_FOUND" | "TOKEN_EXISTS" | "PEER_NOT_FOUND" | "PEER_EXISTS" | "PEER_UNREACHABLE" | "MIGRATION_FAILED" | "MIGRATION_NOT_FOUND" | "BACKUP_REPO_NOT_FOUND" | "BACKUP_REPO_EXISTS" | "BACKUP_REPO_UNAVAILABLE" | "BACKUP_NOT_FOUND" | "BACKUP_CORRUPT" | "BACKUP_SCHEDULE_NOT_FOUND" | "BACKUP_SCHEDULE_EXISTS" | "BACKUP_KEY_MISMATCH" | "FILE_EXISTS" | "EXPORT_INVALID" | "LIBVIRT_XML_INVALID" | "IMPORT_UNSUPPORTED" | "CONFLICT" | "CLUSTER_STORE_UNAVAILABLE" | "CLUSTER_STORE_FAILED" | "CLUSTER_EXISTS" | "NODE_ONLINE" | "NODE_UNREACHABLE" | "VM_ON_OTHER_NODE" | "HA_NEEDS_SHARED_STORAGE" | "NODE_FENCED" | "DISK_OWNED_ELSEWHERE" | "STORAGE_EXPORT_UNAVAILABLE" | "JOIN_TOKEN_INVALID" | "NODE_NOT_EMPTY" | "PLACEMENT_IMPOSSIBLE" | "POOL_NOT_ON_NODE" | "NETWORK_NOT_ON_NODE" | "GROUP_NOT_FOUND" | "GROUP_EXISTS" | "GROUP_IN_USE" | "NODE_EVACUATED" | "HOOK_NOT_FOUND" | "HOOK_EXISTS" | "NOT_IN_CLUSTER" | "REVISION_COMPACTED" | "APPLY_INVALID" | "APPLY_IMMUTABLE" | "CONFIRMATION_REQUIRED" | "STORE_SCHEMA_TOO_NEW" | "INTERNAL";
             /** @description What went wrong and what to do next. */
             message: string;
             details?: {
@@ -1802,6 +1889,15 @@ export interface components {
                 [key: string]: string;
             };
             description?: string;
+            /**
+             * @description Guest RAM is a shared file (the VM can become a warm template).
+             * @enum {string}
+             */
+            memoryBacking?: "file";
+            /** @description GUID of its VM generation ID device (new for every warm clone). */
+            vmgenid?: string;
+            /** @description The warm template it was cloned from. */
+            template?: string;
             /** @description CD-ROM drives and their media. */
             cdroms?: {
                 id: string;
@@ -1890,7 +1986,7 @@ export interface components {
          * @description The name of an event (Event.type) the daemon publishes; each has its own data.
          * @enum {string}
          */
-        EventType: "daemon.started" | "daemon.stopping" | "vm.created" | "vm.deleted" | "vm.state" | "vm.crashed" | "vm.adopted" | "vm.adopt-failed" | "vm.stop-via-agent" | "vm.stop-timeout" | "vm.settings" | "vm.disk-attached" | "vm.disk-detached" | "vm.nic-added" | "vm.nic-removed" | "vm.autostarted" | "vm.autostart-failed" | "vm.restart-scheduled" | "vm.restarted" | "vm.restart-failed" | "vm.restart-given-up" | "vm.saved" | "vm.restored" | "vm.nvram-reset" | "vm.migration-started" | "vm.migration-failed" | "vm.migrated" | "vm.ha-moved" | "vm.ha-started" | "vm.ha-failed" | "vm.ha-stranded" | "node.fenced" | "node.unfenced" | "vm.migrated-in" | "vm.moved" | "vm.move-failed" | "node.evacuated" | "node.restored" | "vm.migration-in-failed" | "snapshot.created" | "backup.created" | "backup.failed" | "backup.restored" | "vm.exported" | "vm.imported" | "snapshot.reverted" | "snapshot.deleted" | "snapshot.discarded" | "pool.created" | "volume.created" | "volume.resized" | "volume.deleted" | "volume.forgotten" | "image.imported" | "image.deleted" | "network.created" | "network.deleted" | "project.created" | "project.updated" | "project.deleted" | "peer.added" | "peer.removed" | "operation.started" | "operation.progress" | "operation.done";
+        EventType: "daemon.started" | "daemon.stopping" | "vm.created" | "vm.deleted" | "vm.state" | "vm.crashed" | "vm.adopted" | "vm.adopt-failed" | "vm.stop-via-agent" | "vm.stop-timeout" | "vm.settings" | "vm.disk-attached" | "vm.disk-detached" | "vm.nic-added" | "vm.nic-removed" | "vm.autostarted" | "vm.autostart-failed" | "vm.restart-scheduled" | "vm.restarted" | "vm.restart-failed" | "vm.restart-given-up" | "vm.saved" | "vm.restored" | "vm.warm-ready" | "template.created" | "template.deleted" | "vm.nvram-reset" | "vm.migration-started" | "vm.migration-failed" | "vm.migrated" | "vm.ha-moved" | "vm.ha-started" | "vm.ha-failed" | "vm.ha-stranded" | "node.fenced" | "node.unfenced" | "vm.migrated-in" | "vm.moved" | "vm.move-failed" | "node.evacuated" | "node.restored" | "vm.migration-in-failed" | "snapshot.created" | "backup.created" | "backup.failed" | "backup.restored" | "vm.exported" | "vm.imported" | "snapshot.reverted" | "snapshot.deleted" | "snapshot.discarded" | "pool.created" | "volume.created" | "volume.resized" | "volume.deleted" | "volume.forgotten" | "image.imported" | "image.deleted" | "network.created" | "network.deleted" | "project.created" | "project.updated" | "project.deleted" | "peer.added" | "peer.removed" | "operation.started" | "operation.progress" | "operation.done";
         Pool: {
             name: string;
             /** @enum {string} */
@@ -2156,6 +2252,29 @@ export interface components {
             createdAt: string;
             updatedAt: string;
         };
+        Template: {
+            name: string;
+            /** @description The VM it was made of (which went on running). */
+            sourceVm: string;
+            createdAt: string;
+            cpus: number;
+            /** @description Guest RAM in MiB. */
+            memory: number;
+            image?: string;
+            /** @description Read-only base copies of its disks; clones get qcow2 overlays of them. */
+            disks: {
+                id: string;
+                sizeBytes: number;
+            }[];
+            /** @description Bytes on disk of its memory file (clones map it privately). */
+            memoryBytes: number;
+            /** @description Bytes of its saved device state. */
+            stateBytes: number;
+            /** @description How long the source was paused to make it. */
+            pauseMs: number;
+            /** @description VMs whose disks are linked to it (delete is refused while there are any). */
+            clones: string[];
+        };
         /** @description An API token (never its secret). */
         Token: {
             /** @description The public part of the token (hgr_<id>_…): safe to log and show. */
@@ -2398,6 +2517,21 @@ export interface operations {
                 content: {
                     "application/json": {
                         version: string;
+                        /** @description Versions of the daemon, its runtime, QEMU and the store. */
+                        versions: {
+                            /** @description The daemon's Hangar version (as `version`). */
+                            hangar: string;
+                            /** @description The Node.js runtime the daemon runs on. */
+                            node: string;
+                            /** @description qemu-system-x86_64 --version. */
+                            qemu?: string;
+                            /** @description The store: sqlite (single host) or etcd (cluster). */
+                            store?: string;
+                            /** @description The store's schema version (SQLite: its user_version). A Hangar older than the one that wrote it refuses to start (STORE_SCHEMA_TOO_NEW). */
+                            storeSchema?: number;
+                            /** @description The Hangar version recorded as the store's last writer. */
+                            storeWrittenBy?: string;
+                        };
                         hostname: string;
                         cpus: number;
                         /** @description MiB */
@@ -2682,6 +2816,11 @@ export interface operations {
                     profiles?: string[];
                     /** @description Instance type: small, medium, large, xlarge, or cN-mM (N vCPUs, M GiB); explicit cpus/memory win. */
                     type?: string;
+                    /**
+                     * @description file: guest RAM is a shared file in the data dir, so a warm template can be made of the running guest (`template create --from-vm`). Not with virtiofs shares, hugepages or NUMA nodes (MEMORY_BACKING_CONFLICT). Such a VM also gets a vmgenid device.
+                     * @enum {string}
+                     */
+                    memoryBacking?: "file";
                 };
             };
         };
@@ -7886,6 +8025,293 @@ export interface operations {
             };
         };
     };
+    listTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"][];
+                };
+            };
+            /** @description Every error has this shape. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Template name: letters, digits, hyphens; starts with a letter. */
+                    name: string;
+                    /** @description A running VM created with memoryBacking file, its guest agent answering (and cloud-init done when it has cloud-init). It is paused while its state and files are copied, then goes on. */
+                    fromVm: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cloneFromTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Name of the clone; with count, the clones are NAME-1…NAME-N. */
+                    name: string;
+                    /** @description How many clones (default 1). */
+                    count?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        template: string;
+                        vms: components["schemas"]["Vm"][];
+                        timings: {
+                            vm: string;
+                            /** @description Request → the clone's guest runs (its state loaded). */
+                            runningMs: number;
+                            /** @description Request → its identity is in place and its link up (the agent answered). */
+                            readyMs: number;
+                            /** @description What the guest did to take its identity. */
+                            steps: string[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listTokens: {
         parameters: {
             query?: never;
@@ -9772,6 +10198,111 @@ export interface operations {
             };
             /** @description Every error has this shape. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    shutdownGuests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description stop (default): ACPI powerdown of every guest at once, forced off after the timeout; save: each saved to a file (restored at the next daemon start), a guest whose save fails is shut down as in stop. */
+                    mode?: "stop" | "save";
+                    /** @description stop: how long the guests have to power off before they are forced (default 120). save: how long the saves may take in all; a guest not saved by then is shut down, with this timeout again. */
+                    timeoutSeconds?: number;
+                    /** @description save: how many saves run at once (default 4). */
+                    parallel?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startGuests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Every error has this shape. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every error has this shape. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,71 @@
+/** Warm templates and clones (src/templates): a running guest's memory, device state and disks, cloned in under a second. */
+import { Type, type Static } from '@sinclair/typebox';
+import { strict } from './common.js';
+
+/** Fields `vm create` takes (spread into CreateVmBody). */
+export const MemoryBackingCreateFields = {
+  memoryBacking: Type.Optional(Type.Literal('file', {
+    description: 'file: guest RAM is a shared file in the data dir, so a warm template can be made of the running guest (`template create --from-vm`). Not with virtiofs shares, hugepages or NUMA nodes (MEMORY_BACKING_CONFLICT). Such a VM also gets a vmgenid device.',
+  })),
+};
+
+/** Fields the Vm view shows. */
+export const WarmVmFields = {
+  memoryBacking: Type.Optional(Type.Literal('file', { description: 'Guest RAM is a shared file (the VM can become a warm template).' })),
+  vmgenid: Type.Optional(Type.String({ description: 'GUID of its VM generation ID device (new for every warm clone).' })),
+  template: Type.Optional(Type.String({ description: 'The warm template it was cloned from.' })),
+};
+
+export const TemplateParam = Type.Object({ name: Type.String() }, strict);
+
+export const Template = Type.Object(
+  {
+    name: Type.String(),
+    sourceVm: Type.String({ description: 'The VM it was made of (which went on running).' }),
+    createdAt: Type.String(),
+    cpus: Type.Integer(),
+    memory: Type.Integer({ description: 'Guest RAM in MiB.' }),
+    image: Type.Optional(Type.String()),
+    disks: Type.Array(Type.Object({ id: Type.String(), sizeBytes: Type.Number() }), { description: 'Read-only base copies of its disks; clones get qcow2 overlays of them.' }),
+    memoryBytes: Type.Number({ description: 'Bytes on disk of its memory file (clones map it privately).' }),
+    stateBytes: Type.Number({ description: 'Bytes of its saved device state.' }),
+    pauseMs: Type.Number({ description: 'How long the source was paused to make it.' }),
+    clones: Type.Array(Type.String(), { description: 'VMs whose disks are linked to it (delete is refused while there are any).' }),
+  },
+  { $id: 'Template' },
+);
+
+export const CreateTemplateBody = Type.Object(
+  {
+    name: Type.String({ description: 'Template name: letters, digits, hyphens; starts with a letter.' }),
+    fromVm: Type.String({ description: 'A running VM created with memoryBacking file, its guest agent answering (and cloud-init done when it has cloud-init). It is paused while its state and files are copied, then goes on.' }),
+  },
+  strict,
+);
+
+export const CloneFromTemplateBody = Type.Object(
+  {
+    name: Type.String({ description: 'Name of the clone; with count, the clones are NAME-1…NAME-N.' }),
+    count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'How many clones (default 1).' })),
+  },
+  strict,
+);
+
+export const WarmCloneTiming = Type.Object({
+  vm: Type.String(),
+  runningMs: Type.Number({ description: 'Request → the clone\'s guest runs (its state loaded).' }),
+  readyMs: Type.Number({ description: 'Request → its identity is in place and its link up (the agent answered).' }),
+  steps: Type.Array(Type.String(), { description: 'What the guest did to take its identity.' }),
+});
+
+export const CloneFromTemplateReply = Type.Object({
+  template: Type.String(),
+  vms: Type.Array(Type.Unsafe<unknown>(Type.Ref('Vm'))),
+  timings: Type.Array(WarmCloneTiming),
+});
+
+export type Template = Static<typeof Template>;
+export type CreateTemplateBody = Static<typeof CreateTemplateBody>;
+export type CloneFromTemplateBody = Static<typeof CloneFromTemplateBody>;
+export type CloneFromTemplateReply = Static<typeof CloneFromTemplateReply>;
+export type WarmCloneTiming = Static<typeof WarmCloneTiming>;

@@ -79,6 +79,11 @@ export function createProgram(): Command {
 /** Parses `argv` and runs the command; reports errors (commander's own, HangarError, others) and sets the exit code. */
 export async function runProgram(program: Command, argv: string[]): Promise<void> {
   program.exitOverride();
+  // `hangar vm list | head`: the reader went away; stop quietly, as other Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   try {
     await program.parseAsync(argv);
   } catch (e) {

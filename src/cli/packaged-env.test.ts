@@ -58,6 +58,8 @@ describe('packaging/systemd', () => {
     expect(u).toMatch(/^EnvironmentFile=-\/etc\/hangar\/hangar\.env$/m);
     expect(u).toMatch(/^ExecStart=\/usr\/bin\/hangar daemon$/m);
     expect(u).not.toMatch(/^RuntimeDirectory=/m);
+    // A daemon refused for a store newer than it (exit status 78) is not started again and again.
+    expect(u).toMatch(/^RestartPreventExitStatus=78$/m);
   });
 
   it('hangar-guests.service is not restarted with the daemon', () => {

@@ -104,34 +104,12 @@ export class TestDaemon {
 
   /** The pid of this node's fencer while it runs (a node in a cluster has one: it outlives the daemon). */
   fencerPids(): number[] {
-    const pids: number[] = [];
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-        const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
-        if (argv.some((a) => a.endsWith('fencer.cjs')) && argv.includes(this.dir) && state !== 'Z') pids.push(Number(entry));
-      } catch {
-        // the process went away while we looked
-      }
-    }
-    return pids;
+    return livePids((argv) => argv.some((a) => a.endsWith('fencer.cjs')) && argv.includes(this.dir));
   }
 
   /** The pid of this daemon's logd while it runs (it caps the guests' logs and outlives the daemon). */
   logdPids(): number[] {
-    const pids: number[] = [];
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-        const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
-        if (argv.some((a) => a.endsWith('logd.cjs')) && argv.some((a) => a.startsWith(`${this.dir}/`)) && state !== 'Z') pids.push(Number(entry));
-      } catch {
-        // the process went away while we looked
-      }
-    }
-    return pids;
+    return livePids((argv) => argv.some((a) => a.endsWith('logd.cjs')) && argv.some((a) => a.startsWith(`${this.dir}/`)));
   }
 
   /**
@@ -250,4 +228,20 @@ export async function guestRun(d: TestDaemon, name: string, command: string, idl
   const r = await d.cli(['console', name, '--idle', String(idleMs), '--until', 'HG-DONE-42'], `${command}\necho HG-DONE-$((40+2))\n`);
   if (r.code !== 0) throw new Error(`hangar console failed: ${r.stderr}`);
   return r.stdout;
+}
+
+/** Live (not zombie) processes whose command line `matches`. */
+function livePids(matches: (argv: string[]) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const state = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.[0];
+      if (matches(argv) && state !== 'Z') pids.push(Number(entry));
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return pids;
 }

@@ -92,7 +92,9 @@ if (BUNDLE_FILES.some((f) => !existsSync(join(bundleDir, f))) || stale(join(bund
 const uiDist = join(root, 'ui', 'dist');
 if (stale(join(uiDist, 'index.html'), ['ui/src', 'ui/index.html', 'ui/public', 'ui/vite.config.ts', 'ui/package-lock.json'].map((p) => join(root, p)))) {
   console.log('==> npm run build (ui/)');
-  run('npm', ['run', '--silent', 'build'], { cwd: join(root, 'ui') });
+  // A production build whatever this runs under (vitest sets NODE_ENV=test, which makes Vite
+  // build React's development JSX, with the source files' absolute paths in it).
+  run('npm', ['run', '--silent', 'build'], { cwd: join(root, 'ui'), env: { ...process.env, NODE_ENV: 'production' } });
 }
 
 // 2. The tree.

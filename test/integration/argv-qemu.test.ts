@@ -19,7 +19,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ import { parseQemuVersion } from '../../src/qemu/host-caps.js';
 import { iothreadId, diskIothread } from '../../src/model/placement.js';
 import { withBootOnce } from '../../src/model/boot-order.js';
 import { hwDeviceIds } from '../../src/qemu/argv-hw.js';
+import { VMGENID_DEVICE_ID, WARM_RAM_BACKEND_ID } from '../../src/qemu/argv-warm.js';
 
 const versionRun = spawnSync(QEMU_BINARY, ['--version'], { encoding: 'utf8' });
 const hostQemuVersion = versionRun.status === 0 ? parseQemuVersion(versionRun.stdout) : undefined;
@@ -160,6 +161,7 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
         ...(c.spec.machine === 'q35' ? Array.from({ length: HOTPLUG_PORTS }, (_, i) => hotplugPortId(i)) : []),
         ...hwDeviceIds(c.spec),
         ...(c.spec.tpm ? ['tpm0-dev'] : []),
+        ...(c.spec.vmgenid !== undefined ? [VMGENID_DEVICE_ID] : []),
       ];
       expect(peripherals.sort()).toEqual(expectedIds.sort());
 
@@ -182,6 +184,10 @@ describe.skipIf(cases.length === 0)(`QEMU ${hostQemuVersion ?? '(none)'} accepts
         });
       } else if (c.spec.hugepages) {
         expect(memdevs).toEqual([expect.objectContaining({ id: 'ram0', size: c.spec.memoryMiB * 2 ** 20 })]);
+      } else if (c.spec.memoryBacking === 'file' || c.opts?.warmMemory !== undefined) {
+        // File-backed RAM: shared in its own file, or a warm clone's private map of its template's.
+        expect(memdevs).toEqual([expect.objectContaining({ id: WARM_RAM_BACKEND_ID, size: c.spec.memoryMiB * 2 ** 20, share: c.opts?.warmMemory === undefined })]);
+        expect(existsSync(c.opts?.warmMemory ?? c.paths.memoryFile!)).toBe(true);
       }
       if (c.spec.hugepages) expect(availableBefore - pool2M().available).toBe(hugepagesNeeded);
 
@@ -295,6 +301,14 @@ async function prepareForThisHost(golden: GoldenCase): Promise<GoldenCase> {
     ...(c.paths.shareSockets && { shareSockets: c.paths.shareSockets.map(relocate) }),
     ...(c.paths.tpmSocket !== undefined && { tpmSocket: relocate(c.paths.tpmSocket) }),
   };
+  // File-backed guest RAM: QEMU makes the shared file itself; a warm clone maps its
+  // template's file privately, which must exist with the guest's RAM size.
+  if (golden.paths.memoryFile !== undefined) c.paths.memoryFile = relocate(golden.paths.memoryFile);
+  if (c.opts?.warmMemory !== undefined) {
+    c.opts.warmMemory = relocate(c.opts.warmMemory);
+    writeFileSync(c.opts.warmMemory, '');
+    truncateSync(c.opts.warmMemory, c.spec.memoryMiB * 2 ** 20);
+  }
   if (golden.paths.nvram !== undefined) {
     // UEFI: the VM's NVRAM, a copy of the case's vars template (the code stays the host's OVMF).
     c.paths.nvram = relocate(golden.paths.nvram);

@@ -1,5 +1,6 @@
 /** `hangar template …` (warm templates, src/templates) and `vm create --from-template T [--count N]` (warm clones). */
 import type { Command } from 'commander';
+import { resolve as resolvePath } from 'node:path';
 import type { ApiClient } from '../client/index.js';
 import type { CloneFromTemplateReply, Template } from '../contract/index.js';
 import { HangarError } from '../errors/errors.js';
@@ -63,23 +64,25 @@ export function addTemplateCommands(program: Command, globals: Globals): void {
 /** `vm create` flags for warm clones. */
 export function addWarmCloneFlags(create: Command): Command {
   return create
-    .option('--from-template <template>', 'a warm clone of this template (hangar template list): ready with its own identity in about a second; other create flags do not apply')
+    .option('--from-template <template>', 'a warm clone of this template (hangar template list): ready with its own identity in seconds; of the other create flags only --count and --user-data apply')
     .option('--count <n>', 'with --from-template: this many clones, named NAME-1…NAME-N');
 }
 
 /** `vm create NAME --from-template T [--count N]`; true when it was one (the other flags are then not used). */
-export async function createFromTemplate(g: { output: OutputFormat; client: ApiClient }, name: string, o: { fromTemplate?: string; count?: string }): Promise<boolean> {
+export async function createFromTemplate(g: { output: OutputFormat; client: ApiClient }, name: string, o: { fromTemplate?: string; count?: string; userData?: string }): Promise<boolean> {
   if (o.fromTemplate === undefined) {
     if (o.count !== undefined) throw new HangarError('INVALID_SPEC', '--count goes with --from-template.');
     return false;
   }
   if (o.count !== undefined && !/^\d+$/.test(o.count)) throw new HangarError('INVALID_SPEC', `--count must be a whole number, not "${o.count}".`);
-  const r: CloneFromTemplateReply = await g.client.templates.clone(o.fromTemplate, { name, ...(o.count !== undefined && { count: Number(o.count) }) });
+  const userData = o.userData !== undefined ? await (await import('../cloudinit/index.js')).readInputFile(resolvePath(o.userData), 'user-data') : undefined;
+  const r: CloneFromTemplateReply = await g.client.templates.clone(o.fromTemplate, { name, ...(o.count !== undefined && { count: Number(o.count) }), ...(userData !== undefined && { userData }) });
   print(render(g.output, r, () => renderTable(r.timings, [
     { header: 'VM', value: (t) => t.vm },
     { header: 'RUNNING', value: (t) => `${t.runningMs} ms` },
+    { header: 'IDENTITY', value: (t) => `${t.identityMs} ms` },
     { header: 'READY', value: (t) => `${t.readyMs} ms` },
-    { header: 'IDENTITY', value: (t) => t.steps.join(',') },
+    { header: 'STEPS', value: (t) => t.steps.join(',') },
   ])));
   return true;
 }

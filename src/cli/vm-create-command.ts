@@ -127,6 +127,12 @@ export function addCreateCommand(vm: Command, globals: Globals, showVm: (format:
   create
     .action(async (name: string, o: PlacementFlags & IdentityFlags & FirmwareFlags & MediaFlags & TpmFlags & HardwareFlags & { profile?: string; type?: string; image?: string; cpus?: number; memory?: string; machine?: CreateVmBody['machine']; accel?: CreateVmBody['accel']; cpuModel?: string; vnc: boolean; spice?: boolean; start?: boolean; pool?: string; ha?: boolean; haPriority?: number; diskSize?: string; fullCopy?: boolean; maxCpus?: number; maxMemory?: string; cpuLimit?: string; cpuWeight?: number; forward: string[]; network: string[]; project?: string; sshKey: string[]; user?: string; password?: string; hostname?: string; userData?: string; networkConfig?: string; configDrive?: boolean; target?: string; group?: string; dryRun?: boolean; explain?: boolean; fromTemplate?: string; count?: string; memoryBacking?: string }, cmd: Command) => {
       const g = globals(cmd);
+      if (o.fromTemplate !== undefined) {
+        // A clone's hardware, disks and network are the template's: other flags would be ignored, so they are refused.
+        const scalar = { image: o.image, cpus: o.cpus, memory: o.memory, hostname: o.hostname, user: o.user, password: o.password, 'disk-size': o.diskSize, 'memory-backing': o.memoryBacking, profile: o.profile, type: o.type, pool: o.pool, machine: o.machine, project: o.project };
+        const given = [...Object.entries(scalar).filter(([, v]) => v !== undefined).map(([k]) => `--${k}`), ...(o.network.length ? ['--network'] : []), ...(o.forward.length ? ['--forward'] : []), ...(o.sshKey.length ? ['--ssh-key'] : [])];
+        if (given.length) throw new HangarError('INVALID_SPEC', `--from-template takes only --count and --user-data: a clone has its template's hardware, disks, network and users (not ${given.join(', ')}).`);
+      }
       if (await createFromTemplate(g, name, o)) return;
       const body: CreateVmBody = { name, ...(o.image !== undefined && { image: o.image }), ...mediaBody(o) };
       if (o.profile !== undefined) body.profiles = o.profile.split(',').map((n) => n.trim()).filter(Boolean);

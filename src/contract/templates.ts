@@ -47,14 +47,17 @@ export const CloneFromTemplateBody = Type.Object(
   {
     name: Type.String({ description: 'Name of the clone; with count, the clones are NAME-1…NAME-N.' }),
     count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'How many clones (default 1).' })),
+    userData: Type.Optional(Type.String({ maxLength: 65536, description: 'cloud-init user data applied in each clone once its identity is in place, before it is ready: a #! script (run as root), or #cloud-config with keys bootcmd, write_files, users, groups, timezone, ca_certs, apt, packages, package_update, package_upgrade, runcmd, final_message (each module run again for the clone). A failure removes the clones (CLONE_USER_DATA_FAILED).' })),
   },
   strict,
 );
 
 export const WarmCloneTiming = Type.Object({
   vm: Type.String(),
+  createdMs: Type.Number({ description: 'Request → the clones\' records and overlay disks exist (all clones of the request).' }),
   runningMs: Type.Number({ description: 'Request → the clone\'s guest runs (its state loaded).' }),
-  readyMs: Type.Number({ description: 'Request → its identity is in place and its link up (the agent answered).' }),
+  identityMs: Type.Number({ description: 'Request → its identity is in place (the guest agent ran the identity step; its link still down).' }),
+  readyMs: Type.Number({ description: 'Request → its link is up with its new identity and its network restarted for a fresh DHCP lease: the clone is ready.' }),
   steps: Type.Array(Type.String(), { description: 'What the guest did to take its identity.' }),
 });
 

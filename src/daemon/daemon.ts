@@ -134,7 +134,10 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   // Re-adoption mostly waits for each guest's QMP socket: it goes on while the API is built,
   // booted and answering; until a guest is adopted, lists mark it `adopting` and requests
   // about it wait (see VmService.adopted).
+  const templates = new TemplateService({ store, vms, storage, events, dataDir: config.dataDir, memoryRoot: join(config.dataDir, 'memory'), tapFor: (id, nic) => networks.tapFor(id, nic), log: (m) => logger.warn(m) });
   const adopted = vms.adoptAll().then(() => saves.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted saves failed')))
+    // Warm clones a killed daemon was making: complete ones stay, the others go (before anyone sees them).
+    .then(() => templates.recover().catch((e: unknown) => logger.error({ err: e }, 'recovering interrupted warm clones and templates failed')))
     // logd lets go of the logs of guests that ended while no daemon ran (it also notices by itself).
     .then(async () => {
       await logdStarted;
@@ -168,7 +171,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const hooks = new HookService({ store, node: () => cluster.nodeName, changed: () => void hookRef.deliverer?.sync() });
   hookRef.deliverer = new HookDeliverer({ store, events, hooks: () => hooks.records(), userAgent: `Hangar-Hooks/${VERSION}`, log: (m) => logger.warn(m) });
   const audit = new AuditLog(store, { info: (f, m) => logger.info(f, m), error: (f, m) => logger.error(f, m) });
-  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, hostGuests, networks, projects, profiles: new ProfileService(store, vms), templates: new TemplateService({ store, vms, storage, events, dataDir: config.dataDir, memoryRoot: join(config.dataDir, 'memory'), tapFor: (id, nic) => networks.tapFor(id, nic), log: (m) => logger.warn(m) }), events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
+  const app = await buildApi({ cluster, vms, storage, operations, snapshots, backups, backupSchedules, saves, peers, migrations, moves, evacuations, hostGuests, networks, projects, profiles: new ProfileService(store, vms), templates, events, store, images, caps, host, accel: config.accel, version: VERSION, auth, metrics: { sampler, prometheus }, audit, hooks,
     onServerError: (err, route) => logger.error({ err, route }, 'API request failed with a server error'),
   });
   // Fastify's boot (plugins, the route tree) is the CPU-heavy part of building the API.

@@ -34,6 +34,7 @@ export const ERROR_CATALOGUE = {
   TEMPLATE_EXISTS: { status: 409, title: 'A warm template with that name exists' },
   TEMPLATE_IN_USE: { status: 409, title: 'Clones\' disks are linked to the warm template' },
   CLONE_IDENTITY_FAILED: { status: 500, title: 'A warm clone could not take its own identity through its guest agent' },
+  CLONE_USER_DATA_FAILED: { status: 422, title: 'A warm clone\'s user data failed in the guest (the clones were removed)' },
   TEMPLATE_SOURCE_UNFIT: { status: 409, title: 'The VM cannot become a warm template as it runs now' },
   POOL_NOT_FOUND: { status: 404, title: 'No such storage pool' },
   VOLUME_NOT_FOUND: { status: 404, title: 'No such volume' },

@@ -37,7 +37,10 @@ import type { StorageService, VolumeRecord } from '../storage/service.js';
 import type { Collection, Store, VmRecord } from '../store/store.js';
 import { cloneSpec, cloneVolumeName } from '../vm/clone.js';
 import type { VmService, VmView } from '../vm/service.js';
-import { identityExec, NETWORK_UP_PROGRAM, planCloneIdentity } from './identity.js';
+import { identityExec, planCloneIdentity } from './identity.js';
+import { WarmJournal, type JournalClone } from './journal.js';
+import { userDataExec } from './user-data.js';
+import { recoverWarmJobs, undoClones, type CleanupDeps } from './recover.js';
 
 const run = promisify(execFile);
 
@@ -73,7 +76,9 @@ export interface TemplateView {
 
 export interface WarmCloneTiming {
   vm: string;
+  createdMs: number;
   runningMs: number;
+  identityMs: number;
   readyMs: number;
   steps: string[];
 }
@@ -93,16 +98,28 @@ export interface TemplateDeps {
 
 const TEMPLATE_NAME = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
 const AGENT_WAIT_MS = 30_000;
+/** How long a clone's user data may take (packages from a mirror…). */
+const USER_DATA_TIMEOUT_S = 600;
 
 export class TemplateService {
   private readonly col: Collection<TemplateRecord>;
   private readonly root: string;
   private readonly log: (msg: string) => void;
+  private readonly journal: WarmJournal;
 
   constructor(private readonly deps: TemplateDeps) {
     this.col = deps.store.collection<TemplateRecord>('templates');
     this.root = join(deps.dataDir, 'templates');
     this.log = deps.log ?? (() => {});
+    this.journal = new WarmJournal(join(deps.dataDir, 'warm-journal'));
+  }
+
+  /** After re-adoption, before the API answers: undoes what a killed daemon left half done (recover.ts). */
+  async recover(): Promise<void> {
+    await recoverWarmJobs({
+      ...this.cleanupDeps(), journal: this.journal, log: this.log,
+      memoryFileOf: async (name) => (await this.col.get(name))?.memoryFile,
+    });
   }
 
   async list(): Promise<TemplateView[]> {
@@ -145,12 +162,13 @@ export class TemplateService {
     checkSource(first);
     await this.checkSettled(first);
     const dir = join(this.root, name);
-    const tmp = `${dir}.partial`;
-    await mkdir(this.root, { recursive: true, mode: 0o711 });
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { mode: 0o711 });
+    const op = `template-${randomBytes(6).toString('hex')}`;
+    const tmp = `${dir}.${op}.partial`;
+    await this.journal.begin({ op, kind: 'template', template: name, startedAt: new Date().toISOString(), sourceVm: first.name, partialDir: tmp });
     let pauseMs = 0;
     try {
+      await mkdir(this.root, { recursive: true, mode: 0o711 });
+      await mkdir(tmp, { mode: 0o711 });
       const made = await this.deps.vms.operate(first.name, 'template', async (h) => {
         const rec = await h.record();
         checkSource(rec);
@@ -202,10 +220,12 @@ export class TemplateService {
         await rm(dir, { recursive: true, force: true });
         throw new HangarError('TEMPLATE_EXISTS', `A warm template named "${name}" was made meanwhile.`);
       }
+      await this.journal.end(op);
       await this.deps.events.publish('template.created', made.rec.name, { template: name, pauseMs, stateBytes: made.stateBytes });
       return view(record, []);
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
+      await this.journal.end(op);
       throw e;
     }
   }
@@ -227,76 +247,87 @@ export class TemplateService {
   // ---- clones ------------------------------------------------------------------
 
   /** `vm create NAME --from-template T [--count N]`: ends once every clone is ready (or none is left). */
-  async clone(template: string, input: { name: string; count?: number }): Promise<{ template: string; vms: VmView[]; timings: WarmCloneTiming[] }> {
+  async clone(template: string, input: { name: string; count?: number; userData?: string }): Promise<{ template: string; vms: VmView[]; timings: WarmCloneTiming[] }> {
     const t0 = performance.now();
     const t = await this.mustGet(template);
+    const userData = input.userData !== undefined ? userDataExec(input.userData) : undefined;
     const count = input.count;
     if (count !== undefined && (!Number.isSafeInteger(count) || count < 1 || count > 64)) throw new HangarError('INVALID_SPEC', `count must be 1-64, not ${count}.`, { details: { field: 'count' } });
     const names = count === undefined ? [validateVmName(input.name)] : Array.from({ length: count }, (_, i) => validateVmName(`${input.name}-${i + 1}`));
     for (const n of names) if (await this.deps.store.getVm(n)) throw new HangarError('VM_EXISTS', `A VM named "${n}" already exists: pick another name.`);
     for (const d of t.disks) if (!existsSync(d.path)) throw new HangarError('TEMPLATE_NOT_FOUND', `Warm template "${t.name}" lost its disk file ${d.path}: delete it and make it again.`);
+    const plans = await Promise.all(names.map((n) => this.planClone(t, n)));
+    const op = `clone-${randomBytes(6).toString('hex')}`;
+    // Before anything exists: a daemon killed from here on leaves complete clones or none (recover()).
+    await this.journal.begin({ op, kind: 'clone', template: t.name, startedAt: new Date().toISOString(), clones: plans });
     const records: VmRecord[] = [];
     try {
-      for (const n of names) records.push(await this.createClone(t, n));
-      const settled = await Promise.allSettled(records.map((r) => this.startClone(t, r, t0)));
+      for (const p of plans) records.push(await this.createClone(t, p));
+      const created = performance.now() - t0;
+      const settled = await Promise.allSettled(records.map(async (r) => {
+        return this.startClone(t, r, { t0, createdMs: created, userData, ready: () => this.journal.markReady(op, r.name) });
+      }));
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
       const timings = settled.map((s) => (s as PromiseFulfilledResult<WarmCloneTiming>).value);
+      await this.journal.end(op);
       return { template: t.name, vms: await Promise.all(names.map((n) => this.deps.vms.get(n))), timings };
     } catch (e) {
       // Complete clones or none: a failed create leaves nothing behind.
-      for (const r of records) await this.deps.vms.delete(r.name, { force: true }).catch((err: unknown) => this.log(`${r.name}: removing a failed warm clone failed: ${errorText(err)}`));
+      await undoClones(this.cleanupDeps(), plans, (m) => this.log(m));
+      await this.journal.end(op);
       throw e;
     }
   }
 
+  private cleanupDeps(): CleanupDeps {
+    return { store: this.deps.store, vms: this.deps.vms, storage: this.deps.storage };
+  }
+
+  /** Where a clone's pieces will be: checked free, nothing made yet. */
+  private async planClone(t: TemplateRecord, dst: string): Promise<JournalClone> {
+    const volumes: JournalClone['volumes'] = [];
+    for (const base of t.disks) {
+      const src = t.spec.disks.find((d) => d.id === base.id)!;
+      const pool = src.volume?.pool ?? 'default';
+      const volName = cloneVolumeName(t.sourceVm, dst, src.volume?.name ?? `${dst}-${base.id}`, base.id);
+      const path = await this.deps.storage.pathFor(pool, volName);
+      if (existsSync(path)) throw new HangarError('VOLUME_EXISTS', `Pool "${pool}" has a file ${path} already: delete the volume that holds it, or pick another name.`);
+      volumes.push({ pool, name: volName, path });
+    }
+    return { name: dst, id: randomBytes(6).toString('hex'), volumes };
+  }
+
   /** The clone's record (stopped) and its overlay disks. */
-  private async createClone(t: TemplateRecord, dst: string): Promise<VmRecord> {
+  private async createClone(t: TemplateRecord, plan: JournalClone): Promise<VmRecord> {
     const { storage } = this.deps;
-    const id = randomBytes(6).toString('hex');
+    const { name: dst, id } = plan;
     const all = await this.deps.store.listVms();
     const spec = cloneSpec(t.spec, dst, id, all.flatMap((v) => v.spec.nics.map((n) => n.mac)), this.deps.tapFor);
     spec.vmgenid = randomUUID();
     spec.template = t.name;
     delete spec.autostart;
-    const created: VolumeRecord[] = [];
-    try {
-      for (const base of t.disks) {
-        const src = t.spec.disks.find((d) => d.id === base.id)!;
-        const pool = src.volume?.pool ?? 'default';
-        const volName = cloneVolumeName(t.sourceVm, dst, src.volume?.name ?? `${dst}-${base.id}`, base.id);
-        const path = await storage.pathFor(pool, volName);
-        if (existsSync(path)) throw new HangarError('VOLUME_EXISTS', `Pool "${pool}" has a file ${path} already: delete the volume that holds it, or pick another name.`);
-        await writeQcow2Overlay(path, base.sizeBytes, { path: base.path, format: base.format });
-        const vol: VolumeRecord = {
-          pool, name: volName, format: 'qcow2', sizeBytes: base.sizeBytes, path, ownedBy: dst,
-          backing: { kind: 'image', name: `template:${t.name}`, path: base.path, format: base.format }, createdAt: new Date().toISOString(),
-        };
-        try {
-          await storage.putVolume(vol, { create: true });
-        } catch (e) {
-          await rm(path, { force: true });
-          throw e;
-        }
-        created.push(vol);
-        await storage.markAttached(pool, volName, dst);
-        spec.disks.push({ ...structuredClone(src), path, format: 'qcow2', volume: { pool, name: volName } });
-      }
-      const now = new Date().toISOString();
-      const record: VmRecord = { id, name: dst, spec, state: 'stopped', createdAt: now, updatedAt: now };
-      await this.deps.vms.createRestored(record);
-      return record;
-    } catch (e) {
-      for (const v of created) {
-        await storage.markAttached(v.pool, v.name, undefined).catch(() => undefined);
-        await storage.deleteVolume(v.pool, v.name, { evenIfOwned: true }).catch(() => undefined);
-      }
-      throw e;
+    for (const [i, base] of t.disks.entries()) {
+      const src = t.spec.disks.find((d) => d.id === base.id)!;
+      const { pool, name: volName, path } = plan.volumes[i]!;
+      await writeQcow2Overlay(path, base.sizeBytes, { path: base.path, format: base.format });
+      const vol: VolumeRecord = {
+        pool, name: volName, format: 'qcow2', sizeBytes: base.sizeBytes, path, ownedBy: dst,
+        backing: { kind: 'image', name: `template:${t.name}`, path: base.path, format: base.format }, createdAt: new Date().toISOString(),
+      };
+      await storage.putVolume(vol, { create: true });
+      await storage.markAttached(pool, volName, dst);
+      spec.disks.push({ ...structuredClone(src), path, format: 'qcow2', volume: { pool, name: volName } });
     }
+    const now = new Date().toISOString();
+    const record: VmRecord = { id, name: dst, spec, state: 'stopped', createdAt: now, updatedAt: now };
+    await this.deps.vms.createRestored(record);
+    return record;
   }
 
   /** Starts a clone from the template's state, gives it its identity, brings its links up. */
-  private async startClone(t: TemplateRecord, rec: VmRecord, t0: number): Promise<WarmCloneTiming> {
+  private async startClone(t: TemplateRecord, rec: VmRecord, o: { t0: number; createdMs: number; userData?: ReturnType<typeof userDataExec>; ready: () => Promise<void> }): Promise<WarmCloneTiming> {
+    const { t0, createdMs } = o;
     return this.deps.vms.operate(rec.name, 'warm-start', async (h) => {
       const sock = join(dirname(this.deps.vms.pathsOf(rec).qmpSocket), 'warm.sock');
       await rm(sock, { force: true });
@@ -324,13 +355,20 @@ export class TemplateService {
       const out = await this.execWhenAgentAnswers(rec.name, argv, input);
       if (out.exitCode !== 0) throw new HangarError('CLONE_IDENTITY_FAILED', `Warm clone "${rec.name}" could not take its own identity (exit ${out.exitCode}): ${out.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       const steps = parseSteps(out.stdout);
+      const identityMs = performance.now() - t0;
       await setLinks(await h.qmp(), rec, true);
-      const net = await this.deps.vms.exec(rec.name, ['sh', '-c', NETWORK_UP_PROGRAM], { timeoutSeconds: 60 });
-      if (net.exitCode === 0) steps.push('dhcp-renew');
-      else this.log(`${rec.name}: renewing the DHCP lease failed: ${net.stderr.trim()}`);
+      if (o.userData) {
+        const ud = await this.deps.vms.exec(rec.name, o.userData.argv, { input: o.userData.input, timeoutSeconds: USER_DATA_TIMEOUT_S });
+        if (ud.exitCode !== 0) {
+          throw new HangarError('CLONE_USER_DATA_FAILED', `Warm clone "${rec.name}": its user data failed (exit ${ud.exitCode}): ${(ud.stderr || ud.stdout).trim().split('\n').slice(-3).join(' | ')}`, { details: { vm: rec.name, exitCode: ud.exitCode } });
+        }
+        steps.push('user-data');
+      }
       const readyMs = performance.now() - t0;
+      // Complete: from here a killed daemon keeps it.
+      await o.ready();
       await this.deps.events.publish('vm.warm-ready', rec.name, { template: t.name, runningMs: Math.round(runningMs), readyMs: Math.round(readyMs) });
-      return { vm: rec.name, runningMs: Math.round(runningMs), readyMs: Math.round(readyMs), steps };
+      return { vm: rec.name, createdMs: Math.round(createdMs), runningMs: Math.round(runningMs), identityMs: Math.round(identityMs), readyMs: Math.round(readyMs), steps };
     });
   }
 

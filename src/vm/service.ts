@@ -65,6 +65,8 @@ export type { SavedStateHooks, VmHandle, VmServiceDeps } from './service-types.j
 export class VmService {
   /** The operation each busy VM is in (by name). */
   private readonly busy = new Map<string, string>();
+  /** VMs between their capacity check and the end of their start (counted as running by the check). */
+  private readonly starting = new Map<string, VmRecord>();
   /** VMs being re-adopted after a daemon restart (by name): settled when that VM's adoption has ended. */
   private readonly adoptions = new Map<string, Promise<void>>();
   private adoptionGeneration = 0;
@@ -707,7 +709,16 @@ export class VmService {
   private async startLocked(rec: VmRecord, hooks: StartHooks = {}): Promise<VmRecord> {
     assertOperationAllowed(rec.name, rec.state, 'start');
     await this.deps.mayStart?.(rec);
-    await this.checkCapacityToStart(rec);
+    // Counted as running from the check on (reserved in the same step): starts at the same time cannot all pass it.
+    await this.checkCapacityToStart(rec, true);
+    try {
+      return await this.launchChecked(rec, hooks);
+    } finally {
+      this.starting.delete(rec.id);
+    }
+  }
+
+  private async launchChecked(rec: VmRecord, hooks: StartHooks): Promise<VmRecord> {
     const others = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state) && this.isLocal(v));
     await checkBeforeStart(rec, others, this.deps.placement);
     if (rec.spec.bootOnce === undefined) return this.supervisor.launch(rec, hooks);
@@ -732,10 +743,12 @@ export class VmService {
   }
 
   /** HOST_CAPACITY unless `rec` fits beside the VMs that run now. */
-  private async checkCapacityToStart(rec: VmRecord): Promise<void> {
+  private async checkCapacityToStart(rec: VmRecord, reserve = false): Promise<void> {
     // This host's guests only: another node's run on another host.
-    const active = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && isActive(v.state) && this.isLocal(v));
+    const active = (await this.deps.store.listVms()).filter((v) => v.id !== rec.id && (isActive(v.state) || this.starting.has(v.id)) && this.isLocal(v));
+    // Read after the await, checked and reserved without another: one start at a time sees the others.
     checkCapacityToStart(this.deps.host, rec, active);
+    if (reserve) this.starting.set(rec.id, rec);
   }
 }
 

@@ -79,6 +79,7 @@ export async function createFromTemplate(g: { output: OutputFormat; client: ApiC
   const r: CloneFromTemplateReply = await g.client.templates.clone(o.fromTemplate, { name, ...(o.count !== undefined && { count: Number(o.count) }), ...(userData !== undefined && { userData }) });
   print(render(g.output, r, () => renderTable(r.timings, [
     { header: 'VM', value: (t) => t.vm },
+    { header: 'QEMU', value: (t) => `${t.qemuMs} ms` },
     { header: 'RUNNING', value: (t) => `${t.runningMs} ms` },
     { header: 'IDENTITY', value: (t) => `${t.identityMs} ms` },
     { header: 'READY', value: (t) => `${t.readyMs} ms` },

@@ -55,6 +55,7 @@ export const CloneFromTemplateBody = Type.Object(
 export const WarmCloneTiming = Type.Object({
   vm: Type.String(),
   createdMs: Type.Number({ description: 'Request → the clones\' records and overlay disks exist (all clones of the request).' }),
+  qemuMs: Type.Number({ description: 'Request → its QEMU answers QMP (started with -incoming defer; clones started together take turns to map the template\'s memory file).' }),
   runningMs: Type.Number({ description: 'Request → the clone\'s guest runs (its state loaded).' }),
   identityMs: Type.Number({ description: 'Request → its identity is in place (the guest agent ran the identity step; its link still down).' }),
   readyMs: Type.Number({ description: 'Request → its link is up with its new identity and its network restarted for a fresh DHCP lease: the clone is ready.' }),

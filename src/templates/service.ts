@@ -77,6 +77,7 @@ export interface TemplateView {
 export interface WarmCloneTiming {
   vm: string;
   createdMs: number;
+  qemuMs: number;
   runningMs: number;
   identityMs: number;
   readyMs: number;
@@ -331,9 +332,11 @@ export class TemplateService {
     return this.deps.vms.operate(rec.name, 'warm-start', async (h) => {
       const sock = join(dirname(this.deps.vms.pathsOf(rec).qmpSocket), 'warm.sock');
       await rm(sock, { force: true });
+      let qemuMs = 0;
       await h.start({
         incoming: true, incomingFailState: 'stopped', warmMemory: t.memoryFile,
         beforeCont: async (qmp) => {
+          qemuMs = performance.now() - t0;
           await applyMigrationParams(qmp, SAVE_DEFAULTS);
           await setIgnoreShared(qmp, true);
           await qmp.execute('migrate-incoming', { uri: `unix:${sock}` });
@@ -368,7 +371,7 @@ export class TemplateService {
       // Complete: from here a killed daemon keeps it.
       await o.ready();
       await this.deps.events.publish('vm.warm-ready', rec.name, { template: t.name, runningMs: Math.round(runningMs), readyMs: Math.round(readyMs) });
-      return { vm: rec.name, createdMs: Math.round(createdMs), runningMs: Math.round(runningMs), identityMs: Math.round(identityMs), readyMs: Math.round(readyMs), steps };
+      return { vm: rec.name, createdMs: Math.round(createdMs), qemuMs: Math.round(qemuMs), runningMs: Math.round(runningMs), identityMs: Math.round(identityMs), readyMs: Math.round(readyMs), steps };
     });
   }
 

@@ -141,7 +141,7 @@ describe('warm templates and clones on debian-12 (accel=tcg)', () => {
     const r = await d.cli(['vm', 'create', 'wc', '--from-template', 'deb', '--count', String(CLONES.length), '--output', 'json'], undefined, 300_000);
     expect(r.code, r.stderr).toBe(0);
     const reply = JSON.parse(r.stdout) as CloneFromTemplateReply;
-    for (const t of reply.timings) console.log(`warm-clones: ${t.vm} created ${t.createdMs} ms, running ${t.runningMs} ms, identity ${t.identityMs} ms, ready ${t.readyMs} ms (${t.steps.join(',')})`);
+    for (const t of reply.timings) console.log(`warm-clones: ${t.vm} created ${t.createdMs} ms, QEMU up ${t.qemuMs} ms, running ${t.runningMs} ms, identity ${t.identityMs} ms, ready ${t.readyMs} ms (${t.steps.join(',')})`);
     expect(reply.timings.map((t) => t.vm)).toEqual(CLONES);
     for (const t of reply.timings) expect(t.steps).toEqual(expect.arrayContaining(['clock', 'rng-reseed', 'machine-id', 'hostname', 'ssh-host-keys', 'random-seed', 'dhcp-renew']));
 

@@ -1,7 +1,7 @@
 /** `hangar template …` (warm templates, src/templates) and `vm create --from-template T [--count N]` (warm clones). */
 import type { Command } from 'commander';
 import type { ApiClient } from '../client/index.js';
-import type { CloneFromTemplateReply, Template } from '../contract/index.js';
+import type { CloneFromTemplateReply, Template, Vm } from '../contract/index.js';
 import { HangarError } from '../errors/errors.js';
 import { formatBytes } from '../util/size.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
@@ -16,6 +16,16 @@ function showTemplate(format: OutputFormat, t: Template): void {
     ['memory file', formatBytes(t.memoryBytes)], ['device state', formatBytes(t.stateBytes)], ['source paused', `${t.pauseMs} ms`],
     ['clones', t.clones.join(', ') || 'none'],
   ])));
+}
+
+/** `vm show` lines of a file-backed VM or a warm clone: its memory backing, template, and (first run) shared and private memory. */
+export function warmFields(v: Vm): Array<[string, unknown]> {
+  const w = v.warmMemory;
+  return [
+    ['memory backing', v.memoryBacking],
+    ['template', v.template],
+    ['warm memory', w ? `${formatBytes(w.sharedBytes)} shared with template ${w.template}, ${formatBytes(w.privateBytes)} private` : undefined],
+  ];
 }
 
 export function addTemplateCommands(program: Command, globals: Globals): void {

@@ -1898,6 +1898,15 @@ export interface components {
             vmgenid?: string;
             /** @description The warm template it was cloned from. */
             template?: string;
+            /** @description A warm clone in its first run (GET /v1/vms/{name} only, from /proc/PID/smaps): its guest RAM is the template's memory file mapped copy-on-write. Absent after a cold start. */
+            warmMemory?: {
+                /** @description The template whose memory file its QEMU maps. */
+                template: string;
+                /** @description Resident guest RAM still the template's pages, shared with its other clones (Shared_Clean + Shared_Dirty). */
+                sharedBytes: number;
+                /** @description Resident guest RAM only this clone holds: pages it wrote (copied on write) or alone maps (Private_Clean + Private_Dirty). */
+                privateBytes: number;
+            };
             /** @description CD-ROM drives and their media. */
             cdroms?: {
                 id: string;

@@ -24,7 +24,7 @@ export function warmFields(v: Vm): Array<[string, unknown]> {
   return [
     ['memory backing', v.memoryBacking],
     ['template', v.template],
-    ['warm memory', w ? `${formatBytes(w.sharedBytes)} shared with template ${w.template}, ${formatBytes(w.privateBytes)} private` : undefined],
+    ['warm memory', w ? `${formatBytes(w.sharedBytes)} shared with other clones of ${w.template}, ${formatBytes(w.privateBytes)} its own (${formatBytes(w.copiedBytes)} written)` : undefined],
   ];
 }
 

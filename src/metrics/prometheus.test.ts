@@ -130,11 +130,12 @@ describe('GET /metrics exposition', () => {
   });
 
   it("exports a warm clone's shared and private template memory, and nothing of it for other VMs", async () => {
-    const warm: VmSample = { ...SAMPLE, warmMemory: { template: 'deb', sharedBytes: 400 * 2 ** 20, privateBytes: 12 * 2 ** 20 } };
+    const warm: VmSample = { ...SAMPLE, warmMemory: { template: 'deb', sharedBytes: 400 * 2 ** 20, privateBytes: 12 * 2 ** 20, copiedBytes: 10 * 2 ** 20 } };
     const text = await metrics([record('wc-1'), record('web1')], { 'id-wc-1': warm, 'id-web1': SAMPLE }).render();
     expect(text).toContain('# TYPE hangar_vm_memory_template_shared_bytes gauge');
     expect(value(text, 'hangar_vm_memory_template_shared_bytes{vm="wc-1"}')).toBe(400 * 2 ** 20);
     expect(value(text, 'hangar_vm_memory_template_private_bytes{vm="wc-1"}')).toBe(12 * 2 ** 20);
+    expect(value(text, 'hangar_vm_memory_template_copied_bytes{vm="wc-1"}')).toBe(10 * 2 ** 20);
     expect(text).not.toContain('hangar_vm_memory_template_shared_bytes{vm="web1"}');
     expect(text).not.toContain('hangar_vm_memory_template_private_bytes{vm="web1"}');
   });

@@ -33,6 +33,7 @@ describe('parseSmapsUnder', () => {
       path: `${ROOT}/deb/memory.ram`,
       sharedBytes: (180000 + 4 + 20000) * 1024,
       privateBytes: (2000 + 30000 + 996) * 1024,
+      anonymousBytes: (30000 + 996) * 1024,
     });
     expect(parseSmapsUnder(SMAPS, `${ROOT}/`)?.sharedBytes).toBe((180000 + 4 + 20000) * 1024);
   });
@@ -48,7 +49,7 @@ describe('parseSmapsUnder', () => {
 
   it('reads a mapping whose file was deleted, and one that ends the text without a newline', () => {
     const one = mapping('7f1000000000-7f1010000000', 'rw-p', 4242, `${ROOT}/t1/memory.ram (deleted)`, { size: 1024, sc: 512, pd: 8 });
-    expect(parseSmapsUnder(one.trimEnd(), ROOT)).toEqual({ path: `${ROOT}/t1/memory.ram`, sharedBytes: 512 * 1024, privateBytes: 8 * 1024 });
+    expect(parseSmapsUnder(one.trimEnd(), ROOT)).toEqual({ path: `${ROOT}/t1/memory.ram`, sharedBytes: 512 * 1024, privateBytes: 8 * 1024, anonymousBytes: 8 * 1024 });
   });
 });
 
@@ -69,7 +70,7 @@ describe('readWarmMemory', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads it for a clone, not for a VM without a template or a pid that is another process now', async () => {
-    expect(await readWarmMemory(record(), ROOT, proc())).toEqual({ template: 'deb', sharedBytes: 200004 * 1024, privateBytes: 32996 * 1024 });
+    expect(await readWarmMemory(record(), ROOT, proc())).toEqual({ template: 'deb', sharedBytes: 200004 * 1024, privateBytes: 32996 * 1024, copiedBytes: 30996 * 1024 });
     expect(await readWarmMemory(record({}), ROOT, proc())).toBeUndefined();
     writeFileSync(join(proc(), '100', 'stat'), stat('6'));
     expect(await readWarmMemory(record(), ROOT, proc())).toBeUndefined();

@@ -17,12 +17,14 @@ export interface MappingMemory {
   sharedBytes: number;
   /** Private_Clean + Private_Dirty: resident pages only this process maps (copied on write, or not yet shared). */
   privateBytes: number;
+  /** Anonymous: pages of a private file mapping the process wrote (copied on write); part of privateBytes, or of sharedBytes where a fork shares them. */
+  anonymousBytes: number;
 }
 
 /** `start-end perms offset dev inode   path` */
 const SMAPS_HEADER = /^[0-9a-f]+-[0-9a-f]+ \S+ [0-9a-f]+ \S+ \d+ +(.*)$/;
-const SMAPS_FIELDS: Record<string, 'sharedBytes' | 'privateBytes'> = {
-  Shared_Clean: 'sharedBytes', Shared_Dirty: 'sharedBytes', Private_Clean: 'privateBytes', Private_Dirty: 'privateBytes',
+const SMAPS_FIELDS: Record<string, 'sharedBytes' | 'privateBytes' | 'anonymousBytes'> = {
+  Shared_Clean: 'sharedBytes', Shared_Dirty: 'sharedBytes', Private_Clean: 'privateBytes', Private_Dirty: 'privateBytes', Anonymous: 'anonymousBytes',
 };
 
 /**
@@ -43,7 +45,7 @@ export function parseSmapsUnder(text: string, dir: string): MappingMemory | unde
     const header = SMAPS_HEADER.exec(text.slice(start, end));
     // The path must start with the prefix (not merely contain it).
     if (!header?.[1]?.startsWith(prefix)) continue;
-    out ??= { path: header[1].replace(/ \(deleted\)$/, ''), sharedBytes: 0, privateBytes: 0 };
+    out ??= { path: header[1].replace(/ \(deleted\)$/, ''), sharedBytes: 0, privateBytes: 0, anonymousBytes: 0 };
     // Field lines (`Key:  N kB`) until the next header (which starts with a hex digit) or the end.
     let line = end + 1;
     while (line < text.length) {
@@ -87,8 +89,13 @@ export interface WarmMemory {
   template: string;
   /** Pages still the template's, shared (Shared_Clean + Shared_Dirty of the mapping). */
   sharedBytes: number;
-  /** Pages the clone wrote or alone maps (Private_Clean + Private_Dirty). */
+  /**
+   * Pages only this clone maps (Private_Clean + Private_Dirty): those it wrote, and the
+   * template's pages no other process maps now (with a single clone, all of them).
+   */
   privateBytes: number;
+  /** Pages the clone wrote, copied on write (Anonymous of the mapping): what it no longer shares with the template. */
+  copiedBytes: number;
 }
 
 /**
@@ -106,5 +113,5 @@ export async function readWarmMemory(
   if (template === undefined || !rt) return undefined;
   if (readProcStat(rt.pid, procRoot)?.startTime !== rt.pidStartTime) return undefined;
   const m = await readMappingMemory(rt.pid, templatesRoot, procRoot);
-  return m ? { template, sharedBytes: m.sharedBytes, privateBytes: m.privateBytes } : undefined;
+  return m ? { template, sharedBytes: m.sharedBytes, privateBytes: m.privateBytes, copiedBytes: m.anonymousBytes } : undefined;
 }

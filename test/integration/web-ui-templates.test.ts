@@ -19,6 +19,7 @@ let d: TestDaemon;
 let browser: Browser;
 let page: Page;
 let pageErrors: string[] = [];
+const CLONES = ['wc-1', 'wc-2'];
 
 function scrape(): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -66,7 +67,7 @@ describe('creating VMs from a warm template in the web UI', () => {
     await page.waitForSelector('h1:text("Virtual machines")');
     await page.click('button:text("Create from template")');
     const dialog = await page.waitForSelector('dialog[open]');
-    await page.waitForSelector('dialog select[name=template] option[value=deb]');
+    await page.waitForSelector('dialog select[name=template] option[value=deb]', { state: 'attached' });
     expect(await page.textContent('dialog .template-summary')).toContain('made of tsrc');
     await page.fill('dialog input[name=name]', 'tsrc');
     await page.click('dialog button[type=submit]');
@@ -76,45 +77,52 @@ describe('creating VMs from a warm template in the web UI', () => {
     expect(await dialog.isVisible()).toBe(true);
   }, 60_000);
 
-  it('makes a clone: busy while it runs, then the clone is in the list, running, with its warm memory shown', async () => {
+  it('makes two clones: busy while they start, then they are in the list, running, with their warm memory shown', async () => {
     await page.fill('dialog input[name=name]', 'wc');
-    await page.fill('dialog input[name=count]', '1');
+    await page.fill('dialog input[name=count]', '2');
     const t0 = Date.now();
     await page.click('dialog button[type=submit]');
-    // The busy state: the status line and a disabled submit button.
-    await page.waitForSelector('dialog [role=status]');
+    // The busy state: the status line (ready so far, of how many) and a disabled submit button.
+    expect(await (await page.waitForSelector('dialog [role=status]')).textContent()).toMatch(/Cloning 2 VMs from deb: [0-2] of 2 ready/);
     expect(await page.isDisabled('dialog button[type=submit]')).toBe(true);
     await page.waitForSelector('dialog', { state: 'detached', timeout: 180_000 });
-    console.log(`web-ui-templates: dialog → clone in the list in ${Date.now() - t0} ms`);
-    await page.waitForSelector('tr[data-vm="wc"] [data-state="running"]', { timeout: 10_000 });
+    console.log(`web-ui-templates: dialog → 2 clones in the list in ${Date.now() - t0} ms`);
+    for (const name of CLONES) await page.waitForSelector(`tr[data-vm="${name}"] [data-state="running"]`, { timeout: 10_000 });
 
-    const vm = await d.vm('wc');
-    expect(vm.state).toBe('running');
-    expect(vm.template).toBe('deb');
-    const warm = vm.warmMemory;
-    expect(warm?.template).toBe('deb');
-    console.log(`web-ui-templates: wc shares ${warm!.sharedBytes} bytes of the template's memory, ${warm!.privateBytes} private`);
-    expect(warm!.sharedBytes + warm!.privateBytes).toBeGreaterThan(0);
-    expect(warm!.sharedBytes + warm!.privateBytes).toBeLessThanOrEqual(512 * 2 ** 20);
+    for (const name of CLONES) {
+      const vm = await d.vm(name);
+      expect(vm.state).toBe('running');
+      expect(vm.template).toBe('deb');
+      const w = vm.warmMemory!;
+      console.log(`web-ui-templates: ${name}: ${w.sharedBytes} bytes shared with its sibling, ${w.privateBytes} its own, ${w.copiedBytes} written`);
+      expect(w.template).toBe('deb');
+      // Both clones run the same guest from the same memory file: the pages they both touched are shared.
+      expect(w.sharedBytes).toBeGreaterThan(0);
+      expect(w.copiedBytes).toBeLessThanOrEqual(w.privateBytes);
+      expect(w.sharedBytes + w.privateBytes).toBeLessThanOrEqual(512 * 2 ** 20);
+    }
     // A VM that is not a clone has none.
     expect((await d.vm('tsrc')).warmMemory).toBeUndefined();
 
     // The detail page shows the template and the warm memory next to the memory.
-    await page.click('tr[data-vm="wc"] a:text("wc")');
+    await page.click('tr[data-vm="wc-1"] a:text("wc-1")');
     await page.waitForSelector('[data-field="Template"] dd:text("deb")');
     const shown = await page.textContent('[data-field="Warm memory"] dd');
-    expect(shown).toMatch(/shared with template deb, .* private/);
+    expect(shown).toMatch(/shared with other clones of deb, .* its own \(.* written\)/);
 
     // The same figures as Prometheus metrics (sampled every second here).
     const text = await waitFor('the warm memory metrics', async () => {
       const m = await scrape();
-      return series(m, 'hangar_vm_memory_template_shared_bytes{vm="wc"}') !== undefined ? m : undefined;
+      return CLONES.every((n) => series(m, `hangar_vm_memory_template_shared_bytes{vm="${n}"}`) !== undefined) ? m : undefined;
     }, 15_000, 500);
-    expect(series(text, 'hangar_vm_memory_template_private_bytes{vm="wc"}')).toBeGreaterThanOrEqual(0);
-    expect(series(text, 'hangar_vm_memory_template_shared_bytes{vm="wc"}')! + series(text, 'hangar_vm_memory_template_private_bytes{vm="wc"}')!).toBeGreaterThan(0);
+    for (const n of CLONES) {
+      expect(series(text, `hangar_vm_memory_template_shared_bytes{vm="${n}"}`)).toBeGreaterThan(0);
+      expect(series(text, `hangar_vm_memory_template_private_bytes{vm="${n}"}`)).toBeGreaterThan(0);
+      expect(series(text, `hangar_vm_memory_template_copied_bytes{vm="${n}"}`)).toBeGreaterThanOrEqual(0);
+    }
     expect(text).not.toContain('hangar_vm_memory_template_shared_bytes{vm="tsrc"}');
     const list: Vm[] = await d.api.vms.list();
-    expect(list.map((v) => v.name).sort()).toEqual(['tsrc', 'wc']);
+    expect(list.map((v) => v.name).sort()).toEqual(['tsrc', ...CLONES]);
     expect(pageErrors).toEqual([]);
   }, 240_000);
 });

@@ -1904,8 +1904,10 @@ export interface components {
                 template: string;
                 /** @description Resident guest RAM still the template's pages, shared with its other clones (Shared_Clean + Shared_Dirty). */
                 sharedBytes: number;
-                /** @description Resident guest RAM only this clone holds: pages it wrote (copied on write) or alone maps (Private_Clean + Private_Dirty). */
+                /** @description Resident guest RAM only this clone maps (Private_Clean + Private_Dirty): pages it wrote, and pages of the template no other process maps now (with a single clone, all of them). */
                 privateBytes: number;
+                /** @description Pages the clone wrote, copied on write (Anonymous of the mapping): what it no longer shares with the template. */
+                copiedBytes: number;
             };
             /** @description CD-ROM drives and their media. */
             cdroms?: {

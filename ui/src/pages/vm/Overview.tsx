@@ -16,7 +16,7 @@ export function Overview({ vm }: { vm: Vm }) {
     ['vCPUs', `${vm.live?.cpus ?? vm.cpus} (max ${vm.maxCpus})`],
     ['Memory', `${mib(vm.live?.memory ?? vm.memory)} (max ${mib(vm.maxMemory)})${vm.memoryBacking === 'file' ? ', file-backed' : ''}`],
     ...(vm.template ? [['Template', vm.template] as [string, string]] : []),
-    ...(vm.warmMemory ? [['Warm memory', `${bytes(vm.warmMemory.sharedBytes)} shared with template ${vm.warmMemory.template}, ${bytes(vm.warmMemory.privateBytes)} private`] as [string, string]] : []),
+    ...(vm.warmMemory ? [['Warm memory', `${bytes(vm.warmMemory.sharedBytes)} shared with other clones of ${vm.warmMemory.template}, ${bytes(vm.warmMemory.privateBytes)} its own (${bytes(vm.warmMemory.copiedBytes)} written)`] as [string, string]] : []),
     ['Machine', `${vm.machine}${vm.accel ? `, accel ${vm.accel}` : ''}`],
     ['Image', vm.image ?? '–'],
     ['OS', vm.hardware?.os ?? 'default (Linux)'],

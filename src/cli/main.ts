@@ -17,7 +17,7 @@ import { addClusterCommands } from './cluster-commands.js';
 import { addGroupCommands, groupFields } from './group-commands.js';
 import { addHookCommands } from './hook-commands.js';
 import { addProfileCommands } from './profile-commands.js';
-import { addTemplateCommands } from './template-commands.js';
+import { addTemplateCommands, warmFields } from './template-commands.js';
 import { addStorageExportCommand } from './storage-export-command.js';
 import { addStorageCommands, nodeList } from './storage-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
@@ -89,6 +89,7 @@ function showVm(format: OutputFormat, v: Vm): void {
         ['evacuate', v.evacuate],
         ['last exit', v.lastExit ? `${v.lastExit.signal ?? `code ${v.lastExit.code}`} at ${v.lastExit.at}` : undefined],
         ...identityFields(v),
+        ...warmFields(v),
         ['created', v.createdAt], ['id', v.id],
       ]),
     ),

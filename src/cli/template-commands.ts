@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { resolve as resolvePath } from 'node:path';
 import type { ApiClient } from '../client/index.js';
-import type { CloneFromTemplateReply, Template } from '../contract/index.js';
+import type { CloneFromTemplateReply, Template, Vm } from '../contract/index.js';
 import { HangarError } from '../errors/errors.js';
 import { formatBytes } from '../util/size.js';
 import { render, renderFields, renderTable, type OutputFormat } from './output.js';
@@ -17,6 +17,16 @@ function showTemplate(format: OutputFormat, t: Template): void {
     ['memory file', formatBytes(t.memoryBytes)], ['device state', formatBytes(t.stateBytes)], ['source paused', `${t.pauseMs} ms`],
     ['clones', t.clones.join(', ') || 'none'],
   ])));
+}
+
+/** `vm show` lines of a file-backed VM or a warm clone: its memory backing, template, and (first run) shared and private memory. */
+export function warmFields(v: Vm): Array<[string, unknown]> {
+  const w = v.warmMemory;
+  return [
+    ['memory backing', v.memoryBacking],
+    ['template', v.template],
+    ['warm memory', w ? `${formatBytes(w.sharedBytes)} shared with other clones of ${w.template}, ${formatBytes(w.privateBytes)} its own (${formatBytes(w.copiedBytes)} written)` : undefined],
+  ];
 }
 
 export function addTemplateCommands(program: Command, globals: Globals): void {

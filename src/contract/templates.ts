@@ -14,6 +14,12 @@ export const WarmVmFields = {
   memoryBacking: Type.Optional(Type.Literal('file', { description: 'Guest RAM is a shared file (the VM can become a warm template).' })),
   vmgenid: Type.Optional(Type.String({ description: 'GUID of its VM generation ID device (new for every warm clone).' })),
   template: Type.Optional(Type.String({ description: 'The warm template it was cloned from.' })),
+  warmMemory: Type.Optional(Type.Object({
+    template: Type.String({ description: 'The template whose memory file its QEMU maps.' }),
+    sharedBytes: Type.Number({ description: 'Resident guest RAM still the template\'s pages, shared with its other clones (Shared_Clean + Shared_Dirty).' }),
+    privateBytes: Type.Number({ description: 'Resident guest RAM only this clone maps (Private_Clean + Private_Dirty): pages it wrote, and pages of the template no other process maps now (with a single clone, all of them).' }),
+    copiedBytes: Type.Number({ description: 'Pages the clone wrote, copied on write (Anonymous of the mapping): what it no longer shares with the template.' }),
+  }, { description: 'A warm clone in its first run (GET /v1/vms/{name} only, from /proc/PID/smaps): its guest RAM is the template\'s memory file mapped copy-on-write. Absent after a cold start.' })),
 };
 
 export const TemplateParam = Type.Object({ name: Type.String() }, strict);

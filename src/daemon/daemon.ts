@@ -118,7 +118,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
     log: (msg) => logger.warn(vmLogFields(msg), msg),
     ...(guestUsers && { guestUsers }),
     tpm: { stateRoot: join(config.dataDir, 'tpm'), ...(config.swtpm !== undefined && { swtpmBinary: config.swtpm }) },
-    shareRoots: config.shareRoots, logs: logd, memoryRoot: join(config.dataDir, 'memory'),
+    shareRoots: config.shareRoots, logs: logd, memoryRoot: join(config.dataDir, 'memory'), templatesRoot: join(config.dataDir, 'templates'),
   });
   ref.vms = vms;
   // HA (in a cluster): VMs of lost nodes are started here when placement picks this node.
@@ -160,7 +160,7 @@ export async function runDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const hostGuests = new HostGuestsService({ vms, saves, events, localVms, log: (m) => logger.info(m) });
   const sampler = new MetricsSampler(
     { listVms: localVms, monitor: (id) => vms.monitor(id) },
-    { intervalSeconds: config.metricsInterval, historySeconds: config.metricsHistory, log: (f, m) => logger.warn(f, m) },
+    { intervalSeconds: config.metricsInterval, historySeconds: config.metricsHistory, templatesRoot: join(config.dataDir, 'templates'), log: (f, m) => logger.warn(f, m) },
   );
   const prometheus = new PrometheusMetrics({
     listVms: localVms, sampler, host, version: VERSION, cluster,

@@ -129,6 +129,17 @@ describe('GET /metrics exposition', () => {
     expect(value(text, 'hangar_vm_backup_schedule_last_run_success{vm="web1"}')).toBe(0);
   });
 
+  it("exports a warm clone's shared and private template memory, and nothing of it for other VMs", async () => {
+    const warm: VmSample = { ...SAMPLE, warmMemory: { template: 'deb', sharedBytes: 400 * 2 ** 20, privateBytes: 12 * 2 ** 20, copiedBytes: 10 * 2 ** 20 } };
+    const text = await metrics([record('wc-1'), record('web1')], { 'id-wc-1': warm, 'id-web1': SAMPLE }).render();
+    expect(text).toContain('# TYPE hangar_vm_memory_template_shared_bytes gauge');
+    expect(value(text, 'hangar_vm_memory_template_shared_bytes{vm="wc-1"}')).toBe(400 * 2 ** 20);
+    expect(value(text, 'hangar_vm_memory_template_private_bytes{vm="wc-1"}')).toBe(12 * 2 ** 20);
+    expect(value(text, 'hangar_vm_memory_template_copied_bytes{vm="wc-1"}')).toBe(10 * 2 ** 20);
+    expect(text).not.toContain('hangar_vm_memory_template_shared_bytes{vm="web1"}');
+    expect(text).not.toContain('hangar_vm_memory_template_private_bytes{vm="web1"}');
+  });
+
   it('uses the live vCPUs and memory of a running guest', async () => {
     const live = { cpus: 3, maxCpus: 4, memoryMiB: 512, pluggedMiB: 512, maxMemoryMiB: 1024, dimms: 0 };
     const text = await metrics([record('web1', { runtime: { ...record('x').runtime!, live } })]).render();

@@ -73,6 +73,9 @@ export class PrometheusMetrics {
       cpu: vmCounter<VmLabels>('hangar_vm_cpu_seconds_total', 'CPU time (user + system) of the VM\'s QEMU process, all threads.', ['vm']),
       vcpuCpu: vmCounter('hangar_vm_vcpu_cpu_seconds_total', 'CPU time of each vCPU thread. Absent when vCPUs share one thread (single-threaded TCG).', ['vm', 'vcpu']),
       rss: vmGauge<VmLabels>('hangar_vm_memory_rss_bytes', 'Resident memory of the VM\'s QEMU process (VmRSS).', ['vm']),
+      warmShared: vmGauge<VmLabels>('hangar_vm_memory_template_shared_bytes', 'A warm clone in its first run: resident guest RAM still its template\'s memory file, shared with the template\'s other clones (Shared_Clean + Shared_Dirty of the mapping in /proc/PID/smaps); absent for other VMs.', ['vm']),
+      warmPrivate: vmGauge<VmLabels>('hangar_vm_memory_template_private_bytes', 'A warm clone in its first run: resident guest RAM of its template mapping only it maps (Private_Clean + Private_Dirty): pages it wrote, and template pages no other process maps now; absent for other VMs.', ['vm']),
+      warmCopied: vmGauge<VmLabels>('hangar_vm_memory_template_copied_bytes', 'A warm clone in its first run: pages of its template mapping it wrote, copied on write (Anonymous of the mapping); absent for other VMs.', ['vm']),
       balloon: vmGauge<VmLabels>('hangar_vm_balloon_actual_bytes', 'Memory the guest has per its balloon (QMP query-balloon); absent without a balloon driver.', ['vm']),
       guestTotal: vmGauge<VmLabels>('hangar_vm_guest_memory_total_bytes', `Memory the guest kernel manages.${guestNote}`, ['vm']),
       guestFree: vmGauge<VmLabels>('hangar_vm_guest_memory_free_bytes', `Memory free in the guest.${guestNote}`, ['vm']),
@@ -239,6 +242,11 @@ export class PrometheusMetrics {
     for (const v of s.vcpus ?? []) setCounter(m.vcpuCpu, { vm, vcpu: String(v.index) }, v.cpuSeconds);
     if (s.rssBytes !== undefined) m.rss.set({ vm }, s.rssBytes);
     if (s.balloonActualBytes !== undefined) m.balloon.set({ vm }, s.balloonActualBytes);
+    if (s.warmMemory) {
+      m.warmShared.set({ vm }, s.warmMemory.sharedBytes);
+      m.warmPrivate.set({ vm }, s.warmMemory.privateBytes);
+      m.warmCopied.set({ vm }, s.warmMemory.copiedBytes);
+    }
     const g = s.guestMemory;
     if (g) {
       if (g.totalBytes !== undefined) m.guestTotal.set({ vm }, g.totalBytes);

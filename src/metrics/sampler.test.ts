@@ -168,6 +168,29 @@ describe('MetricsSampler', () => {
     expect(s.history('id1')).toEqual({ samples: [] });
   });
 
+  it("reads a warm clone's shared and private template memory from smaps, and stops once a run does not map it", async () => {
+    const root = '/var/lib/hangar/templates';
+    const smaps = (path: string) => `7f1000000000-7f1020000000 rw-p 00000000 fe:00 4242                       ${path}\nSize:  524288 kB\nRss:  1000 kB\n`
+      + 'Shared_Clean:  900 kB\nShared_Dirty:  0 kB\nPrivate_Clean:  40 kB\nPrivate_Dirty:  60 kB\nAnonymous:  60 kB\nVmFlags: rd wr mr mw me ac sd \n';
+    writeFileSync(join(proc(), '100', 'smaps'), smaps(`${root}/deb/memory.ram`));
+    records = [record({ spec: { ...record().spec, template: 'deb' } }), { ...record(), id: 'id2', name: 'plain' }];
+    const s = new MetricsSampler({ listVms: async () => records, monitor: () => undefined }, { intervalSeconds: 5, procRoot: proc(), sysNetRoot: join(dir, 'net'), templatesRoot: root, now: () => now });
+    await s.tick();
+    expect(s.latest('id1')?.warmMemory).toEqual({ template: 'deb', sharedBytes: 900 * 1024, privateBytes: 100 * 1024, copiedBytes: 60 * 1024 });
+    // The same process, but a VM without a template: its smaps is not read.
+    expect(s.latest('id2')?.warmMemory).toBeUndefined();
+    // A cold start (a new run with a memory file of its own): none, and smaps is not read again for that run.
+    writeProc(300, '7');
+    writeFileSync(join(proc(), '100', 'smaps'), smaps('/var/lib/hangar/memory/id1.ram'));
+    records = [record({ spec: { ...record().spec, template: 'deb' }, runtime: { ...record().runtime!, pidStartTime: '7' } })];
+    await s.tick();
+    expect(s.latest('id1')?.warmMemory).toBeUndefined();
+    writeFileSync(join(proc(), '100', 'smaps'), smaps(`${root}/deb/memory.ram`)); // were it read again, this would count
+    await s.tick();
+    expect(s.latest('id1')?.cpuSeconds).toBe(3);
+    expect(s.latest('id1')?.warmMemory).toBeUndefined();
+  });
+
   it('runs on a timer until stopped; interval 0 disables it', async () => {
     const s = new MetricsSampler({ listVms: async () => records, monitor: () => monitor }, { intervalSeconds: 0.05, procRoot: proc(), sysNetRoot: join(dir, 'net') });
     s.start();

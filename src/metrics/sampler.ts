@@ -13,9 +13,10 @@ import { QmpClosedError, QmpTimeoutError } from '../qmp/index.js';
 import type { VmRecord } from '../store/store.js';
 import type { VmState } from '../model/states.js';
 import { readProcessStat, readRssBytes, readTapCounters, readThreadCpuSeconds } from './procfs.js';
+import { readWarmMemory } from '../resources/smaps.js';
 import { parseBlockStats, parseCpuThreads, parseGuestStats } from './qemu-stats.js';
 import { RingBuffer } from './ring.js';
-import type { NicCounters, VmSample } from './types.js';
+import type { NicCounters, VmSample, WarmMemory } from './types.js';
 
 /** The part of QmpClient the sampler uses (a fake in tests). */
 export interface Monitor {
@@ -38,6 +39,8 @@ export interface SamplerOptions {
   qmpTimeoutMs?: number;
   procRoot?: string;
   sysNetRoot?: string;
+  /** `<data-dir>/templates`: a warm clone's QEMU maps its template's memory file from there. */
+  templatesRoot?: string;
   now?: () => number;
   log?: (fields: Record<string, unknown>, msg: string) => void;
 }
@@ -78,6 +81,8 @@ export class MetricsSampler {
   private readonly inFlight = new Set<string>();
   private readonly monitors = new WeakMap<Monitor, MonitorState>();
   private readonly failing = new Set<string>();
+  /** VM id → the run (`pid:starttime`) found not to map a template's memory (a cold start): smaps is not read again for it. */
+  private readonly coldRuns = new Map<string, string>();
   private readonly qmpTimeoutMs: number;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -128,6 +133,7 @@ export class MetricsSampler {
     const records = await this.source.listVms();
     const ids = new Set(records.map((r) => r.id));
     for (const id of this.histories.keys()) if (!ids.has(id)) this.histories.delete(id);
+    for (const id of this.coldRuns.keys()) if (!ids.has(id)) this.coldRuns.delete(id);
     const budgetMs = Math.max(this.qmpTimeoutMs * 2, 500);
     await Promise.all(records.map((rec) => this.sampleOne(rec, budgetMs)));
     this.stats.ticks++;
@@ -200,14 +206,29 @@ export class MetricsSampler {
     sample.run = `${rt.pid}:${rt.pidStartTime}`;
     sample.cpuSeconds = stat.cpuSeconds;
     const qmp = QUERIED.has(rec.state) ? this.source.monitor(rec.id) : undefined;
-    const [rss, nics] = await Promise.all([
+    const [rss, nics, warm] = await Promise.all([
       readRssBytes(rt.pid, this.opts.procRoot),
       this.readNics(rec),
+      this.warmMemory(rec, sample.run),
       qmp && !qmp.closed ? this.queryMonitor(rec, qmp, sample) : undefined,
     ]);
     if (rss !== undefined) sample.rssBytes = rss;
+    if (warm) sample.warmMemory = warm;
     if (nics.length) sample.nics = nics;
     return sample;
+  }
+
+  /**
+   * A warm clone's shared and private guest RAM, from /proc/PID/smaps: only for VMs cloned
+   * from a template, and only until a run is found not to map the template's file (a cold
+   * start gives the VM memory of its own; the process never maps the template again).
+   */
+  private async warmMemory(rec: VmRecord, run: string): Promise<WarmMemory | undefined> {
+    const root = this.opts.templatesRoot;
+    if (!root || rec.spec.template === undefined || this.coldRuns.get(rec.id) === run) return undefined;
+    const warm = await readWarmMemory(rec, root, this.opts.procRoot);
+    if (!warm) this.coldRuns.set(rec.id, run);
+    return warm;
   }
 
   private async readNics(rec: VmRecord): Promise<NicCounters[]> {

@@ -1,5 +1,8 @@
 /** What the sampler records about one VM at one moment: raw counters and gauges. */
 import type { VmState } from '../model/states.js';
+import type { WarmMemory } from '../resources/smaps.js';
+
+export type { WarmMemory };
 
 export interface DiskCounters {
   /** The device id (disk0, seed, …). */
@@ -48,6 +51,8 @@ export interface VmSample {
   vcpus?: { index: number; cpuSeconds: number }[];
   rssBytes?: number;
   balloonActualBytes?: number;
+  /** A warm clone in its first run (see WarmMemory). */
+  warmMemory?: WarmMemory;
   guestMemory?: GuestMemory;
   disks?: DiskCounters[];
   nics?: NicCounters[];

@@ -19,10 +19,10 @@ export interface ProcInfo extends ProcStat {
 }
 
 /** State, parent and start time from /proc/PID/stat; undefined if there is no such process. */
-export function readProcStat(pid: number): ProcStat | undefined {
+export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }

@@ -52,6 +52,8 @@ export interface VmServiceDeps {
   logs?: VmLogs;
   /** Where file-backed guest RAM lives (`<data-dir>/memory`; spec memoryBacking `file`). */
   memoryRoot?: string;
+  /** Where warm templates live (`<data-dir>/templates`): a warm clone's first run maps its template's memory file from there (its view's warmMemory). */
+  templatesRoot?: string;
 }
 
 /** How `start` and `delete` treat a saved VM (the migration module's save service). */

@@ -19,6 +19,7 @@ import { QEMU_BINARY } from '../qemu/argv.js';
 import type { QmpClient } from '../qmp/index.js';
 import type { VmRecord } from '../store/store.js';
 import type { VmPaths, VmSpec } from '../model/spec.js';
+import { readWarmMemory } from '../resources/smaps.js';
 import { assertOperationAllowed, assertSavedVmAllows, isActive, type VmOperation, type VmState } from '../model/states.js';
 import { validateVmName } from '../model/validate.js';
 import { applyPlacementInput, checkBeforeStart, placementViewLive } from './placement-ops.js';
@@ -171,8 +172,14 @@ export class VmService {
     await this.adopted(name);
     const rec = await this.records.get(name);
     const view = toView(rec);
-    const placement = await placementViewLive(rec, this.deps.placement?.roots?.proc);
+    const procRoot = this.deps.placement?.roots?.proc;
+    const [placement, warm] = await Promise.all([
+      placementViewLive(rec, procRoot),
+      // A warm clone's first run: how much of its template's memory it still shares (/proc/PID/smaps).
+      this.deps.templatesRoot !== undefined && rec.spec.template !== undefined && isActive(rec.state) ? readWarmMemory(rec, this.deps.templatesRoot, procRoot) : undefined,
+    ]);
     if (placement) view.placement = placement;
+    if (warm) view.warmMemory = warm;
     return view;
   }
 

@@ -1898,6 +1898,17 @@ export interface components {
             vmgenid?: string;
             /** @description The warm template it was cloned from. */
             template?: string;
+            /** @description A warm clone in its first run (GET /v1/vms/{name} only, from /proc/PID/smaps): its guest RAM is the template's memory file mapped copy-on-write. Absent after a cold start. */
+            warmMemory?: {
+                /** @description The template whose memory file its QEMU maps. */
+                template: string;
+                /** @description Resident guest RAM still the template's pages, shared with its other clones (Shared_Clean + Shared_Dirty). */
+                sharedBytes: number;
+                /** @description Resident guest RAM only this clone maps (Private_Clean + Private_Dirty): pages it wrote, and pages of the template no other process maps now (with a single clone, all of them). */
+                privateBytes: number;
+                /** @description Pages the clone wrote, copied on write (Anonymous of the mapping): what it no longer shares with the template. */
+                copiedBytes: number;
+            };
             /** @description CD-ROM drives and their media. */
             cdroms?: {
                 id: string;

@@ -22,6 +22,9 @@ export type Pool = Schemas['Pool'];
 export type Volume = Schemas['Volume'];
 export type Network = Schemas['Network'];
 export type Profile = Schemas['Profile'];
+export type Template = Schemas['Template'];
+/** What `POST /v1/templates/{name}/clones` answers once every clone is ready: the VMs and each one's timings. */
+export type CloneFromTemplateReply = Reply<'/v1/templates/{name}/clones', 'post', 201>;
 export type Snapshot = Schemas['Snapshot'];
 export type Backup = Schemas['Backup'];
 export type BackupRepo = Schemas['BackupRepo'];

@@ -8,11 +8,13 @@ import { api, vmPath } from '../lib/api';
 import { useAction } from '../lib/hooks';
 import { href } from '../lib/router';
 import { upsert, useVmList } from '../lib/vms';
+import { CreateFromTemplateDialog } from './CreateFromTemplateDialog';
 import { CreateVmDialog } from './CreateVmDialog';
 
 export function VmList() {
   const vms = useVmList();
   const [creating, setCreating] = useState(false);
+  const [cloning, setCloning] = useState(false);
   const starting = useAction();
   // In a cluster each VM belongs to a node: the column shows only then.
   const showNode = vms.data?.some((v) => v.node !== undefined) ?? false;
@@ -20,7 +22,10 @@ export function VmList() {
     <section>
       <div className="title-row">
         <h1>Virtual machines</h1>
-        <button className="primary" onClick={() => setCreating(true)}>Create VM</button>
+        <div className="actions">
+          <button onClick={() => setCloning(true)}>Create from template</button>
+          <button className="primary" onClick={() => setCreating(true)}>Create VM</button>
+        </div>
       </div>
       <ErrorBox error={vms.error} />
       <ErrorBox error={starting.error} onClose={starting.clear} />
@@ -54,6 +59,16 @@ export function VmList() {
             setCreating(false);
             // Started in the background: the row follows its state through the event stream.
             if (start) void starting.run(() => api('POST', vmPath(vm.name, '/start')));
+          }}
+        />
+      )}
+      {cloning && (
+        <CreateFromTemplateDialog
+          onClose={() => setCloning(false)}
+          onCreated={(made) => {
+            // Warm clones are running (and ready) when the API answers.
+            vms.set((l) => made.reduce(upsert, l ?? []));
+            setCloning(false);
           }}
         />
       )}

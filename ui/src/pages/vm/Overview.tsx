@@ -1,5 +1,5 @@
 /** What the VM is and where it runs. */
-import { mib, time } from '../../lib/format';
+import { bytes, mib, time } from '../../lib/format';
 import type { Vm } from '../../lib/types';
 
 export function Overview({ vm }: { vm: Vm }) {
@@ -14,7 +14,9 @@ export function Overview({ vm }: { vm: Vm }) {
     ['QEMU pid', vm.pid !== undefined ? String(vm.pid) : '–'],
     ['Started', time(vm.startedAt)],
     ['vCPUs', `${vm.live?.cpus ?? vm.cpus} (max ${vm.maxCpus})`],
-    ['Memory', `${mib(vm.live?.memory ?? vm.memory)} (max ${mib(vm.maxMemory)})`],
+    ['Memory', `${mib(vm.live?.memory ?? vm.memory)} (max ${mib(vm.maxMemory)})${vm.memoryBacking === 'file' ? ', file-backed' : ''}`],
+    ...(vm.template ? [['Template', vm.template] as [string, string]] : []),
+    ...(vm.warmMemory ? [['Warm memory', `${bytes(vm.warmMemory.sharedBytes)} shared with other clones of ${vm.warmMemory.template}, ${bytes(vm.warmMemory.privateBytes)} its own (${bytes(vm.warmMemory.copiedBytes)} written)`] as [string, string]] : []),
     ['Machine', `${vm.machine}${vm.accel ? `, accel ${vm.accel}` : ''}`],
     ['Image', vm.image ?? '–'],
     ['OS', vm.hardware?.os ?? 'default (Linux)'],

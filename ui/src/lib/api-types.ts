@@ -8279,6 +8279,8 @@ export interface operations {
                             vm: string;
                             /** @description Request → the clones' records and overlay disks exist (all clones of the request). */
                             createdMs: number;
+                            /** @description Request → its QEMU answers QMP (started with -incoming defer; clones started together take turns to map the template's memory file). */
+                            qemuMs: number;
                             /** @description Request → the clone's guest runs (its state loaded). */
                             runningMs: number;
                             /** @description Request → its identity is in place (the guest agent ran the identity step; its link still down). */

@@ -59,11 +59,13 @@ const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).spl
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
 
 async function attempt<T>(ctx: BenchContext, label: string, fn: () => Promise<T>): Promise<Outcome<T>> {
+  const t0 = performance.now();
   try {
     return { ok: true, value: await fn() };
   } catch (e) {
-    ctx.progress(`warm-clone: ${label} failed: ${errText(e)}`);
-    return { ok: false, error: errText(e) };
+    const error = `failed after ${fmtMs(performance.now() - t0)}: ${errText(e)}`;
+    ctx.progress(`warm-clone: ${label} ${error}`);
+    return { ok: false, error };
   }
 }
 
@@ -138,7 +140,7 @@ function rollupPssKb(pid: number): number {
   return Number(m[1]);
 }
 
-interface GuestMemory { pssKb: number; ramPssKb: number; ramSizeKb: number; ramPrivateKb: number; ramPrivateDirtyKb: number }
+interface GuestMemory { pssKb: number; tcgPssKb: number; ramPssKb: number; ramSizeKb: number; ramPrivateKb: number; ramPrivateDirtyKb: number }
 
 /**
  * One QEMU's PSS and its guest-RAM mapping: the VMAs of `ramFile` when given (a clone's
@@ -153,7 +155,8 @@ function guestMemory(pid: number, ramFile?: string): GuestMemory {
     : [maps.filter((m) => m.path === '' && m.perms === 'rw-p' && m.sizeKb >= MEMORY_MIB * 1024).sort((a, b) => b.sizeKb - a.sizeKb)[0]].filter((m): m is Mapping => m !== undefined);
   if (ram.length === 0) throw new Error(`QEMU ${pid}: no guest-RAM mapping found${ramFile ? ` of ${ramFile}` : ''}`);
   const sum = (f: (m: Mapping) => number) => ram.reduce((s, m) => s + f(m), 0);
-  return { pssKb: rollupPssKb(pid), ramPssKb: sum((m) => m.pssKb), ramSizeKb: sum((m) => m.sizeKb), ramPrivateKb: sum((m) => m.privateKb), ramPrivateDirtyKb: sum((m) => m.privateDirtyKb) };
+  const tcgPssKb = maps.filter((m) => m.path === '' && m.perms === 'rwxp').reduce((s, m) => s + m.pssKb, 0);
+  return { pssKb: rollupPssKb(pid), tcgPssKb, ramPssKb: sum((m) => m.pssKb), ramSizeKb: sum((m) => m.sizeKb), ramPrivateKb: sum((m) => m.privateKb), ramPrivateDirtyKb: sum((m) => m.privateDirtyKb) };
 }
 
 async function measureAll(d: BenchDaemon, names: readonly string[], ramFile?: string): Promise<GuestMemory[]> {
@@ -225,10 +228,27 @@ async function warmBatch(d: BenchDaemon, prefix: string, count: number): Promise
 
 // ---- the case -------------------------------------------------------------------------
 
+function burstRows(...cols: Array<Outcome<Batch>>): string[][] {
+  const mmm = (xs: number[]) => {
+    const x = summarize(xs);
+    return `${fmtMs(x.min)} / ${fmtMs(x.median)} / ${fmtMs(x.max)}`;
+  };
+  const row = (label: string, goal: string, f: (b: Batch) => string) => [label, goal, ...cols.map((c) => (c.ok ? f(c.value) : c.error))];
+  const fields = [...new Set(cols.flatMap((c) => (c.ok ? c.value.timings.flatMap((t) => extraFields(t).map(([k]) => k)) : [])))];
+  return [
+    row('request → reply, all ready (client wall clock)', `< ${fmtMs(BURST_GOAL_MS)} (20 clones)`, (b) => fmtMs(b.reply)),
+    row('request → every clone answered `exec true` (client wall clock)', '', (b) => fmtMs(b.allExec)),
+    row('per clone request → running: min / median / max', '', (b) => mmm(b.timings.map((t) => t.runningMs))),
+    row('per clone request → ready: min / median / max', '', (b) => mmm(b.timings.map((t) => t.readyMs))),
+    row('spread of ready (max − min)', '', (b) => fmtMs(Math.max(...b.timings.map((t) => t.readyMs)) - Math.min(...b.timings.map((t) => t.readyMs)))),
+    ...fields.map((k) => row(`per clone ${k}: min / median / max`, '', (b) => mmm(b.timings.flatMap((t) => extraFields(t).filter(([k2]) => k2 === k).map(([, v]) => v))))),
+  ];
+}
+
 interface MemSide { all: GuestMemory[]; readyMs: number }
 
 function memRows(cold: Outcome<MemSide>, warm: Outcome<MemSide>, n: number): string[][] {
-  const v = (o: Outcome<MemSide>, f: (s: MemSide) => string) => (o.ok ? f(o.value) : `failed: ${o.error}`);
+  const v = (o: Outcome<MemSide>, f: (s: MemSide) => string) => (o.ok ? f(o.value) : o.error);
   const total = (s: MemSide, f: (g: GuestMemory) => number) => s.all.reduce((a, g) => a + f(g), 0) * 1024;
   const privPct = (g: GuestMemory) => (100 * g.ramPrivateKb) / g.ramSizeKb;
   const dirtyPct = (g: GuestMemory) => (100 * g.ramPrivateDirtyKb) / g.ramSizeKb;
@@ -238,6 +258,8 @@ function memRows(cold: Outcome<MemSide>, warm: Outcome<MemSide>, n: number): str
     row('summed PSS of the QEMU processes (smaps_rollup)', '', (s) => fmtMiB(total(s, (g) => g.pssKb))),
     row('… of which the guest-RAM mapping (smaps)', '', (s) => fmtMiB(total(s, (g) => g.ramPssKb))),
     row('… the rest: QEMU\'s own (TCG translation cache, heap, libraries)', '', (s) => fmtMiB(total(s, (g) => g.pssKb - g.ramPssKb))),
+    row('… … of which TCG\'s translation cache (the rwx anonymous mapping; none under KVM)', '', (s) => fmtMiB(total(s, (g) => g.tcgPssKb))),
+    row('… … QEMU\'s own without it', '', (s) => fmtMiB(total(s, (g) => g.pssKb - g.ramPssKb - g.tcgPssKb))),
     row('PSS per guest (mean)', '', (s) => fmtMiB(total(s, (g) => g.pssKb) / s.all.length)),
     row('guest-RAM PSS per guest (mean)', '', (s) => fmtMiB(total(s, (g) => g.ramPssKb) / s.all.length)),
     row('private share of the guest-RAM mapping per guest (clean + dirty), median (min – max)', `< ${PRIVATE_GOAL_PCT} % (clones, right after ready)`, (s) => {
@@ -310,7 +332,7 @@ export const warmCloneCase: BenchCase = {
 
       // Memory: clones, then cold guests.
       ctx.progress(`warm-clone: memory of ${memN} clones`);
-      const warmMem = await attempt(ctx, 'memory of clones', async (): Promise<MemSide & { resident: number }> => {
+      const warmMem = await attempt(ctx, 'memory of clones', async (): Promise<MemSide & { resident: number; timings: WarmCloneTiming[] }> => {
         if (!tmplOut.ok) noTemplate();
         const t0 = performance.now();
         const r = await d.api.templates.clone(TEMPLATE, { name: 'm', count: memN });
@@ -319,7 +341,7 @@ export const warmCloneCase: BenchCase = {
         const all = await measureAll(d, names, `/templates/${TEMPLATE}/memory.ram`);
         const resident = await residentBytes(memFile);
         await deleteVms(d, names);
-        return { all, readyMs, resident };
+        return { all, readyMs, resident, timings: r.timings };
       });
       ctx.progress(`warm-clone: ${memN} cold guests at once (minutes under TCG)`);
       const coldNames = Array.from({ length: memN }, (_, i) => `c${i + 1}`);
@@ -337,8 +359,8 @@ export const warmCloneCase: BenchCase = {
       });
 
       // Report.
-      const coldOf = (f: (c: ColdBoot) => number) => (coldOut.ok ? cell(cold.map(f)) : `failed: ${coldOut.error}`);
-      const warmOf = (f: (w: WarmRound) => number) => (warmOut.ok ? cell(warm.map(f)) : `failed: ${warmOut.error}`);
+      const coldOf = (f: (c: ColdBoot) => number) => (coldOut.ok ? cell(cold.map(f)) : coldOut.error);
+      const warmOf = (f: (w: WarmRound) => number) => (warmOut.ok ? cell(warm.map(f)) : warmOut.error);
       const speedup = coldOut.ok && warmOut.ok ? fmtRatio(summarize(cold.map((c) => c.agent)).median, summarize(warm.map((w) => w.timing.readyMs)).median) : '–';
       const sideBySide = table(['debian-12, 1 vCPU, 512 MiB, TCG (median (spread, n))', 'goal (warm)', 'cold boot (`vm create --hostname N --start`)', 'warm clone (one at a time)'], [
         ['request → QEMU running (cold: the create reply; warm: runningMs, state loaded)', `< ${fmtMs(RUNNING_GOAL_MS)}`, coldOf((c) => c.running), warmOf((w) => w.timing.runningMs)],
@@ -353,21 +375,8 @@ export const warmCloneCase: BenchCase = {
       const phases = warmOut.ok ? phaseRows(warm.map((w) => w.timing)) : [];
       const lastSteps = warmOut.ok ? warm.at(-1)?.timing.steps.join(', ') : undefined;
 
-      let burstTable: string;
-      if (burstOut.ok) {
-        const b = burstOut.value;
-        const running = summarize(b.timings.map((t) => t.runningMs));
-        const rdy = summarize(b.timings.map((t) => t.readyMs));
-        const mmm = (s: ReturnType<typeof summarize>) => `${fmtMs(s.min)} / ${fmtMs(s.median)} / ${fmtMs(s.max)}`;
-        burstTable = table([`${burstN} clones at once (\`count: ${burstN}\`)`, 'goal', 'measured'], [
-          [`request → reply, all ${burstN} ready (client wall clock)`, `< ${fmtMs(BURST_GOAL_MS)}`, fmtMs(b.reply)],
-          ['request → every clone answered `exec true` (client wall clock)', '', fmtMs(b.allExec)],
-          ['per clone request → running: min / median / max', '', mmm(running)],
-          ['per clone request → ready: min / median / max', '', mmm(rdy)],
-          ['spread of ready (max − min)', '', fmtMs(rdy.max - rdy.min)],
-          ...phaseRows(b.timings).map(([k, v]) => [`per clone ${k}: median (spread)`, '', v!]),
-        ], ['l', 'r', 'r']);
-      } else burstTable = `Burst of ${burstN} clones: failed: ${burstOut.error}`;
+      const burstTable = table(['clones at once', 'goal', `${burstN} clones (\`count: ${burstN}\`)`, `${memN} clones (the memory phase's request)`],
+        burstRows(burstOut, warmMem.ok ? { ok: true, value: { reply: warmMem.value.readyMs, allExec: Number.NaN, timings: warmMem.value.timings, names: [] } } : warmMem), ['l', 'r', 'r', 'r']);
 
       const memTable = table([`${memN} guests of 512 MiB running at once`, 'goal', `${memN} cold guests (agents answering)`, `${memN} warm clones (right after ready)`], memRows(coldMem, warmMem, memN), ['l', 'r', 'r', 'r']);
       if (warmMem.ok) notes.push(`- The template's memory file: ${fmtMiB(tmplOut.ok ? tmplOut.value.t.memoryBytes : Number.NaN)} on disk, ${fmtMiB(warmMem.value.resident)} of it in the page cache while the ${memN} clones ran (counted in the clones' PSS only for the pages they map, shared between them; cached pages no clone maps are in no process's PSS).`);

@@ -33,10 +33,11 @@ import { clusterApiCase } from './cases/cluster-api.js';
 import { haFailoverCase } from './cases/ha-failover.js';
 import { clusterEvacuateCase } from './cases/cluster-evacuate.js';
 import { nbdExportCase } from './cases/nbd-export.js';
+import { warmCloneCase } from './cases/warm-clone.js';
 import { cpuBusy, foreignQemuPids, killLeftovers } from './lib/proc.js';
 import { goalLine, type BenchCase, type BenchContext, type Goal } from './lib/report.js';
 
-const CASES: readonly BenchCase[] = [startStopCase, daemonMemoryCase, storageCase, libvirtStartStopCase, libvirtFleetCase, libvirtApiCase, libvirtDaemonCase, metricsSamplerCase, saveRestoreCase, liveMigrationCase, firmwareBootCase, cloneCase, backupCase, clusterApiCase, haFailoverCase, clusterEvacuateCase, nbdExportCase];
+const CASES: readonly BenchCase[] = [startStopCase, daemonMemoryCase, storageCase, libvirtStartStopCase, libvirtFleetCase, libvirtApiCase, libvirtDaemonCase, metricsSamplerCase, saveRestoreCase, liveMigrationCase, firmwareBootCase, cloneCase, backupCase, clusterApiCase, haFailoverCase, clusterEvacuateCase, nbdExportCase, warmCloneCase];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The Hangar build under test (bin/hangar, dist/): this checkout unless BENCH_HANGAR_ROOT names another, e.g. to compare a fix. */

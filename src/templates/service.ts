@@ -98,7 +98,9 @@ export interface TemplateDeps {
 }
 
 const TEMPLATE_NAME = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
-const AGENT_WAIT_MS = 30_000;
+/** Under emulation, twenty clones' first runs share two cores: the agent and the identity step get minutes. */
+const AGENT_WAIT_MS = 120_000;
+const IDENTITY_TIMEOUT_S = 180;
 /** How long a clone's user data may take (packages from a mirror…). */
 const USER_DATA_TIMEOUT_S = 600;
 
@@ -379,9 +381,11 @@ export class TemplateService {
     const deadline = Date.now() + AGENT_WAIT_MS;
     for (;;) {
       try {
-        return await this.deps.vms.exec(vm, argv, { input, timeoutSeconds: 60 });
+        return await this.deps.vms.exec(vm, argv, { input, timeoutSeconds: IDENTITY_TIMEOUT_S });
       } catch (e) {
-        if (Date.now() > deadline) throw new HangarError('CLONE_IDENTITY_FAILED', `Warm clone "${vm}": its guest agent did not answer: ${errorText(e)}`);
+        // Started but not finished in time: never run a second time beside it.
+        const started = (e as { details?: { pid?: unknown } }).details?.pid !== undefined;
+        if (started || Date.now() > deadline) throw new HangarError('CLONE_IDENTITY_FAILED', `Warm clone "${vm}": ${started ? 'its identity step did not finish' : 'its guest agent did not answer'}: ${errorText(e)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -267,9 +267,7 @@ export class TemplateService {
     try {
       for (const p of plans) records.push(await this.createClone(t, p));
       const created = performance.now() - t0;
-      const settled = await Promise.allSettled(records.map(async (r) => {
-        return this.startClone(t, r, { t0, createdMs: created, userData, ready: () => this.journal.markReady(op, r.name) });
-      }));
+      const settled = await Promise.allSettled(records.map((r) => this.startClone(t, r, { t0, createdMs: created, userData, ready: () => this.journal.markReady(op, r.name) })));
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
       const timings = settled.map((s) => (s as PromiseFulfilledResult<WarmCloneTiming>).value);

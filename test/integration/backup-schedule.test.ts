@@ -5,38 +5,22 @@
  * past due times runs the missed run once after its restart; a run into a repository that is
  * gone is recorded as failed, with its error and a backup.failed event.
  */
-import { request } from 'node:http';
 import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupSchedule } from '../../src/contract/index.js';
 import { TestDaemon, waitFor } from './harness.js';
+import { metricValue, scrapeMetrics } from './metrics-scrape.js';
 
 const VM = 'sch1';
 let d: TestDaemon;
 let repoPath: string;
 
+const scrape = async () => (await scrapeMetrics(d.socket)).text;
+
 async function schedule(): Promise<BackupSchedule | undefined> {
   return (await d.api.backups.schedules()).find((s) => s.vm === VM);
-}
-
-function scrape(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, path: '/metrics' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(text));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function value(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 /** Waits until no scheduled backup runs (its prune follows within moments). */
@@ -95,12 +79,12 @@ describe('backup schedules', () => {
     const list = await d.cli(['backup', 'schedule', 'list']);
     expect(list.stdout).toContain(`ok ${last.lastRun!.backup}`);
     const text = await scrape();
-    expect(value(text, `hangar_vm_backup_schedule_last_run_success{vm="${VM}"}`)).toBe(1);
-    expect(value(text, `hangar_vm_backup_schedule_next_run_timestamp_seconds{vm="${VM}"}`)).toBeGreaterThan(Date.now() / 1000 - 10);
-    const t = value(text, `hangar_vm_backup_last_timestamp_seconds{vm="${VM}"}`)!;
+    expect(metricValue(text, `hangar_vm_backup_schedule_last_run_success{vm="${VM}"}`)).toBe(1);
+    expect(metricValue(text, `hangar_vm_backup_schedule_next_run_timestamp_seconds{vm="${VM}"}`)).toBeGreaterThan(Date.now() / 1000 - 10);
+    const t = metricValue(text, `hangar_vm_backup_last_timestamp_seconds{vm="${VM}"}`)!;
     expect(Math.abs(t - Date.now() / 1000)).toBeLessThan(10);
-    expect(value(text, `hangar_vm_backup_last_read_bytes{vm="${VM}"}`)).toBeGreaterThanOrEqual(0);
-    expect(value(text, `hangar_vm_backup_last_stored_bytes{vm="${VM}"}`)).toBeGreaterThanOrEqual(0);
+    expect(metricValue(text, `hangar_vm_backup_last_read_bytes{vm="${VM}"}`)).toBeGreaterThanOrEqual(0);
+    expect(metricValue(text, `hangar_vm_backup_last_stored_bytes{vm="${VM}"}`)).toBeGreaterThanOrEqual(0);
     r = await d.cli(['backup', 'schedule', 'delete', VM]);
     expect(r.code, r.stderr).toBe(0);
     await quiet();
@@ -156,7 +140,7 @@ describe('backup schedules', () => {
       expect(s.lastRun!.backup).toBeUndefined();
       r = await d.cli(['backup', 'schedule', 'list']);
       expect(r.stdout).toContain('failed:');
-      expect(value(await scrape(), `hangar_vm_backup_schedule_last_run_success{vm="${VM}"}`)).toBe(0);
+      expect(metricValue(await scrape(), `hangar_vm_backup_schedule_last_run_success{vm="${VM}"}`)).toBe(0);
       const failed = (await d.api.events.list({ vm: VM, after: since })).filter((e) => e.type === 'backup.failed');
       expect(failed.length).toBeGreaterThanOrEqual(1);
     } finally {

@@ -3,25 +3,11 @@
  * touching its guests; the node holds a lease; a killed daemon comes back on etcd and
  * re-adopts; while etcd is down reads answer and writes fail with CLUSTER_STORE_UNAVAILABLE.
  */
-import { request } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcd, type TestEtcd } from '../../src/etcd/test-etcd.js';
 import { sleep, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
-
-/** GET /metrics on a daemon's socket, as text. */
-function scrape(socketPath: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/metrics' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(text));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { scrapeMetrics } from './metrics-scrape.js';
 
 /** The SHA-256 fingerprint of the certificate a TLS listener serves. */
 function servedFingerprint(address: string): Promise<string> {
@@ -137,7 +123,7 @@ describe('cluster on etcd', () => {
     expect(shown).toMatchObject({ state: 'running', node: 'n2' });
     expect(other.qemuPids()).toEqual([shown.pid]);
     // Metrics: both nodes up; this node's own guests only in the host series.
-    const metrics = await scrape(d.socket);
+    const metrics = (await scrapeMetrics(d.socket)).text;
     expect(metrics).toMatch(/^hangar_cluster_node_up\{node="n1"\} 1$/m);
     expect(metrics).toMatch(/^hangar_cluster_node_up\{node="n2"\} 1$/m);
     expect(metrics).toMatch(/^hangar_cluster_store_connected 1$/m);

@@ -5,10 +5,10 @@
  * daemon goes away.
  */
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/store/store.js';
 import { HANGAR_BIN, guestRun, TestDaemon, waitFor, waitForGuestReady } from './harness.js';
+import { metricValue, scrapeMetrics } from './metrics-scrape.js';
 
 let d: TestDaemon;
 
@@ -28,27 +28,10 @@ afterAll(async () => {
   await d?.cleanup();
 });
 
-/** GET /metrics as text. */
-function scrape(): Promise<{ status: number; type: string; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, path: '/metrics' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), text }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function value(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+const scrape = () => scrapeMetrics(d.socket);
 
 async function metric(series: string): Promise<number | undefined> {
-  return value((await scrape()).text, series);
+  return metricValue((await scrape()).text, series);
 }
 
 interface Point { time: string; state: string; cpuSeconds?: number; cpuUsage?: number; rssBytes?: number; disks?: { device: string; readBytes: number; readBytesPerSecond?: number }[] }
@@ -65,14 +48,14 @@ describe('metrics', () => {
     const { status, type, text } = await scrape();
     expect(status).toBe(200);
     expect(type).toMatch(/^text\/plain; version=0\.0\.4/);
-    expect(value(text, 'hangar_vm_memory_rss_bytes{vm="met"}')).toBeGreaterThan(10 * 1024 * 1024);
-    expect(value(text, 'hangar_vm_state{vm="met",state="running"}')).toBe(1);
-    expect(value(text, 'hangar_vm_vcpus{vm="met"}')).toBe(1);
-    expect(value(text, 'hangar_vm_memory_bytes{vm="met"}')).toBe(256 * 1024 * 1024);
-    expect(value(text, 'hangar_vm_balloon_actual_bytes{vm="met"}')).toBeGreaterThan(0);
-    expect(value(text, 'hangar_host_cpus')).toBeGreaterThan(0);
-    expect(value(text, 'hangar_host_allocated_vcpus')).toBe(1);
-    expect(value(text, 'hangar_metrics_sampler_interval_seconds')).toBe(1);
+    expect(metricValue(text, 'hangar_vm_memory_rss_bytes{vm="met"}')).toBeGreaterThan(10 * 1024 * 1024);
+    expect(metricValue(text, 'hangar_vm_state{vm="met",state="running"}')).toBe(1);
+    expect(metricValue(text, 'hangar_vm_vcpus{vm="met"}')).toBe(1);
+    expect(metricValue(text, 'hangar_vm_memory_bytes{vm="met"}')).toBe(256 * 1024 * 1024);
+    expect(metricValue(text, 'hangar_vm_balloon_actual_bytes{vm="met"}')).toBeGreaterThan(0);
+    expect(metricValue(text, 'hangar_host_cpus')).toBeGreaterThan(0);
+    expect(metricValue(text, 'hangar_host_allocated_vcpus')).toBe(1);
+    expect(metricValue(text, 'hangar_metrics_sampler_interval_seconds')).toBe(1);
     expect(text).toMatch(/^hangar_api_requests_total\{method="POST",route="\/v1\/vms",status="201"\} 1$/m);
     expect(text).toMatch(/^hangar_api_request_duration_seconds_count\{method="GET",route="\/v1\/vms\/:name\/logs"\} \d+$/m);
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
@@ -156,8 +139,8 @@ describe('audit log', () => {
 
   it('a stopped VM keeps its configuration series and loses its runtime ones', async () => {
     const { text } = await scrape();
-    expect(value(text, 'hangar_vm_state{vm="met",state="stopped"}')).toBe(1);
-    expect(value(text, 'hangar_vm_cpu_seconds_total{vm="met"}')).toBeUndefined();
+    expect(metricValue(text, 'hangar_vm_state{vm="met",state="stopped"}')).toBe(1);
+    expect(metricValue(text, 'hangar_vm_cpu_seconds_total{vm="met"}')).toBeUndefined();
     expect(text).not.toContain('vm="sec"');
     // The next sampling round (within a second) marks where the VM stopped.
     await waitFor('a stopped sample in the history', async () => (await d.api.call<{ samples: Point[] }>('GET', '/v1/vms/met/metrics')).samples.at(-1)?.state === 'stopped', 10_000, 200);

@@ -8,11 +8,11 @@
  * still the template's (shared) and its own (private), as GET /v1/vms/{name} and the
  * Prometheus metrics do.
  */
-import { request } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vm } from '../../src/contract/index.js';
 import { TestDaemon, waitFor } from './harness.js';
+import { metricValue, scrapeMetrics } from './metrics-scrape.js';
 import { signedInUi } from './ui-browser.js';
 
 let d: TestDaemon;
@@ -20,25 +20,7 @@ let browser: Browser;
 let page: Page;
 let pageErrors: string[] = [];
 const CLONES = ['wc-1', 'wc-2'];
-
-function scrape(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, path: '/metrics' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(text));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** The value of one series, by its exact `name{labels}` text. */
-function series(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
+const scrape = async () => (await scrapeMetrics(d.socket)).text;
 
 beforeAll(async () => {
   d = await TestDaemon.start({ args: ['--listen', '127.0.0.1:0', '--metrics-interval', '1'] });
@@ -113,12 +95,12 @@ describe('creating VMs from a warm template in the web UI', () => {
     // The same figures as Prometheus metrics (sampled every second here).
     const text = await waitFor('the warm memory metrics', async () => {
       const m = await scrape();
-      return CLONES.every((n) => series(m, `hangar_vm_memory_template_shared_bytes{vm="${n}"}`) !== undefined) ? m : undefined;
+      return CLONES.every((n) => metricValue(m, `hangar_vm_memory_template_shared_bytes{vm="${n}"}`) !== undefined) ? m : undefined;
     }, 15_000, 500);
     for (const n of CLONES) {
-      expect(series(text, `hangar_vm_memory_template_shared_bytes{vm="${n}"}`)).toBeGreaterThan(0);
-      expect(series(text, `hangar_vm_memory_template_private_bytes{vm="${n}"}`)).toBeGreaterThan(0);
-      expect(series(text, `hangar_vm_memory_template_copied_bytes{vm="${n}"}`)).toBeGreaterThanOrEqual(0);
+      expect(metricValue(text, `hangar_vm_memory_template_shared_bytes{vm="${n}"}`)).toBeGreaterThan(0);
+      expect(metricValue(text, `hangar_vm_memory_template_private_bytes{vm="${n}"}`)).toBeGreaterThan(0);
+      expect(metricValue(text, `hangar_vm_memory_template_copied_bytes{vm="${n}"}`)).toBeGreaterThanOrEqual(0);
     }
     expect(text).not.toContain('hangar_vm_memory_template_shared_bytes{vm="tsrc"}');
     const list: Vm[] = await d.api.vms.list();

@@ -7,6 +7,7 @@
  */
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { Dialog } from '../components/Dialog';
+import { FormField } from '../components/FormField';
 import { ErrorBox } from '../components/ErrorBox';
 import { api, ApiError } from '../lib/api';
 import { useEventListener } from '../lib/events';
@@ -83,11 +84,7 @@ export function CreateFromTemplateDialog({ onClose, onCreated }: { onClose: () =
   };
 
   const field = (key: keyof Form, label: string, input: ReactNode, hint?: string) => (
-    <label className={badField === key ? 'invalid' : ''}>
-      <span>{label}</span>
-      {input}
-      {badField === key && action.error ? <small className="field-error">{action.error.message}</small> : hint && <small className="muted">{hint}</small>}
-    </label>
+    <FormField label={label} hint={hint} error={badField === key ? action.error : undefined}>{input}</FormField>
   );
 
   return (

@@ -6,6 +6,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ErrorBox } from '../components/ErrorBox';
 import { Dialog } from '../components/Dialog';
+import { FormField } from '../components/FormField';
 import { api, ApiError } from '../lib/api';
 import { useAction, useApi } from '../lib/hooks';
 import type { Image, Network, Vm } from '../lib/types';
@@ -93,11 +94,7 @@ export function CreateVmDialog({ onClose, onCreated }: { onClose: () => void; on
   };
 
   const field = (key: string, label: string, input: ReactNode, hint?: string) => (
-    <label className={badField === key ? 'invalid' : ''}>
-      <span>{label}</span>
-      {input}
-      {badField === key && action.error ? <small className="field-error">{action.error.message}</small> : hint && <small className="muted">{hint}</small>}
-    </label>
+    <FormField label={label} hint={hint} error={badField === key ? action.error : undefined}>{input}</FormField>
   );
 
   return (
